@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Strict settings for every target: Swift 6 language mode plus upcoming features.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "vigil",
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+    ],
+    targets: [
+        // Tiny C target: declarations Glibc does not export (epoll, eventfd, timerfd, signalfd, inotify, mmsg).
+        .target(name: "CVigilShim"),
+        // Pure logic: framing, parsing, extraction, detection, config. No syscalls, no clock of its own.
+        .target(name: "VigilCore", swiftSettings: strict),
+        // The only layer that makes syscalls: event loop, listeners, storage, file tailing.
+        .target(name: "VigilPosix", dependencies: ["CVigilShim", "VigilCore"], swiftSettings: strict),
+        // Wires a configuration into a running pipeline.
+        .target(name: "VigilDaemon", dependencies: ["VigilCore", "VigilPosix"], swiftSettings: strict),
+        // The command-line tool, kept thin.
+        .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon"], swiftSettings: strict),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilPosixTests", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon", "CVigilShim"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,38 @@
+#ifndef CVIGILSHIM_H
+#define CVIGILSHIM_H
+
+// Linux declarations that Swift's Glibc module does not export, plus thin
+// wrappers for variadic or macro-based calls that Swift cannot call directly.
+
+#define _GNU_SOURCE 1
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/signalfd.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <fcntl.h>
+#include <signal.h>
+
+/// fcntl(fd, F_SETFL, flags | O_NONBLOCK); returns -1 with errno on failure.
+int vigil_set_nonblocking(int fd);
+
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
+int vigil_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len);
+
+/// recvmmsg without a timeout.
+int vigil_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
+
+/// sendmmsg.
+int vigil_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
+
+/// Blocks the given signal in the calling thread (so a signalfd can read it).
+int vigil_block_signal(int signo);
+
+/// Ignores SIGPIPE process-wide so a closed peer turns into EPIPE, not death.
+void vigil_ignore_sigpipe(void);
+
+#endif

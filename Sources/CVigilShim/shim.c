@@ -1,0 +1,31 @@
+#include "CVigilShim.h"
+#include <pthread.h>
+
+int vigil_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int vigil_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len) {
+    return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int vigil_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
+    return recvmmsg(fd, vec, vlen, flags, NULL);
+}
+
+int vigil_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
+    return sendmmsg(fd, vec, vlen, flags);
+}
+
+int vigil_block_signal(int signo) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+void vigil_ignore_sigpipe(void) {
+    signal(SIGPIPE, SIG_IGN);
+}
