@@ -23,6 +23,8 @@ let package = Package(
         .target(name: "VigilDaemon", dependencies: ["VigilCore", "VigilPosix"], swiftSettings: strict),
         // The command-line tool, kept thin.
         .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon"], swiftSettings: strict),
+        // Load generator and micro-benchmarks used by scripts/bench.sh.
+        .executableTarget(name: "vigil-bench", dependencies: ["VigilCore", "CVigilShim"], swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilPosixTests", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon", "CVigilShim"], swiftSettings: strict),
     ]

@@ -1,0 +1,2 @@
+/// Placeholder until the serve pipeline lands.
+public enum Daemon {}
