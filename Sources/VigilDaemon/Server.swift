@@ -52,7 +52,8 @@ public final class Server {
         let store = self.store
         loop.every(microseconds: settings.flushIntervalMicros) { now in
             collector.flush()
-            for listener in tcp { listener.closeIdleConnections(now: now) }
+            let mono = Posix.monotonicMicros()
+            for listener in tcp { listener.closeIdleConnections(monotonicMicros: mono, now: now) }
         }
         loop.every(microseconds: settings.statsIntervalMicros) { _ in
             log("vigil: " + collector.counters.summaryLine)

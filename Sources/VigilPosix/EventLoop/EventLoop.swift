@@ -79,20 +79,26 @@ public final class EventLoop {
     /// Runs until `stop()` is called by a handler or timer.
     public func run() {
         stopping = false
-        while !stopping {
-            let timeout = millisecondsUntilNextTimer()
-            let n = epoll_wait(epollFD, events, Int32(maxEvents), timeout)
-            let now = Posix.wallClock()
-            if n > 0 {
-                for i in 0..<Int(n) {
-                    let fd = Int(events[i].data.fd)
-                    if fd < handlers.count, let handler = handlers[fd] {
-                        handler.handleEvents(events[i].events, now: now)
-                    }
-                }
+        while !stopping { runOnce(timeoutMilliseconds: -1) }
+    }
+
+    /// Waits at most `timeoutMilliseconds` (-1: until the next timer) for readiness, then
+    /// dispatches what is ready and fires due timers. Returns the number of ready descriptors.
+    @discardableResult
+    public func runOnce(timeoutMilliseconds: Int32) -> Int {
+        let untilTimer = millisecondsUntilNextTimer()
+        let timeout = timeoutMilliseconds < 0 ? untilTimer
+            : (untilTimer < 0 ? timeoutMilliseconds : min(timeoutMilliseconds, untilTimer))
+        let n = Int(epoll_wait(epollFD, events, Int32(maxEvents), timeout))
+        let now = Posix.wallClock()
+        for i in 0..<max(n, 0) {
+            let fd = Int(events[i].data.fd)
+            if fd < handlers.count, let handler = handlers[fd] {
+                handler.handleEvents(events[i].events, now: now)
             }
-            fireDueTimers(now: now)
         }
+        fireDueTimers(now: now)
+        return max(n, 0)
     }
 
     private func millisecondsUntilNextTimer() -> Int32 {

@@ -123,12 +123,14 @@ public final class TCPListener: EventHandler {
         consumer.connectionEvent(.closed)
     }
 
-    /// Closes connections that sent nothing for longer than the idle timeout (half-open or stalled peers).
-    public func closeIdleConnections(now: Timestamp) {
-        let limit = Posix.monotonicMicros() - idleTimeoutMicros
-        for connection in connections.values where connection.lastActivityMicros < limit {
+    /// Closes connections that sent nothing for longer than the idle timeout (half-open or stalled
+    /// peers), after reading whatever they did send. `monotonicMicros` is the loop's monotonic now.
+    public func closeIdleConnections(monotonicMicros: Int64, now: Timestamp) {
+        let limit = monotonicMicros - idleTimeoutMicros
+        for connection in Array(connections.values) where connection.lastActivityMicros < limit {
             consumer.connectionEvent(.timedOut)
-            close(connection, now: now)
+            readReady(connection, now: now)
+            if connections[connection.fd] != nil { close(connection, now: now) }
         }
     }
 
