@@ -8,6 +8,7 @@ public struct StoreRetention: Sendable, Equatable {
     /// After the age rule, the oldest day files are deleted until all of them together fit.
     public var maxTotalBytes: Int64?
 
+    /// Limits by age in days and by total size in bytes; the defaults keep everything.
     public init(maxAgeDays: Int? = nil, maxTotalBytes: Int64? = nil) {
         self.maxAgeDays = maxAgeDays
         self.maxTotalBytes = maxTotalBytes
