@@ -114,7 +114,8 @@ import VigilCore
         garbageCount.send("12a <13>1 - bad app - - - x")
         absurdCount.send("99999999999 <13>1 - bad app - - - x")
         let big = "<13>1 - big app - - - " + String(repeating: "y", count: 5000)
-        oversized.send("\(big.utf8.count) \(big)24 <13>1 - big app - - - next")
+        let next = "<13>1 - big app - - - next"
+        oversized.send("\(big.utf8.count) \(big)\(next.utf8.count) \(next)")
         good.send("<13>1 - good app - - - after\n")
         #expect(pump(loop) { consumer.framingErrors.count == 2 && consumer.frames.count == 4 })
         let texts = consumer.frames.map(\.text)

@@ -108,7 +108,7 @@ func datagrams(_ name: String) -> [[UInt8]] {
     return out
 }
 
-/// Splits an octet-counted `.tcp` sample into frames.
+/// Splits an octet-counted `.tcp` sample into frames, without the LF rsyslog puts inside the count.
 func octetFrames(_ bytes: [UInt8]) -> [[UInt8]] {
     var out: [[UInt8]] = []
     var i = 0
@@ -116,7 +116,9 @@ func octetFrames(_ bytes: [UInt8]) -> [[UInt8]] {
         var n = 0
         while bytes[i] != UInt8(ascii: " ") { n = n * 10 + Int(bytes[i] - 48); i += 1 }
         i += 1
-        out.append(Array(bytes[i..<(i + n)]))
+        var frame = Array(bytes[i..<(i + n)])
+        if frame.last == UInt8(ascii: "\n") { frame.removeLast() }
+        out.append(frame)
         i += n
     }
     return out
