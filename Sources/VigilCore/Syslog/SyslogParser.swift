@@ -7,7 +7,9 @@
 /// - RFC 3164 and variants: `<PRI>Mmm dd hh:mm:ss [HOST] TAG[PID]: MSG`, the same with an
 ///   RFC 3339 timestamp (rsyslog's forward format), the same without PRI (rsyslog's file
 ///   formats; priority 13), and `<PRI>` followed by no timestamp at all.
-/// Anything else is `.unparsed` with the whole frame as text.
+/// Anything else is `.unparsed` with the whole frame as text. Header fields must be printable
+/// US-ASCII within the RFC 5424 length limits; the text may hold any bytes. A timestamp without
+/// a zone is read at `utcOffsetSeconds`; one that is present but unreadable becomes nil.
 public struct SyslogParser: Sendable {
     /// Offset east of UTC assumed for timestamps that carry no zone.
     public let utcOffsetSeconds: Int
