@@ -49,7 +49,7 @@ public struct ConfigValueError: Error, Hashable, Sendable {
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to
-/// be a plausible typo (at most 2 edits, and fewer than half the word's length).
+/// be a plausible typo (at most 2 edits, and at most a third of the word's length).
 func closestMatch<S: Sequence>(to word: String, among candidates: S) -> String? where S.Element == String {
     let w = Array(word.utf8)
     var best: String?
@@ -58,7 +58,7 @@ func closestMatch<S: Sequence>(to word: String, among candidates: S) -> String? 
         let d = editDistance(w, Array(candidate.utf8))
         if d < bestDistance { best = candidate; bestDistance = d }
     }
-    guard let found = best, bestDistance > 0, bestDistance <= 2, bestDistance * 2 < max(w.count, 2) + 1 else {
+    guard let found = best, bestDistance > 0, bestDistance <= 2, bestDistance * 3 <= w.count else {
         return nil
     }
     return found

@@ -50,10 +50,10 @@ public struct VigilConfig: Hashable, Sendable {
             if !token.isEmpty { return token }
             if let env = environmentToken, !env.isEmpty { return env }
             guard let contents = tokenFileContents else { return nil }
-            let firstLine = contents.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
+            let firstLine = contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).first ?? ""
             let trimmed = firstLine.drop(while: { $0 == " " || $0 == "\t" })
             var end = trimmed.endIndex
-            while end > trimmed.startIndex, [" ", "\t", "\r"].contains(trimmed[trimmed.index(before: end)]) {
+            while end > trimmed.startIndex, [" ", "\t"].contains(trimmed[trimmed.index(before: end)]) {
                 end = trimmed.index(before: end)
             }
             let token = String(trimmed[..<end])
@@ -175,6 +175,8 @@ extension VigilConfig {
 /// `SECTION.KEY` (`server.udp`, `rule.http_scan.window`, `sink.ops.url`).
 private struct SettingStore {
     var values: [String: TypedValue] = [:]
+    /// Paths the file or flags set, valid or not (so a bad sink url is not also reported missing).
+    var given: Set<String> = []
     var sinkNames: [String] = []
     var sinkOrigins: [String: ConfigOrigin] = [:]
     var diagnostics: [ConfigDiagnostic] = []
@@ -220,6 +222,7 @@ private struct SettingStore {
                         + suggestion(for: entry.key, among: spec.keys.map(\.name))))
                     continue
                 }
+                given.insert(section.name + "." + key.name)
                 store(section.name + "." + key.name, key, entry.value, origin: entryOrigin)
             }
         }
@@ -322,6 +325,7 @@ private struct SettingStore {
         var sinks: [VigilConfig.Sink] = []
         for name in sinkNames {
             guard case .sink(let spec)? = values["sink.\(name).url"] else {
+                if given.contains("sink.\(name).url") { continue }
                 diagnostics.append(ConfigDiagnostic(sinkOrigins[name] ?? .builtIn, "[sink.\(name)] has no `url`"))
                 continue
             }
