@@ -31,7 +31,7 @@ public struct ConfigDiagnostic: Hashable, Sendable, CustomStringConvertible {
 
 /// Every error found while reading arguments or a config file; `check-config`
 /// and `serve` print one line per diagnostic and exit with status 2.
-public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+public struct ConfigErrors: Error, Hashable, Sendable, CustomStringConvertible {
     public var diagnostics: [ConfigDiagnostic]
 
     public init(_ diagnostics: [ConfigDiagnostic]) { self.diagnostics = diagnostics }

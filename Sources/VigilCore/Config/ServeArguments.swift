@@ -138,6 +138,8 @@ public func parseServeArguments(_ args: [String]) -> Result<ServeArguments, Conf
         }
         guard let target = flagTarget(name) else {
             diagnostics.append(ConfigDiagnostic(.flag(name), "unknown flag" + suggestion(for: name, among: allFlagNames())))
+            // Its value, if it has one, is not a second mistake.
+            if inline == nil, k < args.count, !args[k].hasPrefix("-") { k += 1 }
             continue
         }
         if case .help = target {
@@ -212,23 +214,22 @@ public func parseCheckConfigArguments(_ args: [String]) -> Result<CheckConfigArg
 }
 
 /// A default as shown in `--help`: unquoted, lists comma-separated.
-private func helpDefault(_ value: ConfigValue?) -> String {
+private func helpDefault(_ value: ConfigValue) -> String {
     switch value {
-    case nil: return "required"
-    case .string(let s)?: return s.isEmpty ? "\"\"" : s
-    case .array(let items)?:
+    case .string(let s): return s.isEmpty ? "\"\"" : s
+    case .array(let items):
         return items.isEmpty ? "none" : items.map { item in
             if case .string(let s) = item { return s }
             return item.description
         }.joined(separator: ",")
-    case let other?: return other.description
+    default: return value.description
     }
 }
 
 /// Pads `left` to a column and appends `right`.
 private func helpLine(_ left: String, _ right: String) -> String {
-    let column = 44
-    let pad = left.count < column ? String(repeating: " ", count: column - left.count) : "  "
+    let column = 46
+    let pad = left.count + 2 <= column ? String(repeating: " ", count: column - left.count) : "  "
     return "  " + left + pad + right + "\n"
 }
 
@@ -254,7 +255,7 @@ public let serveHelp: String = {
         let prefix = "--" + section.name + (section.isTemplate ? ".NAME." : ".")
         for key in section.keys {
             let star = key.kind.isRepeatable ? " *" : ""
-            let doc = key.doc + " (default: \(helpDefault(key.defaultValue)))"
+            let doc = key.doc + (key.defaultValue.map { " (default: \(helpDefault($0)))" } ?? " (required)")
             if let alias = key.flagAlias {
                 out += helpLine("\(alias) \(key.kind.placeholder)\(star)", doc)
             }
