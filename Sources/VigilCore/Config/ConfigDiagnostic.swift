@@ -14,6 +14,7 @@ public struct ConfigDiagnostic: Hashable, Sendable, CustomStringConvertible {
     public var origin: ConfigOrigin
     public var message: String
 
+    /// A diagnostic for `origin`.
     public init(_ origin: ConfigOrigin, _ message: String) {
         self.origin = origin
         self.message = message
@@ -34,6 +35,7 @@ public struct ConfigDiagnostic: Hashable, Sendable, CustomStringConvertible {
 public struct ConfigErrors: Error, Hashable, Sendable, CustomStringConvertible {
     public var diagnostics: [ConfigDiagnostic]
 
+    /// Wraps the diagnostics found.
     public init(_ diagnostics: [ConfigDiagnostic]) { self.diagnostics = diagnostics }
 
     /// One diagnostic per line.
@@ -45,6 +47,7 @@ public struct ConfigErrors: Error, Hashable, Sendable, CustomStringConvertible {
 /// Why a single value was rejected; the caller adds the origin.
 public struct ConfigValueError: Error, Hashable, Sendable {
     public var message: String
+    /// An error with the given message.
     public init(_ message: String) { self.message = message }
 }
 

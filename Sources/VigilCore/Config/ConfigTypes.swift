@@ -3,6 +3,7 @@
 public struct TimeSpan: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var microseconds: Int64
 
+    /// A span of `microseconds`.
     public init(microseconds: Int64) { self.microseconds = microseconds }
 
     /// A span of whole seconds.
@@ -11,6 +12,7 @@ public struct TimeSpan: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// Whole seconds, rounded down.
     public var seconds: Int64 { microseconds / 1_000_000 }
 
+    /// Shorter spans order first.
     public static func < (a: TimeSpan, b: TimeSpan) -> Bool { a.microseconds < b.microseconds }
 
     static let units: [(name: String, microseconds: Int64)] = [
@@ -152,6 +154,7 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
     public var ip: IPAddress
     public var port: UInt16
 
+    /// An address to bind.
     public init(ip: IPAddress, port: UInt16) { self.ip = ip; self.port = port }
 
     /// Parses `0.0.0.0:5514` or `[::1]:5514`. Host names are not accepted.
