@@ -107,6 +107,16 @@ import Testing
         #expect(e.diagnostics.map(\.description) == ["--sink.new.max_backoff: [sink.new] has no `url`"])
     }
 
+    /// An error involving two keys names the one a flag set.
+    @Test func listenerClashNamesTheFlag() throws {
+        let arguments = try parseServeArguments(["--http", "0.0.0.0:5514"]).get()
+        guard case .failure(let e) = VigilConfig.build(file: nil, arguments: arguments) else {
+            Issue.record("HTTP API on the syslog TCP port was accepted")
+            return
+        }
+        #expect(e.diagnostics.map(\.description) == ["--http: `http`: 0.0.0.0:5514 is also a syslog TCP listener (server.tcp)"])
+    }
+
     @Test func configAndHelp() throws {
         let a = try parseServeArguments(["--config", "/etc/vigil/vigil.conf", "--help"]).get()
         #expect(a.configPath == "/etc/vigil/vigil.conf")

@@ -136,10 +136,7 @@ private struct ConfigTextParser {
         return String(decoding: b[i..<j], as: UTF8.self)
     }
 
-    static func isNameByte(_ c: UInt8) -> Bool {
-        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
-            || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
-    }
+    static func isNameByte(_ c: UInt8) -> Bool { isConfigNameByte(c) }
 
     // MARK: headers
 
@@ -421,4 +418,10 @@ func parseInteger(_ word: String) -> Int64? {
     }
     guard previousWasDigit else { return nil }
     return Int64(digits)
+}
+
+/// Bytes allowed in keys and section names: letters, digits, `_` and `-`.
+func isConfigNameByte(_ c: UInt8) -> Bool {
+    (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+        || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
 }

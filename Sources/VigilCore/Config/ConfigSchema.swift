@@ -306,7 +306,9 @@ func decode(_ value: ConfigValue, as kind: ConfigKind) -> Result<TypedValue, Con
         for t in texts {
             switch ListenAddress.parse(t) {
             case .failure(let e): return .failure(e)
-            case .success(let a): out.append(a)
+            case .success(let a):
+                if out.contains(a) { return .failure(ConfigValueError("\(a) is listed twice")) }
+                out.append(a)
             }
         }
         return .success(.addresses(out))

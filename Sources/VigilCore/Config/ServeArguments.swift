@@ -70,11 +70,7 @@ private func flagTarget(_ name: String) -> FlagTarget? {
         return nil
     }
     let sinkName = section.isTemplate ? String(sectionName.dropFirst(section.name.count + 1)) : nil
-    if let sinkName, sinkName.isEmpty || !sinkName.utf8.allSatisfy({ b in
-        (b >= 97 && b <= 122) || (b >= 65 && b <= 90) || (b >= 48 && b <= 57) || b == 95 || b == 45
-    }) {
-        return nil
-    }
+    if let sinkName, sinkName.isEmpty || !sinkName.utf8.allSatisfy(isConfigNameByte) { return nil }
     return .key(path: sectionName + "." + keyName, spec: key, sinkName: sinkName)
 }
 

@@ -177,6 +177,8 @@ private struct SettingStore {
     var values: [String: TypedValue] = [:]
     /// Paths the file or flags set, valid or not (so a bad sink url is not also reported missing).
     var given: Set<String> = []
+    /// Where each path's current value came from, for errors that involve two keys.
+    var origins: [String: ConfigOrigin] = [:]
     var sinkNames: [String] = []
     var sinkOrigins: [String: ConfigOrigin] = [:]
     var diagnostics: [ConfigDiagnostic] = []
@@ -191,7 +193,9 @@ private struct SettingStore {
 
     mutating func store(_ path: String, _ key: ConfigKeySpec, _ value: ConfigValue, origin: ConfigOrigin) {
         switch decode(value, as: key.kind) {
-        case .success(let typed): values[path] = typed
+        case .success(let typed):
+            values[path] = typed
+            origins[path] = origin
         case .failure(let e): diagnostics.append(ConfigDiagnostic(origin, "`\(key.name)`: \(e.message)"))
         }
     }
@@ -242,6 +246,7 @@ private struct SettingStore {
         for override in arguments.overrides {
             if let name = override.sinkName { addSink(name, origin: .flag(override.flag)) }
             values[override.path] = override.value
+            origins[override.path] = .flag(override.flag)
         }
     }
 
@@ -288,6 +293,11 @@ private struct SettingStore {
             statsInterval: span("server.stats_interval"), timezoneOffsetSeconds: offset,
             udpReceiveBufferBytes: int("server.udp_receive_buffer_bytes"), maxConnections: int("server.max_connections"),
             idleTimeout: span("server.idle_timeout"), flushInterval: span("server.flush_interval"), relay: relay)
+        let tcpPorts = Set(server.tcp.filter { $0.port != 0 })
+        for address in server.http where address.port != 0 && tcpPorts.contains(address) {
+            diagnostics.append(ConfigDiagnostic(origins["server.http"] ?? .builtIn,
+                                                "`http`: \(address) is also a syslog TCP listener (server.tcp)"))
+        }
         let rules = VigilConfig.Rules(
             sshBruteforce: countRule("ssh_bruteforce"),
             sshDistributed: countRule("ssh_distributed"),
