@@ -13,7 +13,7 @@ public struct ServeArguments: Sendable {
     public var configPath: String?
     /// `--sink SPEC` occurrences, in order.
     var sinks: [FlagSink] = []
-    /// Checked values for `SECTION.KEY` paths, in argument order.
+    /// Checked values for `SECTION.KEY` paths, in the order each path was first given.
     var overrides: [FlagOverride] = []
 
     /// No flags: the built-in defaults.
