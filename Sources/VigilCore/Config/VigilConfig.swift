@@ -1,0 +1,350 @@
+/// The complete, checked configuration of `vigil serve`: built-in defaults,
+/// overridden by the config file, overridden by command-line flags.
+public struct VigilConfig: Hashable, Sendable {
+    public var server: Server
+    public var storage: Storage
+    public var api: API
+    public var detection: Detection
+    public var fileInput: FileInput
+    public var rules: Rules
+    /// Alert sinks in configuration order; `[stdout]` when none is configured.
+    public var sinks: [Sink]
+
+    /// `[server]`: listeners, limits and the data directory.
+    public struct Server: Hashable, Sendable {
+        /// Empty means the listener is off.
+        public var udp: [ListenAddress]
+        public var tcp: [ListenAddress]
+        public var http: [ListenAddress]
+        public var dataDirectory: String
+        public var maxMessageBytes: Int
+        /// Zero turns the stats block off.
+        public var statsInterval: TimeSpan
+        /// Seconds east of UTC assumed for RFC 3164 timestamps without a zone.
+        public var timezoneOffsetSeconds: Int
+        public var udpReceiveBufferBytes: Int
+        public var maxConnections: Int
+        public var idleTimeout: TimeSpan
+        public var flushInterval: TimeSpan
+        /// Where normalised events are forwarded (`--relay`); nil = not a relay.
+        public var relay: SinkSpec?
+    }
+
+    /// `[storage]`: retention.
+    public struct Storage: Hashable, Sendable {
+        /// Zero keeps day files forever.
+        public var maxAgeDays: Int
+        /// Zero means unlimited.
+        public var maxTotalBytes: Int64
+    }
+
+    /// `[api]`: bearer-token authentication.
+    public struct API: Hashable, Sendable {
+        public var token: String
+        public var tokenFile: String
+
+        /// The token in force: `token` when set, else the `VIGIL_API_TOKEN`
+        /// environment value, else the first line of the token file (the caller
+        /// reads `tokenFile` and passes its contents). Nil when there is none.
+        public func effectiveToken(environmentToken: String?, tokenFileContents: String?) -> String? {
+            if !token.isEmpty { return token }
+            if let env = environmentToken, !env.isEmpty { return env }
+            guard let contents = tokenFileContents else { return nil }
+            let firstLine = contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).first ?? ""
+            let trimmed = firstLine.drop(while: { $0 == " " || $0 == "\t" })
+            var end = trimmed.endIndex
+            while end > trimmed.startIndex, [" ", "\t"].contains(trimmed[trimmed.index(before: end)]) {
+                end = trimmed.index(before: end)
+            }
+            let token = String(trimmed[..<end])
+            return token.isEmpty ? nil : token
+        }
+    }
+
+    /// `[detection]`: settings shared by all rules.
+    public struct Detection: Hashable, Sendable {
+        public var lateness: TimeSpan
+        public var maxKeys: Int
+        public var allowlist: [CIDR]
+        public var countPublickeyFailures: Bool
+
+        /// Whether `ip` is in the allowlist (never alerted on).
+        public func isAllowed(_ ip: IPAddress) -> Bool { allowlist.contains { $0.contains(ip) } }
+    }
+
+    /// `[input.file]`: files tailed by `serve`.
+    public struct FileInput: Hashable, Sendable {
+        public var paths: [String]
+        /// Host name recorded for these lines; empty = this machine's name.
+        public var host: String
+        public var fromBeginning: Bool
+    }
+
+    /// A rule that counts events per key within a window.
+    public struct CountRule: Hashable, Sendable {
+        public var enabled: Bool
+        public var threshold: Int
+        public var window: TimeSpan
+    }
+
+    /// `ssh_long_session`: fires when an open session outlasts `threshold`.
+    public struct LongSessionRule: Hashable, Sendable {
+        public var enabled: Bool
+        public var threshold: TimeSpan
+    }
+
+    /// `http_high_traffic`: average hits/s over `window` above `threshold`.
+    public struct RateRule: Hashable, Sendable {
+        public var enabled: Bool
+        public var threshold: Double
+        public var window: TimeSpan
+    }
+
+    /// `http_error_burst`: 5xx fraction ≥ `threshold` among ≥ `minRequests` in `window`.
+    public struct ErrorBurstRule: Hashable, Sendable {
+        public var enabled: Bool
+        public var threshold: Double
+        public var minRequests: Int
+        public var window: TimeSpan
+    }
+
+    /// `[rule.NAME]` sections (SPEC §5).
+    public struct Rules: Hashable, Sendable {
+        public var sshBruteforce: CountRule
+        public var sshDistributed: CountRule
+        public var sshRepeatAccess: CountRule
+        public var sshLongSession: LongSessionRule
+        public var httpHighTraffic: RateRule
+        public var httpErrorBurst: ErrorBurstRule
+        public var httpScan: CountRule
+    }
+
+    /// `[sink.NAME]` or one `--sink SPEC`.
+    public struct Sink: Hashable, Sendable {
+        public var name: String
+        public var spec: SinkSpec
+        public var queueCapacity: Int
+        public var maxBackoff: TimeSpan
+    }
+}
+
+extension VigilConfig {
+    /// The configuration with no file and no flags.
+    public static let defaults: VigilConfig = {
+        switch build(file: nil, arguments: ServeArguments()) {
+        case .success(let config): return config
+        case .failure(let errors): preconditionFailure("built-in defaults are invalid: \(errors)")
+        }
+    }()
+
+    /// Checks a config file on its own, as `vigil check-config` does; returns every error.
+    public static func check(text: String, path: String) -> [ConfigDiagnostic] {
+        switch build(file: ConfigFile.parse(text, path: path), arguments: ServeArguments()) {
+        case .success: return []
+        case .failure(let errors): return errors.diagnostics
+        }
+    }
+
+    /// Builds the configuration from the defaults, a parsed file (optional) and
+    /// parsed flags. Fails with every error found, file errors in line order.
+    public static func build(file: ConfigFile?, arguments: ServeArguments) -> Result<VigilConfig, ConfigErrors> {
+        var store = SettingStore()
+        if let file { store.apply(file) }
+        store.apply(arguments)
+        let config = store.makeConfig()
+        guard store.diagnostics.isEmpty else {
+            // File errors in line order, then flag errors in argument order.
+            let ordered = store.diagnostics.enumerated().sorted { a, b in
+                func rank(_ d: ConfigDiagnostic) -> (Int, Int) {
+                    switch d.origin {
+                    case .file(_, let line): return (0, line)
+                    case .flag: return (1, 0)
+                    case .builtIn: return (2, 0)
+                    }
+                }
+                let (ra, rb) = (rank(a.element), rank(b.element))
+                return ra != rb ? ra < rb : a.offset < b.offset
+            }
+            return .failure(ConfigErrors(ordered.map(\.element)))
+        }
+        return .success(config)
+    }
+}
+
+/// Merges defaults, file entries and flags into checked values keyed by
+/// `SECTION.KEY` (`server.udp`, `rule.http_scan.window`, `sink.ops.url`).
+private struct SettingStore {
+    var values: [String: TypedValue] = [:]
+    /// Paths the file or flags set, valid or not (so a bad sink url is not also reported missing).
+    var given: Set<String> = []
+    /// Where each path's current value came from, for errors that involve two keys.
+    var origins: [String: ConfigOrigin] = [:]
+    var sinkNames: [String] = []
+    var sinkOrigins: [String: ConfigOrigin] = [:]
+    var diagnostics: [ConfigDiagnostic] = []
+
+    init() {
+        for section in ConfigSchema.sections where !section.isTemplate {
+            for key in section.keys {
+                store(section.name + "." + key.name, key, key.defaultValue!, origin: .builtIn)
+            }
+        }
+    }
+
+    mutating func store(_ path: String, _ key: ConfigKeySpec, _ value: ConfigValue, origin: ConfigOrigin) {
+        switch decode(value, as: key.kind) {
+        case .success(let typed):
+            values[path] = typed
+            origins[path] = origin
+        case .failure(let e): diagnostics.append(ConfigDiagnostic(origin, "`\(key.name)`: \(e.message)"))
+        }
+    }
+
+    mutating func addSink(_ name: String, origin: ConfigOrigin) {
+        if sinkOrigins[name] == nil {
+            sinkNames.append(name)
+            sinkOrigins[name] = origin
+        }
+    }
+
+    mutating func apply(_ file: ConfigFile) {
+        diagnostics += file.diagnostics
+        for section in file.sections {
+            let origin = ConfigOrigin.file(path: file.path, line: section.line)
+            let spec: ConfigSectionSpec
+            switch ConfigSchema.section(named: section.name) {
+            case .failure(let e):
+                diagnostics.append(ConfigDiagnostic(origin, e.message))
+                continue
+            case .success(let s): spec = s
+            }
+            if spec.isTemplate { addSink(String(section.name.dropFirst(spec.name.count + 1)), origin: origin) }
+            for entry in section.entries {
+                let entryOrigin = ConfigOrigin.file(path: file.path, line: entry.line)
+                guard let key = spec.key(entry.key) else {
+                    diagnostics.append(ConfigDiagnostic(entryOrigin, "unknown key `\(entry.key)` in [\(section.name)]"
+                        + suggestion(for: entry.key, among: spec.keys.map(\.name))))
+                    continue
+                }
+                given.insert(section.name + "." + key.name)
+                store(section.name + "." + key.name, key, entry.value, origin: entryOrigin)
+            }
+        }
+    }
+
+    mutating func apply(_ arguments: ServeArguments) {
+        if !arguments.sinks.isEmpty {
+            values = values.filter { !$0.key.hasPrefix("sink.") }
+            sinkNames = []
+            sinkOrigins = [:]
+            for (index, sink) in arguments.sinks.enumerated() {
+                let name = "sink\(index + 1)"
+                addSink(name, origin: .flag(sink.flag))
+                values["sink.\(name).url"] = .sink(sink.spec)
+            }
+        }
+        for override in arguments.overrides {
+            if let name = override.sinkName { addSink(name, origin: .flag(override.flag)) }
+            values[override.path] = override.value
+            origins[override.path] = .flag(override.flag)
+        }
+    }
+
+    func string(_ path: String) -> String {
+        guard case .string(let v)? = values[path] else { preconditionFailure("\(path) is not a string") }
+        return v
+    }
+    func bool(_ path: String) -> Bool {
+        guard case .boolean(let v)? = values[path] else { preconditionFailure("\(path) is not a boolean") }
+        return v
+    }
+    func int(_ path: String) -> Int {
+        guard case .integer(let v)? = values[path] else { preconditionFailure("\(path) is not an integer") }
+        return Int(v)
+    }
+    func double(_ path: String) -> Double {
+        guard case .decimal(let v)? = values[path] else { preconditionFailure("\(path) is not a decimal") }
+        return v
+    }
+    func span(_ path: String) -> TimeSpan {
+        guard case .duration(let v)? = values[path] else { preconditionFailure("\(path) is not a duration") }
+        return v
+    }
+    func addresses(_ path: String) -> [ListenAddress] {
+        guard case .addresses(let v)? = values[path] else { preconditionFailure("\(path) is not an address list") }
+        return v
+    }
+
+    func countRule(_ name: String) -> VigilConfig.CountRule {
+        let p = "rule." + name + "."
+        return .init(enabled: bool(p + "enabled"), threshold: int(p + "threshold"), window: span(p + "window"))
+    }
+
+    mutating func makeConfig() -> VigilConfig {
+        guard case .offset(let offset)? = values["server.timezone"],
+              case .relay(let relay)? = values["server.relay"],
+              case .cidrs(let allowlist)? = values["detection.allowlist"],
+              case .strings(let paths)? = values["input.file.paths"] else {
+            preconditionFailure("schema and VigilConfig disagree")
+        }
+        let server = VigilConfig.Server(
+            udp: addresses("server.udp"), tcp: addresses("server.tcp"), http: addresses("server.http"),
+            dataDirectory: string("server.data_dir"), maxMessageBytes: int("server.max_message_bytes"),
+            statsInterval: span("server.stats_interval"), timezoneOffsetSeconds: offset,
+            udpReceiveBufferBytes: int("server.udp_receive_buffer_bytes"), maxConnections: int("server.max_connections"),
+            idleTimeout: span("server.idle_timeout"), flushInterval: span("server.flush_interval"), relay: relay)
+        let tcpPorts = Set(server.tcp.filter { $0.port != 0 })
+        for address in server.http where address.port != 0 && tcpPorts.contains(address) {
+            diagnostics.append(ConfigDiagnostic(origins["server.http"] ?? .builtIn,
+                                                "`http`: \(address) is also a syslog TCP listener (server.tcp)"))
+        }
+        let rules = VigilConfig.Rules(
+            sshBruteforce: countRule("ssh_bruteforce"),
+            sshDistributed: countRule("ssh_distributed"),
+            sshRepeatAccess: countRule("ssh_repeat_access"),
+            sshLongSession: .init(enabled: bool("rule.ssh_long_session.enabled"), threshold: span("rule.ssh_long_session.threshold")),
+            httpHighTraffic: .init(enabled: bool("rule.http_high_traffic.enabled"), threshold: double("rule.http_high_traffic.threshold"),
+                                   window: span("rule.http_high_traffic.window")),
+            httpErrorBurst: .init(enabled: bool("rule.http_error_burst.enabled"), threshold: double("rule.http_error_burst.threshold"),
+                                  minRequests: int("rule.http_error_burst.min_requests"), window: span("rule.http_error_burst.window")),
+            httpScan: countRule("http_scan"))
+        return VigilConfig(
+            server: server,
+            storage: .init(maxAgeDays: int("storage.max_age_days"), maxTotalBytes: Int64(int("storage.max_total_bytes"))),
+            api: .init(token: string("api.token"), tokenFile: string("api.token_file")),
+            detection: .init(lateness: span("detection.lateness"), maxKeys: int("detection.max_keys"), allowlist: allowlist,
+                             countPublickeyFailures: bool("detection.count_publickey_failures")),
+            fileInput: .init(paths: paths, host: string("input.file.host"), fromBeginning: bool("input.file.from_beginning")),
+            rules: rules,
+            sinks: makeSinks())
+    }
+
+    mutating func makeSinks() -> [VigilConfig.Sink] {
+        guard let template = ConfigSchema.sections.first(where: \.isTemplate) else { return [] }
+        func typed(_ name: String, _ key: String) -> TypedValue {
+            if let v = values["sink.\(name).\(key)"] { return v }
+            guard let spec = template.key(key), let d = spec.defaultValue, case .success(let v) = decode(d, as: spec.kind) else {
+                preconditionFailure("sink key \(key) has no valid default")
+            }
+            return v
+        }
+        if sinkNames.isEmpty {
+            addSink("stdout", origin: .builtIn)
+            values["sink.stdout.url"] = .sink(.stdout)
+        }
+        var sinks: [VigilConfig.Sink] = []
+        for name in sinkNames {
+            guard case .sink(let spec)? = values["sink.\(name).url"] else {
+                if given.contains("sink.\(name).url") { continue }
+                diagnostics.append(ConfigDiagnostic(sinkOrigins[name] ?? .builtIn, "[sink.\(name)] has no `url`"))
+                continue
+            }
+            guard case .integer(let capacity) = typed(name, "queue_capacity"),
+                  case .duration(let backoff) = typed(name, "max_backoff") else {
+                preconditionFailure("sink keys have unexpected kinds")
+            }
+            sinks.append(.init(name: name, spec: spec, queueCapacity: Int(capacity), maxBackoff: backoff))
+        }
+        return sinks
+    }
+}
