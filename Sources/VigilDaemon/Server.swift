@@ -2,23 +2,6 @@ import Glibc
 public import VigilCore
 public import VigilPosix
 
-/// What `vigil serve` needs to run, already validated.
-public struct ServerSettings: Sendable {
-    public var udp: [SocketAddress] = []
-    public var tcp: [SocketAddress] = []
-    public var dataDirectory = "./vigil-data"
-    public var maxMessageBytes = 65_536
-    public var udpReceiveBufferBytes = 8 * 1024 * 1024
-    public var maxConnections = 20_000
-    public var idleTimeoutMicros: Int64 = 300_000_000
-    public var flushIntervalMicros: Int64 = 1_000_000
-    public var statsIntervalMicros: Int64 = 10_000_000
-    public var utcOffsetSeconds = 0
-    public var retention = StoreRetention(maxAgeDays: 30, maxTotalBytes: nil)
-
-    public init() {}
-}
-
 /// A running `vigil serve`: listeners on one event loop feeding the collector and the store.
 public final class Server {
     public let loop: EventLoop
@@ -30,33 +13,38 @@ public final class Server {
     private let log: (String) -> Void
 
     /// Binds every listener and opens the store; throws naming the address or path at fault.
-    public init(settings: ServerSettings, log: @escaping (String) -> Void) throws(SystemError) {
+    public init(config: VigilConfig, log: @escaping (String) -> Void) throws(SystemError) {
+        let settings = config.server
         self.log = log
         Posix.raiseFileLimit()
         loop = try EventLoop()
-        store = try HostStore(directory: settings.dataDirectory, retention: settings.retention)
-        collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.utcOffsetSeconds), store: store)
+        let retention = StoreRetention(maxAgeDays: config.storage.maxAgeDays > 0 ? config.storage.maxAgeDays : nil,
+                                       maxTotalBytes: config.storage.maxTotalBytes > 0 ? config.storage.maxTotalBytes : nil)
+        store = try HostStore(directory: settings.dataDirectory, retention: retention)
+        collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store)
         for address in settings.udp {
-            udpListeners.append(try UDPListener(address: address, maxMessageBytes: settings.maxMessageBytes,
+            udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 receiveBufferBytes: settings.udpReceiveBufferBytes,
                                                 loop: loop, consumer: collector))
         }
         for address in settings.tcp {
-            tcpListeners.append(try TCPListener(address: address, maxMessageBytes: settings.maxMessageBytes,
+            tcpListeners.append(try TCPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 maxConnections: settings.maxConnections,
-                                                idleTimeoutMicros: settings.idleTimeoutMicros,
+                                                idleTimeoutMicros: settings.idleTimeout.microseconds,
                                                 loop: loop, consumer: collector))
         }
         let collector = self.collector
         let tcp = tcpListeners
         let store = self.store
-        loop.every(microseconds: settings.flushIntervalMicros) { now in
+        loop.every(microseconds: settings.flushInterval.microseconds) { now in
             collector.flush()
             let mono = Posix.monotonicMicros()
             for listener in tcp { listener.closeIdleConnections(monotonicMicros: mono, now: now) }
         }
-        loop.every(microseconds: settings.statsIntervalMicros) { _ in
-            log("vigil: " + collector.counters.summaryLine)
+        if settings.statsInterval.microseconds > 0 {
+            loop.every(microseconds: settings.statsInterval.microseconds) { _ in
+                log("vigil: " + collector.counters.summaryLine)
+            }
         }
         loop.every(microseconds: 3_600_000_000) { now in
             store.enforceRetention(today: now.epochDay)

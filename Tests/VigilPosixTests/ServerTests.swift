@@ -7,13 +7,14 @@ import VigilDaemon
 /// The whole serve pipeline on loopback: listeners → parser → per-host store, then a graceful shutdown.
 @Suite struct ServerTests {
     func makeServer(dir: String, maxMessageBytes: Int = 65_536) throws -> Server {
-        var settings = ServerSettings()
-        settings.udp = [loopback(false), loopback(true)]
-        settings.tcp = [loopback(false), loopback(true)]
-        settings.dataDirectory = dir
-        settings.maxMessageBytes = maxMessageBytes
-        settings.flushIntervalMicros = 3_600_000_000  // only the shutdown flush writes, so the test proves it
-        return try Server(settings: settings, log: { _ in })
+        var config = VigilConfig.defaults
+        let v4 = ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0), v6 = ListenAddress(ip: IPAddress.parse("::1")!, port: 0)
+        config.server.udp = [v4, v6]
+        config.server.tcp = [v4, v6]
+        config.server.dataDirectory = dir
+        config.server.maxMessageBytes = maxMessageBytes
+        config.server.flushInterval = TimeSpan(microseconds: 3_600_000_000)  // only the shutdown flush writes, so the test proves it
+        return try Server(config: config, log: { _ in })
     }
 
     @Test func messagesLandInTheirHostFileAndShutdownLosesNothing() throws {
