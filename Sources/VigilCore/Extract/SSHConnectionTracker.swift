@@ -98,11 +98,15 @@ public struct SSHConnectionTracker: Sendable {
         if line.message == .userDisconnected {
             // Logged by the child under its own PID: find the session by address.
             if let ip = line.ip, let pid = byAddress[AddrKey(host: host, ip: ip, port: line.port)],
-               var c = conns[ConnKey(host: host, pid: pid)], c.inSession {
-                c.ended = true
-                c.lastSeen = now
-                conns[ConnKey(host: host, pid: pid)] = c
-                result.session = session(of: c, host: host, pid: pid, end: now)
+               var c = conns[ConnKey(host: host, pid: pid)] {
+                if c.inSession {
+                    c.ended = true
+                    c.lastSeen = now
+                    conns[ConnKey(host: host, pid: pid)] = c
+                    result.session = session(of: c, host: host, pid: pid, end: now)
+                } else {
+                    result.event = nil  // the monitor's `session closed` already ended it
+                }
             }
             return result
         }
@@ -148,12 +152,23 @@ public struct SSHConnectionTracker: Sendable {
             result.session = session(of: c, host: host, pid: line.pid, end: nil)
         case .sessionClosed:
             if c.ended {
-                result.event = nil
-            } else if c.accepted != nil || c.sessionStart != nil {
+                result.event = nil  // the child's `Disconnected from user` already ended it
+                remove(key, c)
+                return result
+            }
+            if c.accepted != nil || c.sessionStart != nil {
                 result.session = session(of: c, host: host, pid: line.pid, end: now)
             }
-            remove(key, c)
-            return result
+            if c.accepted == nil {
+                remove(key, c)
+                return result
+            }
+            // Keep a marker so the child's `Disconnected from user` (found by address) is
+            // recognised as the same end; forget the address so a reused PID starts clean.
+            c.ended = true
+            c.ip = nil
+            c.port = 0
+            c.held = 0
         default:
             break
         }

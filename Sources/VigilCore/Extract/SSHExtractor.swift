@@ -188,7 +188,7 @@ public struct SSHExtractor: Sendable {
                 return SSHLine(message: .tooManyAuthFailures, kind: .probe, pid: pid)
             }
             if ByteScan.has(b, lo, hi, "Did not receive identification string from ") {
-                return userAndAddress(b, lo + 44, hi, message: .noIdentification, pid: pid, requireUser: false)
+                return userAndAddress(b, lo + 43, hi, message: .noIdentification, pid: pid, requireUser: false)
             }
             return nil
         case UInt8(ascii: "C"):
