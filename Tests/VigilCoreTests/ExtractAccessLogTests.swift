@@ -152,6 +152,24 @@ struct HTTPExpect: Sendable, CustomTestStringConvertible {
         withExtractBytes(line) { #expect(AccessLogExtractor.extract($0) == nil) }
     }
 
+    @Test(.timeLimit(.minutes(1))) func hostileLinesCostLinearTime() {
+        // 64 KiB of ` [` with a `]` at the end: a quadratic search for the date would not finish.
+        let line = "1.2.3.4 - " + String(repeating: " [", count: 32_000) + "]"
+        withExtractBytes(line) { #expect(AccessLogExtractor.extract($0) == nil) }
+        let ssh = "Failed password for " + String(repeating: " from 1.2.3.4 port 22 ssh2:", count: 2_400) + " from 203.0.113.5 port 5 ssh2"
+        withExtractBytes(ssh) { #expect(SSHExtractor().extract($0, pid: 1)?.ip == IPAddress(203, 0, 113, 5)) }
+    }
+
+    @Test func rangesOutsideTheBufferAreEmpty() {
+        withExtractBytes("127.0.0.1 - - [22/Nov/2026:23:06:35 +0000] \"GET / HTTP/1.1\" 200 1") { b in
+            #expect(AccessLogExtractor.extract(b, range: 500..<900) == nil)
+            #expect(SSHExtractor().extract(b, range: 500..<900, pid: 1) == nil)
+            #expect(SessionSummaryExtractor.extract(b, range: 500..<900) == nil)
+            var csv = CSVAccessLogReader()
+            #expect(csv.read(b, range: 500..<900) == .invalid)
+        }
+    }
+
     @Test func csvWithHeader() {
         var reader = CSVAccessLogReader()
         let lines = [

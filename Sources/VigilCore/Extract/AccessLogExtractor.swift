@@ -21,12 +21,16 @@ public enum AccessLogExtractor {
               let sp2 = ByteScan.index(of: ByteScan.space, b, sp1 + 1, hi), sp2 > sp1 + 1 else { return nil }
         var req = HTTPRequest(clientIP: ByteScan.address(b, lo, sp1), client: lo..<sp1)
 
-        // The user name may contain spaces and `[`: the date is the first `[…]` that reads as one.
+        // The user name may contain spaces and `[`: the date is the first `[…]` that reads as
+        // one, else the first short `[…]` (time unreadable). `]` is looked for only as far as a
+        // date reaches, so a line full of ` [` costs linear time.
         var open = -1, close = -1
         var k = sp2
-        while let bracket = ByteScan.find(b, k, hi, " ["), let end = ByteScan.index(of: UInt8(ascii: "]"), b, bracket + 2, hi) {
-            if open < 0 { open = bracket; close = end }
-            if let t = clfTime(b, bracket + 2, end) { open = bracket; close = end; req.time = t; break }
+        while let bracket = ByteScan.find(b, k, hi, " [") {
+            if let end = ByteScan.index(of: UInt8(ascii: "]"), b, bracket + 2, min(hi, bracket + 29)) {
+                if open < 0 { open = bracket; close = end }
+                if let t = clfTime(b, bracket + 2, end) { open = bracket; close = end; req.time = t; break }
+            }
             k = bracket + 2
         }
         guard open >= 0 else { return nil }

@@ -107,9 +107,9 @@ enum ByteScan {
         return i
     }
 
-    /// `lo..<hi` with leading and trailing spaces, tabs, CR, LF and NUL removed.
+    /// `lo..<hi` with leading and trailing spaces, tabs, CR, LF and NUL removed (empty when `lo > hi`).
     static func trimmed(_ b: UnsafeRawBufferPointer, _ lo: Int, _ hi: Int) -> Range<Int> {
-        var l = lo, h = hi
+        var l = min(lo, hi), h = hi
         while l < h && isBlank(b[l]) { l += 1 }
         while h > l && isBlank(b[h - 1]) { h -= 1 }
         return l..<h
