@@ -100,6 +100,12 @@ public struct SSHLine: Sendable, Equatable {
 /// ssh2`, `… IP port N [preauth]`) and from the left where the client controls
 /// the tail (`Received disconnect from IP port N:11: reason`) — so a user name
 /// such as `x from 1.2.3.4 port 22 ssh2` never moves the blame.
+///
+/// Kinds: `Failed …` (not publickey by default) and `maximum authentication attempts
+/// exceeded` → `authFailure`; `Invalid user` → `invalidUser`; `Accepted` → `authSuccess`;
+/// PAM `session opened` → `sessionOpen`; PAM `session closed` and `Disconnected from user`
+/// → `sessionClose` (`SSHConnectionTracker` reports one end per session); every pre-auth
+/// disconnect, close, reset, timeout, kex/banner/negotiation error → `probe`.
 public struct SSHExtractor: Sendable {
     /// Count `Failed publickey` as an auth failure (off: a client trying several keys is normal).
     public var countFailedPublickey: Bool
