@@ -46,6 +46,9 @@ public struct HTTPRequest: Sendable, Equatable {
     public var user: Range<Int>
     /// The request's own time; nil when unreadable.
     public var time: Timestamp?
+    /// The request line as written, without its quotes (kept even when it is malformed).
+    public var request: Range<Int>
+    /// Empty when the request line has no `METHOD SP TARGET` shape.
     public var method: Range<Int>
     public var path: Range<Int>
     public var proto: Range<Int>
@@ -58,9 +61,9 @@ public struct HTTPRequest: Sendable, Equatable {
     public var userAgent: Range<Int>
 
     public init(clientIP: IPAddress? = nil, client: Range<Int> = 0..<0, user: Range<Int> = 0..<0, time: Timestamp? = nil,
-                method: Range<Int> = 0..<0, path: Range<Int> = 0..<0, proto: Range<Int> = 0..<0, section: Range<Int> = 0..<0,
+                request: Range<Int> = 0..<0, method: Range<Int> = 0..<0, path: Range<Int> = 0..<0, proto: Range<Int> = 0..<0, section: Range<Int> = 0..<0,
                 status: UInt16 = 0, bytes: Int64 = 0, referer: Range<Int> = 0..<0, userAgent: Range<Int> = 0..<0) {
-        self.clientIP = clientIP; self.client = client; self.user = user; self.time = time
+        self.clientIP = clientIP; self.client = client; self.user = user; self.time = time; self.request = request
         self.method = method; self.path = path; self.proto = proto; self.section = section
         self.status = status; self.bytes = bytes; self.referer = referer; self.userAgent = userAgent
     }
