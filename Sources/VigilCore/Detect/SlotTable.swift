@@ -1,0 +1,198 @@
+/// Maps keys to dense slot numbers, at most `capacity` of them, evicting the least
+/// recently seen key when a new one arrives at the cap.
+///
+/// Recency is an intrusive doubly linked list over two `Int32` arrays (no node objects),
+/// so a lookup, a touch and an eviction are O(1) and allocate nothing once the arrays
+/// have grown. Callers keep their per-key state in their own arrays indexed by slot.
+struct SlotTable<Key: Hashable> {
+    private(set) var index: [Key: Int32] = [:]
+    private(set) var keys: [Key] = []
+    private var prev: [Int32] = []
+    private var next: [Int32] = []
+    private var free: [Int32] = []
+    /// Most recently seen slot, and least recently seen slot; -1 when empty.
+    private var head: Int32 = -1
+    private var tail: Int32 = -1
+    let capacity: Int
+    /// How many keys were evicted to stay under the cap.
+    private(set) var evictions = 0
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Number of keys held.
+    var count: Int { index.count }
+
+    /// The slot of `key`, or nil; does not change recency.
+    func slot(of key: Key) -> Int32? { index[key] }
+
+    /// The slot of `key`, marked most recently seen, inserting it when new. When the
+    /// table is full the least recently seen key is evicted and its slot reused:
+    /// `evicted` then holds that key, and the caller must reset the slot's state.
+    mutating func touch(_ key: Key) -> (slot: Int32, isNew: Bool, evicted: Key?) {
+        if let s = index[key] {
+            moveToFront(s)
+            return (s, false, nil)
+        }
+        var evicted: Key? = nil
+        let s: Int32
+        if index.count >= capacity {
+            s = tail
+            evicted = keys[Int(s)]
+            index[keys[Int(s)]] = nil
+            unlink(s)
+            keys[Int(s)] = key
+            evictions += 1
+        } else if let f = free.popLast() {
+            s = f
+            keys[Int(s)] = key
+        } else {
+            s = Int32(keys.count)
+            keys.append(key)
+            prev.append(-1)
+            next.append(-1)
+        }
+        index[key] = s
+        linkFront(s)
+        return (s, true, evicted)
+    }
+
+    /// Forgets the key in `slot`; the slot is reused by a later insertion.
+    mutating func remove(slot s: Int32) {
+        index[keys[Int(s)]] = nil
+        unlink(s)
+        free.append(s)
+    }
+
+    private mutating func moveToFront(_ s: Int32) {
+        if head == s { return }
+        unlink(s)
+        linkFront(s)
+    }
+
+    private mutating func unlink(_ s: Int32) {
+        let p = prev[Int(s)], n = next[Int(s)]
+        if p >= 0 { next[Int(p)] = n } else { head = n }
+        if n >= 0 { prev[Int(n)] = p } else { tail = p }
+        prev[Int(s)] = -1
+        next[Int(s)] = -1
+    }
+
+    private mutating func linkFront(_ s: Int32) {
+        prev[Int(s)] = -1
+        next[Int(s)] = head
+        if head >= 0 { prev[Int(head)] = s }
+        head = s
+        if tail < 0 { tail = s }
+    }
+}
+
+/// The `n` most recent event times of each slot, kept sorted, in one flat array.
+///
+/// "At least n events within W" holds at time t exactly when the n-th most recent
+/// event is later than t − W, so the n newest times answer every counting rule
+/// exactly, in `n` × 8 bytes per key, whatever the arrival order.
+struct RecentTimes {
+    /// Times kept per slot.
+    let n: Int
+    /// Slot s owns `times[s*n ..< s*n+n]`, ascending; `Int64.min` marks an empty entry.
+    private var times: [Int64] = []
+
+    init(n: Int) { self.n = max(1, n) }
+
+    /// Empties `slot`, growing the array when the slot is new.
+    mutating func reset(_ slot: Int32) {
+        let base = Int(slot) * n
+        if times.count < base + n {
+            times.append(contentsOf: repeatElement(Int64.min, count: base + n - times.count))
+        } else {
+            for i in base..<(base + n) { times[i] = .min }
+        }
+    }
+
+    /// Records an event at `t`; an event older than all `n` kept ones changes nothing.
+    @inline(__always)
+    mutating func insert(_ slot: Int32, _ t: Int64) {
+        let base = Int(slot) * n
+        times.withUnsafeMutableBufferPointer { b in
+            if t <= b[base] { return }
+            var i = base
+            let last = base + n - 1
+            while i < last && b[i + 1] < t {
+                b[i] = b[i + 1]
+                i += 1
+            }
+            b[i] = t
+        }
+    }
+
+    /// Whether `n` events have been recorded.
+    func isFull(_ slot: Int32) -> Bool { times[Int(slot) * n] != .min }
+    /// The n-th most recent time (or `Int64.min` when fewer were recorded).
+    func oldest(_ slot: Int32) -> Int64 { times[Int(slot) * n] }
+    /// The most recent time.
+    func newest(_ slot: Int32) -> Int64 { times[Int(slot) * n + n - 1] }
+}
+
+/// Per-second counters over a window of `width` seconds ending at `head`.
+///
+/// The window at second `head` covers seconds `head-width+1 ... head`. Each second is
+/// one bucket of a ring, so adding and sliding are O(1) per second and never allocate.
+/// `marked` counts a subset of the events (the 5xx responses for `http_error_burst`).
+struct SecondWindow {
+    let width: Int64
+    private var totals: [UInt32]
+    private var marks: [UInt32]
+    /// The newest second of the window; `Int64.min` before the first event.
+    private(set) var head: Int64 = .min
+    /// Events in the window.
+    private(set) var sum = 0
+    /// Marked events in the window.
+    private(set) var markedSum = 0
+
+    init(width: Int64) {
+        self.width = max(1, width)
+        totals = Array(repeating: 0, count: Int(self.width))
+        marks = Array(repeating: 0, count: Int(self.width))
+    }
+
+    @inline(__always)
+    private func bucket(_ second: Int64) -> Int {
+        let r = second % width
+        return Int(r < 0 ? r + width : r)
+    }
+
+    /// Whether `second` lies inside the current window.
+    @inline(__always)
+    func covers(_ second: Int64) -> Bool { second <= head && second > head &- width }
+
+    /// Slides the window forward by one second, dropping the bucket that leaves it.
+    @inline(__always)
+    mutating func step() {
+        head += 1
+        let i = bucket(head)
+        sum -= Int(totals[i])
+        markedSum -= Int(marks[i])
+        totals[i] = 0
+        marks[i] = 0
+    }
+
+    /// Moves the window so that it ends at `second`, emptying it (for jumps past the whole window).
+    mutating func restart(at second: Int64) {
+        for i in 0..<totals.count { totals[i] = 0; marks[i] = 0 }
+        sum = 0
+        markedSum = 0
+        head = second
+    }
+
+    /// Counts `count` events at `second`, which must be covered.
+    @inline(__always)
+    mutating func add(_ second: Int64, count: Int = 1, marked: Bool = false) {
+        let i = bucket(second)
+        totals[i] &+= UInt32(truncatingIfNeeded: count)
+        sum += count
+        if marked {
+            marks[i] &+= UInt32(truncatingIfNeeded: count)
+            markedSum += count
+        }
+    }
+}
