@@ -1,66 +1,123 @@
 /// Maps keys to dense slot numbers, at most `capacity` of them, evicting the least
 /// recently seen key when a new one arrives at the cap.
 ///
-/// Recency is an intrusive doubly linked list over two `Int32` arrays (no node objects),
-/// so a lookup, a touch and an eviction are O(1) and allocate nothing once the arrays
-/// have grown. Callers keep their per-key state in their own arrays indexed by slot.
+/// The index is an open-addressing hash table of `Int32` slot numbers (linear probing,
+/// backward-shift deletion) whose keys live once, in `keys`; recency is an intrusive
+/// doubly linked list over one array of index pairs (no node objects). A lookup, a touch
+/// and an eviction are O(1) and allocate nothing once the arrays have grown. Callers keep
+/// their per-key state in their own arrays indexed by slot.
 struct SlotTable<Key: Hashable> {
-    private(set) var index: [Key: Int32] = [:]
+    /// The key of each slot (stale for free slots).
     private(set) var keys: [Key] = []
-    private var prev: [Int32] = []
-    private var next: [Int32] = []
+    /// Hash buckets holding slot numbers; -1 is empty. The length is a power of two.
+    private var buckets = [Int32](repeating: -1, count: 16)
+    private var links: [(prev: Int32, next: Int32)] = []
     private var free: [Int32] = []
     /// Most recently seen slot, and least recently seen slot; -1 when empty.
     private var head: Int32 = -1
     private var tail: Int32 = -1
     let capacity: Int
+    /// Number of keys held.
+    private(set) var count = 0
     /// How many keys were evicted to stay under the cap.
     private(set) var evictions = 0
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
-    /// Number of keys held.
-    var count: Int { index.count }
+    @inline(__always)
+    private func home(_ key: Key) -> Int { key.hashValue & (buckets.count - 1) }
+
+    /// The bucket holding `key`, or the empty bucket where it would go.
+    @inline(__always)
+    private func find(_ key: Key) -> (bucket: Int, found: Bool) {
+        let mask = buckets.count - 1
+        var i = home(key)
+        while true {
+            let s = buckets[i]
+            if s < 0 { return (i, false) }
+            if keys[Int(s)] == key { return (i, true) }
+            i = (i + 1) & mask
+        }
+    }
 
     /// The slot of `key`, or nil; does not change recency.
-    func slot(of key: Key) -> Int32? { index[key] }
+    func slot(of key: Key) -> Int32? {
+        let (b, found) = find(key)
+        return found ? buckets[b] : nil
+    }
 
     /// The slot of `key`, marked most recently seen, inserting it when new. When the
     /// table is full the least recently seen key is evicted and its slot reused:
     /// `evicted` then holds that key, and the caller must reset the slot's state.
     mutating func touch(_ key: Key) -> (slot: Int32, isNew: Bool, evicted: Key?) {
-        if let s = index[key] {
+        var (b, found) = find(key)
+        if found {
+            let s = buckets[b]
             moveToFront(s)
             return (s, false, nil)
         }
         var evicted: Key? = nil
         let s: Int32
-        if index.count >= capacity {
+        if count >= capacity {
             s = tail
             evicted = keys[Int(s)]
-            index[keys[Int(s)]] = nil
+            unindex(keys[Int(s)])
             unlink(s)
             keys[Int(s)] = key
+            count -= 1
             evictions += 1
+            b = find(key).bucket
         } else if let f = free.popLast() {
             s = f
             keys[Int(s)] = key
         } else {
             s = Int32(keys.count)
             keys.append(key)
-            prev.append(-1)
-            next.append(-1)
+            links.append((-1, -1))
         }
-        index[key] = s
+        if (count + 1) * 2 > buckets.count {
+            grow()
+            b = find(key).bucket
+        }
+        buckets[b] = s
+        count += 1
         linkFront(s)
         return (s, true, evicted)
     }
 
     /// Forgets the key in `slot`; the slot is reused by a later insertion.
     mutating func remove(slot s: Int32) {
-        index[keys[Int(s)]] = nil
+        unindex(keys[Int(s)])
         unlink(s)
+        count -= 1
         free.append(s)
+    }
+
+    /// Removes `key` from the hash buckets, shifting later entries of its probe run back.
+    private mutating func unindex(_ key: Key) {
+        let (found, ok) = find(key)
+        guard ok else { return }
+        let mask = buckets.count - 1
+        var hole = found
+        var j = found
+        while true {
+            j = (j + 1) & mask
+            let s = buckets[j]
+            if s < 0 { break }
+            let k = home(keys[Int(s)])
+            // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
+            let staysPut = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j)
+            if staysPut { continue }
+            buckets[hole] = s
+            hole = j
+        }
+        buckets[hole] = -1
+    }
+
+    private mutating func grow() {
+        let old = buckets
+        buckets = [Int32](repeating: -1, count: old.count * 2)
+        for s in old where s >= 0 { buckets[find(keys[Int(s)]).bucket] = s }
     }
 
     private mutating func moveToFront(_ s: Int32) {
@@ -70,17 +127,15 @@ struct SlotTable<Key: Hashable> {
     }
 
     private mutating func unlink(_ s: Int32) {
-        let p = prev[Int(s)], n = next[Int(s)]
-        if p >= 0 { next[Int(p)] = n } else { head = n }
-        if n >= 0 { prev[Int(n)] = p } else { tail = p }
-        prev[Int(s)] = -1
-        next[Int(s)] = -1
+        let (p, n) = links[Int(s)]
+        if p >= 0 { links[Int(p)].next = n } else { head = n }
+        if n >= 0 { links[Int(n)].prev = p } else { tail = p }
+        links[Int(s)] = (-1, -1)
     }
 
     private mutating func linkFront(_ s: Int32) {
-        prev[Int(s)] = -1
-        next[Int(s)] = head
-        if head >= 0 { prev[Int(head)] = s }
+        links[Int(s)] = (-1, head)
+        if head >= 0 { links[Int(head)].prev = s }
         head = s
         if tail < 0 { tail = s }
     }
