@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func recentTimesKeepTheNewestSorted() {
-        var t = RecentTimes(n: 3)
+        var t = RecentTimes(n: 3, slots: 2)
         t.reset(0); t.reset(1)
         for v: Int64 in [5, 1, 9, 3, 7, 2] { t.insert(1, v) }
         #expect(t.isFull(1) && t.oldest(1) == 5 && t.newest(1) == 9)

@@ -41,7 +41,7 @@ struct CountState<Key: Hashable> {
 
     init(settings: RuleSettings, resolvesOnNewest: Bool) {
         table = SlotTable(capacity: settings.maxKeys)
-        times = RecentTimes(n: settings.countThreshold)
+        times = RecentTimes(n: settings.countThreshold, slots: table.capacity)
         window = settings.windowMicroseconds
         self.resolvesOnNewest = resolvesOnNewest
     }
@@ -59,7 +59,10 @@ struct CountState<Key: Hashable> {
         var evicted: Incident? = nil
         if isNew {
             times.reset(slot)
-            if Int(slot) >= flags.count { flags.append(0) }
+            if Int(slot) >= flags.count {
+                flags.reserveOnce(table.capacity)
+                flags.append(0)
+            }
             if evictedKey != nil && flags[Int(slot)] != 0 {
                 evicted = firing.removeValue(forKey: slot)
                 flags[Int(slot)] = 0
@@ -150,6 +153,9 @@ struct DistributedState {
         var evicted: Incident? = nil
         if isNew {
             if seen.count < base + n {
+                seen.reserveOnce(table.capacity * n)
+                hostIDs.reserveOnce(table.capacity * n)
+                flags.reserveOnce(table.capacity)
                 seen.append(contentsOf: repeatElement(Int64.min, count: base + n - seen.count))
                 hostIDs.append(contentsOf: repeatElement(0, count: base + n - hostIDs.count))
                 flags.append(0)
@@ -237,6 +243,7 @@ struct SessionState {
         if !isNew { return nil }
         let s = Int(slot)
         if s >= start.count {
+            start.reserveOnce(table.capacity); ip.reserveOnce(table.capacity); generation.reserveOnce(table.capacity)
             start.append(t); ip.append(address); generation.append(0)
         } else {
             start[s] = t; ip[s] = address; generation[s] &+= 1

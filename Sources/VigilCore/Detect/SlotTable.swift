@@ -72,6 +72,8 @@ struct SlotTable<Key: Hashable> {
             keys[Int(s)] = key
         } else {
             s = Int32(keys.count)
+            keys.reserveOnce(capacity)
+            links.reserveOnce(capacity)
             keys.append(key)
             links.append((-1, -1))
         }
@@ -152,12 +154,19 @@ struct RecentTimes {
     /// Slot s owns `times[s*n ..< s*n+n]`, ascending; `Int64.min` marks an empty entry.
     private var times: [Int64] = []
 
-    init(n: Int) { self.n = max(1, n) }
+    /// Most slots that will be used (the owning table's capacity).
+    let slots: Int
+
+    init(n: Int, slots: Int) {
+        self.n = max(1, n)
+        self.slots = slots
+    }
 
     /// Empties `slot`, growing the array when the slot is new.
     mutating func reset(_ slot: Int32) {
         let base = Int(slot) * n
         if times.count < base + n {
+            times.reserveOnce(slots * n)
             times.append(contentsOf: repeatElement(Int64.min, count: base + n - times.count))
         } else {
             for i in base..<(base + n) { times[i] = .min }
@@ -249,5 +258,17 @@ struct SecondWindow {
             marks[i] &+= UInt32(truncatingIfNeeded: count)
             markedSum += count
         }
+    }
+}
+
+extension Array {
+    /// Reserves room for `count` elements the first time it is called on an empty array.
+    ///
+    /// Per-key state arrays reserve their whole cap at once: the memory is only address
+    /// space until touched, and the arrays then never reallocate, so resident memory grows
+    /// smoothly with the number of keys and has no doubling peaks.
+    @inline(__always)
+    mutating func reserveOnce(_ count: Int) {
+        if capacity == 0 { reserveCapacity(count) }
     }
 }
