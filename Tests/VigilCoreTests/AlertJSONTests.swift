@@ -64,11 +64,11 @@ import Testing
 
     @Test(arguments: [(Int64(600), "10m"), (3600, "1h"), (14_400, "4h"), (5400, "1h30m"), (45, "45s"), (0, "0s"), (18_062, "5h1m2s")])
     func durations(seconds: Int64, text: String) {
-        #expect(formatDuration(seconds) == text)
+        #expect(Alert.durationText(seconds) == text)
     }
 
     @Test(arguments: [(10.008333, "10.01"), (9.958333, "9.96"), (0, "0.00"), (10, "10.00"), (0.005, "0.01"), (123.4, "123.40")])
     func twoDecimals(value: Double, text: String) {
-        #expect(formatFixed2(value) == text)
+        #expect(Alert.twoDecimals(value) == text)
     }
 }

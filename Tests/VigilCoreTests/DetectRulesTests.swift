@@ -296,3 +296,17 @@ import Testing
         #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(60))
     }
 }
+
+@Suite struct DetectSessionReuseTests {
+    typealias F = DetectFixture
+
+    @Test func reusedPIDWithoutACloseStartsANewSession() {
+        var e = F.engine()
+        e.observeSSH(host: F.db1, time: F.at(0), event: SSHEvent(kind: .sessionOpen, pid: 7))
+        e.observeSSH(host: F.db1, time: F.at(3 * 3600), event: SSHEvent(kind: .sessionOpen, pid: 7))
+        e.advance(now: F.at(4 * 3600 + 1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(7 * 3600, 1))
+        #expect(e.takeAlerts().first?.firstTs == F.at(3 * 3600))
+    }
+}

@@ -12,7 +12,7 @@ import Glibc
 
     /// The lines of a fixture file .
     static func lines(_ name: String) -> [[UInt8]] {
-        guard let data = readFile(samples + "/" + name) else { return [] }
+        guard let data = Self.readFile(samples + "/" + name) else { return [] }
         return data.split(separator: UInt8(ascii: "\n")).map(Array.init)
     }
 
@@ -109,16 +109,18 @@ import Glibc
     }
 }
 
-/// Reads a whole file with the C library (tests may; VigilCore may not).
-func readFile(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n <= 0 { break }
-        out.append(contentsOf: buf[0..<n])
+extension StatsRenderTests {
+    /// Reads a whole file with the C library (tests may; VigilCore may not).
+    static func readFile(_ path: String) -> [UInt8]? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
     }
-    return out
 }

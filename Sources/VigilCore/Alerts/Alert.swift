@@ -12,10 +12,15 @@ public struct Alert: Sendable, Equatable {
         case host, global
     }
 
+    /// Unique per incident; the firing and the resolved alert of one incident share it.
     public var id: String
+    /// The rule that raised it.
     public var rule: RuleID
+    /// Firing or resolved.
     public var state: State
+    /// From the rule's settings.
     public var severity: Severity
+    /// Host or global.
     public var scope: Scope
     /// The host for host-scoped alerts; nil (JSON `null`) for global ones.
     public var host: String?

@@ -128,7 +128,7 @@ public struct DetectionEngine {
                let incident = sessions.close(HostPID(host: host, pid: event.pid)) {
                 let lasted = (t &- incident.firstTs) / 1_000_000
                 emit(.sshLongSession, .resolved, incident, ts: t,
-                     summary: "ssh session \(incident.pid)\(fromIP(incident.ip)) on \(hostName(host)) ended after \(formatDuration(lasted))")
+                     summary: "ssh session \(incident.pid)\(fromIP(incident.ip)) on \(hostName(host)) ended after \(Alert.durationText(lasted))")
             }
         case .authSuccess:
             break
@@ -428,10 +428,10 @@ public struct DetectionEngine {
                             firstTs: Timestamp(microseconds: incident.firstTs), ts: Timestamp(microseconds: ts), summary: summary))
     }
 
-    private func windowText(_ rule: RuleID) -> String { formatDuration(settings[rule].windowSeconds) }
+    private func windowText(_ rule: RuleID) -> String { Alert.durationText(settings[rule].windowSeconds) }
 
     private func averageText(_ w: SecondWindow) -> String {
-        formatFixed2(Double(w.sum) / Double(w.width))
+        Alert.twoDecimals(Double(w.sum) / Double(w.width))
     }
 
     private func hostList(_ hosts: [HostID]) -> String { hosts.map(hostName).sorted().joined(separator: ", ") }
@@ -441,20 +441,22 @@ public struct DetectionEngine {
     private func fromIP(_ ip: IPAddress?) -> String { ip.map { " from \($0)" } ?? "" }
 }
 
-/// A duration in seconds written compactly: `10m`, `1h`, `1h30m`, `45s`, `0s`.
-public func formatDuration(_ seconds: Int64) -> String {
-    if seconds <= 0 { return "0s" }
-    let h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60
-    var out = ""
-    if h > 0 { out += "\(h)h" }
-    if m > 0 { out += "\(m)m" }
-    if s > 0 { out += "\(s)s" }
-    return out
-}
+extension Alert {
+    /// A duration in seconds written compactly, as in summaries: `10m`, `1h`, `1h30m`, `45s`, `0s`.
+    public static func durationText(_ seconds: Int64) -> String {
+        if seconds <= 0 { return "0s" }
+        let h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60
+        var out = ""
+        if h > 0 { out += "\(h)h" }
+        if m > 0 { out += "\(m)m" }
+        if s > 0 { out += "\(s)s" }
+        return out
+    }
 
-/// A non-negative number with exactly two decimals, rounded half up: `10.01`, `0.00`.
-public func formatFixed2(_ value: Double) -> String {
-    let cents = Int(max(0, value) * 100 + 0.5)  // truncation of a non-negative value: rounds half up
-    let frac = cents % 100
-    return "\(cents / 100)." + (frac < 10 ? "0\(frac)" : "\(frac)")
+    /// A non-negative number with exactly two decimals, rounded half up: `10.01`, `0.00`.
+    public static func twoDecimals(_ value: Double) -> String {
+        let cents = Int(max(0, value) * 100 + 0.5)  // truncation of a non-negative value: rounds half up
+        let frac = cents % 100
+        return "\(cents / 100)." + (frac < 10 ? "0\(frac)" : "\(frac)")
+    }
 }

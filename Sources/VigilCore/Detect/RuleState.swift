@@ -240,8 +240,16 @@ struct SessionState {
     /// Records a session opening; returns the incident of an evicted firing session.
     mutating func open(_ key: HostPID, ip address: IPAddress?, at t: Int64) -> Incident? {
         let (slot, isNew, evictedKey) = table.touch(key)
-        if !isNew { return nil }
         let s = Int(slot)
+        if !isNew {
+            // The same host and PID open again with no close seen: the PID was reused, so
+            // this is a new session (unless the old one already fired; its close resolves it).
+            if firing[slot] == nil {
+                start[s] = t; ip[s] = address; generation[s] &+= 1
+                push((t &+ window, slot, generation[s]))
+            }
+            return nil
+        }
         if s >= start.count {
             start.reserveOnce(table.capacity); ip.reserveOnce(table.capacity); generation.reserveOnce(table.capacity)
             start.append(t); ip.append(address); generation.append(0)

@@ -248,15 +248,15 @@ struct SecondWindow {
         head = second
     }
 
-    /// Counts `count` events at `second`, which must be covered.
+    /// Counts one event at `second`, which must be covered.
     @inline(__always)
-    mutating func add(_ second: Int64, count: Int = 1, marked: Bool = false) {
+    mutating func add(_ second: Int64, marked: Bool = false) {
         let i = bucket(second)
-        totals[i] &+= UInt32(truncatingIfNeeded: count)
-        sum += count
+        totals[i] &+= 1
+        sum += 1
         if marked {
-            marks[i] &+= UInt32(truncatingIfNeeded: count)
-            markedSum += count
+            marks[i] &+= 1
+            markedSum += 1
         }
     }
 }

@@ -139,7 +139,7 @@ public struct TrafficStats {
             for (i, name) in c.sectionNames.enumerated() { sections[name, default: 0] += c.sectionHits[i] }
             for (ip, n) in c.clients { clients[ip, default: 0] += n }
         }
-        var out = "stats at \(at.rfc3339()) over \(formatDuration(intervalSeconds))\n"
+        var out = "stats at \(at.rfc3339()) over \(Alert.durationText(intervalSeconds))\n"
         out += Self.line(label: "all hosts", all, seconds: intervalSeconds,
                          sections: Array(sections), clients: Array(clients), top: top)
         for (name, h) in active.sorted(by: { $0.0 < $1.0 }) {
@@ -152,7 +152,7 @@ public struct TrafficStats {
 
     private static func line(label: String, _ c: Counters, seconds: Int64, sections: [(String, Int)],
                              clients: [(IPAddress, Int)], top: Int) -> String {
-        let rate = formatFixed2(Double(c.hits) / Double(max(1, seconds)))
+        let rate = Alert.twoDecimals(Double(c.hits) / Double(max(1, seconds)))
         let s = c.statusClasses
         var out = "\(label): hits \(c.hits) (\(rate)/s) bytes \(c.bytes) | 2xx \(s[1]) 3xx \(s[2]) 4xx \(s[3]) 5xx \(s[4])"
         if s[0] + s[5] > 0 { out += " other \(s[0] + s[5])" }
