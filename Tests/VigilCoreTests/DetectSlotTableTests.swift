@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func recentTimesKeepTheNewestSorted() {
-        var t = RecentTimes(n: 3, slots: 2)
+        var t = RecentTimes(n: 3, slots: 2, window: 600_000_000)
         t.reset(0); t.reset(1)
         for v: Int64 in [5, 1, 9, 3, 7, 2] { t.insert(1, v) }
         #expect(t.isFull(1) && t.oldest(1) == 5 && t.newest(1) == 9)
@@ -54,5 +54,24 @@ import Testing
         #expect(!t.isFull(0) && t.newest(0) == 4)
         t.insert(0, 4)
         #expect(t.isFull(0) && t.oldest(0) == 4)
+    }
+
+    @Test func recentTimesForgetWhatIsTooOldToHold() {
+        var t = RecentTimes(n: 2, slots: 1, window: 600_000_000)
+        t.reset(0)
+        t.insert(0, 0)
+        t.insert(0, 5_000_000_000)         // 83 min later: the first is beyond any µs age
+        #expect(!t.isFull(0) && t.newest(0) == 5_000_000_000)
+        t.insert(0, 4_999_999_999)         // a late one 1 µs before the newest
+        #expect(t.isFull(0) && t.oldest(0) == 4_999_999_999)
+    }
+
+    @Test func recentTimesOverLongWindowsUseCoarserUnits() {
+        var t = RecentTimes(n: 2, slots: 1, window: 3 * 3_600_000_000)
+        t.reset(0)
+        t.insert(0, 0)
+        t.insert(0, 2 * 3_600_000_000 + 3)  // 2 h later: kept, in 4 µs units for a 3 h window
+        #expect(t.isFull(0))
+        #expect(t.oldest(0) >= 0 && t.oldest(0) < 4)
     }
 }

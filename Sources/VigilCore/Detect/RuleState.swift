@@ -41,7 +41,7 @@ struct CountState<Key: Hashable> {
 
     init(settings: RuleSettings, resolvesOnNewest: Bool) {
         table = SlotTable(capacity: settings.maxKeys)
-        times = RecentTimes(n: settings.countThreshold, slots: table.capacity)
+        times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds)
         window = settings.windowMicroseconds
         self.resolvesOnNewest = resolvesOnNewest
     }

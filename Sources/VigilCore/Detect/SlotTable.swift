@@ -143,58 +143,91 @@ struct SlotTable<Key: Hashable> {
     }
 }
 
-/// The `n` most recent event times of each slot, kept sorted, in one flat array.
+/// The `n` most recent event times of each slot, in one flat array.
 ///
 /// "At least n events within W" holds at time t exactly when the n-th most recent
 /// event is later than t − W, so the n newest times answer every counting rule
-/// exactly, in `n` × 8 bytes per key, whatever the arrival order.
+/// exactly, whatever the arrival order. To halve the memory, each slot keeps its newest
+/// time as an `Int64` and the others as `UInt32` ages before it, in microseconds: exact
+/// for windows up to 71 minutes (longer windows count ages in 2, 4, … µs units).
+/// An age too large to hold means "older than any window", the same as no event.
 struct RecentTimes {
     /// Times kept per slot.
     let n: Int
-    /// Slot s owns `times[s*n ..< s*n+n]`, ascending; `Int64.min` marks an empty entry.
-    private var times: [Int64] = []
-
     /// Most slots that will be used (the owning table's capacity).
     let slots: Int
+    /// Ages are in units of `1 << shift` microseconds.
+    private let shift: Int64
+    /// Per slot, the newest time; `Int64.min` before the first event.
+    private var newestTimes: [Int64] = []
+    /// Slot s owns `ages[s*n ..< s*n+n]`, oldest first, so the last is 0 (the newest event);
+    /// `UInt32.max` marks an empty or too old entry.
+    private var ages: [UInt32] = []
 
-    init(n: Int, slots: Int) {
+    init(n: Int, slots: Int, window: Int64) {
         self.n = max(1, n)
         self.slots = slots
+        var shift: Int64 = 0
+        while window >> shift >= Int64(UInt32.max) { shift += 1 }
+        self.shift = shift
     }
 
-    /// Empties `slot`, growing the array when the slot is new.
+    /// Empties `slot`, growing the arrays when the slot is new.
     mutating func reset(_ slot: Int32) {
-        let base = Int(slot) * n
-        if times.count < base + n {
-            times.reserveOnce(slots * n)
-            times.append(contentsOf: repeatElement(Int64.min, count: base + n - times.count))
+        let s = Int(slot), base = s * n
+        if newestTimes.count <= s {
+            newestTimes.reserveOnce(slots)
+            ages.reserveOnce(slots * n)
+            newestTimes.append(contentsOf: repeatElement(Int64.min, count: s + 1 - newestTimes.count))
+            ages.append(contentsOf: repeatElement(UInt32.max, count: base + n - ages.count))
         } else {
-            for i in base..<(base + n) { times[i] = .min }
+            newestTimes[s] = .min
+            for i in base..<(base + n) { ages[i] = .max }
         }
+    }
+
+    @inline(__always)
+    private func age(_ delta: Int64) -> UInt32 {
+        let a = delta >> shift
+        return a >= Int64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: a)
     }
 
     /// Records an event at `t`; an event older than all `n` kept ones changes nothing.
     @inline(__always)
     mutating func insert(_ slot: Int32, _ t: Int64) {
-        let base = Int(slot) * n
-        times.withUnsafeMutableBufferPointer { b in
-            if t <= b[base] { return }
+        let s = Int(slot), base = s * n, last = base + n - 1
+        let newest = newestTimes[s]
+        if newest == .min || t > newest {
+            // A new newest event: every kept entry ages by the step, the oldest drops out.
+            let step = newest == .min ? UInt64(UInt32.max) : UInt64(age(t &- newest))
+            ages.withUnsafeMutableBufferPointer { b in
+                for i in base..<last {
+                    let aged = UInt64(b[i + 1]) + step
+                    b[i] = aged >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: aged)
+                }
+                b[last] = 0
+            }
+            newestTimes[s] = t
+            return
+        }
+        let a = age(newest &- t)
+        ages.withUnsafeMutableBufferPointer { b in
+            if a >= b[base] { return }
             var i = base
-            let last = base + n - 1
-            while i < last && b[i + 1] < t {
+            while i < last && b[i + 1] > a {
                 b[i] = b[i + 1]
                 i += 1
             }
-            b[i] = t
+            b[i] = a
         }
     }
 
-    /// Whether `n` events have been recorded.
-    func isFull(_ slot: Int32) -> Bool { times[Int(slot) * n] != .min }
-    /// The n-th most recent time (or `Int64.min` when fewer were recorded).
-    func oldest(_ slot: Int32) -> Int64 { times[Int(slot) * n] }
+    /// Whether `n` events are held (none of them too old to matter).
+    func isFull(_ slot: Int32) -> Bool { ages[Int(slot) * n] != .max }
+    /// The n-th most recent time (meaningful when `isFull`).
+    func oldest(_ slot: Int32) -> Int64 { newestTimes[Int(slot)] &- (Int64(ages[Int(slot) * n]) << shift) }
     /// The most recent time.
-    func newest(_ slot: Int32) -> Int64 { times[Int(slot) * n + n - 1] }
+    func newest(_ slot: Int32) -> Int64 { newestTimes[Int(slot)] }
 }
 
 /// Per-second counters over a window of `width` seconds ending at `head`.
