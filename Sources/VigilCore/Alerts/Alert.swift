@@ -1,0 +1,194 @@
+/// One alert as SPEC §6 defines it: the same object for every sink, the API and `alerts.jsonl`.
+///
+/// A firing alert and the resolved alert that ends it share the same `id`.
+public struct Alert: Sendable, Equatable {
+    /// Whether the condition holds (`firing`) or has stopped holding (`resolved`).
+    public enum State: String, Sendable, Hashable {
+        case firing, resolved
+    }
+
+    /// Whether the alert is about one host or about all hosts together.
+    public enum Scope: String, Sendable, Hashable {
+        case host, global
+    }
+
+    /// Unique per incident; the firing and the resolved alert of one incident share it.
+    public var id: String
+    /// The rule that raised it.
+    public var rule: RuleID
+    /// Firing or resolved.
+    public var state: State
+    /// From the rule's settings.
+    public var severity: Severity
+    /// Host or global.
+    public var scope: Scope
+    /// The host for host-scoped alerts; nil (JSON `null`) for global ones.
+    public var host: String?
+    /// The offending source address; nil (JSON `null`) for rules not about an address.
+    public var ip: IPAddress?
+    /// Events that make up the incident so far.
+    public var count: Int
+    /// The rule's window in seconds.
+    public var windowSeconds: Int64
+    /// Hosts involved, sorted.
+    public var hosts: [String]
+    /// Event time of the first event of the incident.
+    public var firstTs: Timestamp
+    /// Event time at which the alert fired or resolved.
+    public var ts: Timestamp
+    /// One human sentence.
+    public var summary: String
+
+    /// An alert with every field given.
+    public init(id: String, rule: RuleID, state: State, severity: Severity, scope: Scope, host: String?, ip: IPAddress?,
+                count: Int, windowSeconds: Int64, hosts: [String], firstTs: Timestamp, ts: Timestamp, summary: String) {
+        self.id = id; self.rule = rule; self.state = state; self.severity = severity; self.scope = scope
+        self.host = host; self.ip = ip; self.count = count; self.windowSeconds = windowSeconds
+        self.hosts = hosts; self.firstTs = firstTs; self.ts = ts; self.summary = summary
+    }
+
+    /// The JSON object on one line, keys in SPEC §6 order, without a trailing newline.
+    public func jsonLine() -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        appendJSON(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the JSON object (no newline) to a byte buffer.
+    public func appendJSON(to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"id":"#.utf8)
+        JSON.appendString(id, to: &out)
+        out.append(contentsOf: #","rule":"#.utf8)
+        JSON.appendString(rule.name, to: &out)
+        out.append(contentsOf: #","state":"#.utf8)
+        JSON.appendString(state.rawValue, to: &out)
+        out.append(contentsOf: #","severity":"#.utf8)
+        JSON.appendString(severity.rawValue, to: &out)
+        out.append(contentsOf: #","scope":"#.utf8)
+        JSON.appendString(scope.rawValue, to: &out)
+        out.append(contentsOf: #","host":"#.utf8)
+        if let host { JSON.appendString(host, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: #","ip":"#.utf8)
+        if let ip {
+            out.append(UInt8(ascii: "\""))
+            ip.append(to: &out)
+            out.append(UInt8(ascii: "\""))
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+        out.append(contentsOf: #","count":"#.utf8)
+        appendDigits(count, width: 1, to: &out)
+        out.append(contentsOf: #","window_s":"#.utf8)
+        appendDigits(Int(windowSeconds), width: 1, to: &out)
+        out.append(contentsOf: #","hosts":["#.utf8)
+        for (i, h) in hosts.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSON.appendString(h, to: &out)
+        }
+        out.append(contentsOf: #"],"first_ts":""#.utf8)
+        firstTs.appendRFC3339(to: &out)
+        out.append(contentsOf: #"","ts":""#.utf8)
+        ts.appendRFC3339(to: &out)
+        out.append(contentsOf: #"","summary":"#.utf8)
+        JSON.appendString(summary, to: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// The readable one-line form for the stdout sink, e.g.
+    /// `2026-11-22T10:00:09Z FIRING warning ssh_bruteforce web1 203.0.113.7: 6 failed ssh logins … [id]`.
+    public func stdoutLine() -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(200)
+        ts.appendRFC3339(to: &out)
+        out.append(contentsOf: (state == .firing ? " FIRING " : " RESOLVED ").utf8)
+        out.append(contentsOf: severity.rawValue.utf8)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: rule.name.utf8)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: (host ?? "*").utf8)
+        if let ip {
+            out.append(UInt8(ascii: " "))
+            ip.append(to: &out)
+        }
+        out.append(contentsOf: ": ".utf8)
+        out.append(contentsOf: summary.utf8)
+        out.append(contentsOf: " [".utf8)
+        out.append(contentsOf: id.utf8)
+        out.append(UInt8(ascii: "]"))
+        // Never let a control character (a newline in a host name) split the line.
+        for i in out.indices where out[i] < 0x20 || out[i] == 0x7F { out[i] = UInt8(ascii: "?") }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Hand-written JSON output helpers (no Foundation).
+public enum JSON {
+    /// Appends `s` as a quoted JSON string.
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
+        var copy = s
+        copy.withUTF8 { appendString(bytes: UnsafeRawBufferPointer($0), to: &out) }
+    }
+
+    /// Appends raw bytes as a quoted JSON string: quotes, backslashes and control characters
+    /// escaped, and every invalid UTF-8 sequence replaced by U+FFFD.
+    public static func appendString(bytes b: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var i = 0
+        let n = b.count
+        while i < n {
+            let c = b[i]
+            if c < 0x80 {
+                switch c {
+                case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(c)
+                case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(c)
+                case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+                case 0..<0x20, 0x7F:
+                    out.append(contentsOf: "\\u00".utf8)
+                    let hex: StaticString = "0123456789abcdef"
+                    out.append(hex.utf8Start[Int(c >> 4)])
+                    out.append(hex.utf8Start[Int(c & 0xF)])
+                default: out.append(c)
+                }
+                i += 1
+                continue
+            }
+            let len = validUTF8Length(b, at: i)
+            if len == 0 {
+                out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                i += 1
+            } else {
+                for k in i..<(i + len) { out.append(b[k]) }
+                i += len
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// The length of the well-formed multi-byte UTF-8 sequence at `i`, or 0 when it is not one.
+    private static func validUTF8Length(_ b: UnsafeRawBufferPointer, at i: Int) -> Int {
+        let c = b[i]
+        let n = b.count
+        func cont(_ k: Int) -> Bool { k < n && b[k] & 0xC0 == 0x80 }
+        switch c {
+        case 0xC2...0xDF:
+            return cont(i + 1) ? 2 : 0
+        case 0xE0...0xEF:
+            guard cont(i + 1), cont(i + 2) else { return 0 }
+            let c1 = b[i + 1]
+            if c == 0xE0 && c1 < 0xA0 { return 0 }          // overlong
+            if c == 0xED && c1 >= 0xA0 { return 0 }         // surrogates
+            return 3
+        case 0xF0...0xF4:
+            guard cont(i + 1), cont(i + 2), cont(i + 3) else { return 0 }
+            let c1 = b[i + 1]
+            if c == 0xF0 && c1 < 0x90 { return 0 }          // overlong
+            if c == 0xF4 && c1 >= 0x90 { return 0 }         // above U+10FFFF
+            return 4
+        default:
+            return 0
+        }
+    }
+}

@@ -1,0 +1,462 @@
+/// The detection engine of SPEC §5: the seven rules over event time, producing the
+/// alerts of SPEC §6.
+///
+/// It has no clock. Each `observe…` call carries the event's own time; `advance(now:)`
+/// moves time forward when no events arrive (the caller passes its clock, or the
+/// newest event time when replaying a file). The engine's time is the largest of
+/// those; its *watermark* is that time minus the lateness. An event older than the
+/// watermark is late: counted in `lateEvents` and ignored. Conditions that start to
+/// hold fire at once, stamped with the event time that completed them; conditions that
+/// stop holding resolve once the watermark reaches the moment they stopped, stamped
+/// with that moment. Windows are half-open: an event at `t` is in the window ending at
+/// `now` when `now - window < t <= now`.
+///
+/// Alerts collect in a buffer the caller empties with `takeAlerts()`. State per rule
+/// is capped at `maxKeys`, the least recently seen key evicted first; a firing key that
+/// is evicted resolves with "(state evicted)" in its summary.
+public struct DetectionEngine {
+    /// The settings the engine was built with.
+    public let settings: DetectionSettings
+    private let hostName: (HostID) -> String
+    /// Alert ids are this prefix followed by a sequence number.
+    public let idPrefix: String
+    /// The sequence number the next new alert id gets.
+    public private(set) var nextSequence: UInt64
+    /// Events ignored because they were older than the watermark.
+    public private(set) var lateEvents = 0
+
+    private let lateness: Int64
+    /// The newest time seen (events or `advance`), µs.
+    private var clock: Int64 = Int64.min / 4
+    private var alerts: [Alert] = []
+
+    private var bruteforce: CountState<HostIP>
+    private var repeatAccess: CountState<HostIP>
+    private var scan: CountState<IPAddress>
+    private var distributed: DistributedState
+    private var sessions: SessionState
+    private var rates: [HostRates] = []
+    private var globalTraffic: SecondWindow
+    private var globalTrafficIncident: Incident?
+    private let trafficLimit: Double
+
+    /// An engine with `settings`; `hostName` names a host in alerts; alert ids start at
+    /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run).
+    public init(settings: DetectionSettings = DetectionSettings(), idPrefix: String = "", firstSequence: UInt64 = 1,
+                hostName: @escaping (HostID) -> String) {
+        self.settings = settings
+        self.hostName = hostName
+        self.idPrefix = idPrefix
+        self.nextSequence = firstSequence
+        self.lateness = max(0, settings.latenessMicroseconds)
+        bruteforce = CountState(settings: settings[.sshBruteforce], resolvesOnNewest: true)
+        repeatAccess = CountState(settings: settings[.sshRepeatAccess], resolvesOnNewest: false)
+        scan = CountState(settings: settings[.httpScan], resolvesOnNewest: false)
+        distributed = DistributedState(settings: settings[.sshDistributed])
+        sessions = SessionState(settings: settings[.sshLongSession])
+        let traffic = settings[.httpHighTraffic]
+        globalTraffic = SecondWindow(width: traffic.windowSeconds)
+        trafficLimit = traffic.threshold * Double(traffic.windowSeconds)
+    }
+
+    /// The watermark: events older than this are late.
+    public var watermark: Timestamp { Timestamp(microseconds: clock &- lateness) }
+
+    /// How many keys `rule` evicted to stay under its cap.
+    public func evictions(of rule: RuleID) -> Int {
+        switch rule {
+        case .sshBruteforce: return bruteforce.table.evictions
+        case .sshDistributed: return distributed.table.evictions
+        case .sshRepeatAccess: return repeatAccess.table.evictions
+        case .sshLongSession: return sessions.table.evictions
+        case .httpScan: return scan.table.evictions
+        case .httpHighTraffic, .httpErrorBurst: return 0
+        }
+    }
+
+    /// How many keys `rule` holds now.
+    public func keyCount(of rule: RuleID) -> Int {
+        switch rule {
+        case .sshBruteforce: return bruteforce.table.count
+        case .sshDistributed: return distributed.table.count
+        case .sshRepeatAccess: return repeatAccess.table.count
+        case .sshLongSession: return sessions.table.count
+        case .httpScan: return scan.table.count
+        case .httpHighTraffic, .httpErrorBurst: return rates.count
+        }
+    }
+
+    /// Returns the alerts produced since the last call, in the order they happened.
+    public mutating func takeAlerts() -> [Alert] {
+        defer { alerts.removeAll(keepingCapacity: true) }
+        return alerts
+    }
+
+    // MARK: - Inputs
+
+    /// Feeds one sshd event of `host` at event time `time`.
+    ///
+    /// Failures and invalid users count for `ssh_bruteforce` and `ssh_distributed`, probes
+    /// for `ssh_distributed`, session opens (with an IP) for `ssh_repeat_access`, and opens
+    /// and closes (paired by host and `pid`) for `ssh_long_session`. `event.count` events
+    /// are counted (`message repeated N times`). Events without an IP count only where no
+    /// IP is needed (session length).
+    public mutating func observeSSH(host: HostID, time: Timestamp, event: SSHEvent) {
+        let t = time.microseconds
+        guard admit(t) else { return }
+        let allowed = event.ip.map { settings.allowList.contains($0) } ?? false
+        let count = max(1, event.count)
+        switch event.kind {
+        case .authFailure, .invalidUser:
+            guard let ip = event.ip, !allowed else { break }
+            if settings[.sshBruteforce].enabled { countBruteforce(host: host, ip: ip, t: t, count: count) }
+            if settings[.sshDistributed].enabled { countDistributed(host: host, ip: ip, t: t) }
+        case .probe:
+            guard let ip = event.ip, !allowed else { break }
+            if settings[.sshDistributed].enabled { countDistributed(host: host, ip: ip, t: t) }
+        case .sessionOpen:
+            if let ip = event.ip, !allowed, settings[.sshRepeatAccess].enabled {
+                countRepeatAccess(host: host, ip: ip, t: t, count: count)
+            }
+            if settings[.sshLongSession].enabled && event.pid != 0 && !allowed {
+                if let evicted = sessions.open(HostPID(host: host, pid: event.pid), ip: event.ip, at: t) {
+                    resolveEvicted(.sshLongSession, evicted)
+                }
+            }
+        case .sessionClose:
+            if settings[.sshLongSession].enabled && event.pid != 0,
+               let incident = sessions.close(HostPID(host: host, pid: event.pid)) {
+                let lasted = (t &- incident.firstTs) / 1_000_000
+                emit(.sshLongSession, .resolved, incident, ts: t,
+                     summary: "ssh session \(incident.pid)\(fromIP(incident.ip)) on \(hostName(host)) ended after \(Alert.durationText(lasted))")
+            }
+        case .authSuccess:
+            break
+        }
+        resolveDueIfNeeded()
+    }
+
+    /// Feeds one session summary line of `host`; it counts as a session opened by its IP
+    /// at `time` for `ssh_repeat_access` (pass the line's own time, or the session's end
+    /// when the line has no other).
+    public mutating func observeSessionSummary(host: HostID, time: Timestamp, summary: SessionSummary) {
+        let t = time.microseconds
+        guard admit(t) else { return }
+        if settings[.sshRepeatAccess].enabled && !settings.allowList.contains(summary.ip) {
+            countRepeatAccess(host: host, ip: summary.ip, t: t, count: 1)
+        }
+        resolveDueIfNeeded()
+    }
+
+    /// Feeds one HTTP request of `host` at event time `time`, answered with `status`.
+    public mutating func observeHTTP(host: HostID, time: Timestamp, clientIP: IPAddress?, status: UInt16) {
+        let t = time.microseconds
+        guard admit(t) else { return }
+        let second = time.seconds
+        if settings[.httpHighTraffic].enabled || settings[.httpErrorBurst].enabled {
+            ensureRates(host)
+            let h = Int(host.rawValue)
+            if settings[.httpHighTraffic].enabled {
+                slideTraffic(host: h, to: second)
+                if rates[h].traffic.covers(second) {
+                    rates[h].traffic.add(second)
+                    if rates[h].trafficIncident != nil { rates[h].trafficIncident!.count += 1 }
+                    checkTraffic(host: h, at: t)
+                }
+                slideGlobalTraffic(to: second)
+                if globalTraffic.covers(second) {
+                    globalTraffic.add(second)
+                    if globalTrafficIncident != nil { globalTrafficIncident!.count += 1 }
+                    checkGlobalTraffic(at: t)
+                }
+            }
+            if settings[.httpErrorBurst].enabled {
+                slideErrors(host: h, to: second)
+                if rates[h].errors.covers(second) {
+                    rates[h].errors.add(second, marked: status >= 500 && status <= 599)
+                    checkErrors(host: h, at: t)
+                }
+            }
+        }
+        if status == 404, let ip = clientIP, settings[.httpScan].enabled, !settings.allowList.contains(ip) {
+            let r = scan.record(ip, at: t, count: 1, watermark: clock &- lateness)
+            if let evicted = r.evicted { resolveEvicted(.httpScan, evicted) }
+            if r.fires {
+                let n = scan.times.n
+                let incident = newIncident(host: nil, ip: ip, firstTs: scan.times.oldest(r.slot), count: n)
+                scan.startFiring(r.slot, incident)
+                emit(.httpScan, .firing, incident, ts: t,
+                     summary: "\(ip) got \(n) 404 responses within \(windowText(.httpScan))")
+            }
+        }
+        resolveDueIfNeeded()
+    }
+
+    /// Moves the engine's time to `now` (if later) and resolves or fires what the passing of
+    /// time decides: windows letting go, sessions growing too long.
+    public mutating func advance(now: Timestamp) {
+        clock = max(clock, now.microseconds)
+        resolveDue()
+        let second = watermark.seconds
+        if settings[.httpHighTraffic].enabled {
+            for h in rates.indices { slideTraffic(host: h, to: second) }
+            slideGlobalTraffic(to: second)
+        }
+        if settings[.httpErrorBurst].enabled {
+            for h in rates.indices { slideErrors(host: h, to: second) }
+        }
+    }
+
+    // MARK: - Counting rules
+
+    private mutating func countBruteforce(host: HostID, ip: IPAddress, t: Int64, count: Int) {
+        let r = bruteforce.record(HostIP(host: host, ip: ip), at: t, count: count, watermark: clock &- lateness)
+        if let evicted = r.evicted { resolveEvicted(.sshBruteforce, evicted) }
+        guard r.fires else { return }
+        let n = bruteforce.times.n
+        let incident = newIncident(host: host, ip: ip, firstTs: bruteforce.times.oldest(r.slot), count: n)
+        bruteforce.startFiring(r.slot, incident)
+        emit(.sshBruteforce, .firing, incident, ts: t,
+             summary: "\(n) failed ssh logins from \(ip) on \(hostName(host)) within \(windowText(.sshBruteforce))")
+    }
+
+    private mutating func countRepeatAccess(host: HostID, ip: IPAddress, t: Int64, count: Int) {
+        let r = repeatAccess.record(HostIP(host: host, ip: ip), at: t, count: count, watermark: clock &- lateness)
+        if let evicted = r.evicted { resolveEvicted(.sshRepeatAccess, evicted) }
+        guard r.fires else { return }
+        let n = repeatAccess.times.n
+        let incident = newIncident(host: host, ip: ip, firstTs: repeatAccess.times.oldest(r.slot), count: n)
+        repeatAccess.startFiring(r.slot, incident)
+        emit(.sshRepeatAccess, .firing, incident, ts: t,
+             summary: "\(ip) opened \(n) ssh sessions on \(hostName(host)) within \(windowText(.sshRepeatAccess))")
+    }
+
+    private mutating func countDistributed(host: HostID, ip: IPAddress, t: Int64) {
+        let r = distributed.record(ip, host: host, at: t, watermark: clock &- lateness)
+        if let evicted = r.evicted { resolveEvicted(.sshDistributed, evicted) }
+        guard r.fires else { return }
+        let hosts = distributed.hosts(r.slot)
+        var incident = newIncident(host: nil, ip: ip, firstTs: distributed.deadline(r.slot) &- distributed.window,
+                                   count: hosts.count)
+        incident.hosts = hosts
+        distributed.startFiring(r.slot, incident)
+        emit(.sshDistributed, .firing, incident, ts: t,
+             summary: "\(ip) failed or probed ssh on \(hosts.count) hosts within \(windowText(.sshDistributed)): \(hostList(hosts))")
+    }
+
+    // MARK: - Rate rules
+
+    private mutating func ensureRates(_ host: HostID) {
+        while rates.count <= Int(host.rawValue) {
+            rates.append(HostRates(traffic: SecondWindow(width: settings[.httpHighTraffic].windowSeconds), trafficIncident: nil,
+                                   errors: SecondWindow(width: settings[.httpErrorBurst].windowSeconds), errorIncident: nil))
+        }
+    }
+
+    private func trafficHolds(_ w: SecondWindow) -> Bool { Double(w.sum) > trafficLimit }
+
+    private func errorsHold(_ w: SecondWindow) -> Bool {
+        let rule = settings[.httpErrorBurst]
+        return w.sum >= max(1, rule.minRequests) && Double(w.markedSum) * 100 >= rule.threshold * Double(w.sum)
+    }
+
+    /// Slides host `h`'s traffic window to `second`, firing or resolving at the exact second
+    /// the condition changes.
+    private mutating func slideTraffic(host h: Int, to second: Int64) {
+        while rates[h].traffic.head < second {
+            if rates[h].traffic.head == .min || (rates[h].traffic.sum == 0 && rates[h].trafficIncident == nil) {
+                rates[h].traffic.restart(at: second)
+                return
+            }
+            rates[h].traffic.step()
+            checkTraffic(host: h, at: rates[h].traffic.head &* 1_000_000)
+        }
+    }
+
+    private mutating func checkTraffic(host h: Int, at t: Int64) {
+        let holds = trafficHolds(rates[h].traffic)
+        if holds, rates[h].trafficIncident == nil {
+            let incident = newIncident(host: HostID(UInt32(h)), ip: nil, firstTs: t, count: rates[h].traffic.sum)
+            rates[h].trafficIncident = incident
+            emit(.httpHighTraffic, .firing, incident, ts: t,
+                 summary: "High traffic generated an alert - hits = \(averageText(rates[h].traffic)), triggered at \(Timestamp(microseconds: t).rfc3339())")
+        } else if !holds, let incident = rates[h].trafficIncident {
+            rates[h].trafficIncident = nil
+            emit(.httpHighTraffic, .resolved, incident, ts: t,
+                 summary: "High traffic alert recovered - hits = \(averageText(rates[h].traffic)), recovered at \(Timestamp(microseconds: t).rfc3339())")
+        }
+    }
+
+    private mutating func slideGlobalTraffic(to second: Int64) {
+        while globalTraffic.head < second {
+            if globalTraffic.head == .min || (globalTraffic.sum == 0 && globalTrafficIncident == nil) {
+                globalTraffic.restart(at: second)
+                return
+            }
+            globalTraffic.step()
+            checkGlobalTraffic(at: globalTraffic.head &* 1_000_000)
+        }
+    }
+
+    private mutating func checkGlobalTraffic(at t: Int64) {
+        let holds = trafficHolds(globalTraffic)
+        if holds, globalTrafficIncident == nil {
+            let incident = newIncident(host: nil, ip: nil, firstTs: t, count: globalTraffic.sum)
+            globalTrafficIncident = incident
+            emit(.httpHighTraffic, .firing, incident, ts: t,
+                 summary: "High traffic generated an alert - hits = \(averageText(globalTraffic)), triggered at \(Timestamp(microseconds: t).rfc3339())")
+        } else if !holds, let incident = globalTrafficIncident {
+            globalTrafficIncident = nil
+            emit(.httpHighTraffic, .resolved, incident, ts: t,
+                 summary: "High traffic alert recovered - hits = \(averageText(globalTraffic)), recovered at \(Timestamp(microseconds: t).rfc3339())")
+        }
+    }
+
+    private mutating func slideErrors(host h: Int, to second: Int64) {
+        while rates[h].errors.head < second {
+            if rates[h].errors.head == .min || (rates[h].errors.sum == 0 && rates[h].errorIncident == nil) {
+                rates[h].errors.restart(at: second)
+                return
+            }
+            rates[h].errors.step()
+            checkErrors(host: h, at: rates[h].errors.head &* 1_000_000)
+        }
+    }
+
+    private mutating func checkErrors(host h: Int, at t: Int64) {
+        let w = rates[h].errors
+        let holds = errorsHold(w)
+        let host = HostID(UInt32(h))
+        let percent = w.sum == 0 ? 0 : (w.markedSum * 100 + w.sum / 2) / w.sum
+        let window = windowText(.httpErrorBurst)
+        if holds, rates[h].errorIncident == nil {
+            let incident = newIncident(host: host, ip: nil, firstTs: t, count: w.markedSum)
+            rates[h].errorIncident = incident
+            emit(.httpErrorBurst, .firing, incident, ts: t,
+                 summary: "\(w.markedSum) of \(w.sum) requests (\(percent)%) on \(hostName(host)) answered 5xx within \(window)")
+        } else if !holds, var incident = rates[h].errorIncident {
+            rates[h].errorIncident = nil
+            incident.count = w.markedSum
+            emit(.httpErrorBurst, .resolved, incident, ts: t,
+                 summary: "5xx responses on \(hostName(host)) back under the threshold: \(w.markedSum) of \(w.sum) requests (\(percent)%) within \(window)")
+        }
+    }
+
+    // MARK: - Time
+
+    /// Admits an event at `t` (µs), moving the clock; false (and counted) when it is late.
+    @inline(__always)
+    private mutating func admit(_ t: Int64) -> Bool {
+        if t > clock {
+            clock = t
+            return true
+        }
+        if t < clock &- lateness {
+            lateEvents += 1
+            return false
+        }
+        return true
+    }
+
+    /// Runs `resolveDue` only when some deadline may have passed.
+    @inline(__always)
+    private mutating func resolveDueIfNeeded() {
+        let w = clock &- lateness
+        if w >= bruteforce.nextDeadline || w >= repeatAccess.nextDeadline || w >= scan.nextDeadline
+            || w >= distributed.nextDeadline || w >= sessions.earliestDeadline {
+            resolveDue()
+        }
+    }
+
+    /// Resolves the counting rules whose windows let go before the watermark, and fires
+    /// sessions that became too long.
+    private mutating func resolveDue() {
+        let w = clock &- lateness
+        for (incident, d) in bruteforce.takeDue(watermark: w) {
+            emit(.sshBruteforce, .resolved, incident, ts: d,
+                 summary: "no failed ssh login from \(ipText(incident.ip)) on \(hostName(incident.host!)) for \(windowText(.sshBruteforce)) (\(incident.count) in total)")
+        }
+        for (incident, d) in repeatAccess.takeDue(watermark: w) {
+            emit(.sshRepeatAccess, .resolved, incident, ts: d,
+                 summary: "\(ipText(incident.ip)) opened fewer than \(repeatAccess.times.n) ssh sessions on \(hostName(incident.host!)) within \(windowText(.sshRepeatAccess))")
+        }
+        for (incident, d) in scan.takeDue(watermark: w) {
+            emit(.httpScan, .resolved, incident, ts: d,
+                 summary: "\(ipText(incident.ip)) got fewer than \(scan.times.n) 404 responses within \(windowText(.httpScan)) (\(incident.count) in total)")
+        }
+        for (incident, d) in distributed.takeDue(watermark: w) {
+            emit(.sshDistributed, .resolved, incident, ts: d,
+                 summary: "\(ipText(incident.ip)) no longer failing on \(distributed.n) hosts within \(windowText(.sshDistributed))")
+        }
+        for slot in sessions.takeDue(watermark: w) {
+            let s = Int(slot)
+            let key = sessions.table.keys[s]
+            var incident = newIncident(host: key.host, ip: sessions.ip[s], firstTs: sessions.start[s], count: 1)
+            incident.pid = key.pid
+            sessions.firing[slot] = incident
+            emit(.sshLongSession, .firing, incident, ts: sessions.start[s] &+ sessions.window,
+                 summary: "ssh session \(key.pid)\(fromIP(incident.ip)) on \(hostName(key.host)) open for more than \(windowText(.sshLongSession))")
+        }
+    }
+
+    // MARK: - Alerts
+
+    private mutating func newIncident(host: HostID?, ip: IPAddress?, firstTs: Int64, count: Int) -> Incident {
+        let id = idPrefix + String(nextSequence)
+        nextSequence += 1
+        return Incident(id: id, host: host, ip: ip, firstTs: firstTs, count: count)
+    }
+
+    private mutating func resolveEvicted(_ rule: RuleID, _ incident: Incident) {
+        emit(rule, .resolved, incident, ts: clock, summary: "\(rule.name) for \(ipText(incident.ip)) resolved (state evicted)")
+    }
+
+    private mutating func emit(_ rule: RuleID, _ state: Alert.State, _ incident: Incident, ts: Int64, summary: String) {
+        let hostNames: [String]
+        if rule == .sshDistributed {
+            hostNames = incident.hosts.map(hostName).sorted()
+        } else if let h = incident.host {
+            hostNames = [hostName(h)]
+        } else {
+            hostNames = []
+        }
+        let scope: Alert.Scope = incident.host == nil ? .global : .host
+        let r = settings[rule]
+        alerts.append(Alert(id: incident.id, rule: rule, state: state, severity: r.severity, scope: scope,
+                            host: incident.host.map(hostName), ip: incident.ip, count: incident.count,
+                            windowSeconds: r.windowSeconds, hosts: hostNames,
+                            firstTs: Timestamp(microseconds: incident.firstTs), ts: Timestamp(microseconds: ts), summary: summary))
+    }
+
+    private func windowText(_ rule: RuleID) -> String { Alert.durationText(settings[rule].windowSeconds) }
+
+    private func averageText(_ w: SecondWindow) -> String {
+        Alert.twoDecimals(Double(w.sum) / Double(w.width))
+    }
+
+    private func hostList(_ hosts: [HostID]) -> String { hosts.map(hostName).sorted().joined(separator: ", ") }
+
+    private func ipText(_ ip: IPAddress?) -> String { ip?.description ?? "unknown address" }
+
+    private func fromIP(_ ip: IPAddress?) -> String { ip.map { " from \($0)" } ?? "" }
+}
+
+extension Alert {
+    /// A duration in seconds written compactly, as in summaries: `10m`, `1h`, `1h30m`, `45s`, `0s`.
+    public static func durationText(_ seconds: Int64) -> String {
+        if seconds <= 0 { return "0s" }
+        let h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60
+        var out = ""
+        if h > 0 { out += "\(h)h" }
+        if m > 0 { out += "\(m)m" }
+        if s > 0 { out += "\(s)s" }
+        return out
+    }
+
+    /// A non-negative number with exactly two decimals, rounded half up: `10.01`, `0.00`.
+    public static func twoDecimals(_ value: Double) -> String {
+        let cents = Int(max(0, value) * 100 + 0.5)  // truncation of a non-negative value: rounds half up
+        let frac = cents % 100
+        return "\(cents / 100)." + (frac < 10 ? "0\(frac)" : "\(frac)")
+    }
+}

@@ -1,0 +1,105 @@
+/// The seven detection rules of SPEC §5, in a fixed order (the raw value indexes per-rule arrays).
+public enum RuleID: Int, CaseIterable, Sendable, Hashable {
+    case sshBruteforce, sshDistributed, sshRepeatAccess, sshLongSession, httpHighTraffic, httpErrorBurst, httpScan
+
+    /// The rule's name as written in alerts and in `[rule.NAME]` config sections.
+    public var name: String {
+        switch self {
+        case .sshBruteforce: return "ssh_bruteforce"
+        case .sshDistributed: return "ssh_distributed"
+        case .sshRepeatAccess: return "ssh_repeat_access"
+        case .sshLongSession: return "ssh_long_session"
+        case .httpHighTraffic: return "http_high_traffic"
+        case .httpErrorBurst: return "http_error_burst"
+        case .httpScan: return "http_scan"
+        }
+    }
+
+    /// The rule whose config name is `name`, or nil.
+    public init?(name: String) {
+        guard let rule = RuleID.allCases.first(where: { $0.name == name }) else { return nil }
+        self = rule
+    }
+}
+
+/// How urgent an alert is; written into the alert's `severity` field.
+public enum Severity: String, Sendable, Hashable {
+    case info, warning, critical
+}
+
+/// The settings of one rule: its `[rule.NAME]` section.
+///
+/// `threshold` means, per rule: a count of events (`ssh_bruteforce`, `ssh_repeat_access`,
+/// `http_scan`), a count of distinct hosts (`ssh_distributed`), average hits/s
+/// (`http_high_traffic`), a percentage of 5xx responses (`http_error_burst`); it is
+/// unused by `ssh_long_session`, whose `window` is the session length that fires.
+public struct RuleSettings: Sendable, Equatable {
+    /// Whether the rule runs at all.
+    public var enabled: Bool
+    /// See the type's documentation for the unit per rule.
+    public var threshold: Double
+    /// The window length in microseconds.
+    public var windowMicroseconds: Int64
+    /// `http_error_burst` only: the fewest requests in the window before the ratio counts.
+    public var minRequests: Int
+    /// The severity written into this rule's alerts.
+    public var severity: Severity
+    /// Most keys (IPs, host+IP pairs, sessions) the rule keeps; the least recently seen is evicted beyond it.
+    public var maxKeys: Int
+
+    /// Settings given explicitly; `maxKeys` defaults to `DetectionSettings.defaultMaxKeys`.
+    public init(enabled: Bool = true, threshold: Double, windowSeconds: Int64, minRequests: Int = 0,
+                severity: Severity, maxKeys: Int = DetectionSettings.defaultMaxKeys) {
+        self.enabled = enabled
+        self.threshold = threshold
+        self.windowMicroseconds = windowSeconds * 1_000_000
+        self.minRequests = minRequests
+        self.severity = severity
+        self.maxKeys = maxKeys
+    }
+
+    /// The window in whole seconds (rounded up, at least 1): the size of per-second rings.
+    public var windowSeconds: Int64 { max(1, (windowMicroseconds + 999_999) / 1_000_000) }
+
+    /// The threshold as an event count (at least 1), for the counting rules.
+    var countThreshold: Int {
+        guard threshold >= 1, threshold < 1e9 else { return threshold >= 1e9 ? 1_000_000_000 : 1 }
+        let whole = Int(threshold)  // truncates; VigilCore does not link libm for `rounded()`
+        return Double(whole) < threshold ? whole + 1 : whole
+    }
+
+    /// The SPEC §5 defaults of `rule`.
+    public static func defaults(for rule: RuleID) -> RuleSettings {
+        switch rule {
+        case .sshBruteforce: return RuleSettings(threshold: 5, windowSeconds: 600, severity: .warning)
+        case .sshDistributed: return RuleSettings(threshold: 3, windowSeconds: 600, severity: .critical)
+        case .sshRepeatAccess: return RuleSettings(threshold: 3, windowSeconds: 3600, severity: .info)
+        case .sshLongSession: return RuleSettings(threshold: 1, windowSeconds: 4 * 3600, severity: .info)
+        case .httpHighTraffic: return RuleSettings(threshold: 10, windowSeconds: 120, severity: .warning)
+        case .httpErrorBurst: return RuleSettings(threshold: 50, windowSeconds: 60, minRequests: 20, severity: .critical)
+        case .httpScan: return RuleSettings(threshold: 20, windowSeconds: 60, severity: .warning)
+        }
+    }
+}
+
+/// Everything the detection engine is configured with; `DetectionSettings()` is SPEC §5's defaults.
+public struct DetectionSettings: Sendable, Equatable {
+    /// The default cap on keys per rule.
+    public static let defaultMaxKeys = 1 << 20
+
+    /// How far behind the newest event time an event may arrive and still count (default 5 s).
+    public var latenessMicroseconds: Int64 = 5_000_000
+    /// Per-rule settings, indexed by `RuleID.rawValue`.
+    public var rules: [RuleSettings] = RuleID.allCases.map(RuleSettings.defaults(for:))
+    /// Addresses never alerted on.
+    public var allowList = AllowList()
+
+    /// The defaults.
+    public init() {}
+
+    /// The settings of one rule.
+    public subscript(rule: RuleID) -> RuleSettings {
+        get { rules[rule.rawValue] }
+        set { rules[rule.rawValue] = newValue }
+    }
+}

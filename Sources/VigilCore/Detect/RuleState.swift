@@ -1,0 +1,324 @@
+/// A host and a source address: the key of the per-host, per-IP rules.
+struct HostIP: Hashable {
+    var host: HostID
+    var ip: IPAddress
+}
+
+/// A host and an sshd PID: the key of an open ssh session.
+struct HostPID: Hashable {
+    var host: HostID
+    var pid: Int32
+}
+
+/// What the engine remembers about a firing alert until it resolves.
+struct Incident {
+    var id: String
+    var host: HostID?
+    var ip: IPAddress?
+    /// Event time of the first event of the incident (µs).
+    var firstTs: Int64
+    var count: Int
+    /// Hosts involved (`ssh_distributed`), in the order first seen.
+    var hosts: [HostID] = []
+    /// The sshd PID (`ssh_long_session`).
+    var pid: Int32 = 0
+}
+
+/// State of a rule that counts events per key: fires when the `n` newest events of a
+/// key lie within the window.
+struct CountState<Key: Hashable> {
+    var table: SlotTable<Key>
+    var times: RecentTimes
+    /// 1 for a slot whose incident is in `firing`.
+    private var flags: [UInt8] = []
+    var firing: [Int32: Incident] = [:]
+    /// No firing incident resolves before this time (a lower bound; `Int64.max` when none).
+    var nextDeadline: Int64 = .max
+    let window: Int64
+    /// True when the incident ends `window` after the newest event (`ssh_bruteforce`),
+    /// false when it ends once fewer than `n` events remain in the window.
+    let resolvesOnNewest: Bool
+
+    init(settings: RuleSettings, resolvesOnNewest: Bool) {
+        table = SlotTable(capacity: settings.maxKeys)
+        times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds)
+        window = settings.windowMicroseconds
+        self.resolvesOnNewest = resolvesOnNewest
+    }
+
+    /// The time at which the condition of `slot` stops holding.
+    func deadline(_ slot: Int32) -> Int64 {
+        (resolvesOnNewest ? times.newest(slot) : times.oldest(slot)) &+ window
+    }
+
+    /// Records `count` events of `key` at `t`. Returns the slot, the incident of an evicted
+    /// firing key (to be resolved), and whether the key now fires.
+    mutating func record(_ key: Key, at t: Int64, count: Int, watermark: Int64)
+        -> (slot: Int32, evicted: Incident?, fires: Bool) {
+        let (slot, isNew, evictedKey) = table.touch(key)
+        var evicted: Incident? = nil
+        if isNew {
+            times.reset(slot)
+            if Int(slot) >= flags.count {
+                flags.reserveOnce(table.capacity)
+                flags.append(0)
+            }
+            if evictedKey != nil && flags[Int(slot)] != 0 {
+                evicted = firing.removeValue(forKey: slot)
+                flags[Int(slot)] = 0
+            }
+        }
+        for _ in 0..<min(count, times.n) { times.insert(slot, t) }
+        if flags[Int(slot)] != 0 {
+            firing[slot]?.count += count
+            return (slot, evicted, false)
+        }
+        let fires = times.isFull(slot) && times.newest(slot) &- times.oldest(slot) < window && deadline(slot) > watermark
+        return (slot, evicted, fires)
+    }
+
+    /// Marks `slot` as firing with `incident`.
+    mutating func startFiring(_ slot: Int32, _ incident: Incident) {
+        flags[Int(slot)] = 1
+        firing[slot] = incident
+        nextDeadline = min(nextDeadline, deadline(slot))
+    }
+
+    /// Removes and returns the incidents whose condition stopped holding at or before `watermark`,
+    /// each with the time it stopped, earliest first.
+    mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
+        if watermark < nextDeadline { return [] }
+        var due: [(Int32, Int64)] = []
+        var next = Int64.max
+        for slot in firing.keys {
+            let d = deadline(slot)
+            if d <= watermark { due.append((slot, d)) } else { next = min(next, d) }
+        }
+        nextDeadline = next
+        var out: [(Incident, Int64)] = []
+        for (slot, d) in due {
+            if let incident = firing.removeValue(forKey: slot) { out.append((incident, d)) }
+            flags[Int(slot)] = 0
+        }
+        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id < $1.0.id }
+    }
+}
+
+/// State of `ssh_distributed`: per source IP, the `n` hosts it was most recently seen
+/// failing or probing on, with the last time on each.
+struct DistributedState {
+    var table: SlotTable<IPAddress>
+    let n: Int
+    let window: Int64
+    /// Slot s owns entries `s*n ..< s*n+n`; `Int64.min` marks an empty entry.
+    private var hostIDs: [UInt32] = []
+    private var seen: [Int64] = []
+    private var flags: [UInt8] = []
+    var firing: [Int32: Incident] = [:]
+    var nextDeadline: Int64 = .max
+
+    init(settings: RuleSettings) {
+        table = SlotTable(capacity: settings.maxKeys)
+        n = settings.countThreshold
+        window = settings.windowMicroseconds
+    }
+
+    /// The `n` tracked hosts' oldest last-seen time (`Int64.min` while fewer than `n`).
+    private func oldest(_ slot: Int32) -> Int64 {
+        var m = Int64.max
+        for i in (Int(slot) * n)..<(Int(slot) * n + n) { m = min(m, seen[i]) }
+        return m
+    }
+
+    private func newest(_ slot: Int32) -> Int64 {
+        var m = Int64.min
+        for i in (Int(slot) * n)..<(Int(slot) * n + n) { m = max(m, seen[i]) }
+        return m
+    }
+
+    /// When the window stops holding `n` hosts for `slot`.
+    func deadline(_ slot: Int32) -> Int64 { oldest(slot) &+ window }
+
+    /// The tracked hosts of `slot`.
+    func hosts(_ slot: Int32) -> [HostID] {
+        (Int(slot) * n..<Int(slot) * n + n).filter { seen[$0] != .min }.map { HostID(hostIDs[$0]) }
+    }
+
+    /// Records a failure or probe of `ip` on `host` at `t`; returns the slot, the incident of an
+    /// evicted firing key, and whether the IP now fires.
+    mutating func record(_ ip: IPAddress, host: HostID, at t: Int64, watermark: Int64)
+        -> (slot: Int32, evicted: Incident?, fires: Bool) {
+        let (slot, isNew, evictedKey) = table.touch(ip)
+        let base = Int(slot) * n
+        var evicted: Incident? = nil
+        if isNew {
+            if seen.count < base + n {
+                seen.reserveOnce(table.capacity * n)
+                hostIDs.reserveOnce(table.capacity * n)
+                flags.reserveOnce(table.capacity)
+                seen.append(contentsOf: repeatElement(Int64.min, count: base + n - seen.count))
+                hostIDs.append(contentsOf: repeatElement(0, count: base + n - hostIDs.count))
+                flags.append(0)
+            } else {
+                for i in base..<(base + n) { seen[i] = .min }
+            }
+            if evictedKey != nil && flags[Int(slot)] != 0 {
+                evicted = firing.removeValue(forKey: slot)
+                flags[Int(slot)] = 0
+            }
+        }
+        var oldestIndex = base
+        var found = false
+        for i in base..<(base + n) {
+            if seen[i] != .min && hostIDs[i] == host.rawValue {
+                seen[i] = max(seen[i], t)
+                found = true
+                break
+            }
+            if seen[i] < seen[oldestIndex] { oldestIndex = i }
+        }
+        if !found && seen[oldestIndex] < t {
+            seen[oldestIndex] = t
+            hostIDs[oldestIndex] = host.rawValue
+        }
+        if flags[Int(slot)] != 0 {
+            firing[slot]?.count += 1
+            if firing[slot]?.hosts.contains(host) == false { firing[slot]?.hosts.append(host) }
+            return (slot, evicted, false)
+        }
+        let low = oldest(slot)
+        let fires = low != .min && newest(slot) &- low < window && low &+ window > watermark
+        return (slot, evicted, fires)
+    }
+
+    /// Marks `slot` as firing with `incident`.
+    mutating func startFiring(_ slot: Int32, _ incident: Incident) {
+        flags[Int(slot)] = 1
+        firing[slot] = incident
+        nextDeadline = min(nextDeadline, deadline(slot))
+    }
+
+    /// Removes and returns the incidents whose window let go at or before `watermark`.
+    mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
+        if watermark < nextDeadline { return [] }
+        var due: [(Int32, Int64)] = []
+        var next = Int64.max
+        for slot in firing.keys {
+            let d = deadline(slot)
+            if d <= watermark { due.append((slot, d)) } else { next = min(next, d) }
+        }
+        nextDeadline = next
+        var out: [(Incident, Int64)] = []
+        for (slot, d) in due {
+            if let incident = firing.removeValue(forKey: slot) { out.append((incident, d)) }
+            flags[Int(slot)] = 0
+        }
+        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id < $1.0.id }
+    }
+}
+
+/// State of `ssh_long_session`: the open sessions, and a min-heap of the times at which
+/// each would become too long.
+struct SessionState {
+    var table: SlotTable<HostPID>
+    let window: Int64
+    var start: [Int64] = []
+    var ip: [IPAddress?] = []
+    /// Bumped whenever a slot is freed or reused, so stale heap entries are recognised.
+    var generation: [UInt32] = []
+    var firing: [Int32: Incident] = [:]
+    private var heap: [(deadline: Int64, slot: Int32, generation: UInt32)] = []
+
+    init(settings: RuleSettings) {
+        table = SlotTable(capacity: settings.maxKeys)
+        window = settings.windowMicroseconds
+    }
+
+    /// The earliest time at which an open session may become too long (`Int64.max` when none).
+    var earliestDeadline: Int64 { heap.first?.deadline ?? .max }
+
+    /// Records a session opening; returns the incident of an evicted firing session.
+    mutating func open(_ key: HostPID, ip address: IPAddress?, at t: Int64) -> Incident? {
+        let (slot, isNew, evictedKey) = table.touch(key)
+        let s = Int(slot)
+        if !isNew {
+            // The same host and PID open again with no close seen: the PID was reused, so
+            // this is a new session (unless the old one already fired; its close resolves it).
+            if firing[slot] == nil {
+                start[s] = t; ip[s] = address; generation[s] &+= 1
+                push((t &+ window, slot, generation[s]))
+            }
+            return nil
+        }
+        if s >= start.count {
+            start.reserveOnce(table.capacity); ip.reserveOnce(table.capacity); generation.reserveOnce(table.capacity)
+            start.append(t); ip.append(address); generation.append(0)
+        } else {
+            start[s] = t; ip[s] = address; generation[s] &+= 1
+        }
+        push((t &+ window, slot, generation[s]))
+        if heap.count > 2 * table.count + 1024 { compactHeap() }
+        return evictedKey != nil ? firing.removeValue(forKey: slot) : nil
+    }
+
+    /// Records a session closing; returns its incident when it was firing.
+    mutating func close(_ key: HostPID) -> Incident? {
+        guard let slot = table.slot(of: key) else { return nil }
+        table.remove(slot: slot)
+        generation[Int(slot)] &+= 1
+        return firing.removeValue(forKey: slot)
+    }
+
+    /// Pops the sessions that became longer than the window before `watermark`.
+    mutating func takeDue(watermark: Int64) -> [Int32] {
+        var due: [Int32] = []
+        while let top = heap.first, top.deadline < watermark {
+            pop()
+            if generation[Int(top.slot)] == top.generation && firing[top.slot] == nil { due.append(top.slot) }
+        }
+        return due
+    }
+
+    /// Rebuilds the heap from the open sessions, dropping entries of closed or evicted ones,
+    /// so sessions that open and close quickly cannot grow it without bound.
+    private mutating func compactHeap() {
+        let live = heap.filter { generation[Int($0.slot)] == $0.generation }
+        heap.removeAll(keepingCapacity: true)
+        for e in live { push(e) }
+    }
+
+    private mutating func push(_ e: (deadline: Int64, slot: Int32, generation: UInt32)) {
+        heap.append(e)
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if heap[p].deadline <= heap[i].deadline { break }
+            heap.swapAt(p, i)
+            i = p
+        }
+    }
+
+    private mutating func pop() {
+        let last = heap.removeLast()
+        if heap.isEmpty { return }
+        heap[0] = last
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < heap.count && heap[l].deadline < heap[m].deadline { m = l }
+            if r < heap.count && heap[r].deadline < heap[m].deadline { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
+    }
+}
+
+/// Per-host windows of the HTTP rules and their incidents.
+struct HostRates {
+    var traffic: SecondWindow
+    var trafficIncident: Incident?
+    var errors: SecondWindow
+    var errorIncident: Incident?
+}

@@ -1,0 +1,144 @@
+import Testing
+@testable import VigilCore
+
+/// Engine-wide behaviour: lateness and ordering, allowlist, disabled rules, bounded state, ids.
+@Suite struct DetectEngineTests {
+    typealias F = DetectFixture
+
+    @Test func outOfOrderEventsWithinLatenessCount() {
+        var e = F.engine(lateness: 5_000_000)
+        for s: Int64 in [10, 8, 6, 9] { e.fail(F.web1, F.attacker, F.at(s)) }
+        #expect(e.takeAlerts().isEmpty)
+        e.fail(F.web1, F.attacker, F.at(7))
+        let a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.firstTs == F.at(6) && a.first?.ts == F.at(7))
+        #expect(e.lateEvents == 0)
+    }
+
+    @Test func eventsOlderThanTheWatermarkAreLateAndDropped() {
+        var e = F.engine(lateness: 5_000_000)
+        for s: Int64 in 100..<104 { e.fail(F.web1, F.attacker, F.at(s)) }
+        e.fail(F.web1, F.attacker, F.at(98, -1))   // 5 s + 1 µs behind the newest (103): late
+        #expect(e.lateEvents == 1)
+        #expect(e.takeAlerts().isEmpty)
+        e.fail(F.web1, F.attacker, F.at(98))       // exactly at the watermark: counted
+        #expect(e.lateEvents == 1)
+        #expect(e.takeAlerts().count == 1)
+        #expect(e.watermark == F.at(98))
+    }
+
+    @Test func advanceMovesTheWatermarkAndResolutionWaitsForLateness() {
+        var e = F.engine(lateness: 5_000_000)
+        for s: Int64 in 0..<5 { e.fail(F.web1, F.attacker, F.at(s)) }
+        _ = e.takeAlerts()
+        // The window lets go at 604 s; with 5 s lateness the engine is sure of it at 609 s.
+        e.advance(now: F.at(609, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(609))
+        let a = e.takeAlerts()
+        #expect(a.first?.state == .resolved && a.first?.ts == F.at(604))
+        // Time moved by advance also makes old events late.
+        e.fail(F.web1, F.attacker, F.at(603))
+        #expect(e.lateEvents == 1)
+    }
+
+    @Test func eventsAloneDriveResolutionWhenReplayingAFile() {
+        var e = F.engine()
+        for s: Int64 in 0..<5 { e.fail(F.web1, F.attacker, F.at(s)) }
+        e.fail(F.web2, F.other, F.at(700))
+        let a = e.takeAlerts()
+        #expect(a.map(\.state) == [.firing, .resolved])
+        #expect(a.last?.ts == F.at(604))
+    }
+
+    @Test func allowlistedAddressesNeverAlert() {
+        var e = F.engine { _ = $0.allowList.add("203.0.113.0/24") }
+        for s: Int64 in 0..<10 {
+            e.fail(F.web1, F.attacker, F.at(s))
+            e.fail(F.web2, F.attacker, F.at(s))
+            e.fail(F.web3, F.attacker, F.at(s))
+            e.hits(F.web1, F.at(s), 3, status: 404, ip: F.attacker)
+        }
+        #expect(e.takeAlerts().isEmpty)
+        #expect(e.keyCount(of: .sshBruteforce) == 0)
+    }
+
+    @Test func disabledRuleIsSilentOthersStillRun() {
+        var e = F.engine { $0[.sshBruteforce].enabled = false }
+        for s: Int64 in 0..<5 { e.fail(HostID(UInt32(s % 3)), F.attacker, F.at(s)) }
+        #expect(e.takeAlerts().map(\.rule) == [.sshDistributed])
+    }
+
+    @Test func leastRecentlySeenKeyIsEvicted() {
+        var e = F.engine { $0[.sshBruteforce].maxKeys = 2 }
+        let c = IPAddress.parse("192.0.2.1")!
+        for s: Int64 in 0..<4 { e.fail(F.web1, F.attacker, F.at(s)) }
+        for s: Int64 in 4..<8 { e.fail(F.web1, F.other, F.at(s)) }
+        e.fail(F.web1, F.attacker, F.at(8))          // attacker fires and becomes most recent
+        #expect(e.takeAlerts().map(\.ip) == [F.attacker])
+        e.fail(F.web1, c, F.at(9))                   // evicts `other`, the least recently seen
+        #expect(e.evictions(of: .sshBruteforce) == 1)
+        #expect(e.keyCount(of: .sshBruteforce) == 2)
+        e.fail(F.web1, F.other, F.at(10))            // `other` starts from scratch: no alert for it,
+        let a = e.takeAlerts()                       // and evicts the (firing) attacker, which resolves
+        #expect(a.map(\.state) == [.resolved] && a.first?.ip == F.attacker)
+        #expect(e.evictions(of: .sshBruteforce) == 2)
+    }
+
+    @Test func evictedFiringKeyResolves() {
+        var e = F.engine { $0[.httpScan].maxKeys = 1 }
+        e.hits(F.web1, F.at(0), 20, status: 404, ip: F.attacker)
+        e.hits(F.web1, F.at(1), 1, status: 404, ip: F.other)
+        let a = e.takeAlerts()
+        #expect(a.map(\.state) == [.firing, .resolved])
+        #expect(a.last?.id == a.first?.id && a.last?.summary == "http_scan for 203.0.113.7 resolved (state evicted)")
+    }
+
+    @Test func idsAreDeterministicAndShared() {
+        var e = F.engine()
+        for s: Int64 in 0..<5 { e.fail(F.web1, F.attacker, F.at(s)) }
+        for s: Int64 in 5..<10 { e.fail(F.web2, F.attacker, F.at(s)) }
+        e.advance(now: F.at(1000))
+        let a = e.takeAlerts()
+        #expect(a.map(\.id) == ["t1", "t2", "t1", "t2"])
+        #expect(a.map(\.state) == [.firing, .firing, .resolved, .resolved])
+        #expect(e.nextSequence == 3)
+    }
+
+    @Test func sessionHeapStaysBoundedUnderChurn() {
+        var e = F.engine()
+        for i in 0..<5000 {
+            let t = F.at(Int64(i))
+            e.observeSSH(host: F.web1, time: t, event: SSHEvent(kind: .sessionOpen, pid: Int32(i + 1)))
+            e.observeSSH(host: F.web1, time: t, event: SSHEvent(kind: .sessionClose, pid: Int32(i + 1)))
+        }
+        #expect(e.keyCount(of: .sshLongSession) == 0)
+        e.advance(now: F.at(10 * 3600))
+        #expect(e.takeAlerts().isEmpty)
+    }
+}
+
+@Suite struct DetectAllowListTests {
+    @Test(arguments: [
+        ("10.0.0.0/8", "10.255.1.2", true), ("10.0.0.0/8", "11.0.0.1", false),
+        ("192.168.1.7", "192.168.1.7", true), ("192.168.1.7", "192.168.1.8", false),
+        ("2001:db8::/32", "2001:db8:ffff::1", true), ("2001:db8::/32", "2001:db9::1", false),
+        ("0.0.0.0/0", "8.8.8.8", true), ("0.0.0.0/0", "2001:db8::1", false),
+        ("::/0", "2001:db8::1", true), ("192.0.2.0/25", "192.0.2.127", true), ("192.0.2.0/25", "192.0.2.128", false),
+        ("2001:db8::1/128", "2001:db8::1", true), ("2001:db8:0:0:8000::/65", "2001:db8::7fff:0:0:0", false),
+    ])
+    func matches(cidr: String, ip: String, expected: Bool) {
+        var list = AllowList()
+        let added = list.add(cidr)
+        #expect(added)
+        #expect(list.contains(IPAddress.parse(ip)!) == expected)
+    }
+
+    @Test(arguments: ["", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/x", "host.example/8", "::/129", "10.0.0.0/+8"])
+    func rejects(cidr: String) {
+        var list = AllowList()
+        let added = list.add(cidr)
+        #expect(!added)
+        #expect(list.isEmpty)
+    }
+}

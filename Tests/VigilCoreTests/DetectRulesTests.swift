@@ -1,0 +1,312 @@
+import Testing
+@testable import VigilCore
+
+/// One suite per rule: the exact firing threshold, the exact resolution instant, the alert fields.
+@Suite struct DetectBruteforceTests {
+    typealias F = DetectFixture
+
+    @Test func firesAtTheFifthFailureNotTheFourth() {
+        var e = F.engine()
+        for s in 0..<4 { e.fail(F.web1, F.attacker, F.at(Int64(s))) }
+        #expect(e.takeAlerts().isEmpty)
+        e.fail(F.web1, F.attacker, F.at(4), kind: .invalidUser)
+        let a = e.takeAlerts()
+        #expect(a.count == 1)
+        #expect(a.first?.rule == .sshBruteforce && a.first?.state == .firing)
+        #expect(a.first?.count == 5 && a.first?.host == "web1" && a.first?.ip == F.attacker)
+        #expect(a.first?.firstTs == F.at(0) && a.first?.ts == F.at(4) && a.first?.windowSeconds == 600)
+        #expect(a.first?.summary == "5 failed ssh logins from 203.0.113.7 on web1 within 10m")
+        // One firing per key: more failures add to the count but raise nothing.
+        e.fail(F.web1, F.attacker, F.at(5))
+        #expect(e.takeAlerts().isEmpty)
+    }
+
+    @Test func resolvesExactlyTenMinutesAfterTheLastFailure() {
+        var e = F.engine()
+        for s in 0..<6 { e.fail(F.web1, F.attacker, F.at(Int64(s))) }
+        #expect(e.takeAlerts().count == 1)
+        e.advance(now: F.at(605, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(605))
+        let a = e.takeAlerts()
+        #expect(a.count == 1)
+        #expect(a.first?.state == .resolved && a.first?.id == "t1" && a.first?.ts == F.at(605) && a.first?.count == 6)
+        #expect(a.first?.summary == "no failed ssh login from 203.0.113.7 on web1 for 10m (6 in total)")
+    }
+
+    @Test func windowIsHalfOpen() {
+        var e = F.engine()
+        // Five failures spanning exactly 600 s are not "within 10 min"; one microsecond less is.
+        for s: Int64 in [0, 150, 300, 450, 600] { e.fail(F.web1, F.attacker, F.at(s)) }
+        #expect(e.takeAlerts().isEmpty)
+        var f = F.engine()
+        for (s, us): (Int64, Int64) in [(0, 1), (150, 0), (300, 0), (450, 0), (600, 0)] { f.fail(F.web1, F.attacker, F.at(s, us)) }
+        #expect(f.takeAlerts().count == 1)
+    }
+
+    @Test func repeatedMessageCountsNTimesAndHostsAreSeparate() {
+        var e = F.engine()
+        e.fail(F.web1, F.attacker, F.at(0), count: 4)
+        e.fail(F.web2, F.attacker, F.at(1))
+        #expect(e.takeAlerts().filter { $0.rule == .sshBruteforce }.isEmpty)
+        e.fail(F.web1, F.attacker, F.at(2))
+        #expect(e.takeAlerts().map(\.host) == ["web1"])
+    }
+
+    @Test func thresholdAndWindowAreConfigurable() {
+        var e = F.engine { $0[.sshBruteforce].threshold = 3; $0[.sshBruteforce].windowMicroseconds = 60_000_000 }
+        e.fail(F.web1, F.attacker, F.at(0)); e.fail(F.web1, F.attacker, F.at(1))
+        #expect(e.takeAlerts().isEmpty)
+        e.fail(F.web1, F.attacker, F.at(2))
+        #expect(e.takeAlerts().first?.summary == "3 failed ssh logins from 203.0.113.7 on web1 within 1m")
+        e.advance(now: F.at(62))
+        #expect(e.takeAlerts().first?.state == .resolved)
+    }
+}
+
+@Suite struct DetectDistributedTests {
+    typealias F = DetectFixture
+
+    @Test func sameIPFailingOnThreeHostsRaisesOneAlertNamingThem() {
+        var e = F.engine()
+        e.fail(F.web3, F.attacker, F.at(0))
+        e.fail(F.web1, F.attacker, F.at(10))
+        e.fail(F.web1, F.attacker, F.at(20))
+        #expect(e.takeAlerts().isEmpty)
+        e.observeSSH(host: F.web2, time: F.at(30), event: SSHEvent(kind: .probe, ip: F.attacker))
+        var a = e.takeAlerts()
+        #expect(a.count == 1)
+        #expect(a.first?.rule == .sshDistributed && a.first?.scope == .global && a.first?.host == nil)
+        #expect(a.first?.hosts == ["web1", "web2", "web3"])
+        #expect(a.first?.firstTs == F.at(0) && a.first?.ts == F.at(30) && a.first?.severity == .critical)
+        #expect(a.first?.summary == "203.0.113.7 failed or probed ssh on 3 hosts within 10m: web1, web2, web3")
+        e.fail(F.db1, F.attacker, F.at(40))
+        #expect(e.takeAlerts().isEmpty)
+        // web3 was last seen at 0, web2 at 30, web1 at 20: web3 leaves first... but db1 (40) keeps
+        // three hosts (web1, web2, db1) in the window until web1's 20 s + 600 s.
+        e.advance(now: F.at(620, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(620))
+        a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(620))
+        #expect(a.first?.hosts == ["db1", "web1", "web2", "web3"])
+    }
+
+    @Test func threeHostsFurtherApartThanTheWindowDoNotFire() {
+        var e = F.engine()
+        e.fail(F.web1, F.attacker, F.at(0))
+        e.fail(F.web2, F.attacker, F.at(300))
+        e.fail(F.web3, F.attacker, F.at(600))
+        #expect(e.takeAlerts().isEmpty)
+        e.fail(F.db1, F.attacker, F.at(601))
+        #expect(e.takeAlerts().first?.hosts == ["db1", "web2", "web3"])
+    }
+}
+
+@Suite struct DetectRepeatAccessTests {
+    typealias F = DetectFixture
+
+    func open(_ e: inout DetectionEngine, _ s: Int64, pid: Int32) {
+        e.observeSSH(host: F.web1, time: F.at(s), event: SSHEvent(kind: .sessionOpen, ip: F.other, pid: pid))
+    }
+
+    @Test func thirdSessionWithinAnHourFiresAndWindowLetsGo() {
+        var e = F.engine()
+        open(&e, 0, pid: 1)
+        e.observeSessionSummary(host: F.web1, time: F.at(100),
+                                summary: SessionSummary(ip: F.other, start: F.at(40), end: F.at(100)))
+        #expect(e.takeAlerts().isEmpty)
+        open(&e, 200, pid: 3)
+        var a = e.takeAlerts()
+        #expect(a.count == 1)
+        #expect(a.first?.rule == .sshRepeatAccess && a.first?.count == 3 && a.first?.firstTs == F.at(0))
+        #expect(a.first?.summary == "198.51.100.23 opened 3 ssh sessions on web1 within 1h")
+        open(&e, 300, pid: 4)
+        #expect(e.takeAlerts().isEmpty)
+        // Three opens remain within the hour until the one at 100 s is an hour old.
+        e.advance(now: F.at(3700, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(3700))
+        a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(3700))
+    }
+
+    @Test func twoSessionsDoNotFire() {
+        var e = F.engine()
+        open(&e, 0, pid: 1)
+        open(&e, 3599, pid: 2)
+        open(&e, 3600, pid: 3)
+        #expect(e.takeAlerts().filter { $0.rule == .sshRepeatAccess }.isEmpty)
+    }
+}
+
+@Suite struct DetectLongSessionTests {
+    typealias F = DetectFixture
+
+    @Test func firesOnlyWhenLongerThanFourHoursAndResolvesOnClose() {
+        var e = F.engine()
+        e.observeSSH(host: F.db1, time: F.at(0), event: SSHEvent(kind: .sessionOpen, ip: F.other, pid: 18419))
+        e.advance(now: F.at(4 * 3600))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(4 * 3600, 1))
+        var a = e.takeAlerts()
+        #expect(a.count == 1)
+        #expect(a.first?.rule == .sshLongSession && a.first?.state == .firing && a.first?.ts == F.at(4 * 3600))
+        #expect(a.first?.firstTs == F.at(0) && a.first?.host == "db1" && a.first?.ip == F.other)
+        #expect(a.first?.summary == "ssh session 18419 from 198.51.100.23 on db1 open for more than 4h")
+        e.advance(now: F.at(5 * 3600))
+        #expect(e.takeAlerts().isEmpty)
+        e.observeSSH(host: F.db1, time: F.at(5 * 3600 + 62), event: SSHEvent(kind: .sessionClose, pid: 18419))
+        a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.id == "t1" && a.first?.ts == F.at(5 * 3600 + 62))
+        #expect(a.first?.summary == "ssh session 18419 from 198.51.100.23 on db1 ended after 5h1m2s")
+    }
+
+    @Test func sessionClosedInTimeNeverFires() {
+        var e = F.engine()
+        e.observeSSH(host: F.db1, time: F.at(0), event: SSHEvent(kind: .sessionOpen, pid: 7))
+        e.observeSSH(host: F.db1, time: F.at(4 * 3600), event: SSHEvent(kind: .sessionClose, pid: 7))
+        e.advance(now: F.at(9 * 3600))
+        #expect(e.takeAlerts().isEmpty)
+        #expect(e.keyCount(of: .sshLongSession) == 0)
+    }
+
+    @Test func samePIDOnAnotherHostIsAnotherSession() {
+        var e = F.engine()
+        e.observeSSH(host: F.web1, time: F.at(0), event: SSHEvent(kind: .sessionOpen, pid: 7))
+        e.observeSSH(host: F.web2, time: F.at(10), event: SSHEvent(kind: .sessionOpen, pid: 7))
+        e.observeSSH(host: F.web1, time: F.at(20), event: SSHEvent(kind: .sessionClose, pid: 7))
+        e.advance(now: F.at(5 * 3600))
+        #expect(e.takeAlerts().map(\.host) == ["web2"])
+    }
+}
+
+@Suite struct DetectHighTrafficTests {
+    typealias F = DetectFixture
+
+    @Test func seedScenarioAverageAboveTenAlertsAndDroppingBelowRecovers() {
+        var e = F.engine()
+        var alerts: [Alert] = []
+        // 11 hits/s for two minutes, then 5 hits/s for one more.
+        for s: Int64 in 0..<120 { e.hits(F.web1, F.at(s), 11); alerts += e.takeAlerts() }
+        for s: Int64 in 120..<180 { e.hits(F.web1, F.at(s), 5); alerts += e.takeAlerts() }
+        let host = alerts.filter { $0.scope == .host }
+        #expect(host.map(\.summary) == [
+            "High traffic generated an alert - hits = 10.01, triggered at 2026-11-22T10:01:49Z",
+            "High traffic alert recovered - hits = 9.96, recovered at 2026-11-22T10:02:19Z",
+        ])
+        #expect(host.map(\.state) == [.firing, .resolved])
+        #expect(host.first?.id == host.last?.id && host.first?.host == "web1" && host.first?.windowSeconds == 120)
+        // With one host, the global view says the same.
+        #expect(alerts.filter { $0.scope == .global }.map(\.summary) == host.map(\.summary))
+    }
+
+    @Test func fires1201stHitNot1200thAndResolvesWhenWindowEnds() {
+        var e = F.engine()
+        e.hits(F.web1, F.at(0), 1200)
+        #expect(e.takeAlerts().isEmpty)
+        e.hits(F.web1, F.at(0, 500), 1)
+        let fired = e.takeAlerts().filter { $0.scope == .host }
+        #expect(fired.first?.summary == "High traffic generated an alert - hits = 10.01, triggered at 2026-11-22T10:00:00Z")
+        e.advance(now: F.at(120, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(120))
+        let resolved = e.takeAlerts().filter { $0.scope == .host }
+        #expect(resolved.first?.summary == "High traffic alert recovered - hits = 0.00, recovered at 2026-11-22T10:02:00Z")
+        #expect(resolved.first?.ts == F.at(120))
+    }
+
+    @Test func globalFiresWhenNoSingleHostDoes() {
+        var e = F.engine()
+        e.hits(F.web1, F.at(0), 700)
+        e.hits(F.web2, F.at(1), 501)
+        let a = e.takeAlerts()
+        #expect(a.count == 1)
+        #expect(a.first?.scope == .global && a.first?.host == nil && a.first?.hosts == [])
+        #expect(a.first?.jsonLine().contains(#""scope":"global","host":null,"ip":null"#) == true)
+    }
+}
+
+@Suite struct DetectErrorBurstTests {
+    typealias F = DetectFixture
+
+    @Test func halfOfTwentyFiresNineteenDoesNot() {
+        var e = F.engine()
+        e.hits(F.web1, F.at(0), 19, status: 503)
+        #expect(e.takeAlerts().isEmpty)
+        e.hits(F.web1, F.at(1), 1, status: 200)
+        var a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.rule == .httpErrorBurst)
+        #expect(a.first?.summary == "19 of 20 requests (95%) on web1 answered 5xx within 1m")
+        #expect(a.first?.ts == F.at(1))
+        // Ratio back under 50 %: resolves at the request that tips it.
+        e.hits(F.web1, F.at(2), 18, status: 200)
+        #expect(e.takeAlerts().isEmpty)
+        e.hits(F.web1, F.at(3), 1, status: 200)
+        a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(3))
+    }
+
+    @Test func exactlyFiftyPercentFires() {
+        var e = F.engine()
+        e.hits(F.web1, F.at(0), 10, status: 200)
+        e.hits(F.web1, F.at(0), 9, status: 500)
+        e.hits(F.web1, F.at(0), 1, status: 404)
+        #expect(e.takeAlerts().isEmpty)
+        var f = F.engine()
+        f.hits(F.web1, F.at(0), 10, status: 200)
+        f.hits(F.web1, F.at(0), 10, status: 502)
+        #expect(f.takeAlerts().count == 1)
+        f.advance(now: F.at(60, -1))
+        #expect(f.takeAlerts().isEmpty)
+        f.advance(now: F.at(60))
+        #expect(f.takeAlerts().first?.ts == F.at(60))
+    }
+
+    @Test func successesLeavingTheWindowCanFireIt() {
+        var e = F.engine()
+        e.hits(F.web1, F.at(0), 20, status: 200)
+        e.hits(F.web1, F.at(30), 10, status: 500)
+        e.hits(F.web1, F.at(30), 10, status: 200)
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(60))
+        let a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.state == .firing && a.first?.ts == F.at(60))
+    }
+}
+
+@Suite struct DetectScanTests {
+    typealias F = DetectFixture
+
+    @Test func twentieth404FiresAndWindowLetsGo() {
+        var e = F.engine()
+        for s: Int64 in 0..<19 { e.hits(F.web1, F.at(s), 1, status: 404, ip: F.attacker) }
+        e.hits(F.web2, F.at(19), 5, status: 200, ip: F.attacker)
+        #expect(e.takeAlerts().isEmpty)
+        e.hits(F.web2, F.at(20), 1, status: 404, ip: F.attacker)
+        var a = e.takeAlerts()
+        #expect(a.count == 1)
+        #expect(a.first?.rule == .httpScan && a.first?.scope == .global && a.first?.ip == F.attacker)
+        #expect(a.first?.summary == "203.0.113.7 got 20 404 responses within 1m")
+        #expect(a.first?.firstTs == F.at(0))
+        e.advance(now: F.at(60, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(60))
+        a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(60))
+    }
+}
+
+@Suite struct DetectSessionReuseTests {
+    typealias F = DetectFixture
+
+    @Test func reusedPIDWithoutACloseStartsANewSession() {
+        var e = F.engine()
+        e.observeSSH(host: F.db1, time: F.at(0), event: SSHEvent(kind: .sessionOpen, pid: 7))
+        e.observeSSH(host: F.db1, time: F.at(3 * 3600), event: SSHEvent(kind: .sessionOpen, pid: 7))
+        e.advance(now: F.at(4 * 3600 + 1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(7 * 3600, 1))
+        #expect(e.takeAlerts().first?.firstTs == F.at(3 * 3600))
+    }
+}

@@ -1,0 +1,77 @@
+import Testing
+@testable import VigilCore
+
+@Suite struct DetectSlotTableTests {
+    /// Random touches and removals checked against a plain dictionary and an LRU order list.
+    @Test func matchesAReferenceModelUnderChurn() {
+        var table = SlotTable<UInt32>(capacity: 300)
+        var model: [UInt32: Int32] = [:]
+        var order: [UInt32] = []          // least recently seen first
+        var rng: UInt64 = 42
+        var evictions = 0
+        for _ in 0..<50_000 {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let key = UInt32(truncatingIfNeeded: rng >> 40) % 700
+            if rng >> 20 & 7 == 0 {
+                if let s = model.removeValue(forKey: key) {
+                    #expect(table.slot(of: key) == s)
+                    table.remove(slot: s)
+                    order.removeAll { $0 == key }
+                }
+                continue
+            }
+            let r = table.touch(key)
+            if let s = model[key] {
+                #expect(!r.isNew && r.slot == s)
+                order.removeAll { $0 == key }
+            } else {
+                #expect(r.isNew)
+                if order.count == 300 {
+                    let lru = order.removeFirst()
+                    #expect(r.evicted == lru)
+                    model[lru] = nil
+                    evictions += 1
+                } else {
+                    #expect(r.evicted == nil)
+                }
+                model[key] = r.slot
+            }
+            order.append(key)
+            #expect(table.count == model.count)
+        }
+        #expect(table.evictions == evictions && evictions > 0)
+        for (k, s) in model { #expect(table.slot(of: k) == s) }
+        for k in UInt32(0)..<700 where model[k] == nil { #expect(table.slot(of: k) == nil) }
+    }
+
+    @Test func recentTimesKeepTheNewestSorted() {
+        var t = RecentTimes(n: 3, slots: 2, window: 600_000_000)
+        t.reset(0); t.reset(1)
+        for v: Int64 in [5, 1, 9, 3, 7, 2] { t.insert(1, v) }
+        #expect(t.isFull(1) && t.oldest(1) == 5 && t.newest(1) == 9)
+        #expect(!t.isFull(0))
+        t.insert(0, 4); t.insert(0, 4)
+        #expect(!t.isFull(0) && t.newest(0) == 4)
+        t.insert(0, 4)
+        #expect(t.isFull(0) && t.oldest(0) == 4)
+    }
+
+    @Test func recentTimesForgetWhatIsTooOldToHold() {
+        var t = RecentTimes(n: 2, slots: 1, window: 600_000_000)
+        t.reset(0)
+        t.insert(0, 0)
+        t.insert(0, 5_000_000_000)         // 83 min later: the first is beyond any µs age
+        #expect(!t.isFull(0) && t.newest(0) == 5_000_000_000)
+        t.insert(0, 4_999_999_999)         // a late one 1 µs before the newest
+        #expect(t.isFull(0) && t.oldest(0) == 4_999_999_999)
+    }
+
+    @Test func recentTimesOverLongWindowsUseCoarserUnits() {
+        var t = RecentTimes(n: 2, slots: 1, window: 3 * 3_600_000_000)
+        t.reset(0)
+        t.insert(0, 0)
+        t.insert(0, 2 * 3_600_000_000 + 3)  // 2 h later: kept, in 4 µs units for a 3 h window
+        #expect(t.isFull(0))
+        #expect(t.oldest(0) >= 0 && t.oldest(0) < 4)
+    }
+}
