@@ -8,7 +8,8 @@
 #
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "50000 100000 200000 400000"), BENCH_SIZE (bytes per message, 200),
-# BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1.
+# BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
+# VIGIL=PATH (another vigil binary).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +44,7 @@ if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
 else
     build_release "$ROOT"
 fi
-VIGIL=$BIN_DIR/vigil
+VIGIL=${VIGIL:-$BIN_DIR/vigil}
 LOADGEN=$BIN_DIR/vigil-bench
 [ -x "$LOADGEN" ] || die "missing $LOADGEN"
 ensure_command rsyslogd rsyslog
