@@ -1,4 +1,8 @@
+#define _GNU_SOURCE 1
 #include "CVigilShim.h"
+#include <sys/resource.h>
+
+_Static_assert(sizeof(struct vigil_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 #include <pthread.h>
 
 int vigil_set_nonblocking(int fd) {
@@ -11,12 +15,12 @@ int vigil_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
-int vigil_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
-    return recvmmsg(fd, vec, vlen, flags, NULL);
+int vigil_recvmmsg(int fd, struct vigil_mmsghdr *vec, unsigned int vlen, int flags) {
+    return recvmmsg(fd, (struct mmsghdr *)vec, vlen, flags, NULL);
 }
 
-int vigil_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
-    return sendmmsg(fd, vec, vlen, flags);
+int vigil_sendmmsg(int fd, struct vigil_mmsghdr *vec, unsigned int vlen, int flags) {
+    return sendmmsg(fd, (struct mmsghdr *)vec, vlen, flags);
 }
 
 int vigil_block_signal(int signo) {

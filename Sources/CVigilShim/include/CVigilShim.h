@@ -4,7 +4,6 @@
 // Linux declarations that Swift's Glibc module does not export, plus thin
 // wrappers for variadic or macro-based calls that Swift cannot call directly.
 
-#define _GNU_SOURCE 1
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -23,11 +22,17 @@ int vigil_set_nonblocking(int fd);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int vigil_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len);
 
+/// Same layout as the kernel's `struct mmsghdr` (declared here so no _GNU_SOURCE is needed).
+struct vigil_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+
 /// recvmmsg without a timeout.
-int vigil_recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
+int vigil_recvmmsg(int fd, struct vigil_mmsghdr *vec, unsigned int vlen, int flags);
 
 /// sendmmsg.
-int vigil_sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
+int vigil_sendmmsg(int fd, struct vigil_mmsghdr *vec, unsigned int vlen, int flags);
 
 /// Blocks the given signal in the calling thread (so a signalfd can read it).
 int vigil_block_signal(int signo);

@@ -1,0 +1,32 @@
+/// Counters of what the collector received, for the periodic summary line and `/metrics`.
+public struct IngestCounters: Sendable, Equatable {
+    /// Messages accepted (UDP datagrams and TCP frames), parsed or not.
+    public var received: UInt64 = 0
+    /// Bytes of message content accepted.
+    public var bytes: UInt64 = 0
+    /// Messages kept raw because they were not valid syslog.
+    public var parseErrors: UInt64 = 0
+    /// Messages cut to the maximum message size.
+    public var truncated: UInt64 = 0
+    /// TCP connections closed because their stream could not be framed.
+    public var framingErrors: UInt64 = 0
+    /// TCP connections open now.
+    public var connectionsOpen: UInt64 = 0
+    /// TCP connections accepted since start.
+    public var connectionsAccepted: UInt64 = 0
+    /// TCP connections refused because the connection limit was reached.
+    public var connectionsRejected: UInt64 = 0
+    /// TCP connections closed for being idle (half-open or slow) past the idle timeout.
+    public var connectionsTimedOut: UInt64 = 0
+    /// Messages that could not be written to the store.
+    public var storeErrors: UInt64 = 0
+
+    public init() {}
+
+    /// The one-line summary printed on stderr every stats interval.
+    public var summaryLine: String {
+        "stats received=\(received) bytes=\(bytes) parse_errors=\(parseErrors) truncated=\(truncated) "
+            + "framing_errors=\(framingErrors) connections=\(connectionsOpen) accepted=\(connectionsAccepted) "
+            + "rejected=\(connectionsRejected) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors)"
+    }
+}

@@ -1,0 +1,153 @@
+// Timestamp readers for syslog headers: RFC 3339 (RFC 5424 and rsyslog's
+// high-precision forms) and the BSD `Mmm dd hh:mm:ss` form of RFC 3164.
+// All work on byte offsets into the frame and never read past `end`.
+
+/// What a timestamp reader found: where the timestamp ended and the instant it names.
+struct ScannedTimestamp {
+    /// Offset just past the timestamp's last byte.
+    var end: Int
+    /// The instant, or nil when the text has the right shape but names no real time
+    /// (a day past the month's end, or Feb 29 with no leap year nearby).
+    var timestamp: Timestamp?
+}
+
+enum SyslogTimestamps {
+    /// The value of the two ASCII digits at `i`, or -1 when either is not a digit.
+    @inline(__always)
+    static func twoDigits(_ f: UnsafeRawBufferPointer, _ i: Int) -> Int {
+        let a = Int(f[i]) &- 48, b = Int(f[i &+ 1]) &- 48
+        guard a >= 0, a <= 9, b >= 0, b <= 9 else { return -1 }
+        return a &* 10 &+ b
+    }
+
+    /// Reads an RFC 3339 timestamp occupying exactly `start..<end`
+    /// (`YYYY-MM-DDThh:mm:ss[.frac](Z|±hh:mm)`). Fractions keep their first six digits
+    /// (microseconds) and ignore the rest; a missing zone means `defaultOffset` seconds east of UTC.
+    /// Returns nil when the bytes are not such a timestamp or name no real date and time.
+    static func rfc3339(_ f: UnsafeRawBufferPointer, _ start: Int, _ end: Int, defaultOffset: Int) -> Timestamp? {
+        guard end &- start >= 19 else { return nil }
+        let yHi = twoDigits(f, start), yLo = twoDigits(f, start &+ 2)
+        let month = twoDigits(f, start &+ 5), day = twoDigits(f, start &+ 8)
+        let hour = twoDigits(f, start &+ 11), minute = twoDigits(f, start &+ 14), second = twoDigits(f, start &+ 17)
+        guard yHi >= 0, yLo >= 0, f[start &+ 4] == 0x2D, f[start &+ 7] == 0x2D,
+              f[start &+ 10] | 0x20 == 0x74, f[start &+ 13] == 0x3A, f[start &+ 16] == 0x3A,
+              month >= 1, month <= 12, day >= 1, hour >= 0, hour < 24, minute >= 0, minute < 60,
+              second >= 0, second <= 60 else { return nil }
+        let year = yHi &* 100 &+ yLo
+        guard day <= CivilDateTime.daysInMonth(year: year, month: month) else { return nil }
+        var i = start &+ 19
+        var micro = 0
+        if i < end, f[i] == 0x2E {
+            i &+= 1
+            let fracStart = i
+            while i < end, f[i] &- 48 < 10 {
+                if i &- fracStart < 6 { micro = micro &* 10 &+ Int(f[i] &- 48) }
+                i &+= 1
+            }
+            let digits = i &- fracStart
+            guard digits > 0 else { return nil }
+            var scale = digits
+            while scale < 6 { micro &*= 10; scale &+= 1 }
+        }
+        var offset = defaultOffset
+        if i < end {
+            let c = f[i]
+            if c | 0x20 == 0x7A {
+                offset = 0
+                i &+= 1
+            } else if c == 0x2B || c == 0x2D {
+                guard end &- i >= 6, f[i &+ 3] == 0x3A else { return nil }
+                let oh = twoDigits(f, i &+ 1), om = twoDigits(f, i &+ 4)
+                guard oh >= 0, oh < 24, om >= 0, om < 60 else { return nil }
+                offset = (oh &* 3600 &+ om &* 60) &* (c == 0x2D ? -1 : 1)
+                i &+= 6
+            } else {
+                return nil
+            }
+        }
+        guard i == end else { return nil }
+        let days = CivilDateTime.daysFromCivil(year: year, month: month, day: day)
+        let seconds = days &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60 &+ second) &- Int64(offset)
+        return Timestamp(microseconds: seconds &* 1_000_000 &+ Int64(micro))
+    }
+
+    /// The month number (1...12) of the English three-letter abbreviation at `i`
+    /// (any letter case), or 0.
+    @inline(__always)
+    static func month(_ f: UnsafeRawBufferPointer, _ i: Int) -> Int {
+        let key = UInt32(f[i] | 0x20) << 16 | UInt32(f[i &+ 1] | 0x20) << 8 | UInt32(f[i &+ 2] | 0x20)
+        switch key {
+        case 0x6A_616E: return 1   // jan
+        case 0x66_6562: return 2   // feb
+        case 0x6D_6172: return 3   // mar
+        case 0x61_7072: return 4   // apr
+        case 0x6D_6179: return 5   // may
+        case 0x6A_756E: return 6   // jun
+        case 0x6A_756C: return 7   // jul
+        case 0x61_7567: return 8   // aug
+        case 0x73_6570: return 9   // sep
+        case 0x6F_6374: return 10  // oct
+        case 0x6E_6F76: return 11  // nov
+        case 0x64_6563: return 12  // dec
+        default: return 0
+        }
+    }
+
+    /// Reads a BSD timestamp `Mmm dd hh:mm:ss` (day may be space-padded, `Mmm  d`) at `start`,
+    /// optionally with a fraction (`hh:mm:ss.mmm`). It must be followed by a space or `end`.
+    /// The missing year is the one that puts the time nearest to `receivedAt`; the time is
+    /// read as local time `utcOffset` seconds east of UTC. Returns nil when the shape does not match.
+    static func bsd(_ f: UnsafeRawBufferPointer, _ start: Int, _ end: Int,
+                    utcOffset: Int, receivedAt: Timestamp) -> ScannedTimestamp? {
+        guard end &- start >= 15 else { return nil }
+        let month = month(f, start)
+        guard month != 0, f[start &+ 3] == 0x20, f[start &+ 9] == 0x3A, f[start &+ 12] == 0x3A,
+              f[start &+ 6] == 0x20 else { return nil }
+        var day = twoDigits(f, start &+ 4)
+        if day < 0, f[start &+ 4] == 0x20 {
+            let d = Int(f[start &+ 5]) &- 48
+            day = d >= 0 && d <= 9 ? d : -1
+        }
+        let hour = twoDigits(f, start &+ 7), minute = twoDigits(f, start &+ 10), second = twoDigits(f, start &+ 13)
+        guard day >= 1, day <= 31, hour >= 0, hour < 24, minute >= 0, minute < 60,
+              second >= 0, second <= 60 else { return nil }
+        var i = start &+ 15
+        var micro = 0
+        if i &+ 1 < end, f[i] == 0x2E, f[i &+ 1] &- 48 < 10 {
+            i &+= 1
+            let fracStart = i
+            while i < end, f[i] &- 48 < 10 {
+                if i &- fracStart < 6 { micro = micro &* 10 &+ Int(f[i] &- 48) }
+                i &+= 1
+            }
+            var scale = i &- fracStart
+            while scale < 6 { micro &*= 10; scale &+= 1 }
+        }
+        guard i == end || f[i] == 0x20 else { return nil }
+        let secondOfDay = hour &* 3600 &+ minute &* 60 &+ second
+        let ts = nearestYear(month: month, day: day, secondOfDay: secondOfDay, microsecond: micro,
+                             utcOffset: utcOffset, receivedAt: receivedAt)
+        return ScannedTimestamp(end: i, timestamp: ts)
+    }
+
+    /// The instant of a yearless local date and time, in whichever of the receive year and
+    /// its neighbours puts it nearest to `receivedAt`; nil if the date exists in none of them.
+    static func nearestYear(month: Int, day: Int, secondOfDay: Int, microsecond: Int,
+                            utcOffset: Int, receivedAt: Timestamp) -> Timestamp? {
+        let received = receivedAt.seconds
+        let localReceived = received &+ Int64(utcOffset)
+        let localDay = localReceived >= 0 ? localReceived / 86_400 : (localReceived &- 86_399) / 86_400
+        let receiveYear = CivilDateTime.civilFromDays(localDay).year
+        var best: Int64 = 0
+        var bestDistance = Int64.max
+        for year in (receiveYear &- 1)...(receiveYear &+ 1)
+        where day <= CivilDateTime.daysInMonth(year: year, month: month) {
+            let days = CivilDateTime.daysFromCivil(year: year, month: month, day: day)
+            let seconds = days &* 86_400 &+ Int64(secondOfDay) &- Int64(utcOffset)
+            let distance = seconds > received ? seconds &- received : received &- seconds
+            if distance < bestDistance { best = seconds; bestDistance = distance }
+        }
+        guard bestDistance != Int64.max else { return nil }
+        return Timestamp(microseconds: best &* 1_000_000 &+ Int64(microsecond))
+    }
+}

@@ -1,2 +1,0 @@
-/// Placeholder until the serve pipeline lands.
-public enum Daemon {}

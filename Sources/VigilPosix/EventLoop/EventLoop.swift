@@ -1,0 +1,143 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// Something the event loop calls back when its descriptor is ready.
+public protocol EventHandler: AnyObject {
+    /// `events` is the epoll event mask; `now` the wall-clock time read once for this wake-up.
+    func handleEvents(_ events: UInt32, now: Timestamp)
+}
+
+/// A single-threaded epoll loop: descriptors with handlers, periodic timers, and
+/// a monotonic "now" read once per wake-up and passed down.
+///
+/// Not `Sendable`: one thread owns the loop and everything registered with it.
+public final class EventLoop {
+    public static let readable = EPOLLIN.rawValue
+    public static let writable = EPOLLOUT.rawValue
+    public static let hangup = EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue
+
+    private let epollFD: Int32
+    private var handlers: [(any EventHandler)?] = []
+    private var timers: [Timer] = []
+    private var events: UnsafeMutablePointer<epoll_event>
+    private let maxEvents = 256
+    private var stopping = false
+
+    /// A repeating callback on the monotonic clock.
+    private struct Timer {
+        var intervalMicros: Int64
+        var nextMicros: Int64
+        var action: (Timestamp) -> Void
+    }
+
+    public init() throws(SystemError) {
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        if epollFD < 0 { throw SystemError("epoll_create1", errno: errno) }
+        events = .allocate(capacity: maxEvents)
+    }
+
+    deinit {
+        events.deallocate()
+        Posix.close(epollFD)
+    }
+
+    /// Watches `fd` for `mask` (level-triggered) and calls `handler` when ready.
+    public func register(_ fd: Int32, mask: UInt32, handler: any EventHandler) throws(SystemError) {
+        var ev = epoll_event()
+        ev.events = mask
+        ev.data.fd = fd
+        if epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &ev) != 0 { throw SystemError("epoll_ctl add", errno: errno) }
+        let index = Int(fd)
+        if index >= handlers.count { handlers.append(contentsOf: repeatElement(nil, count: index - handlers.count + 1)) }
+        handlers[index] = handler
+    }
+
+    /// Changes the events watched for `fd`.
+    public func modify(_ fd: Int32, mask: UInt32) {
+        var ev = epoll_event()
+        ev.events = mask
+        ev.data.fd = fd
+        _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &ev)
+    }
+
+    /// Stops watching `fd` (call before closing it).
+    public func unregister(_ fd: Int32) {
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        if Int(fd) < handlers.count { handlers[Int(fd)] = nil }
+    }
+
+    /// Calls `action` every `intervalMicros`, starting one interval from now.
+    public func every(microseconds intervalMicros: Int64, _ action: @escaping (Timestamp) -> Void) {
+        let interval = max(intervalMicros, 1_000)
+        timers.append(Timer(intervalMicros: interval, nextMicros: Posix.monotonicMicros() + interval, action: action))
+    }
+
+    /// Makes `run()` return after the current wake-up.
+    public func stop() { stopping = true }
+
+    /// Runs until `stop()` is called by a handler or timer.
+    public func run() {
+        stopping = false
+        while !stopping { runOnce(timeoutMilliseconds: -1) }
+    }
+
+    /// Waits at most `timeoutMilliseconds` (-1: until the next timer) for readiness, then
+    /// dispatches what is ready and fires due timers. Returns the number of ready descriptors.
+    @discardableResult
+    public func runOnce(timeoutMilliseconds: Int32) -> Int {
+        let untilTimer = millisecondsUntilNextTimer()
+        let timeout = timeoutMilliseconds < 0 ? untilTimer
+            : (untilTimer < 0 ? timeoutMilliseconds : min(timeoutMilliseconds, untilTimer))
+        let n = Int(epoll_wait(epollFD, events, Int32(maxEvents), timeout))
+        let now = Posix.wallClock()
+        for i in 0..<max(n, 0) {
+            let fd = Int(events[i].data.fd)
+            if fd < handlers.count, let handler = handlers[fd] {
+                handler.handleEvents(events[i].events, now: now)
+            }
+        }
+        fireDueTimers(now: now)
+        return max(n, 0)
+    }
+
+    private func millisecondsUntilNextTimer() -> Int32 {
+        guard let next = timers.map(\.nextMicros).min() else { return -1 }
+        let delta = next - Posix.monotonicMicros()
+        return delta <= 0 ? 0 : Int32(clamping: (delta + 999) / 1000)
+    }
+
+    private func fireDueTimers(now: Timestamp) {
+        let mono = Posix.monotonicMicros()
+        for i in timers.indices where timers[i].nextMicros <= mono {
+            timers[i].nextMicros = mono + timers[i].intervalMicros
+            timers[i].action(now)
+        }
+    }
+}
+
+/// Turns SIGTERM and SIGINT into a readable descriptor so shutdown runs on the loop.
+public final class ShutdownSignals: EventHandler {
+    private let fd: Int32
+    private let onSignal: (Int32) -> Void
+
+    /// Blocks SIGTERM/SIGINT for this thread (call before starting other threads) and watches them.
+    public init(loop: EventLoop, onSignal: @escaping (Int32) -> Void) throws(SystemError) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        _ = vigil_block_signal(SIGTERM)
+        _ = vigil_block_signal(SIGINT)
+        fd = signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
+        if fd < 0 { throw SystemError("signalfd", errno: errno) }
+        self.onSignal = onSignal
+        try loop.register(fd, mask: EventLoop.readable, handler: self)
+    }
+
+    public func handleEvents(_ events: UInt32, now: Timestamp) {
+        var info = signalfd_siginfo()
+        let n = withUnsafeMutableBytes(of: &info) { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n == MemoryLayout<signalfd_siginfo>.size { onSignal(Int32(info.ssi_signo)) }
+    }
+}

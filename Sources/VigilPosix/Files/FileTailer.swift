@@ -1,0 +1,145 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// Where a tailer starts reading a file it opens for the first time.
+public enum TailStart: Sendable, Equatable {
+    /// At the current end: only lines written from now on (tail -F default).
+    case end
+    /// From the first byte.
+    case beginning
+    /// At a saved offset of the file with this device and inode; from the beginning when the
+    /// file is another one now (it was rotated) or shorter than the offset (it was truncated).
+    case saved(FileIdentity, offset: Int64)
+}
+
+/// A file's identity on disk, to notice that a path now names another file.
+public struct FileIdentity: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+    public init(device: UInt64, inode: UInt64) { self.device = device; self.inode = inode }
+}
+
+/// What a tailer noticed during a check, for the operator's console.
+public enum TailNotice: Equatable, Sendable {
+    case waitingForFile(String)
+    case opened(String)
+    case truncated(String)
+    case rotated(String)
+    case unreadable(String, SystemError)
+}
+
+extension SystemError: Equatable {
+    public static func == (a: SystemError, b: SystemError) -> Bool { a.call == b.call && a.errno == b.errno }
+}
+
+/// Follows one growing log file with `tail -F` semantics: survives rename rotation (the old
+/// file is read to its end, then the new one from its start) and copytruncate (reading restarts
+/// at 0), and waits for a file that does not exist yet.
+///
+/// All the work happens in `check`, which reads whatever is new; inotify (or a timer) only
+/// decides when to call it, so tests drive it directly without sleeping.
+public final class FileTailer {
+    public let path: String
+    private var start: TailStart
+    private var fd: Int32 = -1
+    private var identity: FileIdentity?
+    /// Bytes consumed from the open file.
+    public private(set) var offset: Int64 = 0
+    private var splitter: LineSplitter
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var reportedMissing = false
+
+    public init(path: String, start: TailStart = .end, maxLineBytes: Int = 65_536) {
+        self.path = path
+        self.start = start
+        splitter = LineSplitter(maxLineBytes: maxLineBytes)
+        buffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+    }
+
+    deinit {
+        if fd >= 0 { Posix.close(fd) }
+        buffer.deallocate()
+    }
+
+    /// The identity of the file being read, with `offset`: what `forward` saves to resume.
+    public var position: (FileIdentity, Int64)? { identity.map { ($0, offset) } }
+
+    /// Reads everything new, calling `onLine` for each complete line; returns what it noticed.
+    @discardableResult
+    public func check(onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> [TailNotice] {
+        var notices: [TailNotice] = []
+        if fd < 0 {
+            openFile(&notices)
+            if fd < 0 { return notices }
+        }
+        // copytruncate: the file shrank below what was read.
+        var st = stat()
+        if fstat(fd, &st) == 0 && Int64(st.st_size) < offset {
+            notices.append(.truncated(path))
+            splitter.reset()
+            offset = 0
+            lseek(fd, 0, SEEK_SET)
+        }
+        drain(onLine: onLine)
+        // Rename rotation: the path now names another file (or none). The old file was just read
+        // to its end; anything unterminated in it is a complete last line.
+        var pathStat = stat()
+        let pathExists = stat(path, &pathStat) == 0
+        if !pathExists || FileIdentity(device: UInt64(pathStat.st_dev), inode: UInt64(pathStat.st_ino)) != identity {
+            if pathExists {
+                notices.append(.rotated(path))
+                splitter.finish(onLine: onLine)
+                Posix.close(fd)
+                fd = -1
+                start = .beginning
+                openFile(&notices)
+                if fd >= 0 { drain(onLine: onLine) }
+            }
+        }
+        return notices
+    }
+
+    private func openFile(_ notices: inout [TailNotice]) {
+        let opened = open(path, O_RDONLY | O_CLOEXEC)
+        if opened < 0 {
+            let e = errno
+            if e == ENOENT {
+                if !reportedMissing { notices.append(.waitingForFile(path)) }
+                reportedMissing = true
+            } else {
+                notices.append(.unreadable(path, SystemError("open \(path)", errno: e)))
+            }
+            return
+        }
+        var st = stat()
+        fstat(opened, &st)
+        let id = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        let size = Int64(st.st_size)
+        switch start {
+        case .end:
+            offset = size
+        case .beginning:
+            offset = 0
+        case .saved(let savedID, let savedOffset):
+            offset = (savedID == id && savedOffset <= size) ? savedOffset : 0
+        }
+        lseek(opened, off_t(offset), SEEK_SET)
+        fd = opened
+        identity = id
+        reportedMissing = false
+        // Every file after the first one is read from its start (it appeared after rotation).
+        start = .beginning
+        splitter.reset()
+        notices.append(.opened(path))
+    }
+
+    private func drain(onLine: (UnsafeRawBufferPointer, Bool) -> Void) {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n <= 0 { return }
+            offset += Int64(n)
+            splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), onLine: onLine)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// A UDP syslog listener: one datagram is one message, read in batches with recvmmsg.
+public final class UDPListener: EventHandler {
+    public let fd: Int32
+    public let address: SocketAddress
+    private let consumer: any FrameConsumer
+    private let slotBytes: Int
+    private let batch = 64
+    private let buffer: UnsafeMutableRawBufferPointer
+    private let headers: UnsafeMutablePointer<vigil_mmsghdr>
+    private let iovecs: UnsafeMutablePointer<iovec>
+    private let names: UnsafeMutablePointer<sockaddr_storage>
+
+    /// Binds `address`; datagrams longer than `maxMessageBytes` are truncated and flagged.
+    public init(address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int,
+                loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
+        (fd, self.address) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue))
+        Sockets.setReceiveBuffer(fd, bytes: receiveBufferBytes)
+        self.consumer = consumer
+        slotBytes = maxMessageBytes
+        buffer = .allocate(byteCount: slotBytes * batch, alignment: 16)
+        headers = .allocate(capacity: batch)
+        iovecs = .allocate(capacity: batch)
+        names = .allocate(capacity: batch)
+        try loop.register(fd, mask: EventLoop.readable, handler: self)
+    }
+
+    deinit {
+        Posix.close(fd)
+        buffer.deallocate(); headers.deallocate(); iovecs.deallocate(); names.deallocate()
+    }
+
+    public func handleEvents(_ events: UInt32, now: Timestamp) {
+        // Bounded number of batches per wake-up so TCP connections get their turn.
+        for _ in 0..<32 {
+            for i in 0..<batch {
+                iovecs[i] = iovec(iov_base: buffer.baseAddress! + i * slotBytes, iov_len: slotBytes)
+                headers[i] = vigil_mmsghdr()
+                headers[i].msg_hdr.msg_iov = iovecs + i
+                headers[i].msg_hdr.msg_iovlen = 1
+                headers[i].msg_hdr.msg_name = UnsafeMutableRawPointer(names + i)
+                headers[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            }
+            let n = vigil_recvmmsg(fd, headers, UInt32(batch), Int32(MSG_DONTWAIT))
+            if n <= 0 { return }
+            for i in 0..<Int(n) {
+                let length = min(Int(headers[i].msg_len), slotBytes)
+                let truncated = headers[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0
+                let sender = SocketAddress(storage: names + i) ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
+                consumer.consume(frame: UnsafeRawBufferPointer(rebasing: buffer[(i * slotBytes)..<(i * slotBytes + length)]),
+                                 truncated: truncated, sender: sender, now: now)
+            }
+            if Int(n) < batch { return }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+import Glibc
+public import VigilCore
+
+/// Appends every host's messages to `DIR/hosts/HOST/YYYY-MM-DD.log`, one escaped message per line.
+///
+/// Lines go to a per-file memory buffer that is written when it passes `writeThresholdBytes` and on `flush()`,
+/// which the daemon calls on a short interval and at shutdown. At most `maxOpenFiles` descriptors are kept
+/// open (least recently written closed first), so thousands of hosts do not exhaust descriptors. Finding a
+/// host's file is a dictionary lookup by `HostID` and day: no allocation per message once the file is known.
+///
+/// Write errors (a full disk, a permission change) never stop the caller: they are counted in `writeErrors`,
+/// remembered in `lastError`, returned by `flush()`, and the data stays buffered (up to
+/// `maxBufferedBytesPerFile` per file; lines beyond that are counted in `droppedLines`) to be retried.
+/// Owned by one thread.
+public final class HostStore {
+    /// A buffer is written as soon as it holds more than this many bytes.
+    public static let writeThresholdBytes = 64 * 1024
+    /// A file with no new line for this many consecutive `flush()` calls is forgotten (its descriptor and
+    /// buffer released); a later line re-creates it.
+    public static let idleFlushesBeforeRelease = 60
+
+    /// The data directory; messages live under its `hosts` subdirectory.
+    public let directory: String
+    /// The rules `enforceRetention(today:)` applies.
+    public var retention: StoreRetention
+    /// The most file descriptors kept open at once.
+    public let maxOpenFiles: Int
+    /// How many unwritten bytes one file may hold while writes fail before new lines are dropped.
+    public let maxBufferedBytesPerFile: Int
+
+    /// Failed open, mkdir or write calls so far.
+    public private(set) var writeErrors = 0
+    /// Lines dropped because their file's buffer was full after write errors.
+    public private(set) var droppedLines = 0
+    /// The most recent failure, for logs and the stats endpoint.
+    public private(set) var lastError: SystemError?
+
+    /// `DIR/hosts`.
+    let hostsDirectory: String
+    /// Every file with buffered data or recent activity.
+    private var files: [FileKey: DayFile] = [:]
+    /// The files whose descriptor is open, at most `maxOpenFiles`.
+    private var openFiles: [DayFile] = []
+    /// Ticks on every write; a file's `lastUse` orders the descriptor LRU.
+    private var useClock: UInt64 = 0
+
+    /// Opens (creating when missing) `directory` and `directory/hosts`; fails when they cannot be created or
+    /// `hosts` is not writable.
+    public init(directory: String, retention: StoreRetention = StoreRetention(), maxOpenFiles: Int = 256,
+                maxBufferedBytesPerFile: Int = 4 << 20) throws(SystemError) {
+        precondition(maxOpenFiles > 0 && maxBufferedBytesPerFile > 0)
+        self.directory = directory
+        self.retention = retention
+        self.maxOpenFiles = maxOpenFiles
+        self.maxBufferedBytesPerFile = maxBufferedBytesPerFile
+        self.hostsDirectory = directory + "/hosts"
+        try makeDirectories(hostsDirectory)
+        if access(hostsDirectory, W_OK) != 0 { throw SystemError("access \(hostsDirectory)", errno: errno) }
+    }
+
+    deinit { close() }
+
+    /// Appends one message as a line of `DIR/hosts/<sanitized name>/<day>.log`, `day` being days since the epoch
+    /// (the receive day). `name` is only read the first time this host and day are seen.
+    public func append(host: HostID, name: String, day: Int64, line: UnsafeRawBufferPointer) {
+        let key = FileKey(host: host, day: day)
+        let file: DayFile
+        if let known = files[key] {
+            file = known
+        } else {
+            file = DayFile(hostsDirectory: hostsDirectory, hostDirectory: HostName.sanitize(name), day: day)
+            files[key] = file
+        }
+        file.idleFlushes = 0
+        if file.buffer.count >= maxBufferedBytesPerFile {
+            droppedLines += 1
+            return
+        }
+        appendEscapedLine(line, to: &file.buffer)
+        if file.buffer.count > Self.writeThresholdBytes && file.writable {
+            _ = write(file)
+        }
+    }
+
+    /// Writes every buffer to its file and forgets files idle for `idleFlushesBeforeRelease` flushes.
+    /// Returns the first error met (also counted in `writeErrors`), nil when everything was written.
+    @discardableResult
+    public func flush() -> SystemError? {
+        var firstError: SystemError?
+        var idle: [FileKey] = []
+        for (key, file) in files {
+            file.writable = true
+            if let error = write(file), firstError == nil { firstError = error }
+            file.idleFlushes += 1
+            if file.idleFlushes > Self.idleFlushesBeforeRelease && file.buffer.isEmpty { idle.append(key) }
+        }
+        for key in idle {
+            if let file = files.removeValue(forKey: key) { closeDescriptor(of: file) }
+        }
+        return firstError
+    }
+
+    /// Flushes, then closes every descriptor. Returns the flush's first error.
+    @discardableResult
+    public func close() -> SystemError? {
+        let error = flush()
+        for file in openFiles {
+            Glibc.close(file.fd)
+            file.fd = -1
+        }
+        openFiles.removeAll()
+        return error
+    }
+
+    /// The number of files currently holding an open descriptor (at most `maxOpenFiles`).
+    public var openFileCount: Int { openFiles.count }
+
+    /// Bytes waiting in memory across all files.
+    public var bufferedBytes: Int { files.values.reduce(0) { $0 + $1.buffer.count } }
+
+    // MARK: - Writing
+
+    /// Writes `file`'s whole buffer, keeping what could not be written. Returns the error, if any.
+    private func write(_ file: DayFile) -> SystemError? {
+        if file.buffer.isEmpty { return nil }
+        let fd: Int32
+        switch descriptor(for: file) {
+        case .success(let open): fd = open
+        case .failure(let error): return record(error, blocking: file)
+        }
+        var written = 0
+        let failure: Int32? = file.buffer.withUnsafeBytes { raw in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n > 0 {
+                    written += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return n < 0 ? errno : EIO
+                }
+            }
+            return nil
+        }
+        if written == file.buffer.count {
+            file.buffer.removeAll(keepingCapacity: true)
+        } else {
+            file.buffer.removeFirst(written)
+        }
+        guard let failure else { return nil }
+        // Reopen next time: the file may have been replaced or the disk freed.
+        closeDescriptor(of: file)
+        return record(SystemError("write \(file.path)", errno: failure), blocking: file)
+    }
+
+    /// Counts a failure and stops `append` from retrying this file before the next `flush()`.
+    private func record(_ error: SystemError, blocking file: DayFile) -> SystemError {
+        writeErrors += 1
+        lastError = error
+        file.writable = false
+        return error
+    }
+
+    /// An open descriptor for `file`, opening it (and its host directory) when needed and closing the least
+    /// recently written descriptor when `maxOpenFiles` are open.
+    private func descriptor(for file: DayFile) -> Result<Int32, SystemError> {
+        useClock += 1
+        file.lastUse = useClock
+        if file.fd >= 0 { return .success(file.fd) }
+        if openFiles.count >= maxOpenFiles, let oldest = openFiles.indices.min(by: { openFiles[$0].lastUse < openFiles[$1].lastUse }) {
+            Glibc.close(openFiles[oldest].fd)
+            openFiles[oldest].fd = -1
+            openFiles.swapAt(oldest, openFiles.count - 1)
+            openFiles.removeLast()
+        }
+        var fd = openForAppend(file.path)
+        if fd < 0 && errno == ENOENT {
+            let hostDirectory = hostsDirectory + "/" + file.hostDirectory
+            do throws(SystemError) {
+                try makeDirectories(hostDirectory)
+            } catch {
+                return .failure(error)
+            }
+            fd = openForAppend(file.path)
+        }
+        if fd < 0 { return .failure(SystemError("open \(file.path)", errno: errno)) }
+        file.fd = fd
+        openFiles.append(file)
+        return .success(fd)
+    }
+
+    /// Closes `file`'s descriptor if it has one.
+    func closeDescriptor(of file: DayFile) {
+        guard file.fd >= 0 else { return }
+        Glibc.close(file.fd)
+        file.fd = -1
+        if let index = openFiles.firstIndex(where: { $0 === file }) {
+            openFiles.swapAt(index, openFiles.count - 1)
+            openFiles.removeLast()
+        }
+    }
+
+    /// Closes the descriptor of any open file stored as `hostDirectory/day`, before that file is deleted.
+    func closeDescriptors(hostDirectory: String, day: Int64) {
+        for file in openFiles where file.day == day && file.hostDirectory == hostDirectory {
+            closeDescriptor(of: file)
+        }
+    }
+}
+
+/// Which file a message goes to: its host and its receive day.
+struct FileKey: Hashable {
+    var host: HostID
+    var day: Int64
+}
+
+/// One host's file for one day: its path, its unwritten bytes and its descriptor.
+final class DayFile {
+    /// The sanitized host name, one directory component.
+    let hostDirectory: String
+    let day: Int64
+    let path: String
+    var buffer: [UInt8] = []
+    var fd: Int32 = -1
+    /// `useClock` at the last write, for the descriptor LRU.
+    var lastUse: UInt64 = 0
+    /// Consecutive flushes without a new line.
+    var idleFlushes = 0
+    /// False after a failed write until the next flush, so `append` does not retry on every line.
+    var writable = true
+
+    init(hostsDirectory: String, hostDirectory: String, day: Int64) {
+        self.hostDirectory = hostDirectory
+        self.day = day
+        self.path = hostsDirectory + "/" + hostDirectory + "/" + dayFileName(day)
+    }
+}
+
+/// `YYYY-MM-DD.log` for a day count since the epoch.
+func dayFileName(_ day: Int64) -> String {
+    let (year, month, dayOfMonth) = CivilDateTime.civilFromDays(day)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(14)
+    appendDigits(year, width: 4, to: &bytes)
+    bytes.append(UInt8(ascii: "-"))
+    appendDigits(month, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: "-"))
+    appendDigits(dayOfMonth, width: 2, to: &bytes)
+    bytes += ".log".utf8
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Opens `path` for appending, creating it with mode 0640; retries on EINTR. Returns -1 with errno set.
+private func openForAppend(_ path: String) -> Int32 {
+    while true {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        if fd >= 0 || errno != EINTR { return fd }
+    }
+}
+
+/// `mkdir -p`: creates `path` and any missing parents with mode 0750; fails when something other than a
+/// directory is in the way.
+func makeDirectories(_ path: String) throws(SystemError) {
+    if mkdir(path, 0o750) == 0 { return }
+    let failure = errno
+    if failure == EEXIST {
+        var info = stat()
+        if stat(path, &info) != 0 { throw SystemError("stat \(path)", errno: errno) }
+        if info.st_mode & S_IFMT != S_IFDIR { throw SystemError("mkdir \(path)", errno: ENOTDIR) }
+        return
+    }
+    guard failure == ENOENT, let slash = path.lastIndex(of: "/"), slash > path.startIndex else {
+        throw SystemError("mkdir \(path)", errno: failure)
+    }
+    try makeDirectories(String(path[..<slash]))
+    if mkdir(path, 0o750) != 0 && errno != EEXIST { throw SystemError("mkdir \(path)", errno: errno) }
+}

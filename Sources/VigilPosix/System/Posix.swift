@@ -1,0 +1,88 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// A failed system call: the call's name and its errno.
+public struct SystemError: Error, CustomStringConvertible, Sendable {
+    public var call: String
+    public var errno: Int32
+    public init(_ call: String, errno: Int32) { self.call = call; self.errno = errno }
+    public var description: String { "\(call): \(String(cString: strerror(errno)))" }
+}
+
+/// The result of a non-blocking I/O call: bytes moved, or "try again later".
+public enum IOResult: Equatable, Sendable {
+    case processed(Int)
+    case wouldBlock
+}
+
+/// The syscall funnel: every call retries `EINTR`, turns `EAGAIN` into `.wouldBlock`,
+/// and throws a `SystemError` naming the call for anything else.
+public enum Posix {
+    @inline(__always)
+    static func retrying(_ name: String, _ body: () -> Int) throws(SystemError) -> Int {
+        while true {
+            let r = body()
+            if r >= 0 { return r }
+            let e = Glibc.errno
+            if e == EINTR { continue }
+            throw SystemError(name, errno: e)
+        }
+    }
+
+    @inline(__always)
+    static func nonBlocking(_ name: String, _ body: () -> Int) throws(SystemError) -> IOResult {
+        while true {
+            let r = body()
+            if r >= 0 { return .processed(r) }
+            let e = Glibc.errno
+            if e == EINTR { continue }
+            if e == EAGAIN || e == EWOULDBLOCK { return .wouldBlock }
+            throw SystemError(name, errno: e)
+        }
+    }
+
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult {
+        try nonBlocking("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult {
+        try nonBlocking("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Writes all of `buffer` to a blocking descriptor (files), retrying short writes.
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) {
+        var offset = 0
+        while offset < buffer.count {
+            let n = try retrying("write") { Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
+            offset += n
+        }
+    }
+
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)  // EINTR after close on Linux still closes the descriptor
+    }
+
+    /// The current wall-clock time.
+    public static func wallClock() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(microseconds: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
+    }
+
+    /// Monotonic time in microseconds, for deadlines.
+    public static func monotonicMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    /// Raises the soft open-file limit to the hard limit so thousands of connections fit.
+    public static func raiseFileLimit() {
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Glibc
+import Testing
+import VigilCore
+@testable import VigilPosix
+
+/// tail -F semantics, driven by calling `check` after each file operation (no sleeps).
+@Suite struct FileTailerTests {
+    final class Lines {
+        var all: [String] = []
+        func take(_ tailer: FileTailer) -> [String] {
+            all.removeAll()
+            tailer.check { line, _ in self.all.append(String(decoding: line, as: UTF8.self)) }
+            return all
+        }
+    }
+
+    func append(_ path: String, _ text: String) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        Glibc.close(fd)
+    }
+
+    @Test func startsAtTheEndAndSeesAppends() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/access.log"
+        append(path, "old line\n")
+        let tailer = FileTailer(path: path)
+        let lines = Lines()
+        #expect(lines.take(tailer) == [])
+        append(path, "new 1\nnew 2\npart")
+        #expect(lines.take(tailer) == ["new 1", "new 2"])
+        append(path, "ial\n")
+        #expect(lines.take(tailer) == ["partial"])
+    }
+
+    @Test func renameRotationLosesAndRepeatsNothing() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/access.log"
+        append(path, "")
+        let tailer = FileTailer(path: path)
+        let lines = Lines()
+        _ = lines.take(tailer)
+        append(path, "a\n")
+        #expect(lines.take(tailer) == ["a"])
+        append(path, "b\nc-unterminated")           // written just before rotation
+        rename(path, path + ".1")
+        append(path + ".1", "\nd\n")                // the old writer still finishes into the renamed file
+        #expect(lines.take(tailer) == ["b", "c-unterminated", "d"])
+        append(path, "e\n")                          // the new file appears
+        #expect(lines.take(tailer) == ["e"])
+        append(path, "f\n")
+        #expect(lines.take(tailer) == ["f"])
+    }
+
+    @Test func copyTruncateRestartsAtZero() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/access.log"
+        append(path, "")
+        let tailer = FileTailer(path: path)
+        let lines = Lines()
+        _ = lines.take(tailer)
+        append(path, "one\ntwo\n")
+        #expect(lines.take(tailer) == ["one", "two"])
+        #expect(truncate(path, 0) == 0)
+        append(path, "three\n")
+        #expect(lines.take(tailer) == ["three"])
+        #expect(tailer.offset == 6)
+    }
+
+    @Test func aFileThatAppearsLaterIsPickedUpFromItsStart() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/later.log"
+        let tailer = FileTailer(path: path)
+        var notices = tailer.check { _, _ in }
+        #expect(notices == [.waitingForFile(path)])
+        notices = tailer.check { _, _ in }
+        #expect(notices.isEmpty)  // said once, not on every check
+        append(path, "first\n")
+        let lines = Lines()
+        #expect(lines.take(tailer) == [])  // .end: a file found at start is read from its end
+        let fresh = FileTailer(path: dir + "/fresh.log", start: .beginning)
+        _ = fresh.check { _, _ in }
+        append(dir + "/fresh.log", "x\ny\n")
+        #expect(lines.take(fresh) == ["x", "y"])
+    }
+
+    @Test func resumesAtASavedOffsetOnlyForTheSameFile() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/app.log"
+        append(path, "one\ntwo\n")
+        let first = FileTailer(path: path, start: .beginning)
+        let lines = Lines()
+        #expect(lines.take(first) == ["one", "two"])
+        let (identity, offset) = try #require(first.position)
+        append(path, "three\n")
+        #expect(lines.take(FileTailer(path: path, start: .saved(identity, offset: offset))) == ["three"])
+        // Another file at the same path: the saved offset does not apply.
+        rename(path, path + ".1")
+        append(path, "new file\n")
+        #expect(lines.take(FileTailer(path: path, start: .saved(identity, offset: offset))) == ["new file"])
+    }
+
+    @Test func anUnreadableFileIsReportedNotFatal() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/secret.log"
+        append(path, "x\n")
+        chmod(path, 0)
+        let tailer = FileTailer(path: path)
+        let notices = tailer.check { _, _ in }
+        if getuid() == 0 {
+            #expect(notices == [.opened(path)])  // root reads anything; nothing to report
+        } else {
+            #expect(notices.count == 1 && { if case .unreadable = notices[0] { true } else { false } }())
+        }
+    }
+
+    @Test func inotifyWakesTheLoopWhenAFollowedFileChanges() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/watched.log"
+        let loop = try EventLoop()
+        let tailer = FileTailer(path: path, start: .beginning)
+        var seen: [String] = []
+        let watcher = try DirectoryWatcher(paths: [path], loop: loop) { _ in
+            tailer.check { line, _ in seen.append(String(decoding: line, as: UTF8.self)) }
+        }
+        append(path, "created and written\n")
+        #expect(pump(loop) { seen == ["created and written"] })
+        rename(path, path + ".1")
+        append(path, "after rotation\n")
+        #expect(pump(loop) { seen == ["created and written", "after rotation"] })
+        _ = watcher
+    }
+}

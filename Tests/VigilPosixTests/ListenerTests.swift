@@ -1,0 +1,159 @@
+import Glibc
+import Testing
+import VigilCore
+@testable import VigilPosix
+
+/// Real sockets on 127.0.0.1 and ::1, ports picked by the kernel; the loop is pumped
+/// from the test thread until the expected frames arrived (bounded), never slept on.
+@Suite struct ListenerTests {
+    func tcpListener(_ loop: EventLoop, _ consumer: RecordingConsumer, v6: Bool = false, maxMessageBytes: Int = 65_536,
+                     maxConnections: Int = 20_000, idleTimeoutMicros: Int64 = 60_000_000) throws -> TCPListener {
+        try TCPListener(address: loopback(v6), maxMessageBytes: maxMessageBytes, maxConnections: maxConnections,
+                        idleTimeoutMicros: idleTimeoutMicros, loop: loop, consumer: consumer)
+    }
+
+    @Test(arguments: [false, true])
+    func udpDatagramsArriveWhole(v6: Bool) throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try UDPListener(address: loopback(v6), maxMessageBytes: 65_536, receiveBufferBytes: 1 << 20,
+                                       loop: loop, consumer: consumer)
+        let expected = datagrams("logger-rfc5424-udp.udp") + datagrams("nginx-syslog-curl.udp")
+        let client = TestClient(udpFamilyOf: listener.address)
+        for d in expected { client.sendDatagram(d, to: listener.address) }
+        #expect(pump(loop) { consumer.frames.count == expected.count })
+        #expect(consumer.frames.map(\.bytes) == expected)
+        #expect(consumer.frames.allSatisfy { !$0.truncated && $0.sender.ip == (v6 ? IPAddress.parse("::1")! : IPAddress(127, 0, 0, 1)) })
+    }
+
+    @Test func udpDatagramLongerThanLimitIsTruncatedAndFlagged() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try UDPListener(address: loopback(false), maxMessageBytes: 1024, receiveBufferBytes: 1 << 20,
+                                       loop: loop, consumer: consumer)
+        let client = TestClient(udpFamilyOf: listener.address)
+        let big = Array("<13>1 - h a - - - ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 3000)
+        client.sendDatagram(big, to: listener.address)
+        client.sendDatagram(Array("<13>1 - h a - - - after".utf8), to: listener.address)
+        #expect(pump(loop) { consumer.frames.count == 2 })
+        #expect(consumer.frames[0].truncated && consumer.frames[0].bytes == Array(big[0..<1024]))
+        #expect(!consumer.frames[1].truncated && consumer.frames[1].text.hasSuffix("after"))
+    }
+
+    @Test(arguments: [
+        ("logger-rfc5424-tcp-octet.tcp", true), ("rsyslog-tcp-proto23-octet.tcp", true),
+        ("sshd-normal-rsyslog-tcp-octet.tcp", true), ("logger-rfc5424-tcp-lf.tcp", false),
+        ("rsyslog-tcp-traditional.tcp", false), ("rsyslog-tcp-forward.tcp", false),
+    ])
+    func tcpSamplesFrameExactly(file: String, octet: Bool) throws {
+        for v6 in [false, true] {
+            let loop = try EventLoop()
+            let consumer = RecordingConsumer()
+            let listener = try tcpListener(loop, consumer, v6: v6)
+            let bytes = sample(file)
+            let expected = octet ? octetFrames(bytes) : lineFrames(bytes)
+            let client = try TestClient(tcp: listener.address)
+            client.send(bytes)
+            client.shutdownWrite()
+            #expect(pump(loop) { consumer.count(.closed) == 1 })
+            #expect(consumer.frames.map(\.text) == expected.map { String(decoding: $0, as: UTF8.self) }, "\(file) v6=\(v6)")
+            #expect(consumer.framingErrors.isEmpty)
+        }
+    }
+
+    @Test func framesSplitAcrossReadsAtEveryByte() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try tcpListener(loop, consumer)
+        let bytes = sample("logger-rfc5424-tcp-octet.tcp") + sample("logger-rfc5424-tcp-lf.tcp")
+        let expected = octetFrames(sample("logger-rfc5424-tcp-octet.tcp")) + lineFrames(sample("logger-rfc5424-tcp-lf.tcp"))
+        let client = try TestClient(tcp: listener.address)
+        #expect(pump(loop) { consumer.count(.accepted) == 1 })
+        for byte in bytes {
+            client.send([byte])
+            loop.runOnce(timeoutMilliseconds: 0)
+        }
+        client.shutdownWrite()
+        #expect(pump(loop) { consumer.count(.closed) == 1 })
+        #expect(consumer.frames.map(\.text) == expected.map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    @Test func manyConnectionsAtOnceEachKeepsItsOrder() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try tcpListener(loop, consumer)
+        let connections = 2_000
+        var clients: [TestClient] = []
+        for c in 0..<connections {
+            let client = try TestClient(tcp: listener.address)
+            client.send("<13>1 - host\(c % 7) app - - - conn \(c) msg 0\n<13>1 - host app - - - conn \(c) msg 1\n")
+            clients.append(client)
+            if c % 100 == 0 { loop.runOnce(timeoutMilliseconds: 0) }  // keep the accept backlog drained
+        }
+        #expect(pump(loop) { consumer.frames.count == connections * 2 })
+        #expect(consumer.count(.accepted) == connections)
+        var perPort: [UInt16: [String]] = [:]
+        for f in consumer.frames { perPort[f.sender.port, default: []].append(f.text) }
+        for client in clients {
+            let texts = perPort[client.localPort] ?? []
+            #expect(texts.count == 2 && texts[0].hasSuffix("msg 0") && texts[1].hasSuffix("msg 1"))
+        }
+        clients.forEach { $0.shutdownWrite() }
+        #expect(pump(loop) { consumer.count(.closed) == connections })
+    }
+
+    @Test func badFramingClosesOnlyThatConnection() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try tcpListener(loop, consumer, maxMessageBytes: 1024)
+        let good = try TestClient(tcp: listener.address)
+        let garbageCount = try TestClient(tcp: listener.address)
+        let absurdCount = try TestClient(tcp: listener.address)
+        let oversized = try TestClient(tcp: listener.address)
+        good.send("<13>1 - good app - - - before\n")
+        garbageCount.send("12a <13>1 - bad app - - - x")
+        absurdCount.send("99999999999 <13>1 - bad app - - - x")
+        let big = "<13>1 - big app - - - " + String(repeating: "y", count: 5000)
+        let next = "<13>1 - big app - - - next"
+        oversized.send("\(big.utf8.count) \(big)\(next.utf8.count) \(next)")
+        good.send("<13>1 - good app - - - after\n")
+        #expect(pump(loop) { consumer.framingErrors.count == 2 && consumer.frames.count == 4 })
+        let texts = consumer.frames.map(\.text)
+        #expect(texts.filter { $0.contains("good") } == ["<13>1 - good app - - - before", "<13>1 - good app - - - after"])
+        let bigFrames = consumer.frames.filter { $0.text.contains("big") }
+        #expect(bigFrames.count == 2)
+        #expect(bigFrames.first?.truncated == true && bigFrames.first?.bytes.count == 1024)
+        #expect(bigFrames.last?.text == "<13>1 - big app - - - next" && bigFrames.last?.truncated == false)
+        #expect(consumer.count(.closed) == 2)
+    }
+
+    @Test func idleConnectionIsClosedAndItsPartialFrameKept() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try tcpListener(loop, consumer, idleTimeoutMicros: 60_000_000)
+        let client = try TestClient(tcp: listener.address)
+        let quiet = try TestClient(tcp: listener.address)
+        client.send("<13>1 - slow app - - - never finished")
+        #expect(pump(loop) { consumer.count(.accepted) == 2 })
+        // 59 s after the last byte nothing is idle yet; 61 s after, both connections are.
+        let start = Posix.monotonicMicros()
+        listener.closeIdleConnections(monotonicMicros: start + 59_000_000, now: Timestamp(seconds: 0))
+        #expect(consumer.count(.timedOut) == 0)
+        listener.closeIdleConnections(monotonicMicros: start + 61_000_000, now: Timestamp(seconds: 0))
+        #expect(consumer.count(.timedOut) == 2 && consumer.count(.closed) == 2)
+        #expect(consumer.frames.map(\.text) == ["<13>1 - slow app - - - never finished"])
+        #expect(listener.openConnections == 0)
+        _ = quiet
+    }
+
+    @Test func connectionsBeyondTheLimitAreRejected() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try tcpListener(loop, consumer, maxConnections: 2)
+        let clients = try (0..<3).map { _ in try TestClient(tcp: listener.address) }
+        #expect(pump(loop) { consumer.count(.accepted) + consumer.count(.rejected) == 3 })
+        #expect(consumer.count(.accepted) == 2 && consumer.count(.rejected) == 1)
+        #expect(listener.openConnections == 2)
+        _ = clients
+    }
+}

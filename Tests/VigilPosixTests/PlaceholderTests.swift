@@ -1,6 +1,0 @@
-import Testing
-@testable import VigilPosix
-
-@Test func systemErrorNamesTheCall() {
-    #expect(SystemError("bind", errno: 98).description.hasPrefix("bind: "))
-}

@@ -1,0 +1,87 @@
+import Glibc
+import Testing
+import VigilCore
+import VigilDaemon
+@testable import VigilPosix
+
+/// The whole serve pipeline on loopback: listeners → parser → per-host store, then a graceful shutdown.
+@Suite struct ServerTests {
+    func makeServer(dir: String, maxMessageBytes: Int = 65_536) throws -> Server {
+        var settings = ServerSettings()
+        settings.udp = [loopback(false), loopback(true)]
+        settings.tcp = [loopback(false), loopback(true)]
+        settings.dataDirectory = dir
+        settings.maxMessageBytes = maxMessageBytes
+        settings.flushIntervalMicros = 3_600_000_000  // only the shutdown flush writes, so the test proves it
+        return try Server(settings: settings, log: { _ in })
+    }
+
+    @Test func messagesLandInTheirHostFileAndShutdownLosesNothing() throws {
+        let dir = try temporaryDirectory()
+        let server = try makeServer(dir: dir)
+        let tcp = try TestClient(tcp: server.boundTCP[0])
+        let tcp6 = try TestClient(tcp: server.boundTCP[1])
+        let udp = TestClient(udpFamilyOf: server.boundUDP[0])
+        tcp.send(sample("rsyslog-tcp-traditional.tcp"))
+        tcp6.send(sample("logger-rfc5424-tcp-octet.tcp"))
+        for d in datagrams("rsyslog-udp-proto23.udp") { udp.sendDatagram(d, to: server.boundUDP[0]) }
+        udp.sendDatagram(Array("garbage without any syslog header".utf8), to: server.boundUDP[0])
+        // Partial last line still in flight when the daemon stops: it was read, so it is kept.
+        tcp.send("<13>Nov 22 23:06:08 edge-tcp-traditional webapp: unterminated tail")
+        #expect(pump(server.loop) { server.collector.counters.received >= 14 })
+        server.shutdown()
+
+        let day = Posix.wallClock().dayString
+        let traditional = try readLines("\(dir)/hosts/edge-tcp-traditional/\(day).log")
+        #expect(traditional.count == 5)
+        #expect(traditional.last == "<13>Nov 22 23:06:08 edge-tcp-traditional webapp: unterminated tail")
+        #expect(try readLines("\(dir)/hosts/vm/\(day).log").count == 5)
+        #expect(try readLines("\(dir)/hosts/edge-udp-proto23/\(day).log").count == 4)
+        #expect(try readLines("\(dir)/hosts/127.0.0.1/\(day).log") == ["garbage without any syslog header"])
+        let counters = server.collector.counters
+        #expect(counters.received == 15 && counters.parseErrors == 1 && counters.framingErrors == 0)
+    }
+
+    @Test func hostileHostNamesStayInsideTheDataDirectory() throws {
+        let dir = try temporaryDirectory()
+        let server = try makeServer(dir: dir)
+        let tcp = try TestClient(tcp: server.boundTCP[0])
+        tcp.send("<13>1 2026-11-22T10:00:00Z ../../escape app - - - x\n<13>1 2026-11-22T10:00:00Z a/b app - - - y\n")
+        #expect(pump(server.loop) { server.collector.counters.received == 2 })
+        server.shutdown()
+        let hosts = try listDirectory("\(dir)/hosts")
+        #expect(hosts.count == 2)
+        #expect(hosts.allSatisfy { !$0.contains("/") && $0 != ".." && $0 != "." })
+        #expect(access("\(dir)/escape", F_OK) != 0)
+    }
+}
+
+func temporaryDirectory() throws -> String {
+    var template = Array("/tmp/vigil-test-XXXXXX".utf8CString)
+    guard let path = mkdtemp(&template) else { throw SystemError("mkdtemp", errno: errno) }
+    return String(cString: path)
+}
+
+func readLines(_ path: String) throws -> [String] {
+    guard let file = fopen(path, "rb") else { throw SystemError("open \(path)", errno: errno) }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, file)
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+}
+
+func listDirectory(_ path: String) throws -> [String] {
+    guard let dir = opendir(path) else { throw SystemError("opendir \(path)", errno: errno) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
