@@ -25,7 +25,7 @@ func runUDPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
     let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: block.bytes.count, alignment: 16)
     storage.copyBytes(from: block.bytes)
     let iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: frames)
-    let headers = UnsafeMutablePointer<mmsghdr>.allocate(capacity: frames)
+    let headers = UnsafeMutablePointer<vigil_mmsghdr>.allocate(capacity: frames)
     defer {
         storage.deallocate()
         iovecs.deallocate()
@@ -37,7 +37,7 @@ func runUDPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
         var header = msghdr()
         header.msg_iov = iovecs + i
         header.msg_iovlen = 1
-        headers[i] = mmsghdr(msg_hdr: header, msg_len: 0)
+        headers[i] = vigil_mmsghdr(msg_hdr: header, msg_len: 0)
         start = block.ends[i]
     }
 
