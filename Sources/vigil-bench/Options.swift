@@ -38,19 +38,17 @@ struct BenchOptions {
     static let usage = """
         usage: vigil-bench load --tcp HOST:PORT --count N [--connections N] [--framing octet|lf] [--size BYTES]
                vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
+               vigil-bench parse --count N [--size BYTES]
         HOST must be a loopback address (127.0.0.0/8, ::1 as [::1], or localhost).
         """
 
-    /// Parses `load ...` arguments; everything is checked before any socket is opened.
+    /// Parses the arguments after `load`; everything is checked before any socket is opened.
     static func parse(_ args: [String]) -> Result<BenchOptions, UsageError> {
-        guard args.first == "load" else {
-            return .failure(UsageError(message: args.isEmpty ? "missing subcommand" : "unknown subcommand '\(args[0])'"))
-        }
         var transport: Transport?
         var target: SocketAddress?
         var options = BenchOptions(transport: .tcp, target: SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 0))
         var sawCount = false
-        var i = 1
+        var i = 0
         while i < args.count {
             let flag = args[i]
             guard i + 1 < args.count else { return .failure(UsageError(message: "\(flag) needs a value")) }
