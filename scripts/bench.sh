@@ -199,13 +199,13 @@ ratio() {
 }
 
 row() {
-    printf '%-34s %22s %22s %10s\n' "$1" "${R[vigil.$2]:--}" "${R[rsyslog.$2]:--}" \
+    printf '%-36s %26s %26s %10s\n' "$1" "${R[vigil.$2]:--}" "${R[rsyslog.$2]:--}" \
         "$(ratio "${R[vigil.$2]:-}" "${R[rsyslog.$2]:-}")"
 }
 
 echo
-printf '%-34s %22s %22s %10s\n' "$COUNT msgs x $SIZE B" vigil rsyslogd vigil/rsys
-printf '%-34s %22s %22s %10s\n' "----------------------------------" "----------------------" "----------------------" "----------"
+printf '%-36s %26s %26s %10s\n' "$COUNT msgs x $SIZE B" vigil rsyslogd vigil/rsys
+printf '%-36s %26s %26s %10s\n' "------------------------------------" "--------------------------" "--------------------------" "----------"
 row "TCP 1 connection (msgs/s)" tcp1
 row "TCP 8 connections (msgs/s)" tcp8
 row "UDP sender full speed (msgs/s)" udp_send
