@@ -1,0 +1,148 @@
+import Glibc
+import VigilCore
+
+/// The transport a load run uses.
+enum Transport: String {
+    case tcp, udp
+}
+
+/// How TCP frames are delimited (RFC 6587): octet-counting or a trailing LF.
+enum TCPFraming: String {
+    case octet, lf
+}
+
+/// A command-line mistake, reported with the usage text and exit code 2.
+struct UsageError: Error {
+    var message: String
+}
+
+/// The parsed arguments of `vigil-bench load`.
+struct BenchOptions {
+    /// Upper bound on `--count`, so that a typo cannot start an endless run.
+    static let maxCount = 100_000_000
+    /// Upper bound on `--connections` (one thread each).
+    static let maxConnections = 256
+    /// Accepted range of `--size` (bytes of one message, framing excluded).
+    static let sizeRange = 80...65_536
+
+    var transport: Transport
+    var target: SocketAddress
+    var connections = 1
+    var count = 0
+    var framing = TCPFraming.octet
+    var size = 200
+    /// Messages per second for UDP; 0 means as fast as possible.
+    var rate = 0
+
+    /// The text printed after a usage error.
+    static let usage = """
+        usage: vigil-bench load --tcp HOST:PORT --count N [--connections N] [--framing octet|lf] [--size BYTES]
+               vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
+               vigil-bench parse --count N [--size BYTES]
+        HOST must be a loopback address (127.0.0.0/8, ::1 as [::1], or localhost).
+        """
+
+    /// Parses the arguments after `load`; everything is checked before any socket is opened.
+    static func parse(_ args: [String]) -> Result<BenchOptions, UsageError> {
+        var transport: Transport?
+        var target: SocketAddress?
+        var options = BenchOptions(transport: .tcp, target: SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 0))
+        var sawCount = false
+        var i = 0
+        while i < args.count {
+            let flag = args[i]
+            guard i + 1 < args.count else { return .failure(UsageError(message: "\(flag) needs a value")) }
+            let value = args[i + 1]
+            i += 2
+            switch flag {
+            case "--tcp", "--udp":
+                if transport != nil { return .failure(UsageError(message: "give exactly one of --tcp and --udp")) }
+                transport = flag == "--tcp" ? .tcp : .udp
+                switch parseLoopbackTarget(value) {
+                case .success(let address): target = address
+                case .failure(let error): return .failure(error)
+                }
+            case "--connections":
+                guard let n = Int(value), (1...maxConnections).contains(n) else {
+                    return .failure(UsageError(message: "--connections must be 1...\(maxConnections), got '\(value)'"))
+                }
+                options.connections = n
+            case "--count":
+                guard let n = Int(value), (1...maxCount).contains(n) else {
+                    return .failure(UsageError(message: "--count must be 1...\(maxCount), got '\(value)'"))
+                }
+                options.count = n
+                sawCount = true
+            case "--framing":
+                guard let f = TCPFraming(rawValue: value) else {
+                    return .failure(UsageError(message: "--framing must be octet or lf, got '\(value)'"))
+                }
+                options.framing = f
+            case "--size":
+                guard let n = Int(value), sizeRange.contains(n) else {
+                    return .failure(UsageError(message: "--size must be \(sizeRange.lowerBound)...\(sizeRange.upperBound), got '\(value)'"))
+                }
+                options.size = n
+            case "--rate":
+                guard let n = Int(value), n >= 0, n <= 100_000_000 else {
+                    return .failure(UsageError(message: "--rate must be a number of messages per second, got '\(value)'"))
+                }
+                options.rate = n
+            default:
+                return .failure(UsageError(message: "unknown flag '\(flag)'"))
+            }
+        }
+        guard let transport, let target else { return .failure(UsageError(message: "give one of --tcp HOST:PORT or --udp HOST:PORT")) }
+        guard sawCount else { return .failure(UsageError(message: "--count is required")) }
+        if transport == .udp && options.connections != 1 {
+            return .failure(UsageError(message: "--connections applies to --tcp only"))
+        }
+        if transport == .tcp && options.rate != 0 {
+            return .failure(UsageError(message: "--rate applies to --udp only"))
+        }
+        if transport == .udp && options.size > 65_000 {
+            return .failure(UsageError(message: "--size for UDP must fit a datagram (at most 65000)"))
+        }
+        options.transport = transport
+        options.target = target
+        return .success(options)
+    }
+}
+
+/// Parses `127.0.0.1:5514`, `[::1]:5514` or `localhost:5514` and refuses any address
+/// outside 127.0.0.0/8 and ::1, so the generator can never flood another machine.
+func parseLoopbackTarget(_ text: String) -> Result<SocketAddress, UsageError> {
+    var host: Substring
+    var portText: Substring
+    if text.hasPrefix("[") {
+        guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+            return .failure(UsageError(message: "bad address '\(text)': expected [IPv6]:PORT"))
+        }
+        host = text[text.index(after: text.startIndex)..<close]
+        portText = text[text.index(close, offsetBy: 2)...]
+    } else {
+        guard let colon = text.lastIndex(of: ":") else {
+            return .failure(UsageError(message: "bad address '\(text)': expected HOST:PORT"))
+        }
+        host = text[..<colon]
+        portText = text[text.index(after: colon)...]
+    }
+    guard let port = UInt16(portText), port != 0 else {
+        return .failure(UsageError(message: "bad port in '\(text)'"))
+    }
+    if host == "localhost" { host = "127.0.0.1" }
+    guard let ip = IPAddress.parse(String(host)) else {
+        return .failure(UsageError(message: "bad address '\(text)': HOST must be a numeric loopback address"))
+    }
+    let isLoopback = ip.isIPv4 ? ip.ipv4Value >> 24 == 127 : (ip.high == 0 && ip.low == 1)
+    guard isLoopback else {
+        return .failure(UsageError(message: "refusing non-loopback target '\(text)': only 127.0.0.0/8 and ::1 are allowed"))
+    }
+    return .success(SocketAddress(ip: ip, port: port))
+}
+
+/// Writes one line to stderr.
+func printError(_ line: String) {
+    var copy = line + "\n"
+    copy.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}

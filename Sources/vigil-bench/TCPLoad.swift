@@ -1,0 +1,94 @@
+import Glibc
+import VigilCore
+
+/// Frames per pre-built block; one block is about 800 KB at the default size.
+let tcpBlockFrames = 4096
+
+/// One TCP connection's work, run on its own thread: connect, then write `frames`
+/// frames from its block with large write() calls, then close.
+final class TCPSender: @unchecked Sendable {
+    let target: SocketAddress
+    let block: FrameBlock
+    let frames: Int
+    /// Set by the sender thread before it exits; read after pthread_join.
+    var failure: LoadError?
+
+    init(target: SocketAddress, block: FrameBlock, frames: Int) {
+        self.target = target
+        self.block = block
+        self.frames = frames
+    }
+
+    /// Sends everything; records the first error and stops there.
+    func run() {
+        let fd: Int32
+        switch connectedSocket(Int32(SOCK_STREAM.rawValue), to: target) {
+        case .success(let opened): fd = opened
+        case .failure(let error): failure = error; return
+        }
+        defer { close(fd) }
+        var remaining = frames
+        block.bytes.withUnsafeBytes { raw in
+            while remaining > 0 {
+                let n = min(remaining, block.ends.count)
+                if let error = writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0..<block.length(ofFirst: n)])) {
+                    failure = error
+                    return
+                }
+                remaining -= n
+            }
+        }
+        _ = shutdown(fd, Int32(SHUT_WR))
+    }
+}
+
+/// Writes all of `bytes` to a blocking socket, retrying short writes and EINTR.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> LoadError? {
+    var offset = 0
+    while offset < bytes.count {
+        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if n < 0 {
+            if errno == EINTR { continue }
+            return .system("write", errno)
+        }
+        offset += n
+    }
+    return nil
+}
+
+/// Runs `--connections` senders in parallel threads and reports the total once all have closed.
+func runTCPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
+    let now = wallClockNow()
+    let kind: FrameKind = options.framing == .octet ? .octetCounted : .lineFeed
+    var senders: [TCPSender] = []
+    var totalBytes = 0
+    for c in 0..<options.connections {
+        let frames = options.count / options.connections + (c < options.count % options.connections ? 1 : 0)
+        let block = buildFrameBlock(frames: min(frames, tcpBlockFrames), size: options.size, kind: kind,
+                                    connection: c, timestamp: now)
+        let whole = frames / max(block.ends.count, 1)
+        totalBytes += whole * block.bytes.count + block.length(ofFirst: frames - whole * block.ends.count)
+        senders.append(TCPSender(target: options.target, block: block, frames: frames))
+    }
+    let start = monotonicNanoseconds()
+    var threads: [pthread_t] = []
+    for sender in senders {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(sender).toOpaque()
+        let rc = pthread_create(&thread, nil, { raw in
+            let sender = Unmanaged<TCPSender>.fromOpaque(raw!).takeRetainedValue()
+            sender.run()
+            return nil
+        }, context)
+        if rc != 0 {
+            Unmanaged<TCPSender>.fromOpaque(context).release()
+            for t in threads { pthread_join(t, nil) }
+            return .failure(.system("pthread_create", rc))
+        }
+        threads.append(thread)
+    }
+    for t in threads { pthread_join(t, nil) }
+    let elapsed = monotonicNanoseconds() - start
+    if let error = senders.lazy.compactMap(\.failure).first { return .failure(error) }
+    return .success(LoadReport(messages: options.count, bytes: totalBytes, elapsedNanoseconds: elapsed))
+}

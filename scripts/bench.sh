@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Throughput of `vigil serve` against rsyslogd, with the same load, in one run.
+#
+# For each receiver, on loopback: TCP with 1 and with 8 connections (msgs/s from the first send
+# until all N messages are in DATA/hosts/*/*.log), UDP at the sender's full speed (loss), and UDP
+# at a few fixed rates (the highest loss-free one). Then vigil's parser alone (vigil-bench parse). rsyslogd runs with a private config (imtcp,
+# imudp, no imuxsock, no /dev/log) writing one file per host and day, like vigil.
+#
+# Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
+# BENCH_UDP_RATES (default "50000 100000 200000 400000"), BENCH_SIZE (bytes per message, 200),
+# BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
+# VIGIL=PATH (another vigil binary).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
+COUNT=${BENCH_COUNT:-2000000}
+UDP_COUNT=${BENCH_UDP_COUNT:-300000}
+UDP_RATES=${BENCH_UDP_RATES:-50000 100000 200000 400000}
+SIZE=${BENCH_SIZE:-200}
+TIMEOUT=${BENCH_TIMEOUT:-180}
+ONLY=${BENCH_ONLY:-}
+UDP_RATE_SECONDS=2
+
+for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES; do
+    if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
+done
+
+WORK=$(mktemp -d /tmp/vigil-bench.XXXXXX)
+CHILDREN=()
+cleanup() {
+    local pid
+    for pid in "${CHILDREN[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+    BIN_DIR=$(cd "$ROOT" && swift build -c release --show-bin-path)
+else
+    build_release "$ROOT"
+fi
+VIGIL=${VIGIL:-$BIN_DIR/vigil}
+LOADGEN=$BIN_DIR/vigil-bench
+[ -x "$LOADGEN" ] || die "missing $LOADGEN"
+ensure_command rsyslogd rsyslog
+
+# Results, keyed "receiver.metric".
+declare -A R
+
+# --- receivers: start_<name> DATA_DIR sets SERVER_PID, TCP_PORT, UDP_PORT; stop_server stops it.
+
+start_vigil_receiver() {
+    local data=$1
+    start_vigil "$data" "$data.stderr" --stats-interval 1s || return 1
+    SERVER_PID=$VIGIL_PID
+    CHILDREN+=("$SERVER_PID")
+    TCP_PORT=$VIGIL_TCP_PORT
+    UDP_PORT=$VIGIL_UDP_PORT
+}
+
+start_rsyslog_receiver() {
+    local data=$1 work="$1.rsyslog"
+    mkdir -p "$data/hosts" "$work/spool"
+    TCP_PORT=$(free_port)
+    UDP_PORT=$(free_port)
+    cat >"$work/rsyslog.conf" <<EOF
+# Private rsyslogd for bench.sh: loopback inputs only, no imuxsock, one file per host and day.
+global(workDirectory="$work/spool" maxMessageSize="64k")
+module(load="imtcp" maxSessions="1000")
+module(load="imudp")
+template(name="benchFile" type="string"
+         string="$data/hosts/%hostname:::lowercase%/%\$year%-%\$month%-%\$day%.log")
+template(name="benchLine" type="string" string="%rawmsg%\n")
+ruleset(name="bench") {
+    # Synchronous writes with a 64 KiB buffer: the fastest omfile setting measured here
+    # (asyncWriting="on" was 5x slower, the default 4 KiB buffer about 1.5x slower).
+    action(type="omfile" dynaFile="benchFile" template="benchLine" dynaFileCacheSize="64"
+           ioBufferSize="64k")
+}
+input(type="imtcp" address="127.0.0.1" port="$TCP_PORT" ruleset="bench")
+input(type="imudp" address="127.0.0.1" port="$UDP_PORT" ruleset="bench" rcvBufSize="8m")
+EOF
+    start_rsyslogd "$work/rsyslog.conf" "$work" "$TCP_PORT" || return 1
+    SERVER_PID=$RSYSLOG_PID
+    CHILDREN+=("$SERVER_PID")
+    # imudp binds after imtcp; give it the same bounded wait.
+    wait_for 10 port_in_use udp "$UDP_PORT" || { say "rsyslogd did not bind udp $UDP_PORT"; return 1; }
+}
+
+stop_server() {
+    stop_pid "$SERVER_PID" 20 || say "receiver exited with status $?"
+}
+
+# --- measurements
+
+# rate_per_s MESSAGES MICROSECONDS
+rate_per_s() { printf '%s' "$(( $1 * 1000000 / ($2 > 0 ? $2 : 1) ))"; }
+
+# tcp_phase RECEIVER CONNECTIONS: N messages over CONNECTIONS connections; records msgs/s.
+tcp_phase() {
+    local rx=$1 conns=$2 data="$WORK/$1-tcp$2" t0 out
+    "start_${rx}_receiver" "$data" || { R[$rx.tcp$conns]="failed"; return; }
+    say "$rx: TCP, $conns connection(s), $COUNT messages"
+    t0=$(now_us)
+    "$LOADGEN" load --tcp "127.0.0.1:$TCP_PORT" --connections "$conns" --count "$COUNT" --size "$SIZE" \
+        >"$data.loadgen" 2>&1 &
+    local gen=$!
+    CHILDREN+=("$gen")
+    if wait_for_lines "$data" "$COUNT" "$TIMEOUT" 30; then
+        R[$rx.tcp$conns]=$(rate_per_s "$COUNT" $((WAIT_END_US - t0)))
+    else
+        R[$rx.tcp$conns]="incomplete ($WAIT_LINES/$COUNT)"
+    fi
+    wait "$gen" || say "load generator failed: $(cat "$data.loadgen")"
+    say "  $(cat "$data.loadgen")"
+    say "  => ${R[$rx.tcp$conns]} msgs/s"
+    [ "$rx" = vigil ] && say "  $(grep '^vigil: stats' "$data.stderr" | tail -n1)"
+    stop_server
+    rm -rf "$data"
+}
+
+# udp_run DATA RATE COUNT: sends COUNT datagrams at RATE (0 = full speed) to the running receiver
+# and waits for them to stop arriving. Sets UDP_SENT, UDP_GOT, UDP_SEND_RATE.
+udp_run() {
+    local data=$1 rate=$2 count=$3 before out
+    before=$(count_lines "$data")
+    out=$("$LOADGEN" load --udp "127.0.0.1:$UDP_PORT" --count "$count" --rate "$rate" --size "$SIZE") \
+        || die "load generator failed: $out"
+    UDP_SENT=$(sed -n 's/.* sent=\([0-9]*\) .*/\1/p' <<<"$out")
+    UDP_SEND_RATE=$(sed -n 's/.* rate=\([0-9]*\)$/\1/p' <<<"$out")
+    wait_for_lines "$data" $((before + count)) 30 2 || true
+    UDP_GOT=$((WAIT_LINES - before))
+}
+
+# loss_pct SENT GOT: loss as a percentage with two decimals.
+loss_pct() {
+    local lost=$(( $1 - $2 ))
+    [ "$lost" -lt 0 ] && lost=0
+    printf '%d.%02d' $((lost * 100 / $1)) $((lost * 10000 / $1 % 100))
+}
+
+# udp_phase RECEIVER: full-speed loss, then the rates in UDP_RATES (one receiver for all runs).
+udp_phase() {
+    local rx=$1 data="$WORK/$1-udp" rate best=0
+    "start_${rx}_receiver" "$data" || { R[$rx.udp_loss]="failed"; return; }
+    say "$rx: UDP, $UDP_COUNT datagrams at full speed"
+    udp_run "$data" 0 "$UDP_COUNT"
+    R[$rx.udp_send]=$UDP_SEND_RATE
+    R[$rx.udp_loss]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% ($UDP_GOT/$UDP_SENT)"
+    say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT"
+    # No loss at the sender's full speed: the receiver's limit is beyond what one sender reaches.
+    local sender_bound=0
+    if [ "$UDP_GOT" -ge "$UDP_SENT" ]; then best=$UDP_SEND_RATE; sender_bound=1; fi
+    for rate in $UDP_RATES; do
+        say "$rx: UDP at $rate msgs/s for ${UDP_RATE_SECONDS}s"
+        udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
+        # The sender may fall short of the asked rate on a busy machine: report what it achieved.
+        R[$rx.udp_at_$rate]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% at $UDP_SEND_RATE/s"
+        say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT"
+        if [ "$UDP_GOT" -ge "$UDP_SENT" ] && [ "$UDP_SEND_RATE" -gt "$best" ]; then best=$UDP_SEND_RATE; fi
+    done
+    if [ "$sender_bound" = 1 ]; then
+        R[$rx.udp_lossfree]=">= $best (sender limit)"
+    else
+        R[$rx.udp_lossfree]=$best
+    fi
+    [ "$rx" = vigil ] && say "  $(grep '^vigil: stats' "$data.stderr" | tail -n1)"
+    stop_server
+    rm -rf "$data"
+}
+
+RECEIVERS=()
+case "$ONLY" in
+    "") RECEIVERS=(vigil rsyslog) ;;
+    vigil | rsyslog) RECEIVERS=("$ONLY") ;;
+    *) die "BENCH_ONLY must be vigil or rsyslog" ;;
+esac
+
+say "load: $COUNT TCP messages of $SIZE bytes, $UDP_COUNT UDP datagrams; $(nproc) CPU(s) shared by sender and receiver"
+for rx in "${RECEIVERS[@]}"; do
+    tcp_phase "$rx" 1
+    tcp_phase "$rx" 8
+    udp_phase "$rx"
+done
+
+say "parser micro-benchmark: 5000000 frames"
+PARSE=$("$LOADGEN" parse --count 5000000 --size "$SIZE") || die "vigil-bench parse failed"
+say "  $PARSE"
+
+# ratio A B: A/B with two decimals, or "-" when either is not a number.
+ratio() {
+    [[ ${1:-} =~ ^[0-9]+$ && ${2:-} =~ ^[0-9]+$ && $2 -gt 0 ]] || { printf -- '-'; return; }
+    printf '%d.%02d' $(($1 / $2)) $(($1 * 100 / $2 % 100))
+}
+
+row() {
+    printf '%-36s %26s %26s %10s\n' "$1" "${R[vigil.$2]:--}" "${R[rsyslog.$2]:--}" \
+        "$(ratio "${R[vigil.$2]:-}" "${R[rsyslog.$2]:-}")"
+}
+
+echo
+printf '%-36s %26s %26s %10s\n' "$COUNT msgs x $SIZE B" vigil rsyslogd vigil/rsys
+printf '%-36s %26s %26s %10s\n' "------------------------------------" "--------------------------" "--------------------------" "----------"
+row "TCP 1 connection (msgs/s)" tcp1
+row "TCP 8 connections (msgs/s)" tcp8
+row "UDP sender full speed (msgs/s)" udp_send
+row "UDP loss at full speed" udp_loss
+for rate in $UDP_RATES; do
+    row "UDP loss, $rate msgs/s asked" "udp_at_$rate"
+done
+row "UDP highest loss-free rate (msgs/s)" udp_lossfree
+echo
+echo "parser (SyslogParser.parse, half RFC 5424, half RFC 3164): $(sed -n 's/.* ns_per_frame=\([0-9]*\) rate=\([0-9]*\) .*/\1 ns\/frame, \2 frames\/s on one core/p' <<<"$PARSE")"

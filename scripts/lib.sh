@@ -1,0 +1,223 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/e2e.sh and scripts/bench.sh (sourced, not run).
+# Every wait here is bounded; nothing listens anywhere but on loopback.
+
+# Prints a progress line on stderr.
+say() { printf '%s\n' "$*" >&2; }
+
+# Prints an error on stderr and exits 1.
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Microseconds since the epoch, without forking (bash 5 $EPOCHREALTIME).
+now_us() { local t=${EPOCHREALTIME/./}; printf '%s' "$((10#$t))"; }
+
+_apt_updated=0
+# ensure_command CMD PACKAGE: installs PACKAGE with apt-get when CMD is missing.
+ensure_command() {
+    local cmd=$1 pkg=$2
+    command -v "$cmd" >/dev/null 2>&1 && return 0
+    [ "$(id -u)" = 0 ] || die "$cmd is missing and installing $pkg needs root"
+    if [ "$_apt_updated" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
+        _apt_updated=1
+    fi
+    say "installing $pkg (for $cmd)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null \
+        || die "apt-get install $pkg failed"
+    command -v "$cmd" >/dev/null 2>&1 || die "$pkg installed but $cmd is still missing"
+}
+
+# build_release: builds the release binaries and sets BIN_DIR.
+build_release() {
+    local root=$1
+    say "building release binaries"
+    (cd "$root" && swift build -c release >&2) || die "swift build -c release failed"
+    # shellcheck disable=SC2034  # read by the sourcing script
+    BIN_DIR=$(cd "$root" && swift build -c release --show-bin-path) || die "cannot find the release bin path"
+}
+
+# port_in_use tcp|udp PORT: true when a socket is bound to PORT (any address) per /proc/net.
+port_in_use() {
+    local proto=$1 hex
+    hex=$(printf '%04X' "$2")
+    cat "/proc/net/$proto" "/proc/net/${proto}6" 2>/dev/null | awk -v p=":$hex" '
+        NR > 0 && index($2, p) == length($2) - 4 { found = 1 } END { exit !found }'
+}
+
+# tcp_listening PORT: true when something listens on TCP PORT.
+tcp_listening() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex" '
+        $4 == "0A" && index($2, p) == length($2) - 4 { found = 1 } END { exit !found }'
+}
+
+# free_port: prints a port in 20000-59999 that is free for both TCP and UDP right now.
+free_port() {
+    local i p
+    for i in $(seq 1 200); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        if ! port_in_use tcp "$p" && ! port_in_use udp "$p"; then
+            printf '%s' "$p"
+            return 0
+        fi
+        : "$i"
+    done
+    die "no free port found"
+}
+
+# wait_for TIMEOUT_S CMD...: polls CMD every 50 ms until it succeeds; false on timeout.
+wait_for() {
+    local deadline=$(( $(now_us) + $1 * 1000000 ))
+    shift
+    until "$@"; do
+        [ "$(now_us)" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+}
+
+# stop_pid PID [TIMEOUT_S]: SIGTERM, wait up to TIMEOUT_S (default 10), then SIGKILL.
+# Returns the process's exit status (137 when it had to be killed); the PID must be our child.
+stop_pid() {
+    local pid=$1 timeout=${2:-10} rc=0
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return $?; }
+    kill -TERM "$pid" 2>/dev/null
+    if ! wait_for "$timeout" _not_running "$pid"; then
+        say "pid $pid did not exit within ${timeout}s of SIGTERM; killing it"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    return "$rc"
+}
+_not_running() { ! kill -0 "$1" 2>/dev/null; }
+
+# start_vigil DATA_DIR STDERR_FILE [EXTRA_ARGS...]: starts `vigil serve` on ephemeral loopback
+# ports and waits (10 s at most) for `vigil: ready`. Sets VIGIL_PID, VIGIL_TCP_PORT, VIGIL_UDP_PORT.
+# Needs VIGIL (path of the binary).
+start_vigil() {
+    local data=$1 log=$2
+    shift 2
+    mkdir -p "$data"
+    "$VIGIL" serve --udp 127.0.0.1:0 --tcp 127.0.0.1:0 --http off --data-dir "$data" "$@" 2>"$log" &
+    VIGIL_PID=$!
+    if ! wait_for 10 _vigil_ready "$log" "$VIGIL_PID"; then
+        say "vigil did not become ready; its stderr:"
+        sed 's/^/  | /' "$log" >&2
+        stop_pid "$VIGIL_PID" 2 || true
+        return 1
+    fi
+    if ! grep -q '^vigil: ready' "$log"; then
+        say "vigil exited before it was ready; its stderr:"
+        sed 's/^/  | /' "$log" >&2
+        wait "$VIGIL_PID" 2>/dev/null || true
+        return 1
+    fi
+    VIGIL_TCP_PORT=$(sed -n 's/^vigil: listening tcp 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
+    VIGIL_UDP_PORT=$(sed -n 's/^vigil: listening udp 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
+    if [ -z "$VIGIL_TCP_PORT" ] || [ -z "$VIGIL_UDP_PORT" ]; then
+        say "vigil is ready but did not print both listening lines; its stderr:"
+        sed 's/^/  | /' "$log" >&2
+        stop_pid "$VIGIL_PID" 2 || true
+        return 1
+    fi
+}
+# True once the log says ready, or once the process has exited (checked by the caller).
+_vigil_ready() { grep -q '^vigil: ready' "$1" || ! kill -0 "$2" 2>/dev/null; }
+
+# start_rsyslogd CONF WORK_DIR: runs a private rsyslogd in the foreground (-n) in the background
+# of this shell, with its own pid file; waits (10 s at most) until TCP_PORT (if given) listens.
+# Sets RSYSLOG_PID.
+start_rsyslogd() {
+    local conf=$1 work=$2 tcp_port=${3:-}
+    rsyslogd -n -f "$conf" -i "$work/rsyslogd.pid" >"$work/rsyslogd.out" 2>&1 &
+    RSYSLOG_PID=$!
+    local ok=0
+    if [ -n "$tcp_port" ]; then
+        wait_for 10 tcp_listening "$tcp_port" && ok=1
+    else
+        wait_for 10 test -s "$work/rsyslogd.pid" && ok=1
+    fi
+    if [ "$ok" = 0 ] || ! kill -0 "$RSYSLOG_PID" 2>/dev/null; then
+        say "rsyslogd did not start; its output:"
+        sed 's/^/  | /' "$work/rsyslogd.out" >&2
+        stop_pid "$RSYSLOG_PID" 2 || true
+        return 1
+    fi
+}
+
+# total_bytes DATA_DIR: sum of the sizes of DATA_DIR/hosts/*/*.log.
+total_bytes() {
+    local files=("$1"/hosts/*/*.log) sum=0 s
+    [ -e "${files[0]}" ] || { printf 0; return; }
+    for s in $(stat -c %s -- "${files[@]}"); do sum=$((sum + s)); done
+    printf '%s' "$sum"
+}
+
+# count_lines DATA_DIR: number of lines in DATA_DIR/hosts/*/*.log.
+count_lines() {
+    local files=("$1"/hosts/*/*.log)
+    [ -e "${files[0]}" ] || { printf 0; return; }
+    cat -- "${files[@]}" | wc -l | tr -d ' '
+}
+
+# wait_for_lines DATA_DIR WANT TIMEOUT_S SETTLE_S: waits until DATA_DIR/hosts/*/*.log hold WANT
+# lines. Polls file sizes every 50 ms (cheap) and counts lines only when the size suggests it is
+# done or has stopped growing. Gives up after TIMEOUT_S, or once nothing has grown for SETTLE_S.
+# Sets WAIT_LINES (lines seen) and WAIT_END_US (when WANT was first seen). True when WANT reached.
+wait_for_lines() {
+    local dir=$1 want=$2 timeout=$3 settle=$4
+    local start now size line_len=0 last_size=-1 counted_size=-1 changed_at deadline files
+    start=$(now_us)
+    deadline=$((start + timeout * 1000000))
+    changed_at=$start
+    WAIT_LINES=0
+    WAIT_END_US=0
+    while :; do
+        now=$(now_us)
+        size=$(total_bytes "$dir")
+        if [ "$line_len" = 0 ] && [ "$size" -gt 0 ]; then
+            files=("$dir"/hosts/*/*.log)
+            line_len=$(head -n1 -- "${files[0]}" | wc -c)
+        fi
+        if [ "$size" != "$last_size" ]; then
+            last_size=$size
+            changed_at=$now
+        fi
+        if [ "$size" != "$counted_size" ] && [ "$size" -gt 0 ] \
+            && { [ $((size * 100)) -ge $((want * line_len * 97)) ] || [ $((now - changed_at)) -ge 300000 ]; }; then
+            counted_size=$size
+            WAIT_LINES=$(count_lines "$dir")
+            if [ "$WAIT_LINES" -ge "$want" ]; then
+                WAIT_END_US=$now
+                return 0
+            fi
+        fi
+        [ "$now" -lt "$deadline" ] || break
+        [ $((now - changed_at)) -lt $((settle * 1000000)) ] || break
+        sleep 0.05
+    done
+    WAIT_LINES=$(count_lines "$dir")
+    [ "$WAIT_LINES" -ge "$want" ] || return 1
+    # shellcheck disable=SC2034  # read by the caller
+    WAIT_END_US=$(now_us)
+}
+
+# send_tcp_file HOST PORT FILE: sends FILE's bytes unchanged over one TCP connection with nc,
+# half-closing after the last byte; bounded to 10 s.
+send_tcp_file() {
+    timeout 10 nc -N -w 3 "$1" "$2" <"$3"
+}
+
+# send_udp_file HOST PORT FILE: sends the datagrams of a captured FILE (lengths in FILE.len, one
+# per line) one nc call each, unchanged.
+send_udp_file() {
+    local host=$1 port=$2 file=$3 len offset=0 one
+    one=$(mktemp)
+    while read -r len; do
+        [ -n "$len" ] || continue
+        tail -c +$((offset + 1)) "$file" | head -c "$len" >"$one"
+        timeout 5 nc -u -w1 -q0 "$host" "$port" <"$one" || { rm -f "$one"; return 1; }
+        offset=$((offset + len))
+    done <"$file.len"
+    rm -f "$one"
+}
