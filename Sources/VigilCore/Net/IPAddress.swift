@@ -65,12 +65,11 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
             }
             return
         }
-        var groups = [Int](repeating: 0, count: 8)
-        for g in 0..<8 { groups[g] = Int(byte(2 * g)) << 8 | Int(byte(2 * g + 1)) }
+        let group = { (g: Int) -> Int in Int(self.byte(2 * g)) << 8 | Int(self.byte(2 * g + 1)) }
         // Longest run of zero groups (length >= 2) is written as "::".
         var bestStart = -1, bestLen = 0, runStart = -1
         for g in 0...8 {
-            if g < 8 && groups[g] == 0 {
+            if g < 8 && group(g) == 0 {
                 if runStart < 0 { runStart = g }
             } else if runStart >= 0 {
                 if g - runStart > bestLen { bestStart = runStart; bestLen = g - runStart }
@@ -88,7 +87,7 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
             if g > 0 && g != bestStart + bestLen || (g > 0 && bestStart < 0) {
                 out.append(UInt8(ascii: ":"))
             }
-            appendHex(groups[g], to: &out)
+            appendHex(group(g), to: &out)
             g += 1
         }
     }
@@ -148,7 +147,14 @@ extension IPAddress {
     }
 
     static func parseIPv6(_ b: UnsafeRawBufferPointer) -> IPAddress? {
-        var groups = [UInt16](repeating: 0, count: 8)
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 8) { groups in
+            groups.initialize(repeating: 0)
+            return parseIPv6(b, into: groups)
+        }
+    }
+
+    /// Parses into eight caller-provided groups (stack memory: no allocation per address).
+    private static func parseIPv6(_ b: UnsafeRawBufferPointer, into groups: UnsafeMutableBufferPointer<UInt16>) -> IPAddress? {
         var count = 0
         var gap = -1
         var i = 0
@@ -196,11 +202,10 @@ extension IPAddress {
         }
         if gap >= 0 {
             if count == 8 { return nil }
+            // Move the groups after the gap to the end, zero-filling the gap.
             let tail = count - gap
-            var expanded = [UInt16](repeating: 0, count: 8)
-            for k in 0..<gap { expanded[k] = groups[k] }
-            for k in 0..<tail { expanded[8 - tail + k] = groups[gap + k] }
-            groups = expanded
+            for k in stride(from: tail - 1, through: 0, by: -1) { groups[8 - tail + k] = groups[gap + k] }
+            for k in gap..<(8 - tail) { groups[k] = 0 }
         } else if count != 8 {
             return nil
         }
