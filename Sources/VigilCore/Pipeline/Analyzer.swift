@@ -1,0 +1,112 @@
+/// The stage after parsing, shared by `serve` and the file commands: recognises the sshd,
+/// access-log and session-summary payloads in a message, joins sshd lines per connection,
+/// and feeds detection and the traffic stats.
+///
+/// Pure: times are passed in. Per message it allocates nothing in the steady state
+/// (a new host, section or client in the stats allocates once).
+public struct Analyzer {
+    public var engine: DetectionEngine
+    public var stats: TrafficStats
+    public private(set) var counters = Counters()
+    /// Sessions that ended, in order; collected only when `keepsSessions` (offline reports).
+    public private(set) var finishedSessions: [SSHSession] = []
+    public let keepsSessions: Bool
+    private var tracker = SSHConnectionTracker()
+    private let ssh: SSHExtractor
+    /// Online, an event may not claim a time later than its receive time plus the lateness:
+    /// one sender with a clock far ahead must not make everyone else's events late.
+    private let clampsToReceiveTime: Bool
+
+    /// What the analyzer recognised.
+    public struct Counters: Sendable, Equatable {
+        public var sshLines = 0
+        public var sshEvents = 0
+        public var httpRequests = 0
+        public var sessionSummaries = 0
+        /// Events whose claimed time was too far ahead of their receive time.
+        public var futureTimestamps = 0
+    }
+
+    public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), clampsToReceiveTime: Bool,
+                keepsSessions: Bool = false, idPrefix: String = "", hostName: @escaping (HostID) -> String) {
+        engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hostName: hostName)
+        stats = TrafficStats()
+        self.ssh = ssh
+        self.clampsToReceiveTime = clampsToReceiveTime
+        self.keepsSessions = keepsSessions
+    }
+
+    /// Analyzes one parsed syslog message; `receivedAt` stands in for a missing timestamp.
+    public mutating func observe(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) {
+        var time = fields.timestamp ?? receivedAt
+        if clampsToReceiveTime && time.microseconds > receivedAt.microseconds &+ engine.settings.latenessMicroseconds {
+            counters.futureTimestamps += 1
+            time = receivedAt
+        }
+        observe(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), host: host, time: time)
+    }
+
+    /// Analyzes the text at `text` in `buffer`: `app` (may be empty) routes sshd lines, anything
+    /// else is tried as an access-log line and as a session summary line.
+    public mutating func observe(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
+                                 host: HostID, time: Timestamp) {
+        if !app.isEmpty && SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: buffer[app])) {
+            observeSSH(buffer, text: text, pid: pid, host: host, time: time)
+            return
+        }
+        var start = text.lowerBound
+        while start < text.upperBound && buffer[start] == UInt8(ascii: " ") { start += 1 }
+        guard start < text.upperBound, Self.mayStartAddress(buffer[start]) else { return }
+        let trimmed = start..<text.upperBound
+        if let request = AccessLogExtractor.extract(buffer, range: trimmed) {
+            counters.httpRequests += 1
+            let at = request.time ?? time
+            engine.observeHTTP(host: host, time: at, clientIP: request.clientIP, status: request.status)
+            stats.recordHTTP(host: host, request: request, text: buffer)
+        } else if let summary = SessionSummaryExtractor.extract(buffer, range: trimmed) {
+            counters.sessionSummaries += 1
+            engine.observeSessionSummary(host: host, time: summary.end, summary: summary)
+        }
+    }
+
+    /// Moves detection time forward (resolutions, long sessions) and expires idle connections.
+    public mutating func advance(now: Timestamp) {
+        engine.advance(now: now)
+        tracker.expire(now: now)
+    }
+
+    private mutating func observeSSH(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, pid: Int32, host: HostID, time: Timestamp) {
+        guard let line = ssh.extract(buffer, range: text, pid: pid) else { return }
+        counters.sshLines += 1
+        let result = tracker.track(line, host: host, at: time)
+        if let joined = result.joined { record(joined, host: host, time: time) }
+        if let event = result.event { record(event, host: host, time: time) }
+        if keepsSessions, let session = result.session, session.end != nil { finishedSessions.append(session) }
+    }
+
+    private mutating func record(_ event: SSHEvent, host: HostID, time: Timestamp) {
+        counters.sshEvents += 1
+        engine.observeSSH(host: host, time: time, event: event)
+        stats.recordSSH(host: host, event: event)
+    }
+
+    /// A client field begins with a hex digit (IPv4, IPv6) or `:` (`::1`); anything else is
+    /// neither an access-log line nor a session summary, and is skipped cheaply.
+    @inline(__always)
+    private static func mayStartAddress(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
+            || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F")) || c == UInt8(ascii: ":")
+    }
+
+    /// The decimal PROCID, or 0.
+    static func pid(_ frame: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int32 {
+        var value: Int32 = 0
+        guard !range.isEmpty, range.count <= 9 else { return 0 }
+        for i in range {
+            let c = frame[i]
+            guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return 0 }
+            value = value * 10 + Int32(c - UInt8(ascii: "0"))
+        }
+        return value
+    }
+}

@@ -1,0 +1,94 @@
+import Testing
+@testable import VigilCore
+
+/// Parsed syslog frames through the analyzer: the right payload reaches the right rule.
+@Suite struct AnalyzerTests {
+    final class Names { var table = HostTable() }
+
+    func analyzer(_ names: Names, configure: (inout VigilConfig) -> Void = { _ in }) -> Analyzer {
+        var config = VigilConfig.defaults
+        configure(&config)
+        return Analyzer(settings: DetectionSettings(config: config), clampsToReceiveTime: true, keepsSessions: true,
+                        hostName: { names.table.name(of: $0) })
+    }
+
+    func feed(_ a: inout Analyzer, _ names: Names, _ frames: [[UInt8]], receivedAt: Timestamp) {
+        let parser = SyslogParser()
+        for frame in frames {
+            frame.withUnsafeBytes { buf in
+                let fields = parser.parse(buf, receivedAt: receivedAt)
+                let host = names.table.intern(UnsafeRawBufferPointer(rebasing: buf[fields.hostname]))
+                a.observe(frame: buf, fields: fields, host: host, receivedAt: receivedAt)
+            }
+        }
+    }
+
+    let received = CivilDateTime(year: 2026, month: 11, day: 22, hour: 23, minute: 10).timestamp()
+
+    @Test func realSSHDSessionThroughRsyslog() {
+        let names = Names()
+        var a = analyzer(names)
+        feed(&a, names, octetCountedFrames(extractSampleBytes("sshd-normal-rsyslog-tcp-octet.tcp")), receivedAt: received)
+        #expect(a.counters.sshLines > 20)
+        #expect(a.finishedSessions.count == 3)
+        #expect(a.finishedSessions.allSatisfy { $0.ip == IPAddress(127, 0, 0, 1) })
+        // Its wrong passwords and unknown users (no PAM duplicates) cross the default threshold once.
+        let alerts = a.engine.takeAlerts()
+        #expect(alerts.map(\.rule) == [.sshBruteforce])
+        #expect(alerts.first?.ip == IPAddress(127, 0, 0, 1) && alerts.first?.host == "vm" && alerts.first?.count == 5)
+    }
+
+    @Test func nginxOverSyslogCountsEveryRequest() {
+        let names = Names()
+        var a = analyzer(names)
+        let bytes = extractSampleBytes("nginx-syslog-curl.udp")
+        let lengths = String(decoding: extractSampleBytes("nginx-syslog-curl.udp.len"), as: UTF8.self).split(separator: "\n").map { Int($0)! }
+        var frames: [[UInt8]] = []
+        var offset = 0
+        for n in lengths { frames.append(Array(bytes[offset..<(offset + n)])); offset += n }
+        feed(&a, names, frames, receivedAt: received)
+        #expect(a.counters.httpRequests == 17)
+        #expect(a.counters.sshEvents == 0)
+    }
+
+    @Test func bruteForceBlamesTheAddressSSHDWroteNotTheUserName() {
+        let names = Names()
+        var a = analyzer(names)
+        let frames = (0..<5).map { i in
+            Array("<38>1 2026-11-22T23:0\(i):00Z web1 sshd 4\(i) - - Invalid user admin from 10.9.9.9 port 22 from 203.0.113.5 port 4242".utf8)
+        }
+        feed(&a, names, Array(frames[0..<4]), receivedAt: received)
+        #expect(a.engine.takeAlerts().isEmpty)
+        feed(&a, names, [frames[4]], receivedAt: received)
+        let alerts = a.engine.takeAlerts()
+        #expect(alerts.count == 1)
+        #expect(alerts.first?.rule == .sshBruteforce && alerts.first?.ip == IPAddress(203, 0, 113, 5) && alerts.first?.host == "web1")
+    }
+
+    @Test func configThresholdsReachTheEngine() {
+        let names = Names()
+        var a = analyzer(names) { $0.rules.sshBruteforce.threshold = 2 }
+        let line = Array("<38>1 2026-11-22T23:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 5 ssh2".utf8)
+        feed(&a, names, [line, line], receivedAt: received)
+        #expect(a.engine.takeAlerts().map(\.rule) == [.sshBruteforce])
+    }
+
+    @Test func sessionSummaryLinesCountAsRepeatedAccess() {
+        let names = Names()
+        var a = analyzer(names)
+        let lines = ["80.112.125.122 : 18/07/22 01:06 - 18/07/22 01:18", "80.112.125.122 : 18/07/22 01:20 - 18/07/22 01:25",
+                     "80.112.125.122 : 18/07/22 01:30 - 18/07/22 01:31"].map { Array($0.utf8) }
+        feed(&a, names, lines, receivedAt: received)
+        #expect(a.counters.sessionSummaries == 3)
+        #expect(a.engine.takeAlerts().map(\.rule) == [.sshRepeatAccess])
+    }
+
+    @Test func aClockFarAheadIsClampedToTheReceiveTime() {
+        let names = Names()
+        var a = analyzer(names)
+        let future = Array("<38>1 2036-01-01T00:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 5 ssh2".utf8)
+        feed(&a, names, [future], receivedAt: received)
+        #expect(a.counters.futureTimestamps == 1)
+        #expect(a.engine.watermark < received)
+    }
+}
