@@ -32,9 +32,10 @@ import Testing
         #expect(a.counters.sshLines > 20)
         #expect(a.finishedSessions.count == 3)
         #expect(a.finishedSessions.allSatisfy { $0.ip == IPAddress(127, 0, 0, 1) })
-        // Its wrong passwords and unknown users (no PAM duplicates) cross the default threshold once.
+        // Its wrong passwords and unknown users (no PAM duplicates) cross the default threshold once,
+        // and its three logins from one address within the hour are repeated access.
         let alerts = a.engine.takeAlerts()
-        #expect(alerts.map(\.rule) == [.sshBruteforce])
+        #expect(alerts.map(\.rule) == [.sshBruteforce, .sshRepeatAccess])
         #expect(alerts.first?.ip == IPAddress(127, 0, 0, 1) && alerts.first?.host == "vm" && alerts.first?.count == 5)
     }
 
