@@ -5,6 +5,11 @@
 #   captured sample frames (TCP and UDP), a private rsyslogd forwarding with omfwd over TCP
 #   (octet-counted and LF) and UDP, then SIGTERM with a burst just read: nothing may be lost.
 # Each message must land in DATA/hosts/<host>/*.log for the right host.
+# Then detection, with a second `vigil serve` and low thresholds: a real sshd (private config
+# and host keys, on a loopback port) logs through a private rsyslogd that owns sshd's /dev/log and
+# forwards to vigil; wrong passwords (sshpass) must raise ssh_bruteforce for 127.0.0.1. A real
+# nginx (access_log syslog:) under a short burst of curl requests must raise http_high_traffic,
+# and resolve it once quiet. Alerts are read from DATA/alerts.jsonl, the file sink and stdout.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary.
@@ -22,13 +27,27 @@ DATA=$WORK/data
 RUN=$$-$RANDOM
 VIGIL_PID=
 RSYSLOG_PID=
+SSHD_PID=
+NGINX_PID=
+SSH_RSYSLOG_PID=
+# Set when this script created /run/sshd, and the inode of the /dev/log socket it created.
+MADE_RUN_SSHD=0
+DEVLOG_INODE=
 
 cleanup() {
     local pid
-    for pid in "$VIGIL_PID" "$RSYSLOG_PID"; do
+    # nginx and sshd first, with a chance to take their children (nginx workers) with them.
+    for pid in "$NGINX_PID" "$SSHD_PID"; do
+        [ -n "$pid" ] && stop_pid "$pid" 3
+    done
+    for pid in "$VIGIL_PID" "$RSYSLOG_PID" "$SSH_RSYSLOG_PID"; do
         [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
     done
     wait 2>/dev/null
+    if [ -n "$DEVLOG_INODE" ] && [ -S /dev/log ] && [ "$(stat -c %i /dev/log)" = "$DEVLOG_INODE" ]; then
+        rm -f /dev/log
+    fi
+    [ "$MADE_RUN_SSHD" = 1 ] && rmdir /run/sshd 2>/dev/null
     if [ "${E2E_KEEP:-0}" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -90,7 +109,7 @@ ensure_command timeout coreutils
 HOST_FULL=$(hostname | tr '[:upper:]' '[:lower:]')
 HOST_SHORT=${HOST_FULL%%.*}
 
-if start_vigil "$DATA" "$WORK/vigil.stderr" --stats-interval 1s; then
+if VIGIL_STDOUT=$WORK/vigil.stdout start_vigil "$DATA" "$WORK/vigil.stderr" --stats-interval 1s; then
     pass "vigil serve starts and prints its listening lines (tcp $VIGIL_TCP_PORT, udp $VIGIL_UDP_PORT)"
 else
     fail "vigil serve starts and prints its listening lines"
@@ -212,8 +231,265 @@ else
     fail "vigil-bench burst" "$out"
 fi
 
+# --- detection: real sshd and nginx through a second vigil with low thresholds
+
+DATA2=$WORK/data-detect
+ALERTS=$DATA2/alerts.jsonl
+SINK=$WORK/sink.jsonl
+OUT2=$WORK/vigil-detect.stdout
+NOUSER=e2e-nouser-$RANDOM
+SSH_HOST=e2e-sshd
+SSH_ATTEMPTS=5
+HTTP_REQUESTS=200
+
+# alert_count FILE TEXT...: lines of FILE containing every TEXT (fixed strings).
+alert_count() {
+    local file=$1 lines
+    shift
+    [ -f "$file" ] || { printf 0; return; }
+    lines=$(cat -- "$file")
+    while [ $# -gt 0 ]; do
+        lines=$(grep -F -- "$1" <<<"$lines")
+        shift
+    done
+    [ -n "$lines" ] || { printf 0; return; }
+    grep -c '' <<<"$lines"
+}
+_alerts_at_least() { local want=$1; shift; [ "$(alert_count "$ALERTS" "$@")" -ge "$want" ]; }
+
+# expect_alert NAME TIMEOUT_S TEXT...: waits for exactly one line of alerts.jsonl with every TEXT.
+expect_alert() {
+    local name=$1 timeout=$2 got
+    shift 2
+    wait_for "$timeout" _alerts_at_least 1 "$@"
+    got=$(alert_count "$ALERTS" "$@")
+    if [ "$got" = 1 ]; then
+        pass "$name"
+    else
+        fail "$name" "expected 1 line in alerts.jsonl with: $*; found $got" \
+            "alerts.jsonl: $(tail -n 5 "$ALERTS" 2>/dev/null | tr '\n' ' ')"
+    fi
+}
+
+# json_field LINE KEY: the string value of "KEY":"..." in one JSON line.
+json_field() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$1"; }
+
+ensure_command sshd openssh-server
+ensure_command ssh openssh-client
+ensure_command ssh-keygen openssh-client
+ensure_command sshpass sshpass
+ensure_command nginx nginx-light
+ensure_command curl curl
+
+if VIGIL_STDOUT=$OUT2 start_vigil "$DATA2" "$WORK/vigil-detect.stderr" --stats-interval 1s \
+    --detection.lateness=1s --rule.ssh_bruteforce.threshold=3 \
+    --rule.http_high_traffic.threshold=0.5 --rule.http_high_traffic.window=10s \
+    --sink stdout --sink "file:$SINK"; then
+    pass "vigil serve starts with rule flags and two sinks"
+    DETECT_UP=1
+else
+    fail "vigil serve starts with rule flags and two sinks"
+    DETECT_UP=0
+fi
+
+# sshd logs with syslog(3) to /dev/log. A private rsyslogd owns that socket for it: /dev/log
+# itself when nobody has it (a fresh container), otherwise a private socket bind-mounted over
+# /dev/log in a mount namespace of sshd's own (unshare -m).
+SSHW=$WORK/sshd
+mkdir -p "$SSHW/spool"
+SSHD=$(command -v sshd)
+if [ ! -e /dev/log ] && [ ! -L /dev/log ]; then
+    LOG_MODE=own
+    LOG_SOCKET=/dev/log
+elif unshare -m true 2>/dev/null; then
+    LOG_MODE=bind
+    LOG_SOCKET=$SSHW/dev-log.sock
+else
+    LOG_MODE=none
+    LOG_SOCKET=
+fi
+if [ "$DETECT_UP" = 1 ] && [ "$LOG_MODE" != none ]; then
+    cat >"$SSHW/rsyslog.conf" <<EOF
+# Private rsyslogd for sshd: its log socket in, RFC 5424 octet-counted over TCP to vigil out.
+global(workDirectory="$SSHW/spool")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="$LOG_SOCKET" HostName="$SSH_HOST" Ruleset="toVigil")
+ruleset(name="toVigil") {
+    action(type="omfwd" target="127.0.0.1" port="$VIGIL_TCP_PORT" protocol="tcp" TCP_Framing="octet-counted"
+           template="RSYSLOG_SyslogProtocol23Format")
+}
+EOF
+    if start_rsyslogd "$SSHW/rsyslog.conf" "$SSHW" && wait_for 10 test -S "$LOG_SOCKET"; then
+        SSH_RSYSLOG_PID=$RSYSLOG_PID
+        RSYSLOG_PID=
+        [ "$LOG_MODE" = own ] && DEVLOG_INODE=$(stat -c %i /dev/log)
+    else
+        SSH_RSYSLOG_PID=$RSYSLOG_PID
+        RSYSLOG_PID=
+        LOG_MODE=none
+        fail "private rsyslogd for sshd owns $LOG_SOCKET" "$(cat "$SSHW/rsyslogd.out" 2>/dev/null)"
+    fi
+elif [ "$LOG_MODE" = none ]; then
+    fail "sshd's /dev/log can be given to a private rsyslogd" \
+        "/dev/log exists and unshare -m is not permitted here"
+fi
+
+if [ "$DETECT_UP" = 1 ] && [ "$LOG_MODE" != none ]; then
+    SSH_PORT=$(free_port)
+    ssh-keygen -q -t ed25519 -N '' -C vigil-e2e -f "$SSHW/host_ed25519"
+    cat >"$SSHW/sshd_config" <<EOF
+# Private sshd for e2e.sh: its own host key, passwords only, no PAM, logging to syslog (AUTH).
+HostKey $SSHW/host_ed25519
+PidFile $SSHW/sshd.pid
+SyslogFacility AUTH
+LogLevel INFO
+UsePAM no
+PasswordAuthentication yes
+PermitEmptyPasswords no
+KbdInteractiveAuthentication no
+PubkeyAuthentication no
+AuthorizedKeysFile none
+MaxAuthTries 10
+MaxStartups 50
+EOF
+    # OpenSSH >= 9.8 would lock 127.0.0.1 out after a few failures; turn that off where it exists.
+    if "$SSHD" -t -f "$SSHW/sshd_config" -o PerSourcePenalties=no 2>/dev/null; then
+        echo "PerSourcePenalties no" >>"$SSHW/sshd_config"
+    fi
+    # sshd's privilege-separation directory (compiled in); made here when missing, removed on exit.
+    if [ ! -d /run/sshd ]; then
+        mkdir -m 755 /run/sshd && MADE_RUN_SSHD=1
+    fi
+    SSHD_ARGS=(-D -f "$SSHW/sshd_config" -p "$SSH_PORT" -o ListenAddress=127.0.0.1)
+    if [ "$LOG_MODE" = own ]; then
+        "$SSHD" "${SSHD_ARGS[@]}" 2>"$SSHW/sshd.stderr" &
+    else
+        # shellcheck disable=SC2016  # expanded by the inner shell
+        unshare -m --propagation private sh -c 'mount --bind "$1" /dev/log && shift && exec "$@"' \
+            sh "$LOG_SOCKET" "$SSHD" "${SSHD_ARGS[@]}" 2>"$SSHW/sshd.stderr" &
+    fi
+    SSHD_PID=$!
+    if wait_for 10 tcp_listening "$SSH_PORT" && kill -0 "$SSHD_PID" 2>/dev/null; then
+        pass "real sshd listens on 127.0.0.1:$SSH_PORT (syslog via $LOG_MODE /dev/log)"
+        for i in $(seq 1 "$SSH_ATTEMPTS"); do
+            timeout 15 sshpass -p "wrong-password-$i" ssh -F /dev/null -p "$SSH_PORT" \
+                -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+                -o PreferredAuthentications=password -o PubkeyAuthentication=no \
+                -o NumberOfPasswordPrompts=1 -o ConnectTimeout=5 "$NOUSER@127.0.0.1" true </dev/null
+            : "$i"
+        done
+        DATA_SAVED=$DATA
+        DATA=$DATA2
+        expect "sshd failures reach vigil through rsyslogd (hosts/$SSH_HOST)" "$SSH_HOST" \
+            "Failed password for invalid user $NOUSER from 127.0.0.1" "$SSH_ATTEMPTS"
+        DATA=$DATA_SAVED
+        expect_alert "ssh_bruteforce fires once for 127.0.0.1 on $SSH_HOST (alerts.jsonl)" 10 \
+            '"rule":"ssh_bruteforce","state":"firing"' "\"host\":\"$SSH_HOST\"" '"ip":"127.0.0.1"'
+    else
+        fail "real sshd listens on 127.0.0.1:$SSH_PORT" "$(cat "$SSHW/sshd.stderr" 2>/dev/null)"
+    fi
+    stop_pid "$SSHD_PID" 5 || true
+    SSHD_PID=
+fi
+if [ -n "$SSH_RSYSLOG_PID" ]; then
+    # SIGTERM lets rsyslogd remove the socket it created.
+    stop_pid "$SSH_RSYSLOG_PID" 10 || true
+    SSH_RSYSLOG_PID=
+fi
+
+# nginx: private prefix, one loopback server, its access log sent to vigil over UDP.
+NGW=$WORK/nginx
+NGINX_HOST=$HOST_FULL
+if [ "$DETECT_UP" = 1 ]; then
+    mkdir -p "$NGW"
+    NGINX_PORT=$(free_port)
+    cat >"$NGW/nginx.conf" <<EOF
+# Private nginx for e2e.sh: one loopback server; every request logged to vigil via syslog (UDP).
+worker_processes 1;
+pid $NGW/nginx.pid;
+error_log $NGW/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log syslog:server=127.0.0.1:$VIGIL_UDP_PORT combined;
+    client_body_temp_path $NGW/client_body;
+    proxy_temp_path $NGW/proxy;
+    fastcgi_temp_path $NGW/fastcgi;
+    uwsgi_temp_path $NGW/uwsgi;
+    scgi_temp_path $NGW/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOF
+    nginx -p "$NGW" -c "$NGW/nginx.conf" -e "$NGW/error.log" -g 'daemon off;' 2>"$NGW/stderr" &
+    NGINX_PID=$!
+    if wait_for 10 tcp_listening "$NGINX_PORT" && kill -0 "$NGINX_PID" 2>/dev/null; then
+        pass "real nginx listens on 127.0.0.1:$NGINX_PORT"
+        # A short bounded load: 4 rounds of 50 requests half a second apart, then silence.
+        for round in 1 2 3 4; do
+            timeout 10 curl -s "http://127.0.0.1:$NGINX_PORT/e2e/$round-[1-50]" >/dev/null
+            sleep 0.5
+        done
+        LOAD_END_US=$(now_us)
+        DATA_SAVED=$DATA
+        DATA=$DATA2
+        expect "nginx access lines reach vigil over UDP (hosts/$NGINX_HOST)" "$NGINX_HOST" '"GET /e2e/' "$HTTP_REQUESTS"
+        DATA=$DATA_SAVED
+        stop_pid "$NGINX_PID" 5 || true
+        NGINX_PID=
+        for scope in host global; do
+            if [ "$scope" = host ]; then where="\"host\":\"$NGINX_HOST\""; else where='"host":null'; fi
+            expect_alert "http_high_traffic fires ($scope scope)" 10 \
+                '"rule":"http_high_traffic","state":"firing"' "\"scope\":\"$scope\"" "$where" \
+                '"summary":"High traffic generated an alert - hits = '
+            # Resolves once the 10 s window has slid past the burst and the watermark (1 s) follows.
+            expect_alert "http_high_traffic resolves after the load stops ($scope scope)" 30 \
+                '"rule":"http_high_traffic","state":"resolved"' "\"scope\":\"$scope\"" "$where" \
+                '"summary":"High traffic alert recovered - hits = '
+            firing=$(grep -F '"rule":"http_high_traffic","state":"firing"' "$ALERTS" | grep -F "\"scope\":\"$scope\"" | head -n1)
+            resolved=$(grep -F '"rule":"http_high_traffic","state":"resolved"' "$ALERTS" | grep -F "\"scope\":\"$scope\"" | head -n1)
+            if [ -n "$firing" ] && [ "$(json_field "$firing" id)" = "$(json_field "$resolved" id)" ] \
+                && [ "$(grep -nF "$firing" "$ALERTS" | cut -d: -f1)" -lt "$(grep -nF "$resolved" "$ALERTS" | cut -d: -f1)" ]; then
+                pass "http_high_traffic: firing then resolved, one id ($scope scope)"
+            else
+                fail "http_high_traffic: firing then resolved, one id ($scope scope)" "firing: $firing" "resolved: $resolved"
+            fi
+        done
+        say "http_high_traffic resolved $(( ($(now_us) - LOAD_END_US) / 1000 )) ms after the load ended"
+    else
+        fail "real nginx listens on 127.0.0.1:$NGINX_PORT" "$(cat "$NGW/stderr" "$NGW/error.log" 2>/dev/null)"
+    fi
+fi
+
+if [ "$DETECT_UP" = 1 ]; then
+    if [ -s "$ALERTS" ] && cmp -s "$ALERTS" "$SINK"; then
+        pass "the file sink holds the same alerts as alerts.jsonl ($(grep -c '' "$ALERTS") lines)"
+    else
+        fail "the file sink holds the same alerts as alerts.jsonl" \
+            "alerts.jsonl: $(grep -c '' "$ALERTS" 2>/dev/null) lines, sink: $(grep -c '' "$SINK" 2>/dev/null) lines"
+    fi
+    if grep -q "FIRING .*ssh_bruteforce $SSH_HOST 127\.0\.0\.1" "$OUT2" && grep -q 'RESOLVED .*http_high_traffic' "$OUT2"; then
+        pass "the stdout sink prints readable firing and resolved lines"
+    else
+        fail "the stdout sink prints readable firing and resolved lines" "$(grep -E 'FIRING|RESOLVED' "$OUT2" | head -n 5)"
+    fi
+    if grep -qF '/e2e' "$OUT2"; then
+        pass "the stats block on stdout lists the /e2e section"
+    else
+        fail "the stats block on stdout lists the /e2e section" "stdout: $(head -c 400 "$OUT2")"
+    fi
+    stop_pid "$VIGIL_PID" 15
+    rc=$?
+    VIGIL_PID=
+    if [ "$rc" = 0 ]; then pass "SIGTERM: the detecting vigil exits 0"; else fail "SIGTERM: the detecting vigil exits 0" "exit status $rc"; fi
+fi
+
 if [ "$FAILED" != 0 ]; then
-    say "vigil stderr (last 20 lines):"
-    tail -n 20 "$WORK/vigil.stderr" | sed 's/^/  | /' >&2
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr"; do
+        [ -f "$f" ] || continue
+        say "$(basename "$f") (last 20 lines):"
+        tail -n 20 "$f" | sed 's/^/  | /' >&2
+    done
 fi
 finish

@@ -93,12 +93,14 @@ _not_running() { ! kill -0 "$1" 2>/dev/null; }
 
 # start_vigil DATA_DIR STDERR_FILE [EXTRA_ARGS...]: starts `vigil serve` on ephemeral loopback
 # ports and waits (10 s at most) for `vigil: ready`. Sets VIGIL_PID, VIGIL_TCP_PORT, VIGIL_UDP_PORT.
+# Its stdout (stdout alert sink, stats block) goes to VIGIL_STDOUT (default /dev/null).
 # Needs VIGIL (path of the binary).
 start_vigil() {
     local data=$1 log=$2
     shift 2
     mkdir -p "$data"
-    "$VIGIL" serve --udp 127.0.0.1:0 --tcp 127.0.0.1:0 --http off --data-dir "$data" "$@" 2>"$log" &
+    "$VIGIL" serve --udp 127.0.0.1:0 --tcp 127.0.0.1:0 --http off --data-dir "$data" "$@" \
+        >"${VIGIL_STDOUT:-/dev/null}" 2>"$log" &
     VIGIL_PID=$!
     if ! wait_for 10 _vigil_ready "$log" "$VIGIL_PID"; then
         say "vigil did not become ready; its stderr:"
