@@ -39,6 +39,7 @@ struct BenchOptions {
         usage: vigil-bench load --tcp HOST:PORT --count N [--connections N] [--framing octet|lf] [--size BYTES]
                vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
                vigil-bench parse --count N [--size BYTES]
+               vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S]
         HOST must be a loopback address (127.0.0.0/8, ::1 as [::1], or localhost).
         """
 

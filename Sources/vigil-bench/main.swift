@@ -7,6 +7,7 @@ import Glibc
 //   vigil-bench load --tcp HOST:PORT --connections N --count N [--framing octet|lf] [--size BYTES]
 //   vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
 //   vigil-bench parse --count N [--size BYTES]
+//   vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S]
 //
 // It only ever sends to 127.0.0.0/8 or ::1 and never more than `BenchOptions.maxCount` messages.
 
@@ -39,6 +40,14 @@ case "parse":
     switch ParseOptions.parse(Array(arguments.dropFirst())) {
     case .success(let options):
         print(runParseBenchmark(options))
+        exit(0)
+    case .failure(let error):
+        usageFailure(error)
+    }
+case "detect":
+    switch DetectOptions.parse(Array(arguments.dropFirst())) {
+    case .success(let options):
+        print(runDetectBenchmark(options))
         exit(0)
     case .failure(let error):
         usageFailure(error)
