@@ -33,13 +33,20 @@ struct BenchOptions {
     var size = 200
     /// Messages per second for UDP; 0 means as fast as possible.
     var rate = 0
+    /// TCP only: send realistic sshd/nginx frames of this mix (`TrafficBlock`) instead of filler.
+    var mix: TrafficMix?
+    /// Distinct source addresses the realistic frames cycle through.
+    var ips = 1_000_000
 
     /// The text printed after a usage error.
     static let usage = """
         usage: vigil-bench load --tcp HOST:PORT --count N [--connections N] [--framing octet|lf] [--size BYTES]
+               vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--connections N]
                vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
                vigil-bench parse --count N [--size BYTES]
                vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S]
+               vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S]
+                   [--probes-per-s N] [--threshold N] [--mix ssh|http|mixed] [--ips N] [--connections N]
         HOST must be a loopback address (127.0.0.0/8, ::1 as [::1], or localhost).
         """
 
@@ -89,6 +96,16 @@ struct BenchOptions {
                     return .failure(UsageError(message: "--rate must be a number of messages per second, got '\(value)'"))
                 }
                 options.rate = n
+            case "--mix":
+                guard let mix = TrafficMix(rawValue: value) else {
+                    return .failure(UsageError(message: "--mix must be ssh, http or mixed, got '\(value)'"))
+                }
+                options.mix = mix
+            case "--ips":
+                guard let n = Int(value), (1...AddressCycle.capacity).contains(n) else {
+                    return .failure(UsageError(message: "--ips must be 1...\(AddressCycle.capacity), got '\(value)'"))
+                }
+                options.ips = n
             default:
                 return .failure(UsageError(message: "unknown flag '\(flag)'"))
             }
@@ -97,6 +114,12 @@ struct BenchOptions {
         guard sawCount else { return .failure(UsageError(message: "--count is required")) }
         if transport == .udp && options.connections != 1 {
             return .failure(UsageError(message: "--connections applies to --tcp only"))
+        }
+        if transport == .udp && options.mix != nil {
+            return .failure(UsageError(message: "--mix applies to --tcp only"))
+        }
+        if options.mix != nil && options.framing != .octet {
+            return .failure(UsageError(message: "--mix frames are octet-counted"))
         }
         if transport == .tcp && options.rate != 0 {
             return .failure(UsageError(message: "--rate applies to --udp only"))

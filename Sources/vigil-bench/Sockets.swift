@@ -24,7 +24,9 @@ struct LoadReport {
         let rate = seconds > 0 ? Int(Double(messages) / seconds) : 0
         let shape: String
         switch options.transport {
-        case .tcp: shape = "connections=\(options.connections) framing=\(options.framing.rawValue)"
+        case .tcp:
+            shape = "connections=\(options.connections) framing=\(options.framing.rawValue)"
+                + (options.mix.map { " mix=\($0.rawValue) ips=\(options.ips)" } ?? "")
         case .udp: shape = "batch=\(udpBatchSize) max_rate=\(options.rate)"
         }
         let millis = Int(elapsedNanoseconds / 1_000_000)

@@ -1,13 +1,15 @@
 import CVigilShim
 import Glibc
 
-// vigil-bench: a load generator for loopback syslog listeners and a parser micro-benchmark,
-// used by scripts/bench.sh.
+// vigil-bench: a load generator for loopback syslog listeners, micro-benchmarks of the parser and
+// of extraction + detection, and an alert-latency probe; used by scripts/bench.sh.
 //
 //   vigil-bench load --tcp HOST:PORT --connections N --count N [--framing octet|lf] [--size BYTES]
+//   vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--connections N]
 //   vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
 //   vigil-bench parse --count N [--size BYTES]
 //   vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S]
+//   vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S] [--probes-per-s N] …
 //
 // It only ever sends to 127.0.0.0/8 or ::1 and never more than `BenchOptions.maxCount` messages.
 
@@ -27,7 +29,12 @@ case "load":
     case .failure(let error): usageFailure(error)
     }
     vigil_ignore_sigpipe()
-    let outcome = options.transport == .tcp ? runTCPLoad(options) : runUDPLoad(options)
+    let outcome: Result<LoadReport, LoadError>
+    switch (options.transport, options.mix) {
+    case (.tcp, let mix?): outcome = runRealisticTCPLoad(options, mix: mix, ips: options.ips)
+    case (.tcp, nil): outcome = runTCPLoad(options)
+    case (.udp, _): outcome = runUDPLoad(options)
+    }
     switch outcome {
     case .success(let report):
         print(report.line(options))
@@ -49,6 +56,21 @@ case "detect":
     case .success(let options):
         print(runDetectBenchmark(options))
         exit(0)
+    case .failure(let error):
+        usageFailure(error)
+    }
+case "latency":
+    switch LatencyOptions.parse(Array(arguments.dropFirst())) {
+    case .success(let options):
+        vigil_ignore_sigpipe()
+        switch runLatencyBenchmark(options) {
+        case .success(let line):
+            print(line)
+            exit(0)
+        case .failure(let error):
+            printError("vigil-bench: \(error.description)")
+            exit(1)
+        }
     case .failure(let error):
         usageFailure(error)
     }
