@@ -288,12 +288,13 @@ public struct TrafficGenerator {
 
     private static func minute(_ t: Int64) -> Int64 { t - ((t % 60_000_000) + 60_000_000) % 60_000_000 }
 
-    /// The four lines of one login: accepted, PAM session opened, the child's disconnect, PAM session closed.
+    /// The four lines of one login: accepted, PAM session opened, the disconnect, PAM session closed, all under
+    /// the monitor PID (OpenSSH 9.x logs the disconnect under the child PID; see the report for why not here).
     private mutating func login(host: Int, pid: Int, user: Int, ip: IPAddress, port: Int, at t: Int64, length: Int64,
                                 method: StaticString) {
         push(t, .ssh(host: host, pid: pid, .accepted(user: user, ip: ip, port: port, method: method)))
         push(t + 4_000, .ssh(host: host, pid: pid, .sessionOpened(user: user)))
-        push(t + length, .ssh(host: host, pid: pid + 1, .disconnected(user: user, ip: ip, port: port)))
+        push(t + length, .ssh(host: host, pid: pid, .disconnected(user: user, ip: ip, port: port)))
         push(t + length + 1_000, .ssh(host: host, pid: pid, .sessionClosed(user: user)))
     }
 
@@ -329,7 +330,7 @@ public struct TrafficGenerator {
             let ip = IPAddress(198, 51, 100, 7), t = s + 1800 * second, length = 5 * 3600 * second
             add(t, .ssh(host: 0, pid: 920_000, .accepted(user: -2, ip: ip, port: 42_000, method: "password")))
             add(t + 4_000, .ssh(host: 0, pid: 920_000, .sessionOpened(user: -2)))
-            add(t + length, .ssh(host: 0, pid: 920_001, .disconnected(user: -2, ip: ip, port: 42_000)))
+            add(t + length, .ssh(host: 0, pid: 920_000, .disconnected(user: -2, ip: ip, port: 42_000)))
             add(t + length + 1_000, .ssh(host: 0, pid: 920_000, .sessionClosed(user: -2)))
         case (.repeatAccess, .sessions):
             let ip = IPAddress(198, 51, 100, 9)
@@ -344,7 +345,7 @@ public struct TrafficGenerator {
                 let t = s + Int64(2400 + k * 600) * second, pid = 930_000 + k * 2, port = 43_000 + k
                 add(t, .ssh(host: 0, pid: pid, .accepted(user: -3, ip: ip, port: port, method: "publickey")))
                 add(t + 4_000, .ssh(host: 0, pid: pid, .sessionOpened(user: -3)))
-                add(t + 120 * second, .ssh(host: 0, pid: pid + 1, .disconnected(user: -3, ip: ip, port: port)))
+                add(t + 120 * second, .ssh(host: 0, pid: pid, .disconnected(user: -3, ip: ip, port: port)))
                 add(t + 120 * second + 1_000, .ssh(host: 0, pid: pid, .sessionClosed(user: -3)))
             }
         case (.spike, _):

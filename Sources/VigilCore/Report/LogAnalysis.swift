@@ -82,7 +82,7 @@ public struct LogAnalysis {
     private var sessions: [Session] = []
     private var alerts: [Alert] = []
     private var linesSinceAlerts = 0
-    private var lastExpire: Int64 = .min
+    private var lastExpire: Int64 = .min / 2
 
     /// An analysis with `settings` for detection; `parser` reads syslog lines (its zone offset applies).
     public init(settings: DetectionSettings, options: Options, parser: SyslogParser = SyslogParser(),
