@@ -28,7 +28,7 @@ public struct TrafficGenerator {
         case spike
         /// http: 203.0.113.30 requests 40 missing paths within 20 s.
         case scan
-        /// http: 200 requests answered 5xx on one host within 1 min.
+        /// http: 300 requests answered 5xx on one host within 1 min.
         case errors
 
         /// The kinds of log the scenario can appear in.
@@ -362,8 +362,8 @@ public struct TrafficGenerator {
             }
         case (.errors, _):
             let host = options.hosts > 1 ? 1 : 0
-            for i in 0..<200 {
-                add(s + 3000 * second + Int64(i) * 300_000,
+            for i in 0..<300 {
+                add(s + 3000 * second + Int64(i) * 200_000,
                     .http(host: host, client: clients[i % clients.count], path: "/api/orders", status: 500 + (i % 3) * 2,
                           bytes: 0, agent: i % Self.agents.count))
             }
