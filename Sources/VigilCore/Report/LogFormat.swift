@@ -14,7 +14,7 @@ public enum LogFormat: String, CaseIterable, Sendable, Hashable {
     case csv
 
     /// The format one line looks like, or nil when it looks like none. Tried from the most
-    /// specific shape to the loosest (a syslog line without PRI is the loosest).
+    /// specific shape to the loosest.
     public static func detect(_ line: UnsafeRawBufferPointer, parser: SyslogParser, ssh: SSHExtractor,
                               referenceTime: Timestamp) -> LogFormat? {
         var start = 0
@@ -25,12 +25,14 @@ public enum LogFormat: String, CaseIterable, Sendable, Hashable {
             return probe.read(line) == .invalid ? nil : .csv
         }
         if SessionSummaryExtractor.extract(line) != nil { return .sessions }
-        if let request = AccessLogExtractor.extract(line) {
-            return request.referer.isEmpty && request.userAgent.isEmpty ? .clf : .combined
-        }
+        // Before access logs: `<190>1 TS host nginx - - - 1.2.3.4 - - [...] ...` also reads as a CLF
+        // line with client `<190>1`, but no access-log line reads as syslog.
         let fields = parser.parse(line, receivedAt: referenceTime)
         if !fields.isParseError {
             return SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: line[fields.appName])) ? .sshd : .syslog
+        }
+        if let request = AccessLogExtractor.extract(line) {
+            return request.referer.isEmpty && request.userAgent.isEmpty ? .clf : .combined
         }
         return ssh.extract(line, pid: 0) != nil ? .sshd : nil
     }

@@ -25,7 +25,11 @@ public final class Follower {
     /// stats blocks, `notice` one line per file event (waiting, opened, rotated, truncated).
     public init(paths: [String], settings: DetectionSettings, host: String, start: TailStart = .end,
                 parser: SyslogParser = SyslogParser(), output: @escaping (String) -> Void, notice: @escaping (String) -> Void) {
-        tailers = paths.map { FileTailer(path: $0, start: start) }
+        // A file that does not exist yet is read from its start once it appears.
+        tailers = paths.map { path in
+            var st = stat()
+            return FileTailer(path: path, start: start == .end && stat(path, &st) != 0 ? .beginning : start)
+        }
         let names = self.names
         analyzer = Analyzer(settings: settings, clampsToReceiveTime: true, hostName: { names.table.name(of: $0) })
         self.parser = parser
