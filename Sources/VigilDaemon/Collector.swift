@@ -1,20 +1,34 @@
 public import VigilCore
 public import VigilPosix
 
-/// The ingest stage of `vigil serve`: parses every frame, names its host, stores it, and counts.
+/// The host names seen so far, shared by the collector and by detection (which names hosts in alerts).
+public final class HostDirectory {
+    public var table = HostTable()
+    public init() {}
+}
+
+/// The ingest stage of `vigil serve`: parses every frame, names its host, stores it, analyzes
+/// it (sshd and access-log payloads into detection and stats), and hands alerts to the sinks.
 ///
 /// Runs on the event loop's thread; per message it allocates nothing once a host is known.
 public final class Collector: FrameConsumer {
     public private(set) var counters = IngestCounters()
-    public private(set) var hosts = HostTable()
+    public let hosts: HostDirectory
+    public var analyzer: Analyzer
     private let parser: SyslogParser
     private let store: HostStore
+    private let sinks: [any AlertSink]
+    /// Alerts handed to the sinks since start, for counters.
+    public private(set) var alertsRaised = 0
     /// Scratch space for the textual sender address of messages without a hostname.
     private var senderText: [UInt8] = []
 
-    public init(parser: SyslogParser, store: HostStore) {
+    public init(parser: SyslogParser, store: HostStore, analyzer: Analyzer, hosts: HostDirectory, sinks: [any AlertSink]) {
         self.parser = parser
         self.store = store
+        self.analyzer = analyzer
+        self.hosts = hosts
+        self.sinks = sinks
         senderText.reserveCapacity(48)
     }
 
@@ -29,11 +43,12 @@ public final class Collector: FrameConsumer {
         if fields.hostname.isEmpty {
             senderText.removeAll(keepingCapacity: true)
             sender.ip.append(to: &senderText)
-            host = senderText.withUnsafeBytes { hosts.intern($0) }
+            host = senderText.withUnsafeBytes { hosts.table.intern($0) }
         } else {
-            host = hosts.intern(UnsafeRawBufferPointer(rebasing: frame[fields.hostname]))
+            host = hosts.table.intern(UnsafeRawBufferPointer(rebasing: frame[fields.hostname]))
         }
-        store.append(host: host, name: hosts.name(of: host), day: now.epochDay, line: frame)
+        store.append(host: host, name: hosts.table.name(of: host), day: now.epochDay, line: frame)
+        analyzer.observe(frame: frame, fields: fields, host: host, receivedAt: now)
     }
 
     public func framingError(_ error: FramingError, sender: SocketAddress) {
@@ -52,6 +67,22 @@ public final class Collector: FrameConsumer {
         case .timedOut:
             counters.connectionsTimedOut &+= 1
         }
+    }
+
+    /// Hands the alerts raised since the last call to every sink.
+    public func dispatchAlerts() {
+        let alerts = analyzer.engine.takeAlerts()
+        guard !alerts.isEmpty else { return }
+        for alert in alerts {
+            alertsRaised += 1
+            for sink in sinks { sink.deliver(alert) }
+        }
+    }
+
+    /// Moves detection to `now` (quiet periods resolve alerts) and dispatches what that raised.
+    public func advance(now: Timestamp) {
+        analyzer.advance(now: now)
+        dispatchAlerts()
     }
 
     /// Writes buffered messages to disk.

@@ -11,6 +11,9 @@ public final class Server {
     private var tcpListeners: [TCPListener] = []
     private var signals: ShutdownSignals?
     private let log: (String) -> Void
+    /// Standard output for the stdout sink and the stats block, never blocking the loop.
+    public let console: ConsoleWriter
+    public let sinks: [any AlertSink]
 
     /// Binds every listener and opens the store; throws naming the address or path at fault.
     public init(config: VigilConfig, log: @escaping (String) -> Void) throws(SystemError) {
@@ -21,7 +24,16 @@ public final class Server {
         let retention = StoreRetention(maxAgeDays: config.storage.maxAgeDays > 0 ? config.storage.maxAgeDays : nil,
                                        maxTotalBytes: config.storage.maxTotalBytes > 0 ? config.storage.maxTotalBytes : nil)
         store = try HostStore(directory: settings.dataDirectory, retention: retention)
-        collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store)
+        console = ConsoleWriter()
+        sinks = try Server.makeSinks(config, console: console)
+        let hosts = HostDirectory()
+        let start = Posix.wallClock()
+        let analyzer = Analyzer(settings: DetectionSettings(config: config),
+                                ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
+                                clampsToReceiveTime: true, idPrefix: Server.runPrefix(start),
+                                hostName: { hosts.table.name(of: $0) })
+        collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
+                              analyzer: analyzer, hosts: hosts, sinks: sinks)
         for address in settings.udp {
             udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 receiveBufferBytes: settings.udpReceiveBufferBytes,
@@ -41,15 +53,51 @@ public final class Server {
             let mono = Posix.monotonicMicros()
             for listener in tcp { listener.closeIdleConnections(monotonicMicros: mono, now: now) }
         }
-        if settings.statsInterval.microseconds > 0 {
-            loop.every(microseconds: settings.statsInterval.microseconds) { _ in
+        let console = self.console
+        // Alerts raised by a batch of input go out right after it; quiet periods resolve on a tick.
+        loop.afterEachWakeUp { _ in collector.dispatchAlerts() }
+        loop.every(microseconds: 250_000) { now in collector.advance(now: now) }
+        let statsMicros = settings.statsInterval.microseconds
+        if statsMicros > 0 {
+            loop.every(microseconds: statsMicros) { now in
                 log("vigil: " + collector.counters.summaryLine)
+                console.writeLine(collector.analyzer.stats.render(at: now, intervalSeconds: max(1, statsMicros / 1_000_000),
+                                                                  hostName: { hosts.table.name(of: $0) }))
+                collector.analyzer.stats.reset()
             }
         }
         loop.every(microseconds: 3_600_000_000) { now in
             store.enforceRetention(today: now.epochDay)
         }
         store.enforceRetention(today: Posix.wallClock().epochDay)
+    }
+
+    /// The sink kinds this build delivers to; the others are refused at start rather than silently ignored.
+    public static func unsupportedSinks(_ config: VigilConfig) -> [String] {
+        config.sinks.compactMap { sink in
+            switch sink.spec {
+            case .stdout, .file: return nil
+            default: return "\(sink.name) (\(sink.spec))"
+            }
+        }
+    }
+
+    /// `DATA/alerts.jsonl` (always) plus the configured stdout and file sinks.
+    static func makeSinks(_ config: VigilConfig, console: ConsoleWriter) throws(SystemError) -> [any AlertSink] {
+        var sinks: [any AlertSink] = [try FileSink(path: config.server.dataDirectory + "/alerts.jsonl")]
+        for sink in config.sinks {
+            switch sink.spec {
+            case .stdout: sinks.append(StdoutSink(console: console))
+            case .file(let path): sinks.append(try FileSink(path: path))
+            default: break
+            }
+        }
+        return sinks
+    }
+
+    /// A prefix that makes alert ids unique across restarts: the start time in hex.
+    static func runPrefix(_ start: Timestamp) -> String {
+        String(UInt64(truncatingIfNeeded: start.microseconds), radix: 16) + "-"
     }
 
     /// The addresses actually bound (real ports when 0 was asked), for logs and tests.
@@ -81,7 +129,9 @@ public final class Server {
         for listener in udpListeners { listener.handleEvents(EventLoop.readable, now: now) }
         for listener in tcpListeners { listener.drainAndCloseAll(now: now) }
         collector.flush()
+        collector.dispatchAlerts()
         store.close()
+        console.flush()
         log("vigil: " + collector.counters.summaryLine)
     }
 }

@@ -33,6 +33,11 @@ func serve(_ args: [String]) -> ExitCode {
     case .failure(let errors): return reportConfigErrors(errors)
     case .success(let built): config = built
     }
+    let unsupported = Server.unsupportedSinks(config)
+    if !unsupported.isEmpty {
+        logLine("vigil: sink not in this build yet (only stdout and file:PATH): " + unsupported.joined(separator: ", "))
+        return .usage
+    }
     if !config.server.http.isEmpty {
         logLine("vigil: the HTTP API is not in this build yet; server.http is ignored")
     }

@@ -26,9 +26,12 @@ let usage = """
     Commands:
       serve [--config FILE] [flags]   run the collector (syslog over UDP and TCP, per-host storage)
       check-config FILE               validate a config file; print every error with its line
+      analyze FILE... [--json]        offline report over log files (`-` = stdin)
+      follow [FILE...]                live monitor of growing files (default /var/log/access.log)
+      generate ssh|http|sessions      realistic test traffic, to stdout, a file or --to a collector
       help                            show this help
 
-    Planned, not in this build yet: analyze, follow, forward, generate.
+    Planned, not in this build yet: forward.
     Run `vigil COMMAND --help` for a command's flags.
 
     """
@@ -43,10 +46,13 @@ func main() -> ExitCode {
     switch command {
     case "serve": return serve(rest)
     case "check-config": return checkConfig(rest)
+    case "analyze": return analyze(rest)
+    case "follow": return follow(rest)
+    case "generate": return generate(rest)
     case "help", "-h", "--help":
         printOut(usage)
         return .ok
-    case "analyze", "follow", "forward", "generate":
+    case "forward":
         logLine("vigil: `\(command)` is not in this build yet")
         return .usage
     default:

@@ -92,4 +92,21 @@ import Testing
         #expect(a.counters.futureTimestamps == 1)
         #expect(a.engine.watermark < received)
     }
+
+    @Test func aSessionEndedByTheChildsDisconnectIsNotALongSession() {
+        let names = Names()
+        var a = analyzer(names)
+        // OpenSSH 9.x: the monitor (PID 100) logs the login and the PAM session; the child (PID 101)
+        // logs the disconnect first, under its own PID.
+        let lines = [
+            "<38>1 2026-11-22T10:00:00Z web1 sshd 100 - - Accepted password for alice from 192.0.2.10 port 50000 ssh2",
+            "<86>1 2026-11-22T10:00:00Z web1 sshd 100 - - pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)",
+            "<38>1 2026-11-22T10:05:00Z web1 sshd 101 - - Disconnected from user alice 192.0.2.10 port 50000",
+            "<86>1 2026-11-22T10:05:00Z web1 sshd 100 - - pam_unix(sshd:session): session closed for user alice",
+        ].map { Array($0.utf8) }
+        feed(&a, names, lines, receivedAt: CivilDateTime(year: 2026, month: 11, day: 22, hour: 10, minute: 5).timestamp())
+        #expect(a.finishedSessions.count == 1 && a.finishedSessions.first?.pid == 100)
+        a.advance(now: CivilDateTime(year: 2026, month: 11, day: 22, hour: 20).timestamp())
+        #expect(a.engine.takeAlerts().isEmpty)
+    }
 }

@@ -104,6 +104,9 @@ public struct SSHConnectionTracker: Sendable {
                     c.lastSeen = now
                     conns[ConnKey(host: host, pid: pid)] = c
                     result.session = session(of: c, host: host, pid: pid, end: now)
+                    // Report the end under the session's (monitor) PID, the one its opening carried,
+                    // so whoever pairs opens and closes by PID sees this session end.
+                    result.event?.pid = pid
                 } else {
                     result.event = nil  // the monitor's `session closed` already ended it
                 }

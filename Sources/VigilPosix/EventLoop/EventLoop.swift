@@ -20,6 +20,7 @@ public final class EventLoop {
     private let epollFD: Int32
     private var handlers: [(any EventHandler)?] = []
     private var timers: [Timer] = []
+    private var afterWakeUp: [(Timestamp) -> Void] = []
     private var events: UnsafeMutablePointer<epoll_event>
     private let maxEvents = 256
     private var stopping = false
@@ -73,6 +74,12 @@ public final class EventLoop {
         timers.append(Timer(intervalMicros: interval, nextMicros: Posix.monotonicMicros() + interval, action: action))
     }
 
+    /// Calls `action` after the handlers of every wake-up: the place to act once per batch of
+    /// input (for example, to hand out the alerts that batch raised).
+    public func afterEachWakeUp(_ action: @escaping (Timestamp) -> Void) {
+        afterWakeUp.append(action)
+    }
+
     /// Makes `run()` return after the current wake-up.
     public func stop() { stopping = true }
 
@@ -97,6 +104,7 @@ public final class EventLoop {
                 handler.handleEvents(events[i].events, now: now)
             }
         }
+        for action in afterWakeUp { action(now) }
         fireDueTimers(now: now)
         return max(n, 0)
     }

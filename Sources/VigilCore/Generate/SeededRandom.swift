@@ -1,0 +1,23 @@
+/// A small seeded pseudo-random generator (SplitMix64): the same seed gives the same
+/// sequence on every run and machine, so generated traffic is reproducible.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A value in `0..<n` (n > 0).
+    @inline(__always)
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+
+    /// A value in `range`.
+    @inline(__always)
+    public mutating func within(_ range: ClosedRange<Int>) -> Int { range.lowerBound + below(range.count) }
+}

@@ -1,0 +1,108 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// The engine of `vigil follow`: tails files with `tail -F` semantics and runs every new
+/// line through the shared `Analyzer` (syslog lines by their own host, access-log and summary
+/// lines as the follower's host), printing alerts as they fire and recover and, on its
+/// timer, the stats block.
+///
+/// `check(now:)` does all the reading, so tests drive it directly; `run` wires it to inotify,
+/// a one-second fallback poll, the stats timer and Ctrl-C.
+public final class Follower {
+    final class Names { var table = HostTable() }
+
+    private let tailers: [FileTailer]
+    private let names = Names()
+    private var analyzer: Analyzer
+    private let parser: SyslogParser
+    private let host: HostID
+    private let output: (String) -> Void
+    private let notice: (String) -> Void
+    private var intervalStart: Timestamp?
+
+    /// Follows `paths` from `start`; `host` names lines that carry none; `output` gets alerts and
+    /// stats blocks, `notice` one line per file event (waiting, opened, rotated, truncated).
+    public init(paths: [String], settings: DetectionSettings, host: String, start: TailStart = .end,
+                parser: SyslogParser = SyslogParser(), output: @escaping (String) -> Void, notice: @escaping (String) -> Void) {
+        // A file that does not exist yet is read from its start once it appears.
+        tailers = paths.map { path in
+            var st = stat()
+            return FileTailer(path: path, start: start == .end && stat(path, &st) != 0 ? .beginning : start)
+        }
+        let names = self.names
+        analyzer = Analyzer(settings: settings, clampsToReceiveTime: true, hostName: { names.table.name(of: $0) })
+        self.parser = parser
+        self.host = names.table.intern(host)
+        self.output = output
+        self.notice = notice
+    }
+
+    /// What the analyzer recognised so far.
+    public var counters: Analyzer.Counters { analyzer.counters }
+
+    /// Reads what is new in every file, analyses it, and prints the alerts it raised.
+    public func check(now: Timestamp) {
+        for tailer in tailers {
+            let notices = tailer.check { line, _ in self.observe(line, now: now) }
+            for n in notices { notice(Self.describe(n)) }
+        }
+        emitAlerts()
+    }
+
+    /// Moves detection time to `now` (resolutions happen even when the files are quiet).
+    public func tick(now: Timestamp) {
+        analyzer.advance(now: now)
+        emitAlerts()
+    }
+
+    /// Prints the stats block for the interval ending at `now` and starts the next one.
+    public func printStats(now: Timestamp) {
+        let seconds = intervalStart.map { max(1, (now.microseconds - $0.microseconds + 500_000) / 1_000_000) } ?? 10
+        output(analyzer.stats.render(at: now, intervalSeconds: seconds, hostName: { names.table.name(of: $0) }))
+        analyzer.stats.reset()
+        intervalStart = now
+    }
+
+    /// Runs until SIGINT or SIGTERM: inotify and a 1 s poll read the files, the stats block
+    /// is printed every `statsIntervalSeconds`.
+    public func run(statsIntervalSeconds: Int64) throws(SystemError) {
+        let loop = try EventLoop()
+        let watcher = try DirectoryWatcher(paths: tailers.map(\.path), loop: loop) { [unowned self] now in self.check(now: now) }
+        let signals = try ShutdownSignals(loop: loop) { _ in loop.stop() }
+        let now = Posix.wallClock()
+        intervalStart = now
+        check(now: now)
+        loop.every(microseconds: 1_000_000) { [unowned self] now in
+            self.check(now: now)
+            self.tick(now: now)
+        }
+        loop.every(microseconds: statsIntervalSeconds * 1_000_000) { [unowned self] now in self.printStats(now: now) }
+        loop.run()
+        withExtendedLifetime((watcher, signals)) {}
+    }
+
+    private func observe(_ line: UnsafeRawBufferPointer, now: Timestamp) {
+        let fields = parser.parse(line, receivedAt: now)
+        if fields.isParseError {
+            analyzer.observe(line, text: 0..<line.count, app: 0..<0, pid: 0, host: host, time: now)
+            return
+        }
+        let h = fields.hostname.isEmpty ? host : names.table.intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
+        analyzer.observe(frame: line, fields: fields, host: h, receivedAt: now)
+    }
+
+    private func emitAlerts() {
+        for alert in analyzer.engine.takeAlerts() { output(alert.stdoutLine() + "\n") }
+    }
+
+    static func describe(_ n: TailNotice) -> String {
+        switch n {
+        case .waitingForFile(let p): return "vigil follow: \(p) does not exist yet; waiting for it to appear"
+        case .opened(let p): return "vigil follow: following \(p)"
+        case .truncated(let p): return "vigil follow: \(p) was truncated; reading from its start"
+        case .rotated(let p): return "vigil follow: \(p) was rotated; following the new file"
+        case .unreadable(let p, let e): return "vigil follow: cannot read \(p): \(e)"
+        }
+    }
+}

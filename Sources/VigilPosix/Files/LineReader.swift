@@ -1,0 +1,167 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// Reads a file (or stdin) line by line for offline analysis: big reads into one reused buffer,
+/// each line handed out as a slice of it (no copy, no `String`), so memory stays flat however
+/// large the file is. A line longer than the buffer is cut to it and the rest skipped to its LF.
+public final class LineReader {
+    /// What the reader reads, for messages (`-` for stdin).
+    public let path: String
+    private let fd: Int32
+    private let ownsFD: Bool
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var start = 0
+    private var end = 0
+    private var atEOF = false
+    private var skippingToLF = false
+    /// Lines cut because they were longer than the buffer.
+    public private(set) var truncatedLines = 0
+
+    /// Opens `path` (`-` reads standard input) with a buffer of `bufferBytes` (the longest line kept).
+    public init(path: String, bufferBytes: Int = 1 << 20) throws(SystemError) {
+        self.path = path
+        if path == "-" {
+            fd = 0
+            ownsFD = false
+        } else {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { throw SystemError("open \(path)", errno: errno) }
+            ownsFD = true
+            var st = stat()
+            if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                Posix.close(fd)
+                throw SystemError("read \(path)", errno: EISDIR)
+            }
+            _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        }
+        buffer = .allocate(byteCount: max(4096, bufferBytes), alignment: 16)
+    }
+
+    deinit {
+        if ownsFD { Posix.close(fd) }
+        buffer.deallocate()
+    }
+
+    /// The next line without its LF (and CR), valid until the next call; nil at the end.
+    public func next() throws(SystemError) -> UnsafeRawBufferPointer? {
+        while true {
+            if start < end, let lf = memchr(buffer.baseAddress! + start, 0x0A, end - start) {
+                let at = buffer.baseAddress!.distance(to: UnsafeMutableRawPointer(lf))
+                let lineStart = start
+                start = at + 1
+                if skippingToLF { skippingToLF = false; continue }
+                var stop = at
+                if stop > lineStart && buffer[stop - 1] == 0x0D { stop -= 1 }
+                return UnsafeRawBufferPointer(rebasing: buffer[lineStart..<stop])
+            }
+            if atEOF {
+                guard start < end else { return nil }
+                let lineStart = start
+                start = end
+                if skippingToLF { skippingToLF = false; return nil }
+                return UnsafeRawBufferPointer(rebasing: buffer[lineStart..<end])
+            }
+            if start > 0 {
+                if end > start { memmove(buffer.baseAddress!, buffer.baseAddress! + start, end - start) }
+                end -= start
+                start = 0
+            }
+            if end == buffer.count {
+                // A line longer than the buffer: hand out what fits, skip the rest.
+                start = end
+                if skippingToLF { continue }
+                skippingToLF = true
+                truncatedLines += 1
+                return UnsafeRawBufferPointer(rebasing: buffer[0..<end])
+            }
+            let n = Glibc.read(fd, buffer.baseAddress! + end, buffer.count - end)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read \(path)", errno: errno)
+            }
+            if n == 0 { atEOF = true } else { end += n }
+        }
+    }
+}
+
+/// Runs `vigil analyze` over files: one file streams straight through; several are merged
+/// line by line in time order (so cross-host rules see one timeline), each file's lines
+/// staying in their own order.
+public enum LogFiles {
+    /// A file that could not be read, and why.
+    public struct Failure: Error, Sendable, Equatable {
+        public var path: String
+        public var error: SystemError
+    }
+
+    /// Analyses every readable path into `analysis` (sources named by path, hosts by the file's
+    /// base name unless the analysis says otherwise); returns the paths that failed, in order.
+    public static func analyze(_ paths: [String], into analysis: inout LogAnalysis) -> [Failure] {
+        var failures: [Failure] = []
+        var cursors: [Cursor] = []
+        for path in paths {
+            do {
+                let reader = try LineReader(path: path)
+                let source = analysis.addSource(name: path, host: hostName(forPath: path))
+                cursors.append(Cursor(reader: reader, source: source))
+            } catch {
+                failures.append(Failure(path: path, error: error))
+            }
+        }
+        if cursors.count == 1 {
+            let c = cursors[0]
+            do {
+                while let line = try c.reader.next() { analysis.feed(line, source: c.source) }
+            } catch {
+                failures.append(Failure(path: c.reader.path, error: error))
+            }
+            return failures
+        }
+        for i in cursors.indices { advance(&cursors[i], &analysis, &failures) }
+        while true {
+            var best = -1
+            for i in cursors.indices where !cursors[i].done {
+                if best < 0 || cursors[i].time < cursors[best].time { best = i }
+            }
+            if best < 0 { break }
+            cursors[best].line.withUnsafeBytes { analysis.feed($0, source: cursors[best].source) }
+            advance(&cursors[best], &analysis, &failures)
+        }
+        return failures.sorted { a, b in (paths.firstIndex(of: a.path) ?? 0) < (paths.firstIndex(of: b.path) ?? 0) }
+    }
+
+    /// The default host of a file's lines that name none: its base name (`stdin` for `-`).
+    public static func hostName(forPath path: String) -> String {
+        if path == "-" { return "stdin" }
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    struct Cursor {
+        let reader: LineReader
+        let source: Int
+        var line: [UInt8] = []
+        var time: Int64 = .min
+        var done = false
+    }
+
+    /// Moves a cursor to its next line that has a time, feeding timeless lines (headers,
+    /// invalid lines) at once: they cannot be placed on the timeline and change no window.
+    private static func advance(_ c: inout Cursor, _ analysis: inout LogAnalysis, _ failures: inout [Failure]) {
+        do {
+            while let line = try c.reader.next() {
+                if let t = analysis.eventTime(line, source: c.source) {
+                    c.line.removeAll(keepingCapacity: true)
+                    c.line.append(contentsOf: line)
+                    c.time = t.microseconds
+                    return
+                }
+                analysis.feed(line, source: c.source)
+            }
+        } catch {
+            failures.append(Failure(path: c.reader.path, error: error))
+        }
+        c.done = true
+    }
+}

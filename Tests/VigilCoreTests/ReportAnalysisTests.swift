@@ -1,0 +1,149 @@
+import Testing
+@testable import VigilCore
+
+/// `LogAnalysis` over small hand-made logs whose expectations are computed by hand.
+@Suite struct ReportAnalysisTests {
+    let now = CivilDateTime(year: 2026, month: 11, day: 25).timestamp()
+
+    func run(_ files: [(String, [String])], format: LogFormat? = nil, host: String? = nil) -> AnalysisReport {
+        var a = LogAnalysis(settings: DetectionSettings(), options: .init(format: format, host: host, referenceTime: now))
+        for (name, lines) in files {
+            let source = a.addSource(name: name, host: name)
+            for line in lines { Array(line.utf8).withUnsafeBytes { a.feed($0, source: source) } }
+        }
+        return a.report()
+    }
+
+    @Test(arguments: [
+        ("2026-11-22T23:06:43.957518+00:00 vm sshd[18419]: Accepted password for u from 127.0.0.1 port 59700 ssh2", LogFormat.sshd),
+        ("<38>1 2026-11-22T23:06:43Z vm sshd 18419 - - Failed password for u from 10.0.0.1 port 1 ssh2", .sshd),
+        ("Nov 22 23:06:42 vm cron[1]: (root) CMD (true)", .syslog),
+        ("Failed password for root from 10.0.0.1 port 22 ssh2", .sshd),
+        ("80.112.125.122 : 18/07/22 01:06 - 18/07/22 01:18", .sessions),
+        (#"127.0.0.1 - - [22/Nov/2026:23:06:35 +0000] "GET / HTTP/1.1" 200 43"#, .clf),
+        (#"127.0.0.1 - - [22/Nov/2026:23:06:35 +0000] "GET / HTTP/1.1" 200 43 "-" "curl/7.88.1""#, .combined),
+        (#""remotehost","rfc931","authuser","date","request","status","bytes""#, .csv),
+        (#""10.0.0.2","-","apache",1549573860,"GET /api/user HTTP/1.0",200,1234"#, .csv),
+    ])
+    func detectsEveryFormat(line: String, format: LogFormat) {
+        let detected = Array(line.utf8).withUnsafeBytes {
+            LogFormat.detect($0, parser: SyslogParser(), ssh: SSHExtractor(), referenceTime: now)
+        }
+        #expect(detected == format)
+    }
+
+    @Test func garbageIsNoFormat() {
+        let detected = Array("hello world, nothing to see".utf8).withUnsafeBytes {
+            LogFormat.detect($0, parser: SyslogParser(), ssh: SSHExtractor(), referenceTime: now)
+        }
+        #expect(detected == nil)
+    }
+
+    /// 20 sessions of 1…20 minutes: the nearest rank of p95 is ⌈0.95·20⌉ = 19, so the 19- and
+    /// 20-minute sessions are listed. 10.0.0.7 has three of them within the hour.
+    @Test func p95SessionsAndRepeatedIPs() {
+        var lines: [String] = []
+        for m in 1...20 {
+            let ip = m <= 3 ? "10.0.0.7" : "10.0.1.\(m)"
+            let start = (m - 1) * 2
+            func hhmm(_ minutes: Int) -> String {
+                let h = minutes / 60, mm = minutes % 60
+                return (h < 10 ? "0\(h)" : "\(h)") + ":" + (mm < 10 ? "0\(mm)" : "\(mm)")
+            }
+            lines.append("\(ip) : 18/07/22 \(hhmm(start)) - 18/07/22 \(hhmm(start + m))")
+        }
+        // Ends must come in time order for the window rules: sort by end.
+        lines.sort { $0.suffix(5) < $1.suffix(5) }
+        let r = run([("sessions.log", lines)])
+        #expect(r.sources[0].format == .sessions && r.invalidLines == 0)
+        #expect(r.ssh.sessions == 20)
+        #expect(r.ssh.p95Seconds == 19 * 60)
+        #expect(r.ssh.longestSessions.map(\.durationSeconds) == [20 * 60, 19 * 60])
+        #expect(r.ssh.medianSeconds == 10 * 60)
+        #expect(r.ssh.repeatedIPs.count == 1)
+        let rep = r.ssh.repeatedIPs[0]
+        #expect(rep.ip == IPAddress(10, 0, 0, 7) && rep.count == 3)
+        #expect(rep.first.rfc3339() == "2022-07-18T00:00:00Z" && rep.last.rfc3339() == "2022-07-18T00:04:00Z")
+        #expect(r.alerts.map(\.rule) == [.sshRepeatAccess])
+    }
+
+    /// 25 requests from one scanner, 404 each, one per second, plus 5 normal ones: the scan
+    /// fires on the 20th 404 (at :19) and resolves when the window (T-60s, T] holds only 19,
+    /// i.e. once the 404 at :05 leaves it, at 10:01:05.
+    @Test func topSectionsStatusClassesAndAlertTimeline() {
+        var lines: [String] = []
+        for s in 0..<25 {
+            let ss = s < 10 ? "0\(s)" : "\(s)"
+            lines.append(#"203.0.113.9 - - [22/Nov/2026:10:00:\#(ss) +0000] "GET /admin/x\#(s) HTTP/1.1" 404 10"#)
+        }
+        for (i, path) in ["/pages/a", "/pages/b", "/", "/pages", "/api/v1"].enumerated() {
+            lines.append(#"10.0.0.\#(i) - - [22/Nov/2026:10:00:30 +0000] "GET \#(path) HTTP/1.1" 200 100 "-" "ua""#)
+        }
+        lines.append(#"10.0.0.1 - - [22/Nov/2026:10:05:00 +0000] "GET / HTTP/1.1" 500 0 "-" "ua""#)
+        let r = run([("access.log", lines)])
+        #expect(r.sources[0].format == .clf && r.invalidLines == 0)
+        #expect(r.http.hits == 31)
+        #expect(r.http.bytes == 25 * 10 + 5 * 100)
+        #expect(r.http.statusClasses == [0, 5, 0, 25, 1, 0])
+        #expect(r.http.topSections.prefix(3).map(\.section) == ["/admin", "/pages", "/"])
+        #expect(r.http.topSections.prefix(3).map(\.count) == [25, 3, 2])
+        #expect(r.http.topClients.first == AnalysisReport.IPCount(ip: IPAddress(203, 0, 113, 9), count: 25))
+        #expect(r.alerts.map { "\($0.rule.name) \($0.state.rawValue) \($0.ts.rfc3339())" } == [
+            "http_scan firing 2026-11-22T10:00:19Z",
+            "http_scan resolved 2026-11-22T10:01:05Z",
+        ])
+    }
+
+    @Test func invalidLinesInTheMiddleAreCountedAndNamed() {
+        let good = #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1"#
+        let r = run([("a.log", [good, "garbage one", good, "", "garbage two", good])])
+        #expect(r.sources[0].lines == 6)
+        #expect(r.sources[0].invalidLines == 2)
+        #expect(r.sources[0].firstInvalid == [.init(line: 2, text: "garbage one"), .init(line: 5, text: "garbage two")])
+        #expect(r.http.hits == 3)
+    }
+
+    @Test func leadingGarbageDoesNotStopDetection() {
+        let r = run([("x.log", ["???", "80.112.125.122 : 18/07/22 01:06 - 18/07/22 01:18"])])
+        #expect(r.sources[0].format == .sessions && r.sources[0].firstInvalid.map(\.line) == [1])
+    }
+
+    @Test func anEmptyInputGivesAnEmptyReport() {
+        let r = run([("empty.log", [])])
+        #expect(r.sources == [.init(name: "empty.log", format: nil, lines: 0, invalidLines: 0, firstInvalid: [])])
+        #expect(r.lines.isEmpty && r.alerts.isEmpty && r.http.hits == 0 && r.ssh.sessions == 0)
+        #expect(r.json().hasPrefix(#"{"sources":[{"name":"empty.log","format":null,"lines":0"#))
+    }
+
+    @Test func csvHonoursItsHeaderAndCountsPerHost() {
+        let r = run([("web.csv", [#""remotehost","rfc931","authuser","date","request","status","bytes""#,
+                                  #""10.0.0.2","-","apache",1549573860,"GET /api/user HTTP/1.0",200,1234"#,
+                                  #""10.0.0.3","-","-",1549573861,"POST /api/order HTTP/1.0",503,-"#])], host: "web1")
+        #expect(r.lines == [.init(host: "web1", format: .csv, lines: 2)])
+        #expect(r.http.statusClasses[1] == 1 && r.http.statusClasses[4] == 1 && r.http.bytes == 1234)
+        #expect(r.http.topSections == [.init(section: "/api", count: 2)])
+    }
+
+    /// The sample auth.log: three logins from 127.0.0.1 (repeated), one brute force.
+    @Test func realAuthLogSample() {
+        let text = String(decoding: extractSampleBytes("sshd-normal-auth.log"), as: UTF8.self)
+        let r = run([("auth.log", text.split(separator: "\n").map(String.init))])
+        #expect(r.sources[0].format == .sshd && r.invalidLines == 0)
+        #expect(r.lines == [.init(host: "vm", format: .sshd, lines: 62)])
+        #expect(r.ssh.sessions == 3)
+        #expect(r.ssh.repeatedIPs.map(\.count) == [3])
+        #expect(r.bruteForce.count == 1 && r.bruteForce[0].ip == IPAddress(127, 0, 0, 1))
+        #expect(r.crossHost.isEmpty)
+    }
+
+    @Test func jsonIsOneDocumentWithEverySection() {
+        let r = run([("a.log", [#"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /x/y HTTP/1.1" 200 1"#])])
+        let json = r.json()
+        for key in [#""sources":"#, #""lines":"#, #""ssh":"#, #""longest_sessions":"#, #""repeated_ips":"#,
+                    #""bruteforce":"#, #""cross_host":"#, #""http":"#, #""top_sections":[{"section":"/x","hits":1}]"#,
+                    #""status_classes":{"1xx":0,"2xx":1"#, #""alerts":[]"#] {
+            #expect(json.contains(key), "missing \(key)")
+        }
+        #expect(json.hasSuffix("}\n") && json.filter { $0 == "\n" }.count == 1)
+    }
+}

@@ -1,0 +1,67 @@
+import Glibc
+import Testing
+import VigilCore
+@testable import VigilPosix
+
+/// `LogFiles.analyze` over real files: streaming, merging, and failures.
+@Suite struct AnalyzeFilesTests {
+    func write(_ path: String, _ text: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        Glibc.close(fd)
+    }
+
+    func analysis() -> LogAnalysis {
+        LogAnalysis(settings: DetectionSettings(), options: .init(referenceTime: Timestamp(seconds: 1_795_000_000)))
+    }
+
+    @Test func aMissingFileIsReportedAfterTheOthersAreAnalysed() throws {
+        let dir = try temporaryDirectory()
+        write(dir + "/a.log", #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1"# + "\n")
+        write(dir + "/b.log", "")
+        var a = analysis()
+        let failures = LogFiles.analyze([dir + "/a.log", dir + "/missing.log", dir + "/b.log"], into: &a)
+        #expect(failures.map(\.path) == [dir + "/missing.log"])
+        #expect(failures.first?.error.errno == ENOENT)
+        let r = a.report()
+        #expect(r.sources.map(\.name) == [dir + "/a.log", dir + "/b.log"])
+        #expect(r.sources.map(\.lines) == [1, 0])
+        #expect(r.http.hits == 1)
+    }
+
+    /// Three hosts' auth logs, each only two failures from one address: only merged in time
+    /// order do they make one cross-host finding (read one after another, the second file's
+    /// lines would be late).
+    @Test func severalFilesAreMergedInTimeOrder() throws {
+        let dir = try temporaryDirectory()
+        var paths: [String] = []
+        for h in 1...3 {
+            var text = ""
+            for k in 0..<2 {
+                text += "2026-11-22T10:0\(k):0\(h)+00:00 web\(h) sshd[\(100 + h)]: Invalid user admin from 203.0.113.7 port 4\(h)\(k)00\n"
+            }
+            text += "2026-11-22T10:05:0\(h)+00:00 web\(h) sshd[\(200 + h)]: Server listening on 0.0.0.0 port 22.\n"
+            let path = dir + "/auth\(h).log"
+            write(path, text)
+            paths.append(path)
+        }
+        var a = analysis()
+        #expect(LogFiles.analyze(paths, into: &a).isEmpty)
+        let r = a.report()
+        #expect(r.lateEvents == 0)
+        #expect(r.crossHost.count == 1 && r.crossHost[0].hosts == ["web1", "web2", "web3"])
+        #expect(r.bruteForce.isEmpty)
+    }
+
+    @Test func longLinesAndAMissingFinalNewlineAreRead() throws {
+        let dir = try temporaryDirectory()
+        let long = String(repeating: "x", count: 5000)
+        let last = #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 1"#
+        write(dir + "/c.log", "\(long)\r\n" + last)
+        let reader = try LineReader(path: dir + "/c.log", bufferBytes: 4096)
+        var lines: [Int] = []
+        while let line = try reader.next() { lines.append(line.count) }
+        #expect(lines == [4096, last.utf8.count])
+        #expect(reader.truncatedLines == 1)
+    }
+}
