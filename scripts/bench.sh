@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# Throughput of `vigil serve` against rsyslogd, with the same load, in one run.
+# Throughput of `vigil serve` against rsyslogd, with the same load, in one run; then detection.
 #
 # For each receiver, on loopback: TCP with 1 and with 8 connections (msgs/s from the first send
 # until all N messages are in DATA/hosts/*/*.log), UDP at the sender's full speed (loss), and UDP
 # at a few fixed rates (the highest loss-free one). Then vigil's parser alone (vigil-bench parse). rsyslogd runs with a private config (imtcp,
 # imudp, no imuxsock, no /dev/log) writing one file per host and day, like vigil.
 #
+# Detection (vigil only, after the table above):
+#   - extract + detect on one core (vigil-bench detect): realistic sshd and nginx frames through
+#     SyslogParser + Analyzer with the default rules, msgs/s; resident memory with 1,000,000
+#     distinct source IPs in the windows, and with 3,000,000 (past the 1M key cap: eviction).
+#   - alert latency in the running daemon (vigil-bench latency): a paced realistic load plus
+#     bursts of failed logins from fresh IPs, each timed from its write until its ssh_bruteforce
+#     alert is in the file sink; p50/p99.
+#   - the cost of detection: serve's TCP ingest rate for realistic frames with the default rules
+#     and with every rule disabled.
+#
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "50000 100000 200000 400000"), BENCH_SIZE (bytes per message, 200),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
-# VIGIL=PATH (another vigil binary).
+# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost"),
+# BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
+# BENCH_LATENCY_SECONDS (default 10), BENCH_COST_COUNT (default 2000000).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,8 +35,18 @@ SIZE=${BENCH_SIZE:-200}
 TIMEOUT=${BENCH_TIMEOUT:-180}
 ONLY=${BENCH_ONLY:-}
 UDP_RATE_SECONDS=2
+PARTS=" ${BENCH_PARTS:-ingest detect latency cost} "
+DETECT_COUNT=${BENCH_DETECT_COUNT:-5000000}
+LATENCY_RATE=${BENCH_LATENCY_RATE:-500000}
+LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-10}
+COST_COUNT=${BENCH_COST_COUNT:-2000000}
+# Every rule, for the detection-cost phase that turns them all off.
+RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_high_traffic http_error_burst http_scan"
 
-for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES; do
+# part NAME: true when BENCH_PARTS includes NAME.
+part() { [[ $PARTS == *" $1 "* ]]; }
+
+for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT"; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
 
@@ -181,16 +203,18 @@ case "$ONLY" in
     *) die "BENCH_ONLY must be vigil or rsyslog" ;;
 esac
 
-say "load: $COUNT TCP messages of $SIZE bytes, $UDP_COUNT UDP datagrams; $(nproc) CPU(s) shared by sender and receiver"
-for rx in "${RECEIVERS[@]}"; do
-    tcp_phase "$rx" 1
-    tcp_phase "$rx" 8
-    udp_phase "$rx"
-done
+if part ingest; then
+    say "load: $COUNT TCP messages of $SIZE bytes, $UDP_COUNT UDP datagrams; $(nproc) CPU(s) shared by sender and receiver"
+    for rx in "${RECEIVERS[@]}"; do
+        tcp_phase "$rx" 1
+        tcp_phase "$rx" 8
+        udp_phase "$rx"
+    done
 
-say "parser micro-benchmark: 5000000 frames"
-PARSE=$("$LOADGEN" parse --count 5000000 --size "$SIZE") || die "vigil-bench parse failed"
-say "  $PARSE"
+    say "parser micro-benchmark: 5000000 frames"
+    PARSE=$("$LOADGEN" parse --count 5000000 --size "$SIZE") || die "vigil-bench parse failed"
+    say "  $PARSE"
+fi
 
 # ratio A B: A/B with two decimals, or "-" when either is not a number.
 ratio() {
@@ -203,16 +227,138 @@ row() {
         "$(ratio "${R[vigil.$2]:-}" "${R[rsyslog.$2]:-}")"
 }
 
-echo
-printf '%-36s %26s %26s %10s\n' "$COUNT msgs x $SIZE B" vigil rsyslogd vigil/rsys
-printf '%-36s %26s %26s %10s\n' "------------------------------------" "--------------------------" "--------------------------" "----------"
-row "TCP 1 connection (msgs/s)" tcp1
-row "TCP 8 connections (msgs/s)" tcp8
-row "UDP sender full speed (msgs/s)" udp_send
-row "UDP loss at full speed" udp_loss
-for rate in $UDP_RATES; do
-    row "UDP loss, $rate msgs/s asked" "udp_at_$rate"
-done
-row "UDP highest loss-free rate (msgs/s)" udp_lossfree
-echo
-echo "parser (SyslogParser.parse, half RFC 5424, half RFC 3164): $(sed -n 's/.* ns_per_frame=\([0-9]*\) rate=\([0-9]*\) .*/\1 ns\/frame, \2 frames\/s on one core/p' <<<"$PARSE")"
+if part ingest; then
+    echo
+    printf '%-36s %26s %26s %10s\n' "$COUNT msgs x $SIZE B" vigil rsyslogd vigil/rsys
+    printf '%-36s %26s %26s %10s\n' "------------------------------------" "--------------------------" "--------------------------" "----------"
+    row "TCP 1 connection (msgs/s)" tcp1
+    row "TCP 8 connections (msgs/s)" tcp8
+    row "UDP sender full speed (msgs/s)" udp_send
+    row "UDP loss at full speed" udp_loss
+    for rate in $UDP_RATES; do
+        row "UDP loss, $rate msgs/s asked" "udp_at_$rate"
+    done
+    row "UDP highest loss-free rate (msgs/s)" udp_lossfree
+    echo
+    echo "parser (SyslogParser.parse, half RFC 5424, half RFC 3164): $(sed -n 's/.* ns_per_frame=\([0-9]*\) rate=\([0-9]*\) .*/\1 ns\/frame, \2 frames\/s on one core/p' <<<"$PARSE")"
+fi
+
+# --- detection (vigil only)
+
+[ "$ONLY" = rsyslog ] && exit 0
+
+# field NAME LINE: the value of NAME=... in a vigil-bench key=value line.
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# mib KIB: KiB as MiB with one decimal.
+mib() { printf '%d.%d' $(($1 / 1024)) $(($1 * 10 / 1024 % 10)); }
+
+# mib_list A,B,...: each KiB value of a comma list as MiB.
+mib_list() {
+    local v parts=() values
+    IFS=, read -r -a values <<<"$1"
+    for v in "${values[@]}"; do parts+=("$(mib "$v")"); done
+    printf '%s' "${parts[*]}"
+}
+
+# Detection results, printed together at the end.
+DETECT_LINES=()
+
+if part detect; then
+    say "extract + detect (vigil-bench detect): $DETECT_COUNT mixed messages from 100000 IPs"
+    out=$("$LOADGEN" detect --count "$DETECT_COUNT" --ips 100000 --mix mixed) || die "vigil-bench detect failed"
+    say "  $out"
+    DETECT_LINES+=("$(printf '%-52s %s' "extract + detect, one core (msgs/s)" \
+        "$(field rate "$out") ($(field ns_per_msg "$out") ns/msg: parse $(field parse_ns_per_msg "$out"), extract+detect $(field analyze_ns_per_msg "$out"))")")
+
+    say "memory: 4000000 sshd messages from 1000000 distinct IPs"
+    out=$("$LOADGEN" detect --count 4000000 --ips 1000000 --mix ssh) || die "vigil-bench detect failed"
+    say "  $out"
+    DETECT_LINES+=("$(printf '%-52s %s' "peak RSS, 1M distinct IPs in the windows (MiB)" \
+        "$(mib "$(field hwm_kib "$out")") (keys: $(field keys "$out" | sed 's/,http_.*//'))")")
+
+    say "memory past the key cap: 12000000 sshd messages from 3000000 distinct IPs"
+    out=$("$LOADGEN" detect --count 12000000 --ips 3000000 --mix ssh) || die "vigil-bench detect failed"
+    say "  $out"
+    DETECT_LINES+=("$(printf '%-52s %s' "RSS with 3M IPs, at each fifth of the run (MiB)" \
+        "$(mib_list "$(field rss_kib "$out")") ($(field evictions "$out") evictions, $(field rate "$out") msgs/s)")")
+fi
+
+if part latency; then
+    data=$WORK/vigil-latency
+    sink=$WORK/latency-sink.jsonl
+    if start_vigil "$data" "$data.stderr" --sink "file:$sink"; then
+        CHILDREN+=("$VIGIL_PID")
+        say "alert latency without load: 3 s of bursts"
+        out=$("$LOADGEN" latency --tcp "127.0.0.1:$VIGIL_TCP_PORT" --alerts "$sink" --rate 0 --duration 4 \
+            --probes-per-s 20) || die "vigil-bench latency failed"
+        say "  $out"
+        DETECT_LINES+=("$(printf '%-52s %s' "alert latency, idle (ms)" \
+            "p50 $(field p50_ms "$out"), p99 $(field p99_ms "$out"), max $(field max_ms "$out") ($(field seen "$out")/$(field probes "$out") bursts)")")
+        say "alert latency under $LATENCY_RATE msgs/s of realistic http lines for ${LATENCY_SECONDS}s"
+        out=$("$LOADGEN" latency --tcp "127.0.0.1:$VIGIL_TCP_PORT" --alerts "$sink" --rate "$LATENCY_RATE" \
+            --duration "$LATENCY_SECONDS" --probes-per-s 20 --first-probe 10000) || die "vigil-bench latency failed"
+        say "  $out"
+        say "  $(grep '^vigil: stats' "$data.stderr" | tail -n1)"
+        DETECT_LINES+=("$(printf '%-52s %s' "alert latency, $LATENCY_RATE msgs/s asked (ms)" \
+            "p50 $(field p50_ms "$out"), p99 $(field p99_ms "$out"), max $(field max_ms "$out") ($(field seen "$out")/$(field probes "$out") bursts; load ran at $(field load_rate "$out") msgs/s)")")
+        stop_pid "$VIGIL_PID" 20 || say "vigil exited with status $?"
+    else
+        DETECT_LINES+=("alert latency: vigil did not start")
+    fi
+    rm -rf "$data" "$sink"
+fi
+
+# cost_run FLAGS...: serve's TCP ingest rate for COST_COUNT realistic messages (one connection).
+# The rate is the sender's: TCP pushes back, so it sends no faster than vigil reads, parses,
+# analyzes and stores (only the socket buffers, a few MB, are still unread when it ends).
+# Sets COST_RATE.
+cost_run() {
+    local data=$WORK/vigil-cost-$((++COST_RUNS)) out
+    COST_RATE=failed
+    start_vigil "$data" "$data.stderr" --sink "file:$WORK/cost-sink.jsonl" "$@" || return 0
+    CHILDREN+=("$VIGIL_PID")
+    if out=$("$LOADGEN" load --tcp "127.0.0.1:$VIGIL_TCP_PORT" --count "$COST_COUNT" --mix mixed); then
+        COST_RATE=$(field rate "$out")
+        wait_for_lines "$data" "$COST_COUNT" "$TIMEOUT" 30 || COST_RATE="incomplete ($WAIT_LINES/$COST_COUNT)"
+    fi
+    stop_pid "$VIGIL_PID" 20 || say "vigil exited with status $?"
+    rm -rf "$data" "$WORK/cost-sink.jsonl"
+}
+
+if part cost; then
+    COST_RUNS=0
+    OFF=()
+    for rule in $RULES; do OFF+=("--rule.$rule.enabled=false"); done
+    best_on=0
+    best_off=0
+    # Alternate the two settings, best of two each, so a busy moment does not decide.
+    for round in 1 2; do
+        say "detection cost, round $round: $COST_COUNT mixed messages, default rules"
+        cost_run
+        say "  $COST_RATE msgs/s"
+        [[ $COST_RATE =~ ^[0-9]+$ ]] && [ "$COST_RATE" -gt "$best_on" ] && best_on=$COST_RATE
+        say "detection cost, round $round: every rule disabled"
+        cost_run "${OFF[@]}"
+        say "  $COST_RATE msgs/s"
+        [[ $COST_RATE =~ ^[0-9]+$ ]] && [ "$COST_RATE" -gt "$best_off" ] && best_off=$COST_RATE
+    done
+    if [ "$best_on" -gt 0 ] && [ "$best_off" -gt 0 ]; then
+        cost=$(( (best_off - best_on) * 1000 / best_off ))
+        sign=
+        [ "$cost" -lt 0 ] && { sign=-; cost=$((-cost)); }
+        cost_text="$sign$((cost / 10)).$((cost % 10)) %"
+    else
+        cost_text="-"
+    fi
+    DETECT_LINES+=("$(printf '%-52s %s' "serve TCP ingest, default rules (msgs/s)" "$best_on")")
+    DETECT_LINES+=("$(printf '%-52s %s' "serve TCP ingest, every rule disabled (msgs/s)" "$best_off")")
+    DETECT_LINES+=("$(printf '%-52s %s' "ingest cost of detection" "$cost_text")")
+fi
+
+if [ "${#DETECT_LINES[@]}" -gt 0 ]; then
+    echo
+    echo "detection (vigil)"
+    echo "----------------------------------------------------"
+    printf '%s\n' "${DETECT_LINES[@]}"
+fi

@@ -99,6 +99,9 @@ start_vigil() {
     local data=$1 log=$2
     shift 2
     mkdir -p "$data"
+    # Truncated here, not only by the child's redirection: the readiness poll below must never
+    # see an earlier run's "ready" in a reused log file.
+    : >"$log"
     "$VIGIL" serve --udp 127.0.0.1:0 --tcp 127.0.0.1:0 --http off --data-dir "$data" "$@" \
         >"${VIGIL_STDOUT:-/dev/null}" 2>"$log" &
     VIGIL_PID=$!

@@ -17,6 +17,9 @@ struct LatencyOptions {
     var ips = 1_000_000
     /// TCP connections carrying the background load.
     var connections = 1
+    /// Number of the first burst: its address is the first-th of 172.16.0.0/12. Runs against one
+    /// daemon need distinct ranges, since an address already firing does not fire again.
+    var firstProbe = 1
 
     /// Parses the arguments after `latency`.
     static func parse(_ args: [String]) -> Result<LatencyOptions, UsageError> {
@@ -57,6 +60,7 @@ struct LatencyOptions {
             case "--threshold": parsed = number(flag, value, 1...1000)
             case "--ips": parsed = number(flag, value, 1...AddressCycle.capacity)
             case "--connections": parsed = number(flag, value, 1...BenchOptions.maxConnections)
+            case "--first-probe": parsed = number(flag, value, 1...(1 << 20) - 1)
             default: return .failure(UsageError(message: "unknown flag '\(flag)'"))
             }
             let n: Int
@@ -70,6 +74,7 @@ struct LatencyOptions {
             case "--probes-per-s": options.probeRate = n
             case "--threshold": options.threshold = n
             case "--ips": options.ips = n
+            case "--first-probe": options.firstProbe = n
             default: options.connections = n
             }
         }
@@ -174,7 +179,7 @@ func runLatencyBenchmark(_ options: LatencyOptions) -> Result<String, LoadError>
 
     var latencies: [UInt64] = []
     var missed = 0
-    var probe = 0
+    var probes = 0
     let interval = 1_000_000_000 / UInt64(options.probeRate)
     var nextProbe = monotonicNanoseconds()
     var burst: [UInt8] = []
@@ -185,7 +190,8 @@ func runLatencyBenchmark(_ options: LatencyOptions) -> Result<String, LoadError>
             nanosleep(&wait, nil)
         }
         nextProbe += interval
-        probe += 1
+        let probe = (options.firstProbe + probes) & ((1 << 20) - 1)
+        probes += 1
         let ip = "172.\(16 + probe >> 16 & 15).\(probe >> 8 & 255).\(probe & 255)"
         burst.removeAll(keepingCapacity: true)
         appendProbeBurst(ip: ip, pid: 40_000 + probe % 20_000, failures: options.threshold, to: &burst)
@@ -213,7 +219,7 @@ func runLatencyBenchmark(_ options: LatencyOptions) -> Result<String, LoadError>
     let loadRate = elapsed > 0 ? Int(Double(sent) * 1e9 / Double(elapsed)) : 0
     let sorted = latencies.sorted()
     return .success("vigil-bench: latency target=\(options.target) load_rate_asked=\(options.rate) "
-        + "load_sent=\(sent) load_rate=\(loadRate) mix=\(options.mix.rawValue) probes=\(probe) seen=\(sorted.count) "
+        + "load_sent=\(sent) load_rate=\(loadRate) mix=\(options.mix.rawValue) probes=\(probes) seen=\(sorted.count) "
         + "missed=\(missed) p50_ms=\(millisText(percentile(sorted, 50))) p90_ms=\(millisText(percentile(sorted, 90))) "
         + "p99_ms=\(millisText(percentile(sorted, 99))) max_ms=\(millisText(sorted.last ?? 0))")
 }

@@ -47,6 +47,7 @@ struct BenchOptions {
                vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S]
                vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S]
                    [--probes-per-s N] [--threshold N] [--mix ssh|http|mixed] [--ips N] [--connections N]
+                   [--first-probe N]
         HOST must be a loopback address (127.0.0.0/8, ::1 as [::1], or localhost).
         """
 
