@@ -298,6 +298,11 @@ fi
 SSHW=$WORK/sshd
 mkdir -p "$SSHW/spool"
 SSHD=$(command -v sshd)
+# A socket left at /dev/log by a daemon that is gone (no longer bound, per /proc/net/unix) is free.
+if [ -S /dev/log ] && [ ! -L /dev/log ] && ! grep -q ' /dev/log$' /proc/net/unix; then
+    say "removing a stale /dev/log socket nobody is bound to"
+    rm -f /dev/log
+fi
 if [ ! -e /dev/log ] && [ ! -L /dev/log ]; then
     LOG_MODE=own
     LOG_SOCKET=/dev/log
