@@ -13,6 +13,7 @@ import VigilDaemon
         config.server.tcp = [v4, v6]
         config.server.dataDirectory = dir
         config.server.maxMessageBytes = maxMessageBytes
+        config.sinks = []  // DATA/alerts.jsonl only: the test runner's stdout stays untouched
         config.server.flushInterval = TimeSpan(microseconds: 3_600_000_000)  // only the shutdown flush writes, so the test proves it
         return try Server(config: config, log: { _ in })
     }
@@ -41,6 +42,22 @@ import VigilDaemon
         #expect(try readLines("\(dir)/hosts/127.0.0.1/\(day).log") == ["garbage without any syslog header"])
         let counters = server.collector.counters
         #expect(counters.received == 15 && counters.parseErrors == 1 && counters.framingErrors == 0)
+    }
+
+    @Test func bruteForceOverTCPLandsInAlertsFileBlamingTheRealAddress() throws {
+        let dir = try temporaryDirectory()
+        let server = try makeServer(dir: dir)
+        let tcp = try TestClient(tcp: server.boundTCP[0])
+        let now = Posix.wallClock().rfc3339()
+        for pid in 1...5 {
+            tcp.send("<38>1 \(now) web1 sshd \(pid) - - Failed password for invalid user x port 1 ssh2 from 198.51.100.9 from 203.0.113.5 port 5 ssh2\n")
+        }
+        #expect(pump(server.loop) { server.collector.alertsRaised == 1 })
+        let alerts = try readLines("\(dir)/alerts.jsonl")
+        #expect(alerts.count == 1)
+        #expect(alerts.first?.contains(#""rule":"ssh_bruteforce","state":"firing""#) == true)
+        #expect(alerts.first?.contains(#""host":"web1","ip":"203.0.113.5""#) == true)
+        server.shutdown()
     }
 
     @Test func hostileHostNamesStayInsideTheDataDirectory() throws {
