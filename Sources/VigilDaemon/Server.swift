@@ -26,7 +26,7 @@ public final class Server {
         store = try HostStore(directory: settings.dataDirectory, retention: retention)
         console = ConsoleWriter()
         sinks = try Server.makeSinks(config, console: console)
-        let hosts = HostDirectory()
+        let hosts = HostDirectory(table: HostTable(seed: Posix.randomSeed(), maxHosts: settings.maxHosts))
         let start = Posix.wallClock()
         let analyzer = Analyzer(settings: DetectionSettings(config: config),
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
