@@ -63,8 +63,8 @@ public final class HostStore {
     deinit { close() }
 
     /// Appends one message as a line of `DIR/hosts/<sanitized name>/<day>.log`, `day` being days since the epoch
-    /// (the receive day). `name` is only read the first time this host and day are seen.
-    public func append(host: HostID, name: String, day: Int64, line: UnsafeRawBufferPointer) {
+    /// (the receive day). `name` is only evaluated the first time this host and day are seen.
+    public func append(host: HostID, name: @autoclosure () -> String, day: Int64, line: UnsafeRawBufferPointer) {
         let index = Int(host.rawValue)
         let file: DayFile
         if index < latestByHost.count, let latest = latestByHost[index], latest.day == day {
@@ -74,7 +74,7 @@ public final class HostStore {
             if let known = files[key] {
                 file = known
             } else {
-                file = DayFile(hostsDirectory: hostsDirectory, hostDirectory: HostName.sanitize(name), day: day)
+                file = DayFile(hostsDirectory: hostsDirectory, hostDirectory: HostName.sanitize(name()), day: day)
                 files[key] = file
             }
             if index >= latestByHost.count { latestByHost.append(contentsOf: repeatElement(nil, count: index - latestByHost.count + 1)) }
