@@ -60,6 +60,44 @@ import VigilDaemon
         server.shutdown()
     }
 
+    @Test func followedFilesAreStoredAndResumeWhereTheyStopped() throws {
+        let dir = try temporaryDirectory()
+        let log = dir + "/access.log"
+        func append(_ text: String) {
+            let fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            _ = text.withCString { write(fd, $0, strlen($0)) }
+            close(fd)
+        }
+        append("192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /old HTTP/1.1\" 200 5 \"-\" \"curl\"\n")
+        func server() throws -> Server {
+            var config = VigilConfig.defaults
+            config.server.udp = []
+            config.server.tcp = []
+            config.server.dataDirectory = dir
+            config.sinks = []
+            config.fileInput.paths = [log]
+            config.fileInput.host = "web9"
+            return try Server(config: config, log: { _ in })
+        }
+        let first = try server()
+        first.fileInputs.check(now: Posix.wallClock())          // starts at the end: the old line is not read
+        append("192.0.2.1 - - [22/Nov/2026:10:00:01 +0000] \"GET /one HTTP/1.1\" 200 5 \"-\" \"curl\"\n<13>1 2026-11-22T10:00:02Z web3 app - - - syslog line\n")
+        append("192.0.2.1 - - [22/Nov/2026:10:00:03 +0000] \"GET /two")  // unfinished when the daemon stops
+        first.fileInputs.check(now: Posix.wallClock())
+        first.shutdown()
+        append(" HTTP/1.1\" 200 5 \"-\" \"curl\"\n")
+        let second = try server()                               // resumes at the saved offset
+        second.fileInputs.check(now: Posix.wallClock())
+        second.shutdown()
+        let day = Posix.wallClock().dayString
+        let stored = try readLines("\(dir)/hosts/web9/\(day).log")
+        #expect(stored.map { $0.contains("/one") } == [true, false])
+        #expect(stored.last?.contains("GET /two HTTP/1.1") == true)
+        #expect(try readLines("\(dir)/hosts/web3/\(day).log") == ["<13>1 2026-11-22T10:00:02Z web3 app - - - syslog line"])
+        #expect(first.collector.counters.fileLines == 2 && second.collector.counters.fileLines == 1)
+        #expect(first.collector.analyzer.counters.httpRequests == 1 && second.collector.analyzer.counters.httpRequests == 1)
+    }
+
     @Test func hostileHostNamesStayInsideTheDataDirectory() throws {
         let dir = try temporaryDirectory()
         let server = try makeServer(dir: dir)
