@@ -3,8 +3,8 @@ public import VigilPosix
 
 /// The host names seen so far, shared by the collector and by detection (which names hosts in alerts).
 public final class HostDirectory {
-    public var table = HostTable()
-    public init() {}
+    public var table: HostTable
+    public init(table: HostTable) { self.table = table }
 }
 
 /// The ingest stage of `vigil serve`: parses every frame, names its host, stores it, analyzes
@@ -47,6 +47,19 @@ public final class Collector: FrameConsumer {
         } else {
             host = hosts.table.intern(UnsafeRawBufferPointer(rebasing: frame[fields.hostname]))
         }
+        ingest(frame, fields, host: host, now: now)
+    }
+
+    /// One line of a followed file (`[input.file]`): a syslog line is filed under its own host,
+    /// anything else (an access-log line) under `defaultHost`. Not syslog is normal here, not an error.
+    public func consumeLine(_ line: UnsafeRawBufferPointer, defaultHost: HostID, now: Timestamp) {
+        let fields = parser.parse(line, receivedAt: now)
+        counters.fileLines &+= 1
+        let host = fields.hostname.isEmpty ? defaultHost : hosts.table.intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
+        ingest(line, fields, host: host, now: now)
+    }
+
+    private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp) {
         store.append(host: host, name: hosts.table.name(of: host), day: now.epochDay, line: frame)
         analyzer.observe(frame: frame, fields: fields, host: host, receivedAt: now)
     }

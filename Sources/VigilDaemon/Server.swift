@@ -10,6 +10,8 @@ public final class Server {
     private var udpListeners: [UDPListener] = []
     private var tcpListeners: [TCPListener] = []
     private var signals: ShutdownSignals?
+    /// `[input.file]`: files followed like senders.
+    public let fileInputs: FileInputs
     private let log: (String) -> Void
     /// Standard output for the stdout sink and the stats block, never blocking the loop.
     public let console: ConsoleWriter
@@ -26,7 +28,7 @@ public final class Server {
         store = try HostStore(directory: settings.dataDirectory, retention: retention)
         console = ConsoleWriter()
         sinks = try Server.makeSinks(config, console: console)
-        let hosts = HostDirectory()
+        let hosts = HostDirectory(table: HostTable(seed: Posix.randomSeed(), maxHosts: settings.maxHosts))
         let start = Posix.wallClock()
         let analyzer = Analyzer(settings: DetectionSettings(config: config),
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
@@ -45,11 +47,16 @@ public final class Server {
                                                 idleTimeoutMicros: settings.idleTimeout.microseconds,
                                                 loop: loop, consumer: collector))
         }
+        fileInputs = try FileInputs(input: config.fileInput, dataDirectory: settings.dataDirectory,
+                                    collector: collector, loop: loop, log: log)
         let collector = self.collector
         let tcp = tcpListeners
         let store = self.store
+        let files = fileInputs
         loop.every(microseconds: settings.flushInterval.microseconds) { now in
+            files.check(now: now)  // inotify wakes the loop at once; this catches what it cannot see (NFS)
             collector.flush()
+            files.saveOffsets()
             let mono = Posix.monotonicMicros()
             for listener in tcp { listener.closeIdleConnections(monotonicMicros: mono, now: now) }
         }
@@ -119,6 +126,7 @@ public final class Server {
         for address in boundUDP { log("vigil: listening udp \(address)") }
         for address in boundTCP { log("vigil: listening tcp \(address)") }
         log("vigil: ready")
+        fileInputs.check(now: Posix.wallClock())
         loop.run()
         shutdown()
     }
@@ -128,7 +136,9 @@ public final class Server {
         let now = Posix.wallClock()
         for listener in udpListeners { listener.handleEvents(EventLoop.readable, now: now) }
         for listener in tcpListeners { listener.drainAndCloseAll(now: now) }
+        fileInputs.check(now: now)
         collector.flush()
+        fileInputs.saveOffsets()
         collector.dispatchAlerts()
         store.close()
         console.flush()

@@ -108,6 +108,30 @@ extension HostStore {
         #expect(String(decoding: out, as: UTF8.self) == stored)
     }
 
+    /// The word-at-a-time scan must agree with a byte-at-a-time reading at every position and for every byte value.
+    @Test func escapingAgreesWithTheBytewiseRuleEverywhere() {
+        for length in 0..<40 {
+            for position in 0..<max(length, 1) {
+                for byte in [UInt8(0), 9, 10, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0xFF] {
+                    var message = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    if length > 0 { message[position] = byte }
+                    var out: [UInt8] = []
+                    message.withUnsafeBytes { appendEscapedLine($0, to: &out) }
+                    var expected: [UInt8] = []
+                    for b in message {
+                        if (b < 0x20 && b != 9) || b == 0x7F {
+                            expected += [UInt8(ascii: "#"), 48 + (b >> 6), 48 + ((b >> 3) & 7), 48 + (b & 7)]
+                        } else {
+                            expected.append(b)
+                        }
+                    }
+                    expected.append(10)
+                    #expect(out == expected, "length \(length) byte \(byte) at \(position)")
+                }
+            }
+        }
+    }
+
     @Test func escapedLinesReachTheFile() throws {
         let tmp = TemporaryDirectory()
         let store = try HostStore(directory: tmp.path)

@@ -13,6 +13,7 @@ import VigilDaemon
         config.server.tcp = [v4, v6]
         config.server.dataDirectory = dir
         config.server.maxMessageBytes = maxMessageBytes
+        config.sinks = []  // DATA/alerts.jsonl only: the test runner's stdout stays untouched
         config.server.flushInterval = TimeSpan(microseconds: 3_600_000_000)  // only the shutdown flush writes, so the test proves it
         return try Server(config: config, log: { _ in })
     }
@@ -41,6 +42,60 @@ import VigilDaemon
         #expect(try readLines("\(dir)/hosts/127.0.0.1/\(day).log") == ["garbage without any syslog header"])
         let counters = server.collector.counters
         #expect(counters.received == 15 && counters.parseErrors == 1 && counters.framingErrors == 0)
+    }
+
+    @Test func bruteForceOverTCPLandsInAlertsFileBlamingTheRealAddress() throws {
+        let dir = try temporaryDirectory()
+        let server = try makeServer(dir: dir)
+        let tcp = try TestClient(tcp: server.boundTCP[0])
+        let now = Posix.wallClock().rfc3339()
+        for pid in 1...5 {
+            tcp.send("<38>1 \(now) web1 sshd \(pid) - - Failed password for invalid user x port 1 ssh2 from 198.51.100.9 from 203.0.113.5 port 5 ssh2\n")
+        }
+        #expect(pump(server.loop) { server.collector.alertsRaised == 1 })
+        let alerts = try readLines("\(dir)/alerts.jsonl")
+        #expect(alerts.count == 1)
+        #expect(alerts.first?.contains(#""rule":"ssh_bruteforce","state":"firing""#) == true)
+        #expect(alerts.first?.contains(#""host":"web1","ip":"203.0.113.5""#) == true)
+        server.shutdown()
+    }
+
+    @Test func followedFilesAreStoredAndResumeWhereTheyStopped() throws {
+        let dir = try temporaryDirectory()
+        let log = dir + "/access.log"
+        func append(_ text: String) {
+            let fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            _ = text.withCString { write(fd, $0, strlen($0)) }
+            close(fd)
+        }
+        append("192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /old HTTP/1.1\" 200 5 \"-\" \"curl\"\n")
+        func server() throws -> Server {
+            var config = VigilConfig.defaults
+            config.server.udp = []
+            config.server.tcp = []
+            config.server.dataDirectory = dir
+            config.sinks = []
+            config.fileInput.paths = [log]
+            config.fileInput.host = "web9"
+            return try Server(config: config, log: { _ in })
+        }
+        let first = try server()
+        first.fileInputs.check(now: Posix.wallClock())          // starts at the end: the old line is not read
+        append("192.0.2.1 - - [22/Nov/2026:10:00:01 +0000] \"GET /one HTTP/1.1\" 200 5 \"-\" \"curl\"\n<13>1 2026-11-22T10:00:02Z web3 app - - - syslog line\n")
+        append("192.0.2.1 - - [22/Nov/2026:10:00:03 +0000] \"GET /two")  // unfinished when the daemon stops
+        first.fileInputs.check(now: Posix.wallClock())
+        first.shutdown()
+        append(" HTTP/1.1\" 200 5 \"-\" \"curl\"\n")
+        let second = try server()                               // resumes at the saved offset
+        second.fileInputs.check(now: Posix.wallClock())
+        second.shutdown()
+        let day = Posix.wallClock().dayString
+        let stored = try readLines("\(dir)/hosts/web9/\(day).log")
+        #expect(stored.map { $0.contains("/one") } == [true, false])
+        #expect(stored.last?.contains("GET /two HTTP/1.1") == true)
+        #expect(try readLines("\(dir)/hosts/web3/\(day).log") == ["<13>1 2026-11-22T10:00:02Z web3 app - - - syslog line"])
+        #expect(first.collector.counters.fileLines == 2 && second.collector.counters.fileLines == 1)
+        #expect(first.collector.analyzer.counters.httpRequests == 1 && second.collector.analyzer.counters.httpRequests == 1)
     }
 
     @Test func hostileHostNamesStayInsideTheDataDirectory() throws {

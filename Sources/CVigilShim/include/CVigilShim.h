@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/random.h>
 
 /// fcntl(fd, F_SETFL, flags | O_NONBLOCK); returns -1 with errno on failure.
 int vigil_set_nonblocking(int fd);

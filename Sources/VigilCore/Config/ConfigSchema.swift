@@ -110,6 +110,8 @@ public enum ConfigSchema {
                           "kernel receive buffer requested for each UDP socket (SO_RCVBUF)"),
             ConfigKeySpec("max_connections", .integer(1...1_000_000), .integer(20000),
                           "concurrent TCP connections accepted; more are refused until some close"),
+            ConfigKeySpec("max_hosts", .integer(1...10_000_000), .integer(100000),
+                          "distinct host names kept; messages naming further hosts are stored under _overflow"),
             ConfigKeySpec("idle_timeout", .duration(minimum: .seconds(1)), .string("5m"),
                           "a TCP connection that sends nothing for this long is closed"),
             ConfigKeySpec("flush_interval", .duration(minimum: .seconds(0)), .string("1s"),

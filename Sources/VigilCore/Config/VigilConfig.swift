@@ -24,6 +24,8 @@ public struct VigilConfig: Hashable, Sendable {
         public var timezoneOffsetSeconds: Int
         public var udpReceiveBufferBytes: Int
         public var maxConnections: Int
+        /// Distinct host names kept before new ones go to `_overflow`.
+        public var maxHosts: Int
         public var idleTimeout: TimeSpan
         public var flushInterval: TimeSpan
         /// Where normalised events are forwarded (`--relay`); nil = not a relay.
@@ -292,6 +294,7 @@ private struct SettingStore {
             dataDirectory: string("server.data_dir"), maxMessageBytes: int("server.max_message_bytes"),
             statsInterval: span("server.stats_interval"), timezoneOffsetSeconds: offset,
             udpReceiveBufferBytes: int("server.udp_receive_buffer_bytes"), maxConnections: int("server.max_connections"),
+            maxHosts: int("server.max_hosts"),
             idleTimeout: span("server.idle_timeout"), flushInterval: span("server.flush_interval"), relay: relay)
         let tcpPorts = Set(server.tcp.filter { $0.port != 0 })
         for address in server.http where address.port != 0 && tcpPorts.contains(address) {

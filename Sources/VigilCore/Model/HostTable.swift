@@ -5,25 +5,48 @@ public struct HostID: Hashable, Comparable, Sendable {
     public static func < (a: HostID, b: HostID) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// Interns host names: the first time a name's bytes are seen it gets a `HostID`
-/// and one `String`; every later lookup of the same bytes allocates nothing.
+/// Interns host names: the first time a name's bytes are seen it gets a `HostID` and one
+/// `String`; every later lookup of the same bytes allocates nothing and costs one cheap hash.
+///
+/// An open-addressing table over a word-at-a-time multiplicative hash, keyed with `seed` so a
+/// sender cannot precompute colliding names (the daemon passes a random seed). At most
+/// `maxHosts` names are kept: beyond that every new name maps to the host `overflowName`, so a
+/// flood of forged host names cannot exhaust memory or the file system.
 public struct HostTable: Sendable {
-    private var ids: [BytesKey: HostID] = [:]
     public private(set) var names: [String] = []
+    private var keys: [[UInt8]] = []
+    private var hashes: [UInt64] = []
+    /// Indexes into `names`, -1 for an empty slot; the count is a power of two, at most half full.
+    private var slots: [Int32] = [Int32](repeating: -1, count: 64)
+    private let seed: UInt64
+    public let maxHosts: Int
+    private var overflow: HostID?
 
-    public init() {}
+    /// The host that stands for every name past `maxHosts`.
+    public static let overflowName = "_overflow"
+
+    public init(seed: UInt64 = 0x243F_6A88_85A3_08D3, maxHosts: Int = 100_000) {
+        self.seed = seed
+        self.maxHosts = max(1, maxHosts)
+    }
 
     public var count: Int { names.count }
 
     /// The ID of the host spelled by `bytes`, adding it when new.
     public mutating func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {
-        let probe = BytesKey(borrowing: bytes)
-        if let id = ids[probe] { return id }
-        let id = HostID(UInt32(names.count))
-        let name = String(decoding: bytes, as: UTF8.self)
-        names.append(name)
-        ids[BytesKey(owning: Array(bytes))] = id
-        return id
+        let hash = Self.hash(bytes, seed: seed)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let slot = slots[i]
+            if slot < 0 { break }
+            if hashes[Int(slot)] == hash && keys[Int(slot)].withUnsafeBytes({ equalBytes($0, bytes) }) {
+                return HostID(UInt32(slot))
+            }
+            i = (i + 1) & mask
+        }
+        if names.count >= maxHosts { return overflowHost() }
+        return insert(Array(bytes), hash: hash, at: i)
     }
 
     /// The ID of a host given as a `String`.
@@ -35,9 +58,76 @@ public struct HostTable: Sendable {
     public func name(of id: HostID) -> String { names[Int(id.rawValue)] }
 
     public func id(of name: String) -> HostID? {
-        var copy = name
-        return copy.withUTF8 { ids[BytesKey(borrowing: UnsafeRawBufferPointer($0))] }
+        let bytes = Array(name.utf8)
+        let hash = bytes.withUnsafeBytes { Self.hash($0, seed: seed) }
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i] >= 0 {
+            let slot = Int(slots[i])
+            if hashes[slot] == hash && keys[slot] == bytes { return HostID(UInt32(slot)) }
+            i = (i + 1) & mask
+        }
+        return nil
     }
+
+    private mutating func overflowHost() -> HostID {
+        if let overflow { return overflow }
+        let bytes = Array(Self.overflowName.utf8)
+        let hash = bytes.withUnsafeBytes { Self.hash($0, seed: seed) }
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i] >= 0 { i = (i + 1) & mask }
+        let id = insert(bytes, hash: hash, at: i)
+        overflow = id
+        return id
+    }
+
+    private mutating func insert(_ bytes: [UInt8], hash: UInt64, at slot: Int) -> HostID {
+        let id = HostID(UInt32(names.count))
+        names.append(String(decoding: bytes, as: UTF8.self))
+        keys.append(bytes)
+        hashes.append(hash)
+        slots[slot] = Int32(id.rawValue)
+        if names.count * 2 > slots.count { grow() }
+        return id
+    }
+
+    private mutating func grow() {
+        var bigger = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = bigger.count - 1
+        for (id, hash) in hashes.enumerated() {
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while bigger[i] >= 0 { i = (i + 1) & mask }
+            bigger[i] = Int32(id)
+        }
+        slots = bigger
+    }
+
+    /// A seeded multiplicative hash, eight bytes at a time.
+    static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
+        var h = seed ^ (UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15)
+        var i = 0
+        while i + 8 <= bytes.count {
+            h = (h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 29
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < bytes.count {
+            tail |= UInt64(bytes[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 32
+        return h
+    }
+}
+
+@inline(__always)
+func equalBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    a.count == b.count && (a.count == 0 || memcmpEqual(a, b))
 }
 
 /// A dictionary key over bytes that can borrow (for lookups) or own (for storage).

@@ -18,6 +18,8 @@ public struct IngestCounters: Sendable, Equatable {
     public var connectionsRejected: UInt64 = 0
     /// TCP connections closed for being idle (half-open or slow) past the idle timeout.
     public var connectionsTimedOut: UInt64 = 0
+    /// Lines read from files by `[input.file]`.
+    public var fileLines: UInt64 = 0
     /// Messages that could not be written to the store.
     public var storeErrors: UInt64 = 0
 
@@ -27,6 +29,7 @@ public struct IngestCounters: Sendable, Equatable {
     public var summaryLine: String {
         "stats received=\(received) bytes=\(bytes) parse_errors=\(parseErrors) truncated=\(truncated) "
             + "framing_errors=\(framingErrors) connections=\(connectionsOpen) accepted=\(connectionsAccepted) "
-            + "rejected=\(connectionsRejected) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors)"
+            + "rejected=\(connectionsRejected) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors) "
+            + "file_lines=\(fileLines)"
     }
 }

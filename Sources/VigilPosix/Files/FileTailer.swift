@@ -29,6 +29,19 @@ public enum TailNotice: Equatable, Sendable {
     case unreadable(String, SystemError)
 }
 
+extension TailNotice: CustomStringConvertible {
+    /// One line for the operator's console.
+    public var description: String {
+        switch self {
+        case .waitingForFile(let p): return "\(p) does not exist yet; waiting for it to appear"
+        case .opened(let p): return "following \(p)"
+        case .truncated(let p): return "\(p) was truncated; reading from its start"
+        case .rotated(let p): return "\(p) was rotated; following the new file"
+        case .unreadable(let p, let e): return "cannot read \(p): \(e)"
+        }
+    }
+}
+
 extension SystemError: Equatable {
     public static func == (a: SystemError, b: SystemError) -> Bool { a.call == b.call && a.errno == b.errno }
 }
@@ -62,8 +75,9 @@ public final class FileTailer {
         buffer.deallocate()
     }
 
-    /// The identity of the file being read, with `offset`: what `forward` saves to resume.
-    public var position: (FileIdentity, Int64)? { identity.map { ($0, offset) } }
+    /// The identity of the file being read and the offset of the first byte not yet delivered
+    /// as a line (an unfinished last line is read again after a resume): what to save to resume.
+    public var position: (FileIdentity, Int64)? { identity.map { ($0, offset - Int64(splitter.pendingCount)) } }
 
     /// Reads everything new, calling `onLine` for each complete line; returns what it noticed.
     @discardableResult

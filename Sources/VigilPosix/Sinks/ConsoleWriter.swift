@@ -11,10 +11,11 @@ public final class ConsoleWriter {
     /// Lines dropped because the reader fell more than `capacity` bytes behind.
     public private(set) var droppedLines = 0
 
+    private var madeNonBlocking = false
+
     public init(fd: Int32 = 1, capacity: Int = 1 << 20) {
         self.fd = fd
         self.capacity = capacity
-        _ = vigil_set_nonblocking(fd)
     }
 
     /// Bytes accepted but not yet taken by the reader.
@@ -37,6 +38,11 @@ public final class ConsoleWriter {
 
     /// Writes what is pending, stopping (not waiting) when the reader is full.
     public func flush() {
+        if !madeNonBlocking {
+            // Only once there is something to write: a writer that never writes leaves the descriptor alone.
+            _ = vigil_set_nonblocking(fd)
+            madeNonBlocking = true
+        }
         var written = 0
         while written < pending.count {
             let n = pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }

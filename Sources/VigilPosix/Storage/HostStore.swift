@@ -39,6 +39,8 @@ public final class HostStore {
     let hostsDirectory: String
     /// Every file with buffered data or recent activity.
     private var files: [FileKey: DayFile] = [:]
+    /// Each host's most recently written file, indexed by `HostID`: the common case needs no hashing.
+    private var latestByHost: [DayFile?] = []
     /// The files whose descriptor is open, at most `maxOpenFiles`.
     private var openFiles: [DayFile] = []
     /// Ticks on every write; a file's `lastUse` orders the descriptor LRU.
@@ -61,15 +63,22 @@ public final class HostStore {
     deinit { close() }
 
     /// Appends one message as a line of `DIR/hosts/<sanitized name>/<day>.log`, `day` being days since the epoch
-    /// (the receive day). `name` is only read the first time this host and day are seen.
-    public func append(host: HostID, name: String, day: Int64, line: UnsafeRawBufferPointer) {
-        let key = FileKey(host: host, day: day)
+    /// (the receive day). `name` is only evaluated the first time this host and day are seen.
+    public func append(host: HostID, name: @autoclosure () -> String, day: Int64, line: UnsafeRawBufferPointer) {
+        let index = Int(host.rawValue)
         let file: DayFile
-        if let known = files[key] {
-            file = known
+        if index < latestByHost.count, let latest = latestByHost[index], latest.day == day {
+            file = latest
         } else {
-            file = DayFile(hostsDirectory: hostsDirectory, hostDirectory: HostName.sanitize(name), day: day)
-            files[key] = file
+            let key = FileKey(host: host, day: day)
+            if let known = files[key] {
+                file = known
+            } else {
+                file = DayFile(hostsDirectory: hostsDirectory, hostDirectory: HostName.sanitize(name()), day: day)
+                files[key] = file
+            }
+            if index >= latestByHost.count { latestByHost.append(contentsOf: repeatElement(nil, count: index - latestByHost.count + 1)) }
+            latestByHost[index] = file
         }
         file.idleFlushes = 0
         if file.buffer.count >= maxBufferedBytesPerFile {
@@ -95,7 +104,11 @@ public final class HostStore {
             if file.idleFlushes > Self.idleFlushesBeforeRelease && file.buffer.isEmpty { idle.append(key) }
         }
         for key in idle {
-            if let file = files.removeValue(forKey: key) { closeDescriptor(of: file) }
+            if let file = files.removeValue(forKey: key) {
+                closeDescriptor(of: file)
+                let index = Int(key.host.rawValue)
+                if index < latestByHost.count && latestByHost[index] === file { latestByHost[index] = nil }
+            }
         }
         return firstError
     }

@@ -77,6 +77,15 @@ public enum Posix {
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 
+    /// 64 random bits from the kernel, to seed hash tables that senders must not be able to predict.
+    public static func randomSeed() -> UInt64 {
+        var seed: UInt64 = 0
+        if withUnsafeMutableBytes(of: &seed, { getrandom($0.baseAddress, 8, 0) }) != 8 {
+            seed = UInt64(bitPattern: monotonicMicros()) &* 0x9E37_79B9_7F4A_7C15
+        }
+        return seed
+    }
+
     /// Raises the soft open-file limit to the hard limit so thousands of connections fit.
     public static func raiseFileLimit() {
         var limit = rlimit()

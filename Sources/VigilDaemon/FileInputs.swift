@@ -1,0 +1,80 @@
+import Glibc
+public import VigilCore
+public import VigilPosix
+
+/// `[input.file]` of `serve`: follows files with tail -F semantics and takes every line like a
+/// received message (stored, analyzed), remembering in `DATA/file-offsets` how far each file was
+/// read so a restart resumes there instead of skipping or repeating lines.
+public final class FileInputs {
+    private let tailers: [FileTailer]
+    private let collector: Collector
+    private let host: HostID
+    private let offsetsPath: String
+    private let log: (String) -> Void
+    private var watcher: DirectoryWatcher?
+
+    /// Opens nothing yet: files are read on the first `check`. Lines without a host of their
+    /// own are filed under `input.host`, or this machine's name when that is empty.
+    public init(input: VigilConfig.FileInput, dataDirectory: String, collector: Collector, loop: EventLoop,
+                log: @escaping (String) -> Void) throws(SystemError) {
+        self.collector = collector
+        self.log = log
+        offsetsPath = dataDirectory + "/file-offsets"
+        let saved = FileInputs.readOffsets(offsetsPath)
+        tailers = input.paths.map { path in
+            if let (identity, offset) = saved[path] { return FileTailer(path: path, start: .saved(identity, offset: offset)) }
+            return FileTailer(path: path, start: input.fromBeginning ? .beginning : .end)
+        }
+        host = collector.hosts.table.intern(input.host.isEmpty ? FileInputs.machineName() : input.host)
+        if !tailers.isEmpty {
+            watcher = try DirectoryWatcher(paths: input.paths, loop: loop) { [unowned self] now in self.check(now: now) }
+        }
+    }
+
+    /// Reads what is new in every file.
+    public func check(now: Timestamp) {
+        for tailer in tailers {
+            let notices = tailer.check { line, _ in self.collector.consumeLine(line, defaultHost: self.host, now: now) }
+            for notice in notices { log("vigil: input.file: \(notice)") }
+        }
+    }
+
+    /// Writes every file's position (device, inode, offset) to `DATA/file-offsets`, atomically.
+    public func saveOffsets() {
+        guard !tailers.isEmpty else { return }
+        var text = ""
+        for tailer in tailers {
+            guard let (identity, offset) = tailer.position else { continue }
+            text += "\(identity.device) \(identity.inode) \(offset) \(tailer.path)\n"
+        }
+        let temporary = offsetsPath + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return log("vigil: input.file: cannot save offsets: \(SystemError("open \(temporary)", errno: errno))") }
+        var bytes = Array(text.utf8)
+        let failure = bytes.withUnsafeMutableBytes { raw -> SystemError? in
+            do throws(SystemError) { try Posix.writeAll(fd, UnsafeRawBufferPointer(raw)) } catch { return error }
+            return nil
+        }
+        Posix.close(fd)
+        if let failure { return log("vigil: input.file: cannot save offsets: \(failure)") }
+        rename(temporary, offsetsPath)
+    }
+
+    /// `DEV INO OFFSET PATH` lines; anything unreadable is ignored (the files then start fresh).
+    static func readOffsets(_ path: String) -> [String: (FileIdentity, Int64)] {
+        guard let text = try? TextFile.read(path) else { return [:] }
+        var offsets: [String: (FileIdentity, Int64)] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 3)
+            guard parts.count == 4, let device = UInt64(parts[0]), let inode = UInt64(parts[1]), let offset = Int64(parts[2]) else { continue }
+            offsets[String(parts[3])] = (FileIdentity(device: device, inode: inode), offset)
+        }
+        return offsets
+    }
+
+    static func machineName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(cString: buffer)
+    }
+}
