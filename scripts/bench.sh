@@ -264,22 +264,36 @@ mib_list() {
 # Detection results, printed together at the end.
 DETECT_LINES=()
 
+# detect_run ARGS...: runs vigil-bench detect and sets DETECT_OUT; dies unless every generated
+# frame was recognised (sshd line or access-log line) and none was late, so a broken generator
+# cannot pass for a fast analyzer.
+detect_run() {
+    DETECT_OUT=$("$LOADGEN" detect "$@") || die "vigil-bench detect failed"
+    say "  $DETECT_OUT"
+    local messages seen
+    messages=$(field messages "$DETECT_OUT")
+    seen=$(( $(field ssh_lines "$DETECT_OUT") + $(field http_requests "$DETECT_OUT") ))
+    if [ "$seen" != "$messages" ] || [ "$(field late "$DETECT_OUT")" != 0 ]; then
+        die "vigil-bench detect: $seen of $messages frames recognised, $(field late "$DETECT_OUT") late"
+    fi
+}
+
 if part detect; then
     say "extract + detect (vigil-bench detect): $DETECT_COUNT mixed messages from 100000 IPs"
-    out=$("$LOADGEN" detect --count "$DETECT_COUNT" --ips 100000 --mix mixed) || die "vigil-bench detect failed"
-    say "  $out"
+    detect_run --count "$DETECT_COUNT" --ips 100000 --mix mixed
+    out=$DETECT_OUT
     DETECT_LINES+=("$(printf '%-52s %s' "extract + detect, one core (msgs/s)" \
         "$(field rate "$out") ($(field ns_per_msg "$out") ns/msg: parse $(field parse_ns_per_msg "$out"), extract+detect $(field analyze_ns_per_msg "$out"))")")
 
     say "memory: 4000000 sshd messages from 1000000 distinct IPs"
-    out=$("$LOADGEN" detect --count 4000000 --ips 1000000 --mix ssh) || die "vigil-bench detect failed"
-    say "  $out"
+    detect_run --count 4000000 --ips 1000000 --mix ssh
+    out=$DETECT_OUT
     DETECT_LINES+=("$(printf '%-52s %s' "peak RSS, 1M distinct IPs in the windows (MiB)" \
         "$(mib "$(field hwm_kib "$out")") (keys: $(field keys "$out" | sed 's/,http_.*//'))")")
 
     say "memory past the key cap: 12000000 sshd messages from 3000000 distinct IPs"
-    out=$("$LOADGEN" detect --count 12000000 --ips 3000000 --mix ssh) || die "vigil-bench detect failed"
-    say "  $out"
+    detect_run --count 12000000 --ips 3000000 --mix ssh
+    out=$DETECT_OUT
     DETECT_LINES+=("$(printf '%-52s %s' "RSS with 3M IPs, at each fifth of the run (MiB)" \
         "$(mib_list "$(field rss_kib "$out")") ($(field evictions "$out") evictions, $(field rate "$out") msgs/s)")")
 fi

@@ -25,15 +25,15 @@ struct LoadReport {
         let shape: String
         switch options.transport {
         case .tcp:
-            shape = "connections=\(options.connections) framing=\(options.framing.rawValue)"
-                + (options.mix.map { " mix=\($0.rawValue) ips=\(options.ips)" } ?? "")
-        case .udp: shape = "batch=\(udpBatchSize) max_rate=\(options.rate)"
+            shape = "connections=\(options.connections) framing=\(options.framing.rawValue) "
+                + (options.mix.map { "mix=\($0.rawValue) ips=\(options.ips)" } ?? "size=\(options.size)")
+        case .udp: shape = "batch=\(udpBatchSize) max_rate=\(options.rate) size=\(options.size)"
         }
         let millis = Int(elapsedNanoseconds / 1_000_000)
         var fraction: [UInt8] = []
         appendDigits(millis % 1000, width: 3, to: &fraction)
         let elapsed = "\(millis / 1000).\(String(decoding: fraction, as: UTF8.self))"
-        return "vigil-bench: \(options.transport.rawValue) target=\(options.target) \(shape) size=\(options.size) "
+        return "vigil-bench: \(options.transport.rawValue) target=\(options.target) \(shape) "
             + "sent=\(messages) bytes=\(bytes) elapsed_s=\(elapsed) rate=\(rate)"
     }
 }
