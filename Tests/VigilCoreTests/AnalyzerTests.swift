@@ -66,6 +66,19 @@ import Testing
         #expect(alerts.first?.rule == .sshBruteforce && alerts.first?.ip == IPAddress(203, 0, 113, 5) && alerts.first?.host == "web1")
     }
 
+    @Test func anUnknownUsersAttemptCountsOnceNotTwice() {
+        let names = Names()
+        var a = analyzer(names) { $0.rules.sshBruteforce.threshold = 3 }
+        // Two connections, each: the name arrives (Invalid user), then one wrong password for it.
+        let lines = [(10, "Invalid user x from 198.51.100.9 port 5000"), (10, "Failed password for invalid user x from 198.51.100.9 port 5000 ssh2"),
+                     (11, "Invalid user y from 198.51.100.9 port 5001"), (11, "Failed password for invalid user y from 198.51.100.9 port 5001 ssh2")]
+            .map { Array("<38>1 2026-11-22T23:00:00Z web1 sshd \($0.0) - - \($0.1)".utf8) }
+        feed(&a, names, lines, receivedAt: received)
+        #expect(a.engine.takeAlerts().isEmpty)  // two attempts, not four
+        feed(&a, names, [Array("<38>1 2026-11-22T23:00:00Z web1 sshd 11 - - Failed password for invalid user y from 198.51.100.9 port 5001 ssh2".utf8)], receivedAt: received)
+        #expect(a.engine.takeAlerts().map(\.count) == [3])  // a second password on one connection is a new attempt
+    }
+
     @Test func configThresholdsReachTheEngine() {
         let names = Names()
         var a = analyzer(names) { $0.rules.sshBruteforce.threshold = 2 }

@@ -38,6 +38,10 @@ public struct SSHTrackResult: Sendable, Equatable {
 
 /// Joins sshd lines that belong to one connection, by host and sshd PID.
 ///
+/// One attempt with an unknown user name is logged twice — `Invalid user U from IP port N` when
+/// the name arrives, then `Failed password for invalid user U …` — and is counted once: the
+/// first such failure after a counted `Invalid user` on the same connection is not an event.
+///
 /// sshd writes some lines without an address (`kex_exchange_identification`,
 /// `[preauth]` noise, PAM session lines); the tracker fills the address in from
 /// the connection's other lines, holding an IP-less probe until the address
@@ -67,6 +71,9 @@ public struct SSHConnectionTracker: Sendable {
         var sessionStart: Timestamp?
         /// The session's end was already reported (by `Disconnected from user`).
         var ended = false
+        /// `Invalid user U` was counted and no `Failed … for invalid user U` has followed yet:
+        /// that first failure is the same attempt, not another one.
+        var invalidUserCounted = false
 
         var inSession: Bool { accepted != nil && !ended }
     }
@@ -136,6 +143,13 @@ public struct SSHConnectionTracker: Sendable {
             result.event?.port = c.port
         } else if line.kind == .probe {
             c.held += line.count
+            result.event = nil
+        }
+
+        if line.message == .invalidUser && result.event != nil {
+            c.invalidUserCounted = true
+        } else if line.invalidUser && line.kind == .authFailure && c.invalidUserCounted {
+            c.invalidUserCounted = false
             result.event = nil
         }
 
