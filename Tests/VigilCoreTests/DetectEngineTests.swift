@@ -105,6 +105,27 @@ import Testing
         #expect(e.nextSequence == 3)
     }
 
+    /// Resolutions come in deadline order; a key whose window moved on since it fired is
+    /// looked at again later, not resolved early.
+    @Test func manyFiringKeysResolveInDeadlineOrder() {
+        var e = F.engine()
+        let ips = (0..<10).map { IPAddress(10, 0, 0, UInt8(9 - $0)) }   // ids do not follow the addresses
+        for (i, ip) in ips.enumerated() {
+            for j: Int64 in 0..<5 { e.fail(F.web1, ip, F.at(Int64(i) * 10 + j)) }
+        }
+        e.fail(F.web1, ips[0], F.at(300))           // ips[0] keeps failing: its window ends at 900 s
+        #expect(e.takeAlerts().count == 10)
+        e.advance(now: F.at(700))
+        let a = e.takeAlerts()
+        #expect(a.map(\.ip) == Array(ips[1...]))
+        #expect(a.map(\.ts) == (1..<10).map { F.at(Int64($0) * 10 + 604) })
+        e.advance(now: F.at(899))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(900))
+        let last = e.takeAlerts()
+        #expect(last.map(\.ip) == [ips[0]] && last.first?.ts == F.at(900) && last.first?.count == 6)
+    }
+
     @Test func sessionHeapStaysBoundedUnderChurn() {
         var e = F.engine()
         for i in 0..<5000 {

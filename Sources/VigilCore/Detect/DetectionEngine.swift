@@ -402,9 +402,9 @@ public struct DetectionEngine {
     // MARK: - Alerts
 
     private mutating func newIncident(host: HostID?, ip: IPAddress?, firstTs: Int64, count: Int) -> Incident {
-        let id = idPrefix + String(nextSequence)
+        let seq = nextSequence
         nextSequence += 1
-        return Incident(id: id, host: host, ip: ip, firstTs: firstTs, count: count)
+        return Incident(id: idPrefix + String(seq), seq: seq, host: host, ip: ip, firstTs: firstTs, count: count)
     }
 
     private mutating func resolveEvicted(_ rule: RuleID, _ incident: Incident) {

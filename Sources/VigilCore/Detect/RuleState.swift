@@ -13,6 +13,8 @@ struct HostPID: Hashable {
 /// What the engine remembers about a firing alert until it resolves.
 struct Incident {
     var id: String
+    /// The sequence number in `id`: tells a live heap entry from a stale one.
+    var seq: UInt64
     var host: HostID?
     var ip: IPAddress?
     /// Event time of the first event of the incident (µs).
@@ -34,6 +36,8 @@ struct CountState<Key: Hashable> {
     var firing: [Int32: Incident] = [:]
     /// No firing incident resolves before this time (a lower bound; `Int64.max` when none).
     var nextDeadline: Int64 = .max
+    /// Per firing incident, a lower bound of its deadline (deadlines only move later).
+    private var deadlines = DeadlineHeap()
     let window: Int64
     /// True when the incident ends `window` after the newest event (`ssh_bruteforce`),
     /// false when it ends once fewer than `n` events remain in the window.
@@ -81,26 +85,34 @@ struct CountState<Key: Hashable> {
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
         flags[Int(slot)] = 1
         firing[slot] = incident
-        nextDeadline = min(nextDeadline, deadline(slot))
+        let d = deadline(slot)
+        deadlines.push((d, slot, incident.seq))
+        nextDeadline = min(nextDeadline, d)
     }
 
     /// Removes and returns the incidents whose condition stopped holding at or before `watermark`,
     /// each with the time it stopped, earliest first.
     mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
         if watermark < nextDeadline { return [] }
-        var due: [(Int32, Int64)] = []
-        var next = Int64.max
-        for slot in firing.keys {
-            let d = deadline(slot)
-            if d <= watermark { due.append((slot, d)) } else { next = min(next, d) }
-        }
-        nextDeadline = next
         var out: [(Incident, Int64)] = []
-        for (slot, d) in due {
-            if let incident = firing.removeValue(forKey: slot) { out.append((incident, d)) }
-            flags[Int(slot)] = 0
+        while let top = deadlines.first, top.deadline <= watermark {
+            deadlines.pop()
+            guard flags[Int(top.slot)] != 0, let incident = firing[top.slot], incident.seq == top.tag else { continue }
+            let d = deadline(top.slot)
+            if d > watermark {
+                deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
+                continue
+            }
+            firing[top.slot] = nil
+            flags[Int(top.slot)] = 0
+            out.append((incident, d))
         }
-        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id < $1.0.id }
+        if deadlines.count > 2 * firing.count + 1024 {
+            let live = firing
+            deadlines.compact { live[$0.slot]?.seq == $0.tag }
+        }
+        nextDeadline = deadlines.first?.deadline ?? .max
+        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
     }
 }
 
@@ -116,6 +128,8 @@ struct DistributedState {
     private var flags: [UInt8] = []
     var firing: [Int32: Incident] = [:]
     var nextDeadline: Int64 = .max
+    /// Per firing incident, a lower bound of its deadline (deadlines only move later).
+    private var deadlines = DeadlineHeap()
 
     init(settings: RuleSettings) {
         table = SlotTable(capacity: settings.maxKeys)
@@ -195,25 +209,34 @@ struct DistributedState {
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
         flags[Int(slot)] = 1
         firing[slot] = incident
-        nextDeadline = min(nextDeadline, deadline(slot))
+        let d = deadline(slot)
+        deadlines.push((d, slot, incident.seq))
+        nextDeadline = min(nextDeadline, d)
     }
 
-    /// Removes and returns the incidents whose window let go at or before `watermark`.
+    /// Removes and returns the incidents whose window let go at or before `watermark`,
+    /// each with the time it let go, earliest first.
     mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
         if watermark < nextDeadline { return [] }
-        var due: [(Int32, Int64)] = []
-        var next = Int64.max
-        for slot in firing.keys {
-            let d = deadline(slot)
-            if d <= watermark { due.append((slot, d)) } else { next = min(next, d) }
-        }
-        nextDeadline = next
         var out: [(Incident, Int64)] = []
-        for (slot, d) in due {
-            if let incident = firing.removeValue(forKey: slot) { out.append((incident, d)) }
-            flags[Int(slot)] = 0
+        while let top = deadlines.first, top.deadline <= watermark {
+            deadlines.pop()
+            guard flags[Int(top.slot)] != 0, let incident = firing[top.slot], incident.seq == top.tag else { continue }
+            let d = deadline(top.slot)
+            if d > watermark {
+                deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
+                continue
+            }
+            firing[top.slot] = nil
+            flags[Int(top.slot)] = 0
+            out.append((incident, d))
         }
-        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id < $1.0.id }
+        if deadlines.count > 2 * firing.count + 1024 {
+            let live = firing
+            deadlines.compact { live[$0.slot]?.seq == $0.tag }
+        }
+        nextDeadline = deadlines.first?.deadline ?? .max
+        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
     }
 }
 
@@ -227,7 +250,7 @@ struct SessionState {
     /// Bumped whenever a slot is freed or reused, so stale heap entries are recognised.
     var generation: [UInt32] = []
     var firing: [Int32: Incident] = [:]
-    private var heap: [(deadline: Int64, slot: Int32, generation: UInt32)] = []
+    private var heap = DeadlineHeap()
 
     init(settings: RuleSettings) {
         table = SlotTable(capacity: settings.maxKeys)
@@ -246,7 +269,7 @@ struct SessionState {
             // this is a new session (unless the old one already fired; its close resolves it).
             if firing[slot] == nil {
                 start[s] = t; ip[s] = address; generation[s] &+= 1
-                push((t &+ window, slot, generation[s]))
+                heap.push((t &+ window, slot, UInt64(generation[s])))
             }
             return nil
         }
@@ -256,7 +279,7 @@ struct SessionState {
         } else {
             start[s] = t; ip[s] = address; generation[s] &+= 1
         }
-        push((t &+ window, slot, generation[s]))
+        heap.push((t &+ window, slot, UInt64(generation[s])))
         if heap.count > 2 * table.count + 1024 { compactHeap() }
         return evictedKey != nil ? firing.removeValue(forKey: slot) : nil
     }
@@ -273,8 +296,8 @@ struct SessionState {
     mutating func takeDue(watermark: Int64) -> [Int32] {
         var due: [Int32] = []
         while let top = heap.first, top.deadline < watermark {
-            pop()
-            if generation[Int(top.slot)] == top.generation && firing[top.slot] == nil { due.append(top.slot) }
+            heap.pop()
+            if UInt64(generation[Int(top.slot)]) == top.tag && firing[top.slot] == nil { due.append(top.slot) }
         }
         return due
     }
@@ -282,36 +305,8 @@ struct SessionState {
     /// Rebuilds the heap from the open sessions, dropping entries of closed or evicted ones,
     /// so sessions that open and close quickly cannot grow it without bound.
     private mutating func compactHeap() {
-        let live = heap.filter { generation[Int($0.slot)] == $0.generation }
-        heap.removeAll(keepingCapacity: true)
-        for e in live { push(e) }
-    }
-
-    private mutating func push(_ e: (deadline: Int64, slot: Int32, generation: UInt32)) {
-        heap.append(e)
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if heap[p].deadline <= heap[i].deadline { break }
-            heap.swapAt(p, i)
-            i = p
-        }
-    }
-
-    private mutating func pop() {
-        let last = heap.removeLast()
-        if heap.isEmpty { return }
-        heap[0] = last
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < heap.count && heap[l].deadline < heap[m].deadline { m = l }
-            if r < heap.count && heap[r].deadline < heap[m].deadline { m = r }
-            if m == i { break }
-            heap.swapAt(i, m)
-            i = m
-        }
+        let current = generation
+        heap.compact { UInt64(current[Int($0.slot)]) == $0.tag }
     }
 }
 
@@ -321,4 +316,59 @@ struct HostRates {
     var trafficIncident: Incident?
     var errors: SecondWindow
     var errorIncident: Incident?
+}
+
+/// A binary min-heap of deadlines, each with the slot it belongs to and a tag the owner
+/// uses to recognise entries gone stale (the slot was reused or the incident ended).
+struct DeadlineHeap {
+    typealias Entry = (deadline: Int64, slot: Int32, tag: UInt64)
+    private var entries: [Entry] = []
+
+    /// The earliest entry.
+    var first: Entry? { entries.first }
+    /// Entries held, stale ones included.
+    var count: Int { entries.count }
+
+    /// Adds an entry.
+    mutating func push(_ e: Entry) {
+        entries.append(e)
+        var i = entries.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if entries[p].deadline <= entries[i].deadline { break }
+            entries.swapAt(p, i)
+            i = p
+        }
+    }
+
+    /// Removes the earliest entry.
+    mutating func pop() {
+        let last = entries.removeLast()
+        if entries.isEmpty { return }
+        entries[0] = last
+        siftDown(0)
+    }
+
+    /// Keeps only the entries `isLive` accepts.
+    mutating func compact(_ isLive: (Entry) -> Bool) {
+        entries.removeAll { !isLive($0) }
+        var i = entries.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(i)
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < entries.count && entries[l].deadline < entries[m].deadline { m = l }
+            if r < entries.count && entries[r].deadline < entries[m].deadline { m = r }
+            if m == i { break }
+            entries.swapAt(i, m)
+            i = m
+        }
+    }
 }
