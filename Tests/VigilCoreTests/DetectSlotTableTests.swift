@@ -1,6 +1,10 @@
 import Testing
 @testable import VigilCore
 
+extension UInt32: SlotKey {
+    func slotHash(_ seed: UInt64) -> UInt64 { mixHash(UInt64(self), 0, seed) }
+}
+
 @Suite struct DetectSlotTableTests {
     /// Random touches and removals checked against a plain dictionary and an LRU order list.
     @Test func matchesAReferenceModelUnderChurn() {

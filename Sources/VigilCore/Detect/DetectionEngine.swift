@@ -41,19 +41,21 @@ public struct DetectionEngine {
     private let trafficLimit: Double
 
     /// An engine with `settings`; `hostName` names a host in alerts; alert ids start at
-    /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run).
+    /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run). `hashSeed`
+    /// seeds the hashing of per-key state: a daemon passes a random one so that senders
+    /// cannot choose addresses that all land in one hash chain.
     public init(settings: DetectionSettings = DetectionSettings(), idPrefix: String = "", firstSequence: UInt64 = 1,
-                hostName: @escaping (HostID) -> String) {
+                hashSeed: UInt64 = 0, hostName: @escaping (HostID) -> String) {
         self.settings = settings
         self.hostName = hostName
         self.idPrefix = idPrefix
         self.nextSequence = firstSequence
         self.lateness = max(0, settings.latenessMicroseconds)
-        bruteforce = CountState(settings: settings[.sshBruteforce], resolvesOnNewest: true)
-        repeatAccess = CountState(settings: settings[.sshRepeatAccess], resolvesOnNewest: false)
-        scan = CountState(settings: settings[.httpScan], resolvesOnNewest: false)
-        distributed = DistributedState(settings: settings[.sshDistributed])
-        sessions = SessionState(settings: settings[.sshLongSession])
+        bruteforce = CountState(settings: settings[.sshBruteforce], resolvesOnNewest: true, seed: hashSeed)
+        repeatAccess = CountState(settings: settings[.sshRepeatAccess], resolvesOnNewest: false, seed: hashSeed &+ 1)
+        scan = CountState(settings: settings[.httpScan], resolvesOnNewest: false, seed: hashSeed &+ 2)
+        distributed = DistributedState(settings: settings[.sshDistributed], seed: hashSeed &+ 3)
+        sessions = SessionState(settings: settings[.sshLongSession], seed: hashSeed &+ 4)
         let traffic = settings[.httpHighTraffic]
         globalTraffic = SecondWindow(width: traffic.windowSeconds)
         trafficLimit = traffic.threshold * Double(traffic.windowSeconds)

@@ -1,11 +1,11 @@
 /// A host and a source address: the key of the per-host, per-IP rules.
-struct HostIP: Hashable {
+struct HostIP: Equatable {
     var host: HostID
     var ip: IPAddress
 }
 
 /// A host and an sshd PID: the key of an open ssh session.
-struct HostPID: Hashable {
+struct HostPID: Equatable {
     var host: HostID
     var pid: Int32
 }
@@ -28,7 +28,7 @@ struct Incident {
 
 /// State of a rule that counts events per key: fires when the `n` newest events of a
 /// key lie within the window.
-struct CountState<Key: Hashable> {
+struct CountState<Key: SlotKey> {
     var table: SlotTable<Key>
     var times: RecentTimes
     /// 1 for a slot whose incident is in `firing`.
@@ -43,8 +43,8 @@ struct CountState<Key: Hashable> {
     /// false when it ends once fewer than `n` events remain in the window.
     let resolvesOnNewest: Bool
 
-    init(settings: RuleSettings, resolvesOnNewest: Bool) {
-        table = SlotTable(capacity: settings.maxKeys)
+    init(settings: RuleSettings, resolvesOnNewest: Bool, seed: UInt64) {
+        table = SlotTable(capacity: settings.maxKeys, seed: seed)
         times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds)
         window = settings.windowMicroseconds
         self.resolvesOnNewest = resolvesOnNewest
@@ -131,8 +131,8 @@ struct DistributedState {
     /// Per firing incident, a lower bound of its deadline (deadlines only move later).
     private var deadlines = DeadlineHeap()
 
-    init(settings: RuleSettings) {
-        table = SlotTable(capacity: settings.maxKeys)
+    init(settings: RuleSettings, seed: UInt64) {
+        table = SlotTable(capacity: settings.maxKeys, seed: seed)
         n = settings.countThreshold
         window = settings.windowMicroseconds
     }
@@ -252,8 +252,8 @@ struct SessionState {
     var firing: [Int32: Incident] = [:]
     private var heap = DeadlineHeap()
 
-    init(settings: RuleSettings) {
-        table = SlotTable(capacity: settings.maxKeys)
+    init(settings: RuleSettings, seed: UInt64) {
+        table = SlotTable(capacity: settings.maxKeys, seed: seed)
         window = settings.windowMicroseconds
     }
 

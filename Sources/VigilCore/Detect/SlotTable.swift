@@ -1,58 +1,104 @@
+/// A key of a `SlotTable`: compared for equality and hashed with a cheap seeded mix
+/// (no `Hasher` per event).
+protocol SlotKey: Equatable {
+    /// A well-mixed hash of the key under `seed`.
+    func slotHash(_ seed: UInt64) -> UInt64
+}
+
+/// Mixes two words and a seed into a hash (multiply and xor-shift rounds): fast, and with
+/// a seed the caller keeps secret, not predictable enough to flood one bucket chain.
+@inline(__always)
+func mixHash(_ a: UInt64, _ b: UInt64, _ seed: UInt64) -> UInt64 {
+    var h = (a ^ seed) &* 0x9E37_79B9_7F4A_7C15
+    h = (h ^ (h >> 32) ^ b) &* 0xD6E8_FEB8_6659_FD93
+    h = (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9
+    return h ^ (h >> 32)
+}
+
+extension IPAddress: SlotKey {
+    @inline(__always)
+    func slotHash(_ seed: UInt64) -> UInt64 { mixHash(low, high, seed) }
+}
+
+extension HostIP: SlotKey {
+    @inline(__always)
+    func slotHash(_ seed: UInt64) -> UInt64 { mixHash(ip.low, ip.high, seed &+ UInt64(host.rawValue)) }
+}
+
+extension HostPID: SlotKey {
+    @inline(__always)
+    func slotHash(_ seed: UInt64) -> UInt64 { mixHash(UInt64(UInt32(bitPattern: pid)), UInt64(host.rawValue), seed) }
+}
+
 /// Maps keys to dense slot numbers, at most `capacity` of them, evicting the least
 /// recently seen key when a new one arrives at the cap.
 ///
-/// The index is an open-addressing hash table of `Int32` slot numbers (linear probing,
-/// backward-shift deletion) whose keys live once, in `keys`; recency is an intrusive
-/// doubly linked list over one array of index pairs (no node objects). A lookup, a touch
-/// and an eviction are O(1) and allocate nothing once the arrays have grown. Callers keep
-/// their per-key state in their own arrays indexed by slot.
-struct SlotTable<Key: Hashable> {
+/// The index is an open-addressing hash table (linear probing, backward-shift deletion)
+/// whose buckets hold a slot number and 32 bits of the key's hash, so a probe rarely
+/// touches a key that does not match and growing never rehashes a key; the keys live
+/// once, in `keys`. Recency is an intrusive doubly linked list over one array of index
+/// pairs (no node objects). A lookup, a touch and an eviction are O(1) and allocate
+/// nothing once the arrays have grown. Callers keep their per-key state in their own
+/// arrays indexed by slot.
+struct SlotTable<Key: SlotKey> {
     /// The key of each slot (stale for free slots).
     private(set) var keys: [Key] = []
-    /// Hash buckets holding slot numbers; -1 is empty. The length is a power of two.
-    private var buckets = [Int32](repeating: -1, count: 16)
+    /// Hash buckets: the key's hash in the high 32 bits, its slot + 1 in the low 32; 0 is
+    /// empty. The length is a power of two, at most 2^31.
+    private var buckets = [UInt64](repeating: 0, count: 16)
     private var links: [(prev: Int32, next: Int32)] = []
     private var free: [Int32] = []
     /// Most recently seen slot, and least recently seen slot; -1 when empty.
     private var head: Int32 = -1
     private var tail: Int32 = -1
     let capacity: Int
+    private let seed: UInt64
     /// Number of keys held.
     private(set) var count = 0
     /// How many keys were evicted to stay under the cap.
     private(set) var evictions = 0
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    /// A table of at most `capacity` keys hashed under `seed` (a daemon passes a random one).
+    init(capacity: Int, seed: UInt64 = 0) {
+        self.capacity = min(max(1, capacity), Int(Int32.max) - 1)
+        self.seed = seed
+    }
 
     @inline(__always)
-    private func home(_ key: Key) -> Int { key.hashValue & (buckets.count - 1) }
+    private func hash32(_ key: Key) -> UInt64 { key.slotHash(seed) >> 32 }
 
-    /// The bucket holding `key`, or the empty bucket where it would go.
+    /// The bucket holding `key`, or the empty bucket where it would go; `hash` is `hash32(key)`.
     @inline(__always)
-    private func find(_ key: Key) -> (bucket: Int, found: Bool) {
-        let mask = buckets.count - 1
-        var i = home(key)
-        while true {
-            let s = buckets[i]
-            if s < 0 { return (i, false) }
-            if keys[Int(s)] == key { return (i, true) }
-            i = (i + 1) & mask
+    private func find(_ key: Key, hash: UInt64) -> (bucket: Int, found: Bool) {
+        buckets.withUnsafeBufferPointer { b in
+            let mask = b.count - 1
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let e = b[i]
+                if e == 0 { return (i, false) }
+                if e >> 32 == hash && keys[Int(e & 0xFFFF_FFFF) - 1] == key { return (i, true) }
+                i = (i + 1) & mask
+            }
         }
     }
 
+    @inline(__always)
+    private func slot(inBucket b: Int) -> Int32 { Int32(truncatingIfNeeded: buckets[b] & 0xFFFF_FFFF) - 1 }
+
     /// The slot of `key`, or nil; does not change recency.
     func slot(of key: Key) -> Int32? {
-        let (b, found) = find(key)
-        return found ? buckets[b] : nil
+        let (b, found) = find(key, hash: hash32(key))
+        return found ? slot(inBucket: b) : nil
     }
 
     /// The slot of `key`, marked most recently seen, inserting it when new. When the
     /// table is full the least recently seen key is evicted and its slot reused:
     /// `evicted` then holds that key, and the caller must reset the slot's state.
     mutating func touch(_ key: Key) -> (slot: Int32, isNew: Bool, evicted: Key?) {
-        var (b, found) = find(key)
+        let hash = hash32(key)
+        var (b, found) = find(key, hash: hash)
         if found {
-            let s = buckets[b]
+            let s = slot(inBucket: b)
             moveToFront(s)
             return (s, false, nil)
         }
@@ -66,7 +112,7 @@ struct SlotTable<Key: Hashable> {
             keys[Int(s)] = key
             count -= 1
             evictions += 1
-            b = find(key).bucket
+            b = find(key, hash: hash).bucket
         } else if let f = free.popLast() {
             s = f
             keys[Int(s)] = key
@@ -79,9 +125,9 @@ struct SlotTable<Key: Hashable> {
         }
         if (count + 1) * 2 > buckets.count {
             grow()
-            b = find(key).bucket
+            b = find(key, hash: hash).bucket
         }
-        buckets[b] = s
+        buckets[b] = hash << 32 | UInt64(UInt32(s) + 1)
         count += 1
         linkFront(s)
         return (s, true, evicted)
@@ -97,29 +143,35 @@ struct SlotTable<Key: Hashable> {
 
     /// Removes `key` from the hash buckets, shifting later entries of its probe run back.
     private mutating func unindex(_ key: Key) {
-        let (found, ok) = find(key)
+        let (found, ok) = find(key, hash: hash32(key))
         guard ok else { return }
         let mask = buckets.count - 1
         var hole = found
         var j = found
         while true {
             j = (j + 1) & mask
-            let s = buckets[j]
-            if s < 0 { break }
-            let k = home(keys[Int(s)])
+            let e = buckets[j]
+            if e == 0 { break }
+            let k = Int(truncatingIfNeeded: e >> 32) & mask
             // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
             let staysPut = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j)
             if staysPut { continue }
-            buckets[hole] = s
+            buckets[hole] = e
             hole = j
         }
-        buckets[hole] = -1
+        buckets[hole] = 0
     }
 
+    /// Doubles the buckets; entries are placed from their stored hash, without touching keys.
     private mutating func grow() {
         let old = buckets
-        buckets = [Int32](repeating: -1, count: old.count * 2)
-        for s in old where s >= 0 { buckets[find(keys[Int(s)]).bucket] = s }
+        buckets = [UInt64](repeating: 0, count: old.count * 2)
+        let mask = buckets.count - 1
+        for e in old where e != 0 {
+            var i = Int(truncatingIfNeeded: e >> 32) & mask
+            while buckets[i] != 0 { i = (i + 1) & mask }
+            buckets[i] = e
+        }
     }
 
     private mutating func moveToFront(_ s: Int32) {
