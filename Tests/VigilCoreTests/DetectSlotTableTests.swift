@@ -78,4 +78,17 @@ extension UInt32: SlotKey {
         #expect(t.isFull(0))
         #expect(t.oldest(0) >= 0 && t.oldest(0) < 4)
     }
+
+    /// Incidents are found by slot, freed positions are reused, and a reused one starts
+    /// with no hosts of its predecessor.
+    @Test func firingSetReusesFreedIncidents() {
+        var f = FiringSet(slots: 4)
+        f.grow(to: 3)
+        f.start(1, Incident(seq: 7, host: nil, ip: nil, firstTs: 0, count: 3))
+        #expect(f.add(2, to: 1, host: HostID(5)) && !f.add(1, to: 2))
+        #expect(f[1]?.count == 5 && f[1]?.hosts == [HostID(5)] && f.seq(of: 1) == 7 && f.seq(of: 2) == nil)
+        #expect(f.remove(1)?.seq == 7 && f.remove(1) == nil && f.count == 0)
+        f.start(3, Incident(seq: 8, host: nil, ip: nil, firstTs: 0, count: 1))
+        #expect(f[3]?.hosts == [] && f[1] == nil && f.count == 1)
+    }
 }

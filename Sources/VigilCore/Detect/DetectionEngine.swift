@@ -406,7 +406,7 @@ public struct DetectionEngine {
     private mutating func newIncident(host: HostID?, ip: IPAddress?, firstTs: Int64, count: Int) -> Incident {
         let seq = nextSequence
         nextSequence += 1
-        return Incident(id: idPrefix + String(seq), seq: seq, host: host, ip: ip, firstTs: firstTs, count: count)
+        return Incident(seq: seq, host: host, ip: ip, firstTs: firstTs, count: count)
     }
 
     private mutating func resolveEvicted(_ rule: RuleID, _ incident: Incident) {
@@ -424,7 +424,7 @@ public struct DetectionEngine {
         }
         let scope: Alert.Scope = incident.host == nil ? .global : .host
         let r = settings[rule]
-        alerts.append(Alert(id: incident.id, rule: rule, state: state, severity: r.severity, scope: scope,
+        alerts.append(Alert(id: idPrefix + String(incident.seq), rule: rule, state: state, severity: r.severity, scope: scope,
                             host: incident.host.map(hostName), ip: incident.ip, count: incident.count,
                             windowSeconds: r.windowSeconds, hosts: hostNames,
                             firstTs: Timestamp(microseconds: incident.firstTs), ts: Timestamp(microseconds: ts), summary: summary))

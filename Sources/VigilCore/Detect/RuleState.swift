@@ -12,8 +12,8 @@ struct HostPID: Equatable {
 
 /// What the engine remembers about a firing alert until it resolves.
 struct Incident {
-    var id: String
-    /// The sequence number in `id`: tells a live heap entry from a stale one.
+    /// The sequence number of the alert id (the engine adds its prefix); it also tells a
+    /// live deadline entry from a stale one.
     var seq: UInt64
     var host: HostID?
     var ip: IPAddress?
@@ -31,9 +31,7 @@ struct Incident {
 struct CountState<Key: SlotKey> {
     var table: SlotTable<Key>
     var times: RecentTimes
-    /// 1 for a slot whose incident is in `firing`.
-    private var flags: [UInt8] = []
-    var firing: [Int32: Incident] = [:]
+    var firing: FiringSet
     /// No firing incident resolves before this time (a lower bound; `Int64.max` when none).
     var nextDeadline: Int64 = .max
     /// Per firing incident, a lower bound of its deadline (deadlines only move later).
@@ -46,6 +44,7 @@ struct CountState<Key: SlotKey> {
     init(settings: RuleSettings, resolvesOnNewest: Bool, seed: UInt64) {
         table = SlotTable(capacity: settings.maxKeys, seed: seed)
         times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds)
+        firing = FiringSet(slots: table.capacity)
         window = settings.windowMicroseconds
         self.resolvesOnNewest = resolvesOnNewest
     }
@@ -63,28 +62,18 @@ struct CountState<Key: SlotKey> {
         var evicted: Incident? = nil
         if isNew {
             times.reset(slot)
-            if Int(slot) >= flags.count {
-                flags.reserveOnce(table.capacity)
-                flags.append(0)
-            }
-            if evictedKey != nil && flags[Int(slot)] != 0 {
-                evicted = firing.removeValue(forKey: slot)
-                flags[Int(slot)] = 0
-            }
+            firing.grow(to: slot)
+            if evictedKey != nil { evicted = firing.remove(slot) }
         }
         for _ in 0..<min(count, times.n) { times.insert(slot, t) }
-        if flags[Int(slot)] != 0 {
-            firing[slot]?.count += count
-            return (slot, evicted, false)
-        }
+        if firing.add(count, to: slot) { return (slot, evicted, false) }
         let fires = times.isFull(slot) && times.newest(slot) &- times.oldest(slot) < window && deadline(slot) > watermark
         return (slot, evicted, fires)
     }
 
     /// Marks `slot` as firing with `incident`.
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
-        flags[Int(slot)] = 1
-        firing[slot] = incident
+        firing.start(slot, incident)
         let d = deadline(slot)
         deadlines.push((d, slot, incident.seq))
         nextDeadline = min(nextDeadline, d)
@@ -97,19 +86,17 @@ struct CountState<Key: SlotKey> {
         var out: [(Incident, Int64)] = []
         while let top = deadlines.first, top.deadline <= watermark {
             deadlines.pop()
-            guard flags[Int(top.slot)] != 0, let incident = firing[top.slot], incident.seq == top.tag else { continue }
+            guard firing.seq(of: top.slot) == top.tag else { continue }
             let d = deadline(top.slot)
             if d > watermark {
                 deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
                 continue
             }
-            firing[top.slot] = nil
-            flags[Int(top.slot)] = 0
-            out.append((incident, d))
+            if let incident = firing.remove(top.slot) { out.append((incident, d)) }
         }
         if deadlines.count > 2 * firing.count + 1024 {
             let live = firing
-            deadlines.compact { live[$0.slot]?.seq == $0.tag }
+            deadlines.compact { live.seq(of: $0.slot) == $0.tag }
         }
         nextDeadline = deadlines.first?.deadline ?? .max
         return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
@@ -125,14 +112,14 @@ struct DistributedState {
     /// Slot s owns entries `s*n ..< s*n+n`; `Int64.min` marks an empty entry.
     private var hostIDs: [UInt32] = []
     private var seen: [Int64] = []
-    private var flags: [UInt8] = []
-    var firing: [Int32: Incident] = [:]
+    var firing: FiringSet
     var nextDeadline: Int64 = .max
     /// Per firing incident, a lower bound of its deadline (deadlines only move later).
     private var deadlines = DeadlineHeap()
 
     init(settings: RuleSettings, seed: UInt64) {
         table = SlotTable(capacity: settings.maxKeys, seed: seed)
+        firing = FiringSet(slots: table.capacity)
         n = settings.countThreshold
         window = settings.windowMicroseconds
     }
@@ -169,17 +156,13 @@ struct DistributedState {
             if seen.count < base + n {
                 seen.reserveOnce(table.capacity * n)
                 hostIDs.reserveOnce(table.capacity * n)
-                flags.reserveOnce(table.capacity)
                 seen.append(contentsOf: repeatElement(Int64.min, count: base + n - seen.count))
                 hostIDs.append(contentsOf: repeatElement(0, count: base + n - hostIDs.count))
-                flags.append(0)
             } else {
                 for i in base..<(base + n) { seen[i] = .min }
             }
-            if evictedKey != nil && flags[Int(slot)] != 0 {
-                evicted = firing.removeValue(forKey: slot)
-                flags[Int(slot)] = 0
-            }
+            firing.grow(to: slot)
+            if evictedKey != nil { evicted = firing.remove(slot) }
         }
         var oldestIndex = base
         var found = false
@@ -195,11 +178,7 @@ struct DistributedState {
             seen[oldestIndex] = t
             hostIDs[oldestIndex] = host.rawValue
         }
-        if flags[Int(slot)] != 0 {
-            firing[slot]?.count += 1
-            if firing[slot]?.hosts.contains(host) == false { firing[slot]?.hosts.append(host) }
-            return (slot, evicted, false)
-        }
+        if firing.add(1, to: slot, host: host) { return (slot, evicted, false) }
         let low = oldest(slot)
         let fires = low != .min && newest(slot) &- low < window && low &+ window > watermark
         return (slot, evicted, fires)
@@ -207,8 +186,7 @@ struct DistributedState {
 
     /// Marks `slot` as firing with `incident`.
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
-        flags[Int(slot)] = 1
-        firing[slot] = incident
+        firing.start(slot, incident)
         let d = deadline(slot)
         deadlines.push((d, slot, incident.seq))
         nextDeadline = min(nextDeadline, d)
@@ -221,19 +199,17 @@ struct DistributedState {
         var out: [(Incident, Int64)] = []
         while let top = deadlines.first, top.deadline <= watermark {
             deadlines.pop()
-            guard flags[Int(top.slot)] != 0, let incident = firing[top.slot], incident.seq == top.tag else { continue }
+            guard firing.seq(of: top.slot) == top.tag else { continue }
             let d = deadline(top.slot)
             if d > watermark {
                 deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
                 continue
             }
-            firing[top.slot] = nil
-            flags[Int(top.slot)] = 0
-            out.append((incident, d))
+            if let incident = firing.remove(top.slot) { out.append((incident, d)) }
         }
         if deadlines.count > 2 * firing.count + 1024 {
             let live = firing
-            deadlines.compact { live[$0.slot]?.seq == $0.tag }
+            deadlines.compact { live.seq(of: $0.slot) == $0.tag }
         }
         nextDeadline = deadlines.first?.deadline ?? .max
         return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
@@ -370,5 +346,76 @@ struct DeadlineHeap {
             entries.swapAt(i, m)
             i = m
         }
+    }
+}
+
+/// The firing incidents of one rule, by slot: a dense array with a free list, and per slot
+/// the position of its incident, so a firing key costs one small record and no hashing.
+struct FiringSet {
+    /// Per slot, the index into `incidents` plus one; 0 when the slot is not firing.
+    private var indexOf: [UInt32] = []
+    private var incidents: [Incident] = []
+    private var free: [UInt32] = []
+    private let slots: Int
+    /// Firing incidents held.
+    private(set) var count = 0
+
+    /// A set for a table of at most `slots` slots.
+    init(slots: Int) { self.slots = slots }
+
+    /// Makes room for `slot` (slots are handed out densely, one at a time).
+    @inline(__always)
+    mutating func grow(to slot: Int32) {
+        if Int(slot) >= indexOf.count {
+            indexOf.reserveOnce(slots)
+            indexOf.append(contentsOf: repeatElement(0, count: Int(slot) + 1 - indexOf.count))
+        }
+    }
+
+    /// The incident of `slot`, if it fires.
+    subscript(slot: Int32) -> Incident? {
+        let i = indexOf[Int(slot)]
+        return i == 0 ? nil : incidents[Int(i) - 1]
+    }
+
+    /// The sequence number of the incident of `slot`, or nil when it does not fire.
+    func seq(of slot: Int32) -> UInt64? {
+        let i = indexOf[Int(slot)]
+        return i == 0 ? nil : incidents[Int(i) - 1].seq
+    }
+
+    /// Adds `n` events (and `host`, if new to it) to the incident of `slot`; false when it does not fire.
+    @inline(__always)
+    mutating func add(_ n: Int, to slot: Int32, host: HostID? = nil) -> Bool {
+        let i = Int(indexOf[Int(slot)])
+        if i == 0 { return false }
+        incidents[i - 1].count += n
+        if let host, !incidents[i - 1].hosts.contains(host) { incidents[i - 1].hosts.append(host) }
+        return true
+    }
+
+    /// Makes `incident` the firing incident of `slot`.
+    mutating func start(_ slot: Int32, _ incident: Incident) {
+        if let i = free.popLast() {
+            incidents[Int(i)] = incident
+            indexOf[Int(slot)] = i + 1
+        } else {
+            incidents.reserveOnce(slots)
+            incidents.append(incident)
+            indexOf[Int(slot)] = UInt32(incidents.count)
+        }
+        count += 1
+    }
+
+    /// Removes and returns the incident of `slot`, if it fires.
+    mutating func remove(_ slot: Int32) -> Incident? {
+        let i = indexOf[Int(slot)]
+        if i == 0 { return nil }
+        indexOf[Int(slot)] = 0
+        free.append(i - 1)
+        count -= 1
+        let incident = incidents[Int(i) - 1]
+        incidents[Int(i) - 1].hosts = []
+        return incident
     }
 }
