@@ -39,6 +39,8 @@ public struct DetectionEngine {
     private var globalTraffic: SecondWindow
     private var globalTrafficIncident: Incident?
     private let trafficLimit: Double
+    private let bruteforceOn: Bool
+    private let distributedOn: Bool
 
     /// An engine with `settings`; `hostName` names a host in alerts; alert ids start at
     /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run). `hashSeed`
@@ -59,6 +61,8 @@ public struct DetectionEngine {
         let traffic = settings[.httpHighTraffic]
         globalTraffic = SecondWindow(width: traffic.windowSeconds)
         trafficLimit = traffic.threshold * Double(traffic.windowSeconds)
+        bruteforceOn = settings[.sshBruteforce].enabled
+        distributedOn = settings[.sshDistributed].enabled
     }
 
     /// The watermark: events older than this are late.
@@ -111,11 +115,15 @@ public struct DetectionEngine {
         switch event.kind {
         case .authFailure, .invalidUser:
             guard let ip = event.ip, !allowed else { break }
-            if settings[.sshBruteforce].enabled { countBruteforce(host: host, ip: ip, t: t, count: count) }
-            if settings[.sshDistributed].enabled { countDistributed(host: host, ip: ip, t: t) }
+            // Both lookups first: their cache misses overlap.
+            let key = HostIP(host: host, ip: ip)
+            let bruteforceAt = bruteforceOn ? bruteforce.table.lookup(key) : nil
+            let distributedAt = distributedOn ? distributed.table.lookup(ip) : nil
+            if let bruteforceAt { countBruteforce(key, bruteforceAt, t: t, count: count) }
+            if let distributedAt { countDistributed(host: host, ip: ip, distributedAt, t: t) }
         case .probe:
             guard let ip = event.ip, !allowed else { break }
-            if settings[.sshDistributed].enabled { countDistributed(host: host, ip: ip, t: t) }
+            if distributedOn { countDistributed(host: host, ip: ip, distributed.table.lookup(ip), t: t) }
         case .sessionOpen:
             if let ip = event.ip, !allowed, settings[.sshRepeatAccess].enabled {
                 countRepeatAccess(host: host, ip: ip, t: t, count: count)
@@ -181,7 +189,7 @@ public struct DetectionEngine {
             }
         }
         if status == 404, let ip = clientIP, settings[.httpScan].enabled, !settings.allowList.contains(ip) {
-            let r = scan.record(ip, at: t, count: 1, watermark: clock &- lateness)
+            let r = scan.record(ip, scan.table.lookup(ip), at: t, count: 1, watermark: clock &- lateness)
             if let evicted = r.evicted { resolveEvicted(.httpScan, evicted) }
             if r.fires {
                 let n = scan.times.n
@@ -211,8 +219,9 @@ public struct DetectionEngine {
 
     // MARK: - Counting rules
 
-    private mutating func countBruteforce(host: HostID, ip: IPAddress, t: Int64, count: Int) {
-        let r = bruteforce.record(HostIP(host: host, ip: ip), at: t, count: count, watermark: clock &- lateness)
+    private mutating func countBruteforce(_ key: HostIP, _ lookup: SlotTable<HostIP>.Lookup, t: Int64, count: Int) {
+        let host = key.host, ip = key.ip
+        let r = bruteforce.record(key, lookup, at: t, count: count, watermark: clock &- lateness)
         if let evicted = r.evicted { resolveEvicted(.sshBruteforce, evicted) }
         guard r.fires else { return }
         let n = bruteforce.times.n
@@ -223,7 +232,8 @@ public struct DetectionEngine {
     }
 
     private mutating func countRepeatAccess(host: HostID, ip: IPAddress, t: Int64, count: Int) {
-        let r = repeatAccess.record(HostIP(host: host, ip: ip), at: t, count: count, watermark: clock &- lateness)
+        let key = HostIP(host: host, ip: ip)
+        let r = repeatAccess.record(key, repeatAccess.table.lookup(key), at: t, count: count, watermark: clock &- lateness)
         if let evicted = r.evicted { resolveEvicted(.sshRepeatAccess, evicted) }
         guard r.fires else { return }
         let n = repeatAccess.times.n
@@ -233,8 +243,8 @@ public struct DetectionEngine {
              summary: "\(ip) opened \(n) ssh sessions on \(hostName(host)) within \(windowText(.sshRepeatAccess))")
     }
 
-    private mutating func countDistributed(host: HostID, ip: IPAddress, t: Int64) {
-        let r = distributed.record(ip, host: host, at: t, watermark: clock &- lateness)
+    private mutating func countDistributed(host: HostID, ip: IPAddress, _ lookup: SlotTable<IPAddress>.Lookup, t: Int64) {
+        let r = distributed.record(ip, lookup, host: host, at: t, watermark: clock &- lateness)
         if let evicted = r.evicted { resolveEvicted(.sshDistributed, evicted) }
         guard r.fires else { return }
         let hosts = distributed.hosts(r.slot)
@@ -392,7 +402,7 @@ public struct DetectionEngine {
         }
         for slot in sessions.takeDue(watermark: w) {
             let s = Int(slot)
-            let key = sessions.table.keys[s]
+            let key = sessions.table.key(of: slot)
             var incident = newIncident(host: key.host, ip: sessions.ip[s], firstTs: sessions.start[s], count: 1)
             incident.pid = key.pid
             sessions.firing[slot] = incident

@@ -54,11 +54,11 @@ struct CountState<Key: SlotKey> {
         (resolvesOnNewest ? times.newest(slot) : times.oldest(slot)) &+ window
     }
 
-    /// Records `count` events of `key` at `t`. Returns the slot, the incident of an evicted
+    /// Records `count` events of `key` (looked up as `lookup`) at `t`. Returns the slot, the incident of an evicted
     /// firing key (to be resolved), and whether the key now fires.
-    mutating func record(_ key: Key, at t: Int64, count: Int, watermark: Int64)
+    mutating func record(_ key: Key, _ lookup: SlotTable<Key>.Lookup, at t: Int64, count: Int, watermark: Int64)
         -> (slot: Int32, evicted: Incident?, fires: Bool) {
-        let (slot, isNew, evictedKey) = table.touch(key)
+        let (slot, isNew, evictedKey) = table.touch(key, lookup)
         var evicted: Incident? = nil
         if isNew {
             times.reset(slot)
@@ -145,11 +145,11 @@ struct DistributedState {
         (Int(slot) * n..<Int(slot) * n + n).filter { seen[$0] != .min }.map { HostID(hostIDs[$0]) }
     }
 
-    /// Records a failure or probe of `ip` on `host` at `t`; returns the slot, the incident of an
-    /// evicted firing key, and whether the IP now fires.
-    mutating func record(_ ip: IPAddress, host: HostID, at t: Int64, watermark: Int64)
+    /// Records a failure or probe of `ip` (looked up as `lookup`) on `host` at `t`; returns the
+    /// slot, the incident of an evicted firing key, and whether the IP now fires.
+    mutating func record(_ ip: IPAddress, _ lookup: SlotTable<IPAddress>.Lookup, host: HostID, at t: Int64, watermark: Int64)
         -> (slot: Int32, evicted: Incident?, fires: Bool) {
-        let (slot, isNew, evictedKey) = table.touch(ip)
+        let (slot, isNew, evictedKey) = table.touch(ip, lookup)
         let base = Int(slot) * n
         var evicted: Incident? = nil
         if isNew {

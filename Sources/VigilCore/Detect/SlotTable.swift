@@ -35,22 +35,34 @@ extension HostPID: SlotKey {
 ///
 /// The index is an open-addressing hash table (linear probing, backward-shift deletion)
 /// whose buckets hold a slot number and 32 bits of the key's hash, so a probe rarely
-/// touches a key that does not match and growing never rehashes a key; the keys live
-/// once, in `keys`. Recency is an intrusive doubly linked list over one array of index
-/// pairs (no node objects). A lookup, a touch and an eviction are O(1) and allocate
-/// nothing once the arrays have grown. Callers keep their per-key state in their own
-/// arrays indexed by slot.
+/// touches a key that does not match and growing never rehashes a key. Each slot's key
+/// and its recency stamp share one entry, so a lookup touches two cache lines.
+///
+/// Recency is a touch log: every touch appends the slot to `log` and stamps the entry
+/// with that position; an older log record of the slot is stale (its position differs
+/// from the stamp). Eviction pops stale records off the front until it meets a live one,
+/// the least recently seen key. The log is compacted (stale records dropped, survivors
+/// restamped) once it holds twice the keys, in a sequential pass whose loads do not depend
+/// on each other. Unlike a linked list this costs no writes to neighbouring entries per
+/// touch. Lookups, touches and evictions are O(1) amortized and allocate nothing once the
+/// arrays have grown. Callers keep their per-key state in their own arrays indexed by slot.
 struct SlotTable<Key: SlotKey> {
-    /// The key of each slot (stale for free slots).
-    private(set) var keys: [Key] = []
+    /// A slot's key and the log position of its latest touch.
+    private struct Entry {
+        var stamp: UInt32
+        var key: Key
+    }
+
+    /// The entry of each slot (stale for free slots).
+    private var entries: [Entry] = []
     /// Hash buckets: the key's hash in the high 32 bits, its slot + 1 in the low 32; 0 is
     /// empty. The length is a power of two, at most 2^31.
     private var buckets = [UInt64](repeating: 0, count: 16)
-    private var links: [(prev: Int32, next: Int32)] = []
     private var free: [Int32] = []
-    /// Most recently seen slot, and least recently seen slot; -1 when empty.
-    private var head: Int32 = -1
-    private var tail: Int32 = -1
+    /// Slots in touch order from `logHead` on; record i has position `logBase &+ i`.
+    private var log: [Int32] = []
+    private var logHead = 0
+    private var logBase: UInt32 = 0
     let capacity: Int
     private let seed: UInt64
     /// Number of keys held.
@@ -60,7 +72,7 @@ struct SlotTable<Key: SlotKey> {
 
     /// A table of at most `capacity` keys hashed under `seed` (a daemon passes a random one).
     init(capacity: Int, seed: UInt64 = 0) {
-        self.capacity = min(max(1, capacity), Int(Int32.max) - 1)
+        self.capacity = min(max(1, capacity), Int(Int32.max) / 4)
         self.seed = seed
     }
 
@@ -76,7 +88,7 @@ struct SlotTable<Key: SlotKey> {
             while true {
                 let e = b[i]
                 if e == 0 { return (i, false) }
-                if e >> 32 == hash && keys[Int(e & 0xFFFF_FFFF) - 1] == key { return (i, true) }
+                if e >> 32 == hash && entries[Int(e & 0xFFFF_FFFF) - 1].key == key { return (i, true) }
                 i = (i + 1) & mask
             }
         }
@@ -84,6 +96,9 @@ struct SlotTable<Key: SlotKey> {
 
     @inline(__always)
     private func slot(inBucket b: Int) -> Int32 { Int32(truncatingIfNeeded: buckets[b] & 0xFFFF_FFFF) - 1 }
+
+    /// The key held in `slot`.
+    func key(of slot: Int32) -> Key { entries[Int(slot)].key }
 
     /// The slot of `key`, or nil; does not change recency.
     func slot(of key: Key) -> Int32? {
@@ -94,34 +109,56 @@ struct SlotTable<Key: SlotKey> {
     /// The slot of `key`, marked most recently seen, inserting it when new. When the
     /// table is full the least recently seen key is evicted and its slot reused:
     /// `evicted` then holds that key, and the caller must reset the slot's state.
+    @inline(__always)
     mutating func touch(_ key: Key) -> (slot: Int32, isNew: Bool, evicted: Key?) {
+        touch(key, lookup(key))
+    }
+
+    /// Where a key is, or would go: the first half of a `touch`, split off so that a caller
+    /// can look keys up in several tables before using any (their cache misses then overlap).
+    /// Valid until the table changes.
+    struct Lookup {
+        fileprivate let hash: UInt64
+        fileprivate let bucket: Int
+        fileprivate let found: Bool
+    }
+
+    /// Looks `key` up for a following `touch(_:_:)`.
+    @inline(__always)
+    func lookup(_ key: Key) -> Lookup {
         let hash = hash32(key)
-        var (b, found) = find(key, hash: hash)
-        if found {
+        let (b, found) = find(key, hash: hash)
+        return Lookup(hash: hash, bucket: b, found: found)
+    }
+
+    /// `touch(key)` given `lookup(key)`, made with no change to the table since.
+    @inline(__always)
+    mutating func touch(_ key: Key, _ at: Lookup) -> (slot: Int32, isNew: Bool, evicted: Key?) {
+        let hash = at.hash
+        var b = at.bucket
+        if at.found {
             let s = slot(inBucket: b)
-            moveToFront(s)
+            if entries[Int(s)].stamp != logBase &+ UInt32(truncatingIfNeeded: log.count) &- 1 { stamp(s) }
             return (s, false, nil)
         }
         var evicted: Key? = nil
         let s: Int32
         if count >= capacity {
-            s = tail
-            evicted = keys[Int(s)]
-            unindex(keys[Int(s)])
-            unlink(s)
-            keys[Int(s)] = key
+            s = popLeastRecent()
+            evicted = entries[Int(s)].key
+            unindex(entries[Int(s)].key)
+            entries[Int(s)].key = key
             count -= 1
             evictions += 1
             b = find(key, hash: hash).bucket
         } else if let f = free.popLast() {
             s = f
-            keys[Int(s)] = key
+            entries[Int(s)].key = key
         } else {
-            s = Int32(keys.count)
-            keys.reserveOnce(capacity)
-            links.reserveOnce(capacity)
-            keys.append(key)
-            links.append((-1, -1))
+            s = Int32(entries.count)
+            entries.reserveOnce(capacity)
+            log.reserveOnce(2 * capacity + 1025)
+            entries.append(Entry(stamp: 0, key: key))
         }
         if (count + 1) * 2 > buckets.count {
             grow()
@@ -129,16 +166,52 @@ struct SlotTable<Key: SlotKey> {
         }
         buckets[b] = hash << 32 | UInt64(UInt32(s) + 1)
         count += 1
-        linkFront(s)
+        stamp(s)
         return (s, true, evicted)
     }
 
     /// Forgets the key in `slot`; the slot is reused by a later insertion.
     mutating func remove(slot s: Int32) {
-        unindex(keys[Int(s)])
-        unlink(s)
+        unindex(entries[Int(s)].key)
+        // A stamp no log record can carry: the position the next touch will get, which
+        // belongs to another slot.
+        entries[Int(s)].stamp = logBase &+ UInt32(truncatingIfNeeded: log.count)
         count -= 1
         free.append(s)
+    }
+
+    /// Logs a touch of `s`, compacting the log when stale records make up half of it.
+    @inline(__always)
+    private mutating func stamp(_ s: Int32) {
+        if log.count >= 2 * count + 1024 { compactLog() }
+        entries[Int(s)].stamp = logBase &+ UInt32(truncatingIfNeeded: log.count)
+        log.append(s)
+    }
+
+    /// Pops log records up to and including the least recently seen key's, returning its slot.
+    private mutating func popLeastRecent() -> Int32 {
+        while true {
+            let s = log[logHead]
+            let live = entries[Int(s)].stamp == logBase &+ UInt32(truncatingIfNeeded: logHead)
+            logHead += 1
+            if live { return s }
+        }
+    }
+
+    /// Drops stale and popped records and restamps the survivors from position `logBase` on.
+    private mutating func compactLog() {
+        var kept = 0
+        for i in logHead..<log.count {
+            let s = log[i]
+            if entries[Int(s)].stamp == logBase &+ UInt32(truncatingIfNeeded: i) {
+                log[kept] = s
+                kept += 1
+            }
+        }
+        log.removeSubrange(kept...)
+        logHead = 0
+        logBase &+= 0x8000_0000  // far from every stamp handed out before, stale ones included
+        for i in 0..<kept { entries[Int(log[i])].stamp = logBase &+ UInt32(truncatingIfNeeded: i) }
     }
 
     /// Removes `key` from the hash buckets, shifting later entries of its probe run back.
@@ -172,26 +245,6 @@ struct SlotTable<Key: SlotKey> {
             while buckets[i] != 0 { i = (i + 1) & mask }
             buckets[i] = e
         }
-    }
-
-    private mutating func moveToFront(_ s: Int32) {
-        if head == s { return }
-        unlink(s)
-        linkFront(s)
-    }
-
-    private mutating func unlink(_ s: Int32) {
-        let (p, n) = links[Int(s)]
-        if p >= 0 { links[Int(p)].next = n } else { head = n }
-        if n >= 0 { links[Int(n)].prev = p } else { tail = p }
-        links[Int(s)] = (-1, -1)
-    }
-
-    private mutating func linkFront(_ s: Int32) {
-        links[Int(s)] = (-1, head)
-        if head >= 0 { links[Int(head)].prev = s }
-        head = s
-        if tail < 0 { tail = s }
     }
 }
 
