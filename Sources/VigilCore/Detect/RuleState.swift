@@ -106,7 +106,7 @@ struct CountState<Key: IncidentKey> {
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
         firing.start(slot, incident)
         let d = deadline(slot)
-        deadlines.push((d, slot, incident.seq))
+        deadlines.push((d, slot, UInt32(truncatingIfNeeded: incident.seq)))
         nextDeadline = min(nextDeadline, d)
     }
 
@@ -117,7 +117,7 @@ struct CountState<Key: IncidentKey> {
         var out: [(Incident, Int64)] = []
         while let top = deadlines.first, top.deadline <= watermark {
             deadlines.pop()
-            guard firing.seq(of: top.slot) == top.tag else { continue }
+            guard let seq = firing.seq(of: top.slot), UInt32(truncatingIfNeeded: seq) == top.tag else { continue }
             let d = deadline(top.slot)
             if d > watermark {
                 deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
@@ -127,7 +127,7 @@ struct CountState<Key: IncidentKey> {
         }
         if deadlines.count > 2 * firing.count + 1024 {
             let live = firing
-            deadlines.compact { live.seq(of: $0.slot) == $0.tag }
+            deadlines.compact { live.seq(of: $0.slot).map { UInt32(truncatingIfNeeded: $0) } == $0.tag }
         }
         nextDeadline = deadlines.first?.deadline ?? .max
         return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
@@ -219,7 +219,7 @@ struct DistributedState {
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
         firing.start(slot, incident)
         let d = deadline(slot)
-        deadlines.push((d, slot, incident.seq))
+        deadlines.push((d, slot, UInt32(truncatingIfNeeded: incident.seq)))
         nextDeadline = min(nextDeadline, d)
     }
 
@@ -230,7 +230,7 @@ struct DistributedState {
         var out: [(Incident, Int64)] = []
         while let top = deadlines.first, top.deadline <= watermark {
             deadlines.pop()
-            guard firing.seq(of: top.slot) == top.tag else { continue }
+            guard let seq = firing.seq(of: top.slot), UInt32(truncatingIfNeeded: seq) == top.tag else { continue }
             let d = deadline(top.slot)
             if d > watermark {
                 deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
@@ -240,7 +240,7 @@ struct DistributedState {
         }
         if deadlines.count > 2 * firing.count + 1024 {
             let live = firing
-            deadlines.compact { live.seq(of: $0.slot) == $0.tag }
+            deadlines.compact { live.seq(of: $0.slot).map { UInt32(truncatingIfNeeded: $0) } == $0.tag }
         }
         nextDeadline = deadlines.first?.deadline ?? .max
         return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
@@ -276,7 +276,7 @@ struct SessionState {
             // this is a new session (unless the old one already fired; its close resolves it).
             if firing[slot] == nil {
                 start[s] = t; ip[s] = address; generation[s] &+= 1
-                heap.push((t &+ window, slot, UInt64(generation[s])))
+                heap.push((t &+ window, slot, generation[s]))
             }
             return nil
         }
@@ -286,7 +286,7 @@ struct SessionState {
         } else {
             start[s] = t; ip[s] = address; generation[s] &+= 1
         }
-        heap.push((t &+ window, slot, UInt64(generation[s])))
+        heap.push((t &+ window, slot, generation[s]))
         if heap.count > 2 * table.count + 1024 { compactHeap() }
         return evictedKey != nil ? firing.removeValue(forKey: slot) : nil
     }
@@ -304,7 +304,7 @@ struct SessionState {
         var due: [Int32] = []
         while let top = heap.first, top.deadline < watermark {
             heap.pop()
-            if UInt64(generation[Int(top.slot)]) == top.tag && firing[top.slot] == nil { due.append(top.slot) }
+            if generation[Int(top.slot)] == top.tag && firing[top.slot] == nil { due.append(top.slot) }
         }
         return due
     }
@@ -313,7 +313,7 @@ struct SessionState {
     /// so sessions that open and close quickly cannot grow it without bound.
     private mutating func compactHeap() {
         let current = generation
-        heap.compact { UInt64(current[Int($0.slot)]) == $0.tag }
+        heap.compact { current[Int($0.slot)] == $0.tag }
     }
 }
 
@@ -327,8 +327,10 @@ struct HostRates {
 
 /// A binary min-heap of deadlines, each with the slot it belongs to and a tag the owner
 /// uses to recognise entries gone stale (the slot was reused or the incident ended).
+/// 16 bytes an entry: a tag is 32 bits of a sequence number, so a stale entry may in
+/// principle pass for live; owners therefore recheck the real deadline of what they pop.
 struct DeadlineHeap {
-    typealias Entry = (deadline: Int64, slot: Int32, tag: UInt64)
+    typealias Entry = (deadline: Int64, slot: Int32, tag: UInt32)
     private var entries: [Entry] = []
 
     /// The earliest entry.
