@@ -70,6 +70,17 @@ extension UInt32: SlotKey {
         #expect(t.isFull(0) && t.oldest(0) == 4_999_999_999)
     }
 
+    /// With n = 1 only the newest time is kept; an older event changes nothing.
+    @Test func recentTimesOfOneKeepTheNewest() {
+        var t = RecentTimes(n: 1, slots: 2, window: 600_000_000)
+        t.reset(0); t.reset(1)
+        #expect(!t.isFull(0))
+        t.insert(0, 7); t.insert(0, 3)
+        #expect(t.isFull(0) && t.oldest(0) == 7 && t.newest(0) == 7 && !t.isFull(1))
+        t.reset(0)
+        #expect(!t.isFull(0))
+    }
+
     @Test func recentTimesOverLongWindowsUseCoarserUnits() {
         var t = RecentTimes(n: 2, slots: 1, window: 3 * 3_600_000_000)
         t.reset(0)

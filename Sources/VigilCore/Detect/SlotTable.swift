@@ -252,25 +252,27 @@ struct SlotTable<Key: SlotKey> {
 ///
 /// "At least n events within W" holds at time t exactly when the n-th most recent
 /// event is later than t − W, so the n newest times answer every counting rule
-/// exactly, whatever the arrival order. To halve the memory, each slot keeps its newest
-/// time as an `Int64` and the others as `UInt32` ages before it, in microseconds: exact
-/// for windows up to 71 minutes (longer windows count ages in 2, 4, … µs units).
+/// exactly, whatever the arrival order. To save memory, each slot keeps its newest
+/// time as an `Int64` and the n − 1 others as `UInt32` ages before it, in microseconds:
+/// exact for windows up to 71 minutes (longer windows count ages in 2, 4, … µs units).
 /// An age too large to hold means "older than any window", the same as no event.
 struct RecentTimes {
     /// Times kept per slot.
     let n: Int
+    /// Ages kept per slot (`n - 1`).
+    private let m: Int
     /// Most slots that will be used (the owning table's capacity).
     let slots: Int
     /// Ages are in units of `1 << shift` microseconds.
     private let shift: Int64
     /// Per slot, the newest time; `Int64.min` before the first event.
     private var newestTimes: [Int64] = []
-    /// Slot s owns `ages[s*n ..< s*n+n]`, oldest first, so the last is 0 (the newest event);
-    /// `UInt32.max` marks an empty or too old entry.
+    /// Slot s owns `ages[s*m ..< s*m+m]`, oldest first; `UInt32.max` marks an empty or too old entry.
     private var ages: [UInt32] = []
 
     init(n: Int, slots: Int, window: Int64) {
         self.n = max(1, n)
+        self.m = self.n - 1
         self.slots = slots
         var shift: Int64 = 0
         while window >> shift >= Int64(UInt32.max) { shift += 1 }
@@ -279,15 +281,15 @@ struct RecentTimes {
 
     /// Empties `slot`, growing the arrays when the slot is new.
     mutating func reset(_ slot: Int32) {
-        let s = Int(slot), base = s * n
+        let s = Int(slot), base = s * m
         if newestTimes.count <= s {
             newestTimes.reserveOnce(slots)
-            ages.reserveOnce(slots * n)
+            ages.reserveOnce(slots * m)
             newestTimes.append(contentsOf: repeatElement(Int64.min, count: s + 1 - newestTimes.count))
-            ages.append(contentsOf: repeatElement(UInt32.max, count: base + n - ages.count))
+            ages.append(contentsOf: repeatElement(UInt32.max, count: base + m - ages.count))
         } else {
             newestTimes[s] = .min
-            for i in base..<(base + n) { ages[i] = .max }
+            for i in base..<(base + m) { ages[i] = .max }
         }
     }
 
@@ -300,24 +302,28 @@ struct RecentTimes {
     /// Records an event at `t`; an event older than all `n` kept ones changes nothing.
     @inline(__always)
     mutating func insert(_ slot: Int32, _ t: Int64) {
-        let s = Int(slot), base = s * n, last = base + n - 1
+        let s = Int(slot), base = s * m, m = m
         let newest = newestTimes[s]
         if newest == .min || t > newest {
-            // A new newest event: every kept entry ages by the step, the oldest drops out.
-            let step = newest == .min ? UInt64(UInt32.max) : UInt64(age(t &- newest))
+            // A new newest event: every kept entry ages by the step, the oldest drops out,
+            // and the previous newest becomes the youngest age.
+            newestTimes[s] = t
+            if m == 0 { return }
+            let step = newest == .min ? UInt32.max : age(t &- newest)
             ages.withUnsafeMutableBufferPointer { b in
-                for i in base..<last {
-                    let aged = UInt64(b[i + 1]) + step
+                for i in base..<(base + m - 1) {
+                    let aged = UInt64(b[i + 1]) + UInt64(step)
                     b[i] = aged >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: aged)
                 }
-                b[last] = 0
+                b[base + m - 1] = step
             }
-            newestTimes[s] = t
             return
         }
+        if m == 0 { return }
         let a = age(newest &- t)
         ages.withUnsafeMutableBufferPointer { b in
             if a >= b[base] { return }
+            let last = base + m - 1
             var i = base
             while i < last && b[i + 1] > a {
                 b[i] = b[i + 1]
@@ -328,9 +334,11 @@ struct RecentTimes {
     }
 
     /// Whether `n` events are held (none of them too old to matter).
-    func isFull(_ slot: Int32) -> Bool { ages[Int(slot) * n] != .max }
+    func isFull(_ slot: Int32) -> Bool { m == 0 ? newestTimes[Int(slot)] != .min : ages[Int(slot) * m] != .max }
     /// The n-th most recent time (meaningful when `isFull`).
-    func oldest(_ slot: Int32) -> Int64 { newestTimes[Int(slot)] &- (Int64(ages[Int(slot) * n]) << shift) }
+    func oldest(_ slot: Int32) -> Int64 {
+        m == 0 ? newestTimes[Int(slot)] : newestTimes[Int(slot)] &- (Int64(ages[Int(slot) * m]) << shift)
+    }
     /// The most recent time.
     func newest(_ slot: Int32) -> Int64 { newestTimes[Int(slot)] }
 }
