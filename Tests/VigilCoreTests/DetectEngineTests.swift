@@ -105,6 +105,47 @@ import Testing
         #expect(e.nextSequence == 3)
     }
 
+    /// Resolutions come in deadline order; a key whose window moved on since it fired is
+    /// looked at again later, not resolved early.
+    @Test func manyFiringKeysResolveInDeadlineOrder() {
+        var e = F.engine()
+        let ips = (0..<10).map { IPAddress(10, 0, 0, UInt8(9 - $0)) }   // ids do not follow the addresses
+        for (i, ip) in ips.enumerated() {
+            for j: Int64 in 0..<5 { e.fail(F.web1, ip, F.at(Int64(i) * 10 + j)) }
+        }
+        e.fail(F.web1, ips[0], F.at(300))           // ips[0] keeps failing: its window ends at 900 s
+        #expect(e.takeAlerts().count == 10)
+        e.advance(now: F.at(700))
+        let a = e.takeAlerts()
+        #expect(a.map(\.ip) == Array(ips[1...]))
+        #expect(a.map(\.ts) == (1..<10).map { F.at(Int64($0) * 10 + 604) })
+        e.advance(now: F.at(899))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(900))
+        let last = e.takeAlerts()
+        #expect(last.map(\.ip) == [ips[0]] && last.first?.ts == F.at(900) && last.first?.count == 6)
+    }
+
+    /// The hash seed changes where keys land, never what fires, resolves or is evicted.
+    @Test func hashSeedDoesNotChangeTheAlerts() {
+        func run(seed: UInt64) -> ([Alert], Int) {
+            var s = DetectionSettings()
+            s.latenessMicroseconds = 0
+            s[.sshBruteforce].maxKeys = 50
+            var e = DetectionEngine(settings: s, idPrefix: "t", hashSeed: seed, hostName: { F.hostNames[Int($0.rawValue)] })
+            for i in 0..<2000 {
+                let ip = IPAddress(198, 51, UInt8(i % 7), UInt8(i * 37 % 61))
+                e.fail(HostID(UInt32(i % 3)), ip, F.at(Int64(i / 4)))
+            }
+            e.advance(now: F.at(5000))
+            return (e.takeAlerts(), e.evictions(of: .sshBruteforce))
+        }
+        let (a, evicted) = run(seed: 0)
+        let (b, evictedToo) = run(seed: 0x9E37_79B9_7F4A_7C15)
+        #expect(a.count > 50 && evicted > 0)
+        #expect(a == b && evicted == evictedToo)
+    }
+
     @Test func sessionHeapStaysBoundedUnderChurn() {
         var e = F.engine()
         for i in 0..<5000 {

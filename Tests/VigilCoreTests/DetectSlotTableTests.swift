@@ -1,6 +1,10 @@
 import Testing
 @testable import VigilCore
 
+extension UInt32: SlotKey {
+    func slotHash(_ seed: UInt64) -> UInt64 { mixHash(UInt64(self), 0, seed) }
+}
+
 @Suite struct DetectSlotTableTests {
     /// Random touches and removals checked against a plain dictionary and an LRU order list.
     @Test func matchesAReferenceModelUnderChurn() {
@@ -66,6 +70,17 @@ import Testing
         #expect(t.isFull(0) && t.oldest(0) == 4_999_999_999)
     }
 
+    /// With n = 1 only the newest time is kept; an older event changes nothing.
+    @Test func recentTimesOfOneKeepTheNewest() {
+        var t = RecentTimes(n: 1, slots: 2, window: 600_000_000)
+        t.reset(0); t.reset(1)
+        #expect(!t.isFull(0))
+        t.insert(0, 7); t.insert(0, 3)
+        #expect(t.isFull(0) && t.oldest(0) == 7 && t.newest(0) == 7 && !t.isFull(1))
+        t.reset(0)
+        #expect(!t.isFull(0))
+    }
+
     @Test func recentTimesOverLongWindowsUseCoarserUnits() {
         var t = RecentTimes(n: 2, slots: 1, window: 3 * 3_600_000_000)
         t.reset(0)
@@ -73,5 +88,18 @@ import Testing
         t.insert(0, 2 * 3_600_000_000 + 3)  // 2 h later: kept, in 4 µs units for a 3 h window
         #expect(t.isFull(0))
         #expect(t.oldest(0) >= 0 && t.oldest(0) < 4)
+    }
+
+    /// Incidents are found by slot, freed positions are reused, and a reused one starts
+    /// with no hosts of its predecessor.
+    @Test func firingSetReusesFreedIncidents() {
+        var f = FiringSet(slots: 4)
+        f.grow(to: 3)
+        f.start(1, Incident(seq: 7, host: nil, ip: nil, firstTs: 0, count: 3))
+        #expect(f.add(2, to: 1, host: HostID(5)) && !f.add(1, to: 2))
+        #expect(f[1]?.count == 5 && f[1]?.hosts == [HostID(5)] && f.seq(of: 1) == 7 && f.seq(of: 2) == nil)
+        #expect(f.remove(1)?.seq == 7 && f.remove(1) == nil && f.count == 0)
+        f.start(3, Incident(seq: 8, host: nil, ip: nil, firstTs: 0, count: 1))
+        #expect(f[3]?.hosts == [] && f[1] == nil && f.count == 1)
     }
 }

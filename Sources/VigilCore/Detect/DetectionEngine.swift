@@ -39,24 +39,30 @@ public struct DetectionEngine {
     private var globalTraffic: SecondWindow
     private var globalTrafficIncident: Incident?
     private let trafficLimit: Double
+    private let bruteforceOn: Bool
+    private let distributedOn: Bool
 
     /// An engine with `settings`; `hostName` names a host in alerts; alert ids start at
-    /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run).
+    /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run). `hashSeed`
+    /// seeds the hashing of per-key state: a daemon passes a random one so that senders
+    /// cannot choose addresses that all land in one hash chain.
     public init(settings: DetectionSettings = DetectionSettings(), idPrefix: String = "", firstSequence: UInt64 = 1,
-                hostName: @escaping (HostID) -> String) {
+                hashSeed: UInt64 = 0, hostName: @escaping (HostID) -> String) {
         self.settings = settings
         self.hostName = hostName
         self.idPrefix = idPrefix
         self.nextSequence = firstSequence
         self.lateness = max(0, settings.latenessMicroseconds)
-        bruteforce = CountState(settings: settings[.sshBruteforce], resolvesOnNewest: true)
-        repeatAccess = CountState(settings: settings[.sshRepeatAccess], resolvesOnNewest: false)
-        scan = CountState(settings: settings[.httpScan], resolvesOnNewest: false)
-        distributed = DistributedState(settings: settings[.sshDistributed])
-        sessions = SessionState(settings: settings[.sshLongSession])
+        bruteforce = CountState(settings: settings[.sshBruteforce], resolvesOnNewest: true, seed: hashSeed)
+        repeatAccess = CountState(settings: settings[.sshRepeatAccess], resolvesOnNewest: false, seed: hashSeed &+ 1)
+        scan = CountState(settings: settings[.httpScan], resolvesOnNewest: false, seed: hashSeed &+ 2)
+        distributed = DistributedState(settings: settings[.sshDistributed], seed: hashSeed &+ 3)
+        sessions = SessionState(settings: settings[.sshLongSession], seed: hashSeed &+ 4)
         let traffic = settings[.httpHighTraffic]
         globalTraffic = SecondWindow(width: traffic.windowSeconds)
         trafficLimit = traffic.threshold * Double(traffic.windowSeconds)
+        bruteforceOn = settings[.sshBruteforce].enabled
+        distributedOn = settings[.sshDistributed].enabled
     }
 
     /// The watermark: events older than this are late.
@@ -109,11 +115,15 @@ public struct DetectionEngine {
         switch event.kind {
         case .authFailure, .invalidUser:
             guard let ip = event.ip, !allowed else { break }
-            if settings[.sshBruteforce].enabled { countBruteforce(host: host, ip: ip, t: t, count: count) }
-            if settings[.sshDistributed].enabled { countDistributed(host: host, ip: ip, t: t) }
+            // Both lookups first: their cache misses overlap.
+            let key = HostIP(host: host, ip: ip)
+            let bruteforceAt = bruteforceOn ? bruteforce.table.lookup(key) : nil
+            let distributedAt = distributedOn ? distributed.table.lookup(ip) : nil
+            if let bruteforceAt { countBruteforce(key, bruteforceAt, t: t, count: count) }
+            if let distributedAt { countDistributed(host: host, ip: ip, distributedAt, t: t) }
         case .probe:
             guard let ip = event.ip, !allowed else { break }
-            if settings[.sshDistributed].enabled { countDistributed(host: host, ip: ip, t: t) }
+            if distributedOn { countDistributed(host: host, ip: ip, distributed.table.lookup(ip), t: t) }
         case .sessionOpen:
             if let ip = event.ip, !allowed, settings[.sshRepeatAccess].enabled {
                 countRepeatAccess(host: host, ip: ip, t: t, count: count)
@@ -179,7 +189,7 @@ public struct DetectionEngine {
             }
         }
         if status == 404, let ip = clientIP, settings[.httpScan].enabled, !settings.allowList.contains(ip) {
-            let r = scan.record(ip, at: t, count: 1, watermark: clock &- lateness)
+            let r = scan.record(ip, scan.table.lookup(ip), at: t, count: 1, watermark: clock &- lateness)
             if let evicted = r.evicted { resolveEvicted(.httpScan, evicted) }
             if r.fires {
                 let n = scan.times.n
@@ -209,8 +219,9 @@ public struct DetectionEngine {
 
     // MARK: - Counting rules
 
-    private mutating func countBruteforce(host: HostID, ip: IPAddress, t: Int64, count: Int) {
-        let r = bruteforce.record(HostIP(host: host, ip: ip), at: t, count: count, watermark: clock &- lateness)
+    private mutating func countBruteforce(_ key: HostIP, _ lookup: SlotTable<HostIP>.Lookup, t: Int64, count: Int) {
+        let host = key.host, ip = key.ip
+        let r = bruteforce.record(key, lookup, at: t, count: count, watermark: clock &- lateness)
         if let evicted = r.evicted { resolveEvicted(.sshBruteforce, evicted) }
         guard r.fires else { return }
         let n = bruteforce.times.n
@@ -221,7 +232,8 @@ public struct DetectionEngine {
     }
 
     private mutating func countRepeatAccess(host: HostID, ip: IPAddress, t: Int64, count: Int) {
-        let r = repeatAccess.record(HostIP(host: host, ip: ip), at: t, count: count, watermark: clock &- lateness)
+        let key = HostIP(host: host, ip: ip)
+        let r = repeatAccess.record(key, repeatAccess.table.lookup(key), at: t, count: count, watermark: clock &- lateness)
         if let evicted = r.evicted { resolveEvicted(.sshRepeatAccess, evicted) }
         guard r.fires else { return }
         let n = repeatAccess.times.n
@@ -231,8 +243,8 @@ public struct DetectionEngine {
              summary: "\(ip) opened \(n) ssh sessions on \(hostName(host)) within \(windowText(.sshRepeatAccess))")
     }
 
-    private mutating func countDistributed(host: HostID, ip: IPAddress, t: Int64) {
-        let r = distributed.record(ip, host: host, at: t, watermark: clock &- lateness)
+    private mutating func countDistributed(host: HostID, ip: IPAddress, _ lookup: SlotTable<IPAddress>.Lookup, t: Int64) {
+        let r = distributed.record(ip, lookup, host: host, at: t, watermark: clock &- lateness)
         if let evicted = r.evicted { resolveEvicted(.sshDistributed, evicted) }
         guard r.fires else { return }
         let hosts = distributed.hosts(r.slot)
@@ -390,7 +402,7 @@ public struct DetectionEngine {
         }
         for slot in sessions.takeDue(watermark: w) {
             let s = Int(slot)
-            let key = sessions.table.keys[s]
+            let key = sessions.table.key(of: slot)
             var incident = newIncident(host: key.host, ip: sessions.ip[s], firstTs: sessions.start[s], count: 1)
             incident.pid = key.pid
             sessions.firing[slot] = incident
@@ -402,9 +414,9 @@ public struct DetectionEngine {
     // MARK: - Alerts
 
     private mutating func newIncident(host: HostID?, ip: IPAddress?, firstTs: Int64, count: Int) -> Incident {
-        let id = idPrefix + String(nextSequence)
+        let seq = nextSequence
         nextSequence += 1
-        return Incident(id: id, host: host, ip: ip, firstTs: firstTs, count: count)
+        return Incident(seq: seq, host: host, ip: ip, firstTs: firstTs, count: count)
     }
 
     private mutating func resolveEvicted(_ rule: RuleID, _ incident: Incident) {
@@ -422,7 +434,7 @@ public struct DetectionEngine {
         }
         let scope: Alert.Scope = incident.host == nil ? .global : .host
         let r = settings[rule]
-        alerts.append(Alert(id: incident.id, rule: rule, state: state, severity: r.severity, scope: scope,
+        alerts.append(Alert(id: idPrefix + String(incident.seq), rule: rule, state: state, severity: r.severity, scope: scope,
                             host: incident.host.map(hostName), ip: incident.ip, count: incident.count,
                             windowSeconds: r.windowSeconds, hosts: hostNames,
                             firstTs: Timestamp(microseconds: incident.firstTs), ts: Timestamp(microseconds: ts), summary: summary))

@@ -1,18 +1,51 @@
 /// A host and a source address: the key of the per-host, per-IP rules.
-struct HostIP: Hashable {
+struct HostIP: Equatable {
     var host: HostID
     var ip: IPAddress
 }
 
 /// A host and an sshd PID: the key of an open ssh session.
-struct HostPID: Hashable {
+struct HostPID: Equatable {
     var host: HostID
     var pid: Int32
 }
 
+/// A key of a counting rule: names the host (for per-host rules) and the address an
+/// incident is about, so firing state need not repeat them.
+protocol IncidentKey: SlotKey {
+    var incidentHost: HostID? { get }
+    var incidentIP: IPAddress { get }
+}
+
+extension HostIP: IncidentKey {
+    var incidentHost: HostID? { host }
+    var incidentIP: IPAddress { ip }
+}
+
+extension IPAddress: IncidentKey {
+    var incidentHost: HostID? { nil }
+    var incidentIP: IPAddress { self }
+}
+
+/// What a counting rule keeps about a firing key until it resolves: the incident less
+/// what its key says (32 bytes instead of an `Incident`'s 72).
+struct Firing {
+    var seq: UInt64
+    var firstTs: Int64
+    var count: Int
+    var hosts: [HostID]
+
+    /// The incident of `key`.
+    func incident<Key: IncidentKey>(of key: Key) -> Incident {
+        Incident(seq: seq, host: key.incidentHost, ip: key.incidentIP, firstTs: firstTs, count: count, hosts: hosts)
+    }
+}
+
 /// What the engine remembers about a firing alert until it resolves.
 struct Incident {
-    var id: String
+    /// The sequence number of the alert id (the engine adds its prefix); it also tells a
+    /// live deadline entry from a stale one.
+    var seq: UInt64
     var host: HostID?
     var ip: IPAddress?
     /// Event time of the first event of the incident (µs).
@@ -26,22 +59,23 @@ struct Incident {
 
 /// State of a rule that counts events per key: fires when the `n` newest events of a
 /// key lie within the window.
-struct CountState<Key: Hashable> {
+struct CountState<Key: IncidentKey> {
     var table: SlotTable<Key>
     var times: RecentTimes
-    /// 1 for a slot whose incident is in `firing`.
-    private var flags: [UInt8] = []
-    var firing: [Int32: Incident] = [:]
+    var firing: FiringSet
     /// No firing incident resolves before this time (a lower bound; `Int64.max` when none).
     var nextDeadline: Int64 = .max
+    /// Per firing incident, a lower bound of its deadline (deadlines only move later).
+    private var deadlines = DeadlineHeap()
     let window: Int64
     /// True when the incident ends `window` after the newest event (`ssh_bruteforce`),
     /// false when it ends once fewer than `n` events remain in the window.
     let resolvesOnNewest: Bool
 
-    init(settings: RuleSettings, resolvesOnNewest: Bool) {
-        table = SlotTable(capacity: settings.maxKeys)
+    init(settings: RuleSettings, resolvesOnNewest: Bool, seed: UInt64) {
+        table = SlotTable(capacity: settings.maxKeys, seed: seed)
         times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds)
+        firing = FiringSet(slots: table.capacity)
         window = settings.windowMicroseconds
         self.resolvesOnNewest = resolvesOnNewest
     }
@@ -51,56 +85,52 @@ struct CountState<Key: Hashable> {
         (resolvesOnNewest ? times.newest(slot) : times.oldest(slot)) &+ window
     }
 
-    /// Records `count` events of `key` at `t`. Returns the slot, the incident of an evicted
+    /// Records `count` events of `key` (looked up as `lookup`) at `t`. Returns the slot, the incident of an evicted
     /// firing key (to be resolved), and whether the key now fires.
-    mutating func record(_ key: Key, at t: Int64, count: Int, watermark: Int64)
+    mutating func record(_ key: Key, _ lookup: SlotTable<Key>.Lookup, at t: Int64, count: Int, watermark: Int64)
         -> (slot: Int32, evicted: Incident?, fires: Bool) {
-        let (slot, isNew, evictedKey) = table.touch(key)
+        let (slot, isNew, evictedKey) = table.touch(key, lookup)
         var evicted: Incident? = nil
         if isNew {
             times.reset(slot)
-            if Int(slot) >= flags.count {
-                flags.reserveOnce(table.capacity)
-                flags.append(0)
-            }
-            if evictedKey != nil && flags[Int(slot)] != 0 {
-                evicted = firing.removeValue(forKey: slot)
-                flags[Int(slot)] = 0
-            }
+            firing.grow(to: slot)
+            if let evictedKey, let f = firing.remove(slot) { evicted = f.incident(of: evictedKey) }
         }
         for _ in 0..<min(count, times.n) { times.insert(slot, t) }
-        if flags[Int(slot)] != 0 {
-            firing[slot]?.count += count
-            return (slot, evicted, false)
-        }
+        if firing.add(count, to: slot) { return (slot, evicted, false) }
         let fires = times.isFull(slot) && times.newest(slot) &- times.oldest(slot) < window && deadline(slot) > watermark
         return (slot, evicted, fires)
     }
 
     /// Marks `slot` as firing with `incident`.
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
-        flags[Int(slot)] = 1
-        firing[slot] = incident
-        nextDeadline = min(nextDeadline, deadline(slot))
+        firing.start(slot, incident)
+        let d = deadline(slot)
+        deadlines.push((d, slot, UInt32(truncatingIfNeeded: incident.seq)))
+        nextDeadline = min(nextDeadline, d)
     }
 
     /// Removes and returns the incidents whose condition stopped holding at or before `watermark`,
     /// each with the time it stopped, earliest first.
     mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
         if watermark < nextDeadline { return [] }
-        var due: [(Int32, Int64)] = []
-        var next = Int64.max
-        for slot in firing.keys {
-            let d = deadline(slot)
-            if d <= watermark { due.append((slot, d)) } else { next = min(next, d) }
-        }
-        nextDeadline = next
         var out: [(Incident, Int64)] = []
-        for (slot, d) in due {
-            if let incident = firing.removeValue(forKey: slot) { out.append((incident, d)) }
-            flags[Int(slot)] = 0
+        while let top = deadlines.first, top.deadline <= watermark {
+            deadlines.pop()
+            guard let seq = firing.seq(of: top.slot), UInt32(truncatingIfNeeded: seq) == top.tag else { continue }
+            let d = deadline(top.slot)
+            if d > watermark {
+                deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
+                continue
+            }
+            if let f = firing.remove(top.slot) { out.append((f.incident(of: table.key(of: top.slot)), d)) }
         }
-        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id < $1.0.id }
+        if deadlines.count > 2 * firing.count + 1024 {
+            let live = firing
+            deadlines.compact { live.seq(of: $0.slot).map { UInt32(truncatingIfNeeded: $0) } == $0.tag }
+        }
+        nextDeadline = deadlines.first?.deadline ?? .max
+        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
     }
 }
 
@@ -113,12 +143,14 @@ struct DistributedState {
     /// Slot s owns entries `s*n ..< s*n+n`; `Int64.min` marks an empty entry.
     private var hostIDs: [UInt32] = []
     private var seen: [Int64] = []
-    private var flags: [UInt8] = []
-    var firing: [Int32: Incident] = [:]
+    var firing: FiringSet
     var nextDeadline: Int64 = .max
+    /// Per firing incident, a lower bound of its deadline (deadlines only move later).
+    private var deadlines = DeadlineHeap()
 
-    init(settings: RuleSettings) {
-        table = SlotTable(capacity: settings.maxKeys)
+    init(settings: RuleSettings, seed: UInt64) {
+        table = SlotTable(capacity: settings.maxKeys, seed: seed)
+        firing = FiringSet(slots: table.capacity)
         n = settings.countThreshold
         window = settings.windowMicroseconds
     }
@@ -144,28 +176,24 @@ struct DistributedState {
         (Int(slot) * n..<Int(slot) * n + n).filter { seen[$0] != .min }.map { HostID(hostIDs[$0]) }
     }
 
-    /// Records a failure or probe of `ip` on `host` at `t`; returns the slot, the incident of an
-    /// evicted firing key, and whether the IP now fires.
-    mutating func record(_ ip: IPAddress, host: HostID, at t: Int64, watermark: Int64)
+    /// Records a failure or probe of `ip` (looked up as `lookup`) on `host` at `t`; returns the
+    /// slot, the incident of an evicted firing key, and whether the IP now fires.
+    mutating func record(_ ip: IPAddress, _ lookup: SlotTable<IPAddress>.Lookup, host: HostID, at t: Int64, watermark: Int64)
         -> (slot: Int32, evicted: Incident?, fires: Bool) {
-        let (slot, isNew, evictedKey) = table.touch(ip)
+        let (slot, isNew, evictedKey) = table.touch(ip, lookup)
         let base = Int(slot) * n
         var evicted: Incident? = nil
         if isNew {
             if seen.count < base + n {
                 seen.reserveOnce(table.capacity * n)
                 hostIDs.reserveOnce(table.capacity * n)
-                flags.reserveOnce(table.capacity)
                 seen.append(contentsOf: repeatElement(Int64.min, count: base + n - seen.count))
                 hostIDs.append(contentsOf: repeatElement(0, count: base + n - hostIDs.count))
-                flags.append(0)
             } else {
                 for i in base..<(base + n) { seen[i] = .min }
             }
-            if evictedKey != nil && flags[Int(slot)] != 0 {
-                evicted = firing.removeValue(forKey: slot)
-                flags[Int(slot)] = 0
-            }
+            firing.grow(to: slot)
+            if let evictedKey, let f = firing.remove(slot) { evicted = f.incident(of: evictedKey) }
         }
         var oldestIndex = base
         var found = false
@@ -181,11 +209,7 @@ struct DistributedState {
             seen[oldestIndex] = t
             hostIDs[oldestIndex] = host.rawValue
         }
-        if flags[Int(slot)] != 0 {
-            firing[slot]?.count += 1
-            if firing[slot]?.hosts.contains(host) == false { firing[slot]?.hosts.append(host) }
-            return (slot, evicted, false)
-        }
+        if firing.add(1, to: slot, host: host) { return (slot, evicted, false) }
         let low = oldest(slot)
         let fires = low != .min && newest(slot) &- low < window && low &+ window > watermark
         return (slot, evicted, fires)
@@ -193,27 +217,33 @@ struct DistributedState {
 
     /// Marks `slot` as firing with `incident`.
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
-        flags[Int(slot)] = 1
-        firing[slot] = incident
-        nextDeadline = min(nextDeadline, deadline(slot))
+        firing.start(slot, incident)
+        let d = deadline(slot)
+        deadlines.push((d, slot, UInt32(truncatingIfNeeded: incident.seq)))
+        nextDeadline = min(nextDeadline, d)
     }
 
-    /// Removes and returns the incidents whose window let go at or before `watermark`.
+    /// Removes and returns the incidents whose window let go at or before `watermark`,
+    /// each with the time it let go, earliest first.
     mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
         if watermark < nextDeadline { return [] }
-        var due: [(Int32, Int64)] = []
-        var next = Int64.max
-        for slot in firing.keys {
-            let d = deadline(slot)
-            if d <= watermark { due.append((slot, d)) } else { next = min(next, d) }
-        }
-        nextDeadline = next
         var out: [(Incident, Int64)] = []
-        for (slot, d) in due {
-            if let incident = firing.removeValue(forKey: slot) { out.append((incident, d)) }
-            flags[Int(slot)] = 0
+        while let top = deadlines.first, top.deadline <= watermark {
+            deadlines.pop()
+            guard let seq = firing.seq(of: top.slot), UInt32(truncatingIfNeeded: seq) == top.tag else { continue }
+            let d = deadline(top.slot)
+            if d > watermark {
+                deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
+                continue
+            }
+            if let f = firing.remove(top.slot) { out.append((f.incident(of: table.key(of: top.slot)), d)) }
         }
-        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id < $1.0.id }
+        if deadlines.count > 2 * firing.count + 1024 {
+            let live = firing
+            deadlines.compact { live.seq(of: $0.slot).map { UInt32(truncatingIfNeeded: $0) } == $0.tag }
+        }
+        nextDeadline = deadlines.first?.deadline ?? .max
+        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
     }
 }
 
@@ -227,10 +257,10 @@ struct SessionState {
     /// Bumped whenever a slot is freed or reused, so stale heap entries are recognised.
     var generation: [UInt32] = []
     var firing: [Int32: Incident] = [:]
-    private var heap: [(deadline: Int64, slot: Int32, generation: UInt32)] = []
+    private var heap = DeadlineHeap()
 
-    init(settings: RuleSettings) {
-        table = SlotTable(capacity: settings.maxKeys)
+    init(settings: RuleSettings, seed: UInt64) {
+        table = SlotTable(capacity: settings.maxKeys, seed: seed)
         window = settings.windowMicroseconds
     }
 
@@ -246,7 +276,7 @@ struct SessionState {
             // this is a new session (unless the old one already fired; its close resolves it).
             if firing[slot] == nil {
                 start[s] = t; ip[s] = address; generation[s] &+= 1
-                push((t &+ window, slot, generation[s]))
+                heap.push((t &+ window, slot, generation[s]))
             }
             return nil
         }
@@ -256,7 +286,7 @@ struct SessionState {
         } else {
             start[s] = t; ip[s] = address; generation[s] &+= 1
         }
-        push((t &+ window, slot, generation[s]))
+        heap.push((t &+ window, slot, generation[s]))
         if heap.count > 2 * table.count + 1024 { compactHeap() }
         return evictedKey != nil ? firing.removeValue(forKey: slot) : nil
     }
@@ -273,8 +303,8 @@ struct SessionState {
     mutating func takeDue(watermark: Int64) -> [Int32] {
         var due: [Int32] = []
         while let top = heap.first, top.deadline < watermark {
-            pop()
-            if generation[Int(top.slot)] == top.generation && firing[top.slot] == nil { due.append(top.slot) }
+            heap.pop()
+            if generation[Int(top.slot)] == top.tag && firing[top.slot] == nil { due.append(top.slot) }
         }
         return due
     }
@@ -282,36 +312,8 @@ struct SessionState {
     /// Rebuilds the heap from the open sessions, dropping entries of closed or evicted ones,
     /// so sessions that open and close quickly cannot grow it without bound.
     private mutating func compactHeap() {
-        let live = heap.filter { generation[Int($0.slot)] == $0.generation }
-        heap.removeAll(keepingCapacity: true)
-        for e in live { push(e) }
-    }
-
-    private mutating func push(_ e: (deadline: Int64, slot: Int32, generation: UInt32)) {
-        heap.append(e)
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if heap[p].deadline <= heap[i].deadline { break }
-            heap.swapAt(p, i)
-            i = p
-        }
-    }
-
-    private mutating func pop() {
-        let last = heap.removeLast()
-        if heap.isEmpty { return }
-        heap[0] = last
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < heap.count && heap[l].deadline < heap[m].deadline { m = l }
-            if r < heap.count && heap[r].deadline < heap[m].deadline { m = r }
-            if m == i { break }
-            heap.swapAt(i, m)
-            i = m
-        }
+        let current = generation
+        heap.compact { current[Int($0.slot)] == $0.tag }
     }
 }
 
@@ -321,4 +323,133 @@ struct HostRates {
     var trafficIncident: Incident?
     var errors: SecondWindow
     var errorIncident: Incident?
+}
+
+/// A binary min-heap of deadlines, each with the slot it belongs to and a tag the owner
+/// uses to recognise entries gone stale (the slot was reused or the incident ended).
+/// 16 bytes an entry: a tag is 32 bits of a sequence number, so a stale entry may in
+/// principle pass for live; owners therefore recheck the real deadline of what they pop.
+struct DeadlineHeap {
+    typealias Entry = (deadline: Int64, slot: Int32, tag: UInt32)
+    private var entries: [Entry] = []
+
+    /// The earliest entry.
+    var first: Entry? { entries.first }
+    /// Entries held, stale ones included.
+    var count: Int { entries.count }
+
+    /// Adds an entry.
+    mutating func push(_ e: Entry) {
+        entries.append(e)
+        var i = entries.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if entries[p].deadline <= entries[i].deadline { break }
+            entries.swapAt(p, i)
+            i = p
+        }
+    }
+
+    /// Removes the earliest entry.
+    mutating func pop() {
+        let last = entries.removeLast()
+        if entries.isEmpty { return }
+        entries[0] = last
+        siftDown(0)
+    }
+
+    /// Keeps only the entries `isLive` accepts.
+    mutating func compact(_ isLive: (Entry) -> Bool) {
+        entries.removeAll { !isLive($0) }
+        var i = entries.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(i)
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < entries.count && entries[l].deadline < entries[m].deadline { m = l }
+            if r < entries.count && entries[r].deadline < entries[m].deadline { m = r }
+            if m == i { break }
+            entries.swapAt(i, m)
+            i = m
+        }
+    }
+}
+
+/// The firing incidents of one rule, by slot: a dense array with a free list, and per slot
+/// the position of its incident, so a firing key costs one small record and no hashing.
+struct FiringSet {
+    /// Per slot, the index into `incidents` plus one; 0 when the slot is not firing.
+    private var indexOf: [UInt32] = []
+    private var incidents: [Firing] = []
+    private var free: [UInt32] = []
+    private let slots: Int
+    /// Firing incidents held.
+    private(set) var count = 0
+
+    /// A set for a table of at most `slots` slots.
+    init(slots: Int) { self.slots = slots }
+
+    /// Makes room for `slot` (slots are handed out densely, one at a time).
+    @inline(__always)
+    mutating func grow(to slot: Int32) {
+        if Int(slot) >= indexOf.count {
+            indexOf.reserveOnce(slots)
+            indexOf.append(contentsOf: repeatElement(0, count: Int(slot) + 1 - indexOf.count))
+        }
+    }
+
+    /// The incident of `slot`, if it fires.
+    subscript(slot: Int32) -> Firing? {
+        let i = indexOf[Int(slot)]
+        return i == 0 ? nil : incidents[Int(i) - 1]
+    }
+
+    /// The sequence number of the incident of `slot`, or nil when it does not fire.
+    func seq(of slot: Int32) -> UInt64? {
+        let i = indexOf[Int(slot)]
+        return i == 0 ? nil : incidents[Int(i) - 1].seq
+    }
+
+    /// Adds `n` events (and `host`, if new to it) to the incident of `slot`; false when it does not fire.
+    @inline(__always)
+    mutating func add(_ n: Int, to slot: Int32, host: HostID? = nil) -> Bool {
+        let i = Int(indexOf[Int(slot)])
+        if i == 0 { return false }
+        incidents[i - 1].count += n
+        if let host, !incidents[i - 1].hosts.contains(host) { incidents[i - 1].hosts.append(host) }
+        return true
+    }
+
+    /// Makes `incident` the firing incident of `slot`.
+    mutating func start(_ slot: Int32, _ full: Incident) {
+        let incident = Firing(seq: full.seq, firstTs: full.firstTs, count: full.count, hosts: full.hosts)
+        if let i = free.popLast() {
+            incidents[Int(i)] = incident
+            indexOf[Int(slot)] = i + 1
+        } else {
+            incidents.reserveOnce(slots)
+            incidents.append(incident)
+            indexOf[Int(slot)] = UInt32(incidents.count)
+        }
+        count += 1
+    }
+
+    /// Removes and returns the incident of `slot`, if it fires.
+    mutating func remove(_ slot: Int32) -> Firing? {
+        let i = indexOf[Int(slot)]
+        if i == 0 { return nil }
+        indexOf[Int(slot)] = 0
+        free.append(i - 1)
+        count -= 1
+        let incident = incidents[Int(i) - 1]
+        incidents[Int(i) - 1].hosts = []
+        return incident
+    }
 }

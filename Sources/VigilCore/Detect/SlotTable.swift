@@ -1,145 +1,250 @@
+/// A key of a `SlotTable`: compared for equality and hashed with a cheap seeded mix
+/// (no `Hasher` per event).
+protocol SlotKey: Equatable {
+    /// A well-mixed hash of the key under `seed`.
+    func slotHash(_ seed: UInt64) -> UInt64
+}
+
+/// Mixes two words and a seed into a hash (multiply and xor-shift rounds): fast, and with
+/// a seed the caller keeps secret, not predictable enough to flood one bucket chain.
+@inline(__always)
+func mixHash(_ a: UInt64, _ b: UInt64, _ seed: UInt64) -> UInt64 {
+    var h = (a ^ seed) &* 0x9E37_79B9_7F4A_7C15
+    h = (h ^ (h >> 32) ^ b) &* 0xD6E8_FEB8_6659_FD93
+    h = (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9
+    return h ^ (h >> 32)
+}
+
+extension IPAddress: SlotKey {
+    @inline(__always)
+    func slotHash(_ seed: UInt64) -> UInt64 { mixHash(low, high, seed) }
+}
+
+extension HostIP: SlotKey {
+    @inline(__always)
+    func slotHash(_ seed: UInt64) -> UInt64 { mixHash(ip.low, ip.high, seed &+ UInt64(host.rawValue)) }
+}
+
+extension HostPID: SlotKey {
+    @inline(__always)
+    func slotHash(_ seed: UInt64) -> UInt64 { mixHash(UInt64(UInt32(bitPattern: pid)), UInt64(host.rawValue), seed) }
+}
+
 /// Maps keys to dense slot numbers, at most `capacity` of them, evicting the least
 /// recently seen key when a new one arrives at the cap.
 ///
-/// The index is an open-addressing hash table of `Int32` slot numbers (linear probing,
-/// backward-shift deletion) whose keys live once, in `keys`; recency is an intrusive
-/// doubly linked list over one array of index pairs (no node objects). A lookup, a touch
-/// and an eviction are O(1) and allocate nothing once the arrays have grown. Callers keep
-/// their per-key state in their own arrays indexed by slot.
-struct SlotTable<Key: Hashable> {
-    /// The key of each slot (stale for free slots).
-    private(set) var keys: [Key] = []
-    /// Hash buckets holding slot numbers; -1 is empty. The length is a power of two.
-    private var buckets = [Int32](repeating: -1, count: 16)
-    private var links: [(prev: Int32, next: Int32)] = []
+/// The index is an open-addressing hash table (linear probing, backward-shift deletion)
+/// whose buckets hold a slot number and 32 bits of the key's hash, so a probe rarely
+/// touches a key that does not match and growing never rehashes a key. Each slot's key
+/// and its recency stamp share one entry, so a lookup touches two cache lines.
+///
+/// Recency is a touch log: every touch appends the slot to `log` and stamps the entry
+/// with that position; an older log record of the slot is stale (its position differs
+/// from the stamp). Eviction pops stale records off the front until it meets a live one,
+/// the least recently seen key. The log is compacted (stale records dropped, survivors
+/// restamped) once it holds twice the keys, in a sequential pass whose loads do not depend
+/// on each other. Unlike a linked list this costs no writes to neighbouring entries per
+/// touch. Lookups, touches and evictions are O(1) amortized and allocate nothing once the
+/// arrays have grown. Callers keep their per-key state in their own arrays indexed by slot.
+struct SlotTable<Key: SlotKey> {
+    /// A slot's key and the log position of its latest touch.
+    private struct Entry {
+        var stamp: UInt32
+        var key: Key
+    }
+
+    /// The entry of each slot (stale for free slots).
+    private var entries: [Entry] = []
+    /// Hash buckets: the key's hash in the high 32 bits, its slot + 1 in the low 32; 0 is
+    /// empty. The length is a power of two, at most 2^31.
+    private var buckets = [UInt64](repeating: 0, count: 16)
     private var free: [Int32] = []
-    /// Most recently seen slot, and least recently seen slot; -1 when empty.
-    private var head: Int32 = -1
-    private var tail: Int32 = -1
+    /// Slots in touch order from `logHead` on; record i has position `logBase &+ i`.
+    private var log: [Int32] = []
+    private var logHead = 0
+    private var logBase: UInt32 = 0
     let capacity: Int
+    private let seed: UInt64
     /// Number of keys held.
     private(set) var count = 0
     /// How many keys were evicted to stay under the cap.
     private(set) var evictions = 0
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    /// A table of at most `capacity` keys hashed under `seed` (a daemon passes a random one).
+    init(capacity: Int, seed: UInt64 = 0) {
+        self.capacity = min(max(1, capacity), Int(Int32.max) / 4)
+        self.seed = seed
+    }
 
     @inline(__always)
-    private func home(_ key: Key) -> Int { key.hashValue & (buckets.count - 1) }
+    private func hash32(_ key: Key) -> UInt64 { key.slotHash(seed) >> 32 }
 
-    /// The bucket holding `key`, or the empty bucket where it would go.
+    /// The bucket holding `key`, or the empty bucket where it would go; `hash` is `hash32(key)`.
     @inline(__always)
-    private func find(_ key: Key) -> (bucket: Int, found: Bool) {
-        let mask = buckets.count - 1
-        var i = home(key)
-        while true {
-            let s = buckets[i]
-            if s < 0 { return (i, false) }
-            if keys[Int(s)] == key { return (i, true) }
-            i = (i + 1) & mask
+    private func find(_ key: Key, hash: UInt64) -> (bucket: Int, found: Bool) {
+        buckets.withUnsafeBufferPointer { b in
+            let mask = b.count - 1
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let e = b[i]
+                if e == 0 { return (i, false) }
+                if e >> 32 == hash && entries[Int(e & 0xFFFF_FFFF) - 1].key == key { return (i, true) }
+                i = (i + 1) & mask
+            }
         }
     }
 
+    @inline(__always)
+    private func slot(inBucket b: Int) -> Int32 { Int32(truncatingIfNeeded: buckets[b] & 0xFFFF_FFFF) - 1 }
+
+    /// The key held in `slot`.
+    func key(of slot: Int32) -> Key { entries[Int(slot)].key }
+
     /// The slot of `key`, or nil; does not change recency.
     func slot(of key: Key) -> Int32? {
-        let (b, found) = find(key)
-        return found ? buckets[b] : nil
+        let (b, found) = find(key, hash: hash32(key))
+        return found ? slot(inBucket: b) : nil
     }
 
     /// The slot of `key`, marked most recently seen, inserting it when new. When the
     /// table is full the least recently seen key is evicted and its slot reused:
     /// `evicted` then holds that key, and the caller must reset the slot's state.
+    @inline(__always)
     mutating func touch(_ key: Key) -> (slot: Int32, isNew: Bool, evicted: Key?) {
-        var (b, found) = find(key)
-        if found {
-            let s = buckets[b]
-            moveToFront(s)
+        touch(key, lookup(key))
+    }
+
+    /// Where a key is, or would go: the first half of a `touch`, split off so that a caller
+    /// can look keys up in several tables before using any (their cache misses then overlap).
+    /// Valid until the table changes.
+    struct Lookup {
+        fileprivate let hash: UInt64
+        fileprivate let bucket: Int
+        fileprivate let found: Bool
+    }
+
+    /// Looks `key` up for a following `touch(_:_:)`.
+    @inline(__always)
+    func lookup(_ key: Key) -> Lookup {
+        let hash = hash32(key)
+        let (b, found) = find(key, hash: hash)
+        return Lookup(hash: hash, bucket: b, found: found)
+    }
+
+    /// `touch(key)` given `lookup(key)`, made with no change to the table since.
+    @inline(__always)
+    mutating func touch(_ key: Key, _ at: Lookup) -> (slot: Int32, isNew: Bool, evicted: Key?) {
+        let hash = at.hash
+        var b = at.bucket
+        if at.found {
+            let s = slot(inBucket: b)
+            if entries[Int(s)].stamp != logBase &+ UInt32(truncatingIfNeeded: log.count) &- 1 { stamp(s) }
             return (s, false, nil)
         }
         var evicted: Key? = nil
         let s: Int32
         if count >= capacity {
-            s = tail
-            evicted = keys[Int(s)]
-            unindex(keys[Int(s)])
-            unlink(s)
-            keys[Int(s)] = key
+            s = popLeastRecent()
+            evicted = entries[Int(s)].key
+            unindex(entries[Int(s)].key)
+            entries[Int(s)].key = key
             count -= 1
             evictions += 1
-            b = find(key).bucket
+            b = find(key, hash: hash).bucket
         } else if let f = free.popLast() {
             s = f
-            keys[Int(s)] = key
+            entries[Int(s)].key = key
         } else {
-            s = Int32(keys.count)
-            keys.reserveOnce(capacity)
-            links.reserveOnce(capacity)
-            keys.append(key)
-            links.append((-1, -1))
+            s = Int32(entries.count)
+            entries.reserveOnce(capacity)
+            log.reserveOnce(2 * capacity + 1025)
+            entries.append(Entry(stamp: 0, key: key))
         }
         if (count + 1) * 2 > buckets.count {
             grow()
-            b = find(key).bucket
+            b = find(key, hash: hash).bucket
         }
-        buckets[b] = s
+        buckets[b] = hash << 32 | UInt64(UInt32(s) + 1)
         count += 1
-        linkFront(s)
+        stamp(s)
         return (s, true, evicted)
     }
 
     /// Forgets the key in `slot`; the slot is reused by a later insertion.
     mutating func remove(slot s: Int32) {
-        unindex(keys[Int(s)])
-        unlink(s)
+        unindex(entries[Int(s)].key)
+        // A stamp no log record can carry: the position the next touch will get, which
+        // belongs to another slot.
+        entries[Int(s)].stamp = logBase &+ UInt32(truncatingIfNeeded: log.count)
         count -= 1
         free.append(s)
     }
 
+    /// Logs a touch of `s`, compacting the log when stale records make up half of it.
+    @inline(__always)
+    private mutating func stamp(_ s: Int32) {
+        if log.count >= 2 * count + 1024 { compactLog() }
+        entries[Int(s)].stamp = logBase &+ UInt32(truncatingIfNeeded: log.count)
+        log.append(s)
+    }
+
+    /// Pops log records up to and including the least recently seen key's, returning its slot.
+    private mutating func popLeastRecent() -> Int32 {
+        while true {
+            let s = log[logHead]
+            let live = entries[Int(s)].stamp == logBase &+ UInt32(truncatingIfNeeded: logHead)
+            logHead += 1
+            if live { return s }
+        }
+    }
+
+    /// Drops stale and popped records and restamps the survivors from position `logBase` on.
+    private mutating func compactLog() {
+        var kept = 0
+        for i in logHead..<log.count {
+            let s = log[i]
+            if entries[Int(s)].stamp == logBase &+ UInt32(truncatingIfNeeded: i) {
+                log[kept] = s
+                kept += 1
+            }
+        }
+        log.removeSubrange(kept...)
+        logHead = 0
+        logBase &+= 0x8000_0000  // far from every stamp handed out before, stale ones included
+        for i in 0..<kept { entries[Int(log[i])].stamp = logBase &+ UInt32(truncatingIfNeeded: i) }
+    }
+
     /// Removes `key` from the hash buckets, shifting later entries of its probe run back.
     private mutating func unindex(_ key: Key) {
-        let (found, ok) = find(key)
+        let (found, ok) = find(key, hash: hash32(key))
         guard ok else { return }
         let mask = buckets.count - 1
         var hole = found
         var j = found
         while true {
             j = (j + 1) & mask
-            let s = buckets[j]
-            if s < 0 { break }
-            let k = home(keys[Int(s)])
+            let e = buckets[j]
+            if e == 0 { break }
+            let k = Int(truncatingIfNeeded: e >> 32) & mask
             // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
             let staysPut = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j)
             if staysPut { continue }
-            buckets[hole] = s
+            buckets[hole] = e
             hole = j
         }
-        buckets[hole] = -1
+        buckets[hole] = 0
     }
 
+    /// Doubles the buckets; entries are placed from their stored hash, without touching keys.
     private mutating func grow() {
         let old = buckets
-        buckets = [Int32](repeating: -1, count: old.count * 2)
-        for s in old where s >= 0 { buckets[find(keys[Int(s)]).bucket] = s }
-    }
-
-    private mutating func moveToFront(_ s: Int32) {
-        if head == s { return }
-        unlink(s)
-        linkFront(s)
-    }
-
-    private mutating func unlink(_ s: Int32) {
-        let (p, n) = links[Int(s)]
-        if p >= 0 { links[Int(p)].next = n } else { head = n }
-        if n >= 0 { links[Int(n)].prev = p } else { tail = p }
-        links[Int(s)] = (-1, -1)
-    }
-
-    private mutating func linkFront(_ s: Int32) {
-        links[Int(s)] = (-1, head)
-        if head >= 0 { links[Int(head)].prev = s }
-        head = s
-        if tail < 0 { tail = s }
+        buckets = [UInt64](repeating: 0, count: old.count * 2)
+        let mask = buckets.count - 1
+        for e in old where e != 0 {
+            var i = Int(truncatingIfNeeded: e >> 32) & mask
+            while buckets[i] != 0 { i = (i + 1) & mask }
+            buckets[i] = e
+        }
     }
 }
 
@@ -147,25 +252,27 @@ struct SlotTable<Key: Hashable> {
 ///
 /// "At least n events within W" holds at time t exactly when the n-th most recent
 /// event is later than t − W, so the n newest times answer every counting rule
-/// exactly, whatever the arrival order. To halve the memory, each slot keeps its newest
-/// time as an `Int64` and the others as `UInt32` ages before it, in microseconds: exact
-/// for windows up to 71 minutes (longer windows count ages in 2, 4, … µs units).
+/// exactly, whatever the arrival order. To save memory, each slot keeps its newest
+/// time as an `Int64` and the n − 1 others as `UInt32` ages before it, in microseconds:
+/// exact for windows up to 71 minutes (longer windows count ages in 2, 4, … µs units).
 /// An age too large to hold means "older than any window", the same as no event.
 struct RecentTimes {
     /// Times kept per slot.
     let n: Int
+    /// Ages kept per slot (`n - 1`).
+    private let m: Int
     /// Most slots that will be used (the owning table's capacity).
     let slots: Int
     /// Ages are in units of `1 << shift` microseconds.
     private let shift: Int64
     /// Per slot, the newest time; `Int64.min` before the first event.
     private var newestTimes: [Int64] = []
-    /// Slot s owns `ages[s*n ..< s*n+n]`, oldest first, so the last is 0 (the newest event);
-    /// `UInt32.max` marks an empty or too old entry.
+    /// Slot s owns `ages[s*m ..< s*m+m]`, oldest first; `UInt32.max` marks an empty or too old entry.
     private var ages: [UInt32] = []
 
     init(n: Int, slots: Int, window: Int64) {
         self.n = max(1, n)
+        self.m = self.n - 1
         self.slots = slots
         var shift: Int64 = 0
         while window >> shift >= Int64(UInt32.max) { shift += 1 }
@@ -174,15 +281,15 @@ struct RecentTimes {
 
     /// Empties `slot`, growing the arrays when the slot is new.
     mutating func reset(_ slot: Int32) {
-        let s = Int(slot), base = s * n
+        let s = Int(slot), base = s * m
         if newestTimes.count <= s {
             newestTimes.reserveOnce(slots)
-            ages.reserveOnce(slots * n)
+            ages.reserveOnce(slots * m)
             newestTimes.append(contentsOf: repeatElement(Int64.min, count: s + 1 - newestTimes.count))
-            ages.append(contentsOf: repeatElement(UInt32.max, count: base + n - ages.count))
+            ages.append(contentsOf: repeatElement(UInt32.max, count: base + m - ages.count))
         } else {
             newestTimes[s] = .min
-            for i in base..<(base + n) { ages[i] = .max }
+            for i in base..<(base + m) { ages[i] = .max }
         }
     }
 
@@ -195,24 +302,28 @@ struct RecentTimes {
     /// Records an event at `t`; an event older than all `n` kept ones changes nothing.
     @inline(__always)
     mutating func insert(_ slot: Int32, _ t: Int64) {
-        let s = Int(slot), base = s * n, last = base + n - 1
+        let s = Int(slot), base = s * m, m = m
         let newest = newestTimes[s]
         if newest == .min || t > newest {
-            // A new newest event: every kept entry ages by the step, the oldest drops out.
-            let step = newest == .min ? UInt64(UInt32.max) : UInt64(age(t &- newest))
+            // A new newest event: every kept entry ages by the step, the oldest drops out,
+            // and the previous newest becomes the youngest age.
+            newestTimes[s] = t
+            if m == 0 { return }
+            let step = newest == .min ? UInt32.max : age(t &- newest)
             ages.withUnsafeMutableBufferPointer { b in
-                for i in base..<last {
-                    let aged = UInt64(b[i + 1]) + step
+                for i in base..<(base + m - 1) {
+                    let aged = UInt64(b[i + 1]) + UInt64(step)
                     b[i] = aged >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: aged)
                 }
-                b[last] = 0
+                b[base + m - 1] = step
             }
-            newestTimes[s] = t
             return
         }
+        if m == 0 { return }
         let a = age(newest &- t)
         ages.withUnsafeMutableBufferPointer { b in
             if a >= b[base] { return }
+            let last = base + m - 1
             var i = base
             while i < last && b[i + 1] > a {
                 b[i] = b[i + 1]
@@ -223,9 +334,11 @@ struct RecentTimes {
     }
 
     /// Whether `n` events are held (none of them too old to matter).
-    func isFull(_ slot: Int32) -> Bool { ages[Int(slot) * n] != .max }
+    func isFull(_ slot: Int32) -> Bool { m == 0 ? newestTimes[Int(slot)] != .min : ages[Int(slot) * m] != .max }
     /// The n-th most recent time (meaningful when `isFull`).
-    func oldest(_ slot: Int32) -> Int64 { newestTimes[Int(slot)] &- (Int64(ages[Int(slot) * n]) << shift) }
+    func oldest(_ slot: Int32) -> Int64 {
+        m == 0 ? newestTimes[Int(slot)] : newestTimes[Int(slot)] &- (Int64(ages[Int(slot) * m]) << shift)
+    }
     /// The most recent time.
     func newest(_ slot: Int32) -> Int64 { newestTimes[Int(slot)] }
 }
