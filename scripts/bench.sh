@@ -17,7 +17,9 @@
 #     and with every rule disabled.
 #
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
-# BENCH_UDP_RATES (default "50000 100000 200000 400000"), BENCH_SIZE (bytes per message, 200),
+# BENCH_UDP_RATES (default "50000 100000 200000 400000"), BENCH_UDP_SENDERS (sender threads for the
+# full-speed UDP run, default 3: one thread alone cannot outrun either receiver on loopback),
+# BENCH_SIZE (bytes per message, 200),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
 # VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost"),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
@@ -31,6 +33,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COUNT=${BENCH_COUNT:-2000000}
 UDP_COUNT=${BENCH_UDP_COUNT:-300000}
 UDP_RATES=${BENCH_UDP_RATES:-50000 100000 200000 400000}
+UDP_SENDERS=${BENCH_UDP_SENDERS:-3}
 SIZE=${BENCH_SIZE:-200}
 TIMEOUT=${BENCH_TIMEOUT:-180}
 ONLY=${BENCH_ONLY:-}
@@ -151,7 +154,9 @@ tcp_phase() {
 udp_run() {
     local data=$1 rate=$2 count=$3 before out
     before=$(count_lines "$data")
-    out=$("$LOADGEN" load --udp "127.0.0.1:$UDP_PORT" --count "$count" --rate "$rate" --size "$SIZE") \
+    local senders=1
+    [ "$rate" = 0 ] && senders=$UDP_SENDERS
+    out=$("$LOADGEN" load --udp "127.0.0.1:$UDP_PORT" --count "$count" --rate "$rate" --size "$SIZE" --connections "$senders") \
         || die "load generator failed: $out"
     UDP_SENT=$(sed -n 's/.* sent=\([0-9]*\) .*/\1/p' <<<"$out")
     UDP_SEND_RATE=$(sed -n 's/.* rate=\([0-9]*\)$/\1/p' <<<"$out")
@@ -170,7 +175,7 @@ loss_pct() {
 udp_phase() {
     local rx=$1 data="$WORK/$1-udp" rate best=0
     "start_${rx}_receiver" "$data" || { R[$rx.udp_loss]="failed"; return; }
-    say "$rx: UDP, $UDP_COUNT datagrams at full speed"
+    say "$rx: UDP, $UDP_COUNT datagrams at full speed from $UDP_SENDERS sender threads"
     udp_run "$data" 0 "$UDP_COUNT"
     R[$rx.udp_send]=$UDP_SEND_RATE
     R[$rx.udp_loss]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% ($UDP_GOT/$UDP_SENT)"

@@ -42,7 +42,7 @@ struct BenchOptions {
     static let usage = """
         usage: vigil-bench load --tcp HOST:PORT --count N [--connections N] [--framing octet|lf] [--size BYTES]
                vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--connections N]
-               vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
+               vigil-bench load --udp HOST:PORT --count N [--connections N] [--rate MSGS_PER_S] [--size BYTES]
                vigil-bench parse --count N [--size BYTES]
                vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S]
                vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S]
@@ -113,9 +113,6 @@ struct BenchOptions {
         }
         guard let transport, let target else { return .failure(UsageError(message: "give one of --tcp HOST:PORT or --udp HOST:PORT")) }
         guard sawCount else { return .failure(UsageError(message: "--count is required")) }
-        if transport == .udp && options.connections != 1 {
-            return .failure(UsageError(message: "--connections applies to --tcp only"))
-        }
         if transport == .udp && options.mix != nil {
             return .failure(UsageError(message: "--mix applies to --tcp only"))
         }

@@ -6,7 +6,7 @@ let tcpBlockFrames = 4096
 
 /// One TCP connection's work, run on its own thread: connect, then write `frames`
 /// frames from its block with large write() calls, then close.
-final class TCPSender: @unchecked Sendable {
+final class TCPSender: LoadSender, @unchecked Sendable {
     let target: SocketAddress
     let block: FrameBlock
     let frames: Int
@@ -70,18 +70,38 @@ func runTCPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
         totalBytes += whole * block.bytes.count + block.length(ofFirst: frames - whole * block.ends.count)
         senders.append(TCPSender(target: options.target, block: block, frames: frames))
     }
+    let elapsed: UInt64
+    switch runInThreads(senders) {
+    case .success(let nanoseconds): elapsed = nanoseconds
+    case .failure(let error): return .failure(error)
+    }
+    return .success(LoadReport(messages: options.count, bytes: totalBytes, elapsedNanoseconds: elapsed))
+}
+
+/// One load thread's work.
+protocol LoadSender: AnyObject {
+    /// Sends everything, recording the first error in `failure`.
+    func run()
+    var failure: LoadError? { get }
+}
+
+/// Runs each sender on its own thread; the elapsed time once all are done, or the first error.
+func runInThreads(_ senders: [any LoadSender]) -> Result<UInt64, LoadError> {
+    final class Box: @unchecked Sendable {
+        let sender: any LoadSender
+        init(_ sender: any LoadSender) { self.sender = sender }
+    }
     let start = monotonicNanoseconds()
     var threads: [pthread_t] = []
     for sender in senders {
         var thread = pthread_t()
-        let context = Unmanaged.passRetained(sender).toOpaque()
+        let context = Unmanaged.passRetained(Box(sender)).toOpaque()
         let rc = pthread_create(&thread, nil, { raw in
-            let sender = Unmanaged<TCPSender>.fromOpaque(raw!).takeRetainedValue()
-            sender.run()
+            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().sender.run()
             return nil
         }, context)
         if rc != 0 {
-            Unmanaged<TCPSender>.fromOpaque(context).release()
+            Unmanaged<Box>.fromOpaque(context).release()
             for t in threads { pthread_join(t, nil) }
             return .failure(.system("pthread_create", rc))
         }
@@ -90,5 +110,5 @@ func runTCPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
     for t in threads { pthread_join(t, nil) }
     let elapsed = monotonicNanoseconds() - start
     if let error = senders.lazy.compactMap(\.failure).first { return .failure(error) }
-    return .success(LoadReport(messages: options.count, bytes: totalBytes, elapsedNanoseconds: elapsed))
+    return .success(elapsed)
 }
