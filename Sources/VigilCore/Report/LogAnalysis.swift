@@ -4,8 +4,9 @@
 /// timestamps, and builds an `AnalysisReport` from what the analyzer recognised.
 ///
 /// Pure and streaming: lines are borrowed bytes, nothing per line is kept except what the
-/// report needs (counters, per-IP and per-section tallies, finished sessions, alerts), so
-/// memory follows the number of distinct IPs, sections and sessions, not the file size.
+/// report needs (counters, per-IP and per-section tallies, a histogram of session durations
+/// and the `keptSessions` longest sessions, alerts), so memory follows the number of distinct
+/// IPs and sections, not the file size.
 public struct LogAnalysis {
     /// What the caller decides for every source.
     public struct Options: Sendable {
@@ -41,19 +42,24 @@ public struct LogAnalysis {
         var lastTime: Timestamp
     }
 
-    struct Access {
-        var count: Int
-        var first: Timestamp
-        var last: Timestamp
-    }
-
     struct Session {
         var host: HostID
         var ip: IPAddress?
         var start: Timestamp
         var end: Timestamp
         var fromSummary: Bool
+
+        var durationSeconds: Int64 { (end.microseconds - start.microseconds) / 1_000_000 }
+
+        /// Longer first, then the earlier start: the order of the report's list.
+        func ranksBefore(_ other: Session) -> Bool {
+            durationSeconds != other.durationSeconds ? durationSeconds > other.durationSeconds : start < other.start
+        }
     }
+
+    /// How many of the longest sessions are kept for the list of sessions at or above the 95th
+    /// percentile (their number, and the percentiles, are exact over all sessions).
+    public static let keptSessions = 1000
 
     public let options: Options
     private let names = Names()
@@ -65,9 +71,18 @@ public struct LogAnalysis {
     private var sources: [Source] = []
     /// Lines per host (row) and format (column, `LogFormat` order).
     private var formatLines: [[Int]] = []
-    private var failuresByIP: [IPAddress: Int] = [:]
-    private var accessByIP: [IPAddress: Access] = [:]
-    private var sessions: [Session] = []
+    private var failuresByIP = AddressTally()
+    /// Session openings (and summaries) per address.
+    private var accessByIP = AddressTally()
+    /// Finished sessions by duration in seconds: a flat array for the first two days, a
+    /// dictionary for the rest (and for negative durations of odd summary lines).
+    private var shortDurations = [Int](repeating: 0, count: 2 * 86_400)
+    private var otherDurations: [Int64: Int] = [:]
+    private var sessionCount = 0
+    /// The longest sessions: at most `2 · keptSessions`, cut to the best `keptSessions` when full.
+    private var longest: [Session] = []
+    /// Once `longest` was cut: the duration below which a session can no longer be kept.
+    private var longestFloor: Int64 = .min
     private var alerts: [Alert] = []
     private var linesSinceAlerts = 0
     /// Event time (µs) at which detection is next advanced and idle connections expired.
@@ -75,6 +90,9 @@ public struct LogAnalysis {
     /// The newest event time seen, µs; nil before any event.
     private var latest: Int64?
     private var finished = false
+    /// The last few host names seen in syslog headers, for `intern`.
+    private var recentHosts: [(name: [UInt8], id: HostID)] = []
+    private var nextRecent = 0
 
     /// An analysis with `settings` for detection; `parser` reads syslog lines (its zone offset applies).
     public init(settings: DetectionSettings, options: Options, parser: SyslogParser = SyslogParser(),
@@ -208,49 +226,67 @@ public struct LogAnalysis {
             time = at
             if let event = result.event { noteSSH(event, time: at) }
             if let s = result.session, let end = s.end {
-                sessions.append(Session(host: host, ip: s.ip, start: s.start, end: end, fromSummary: false))
+                keep(Session(host: host, ip: s.ip, start: s.start, end: end, fromSummary: false))
             }
         case .http(_, let at):
             time = at
         case .sessionSummary(let summary):
             time = summary.end
-            sessions.append(Session(host: host, ip: summary.ip, start: summary.start, end: summary.end, fromSummary: true))
-            noteAccess(summary.ip, at: summary.start)
+            keep(Session(host: host, ip: summary.ip, start: summary.start, end: summary.end, fromSummary: true))
+            accessByIP.note(summary.ip, at: summary.start)
         }
         let t = time.microseconds
         if t > latest ?? .min { latest = t }
         if t >= nextAdvance {
-            // Like serve's timer, but on event time and once a minute: resolutions are emitted
-            // in timeline order and idle connections are forgotten.
+            // Like serve's timer, but on event time and every ten minutes (the idle timeout of
+            // a pre-auth connection): resolutions come out in timeline order, idle connections go.
             analyzer.advance(now: time)
-            nextAdvance = t &+ 60_000_000
+            nextAdvance = t &+ 600_000_000
+        }
+    }
+
+    private mutating func keep(_ session: Session) {
+        let d = session.durationSeconds
+        if d >= 0 && d < Int64(shortDurations.count) {
+            shortDurations[Int(d)] += 1
+        } else {
+            otherDurations[d, default: 0] += 1
+        }
+        sessionCount += 1
+        guard d >= longestFloor else { return }
+        longest.append(session)
+        if longest.count >= 2 * Self.keptSessions {
+            longest.sort { $0.ranksBefore($1) }
+            longest.removeLast(longest.count - Self.keptSessions)
+            longestFloor = longest[longest.count - 1].durationSeconds
         }
     }
 
     private mutating func noteSSH(_ event: SSHEvent, time: Timestamp) {
         guard let ip = event.ip else { return }
         switch event.kind {
-        case .authFailure, .invalidUser: failuresByIP[ip, default: 0] += max(1, event.count)
-        case .sessionOpen: noteAccess(ip, at: time)
+        case .authFailure, .invalidUser: failuresByIP.note(ip, at: time, count: max(1, event.count))
+        case .sessionOpen: accessByIP.note(ip, at: time)
         default: break
-        }
-    }
-
-    private mutating func noteAccess(_ ip: IPAddress, at time: Timestamp) {
-        if let i = accessByIP.index(forKey: ip) {
-            accessByIP.values[i].count += 1
-            if time < accessByIP.values[i].first { accessByIP.values[i].first = time }
-            if time > accessByIP.values[i].last { accessByIP.values[i].last = time }
-        } else {
-            accessByIP[ip] = Access(count: 1, first: time, last: time)
         }
     }
 
     // MARK: - Bookkeeping
 
+    /// The id of the host named by `bytes`; the few most recent names are compared byte for
+    /// byte before the table is asked (a log names the same handful of hosts on every line).
     private mutating func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {
+        for i in recentHosts.indices where recentHosts[i].name.count == bytes.count {
+            if recentHosts[i].name.withUnsafeBytes({ memcmpEqual($0, bytes) }) { return recentHosts[i].id }
+        }
         let id = names.table.intern(bytes)
         growHosts(id)
+        if recentHosts.count < 8 {
+            recentHosts.append((Array(bytes), id))
+        } else {
+            recentHosts[nextRecent] = (Array(bytes), id)
+            nextRecent = (nextRecent + 1) % recentHosts.count
+        }
         return id
     }
 
@@ -338,26 +374,35 @@ public struct LogAnalysis {
         r.ssh.successes = events(.authSuccess)
         r.ssh.sessionsOpened = events(.sessionOpen)
         r.ssh.probes = events(.probe)
-        let records = sessions.map {
-            AnalysisReport.SessionRecord(host: name($0.host), ip: $0.ip, start: $0.start, end: $0.end,
-                                         source: $0.fromSummary ? "summary" : "sshd")
-        }
-        r.ssh.sessions = records.count
-        let durations = records.map(\.durationSeconds).sorted()
-        if !durations.isEmpty {
-            let threshold = durations[AnalysisReport.nearestRank(percent: 95, of: durations.count) - 1]
-            r.ssh.p95Seconds = threshold
-            r.ssh.medianSeconds = durations[AnalysisReport.nearestRank(percent: 50, of: durations.count) - 1]
-            r.ssh.maxSeconds = durations[durations.count - 1]
-            r.ssh.longestSessions = records.filter { $0.durationSeconds >= threshold }.sorted {
-                $0.durationSeconds != $1.durationSeconds ? $0.durationSeconds > $1.durationSeconds : $0.start < $1.start
+        r.ssh.sessions = sessionCount
+        if sessionCount > 0 {
+            var histogram = otherDurations.filter { $0.key < 0 }.sorted { $0.key < $1.key }
+            for (d, n) in shortDurations.enumerated() where n > 0 { histogram.append((key: Int64(d), value: n)) }
+            histogram += otherDurations.filter { $0.key >= 0 }.sorted { $0.key < $1.key }
+            /// The duration at 1-based rank `rank` among all sessions, shortest first.
+            func duration(atRank rank: Int) -> Int64 {
+                var seen = 0
+                for (d, n) in histogram {
+                    seen += n
+                    if seen >= rank { return d }
+                }
+                return histogram[histogram.count - 1].key
             }
+            let threshold = duration(atRank: AnalysisReport.nearestRank(percent: 95, of: sessionCount))
+            r.ssh.p95Seconds = threshold
+            r.ssh.medianSeconds = duration(atRank: AnalysisReport.nearestRank(percent: 50, of: sessionCount))
+            r.ssh.maxSeconds = histogram[histogram.count - 1].key
+            r.ssh.sessionsAtOrAboveP95 = histogram.reduce(0) { $0 + ($1.key >= threshold ? $1.value : 0) }
+            r.ssh.longestSessions = longest.filter { $0.durationSeconds >= threshold }.sorted { $0.ranksBefore($1) }
+                .prefix(Self.keptSessions).map {
+                    AnalysisReport.SessionRecord(host: name($0.host), ip: $0.ip, start: $0.start, end: $0.end,
+                                                 source: $0.fromSummary ? "summary" : "sshd")
+                }
         }
-        r.ssh.repeatedIPs = accessByIP.filter { $0.value.count >= 2 }
-            .map { AnalysisReport.RepeatedIP(ip: $0.key, count: $0.value.count, first: $0.value.first, last: $0.value.last) }
+        r.ssh.repeatedIPs = accessByIP.entries(atLeast: 2)
+            .map { AnalysisReport.RepeatedIP(ip: $0.ip, count: $0.entry.count, first: $0.entry.first, last: $0.entry.last) }
             .sorted { $0.count != $1.count ? $0.count > $1.count : $0.ip < $1.ip }
-        r.ssh.topFailingIPs = failuresByIP.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .prefix(options.top).map { AnalysisReport.IPCount(ip: $0.key, count: $0.value) }
+        r.ssh.topFailingIPs = failuresByIP.top(options.top).map { AnalysisReport.IPCount(ip: $0.ip, count: $0.count) }
 
         // http
         r.http.hits = all.hits
