@@ -56,7 +56,7 @@ import Testing
         #expect(capped.allHosts().otherSectionHits == 6 && capped.allHosts().otherClientHits == 6)
         let totals = all.allHosts()
         #expect(totals.otherSectionHits == 0 && totals.otherClientHits == 0)
-        #expect(totals.topSections(20).count == 10 && totals.clients.count == 10)
+        #expect(totals.topSections(20).count == 10 && totals.clientCount == 10)
         #expect(totals.topClients(1).map(\.ip) == [IPAddress(10, 0, 0, 0)])
     }
 

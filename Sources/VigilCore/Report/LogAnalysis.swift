@@ -160,11 +160,19 @@ public struct LogAnalysis {
         let ok: Bool
         switch format {
         case .syslog, .sshd: ok = feedSyslog(line, source: source, format: format)
-        case .clf, .combined: ok = feedAccess(AccessLogExtractor.extract(line), line, source: source, format: format)
+        case .clf, .combined:
+            if let request = AccessLogExtractor.extract(line) {
+                feedAccess(request, line, source: source, format: format)
+                ok = true
+            } else {
+                ok = false
+            }
         case .csv:
             switch sources[source].csv.read(line) {
             case .header: ok = true
-            case .request(let request): ok = feedAccess(request, line, source: source, format: .csv)
+            case .request(let request):
+                feedAccess(request, line, source: source, format: .csv)
+                ok = true
             case .invalid: ok = false
             }
         case .sessions: ok = feedSummary(line, range: 0..<line.count, host: sources[source].host, source: source, format: .sessions)
@@ -196,13 +204,13 @@ public struct LogAnalysis {
         return true
     }
 
-    private mutating func feedAccess(_ request: HTTPRequest?, _ line: UnsafeRawBufferPointer, source: Int, format: LogFormat) -> Bool {
-        guard let request else { return false }
+    private mutating func feedAccess(_ request: borrowing HTTPRequest, _ line: UnsafeRawBufferPointer, source: Int, format: LogFormat) {
         let host = sources[source].host
         count(host: host, format: format)
         if let t = request.time { sources[source].lastTime = t }
-        note(analyzer.observeHTTP(request, text: line, host: host, time: sources[source].lastTime), host: host)
-        return true
+        // The observation would only repeat the request: the report keeps nothing of it beyond the stats.
+        analyzer.observeHTTP(request, text: line, host: host, time: sources[source].lastTime)
+        passTime(sources[source].lastTime)
     }
 
     private mutating func feedSummary(_ line: UnsafeRawBufferPointer, range: Range<Int>, host: HostID, source: Int, format: LogFormat) -> Bool {
@@ -235,6 +243,12 @@ public struct LogAnalysis {
             keep(Session(host: host, ip: summary.ip, start: summary.start, end: summary.end, fromSummary: true))
             accessByIP.note(summary.ip, at: summary.start)
         }
+        passTime(time)
+    }
+
+    /// Notes the time of an event: the newest time for `finish()`, and detection advanced with it.
+    @inline(__always)
+    private mutating func passTime(_ time: Timestamp) {
         let t = time.microseconds
         if t > latest ?? .min { latest = t }
         if t >= nextAdvance {
