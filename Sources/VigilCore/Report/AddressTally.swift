@@ -1,10 +1,11 @@
 /// Per-address tallies over a whole input, for the report's lists (repeated access, top
-/// failing IPs), in as little memory as an exact answer allows.
+/// failing IPs), in as little memory and time as an exact answer allows.
 ///
-/// A log of attacks names hundreds of thousands of addresses, most of them once. An IPv4
-/// address seen once costs one slot of a flat open-addressing table (4-byte key and its
-/// value, no hashing of 16 bytes through `Hasher`); only addresses seen again, and the rare
-/// IPv6 ones, go to a `Dictionary` with the full record.
+/// A log of attacks names hundreds of thousands of addresses, most of them once. Every IPv4
+/// address has one slot of a flat open-addressing table (4-byte key, 8-byte value, one probe
+/// per sighting, no hashing of 16 bytes through `Hasher`): the value is the time of an
+/// address seen once, or the index of its full record among `repeated` once it is seen
+/// again. IPv6 addresses (rare in these logs) go to a `Dictionary` with the full record.
 struct AddressTally {
     /// What is kept per address: how often, and when first and last.
     struct Entry: Equatable {
@@ -13,44 +14,56 @@ struct AddressTally {
         var last: Timestamp
     }
 
-    /// IPv4 addresses seen exactly once, with their time.
-    private var once = IPv4Table<Int64>()
-    /// Every other address (seen twice or more, or not a plain IPv4 address).
-    private var many: [IPAddress: Entry] = [:]
+    /// IPv4 address → its time (µs) when seen once, or `Self.tag(index)` into `repeated`.
+    private var v4 = IPv4Table<Int64>()
+    /// The full records of IPv4 addresses seen more than once.
+    private var repeated: [(ip: IPAddress, entry: Entry)] = []
+    /// Addresses the flat table cannot hold (IPv6, 255.255.255.254 and .255).
+    private var others: [IPAddress: Entry] = [:]
+
+    /// Values below this are indexes into `repeated`; no log time is that far in the past.
+    private static let tagBase = Int64.min / 2
+    private static func tag(_ index: Int) -> Int64 { Int64.min + Int64(index) }
 
     /// Counts `ip` `n` more times at `time`.
     mutating func note(_ ip: IPAddress, at time: Timestamp, count n: Int = 1) {
         if ip.isIPv4, let key = IPv4Table<Int64>.key(ip.ipv4Value) {
-            if let t = once.remove(key) {
-                let other = Timestamp(microseconds: t)
-                many[ip] = Entry(count: 1 + n, first: min(other, time), last: max(other, time))
-            } else if let i = many.index(forKey: ip) {
-                many.values[i].add(time, count: n)
-            } else if n == 1 {
-                once.insert(key, time.microseconds)
-            } else {
-                many[ip] = Entry(count: n, first: time, last: time)
+            let found = v4.slot(for: key, inserting: n == 1 ? time.microseconds : Self.tag(repeated.count))
+            if !found.inserted {
+                let value = v4[slot: found.slot]
+                if value < Self.tagBase {
+                    repeated[Int(value &- Int64.min)].entry.add(time, count: n)
+                } else {
+                    let other = Timestamp(microseconds: value)
+                    v4[slot: found.slot] = Self.tag(repeated.count)
+                    repeated.append((ip, Entry(count: 1 + n, first: min(other, time), last: max(other, time))))
+                }
+            } else if n != 1 {
+                repeated.append((ip, Entry(count: n, first: time, last: time)))
             }
             return
         }
-        if let i = many.index(forKey: ip) {
-            many.values[i].add(time, count: n)
+        if let i = others.index(forKey: ip) {
+            others.values[i].add(time, count: n)
         } else {
-            many[ip] = Entry(count: n, first: time, last: time)
+            others[ip] = Entry(count: n, first: time, last: time)
         }
     }
 
     /// Every address counted at least `minimum` times (`minimum` ≥ 2), in no order.
     func entries(atLeast minimum: Int) -> [(ip: IPAddress, entry: Entry)] {
-        many.filter { $0.value.count >= minimum }.map { (ip: $0.key, entry: $0.value) }
+        repeated.filter { $0.entry.count >= minimum }
+            + others.filter { $0.value.count >= minimum }.map { (ip: $0.key, entry: $0.value) }
     }
 
     /// The `n` addresses counted most often, ties by address.
     func top(_ n: Int) -> [(ip: IPAddress, count: Int)] {
-        var list = many.map { (ip: $0.key, count: $0.value.count) }
+        var list = repeated.map { (ip: $0.ip, count: $0.entry.count) } + others.map { (ip: $0.key, count: $0.value.count) }
         // Addresses seen once matter only when fewer than `n` were seen more often.
         if list.filter({ $0.count >= 2 }).count < n {
-            once.forEach { key, _ in list.append((ip: IPAddress(ipv4: IPv4Table<Int64>.address(key)), count: 1)) }
+            v4.forEach { key, value in
+                if value >= Self.tagBase { list.append((ip: IPAddress(ipv4: IPv4Table<Int64>.address(key)), count: 1)) }
+            }
         }
         return Array(list.sorted { $0.count != $1.count ? $0.count > $1.count : $0.ip < $1.ip }.prefix(n))
     }

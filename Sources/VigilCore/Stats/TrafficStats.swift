@@ -71,7 +71,7 @@ public struct TrafficStats {
                     return true
                 }
                 guard clientCount < limit else { return false }
-                ipv4Clients.insert(key, n)
+                _ = ipv4Clients.slot(for: key, inserting: n)
                 return true
             }
             if let i = otherClients.index(forKey: ip) {
