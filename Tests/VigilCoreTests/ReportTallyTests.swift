@@ -9,26 +9,34 @@ import Testing
     @Test func addressesSeenOnceThenAgainAreCountedWithFirstAndLast() {
         var tally = AddressTally()
         let a = IPAddress(203, 0, 113, 7), b = IPAddress(10, 0, 0, 1)
+        let v6 = Array("2001:db8::1".utf8).withUnsafeBytes { IPAddress.parse($0) }!
         tally.note(a, at: t(50))
         tally.note(b, at: t(10))
         tally.note(a, at: t(20))  // earlier than the first sighting: becomes `first`
         tally.note(a, at: t(90))
-        tally.note(IPAddress(255, 255, 255, 255), at: t(1))
-        tally.note(IPAddress(255, 255, 255, 255), at: t(2))
+        for ip in [IPAddress(255, 255, 255, 255), v6, IPAddress(255, 255, 255, 255), v6] { tally.note(ip, at: t(1)) }
         let twice = tally.entries(atLeast: 2).sorted { $0.ip < $1.ip }
-        #expect(twice.map(\.ip) == [a, IPAddress(255, 255, 255, 255)])
-        #expect(twice[0].entry == .init(count: 3, first: t(20), last: t(90)))
-        #expect(tally.top(3).map(\.count) == [3, 2, 1] && tally.top(3).last?.ip == b)
+        #expect(twice.map(\.ip) == [v6, a, IPAddress(255, 255, 255, 255)].sorted())
+        #expect(twice.first { $0.ip == a }?.entry == .init(count: 3, first: t(20), last: t(90)))
+        #expect(tally.entries(atLeast: 3).map(\.ip) == [a])
     }
 
-    @Test func ipv6AndRepeatedCountsGoStraightToTheFullRecord() {
-        var tally = AddressTally()
+    /// Counts per address with a cap on distinct ones (the stats' clients, the report's failures).
+    @Test func addressCountsRankAndRefuseNewAddressesPastTheLimit() {
+        var counts = AddressCounts()
         let v6 = Array("2001:db8::1".utf8).withUnsafeBytes { IPAddress.parse($0) }!
-        tally.note(v6, at: t(1))
-        tally.note(IPAddress(192, 0, 2, 1), at: t(1), count: 4)  // "message repeated 4 times"
-        #expect(tally.top(5).map(\.count) == [4, 1])
-        #expect(tally.top(5).map(\.ip) == [IPAddress(192, 0, 2, 1), v6])
-        #expect(tally.entries(atLeast: 2).map(\.ip) == [IPAddress(192, 0, 2, 1)])
+        var accepted: [Bool] = []
+        accepted.append(counts.add(v6, 1, limit: 3))
+        accepted.append(counts.add(IPAddress(192, 0, 2, 1), 4, limit: 3))  // "message repeated 4 times"
+        accepted.append(counts.add(IPAddress(192, 0, 2, 2), 1, limit: 3))
+        accepted.append(counts.add(IPAddress(192, 0, 2, 3), 1, limit: 3))
+        accepted.append(counts.add(IPAddress(192, 0, 2, 2), 1, limit: 3))  // known addresses still count
+        #expect(accepted == [true, true, true, false, true])
+        #expect(counts.count == 3)
+        #expect(counts.top(2).map(\.ip) == [IPAddress(192, 0, 2, 1), IPAddress(192, 0, 2, 2)])
+        #expect(counts.top(5).map(\.count) == [4, 2, 1])
+        counts.removeAll()
+        #expect(counts.count == 0 && counts.all.isEmpty)
     }
 
     /// Many addresses, each seen once and a fifth of them again: the table grows and loses nothing.

@@ -1,5 +1,5 @@
-/// Per-address tallies over a whole input, for the report's lists (repeated access, top
-/// failing IPs), in as little memory and time as an exact answer allows.
+/// How often each address was seen and when first and last, over a whole input, for the
+/// report's repeated access list, in as little memory and time as an exact answer allows.
 ///
 /// A log of attacks names hundreds of thousands of addresses, most of them once. Every IPv4
 /// address has one slot of a flat open-addressing table (4-byte key, 8-byte value, one probe
@@ -25,28 +25,25 @@ struct AddressTally {
     private static let tagBase = Int64.min / 2
     private static func tag(_ index: Int) -> Int64 { Int64.min + Int64(index) }
 
-    /// Counts `ip` `n` more times at `time`.
-    mutating func note(_ ip: IPAddress, at time: Timestamp, count n: Int = 1) {
+    /// Counts `ip` once more at `time`.
+    mutating func note(_ ip: IPAddress, at time: Timestamp) {
         if ip.isIPv4, let key = IPv4Table<Int64>.key(ip.ipv4Value) {
-            let found = v4.slot(for: key, inserting: n == 1 ? time.microseconds : Self.tag(repeated.count))
-            if !found.inserted {
-                let value = v4[slot: found.slot]
-                if value < Self.tagBase {
-                    repeated[Int(value &- Int64.min)].entry.add(time, count: n)
-                } else {
-                    let other = Timestamp(microseconds: value)
-                    v4[slot: found.slot] = Self.tag(repeated.count)
-                    repeated.append((ip, Entry(count: 1 + n, first: min(other, time), last: max(other, time))))
-                }
-            } else if n != 1 {
-                repeated.append((ip, Entry(count: n, first: time, last: time)))
+            let found = v4.slot(for: key, inserting: time.microseconds)
+            guard !found.inserted else { return }
+            let value = v4[slot: found.slot]
+            if value < Self.tagBase {
+                repeated[Int(value &- Int64.min)].entry.add(time)
+            } else {
+                let other = Timestamp(microseconds: value)
+                v4[slot: found.slot] = Self.tag(repeated.count)
+                repeated.append((ip, Entry(count: 2, first: min(other, time), last: max(other, time))))
             }
             return
         }
         if let i = others.index(forKey: ip) {
-            others.values[i].add(time, count: n)
+            others.values[i].add(time)
         } else {
-            others[ip] = Entry(count: n, first: time, last: time)
+            others[ip] = Entry(count: 1, first: time, last: time)
         }
     }
 
@@ -55,23 +52,11 @@ struct AddressTally {
         repeated.filter { $0.entry.count >= minimum }
             + others.filter { $0.value.count >= minimum }.map { (ip: $0.key, entry: $0.value) }
     }
-
-    /// The `n` addresses counted most often, ties by address.
-    func top(_ n: Int) -> [(ip: IPAddress, count: Int)] {
-        var list = repeated.map { (ip: $0.ip, count: $0.entry.count) } + others.map { (ip: $0.key, count: $0.value.count) }
-        // Addresses seen once matter only when fewer than `n` were seen more often.
-        if list.filter({ $0.count >= 2 }).count < n {
-            v4.forEach { key, value in
-                if value >= Self.tagBase { list.append((ip: IPAddress(ipv4: IPv4Table<Int64>.address(key)), count: 1)) }
-            }
-        }
-        return Array(list.sorted { $0.count != $1.count ? $0.count > $1.count : $0.ip < $1.ip }.prefix(n))
-    }
 }
 
 extension AddressTally.Entry {
-    mutating func add(_ time: Timestamp, count n: Int) {
-        count += n
+    mutating func add(_ time: Timestamp) {
+        count += 1
         if time < first { first = time }
         if time > last { last = time }
     }

@@ -71,7 +71,7 @@ public struct LogAnalysis {
     private var sources: [Source] = []
     /// Lines per host (row) and format (column, `LogFormat` order).
     private var formatLines: [[Int]] = []
-    private var failuresByIP = AddressTally()
+    private var failuresByIP = AddressCounts()
     /// Session openings (and summaries) per address.
     private var accessByIP = AddressTally()
     /// Finished sessions by duration in seconds: a flat array for the first two days, a
@@ -279,7 +279,7 @@ public struct LogAnalysis {
     private mutating func noteSSH(_ event: SSHEvent, time: Timestamp) {
         guard let ip = event.ip else { return }
         switch event.kind {
-        case .authFailure, .invalidUser: failuresByIP.note(ip, at: time, count: max(1, event.count))
+        case .authFailure, .invalidUser: _ = failuresByIP.add(ip, max(1, event.count))
         case .sessionOpen: accessByIP.note(ip, at: time)
         default: break
         }

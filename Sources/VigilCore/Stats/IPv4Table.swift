@@ -3,8 +3,8 @@
 /// marks an empty slot; 255.255.255.255 cannot be stored and `key(_:)` says so (callers keep
 /// it elsewhere). Used for the per-client counts of the stats and the report's tallies.
 struct IPv4Table<Value> {
-    private var keys: [UInt32] = []
-    private var values: [Value] = []
+    /// Key and value side by side: a lookup touches one cache line.
+    private var slots: [(key: UInt32, value: Value)] = []
     private(set) var count = 0
 
     /// The stored form of `address`, nil for the one address that cannot be stored.
@@ -19,17 +19,17 @@ struct IPv4Table<Value> {
 
     @inline(__always)
     private func home(_ key: UInt32) -> Int {
-        Int(truncatingIfNeeded: (UInt64(key) &* 0x9E37_79B9_7F4A_7C15) >> 32) & (keys.count - 1)
+        Int(truncatingIfNeeded: (UInt64(key) &* 0x9E37_79B9_7F4A_7C15) >> 32) & (slots.count - 1)
     }
 
     /// The slot holding `key`, or nil when it is absent.
     @inline(__always)
     func slot(of key: UInt32) -> Int? {
-        guard !keys.isEmpty else { return nil }
-        let mask = keys.count - 1
+        guard !slots.isEmpty else { return nil }
+        let mask = slots.count - 1
         var i = home(key)
         while true {
-            let k = keys[i]
+            let k = slots[i].key
             if k == key { return i }
             if k == 0 { return nil }
             i = (i + 1) & mask
@@ -39,44 +39,42 @@ struct IPv4Table<Value> {
     /// The slot holding `key`; when it is absent it is added with `value` (`inserted` true).
     @inline(__always)
     mutating func slot(for key: UInt32, inserting value: Value) -> (slot: Int, inserted: Bool) {
-        if (count + 1) * 4 > keys.count * 3 { grow(with: value) }
-        let mask = keys.count - 1
+        if (count + 1) * 4 > slots.count * 3 { grow(with: value) }
+        let mask = slots.count - 1
         var i = home(key)
         while true {
-            let k = keys[i]
+            let k = slots[i].key
             if k == key { return (i, false) }
             if k == 0 { break }
             i = (i + 1) & mask
         }
-        keys[i] = key
-        values[i] = value
+        slots[i] = (key, value)
         count += 1
         return (i, true)
     }
 
     /// The value in a slot that `slot(of:)` or `slot(for:inserting:)` returned.
     subscript(slot i: Int) -> Value {
-        get { values[i] }
-        set { values[i] = newValue }
+        get { slots[i].value }
+        set { slots[i].value = newValue }
     }
 
     /// Empties the table, keeping its size.
     mutating func removeAll() {
-        for i in keys.indices { keys[i] = 0 }
+        for i in slots.indices { slots[i].key = 0 }
         count = 0
     }
 
     /// Calls `body` with every key and value.
     func forEach(_ body: (UInt32, Value) -> Void) {
-        for i in keys.indices where keys[i] != 0 { body(keys[i], values[i]) }
+        for slot in slots where slot.key != 0 { body(slot.key, slot.value) }
     }
 
     /// Rehashes into a table twice the size (`filler` fills the new value slots).
     private mutating func grow(with filler: Value) {
-        let oldKeys = keys, oldValues = values
-        keys = [UInt32](repeating: 0, count: max(16, oldKeys.count * 2))
-        values = [Value](repeating: filler, count: keys.count)
+        let old = slots
+        slots = Array(repeating: (0, filler), count: max(16, old.count * 2))
         count = 0
-        for i in oldKeys.indices where oldKeys[i] != 0 { _ = slot(for: oldKeys[i], inserting: oldValues[i]) }
+        for slot in old where slot.key != 0 { _ = self.slot(for: slot.key, inserting: slot.value) }
     }
 }

@@ -23,10 +23,8 @@ public struct TrafficStats {
         fileprivate var sectionHits: [Int] = []
         /// Hits whose section was empty or past the cap.
         public fileprivate(set) var otherSectionHits = 0
-        /// Hits per IPv4 client address (a flat table: one is looked up for every request).
-        fileprivate var ipv4Clients = IPv4Table<Int>()
-        /// Hits per other client address (IPv6).
-        fileprivate var otherClients: [IPAddress: Int] = [:]
+        /// Hits per client address (up to the cap).
+        fileprivate var clientHits = AddressCounts()
         /// Hits without a client address or past the cap.
         public fileprivate(set) var otherClientHits = 0
 
@@ -47,40 +45,14 @@ public struct TrafficStats {
         }
 
         /// How many distinct client addresses were counted.
-        public var clientCount: Int { ipv4Clients.count + otherClients.count }
+        public var clientCount: Int { clientHits.count }
 
         /// Every counted client address with its hits, in no order.
-        public var clients: [(ip: IPAddress, hits: Int)] {
-            var out = otherClients.map { (ip: $0.key, hits: $0.value) }
-            out.reserveCapacity(clientCount)
-            ipv4Clients.forEach { key, n in out.append((ip: IPAddress(ipv4: IPv4Table<Int>.address(key)), hits: n)) }
-            return out
-        }
+        public var clients: [(ip: IPAddress, hits: Int)] { clientHits.all.map { (ip: $0.ip, hits: $0.count) } }
 
         /// The `n` client addresses with most hits, ties by address.
         public func topClients(_ n: Int) -> [(ip: IPAddress, hits: Int)] {
-            Array(clients.sorted { $0.hits != $1.hits ? $0.hits > $1.hits : $0.ip < $1.ip }.prefix(n))
-        }
-
-        /// Counts `n` hits of `ip`, unless it is new and `limit` addresses are counted already.
-        @inline(__always)
-        fileprivate mutating func countClient(_ ip: IPAddress, _ n: Int, limit: Int) -> Bool {
-            if ip.isIPv4, let key = IPv4Table<Int>.key(ip.ipv4Value) {
-                if let i = ipv4Clients.slot(of: key) {
-                    ipv4Clients[slot: i] += n
-                    return true
-                }
-                guard clientCount < limit else { return false }
-                _ = ipv4Clients.slot(for: key, inserting: n)
-                return true
-            }
-            if let i = otherClients.index(forKey: ip) {
-                otherClients.values[i] += n
-                return true
-            }
-            guard clientCount < limit else { return false }
-            otherClients[ip] = n
-            return true
+            clientHits.top(n).map { (ip: $0.ip, hits: $0.count) }
         }
 
         mutating func clearInterval() {
@@ -92,8 +64,7 @@ public struct TrafficStats {
             sectionNames.removeAll(keepingCapacity: true)
             sectionHits.removeAll(keepingCapacity: true)
             otherSectionHits = 0
-            ipv4Clients.removeAll()
-            otherClients.removeAll(keepingCapacity: true)
+            clientHits.removeAll()
             otherClientHits = 0
         }
 
@@ -116,7 +87,7 @@ public struct TrafficStats {
                     sectionHits.append(n)
                 }
             }
-            for (ip, n) in other.clients { _ = countClient(ip, n, limit: .max) }
+            for (ip, n) in other.clientHits.all { _ = clientHits.add(ip, n) }
         }
 
         var isIdle: Bool { hits == 0 && sshEvents.allSatisfy { $0 == 0 } && openSessions == 0 }
@@ -182,7 +153,7 @@ public struct TrafficStats {
             hosts[h].otherSectionHits += 1
         }
 
-        if let ip = request.clientIP, hosts[h].countClient(ip, 1, limit: maxClientsPerHost) {
+        if let ip = request.clientIP, hosts[h].clientHits.add(ip, 1, limit: maxClientsPerHost) {
             // counted
         } else {
             hosts[h].otherClientHits += 1
