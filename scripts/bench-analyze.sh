@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Offline log analysis speed: `vigil analyze` against sshguard's parser, fail2ban-regex and
-# GoAccess on the same files made by `vigil generate` (an auth.log of logins and attacks,
-# an nginx combined access.log). For each tool: lines/s (by wall time and by CPU time) and
-# peak RSS from /usr/bin/time; then the ratios vigil/sshguard and vigil/goaccess.
+# GoAccess on the same files made by `vigil generate`: auth.log, the attack lines (invalid
+# users, their closed connections, failed passwords) of a generated auth log with their
+# addresses folded onto BENCH_AUTH_IPS sources; auth-mixed.log, a generated auth log as it is
+# (mostly logins, a new address each); access.log, an nginx combined log. For each tool:
+# lines/s (by wall time and by CPU time) and peak RSS from /usr/bin/time; then the ratios
+# vigil/sshguard (on auth.log) and vigil/goaccess.
 #
 # What each tool does with the lines differs: sshg-parser only parses (one line out per
 # attack), fail2ban-regex matches the sshd filter's regexes, GoAccess parses and aggregates;
 # vigil analyze parses, joins sshd connections, runs the seven detection rules and builds
 # its whole report.
 #
-# Environment: BENCH_LINES (lines per file, default 1000000), BENCH_BIG_LINES (when set, also
+# Environment: BENCH_LINES (lines per file, default 1000000), BENCH_AUTH_IPS (source addresses
+# of auth.log, default 50000), BENCH_BIG_LINES (when set, also
 # runs vigil analyze on files this long, e.g. 9000000 for about 1 GB, to show memory does not
 # follow file size), BENCH_TIMEOUT (seconds per run, default 300), BENCH_NO_BUILD=1,
 # VIGIL=PATH (another vigil binary), BENCH_KEEP=DIR (keep the generated files there).
@@ -20,12 +24,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/scripts/lib.sh"
 
 LINES=${BENCH_LINES:-1000000}
+AUTH_IPS=${BENCH_AUTH_IPS:-50000}
 BIG=${BENCH_BIG_LINES:-}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 SSHG=/usr/libexec/sshguard/sshg-parser
 F2B_FILTER=/etc/fail2ban/filter.d/sshd.conf
 
-for n in "$LINES" "$TIMEOUT" ${BIG:+"$BIG"}; do
+for n in "$LINES" "$AUTH_IPS" "$TIMEOUT" ${BIG:+"$BIG"}; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
 
@@ -86,16 +91,34 @@ RESULTS=()
 # row LABEL LINES: records the last measurement.
 row() {
     local label=$1 lines=$2
-    RESULTS+=("$(printf '%-34s %10s %8s %8s %12s %12s %9s' "$label" "$lines" "$WALL" "$CPU" \
+    RESULTS+=("$(printf '%-44s %10s %8s %8s %12s %12s %9s' "$label" "$lines" "$WALL" "$CPU" \
         "$(rate "$lines" "$WALL")" "$(rate "$lines" "$CPU")" "$((RSS_KB / 1024))")")
 }
 
-generate auth.log ssh "$LINES" --attack bruteforce,distributed
+generate auth-mixed.log ssh "$LINES" --attack bruteforce,distributed
 generate access.log http "$LINES"
+if [ ! -s "$WORK/auth.log" ]; then
+    # About one generated line in seven is an attack line: generate eight times as many.
+    generate auth-source.log ssh "$((LINES * 8))" --attack bruteforce,distributed
+    say "folding the attack lines onto $AUTH_IPS addresses"
+    awk -v ips="$AUTH_IPS" -v lines="$LINES" '
+        /: Invalid user |: Failed password |: Connection closed by invalid user / {
+            for (i = 2; i <= NF; i++) if ($i == "port") {
+                split($(i - 1), o, ".")
+                n = ((o[2] * 256 + o[3]) * 256 + o[4]) % ips
+                $(i - 1) = "172." (16 + int(n / 65536)) "." (int(n / 256) % 256) "." (n % 256)
+                break
+            }
+            print
+            if (++c >= lines) exit
+        }' "$WORK/auth-source.log" >"$WORK/auth.log" || die "folding the attack lines failed"
+    rm -f "$WORK/auth-source.log"
+fi
 AUTH_LINES=$(wc -l <"$WORK/auth.log")
+MIXED_LINES=$(wc -l <"$WORK/auth-mixed.log")
 ACCESS_LINES=$(wc -l <"$WORK/access.log")
 # Warm the page cache so every tool reads from memory.
-cat "$WORK/auth.log" "$WORK/access.log" >/dev/null
+cat "$WORK/auth.log" "$WORK/auth-mixed.log" "$WORK/access.log" >/dev/null
 
 measure vigil-auth /dev/null "$BIN" analyze "$WORK/auth.log"
 row "vigil analyze auth.log" "$AUTH_LINES"; V_AUTH_WALL=$WALL; V_AUTH_CPU=$CPU
@@ -103,6 +126,10 @@ measure sshguard "$WORK/auth.log" "$SSHG"
 row "sshg-parser < auth.log" "$AUTH_LINES"; S_WALL=$WALL; S_CPU=$CPU
 measure fail2ban /dev/null fail2ban-regex "$WORK/auth.log" "$F2B_FILTER"
 row "fail2ban-regex auth.log sshd.conf" "$AUTH_LINES"
+measure vigil-mixed /dev/null "$BIN" analyze "$WORK/auth-mixed.log"
+row "vigil analyze auth-mixed.log" "$MIXED_LINES"; V_MIX_WALL=$WALL; V_MIX_CPU=$CPU
+measure sshguard-mixed "$WORK/auth-mixed.log" "$SSHG"
+row "sshg-parser < auth-mixed.log" "$MIXED_LINES"; SM_WALL=$WALL; SM_CPU=$CPU
 measure vigil-access /dev/null "$BIN" analyze "$WORK/access.log"
 row "vigil analyze access.log" "$ACCESS_LINES"; V_ACC_WALL=$WALL; V_ACC_CPU=$CPU
 measure goaccess /dev/null goaccess "$WORK/access.log" --log-format=COMBINED -o "$WORK/report.json"
@@ -118,10 +145,12 @@ if [ -n "$BIG" ]; then
     done
 fi
 
-printf '%-34s %10s %8s %8s %12s %12s %9s\n' tool lines wall_s cpu_s lines/s_wall lines/s_cpu rss_MiB
+printf '%-44s %10s %8s %8s %12s %12s %9s\n' tool lines wall_s cpu_s lines/s_wall lines/s_cpu rss_MiB
 printf '%s\n' "${RESULTS[@]}"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a <= 0) a = 0.01; printf "%.1f", b / a }'; }
-printf 'vigil/sshguard lines/s: %sx by wall time, %sx by CPU time (target 5x)\n' \
+printf 'vigil/sshguard lines/s on auth.log: %sx by wall time, %sx by CPU time (target 5x)\n' \
     "$(ratio "$V_AUTH_WALL" "$S_WALL")" "$(ratio "$V_AUTH_CPU" "$S_CPU")"
+printf 'vigil/sshguard lines/s on auth-mixed.log: %sx by wall time, %sx by CPU time\n' \
+    "$(ratio "$V_MIX_WALL" "$SM_WALL")" "$(ratio "$V_MIX_CPU" "$SM_CPU")"
 printf 'vigil/goaccess lines/s: %sx by wall time, %sx by CPU time (target 20x)\n' \
     "$(ratio "$V_ACC_WALL" "$G_WALL")" "$(ratio "$V_ACC_CPU" "$G_CPU")"
