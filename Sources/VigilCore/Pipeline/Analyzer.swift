@@ -1,6 +1,10 @@
-/// The stage after parsing, shared by `serve` and the file commands: recognises the sshd,
+/// The stage after parsing, shared by `serve`, `follow` and `analyze`: recognises the sshd,
 /// access-log and session-summary payloads in a message, joins sshd lines per connection,
 /// and feeds detection and the traffic stats.
+///
+/// Every `observe…` call returns what it recognised (an `Observation`, a plain value: no
+/// allocation, no existential), so a caller that keeps more than detection and the stats do
+/// (the offline report) builds on the same single path; `serve` ignores it.
 ///
 /// Pure: times are passed in. Per message it allocates nothing in the steady state
 /// (a new host, section or client in the stats allocates once).
@@ -8,7 +12,7 @@ public struct Analyzer {
     public var engine: DetectionEngine
     public var stats: TrafficStats
     public private(set) var counters = Counters()
-    /// Sessions that ended, in order; collected only when `keepsSessions` (offline reports).
+    /// Sessions that ended, in order; collected only when `keepsSessions`.
     public private(set) var finishedSessions: [SSHSession] = []
     public let keepsSessions: Bool
     private var tracker = SSHConnectionTracker()
@@ -27,61 +31,98 @@ public struct Analyzer {
         public var futureTimestamps = 0
     }
 
-    public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), clampsToReceiveTime: Bool,
-                keepsSessions: Bool = false, idPrefix: String = "", hostName: @escaping (HostID) -> String) {
+    /// What one message turned out to be, with the time it was counted at.
+    public enum Observation: Sendable, Equatable {
+        /// Nothing the analyzer knows.
+        case none
+        /// An sshd line: its events (address filled in from the connection) and session, if any.
+        case ssh(SSHTrackResult, time: Timestamp)
+        /// An access-log request; its ranges point into the buffer that was observed.
+        case http(HTTPRequest, time: Timestamp)
+        /// A session summary line.
+        case sessionSummary(SessionSummary)
+    }
+
+    /// An analyzer with `settings` for detection and `stats` for the traffic counters.
+    public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), stats: TrafficStats = TrafficStats(),
+                clampsToReceiveTime: Bool, keepsSessions: Bool = false, idPrefix: String = "",
+                hostName: @escaping (HostID) -> String) {
         engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hostName: hostName)
-        stats = TrafficStats()
+        self.stats = stats
         self.ssh = ssh
         self.clampsToReceiveTime = clampsToReceiveTime
         self.keepsSessions = keepsSessions
     }
 
     /// Analyzes one parsed syslog message; `receivedAt` stands in for a missing timestamp.
-    public mutating func observe(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) {
+    @discardableResult
+    public mutating func observe(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) -> Observation {
         var time = fields.timestamp ?? receivedAt
         if clampsToReceiveTime && time.microseconds > receivedAt.microseconds &+ engine.settings.latenessMicroseconds {
             counters.futureTimestamps += 1
             time = receivedAt
         }
-        observe(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), host: host, time: time)
+        return observe(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), host: host, time: time)
     }
 
     /// Analyzes the text at `text` in `buffer`: `app` (may be empty) routes sshd lines, anything
     /// else is tried as an access-log line and as a session summary line.
+    @discardableResult
     public mutating func observe(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
-                                 host: HostID, time: Timestamp) {
+                                 host: HostID, time: Timestamp) -> Observation {
         if !app.isEmpty && SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: buffer[app])) {
-            observeSSH(buffer, text: text, pid: pid, host: host, time: time)
-            return
+            return observeSSH(buffer, text: text, pid: pid, host: host, time: time)
         }
         var start = text.lowerBound
         while start < text.upperBound && buffer[start] == UInt8(ascii: " ") { start += 1 }
-        guard start < text.upperBound, Self.mayStartAddress(buffer[start]) else { return }
+        guard start < text.upperBound, Self.mayStartAddress(buffer[start]) else { return .none }
         let trimmed = start..<text.upperBound
         if let request = AccessLogExtractor.extract(buffer, range: trimmed) {
-            counters.httpRequests += 1
-            let at = request.time ?? time
-            engine.observeHTTP(host: host, time: at, clientIP: request.clientIP, status: request.status)
-            stats.recordHTTP(host: host, request: request, text: buffer)
-        } else if let summary = SessionSummaryExtractor.extract(buffer, range: trimmed) {
-            counters.sessionSummaries += 1
-            engine.observeSessionSummary(host: host, time: summary.end, summary: summary)
+            return observeHTTP(request, text: buffer, host: host, time: time)
         }
+        if let summary = SessionSummaryExtractor.extract(buffer, range: trimmed) {
+            return observeSessionSummary(summary, host: host)
+        }
+        return .none
+    }
+
+    /// Analyzes the sshd message at `text` in `buffer` (a syslog payload, or a bare line of an
+    /// auth.log without header); `.none` when it is no sshd message the extractor knows.
+    @discardableResult
+    public mutating func observeSSH(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, pid: Int32, host: HostID,
+                                    time: Timestamp) -> Observation {
+        guard let line = ssh.extract(buffer, range: text, pid: pid) else { return .none }
+        counters.sshLines += 1
+        let result = tracker.track(line, host: host, at: time)
+        if let joined = result.joined { record(joined, host: host, time: time) }
+        if let event = result.event { record(event, host: host, time: time) }
+        if keepsSessions, let session = result.session, session.end != nil { finishedSessions.append(session) }
+        return .ssh(result, time: time)
+    }
+
+    /// Counts one access-log request already extracted (ranges into `text`), at its own time or `time`.
+    @discardableResult
+    public mutating func observeHTTP(_ request: HTTPRequest, text: UnsafeRawBufferPointer, host: HostID,
+                                     time: Timestamp) -> Observation {
+        counters.httpRequests += 1
+        let at = request.time ?? time
+        engine.observeHTTP(host: host, time: at, clientIP: request.clientIP, status: request.status)
+        stats.recordHTTP(host: host, request: request, text: text)
+        return .http(request, time: at)
+    }
+
+    /// Counts one session summary already extracted, at its end.
+    @discardableResult
+    public mutating func observeSessionSummary(_ summary: SessionSummary, host: HostID) -> Observation {
+        counters.sessionSummaries += 1
+        engine.observeSessionSummary(host: host, time: summary.end, summary: summary)
+        return .sessionSummary(summary)
     }
 
     /// Moves detection time forward (resolutions, long sessions) and expires idle connections.
     public mutating func advance(now: Timestamp) {
         engine.advance(now: now)
         tracker.expire(now: now)
-    }
-
-    private mutating func observeSSH(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, pid: Int32, host: HostID, time: Timestamp) {
-        guard let line = ssh.extract(buffer, range: text, pid: pid) else { return }
-        counters.sshLines += 1
-        let result = tracker.track(line, host: host, at: time)
-        if let joined = result.joined { record(joined, host: host, time: time) }
-        if let event = result.event { record(event, host: host, time: time) }
-        if keepsSessions, let session = result.session, session.end != nil { finishedSessions.append(session) }
     }
 
     private mutating func record(_ event: SSHEvent, host: HostID, time: Timestamp) {

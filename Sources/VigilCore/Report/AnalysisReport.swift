@@ -77,7 +77,9 @@ public struct AnalysisReport: Sendable, Equatable {
         /// The 95th percentile of session duration (nearest rank).
         public var p95Seconds: Int64 = 0
         public var maxSeconds: Int64 = 0
-        /// Sessions at or above the 95th percentile, longest first.
+        /// How many sessions are at or above the 95th percentile.
+        public var sessionsAtOrAboveP95 = 0
+        /// Sessions at or above the 95th percentile, longest first (at most `LogAnalysis.keptSessions`).
         public var longestSessions: [SessionRecord] = []
         /// Addresses with two or more sessions, most first.
         public var repeatedIPs: [RepeatedIP] = []
@@ -143,12 +145,12 @@ public struct AnalysisReport: Sendable, Equatable {
         }
         out += "\n"
         if !ssh.longestSessions.isEmpty {
-            out += "sessions at or above p95 (\(ssh.longestSessions.count)):\n"
+            out += "sessions at or above p95 (\(ssh.sessionsAtOrAboveP95)):\n"
             for s in ssh.longestSessions.prefix(listLimit) {
                 out += "  \(s.host) \(s.ip?.description ?? "-") \(s.start.rfc3339()) - \(s.end.rfc3339()) "
                     + "\(Alert.durationText(s.durationSeconds)) (\(s.source))\n"
             }
-            out += Self.more(ssh.longestSessions.count, listLimit)
+            out += Self.more(ssh.sessionsAtOrAboveP95, listLimit)
         }
         if !ssh.repeatedIPs.isEmpty {
             out += "repeated access (\(ssh.repeatedIPs.count) IPs):\n"
@@ -218,7 +220,8 @@ public struct AnalysisReport: Sendable, Equatable {
         }
         o += #"],"ssh":{"failures":\#(ssh.failures),"invalid_users":\#(ssh.invalidUsers),"successes":\#(ssh.successes),"#.utf8
         o += #""sessions_opened":\#(ssh.sessionsOpened),"probes":\#(ssh.probes),"sessions":\#(ssh.sessions),"#.utf8
-        o += #""median_s":\#(ssh.medianSeconds),"p95_s":\#(ssh.p95Seconds),"max_s":\#(ssh.maxSeconds),"longest_sessions":["#.utf8
+        o += #""median_s":\#(ssh.medianSeconds),"p95_s":\#(ssh.p95Seconds),"max_s":\#(ssh.maxSeconds),"#.utf8
+        o += #""sessions_at_or_above_p95":\#(ssh.sessionsAtOrAboveP95),"longest_sessions":["#.utf8
         for (i, s) in ssh.longestSessions.enumerated() {
             if i > 0 { o.append(UInt8(ascii: ",")) }
             o += #"{"host":"#.utf8; JSON.appendString(s.host, to: &o)

@@ -1,10 +1,12 @@
 /// The offline analysis behind `vigil analyze`: fed log lines one at a time (from one or
-/// more sources, each with its own format), it runs the same extractors and detection
-/// engine as `serve`, driven by the log's own timestamps, and builds an `AnalysisReport`.
+/// more sources, each with its own format), it reads each line's format and hands its payload
+/// to `serve`'s own `Analyzer` (detection and traffic counts), driven by the log's own
+/// timestamps, and builds an `AnalysisReport` from what the analyzer recognised.
 ///
 /// Pure and streaming: lines are borrowed bytes, nothing per line is kept except what the
-/// report needs (counters, per-IP and per-section tallies, finished sessions, alerts), so
-/// memory follows the number of distinct IPs, sections and sessions, not the file size.
+/// report needs (counters, per-IP and per-section tallies, a histogram of session durations
+/// and the `keptSessions` longest sessions, alerts), so memory follows the number of distinct
+/// IPs and sections, not the file size.
 public struct LogAnalysis {
     /// What the caller decides for every source.
     public struct Options: Sendable {
@@ -40,49 +42,57 @@ public struct LogAnalysis {
         var lastTime: Timestamp
     }
 
-    struct HostHTTP {
-        var hits = 0
-        var bytes: Int64 = 0
-        /// 1xx … 5xx, anything else.
-        var classes = [Int](repeating: 0, count: 6)
-        /// Section bytes → index into `sectionNames` / `sectionHits`.
-        var sections: [BytesKey: Int] = [:]
-        var sectionNames: [String] = []
-        var sectionHits: [Int] = []
-        var clients: [IPAddress: Int] = [:]
-    }
-
-    struct Access {
-        var count: Int
-        var first: Timestamp
-        var last: Timestamp
-    }
-
     struct Session {
         var host: HostID
         var ip: IPAddress?
         var start: Timestamp
         var end: Timestamp
         var fromSummary: Bool
+
+        var durationSeconds: Int64 { (end.microseconds - start.microseconds) / 1_000_000 }
+
+        /// Longer first, then the earlier start: the order of the report's list.
+        func ranksBefore(_ other: Session) -> Bool {
+            durationSeconds != other.durationSeconds ? durationSeconds > other.durationSeconds : start < other.start
+        }
     }
+
+    /// How many of the longest sessions are kept for the list of sessions at or above the 95th
+    /// percentile (their number, and the percentiles, are exact over all sessions).
+    public static let keptSessions = 1000
 
     public let options: Options
     private let names = Names()
-    private var engine: DetectionEngine
+    /// The one path from payload to detection and traffic counts, the same as `serve`'s;
+    /// its stats have no caps and are never reset, so they are the report's HTTP and ssh totals.
+    private var analyzer: Analyzer
     private let parser: SyslogParser
     private let ssh: SSHExtractor
-    private var tracker = SSHConnectionTracker()
     private var sources: [Source] = []
     /// Lines per host (row) and format (column, `LogFormat` order).
     private var formatLines: [[Int]] = []
-    private var http: [HostHTTP] = []
-    private var sshCounts = [Int](repeating: 0, count: SSHEvent.Kind.allCases.count)
-    private var failuresByIP: [IPAddress: Int] = [:]
-    private var accessByIP: [IPAddress: Access] = [:]
-    private var sessions: [Session] = []
+    private var failuresByIP = AddressCounts()
+    /// Session openings (and summaries) per address.
+    private var accessByIP = AddressTally()
+    /// Finished sessions by duration in seconds: a flat array for the first two days, a
+    /// dictionary for the rest (and for negative durations of odd summary lines).
+    private var shortDurations = [Int](repeating: 0, count: 2 * 86_400)
+    private var otherDurations: [Int64: Int] = [:]
+    private var sessionCount = 0
+    /// The longest sessions: at most `2 · keptSessions`, cut to the best `keptSessions` when full.
+    private var longest: [Session] = []
+    /// Once `longest` was cut: the duration below which a session can no longer be kept.
+    private var longestFloor: Int64 = .min
     private var alerts: [Alert] = []
     private var linesSinceAlerts = 0
-    private var lastExpire: Int64 = .min / 2
+    /// Event time (µs) at which detection is next advanced and idle connections expired.
+    private var nextAdvance: Int64 = .min
+    /// The newest event time seen, µs; nil before any event.
+    private var latest: Int64?
+    private var finished = false
+    /// The last few host names seen in syslog headers, for `intern`.
+    private var recentHosts: [(name: [UInt8], id: HostID)] = []
+    private var nextRecent = 0
 
     /// An analysis with `settings` for detection; `parser` reads syslog lines (its zone offset applies).
     public init(settings: DetectionSettings, options: Options, parser: SyslogParser = SyslogParser(),
@@ -91,7 +101,8 @@ public struct LogAnalysis {
         self.parser = parser
         self.ssh = ssh
         let names = self.names
-        engine = DetectionEngine(settings: settings, hostName: { names.table.name(of: $0) })
+        analyzer = Analyzer(settings: settings, ssh: ssh, stats: .unlimited, clampsToReceiveTime: false,
+                            hostName: { names.table.name(of: $0) })
     }
 
     /// Registers an input named `name` whose lines without a host belong to `host`
@@ -149,11 +160,19 @@ public struct LogAnalysis {
         let ok: Bool
         switch format {
         case .syslog, .sshd: ok = feedSyslog(line, source: source, format: format)
-        case .clf, .combined: ok = feedAccess(AccessLogExtractor.extract(line), line, source: source, format: format)
+        case .clf, .combined:
+            if let request = AccessLogExtractor.extract(line) {
+                feedAccess(request, line, source: source, format: format)
+                ok = true
+            } else {
+                ok = false
+            }
         case .csv:
             switch sources[source].csv.read(line) {
             case .header: ok = true
-            case .request(let request): ok = feedAccess(request, line, source: source, format: .csv)
+            case .request(let request):
+                feedAccess(request, line, source: source, format: .csv)
+                ok = true
             case .invalid: ok = false
             }
         case .sessions: ok = feedSummary(line, range: 0..<line.count, host: sources[source].host, source: source, format: .sessions)
@@ -168,116 +187,120 @@ public struct LogAnalysis {
         let fallbackHost = sources[source].host
         if fields.isParseError {
             // An auth.log may hold bare sshd messages (journalctl -o cat, copied snippets).
-            guard format == .sshd, let parsed = ssh.extract(line, pid: 0) else { return false }
+            guard format == .sshd else { return false }
+            let seen = analyzer.observeSSH(line, text: 0..<line.count, pid: 0, host: fallbackHost, time: sources[source].lastTime)
+            if case .none = seen { return false }
             count(host: fallbackHost, format: format)
-            observeSSH(parsed, host: fallbackHost, time: sources[source].lastTime)
+            note(seen, host: fallbackHost)
             return true
         }
         let host = fields.hostname.isEmpty ? fallbackHost : intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
         let time = fields.timestamp ?? sources[source].lastTime
         sources[source].lastTime = time
         count(host: host, format: format)
-        if !fields.appName.isEmpty && SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: line[fields.appName])) {
-            if let parsed = ssh.extract(line, range: fields.text, pid: Self.pid(line, fields.procID)) {
-                observeSSH(parsed, host: host, time: time)
-            }
-            return true
-        }
-        // nginx `access_log syslog:` and forwarded summaries: the payload is the text.
-        if let request = AccessLogExtractor.extract(line, range: fields.text) {
-            observeHTTP(request, line, host: host, fallback: time)
-        } else if let summary = SessionSummaryExtractor.extract(line, range: fields.text) {
-            observeSummary(summary, host: host)
-        }
+        // sshd by its app name; nginx `access_log syslog:` and forwarded summaries by the payload.
+        note(analyzer.observe(line, text: fields.text, app: fields.appName, pid: Analyzer.pid(line, fields.procID),
+                              host: host, time: time), host: host)
         return true
     }
 
-    private mutating func feedAccess(_ request: HTTPRequest?, _ line: UnsafeRawBufferPointer, source: Int, format: LogFormat) -> Bool {
-        guard let request else { return false }
+    private mutating func feedAccess(_ request: borrowing HTTPRequest, _ line: UnsafeRawBufferPointer, source: Int, format: LogFormat) {
         let host = sources[source].host
         count(host: host, format: format)
         if let t = request.time { sources[source].lastTime = t }
-        observeHTTP(request, line, host: host, fallback: sources[source].lastTime)
-        return true
+        // The observation would only repeat the request: the report keeps nothing of it beyond the stats.
+        analyzer.observeHTTP(request, text: line, host: host, time: sources[source].lastTime)
+        passTime(sources[source].lastTime)
     }
 
     private mutating func feedSummary(_ line: UnsafeRawBufferPointer, range: Range<Int>, host: HostID, source: Int, format: LogFormat) -> Bool {
         guard let summary = SessionSummaryExtractor.extract(line, range: range) else { return false }
         count(host: host, format: format)
         sources[source].lastTime = summary.end
-        observeSummary(summary, host: host)
+        note(analyzer.observeSessionSummary(summary, host: host), host: host)
         return true
     }
 
-    // MARK: - Payloads
+    // MARK: - What only the report keeps
 
-    private mutating func observeSSH(_ parsed: SSHLine, host: HostID, time: Timestamp) {
-        let result = tracker.track(parsed, host: host, at: time)
-        if let joined = result.joined { record(joined, host: host, time: time) }
-        if let event = result.event { record(event, host: host, time: time) }
-        if let s = result.session, let end = s.end {
-            sessions.append(Session(host: host, ip: s.ip, start: s.start, end: end, fromSummary: false))
+    /// Keeps what the report needs beyond detection and the traffic counts: failures and
+    /// session openings per address, finished sessions; and advances detection with event time.
+    private mutating func note(_ seen: Analyzer.Observation, host: HostID) {
+        let time: Timestamp
+        switch seen {
+        case .none:
+            return
+        case .ssh(let result, let at):
+            time = at
+            if let event = result.event { noteSSH(event, time: at) }
+            if let s = result.session, let end = s.end {
+                keep(Session(host: host, ip: s.ip, start: s.start, end: end, fromSummary: false))
+            }
+        case .http(_, let at):
+            time = at
+        case .sessionSummary(let summary):
+            time = summary.end
+            keep(Session(host: host, ip: summary.ip, start: summary.start, end: summary.end, fromSummary: true))
+            accessByIP.note(summary.ip, at: summary.start)
         }
-        if time.microseconds - lastExpire >= 60_000_000 {
-            tracker.expire(now: time)
-            lastExpire = time.microseconds
+        passTime(time)
+    }
+
+    /// Notes the time of an event: the newest time for `finish()`, and detection advanced with it.
+    @inline(__always)
+    private mutating func passTime(_ time: Timestamp) {
+        let t = time.microseconds
+        if t > latest ?? .min { latest = t }
+        if t >= nextAdvance {
+            // Like serve's timer, but on event time and every ten minutes (the idle timeout of
+            // a pre-auth connection): resolutions come out in timeline order, idle connections go.
+            analyzer.advance(now: time)
+            nextAdvance = t &+ 600_000_000
         }
     }
 
-    private mutating func record(_ event: SSHEvent, host: HostID, time: Timestamp) {
-        engine.observeSSH(host: host, time: time, event: event)
-        let n = max(1, event.count)
-        sshCounts[Int(event.kind.rawValue)] += n
+    private mutating func keep(_ session: Session) {
+        let d = session.durationSeconds
+        if d >= 0 && d < Int64(shortDurations.count) {
+            shortDurations[Int(d)] += 1
+        } else {
+            otherDurations[d, default: 0] += 1
+        }
+        sessionCount += 1
+        guard d >= longestFloor else { return }
+        longest.append(session)
+        if longest.count >= 2 * Self.keptSessions {
+            longest.sort { $0.ranksBefore($1) }
+            longest.removeLast(longest.count - Self.keptSessions)
+            longestFloor = longest[longest.count - 1].durationSeconds
+        }
+    }
+
+    private mutating func noteSSH(_ event: SSHEvent, time: Timestamp) {
         guard let ip = event.ip else { return }
         switch event.kind {
-        case .authFailure, .invalidUser: failuresByIP[ip, default: 0] += n
-        case .sessionOpen: noteAccess(ip, at: time)
+        case .authFailure, .invalidUser: _ = failuresByIP.add(ip, max(1, event.count))
+        case .sessionOpen: accessByIP.note(ip, at: time)
         default: break
         }
     }
 
-    private mutating func observeSummary(_ summary: SessionSummary, host: HostID) {
-        engine.observeSessionSummary(host: host, time: summary.end, summary: summary)
-        sessions.append(Session(host: host, ip: summary.ip, start: summary.start, end: summary.end, fromSummary: true))
-        noteAccess(summary.ip, at: summary.start)
-    }
-
-    private mutating func noteAccess(_ ip: IPAddress, at time: Timestamp) {
-        if let i = accessByIP.index(forKey: ip) {
-            accessByIP.values[i].count += 1
-            if time < accessByIP.values[i].first { accessByIP.values[i].first = time }
-            if time > accessByIP.values[i].last { accessByIP.values[i].last = time }
-        } else {
-            accessByIP[ip] = Access(count: 1, first: time, last: time)
-        }
-    }
-
-    private mutating func observeHTTP(_ request: HTTPRequest, _ line: UnsafeRawBufferPointer, host: HostID, fallback: Timestamp) {
-        engine.observeHTTP(host: host, time: request.time ?? fallback, clientIP: request.clientIP, status: request.status)
-        let h = Int(host.rawValue)
-        while http.count <= h { http.append(HostHTTP()) }
-        http[h].hits += 1
-        http[h].bytes += max(0, request.bytes)
-        let cls = Int(request.status / 100)
-        http[h].classes[cls >= 1 && cls <= 5 ? cls - 1 : 5] += 1
-        let section = UnsafeRawBufferPointer(rebasing: line[request.section])
-        if section.isEmpty {
-            // A malformed request line has no section.
-        } else if let i = http[h].sections[BytesKey(borrowing: section)] {
-            http[h].sectionHits[i] += 1
-        } else {
-            http[h].sections[BytesKey(owning: Array(section))] = http[h].sectionNames.count
-            http[h].sectionNames.append(String(decoding: section, as: UTF8.self))
-            http[h].sectionHits.append(1)
-        }
-        if let ip = request.clientIP { http[h].clients[ip, default: 0] += 1 }
-    }
-
     // MARK: - Bookkeeping
 
+    /// The id of the host named by `bytes`; the few most recent names are compared byte for
+    /// byte before the table is asked (a log names the same handful of hosts on every line).
     private mutating func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {
+        for i in recentHosts.indices where recentHosts[i].name.count == bytes.count {
+            if recentHosts[i].name.withUnsafeBytes({ memcmpEqual($0, bytes) }) { return recentHosts[i].id }
+        }
         let id = names.table.intern(bytes)
         growHosts(id)
+        if recentHosts.count < 8 {
+            recentHosts.append((Array(bytes), id))
+        } else {
+            recentHosts[nextRecent] = (Array(bytes), id)
+            nextRecent = (nextRecent + 1) % recentHosts.count
+        }
         return id
     }
 
@@ -317,26 +340,29 @@ public struct LogAnalysis {
     }
 
     private mutating func collectAlerts() {
-        alerts.append(contentsOf: engine.takeAlerts())
+        alerts.append(contentsOf: analyzer.engine.takeAlerts())
         linesSinceAlerts = 0
     }
 
-    /// The decimal PROCID, or 0.
-    static func pid(_ frame: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int32 {
-        guard !range.isEmpty, range.count <= 9 else { return 0 }
-        var value: Int32 = 0
-        for i in range {
-            let c = frame[i]
-            guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return 0 }
-            value = value * 10 + Int32(c - UInt8(ascii: "0"))
-        }
-        return value
+    /// Marks the end of the input: detection is advanced to the newest event time plus the
+    /// longest window of any rule (and the lateness), so every condition that stopped holding
+    /// resolves in the timeline at the moment it stopped, as if the log had continued quietly.
+    /// Nothing fires past the end of the input: a session still open at the end is not
+    /// reported as long because of time the log does not cover. Feeding after this is a mistake.
+    public mutating func finish() {
+        guard !finished, let last = latest else { return }
+        finished = true
+        collectAlerts()
+        let settings = analyzer.engine.settings
+        let span = RuleID.allCases.filter { settings[$0].enabled }.map { settings[$0].windowMicroseconds }.max() ?? 0
+        analyzer.advance(now: Timestamp(microseconds: last &+ span &+ settings.latenessMicroseconds &+ 1_000_000))
+        alerts += analyzer.engine.takeAlerts().filter { $0.state != .firing || $0.ts.microseconds <= last }
     }
 
     // MARK: - Report
 
-    /// The report over everything fed so far (detection is not advanced past the last line:
-    /// a condition still holding at the end of the input stays firing).
+    /// The report over everything fed so far. Unless `finish()` was called, detection is not
+    /// advanced past the last line: a condition still holding there stays firing.
     public mutating func report() -> AnalysisReport {
         collectAlerts()
         let table = names.table
@@ -355,51 +381,57 @@ public struct LogAnalysis {
         r.lines.sort { ($0.host, $0.format.rawValue) < ($1.host, $1.format.rawValue) }
 
         // ssh
-        r.ssh.failures = sshCounts[Int(SSHEvent.Kind.authFailure.rawValue)]
-        r.ssh.invalidUsers = sshCounts[Int(SSHEvent.Kind.invalidUser.rawValue)]
-        r.ssh.successes = sshCounts[Int(SSHEvent.Kind.authSuccess.rawValue)]
-        r.ssh.sessionsOpened = sshCounts[Int(SSHEvent.Kind.sessionOpen.rawValue)]
-        r.ssh.probes = sshCounts[Int(SSHEvent.Kind.probe.rawValue)]
-        let records = sessions.map {
-            AnalysisReport.SessionRecord(host: name($0.host), ip: $0.ip, start: $0.start, end: $0.end,
-                                         source: $0.fromSummary ? "summary" : "sshd")
-        }
-        r.ssh.sessions = records.count
-        let durations = records.map(\.durationSeconds).sorted()
-        if !durations.isEmpty {
-            let threshold = durations[AnalysisReport.nearestRank(percent: 95, of: durations.count) - 1]
-            r.ssh.p95Seconds = threshold
-            r.ssh.medianSeconds = durations[AnalysisReport.nearestRank(percent: 50, of: durations.count) - 1]
-            r.ssh.maxSeconds = durations[durations.count - 1]
-            r.ssh.longestSessions = records.filter { $0.durationSeconds >= threshold }.sorted {
-                $0.durationSeconds != $1.durationSeconds ? $0.durationSeconds > $1.durationSeconds : $0.start < $1.start
+        let all = analyzer.stats.allHosts()
+        func events(_ kind: SSHEvent.Kind) -> Int { all.sshEvents[Int(kind.rawValue)] }
+        r.ssh.failures = events(.authFailure)
+        r.ssh.invalidUsers = events(.invalidUser)
+        r.ssh.successes = events(.authSuccess)
+        r.ssh.sessionsOpened = events(.sessionOpen)
+        r.ssh.probes = events(.probe)
+        r.ssh.sessions = sessionCount
+        if sessionCount > 0 {
+            var histogram = otherDurations.filter { $0.key < 0 }.sorted { $0.key < $1.key }
+            for (d, n) in shortDurations.enumerated() where n > 0 { histogram.append((key: Int64(d), value: n)) }
+            histogram += otherDurations.filter { $0.key >= 0 }.sorted { $0.key < $1.key }
+            /// The duration at 1-based rank `rank` among all sessions, shortest first.
+            func duration(atRank rank: Int) -> Int64 {
+                var seen = 0
+                for (d, n) in histogram {
+                    seen += n
+                    if seen >= rank { return d }
+                }
+                return histogram[histogram.count - 1].key
             }
+            let threshold = duration(atRank: AnalysisReport.nearestRank(percent: 95, of: sessionCount))
+            r.ssh.p95Seconds = threshold
+            r.ssh.medianSeconds = duration(atRank: AnalysisReport.nearestRank(percent: 50, of: sessionCount))
+            r.ssh.maxSeconds = histogram[histogram.count - 1].key
+            r.ssh.sessionsAtOrAboveP95 = histogram.reduce(0) { $0 + ($1.key >= threshold ? $1.value : 0) }
+            r.ssh.longestSessions = longest.filter { $0.durationSeconds >= threshold }.sorted { $0.ranksBefore($1) }
+                .prefix(Self.keptSessions).map {
+                    AnalysisReport.SessionRecord(host: name($0.host), ip: $0.ip, start: $0.start, end: $0.end,
+                                                 source: $0.fromSummary ? "summary" : "sshd")
+                }
         }
-        r.ssh.repeatedIPs = accessByIP.filter { $0.value.count >= 2 }
-            .map { AnalysisReport.RepeatedIP(ip: $0.key, count: $0.value.count, first: $0.value.first, last: $0.value.last) }
+        r.ssh.repeatedIPs = accessByIP.entries(atLeast: 2)
+            .map { AnalysisReport.RepeatedIP(ip: $0.ip, count: $0.entry.count, first: $0.entry.first, last: $0.entry.last) }
             .sorted { $0.count != $1.count ? $0.count > $1.count : $0.ip < $1.ip }
-        r.ssh.topFailingIPs = failuresByIP.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .prefix(options.top).map { AnalysisReport.IPCount(ip: $0.key, count: $0.value) }
+        r.ssh.topFailingIPs = failuresByIP.top(options.top).map { AnalysisReport.IPCount(ip: $0.ip, count: $0.count) }
 
         // http
-        var sections: [String: Int] = [:]
-        var clients: [IPAddress: Int] = [:]
-        for (h, c) in http.enumerated() where c.hits > 0 {
-            r.http.hits += c.hits
-            r.http.bytes += c.bytes
-            for i in 0..<6 { r.http.statusClasses[i] += c.classes[i] }
-            r.http.hitsPerHost.append(AnalysisReport.HostCount(host: name(HostID(UInt32(h))), count: c.hits))
-            for (i, section) in c.sectionNames.enumerated() { sections[section, default: 0] += c.sectionHits[i] }
-            for (ip, n) in c.clients { clients[ip, default: 0] += n }
+        r.http.hits = all.hits
+        r.http.bytes = all.bytes
+        r.http.statusClasses = all.statusClasses
+        for h in analyzer.stats.activeHosts {
+            let hits = analyzer.stats.host(h).hits
+            if hits > 0 { r.http.hitsPerHost.append(AnalysisReport.HostCount(host: name(h), count: hits)) }
         }
         r.http.hitsPerHost.sort { $0.host < $1.host }
-        r.http.topSections = sections.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .prefix(options.top).map { AnalysisReport.SectionCount(section: $0.key, count: $0.value) }
-        r.http.topClients = clients.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .prefix(options.top).map { AnalysisReport.IPCount(ip: $0.key, count: $0.value) }
+        r.http.topSections = all.topSections(options.top).map { AnalysisReport.SectionCount(section: $0.section, count: $0.hits) }
+        r.http.topClients = all.topClients(options.top).map { AnalysisReport.IPCount(ip: $0.ip, count: $0.hits) }
 
         r.alerts = alerts
-        r.lateEvents = engine.lateEvents
+        r.lateEvents = analyzer.engine.lateEvents
         return r
     }
 }

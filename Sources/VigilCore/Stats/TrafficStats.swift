@@ -1,43 +1,96 @@
-/// Counters for the periodic stats block of SPEC §7: per host and for all hosts, the
-/// hits, hits/s, top sections, status classes, bytes and top client IPs of the HTTP
-/// traffic, and the ssh failures, successes and open sessions.
+/// Counters for the periodic stats block of SPEC §7 and for the HTTP and ssh totals of the
+/// offline report: per host and for all hosts, the hits, hits/s, top sections, status
+/// classes, bytes and top client IPs of the HTTP traffic, and the ssh events and open sessions.
 ///
 /// Pure accumulation: the caller records events as they come, calls `render` when its
-/// interval elapses, then `reset()` to start the next interval. Open sessions are a
-/// gauge and survive `reset()`. Distinct sections and client IPs per host are capped
-/// per interval; the excess is counted as "other".
+/// interval elapses, then `reset()` to start the next interval (the offline report never
+/// resets and reads the totals through `host(_:)` and `allHosts()`). Open sessions are a
+/// gauge and survive `reset()`. Distinct sections and client IPs per host are capped per
+/// interval (`unlimited` for no cap); the excess is counted as "other".
 public struct TrafficStats {
-    /// The counters of one host for one interval.
-    struct Counters {
-        var hits = 0
-        var bytes: Int64 = 0
+    /// The counters of one host for one interval (or of all hosts, from `allHosts()`).
+    public struct Counters {
+        public fileprivate(set) var hits = 0
+        public fileprivate(set) var bytes: Int64 = 0
         /// 1xx, 2xx, 3xx, 4xx, 5xx, anything else.
-        var statusClasses = [Int](repeating: 0, count: 6)
-        var sshFailures = 0
-        var sshSuccesses = 0
-        var openSessions = 0
-        var sectionIndex: [BytesKey: Int] = [:]
-        var sectionNames: [String] = []
-        var sectionHits: [Int] = []
-        var otherSectionHits = 0
-        var clients: [IPAddress: Int] = [:]
-        var otherClientHits = 0
+        public fileprivate(set) var statusClasses = [Int](repeating: 0, count: 6)
+        /// sshd events by `SSHEvent.Kind.rawValue`, each weighted by its count.
+        public fileprivate(set) var sshEvents = [Int](repeating: 0, count: SSHEvent.Kind.allCases.count)
+        /// The open-session gauge: opens minus closes, never below zero.
+        public fileprivate(set) var openSessions = 0
+        fileprivate var sectionIndex: [BytesKey: Int] = [:]
+        fileprivate var sectionNames: [String] = []
+        fileprivate var sectionHits: [Int] = []
+        /// Hits whose section was empty or past the cap.
+        public fileprivate(set) var otherSectionHits = 0
+        /// Hits per client address (up to the cap).
+        fileprivate var clientHits = AddressCounts()
+        /// Hits without a client address or past the cap.
+        public fileprivate(set) var otherClientHits = 0
+
+        /// Failed logins, invalid users included.
+        public var sshFailures: Int {
+            sshEvents[Int(SSHEvent.Kind.authFailure.rawValue)] + sshEvents[Int(SSHEvent.Kind.invalidUser.rawValue)]
+        }
+        /// Accepted logins.
+        public var sshSuccesses: Int { sshEvents[Int(SSHEvent.Kind.authSuccess.rawValue)] }
+
+        /// The counted sections with their hits, in the order first seen.
+        public var sections: Zip2Sequence<[String], [Int]> { zip(sectionNames, sectionHits) }
+
+        /// The `n` sections with most hits, ties by name.
+        public func topSections(_ n: Int) -> [(section: String, hits: Int)] {
+            Array(sections.map { (section: $0.0, hits: $0.1) }
+                .sorted { $0.hits != $1.hits ? $0.hits > $1.hits : $0.section < $1.section }.prefix(n))
+        }
+
+        /// How many distinct client addresses were counted.
+        public var clientCount: Int { clientHits.count }
+
+        /// Every counted client address with its hits, in no order.
+        public var clients: [(ip: IPAddress, hits: Int)] { clientHits.all.map { (ip: $0.ip, hits: $0.count) } }
+
+        /// The `n` client addresses with most hits, ties by address.
+        public func topClients(_ n: Int) -> [(ip: IPAddress, hits: Int)] {
+            clientHits.top(n).map { (ip: $0.ip, hits: $0.count) }
+        }
 
         mutating func clearInterval() {
             hits = 0
             bytes = 0
             for i in statusClasses.indices { statusClasses[i] = 0 }
-            sshFailures = 0
-            sshSuccesses = 0
+            for i in sshEvents.indices { sshEvents[i] = 0 }
             sectionIndex.removeAll(keepingCapacity: true)
             sectionNames.removeAll(keepingCapacity: true)
             sectionHits.removeAll(keepingCapacity: true)
             otherSectionHits = 0
-            clients.removeAll(keepingCapacity: true)
+            clientHits.removeAll()
             otherClientHits = 0
         }
 
-        var isIdle: Bool { hits == 0 && sshFailures == 0 && sshSuccesses == 0 && openSessions == 0 }
+        /// Adds `other`'s counters (sections by name, clients by address) to these, without caps.
+        mutating func add(_ other: Counters) {
+            hits += other.hits
+            bytes += other.bytes
+            for i in statusClasses.indices { statusClasses[i] += other.statusClasses[i] }
+            for i in sshEvents.indices { sshEvents[i] += other.sshEvents[i] }
+            openSessions += other.openSessions
+            otherSectionHits += other.otherSectionHits
+            otherClientHits += other.otherClientHits
+            for (name, n) in other.sections {
+                let key = BytesKey(owning: Array(name.utf8))
+                if let i = sectionIndex[key] {
+                    sectionHits[i] += n
+                } else {
+                    sectionIndex[key] = sectionNames.count
+                    sectionNames.append(name)
+                    sectionHits.append(n)
+                }
+            }
+            for (ip, n) in other.clientHits.all { _ = clientHits.add(ip, n) }
+        }
+
+        var isIdle: Bool { hits == 0 && sshEvents.allSatisfy { $0 == 0 } && openSessions == 0 }
     }
 
     private var hosts: [Counters] = []
@@ -50,6 +103,28 @@ public struct TrafficStats {
     public init(maxSectionsPerHost: Int = 1024, maxClientsPerHost: Int = 16_384) {
         self.maxSectionsPerHost = maxSectionsPerHost
         self.maxClientsPerHost = maxClientsPerHost
+    }
+
+    /// Stats without caps (memory follows the distinct sections and clients), for a report over
+    /// a whole input that is never reset.
+    public static var unlimited: TrafficStats { TrafficStats(maxSectionsPerHost: .max, maxClientsPerHost: .max) }
+
+    /// The counters of `host` (empty when it recorded nothing).
+    public func host(_ host: HostID) -> Counters {
+        let h = Int(host.rawValue)
+        return h < hosts.count ? hosts[h] : Counters()
+    }
+
+    /// The hosts that recorded anything since the last reset (or hold open sessions), by id.
+    public var activeHosts: [HostID] {
+        hosts.indices.filter { !hosts[$0].isIdle }.map { HostID(UInt32($0)) }
+    }
+
+    /// The counters of every host added up.
+    public func allHosts() -> Counters {
+        var all = Counters()
+        for c in hosts where !c.isIdle { all.add(c) }
+        return all
     }
 
     @inline(__always)
@@ -78,30 +153,23 @@ public struct TrafficStats {
             hosts[h].otherSectionHits += 1
         }
 
-        if let ip = request.clientIP {
-            if let i = hosts[h].clients.index(forKey: ip) {
-                hosts[h].clients.values[i] += 1
-            } else if hosts[h].clients.count < maxClientsPerHost {
-                hosts[h].clients[ip] = 1
-            } else {
-                hosts[h].otherClientHits += 1
-            }
+        if let ip = request.clientIP, hosts[h].clientHits.add(ip, 1, limit: maxClientsPerHost) {
+            // counted
         } else {
             hosts[h].otherClientHits += 1
         }
     }
 
-    /// Counts one sshd event of `host`: failures (including invalid users), successes, and
-    /// the open-session gauge (opens minus closes).
+    /// Counts one sshd event of `host` by kind (`count` times), and moves the open-session
+    /// gauge (opens minus closes).
     public mutating func recordSSH(host: HostID, event: SSHEvent) {
         let h = ensure(host)
         let n = max(1, event.count)
+        hosts[h].sshEvents[Int(event.kind.rawValue)] += n
         switch event.kind {
-        case .authFailure, .invalidUser: hosts[h].sshFailures += n
-        case .authSuccess: hosts[h].sshSuccesses += n
         case .sessionOpen: hosts[h].openSessions += n
         case .sessionClose: hosts[h].openSessions = max(0, hosts[h].openSessions - n)
-        case .probe: break
+        default: break
         }
     }
 
@@ -122,48 +190,27 @@ public struct TrafficStats {
     /// host web1: hits 30 (3.00/s) ...
     /// ```
     public func render(at: Timestamp, intervalSeconds: Int64, top: Int = 5, hostName: (HostID) -> String) -> String {
-        var all = Counters()
-        var sections: [String: Int] = [:]
-        var clients: [IPAddress: Int] = [:]
-        var active: [(String, Int)] = []
-        for (h, c) in hosts.enumerated() where !c.isIdle {
-            active.append((hostName(HostID(UInt32(h))), h))
-            all.hits += c.hits
-            all.bytes += c.bytes
-            for i in c.statusClasses.indices { all.statusClasses[i] += c.statusClasses[i] }
-            all.sshFailures += c.sshFailures
-            all.sshSuccesses += c.sshSuccesses
-            all.openSessions += c.openSessions
-            all.otherSectionHits += c.otherSectionHits
-            all.otherClientHits += c.otherClientHits
-            for (i, name) in c.sectionNames.enumerated() { sections[name, default: 0] += c.sectionHits[i] }
-            for (ip, n) in c.clients { clients[ip, default: 0] += n }
-        }
         var out = "stats at \(at.rfc3339()) over \(Alert.durationText(intervalSeconds))\n"
-        out += Self.line(label: "all hosts", all, seconds: intervalSeconds,
-                         sections: Array(sections), clients: Array(clients), top: top)
-        for (name, h) in active.sorted(by: { $0.0 < $1.0 }) {
-            let c = hosts[h]
-            out += Self.line(label: "host \(name)", c, seconds: intervalSeconds,
-                             sections: Array(zip(c.sectionNames, c.sectionHits)), clients: Array(c.clients), top: top)
+        out += Self.line(label: "all hosts", allHosts(), seconds: intervalSeconds, top: top)
+        for (name, h) in activeHosts.map({ (hostName($0), $0) }).sorted(by: { $0.0 < $1.0 }) {
+            out += Self.line(label: "host \(name)", host(h), seconds: intervalSeconds, top: top)
         }
         return out
     }
 
-    private static func line(label: String, _ c: Counters, seconds: Int64, sections: [(String, Int)],
-                             clients: [(IPAddress, Int)], top: Int) -> String {
+    private static func line(label: String, _ c: Counters, seconds: Int64, top: Int) -> String {
         let rate = Alert.twoDecimals(Double(c.hits) / Double(max(1, seconds)))
         let s = c.statusClasses
         var out = "\(label): hits \(c.hits) (\(rate)/s) bytes \(c.bytes) | 2xx \(s[1]) 3xx \(s[2]) 4xx \(s[3]) 5xx \(s[4])"
         if s[0] + s[5] > 0 { out += " other \(s[0] + s[5])" }
         out += " | ssh failures \(c.sshFailures) successes \(c.sshSuccesses) open sessions \(c.openSessions)\n"
         if c.hits > 0 {
-            let topSections = sections.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(top)
-            out += "  top sections: " + topSections.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+            let topSections = c.topSections(top)
+            out += "  top sections: " + topSections.map { "\($0.section) \($0.hits)" }.joined(separator: ", ")
             if c.otherSectionHits > 0 { out += (topSections.isEmpty ? "" : ", ") + "(other) \(c.otherSectionHits)" }
             out += "\n"
-            let topClients = clients.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(top)
-            out += "  top clients: " + topClients.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+            let topClients = c.topClients(top)
+            out += "  top clients: " + topClients.map { "\($0.ip) \($0.hits)" }.joined(separator: ", ")
             if c.otherClientHits > 0 { out += (topClients.isEmpty ? "" : ", ") + "(other) \(c.otherClientHits)" }
             out += "\n"
         }

@@ -96,8 +96,10 @@ public enum LogFiles {
     }
 
     /// Analyses every readable path into `analysis` (sources named by path, hosts by the file's
-    /// base name unless the analysis says otherwise); returns the paths that failed, in order.
+    /// base name unless the analysis says otherwise) and marks the end of the input
+    /// (`LogAnalysis.finish()`); returns the paths that failed, in order.
     public static func analyze(_ paths: [String], into analysis: inout LogAnalysis) -> [Failure] {
+        defer { analysis.finish() }
         var failures: [Failure] = []
         var cursors: [Cursor] = []
         for path in paths {
