@@ -1,12 +1,6 @@
 public import VigilCore
 public import VigilPosix
 
-/// The host names seen so far, shared by the collector and by detection (which names hosts in alerts).
-public final class HostDirectory {
-    public var table: HostTable
-    public init(table: HostTable) { self.table = table }
-}
-
 /// The ingest stage of `vigil serve`: parses every frame, names its host, stores it, analyzes
 /// it (sshd and access-log payloads into detection and stats), and hands alerts to the sinks.
 ///

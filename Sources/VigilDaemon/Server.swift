@@ -32,7 +32,7 @@ public final class Server {
         let start = Posix.wallClock()
         let analyzer = Analyzer(settings: DetectionSettings(config: config),
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
-                                clampsToReceiveTime: true, idPrefix: Server.runPrefix(start),
+                                clampsToReceiveTime: true, idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed(),
                                 hostName: { hosts.table.name(of: $0) })
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
                               analyzer: analyzer, hosts: hosts, sinks: sinks)

@@ -3,16 +3,15 @@ import Testing
 
 /// Parsed syslog frames through the analyzer: the right payload reaches the right rule.
 @Suite struct AnalyzerTests {
-    final class Names { var table = HostTable() }
 
-    func analyzer(_ names: Names, configure: (inout VigilConfig) -> Void = { _ in }) -> Analyzer {
+    func analyzer(_ names: HostDirectory, configure: (inout VigilConfig) -> Void = { _ in }) -> Analyzer {
         var config = VigilConfig.defaults
         configure(&config)
         return Analyzer(settings: DetectionSettings(config: config), clampsToReceiveTime: true, keepsSessions: true,
                         hostName: { names.table.name(of: $0) })
     }
 
-    func feed(_ a: inout Analyzer, _ names: Names, _ frames: [[UInt8]], receivedAt: Timestamp) {
+    func feed(_ a: inout Analyzer, _ names: HostDirectory, _ frames: [[UInt8]], receivedAt: Timestamp) {
         let parser = SyslogParser()
         for frame in frames {
             frame.withUnsafeBytes { buf in
@@ -26,7 +25,7 @@ import Testing
     let received = CivilDateTime(year: 2026, month: 11, day: 22, hour: 23, minute: 10).timestamp()
 
     @Test func realSSHDSessionThroughRsyslog() {
-        let names = Names()
+        let names = HostDirectory()
         var a = analyzer(names)
         feed(&a, names, octetCountedFrames(extractSampleBytes("sshd-normal-rsyslog-tcp-octet.tcp")), receivedAt: received)
         #expect(a.counters.sshLines > 20)
@@ -40,7 +39,7 @@ import Testing
     }
 
     @Test func nginxOverSyslogCountsEveryRequest() {
-        let names = Names()
+        let names = HostDirectory()
         var a = analyzer(names)
         let bytes = extractSampleBytes("nginx-syslog-curl.udp")
         let lengths = String(decoding: extractSampleBytes("nginx-syslog-curl.udp.len"), as: UTF8.self).split(separator: "\n").map { Int($0)! }
@@ -53,7 +52,7 @@ import Testing
     }
 
     @Test func bruteForceBlamesTheAddressSSHDWroteNotTheUserName() {
-        let names = Names()
+        let names = HostDirectory()
         var a = analyzer(names)
         let frames = (0..<5).map { i in
             Array("<38>1 2026-11-22T23:0\(i):00Z web1 sshd 4\(i) - - Invalid user admin from 10.9.9.9 port 22 from 203.0.113.5 port 4242".utf8)
@@ -67,7 +66,7 @@ import Testing
     }
 
     @Test func anUnknownUsersAttemptCountsOnceNotTwice() {
-        let names = Names()
+        let names = HostDirectory()
         var a = analyzer(names) { $0.rules.sshBruteforce.threshold = 3 }
         // Two connections, each: the name arrives (Invalid user), then one wrong password for it.
         let lines = [(10, "Invalid user x from 198.51.100.9 port 5000"), (10, "Failed password for invalid user x from 198.51.100.9 port 5000 ssh2"),
@@ -80,7 +79,7 @@ import Testing
     }
 
     @Test func configThresholdsReachTheEngine() {
-        let names = Names()
+        let names = HostDirectory()
         var a = analyzer(names) { $0.rules.sshBruteforce.threshold = 2 }
         let line = Array("<38>1 2026-11-22T23:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 5 ssh2".utf8)
         feed(&a, names, [line, line], receivedAt: received)
@@ -88,7 +87,7 @@ import Testing
     }
 
     @Test func sessionSummaryLinesCountAsRepeatedAccess() {
-        let names = Names()
+        let names = HostDirectory()
         var a = analyzer(names)
         let lines = ["80.112.125.122 : 18/07/22 01:06 - 18/07/22 01:18", "80.112.125.122 : 18/07/22 01:20 - 18/07/22 01:25",
                      "80.112.125.122 : 18/07/22 01:30 - 18/07/22 01:31"].map { Array($0.utf8) }
@@ -98,7 +97,7 @@ import Testing
     }
 
     @Test func aClockFarAheadIsClampedToTheReceiveTime() {
-        let names = Names()
+        let names = HostDirectory()
         var a = analyzer(names)
         let future = Array("<38>1 2036-01-01T00:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 5 ssh2".utf8)
         feed(&a, names, [future], receivedAt: received)
@@ -107,7 +106,7 @@ import Testing
     }
 
     @Test func aSessionEndedByTheChildsDisconnectIsNotALongSession() {
-        let names = Names()
+        let names = HostDirectory()
         var a = analyzer(names)
         // OpenSSH 9.x: the monitor (PID 100) logs the login and the PAM session; the child (PID 101)
         // logs the disconnect first, under its own PID.

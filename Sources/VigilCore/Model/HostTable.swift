@@ -5,6 +5,13 @@ public struct HostID: Hashable, Comparable, Sendable {
     public static func < (a: HostID, b: HostID) -> Bool { a.rawValue < b.rawValue }
 }
 
+/// The host names seen so far, shared by reference between the stage that interns them and the
+/// detection engine, which names hosts in alerts.
+public final class HostDirectory {
+    public var table: HostTable
+    public init(table: HostTable = HostTable()) { self.table = table }
+}
+
 /// Interns host names: the first time a name's bytes are seen it gets a `HostID` and one
 /// `String`; every later lookup of the same bytes allocates nothing and costs one cheap hash.
 ///

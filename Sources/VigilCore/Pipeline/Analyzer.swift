@@ -45,9 +45,9 @@ public struct Analyzer {
 
     /// An analyzer with `settings` for detection and `stats` for the traffic counters.
     public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), stats: TrafficStats = TrafficStats(),
-                clampsToReceiveTime: Bool, keepsSessions: Bool = false, idPrefix: String = "",
+                clampsToReceiveTime: Bool, keepsSessions: Bool = false, idPrefix: String = "", hashSeed: UInt64 = 0,
                 hostName: @escaping (HostID) -> String) {
-        engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hostName: hostName)
+        engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hashSeed: hashSeed, hostName: hostName)
         self.stats = stats
         self.ssh = ssh
         self.clampsToReceiveTime = clampsToReceiveTime

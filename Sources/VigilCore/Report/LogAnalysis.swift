@@ -29,7 +29,6 @@ public struct LogAnalysis {
     }
 
     /// Host names, shared with the engine's alert text.
-    final class Names { var table = HostTable() }
 
     struct Source {
         var name: String
@@ -62,7 +61,7 @@ public struct LogAnalysis {
     public static let keptSessions = 1000
 
     public let options: Options
-    private let names = Names()
+    private let names = HostDirectory()
     /// The one path from payload to detection and traffic counts, the same as `serve`'s;
     /// its stats have no caps and are never reset, so they are the report's HTTP and ssh totals.
     private var analyzer: Analyzer

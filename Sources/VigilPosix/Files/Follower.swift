@@ -10,10 +10,9 @@ public import VigilCore
 /// `check(now:)` does all the reading, so tests drive it directly; `run` wires it to inotify,
 /// a one-second fallback poll, the stats timer and Ctrl-C.
 public final class Follower {
-    final class Names { var table = HostTable() }
 
     private let tailers: [FileTailer]
-    private let names = Names()
+    private let names = HostDirectory()
     private var analyzer: Analyzer
     private let parser: SyslogParser
     private let host: HostID
@@ -31,7 +30,8 @@ public final class Follower {
             return FileTailer(path: path, start: start == .end && stat(path, &st) != 0 ? .beginning : start)
         }
         let names = self.names
-        analyzer = Analyzer(settings: settings, clampsToReceiveTime: true, hostName: { names.table.name(of: $0) })
+        analyzer = Analyzer(settings: settings, clampsToReceiveTime: true, hashSeed: Posix.randomSeed(),
+                            hostName: { names.table.name(of: $0) })
         self.parser = parser
         self.host = names.table.intern(host)
         self.output = output
@@ -45,7 +45,7 @@ public final class Follower {
     public func check(now: Timestamp) {
         for tailer in tailers {
             let notices = tailer.check { line, _ in self.observe(line, now: now) }
-            for n in notices { notice(Self.describe(n)) }
+            for n in notices { notice("vigil follow: \(n)") }
         }
         emitAlerts()
     }
@@ -94,15 +94,5 @@ public final class Follower {
 
     private func emitAlerts() {
         for alert in analyzer.engine.takeAlerts() { output(alert.stdoutLine() + "\n") }
-    }
-
-    static func describe(_ n: TailNotice) -> String {
-        switch n {
-        case .waitingForFile(let p): return "vigil follow: \(p) does not exist yet; waiting for it to appear"
-        case .opened(let p): return "vigil follow: following \(p)"
-        case .truncated(let p): return "vigil follow: \(p) was truncated; reading from its start"
-        case .rotated(let p): return "vigil follow: \(p) was rotated; following the new file"
-        case .unreadable(let p, let e): return "vigil follow: cannot read \(p): \(e)"
-        }
     }
 }
