@@ -202,6 +202,19 @@ else
     fail "private rsyslogd starts" "$(cat "$RS/rsyslogd.out" 2>/dev/null)"
 fi
 
+# --- 10,000 connections open at once, a few of them hostile: every good message lands
+
+ensure_command python3 python3
+MANY=10000
+if out=$(timeout 120 python3 "$ROOT/scripts/e2e/many_connections.py" "$TCP" "$MANY" e2e-many "many $RUN" 2>&1); then
+    pass "10000 TCP connections open at once ($out)"
+    # 9,997 plain messages plus the one after the oversized frame.
+    expect "every good message of 10000 connections lands, hostile frames close only their own" e2e-many "many $RUN" $((MANY - 2))
+    expect "the frame after an oversized octet-counted frame is intact" e2e-many "many $RUN after-oversized" 1
+else
+    fail "10000 TCP connections open at once" "$out"
+fi
+
 # --- counters, then SIGTERM right after a burst was read: everything must be on disk
 
 if wait_for 5 grep -q '^vigil: stats received=[0-9]* bytes=[0-9]* parse_errors=[0-9]* truncated=[0-9]* framing_errors=[0-9]* connections=[0-9]*' "$WORK/vigil.stderr"; then
