@@ -21,7 +21,7 @@
 # full-speed UDP run, default 3: one thread alone cannot outrun either receiver on loopback),
 # BENCH_SIZE (bytes per message, 200),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
-# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost"),
+# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost analyze"; analyze runs scripts/bench-analyze.sh),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
 # BENCH_LATENCY_SECONDS (default 10), BENCH_COST_COUNT (default 2000000).
 set -euo pipefail
@@ -38,7 +38,7 @@ SIZE=${BENCH_SIZE:-200}
 TIMEOUT=${BENCH_TIMEOUT:-180}
 ONLY=${BENCH_ONLY:-}
 UDP_RATE_SECONDS=2
-PARTS=" ${BENCH_PARTS:-ingest detect latency cost} "
+PARTS=" ${BENCH_PARTS:-ingest detect latency cost analyze} "
 DETECT_COUNT=${BENCH_DETECT_COUNT:-5000000}
 LATENCY_RATE=${BENCH_LATENCY_RATE:-500000}
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-10}
@@ -380,4 +380,9 @@ if [ "${#DETECT_LINES[@]}" -gt 0 ]; then
     echo "detection (vigil)"
     echo "----------------------------------------------------"
     printf '%s\n' "${DETECT_LINES[@]}"
+fi
+
+if part analyze; then
+    echo
+    BENCH_NO_BUILD=1 VIGIL="$VIGIL" bash "$ROOT/scripts/bench-analyze.sh"
 fi
