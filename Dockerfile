@@ -3,10 +3,8 @@
 #   docker build -t vigil .
 #   docker run -d -p 5514:5514/udp -p 5514:5514/tcp -v vigil-data:/var/lib/vigil vigil
 #
-# The HTTP API listens on 127.0.0.1 inside the container by default. To reach it from outside,
-# give it a token (it refuses a non-loopback address without one) and publish the port:
-#   docker run ... -e VIGIL_API_TOKEN=... -p 8514:8514 vigil serve --data-dir /var/lib/vigil \
-#       --udp 0.0.0.0:5514 --tcp 0.0.0.0:5514 --http 0.0.0.0:8514
+# Alerts are in the volume (alerts.jsonl) and on the container's stdout (docker logs).
+# (The HTTP API, port 8514, is not in this build yet.)
 
 ARG SWIFT_VERSION=6.3
 FROM swift:${SWIFT_VERSION}-bookworm AS build
@@ -24,7 +22,7 @@ COPY --from=build /out/vigil /usr/local/bin/vigil
 USER vigil
 WORKDIR /var/lib/vigil
 VOLUME /var/lib/vigil
-EXPOSE 5514/udp 5514/tcp 8514/tcp
+EXPOSE 5514/udp 5514/tcp
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/vigil"]
-CMD ["serve", "--data-dir", "/var/lib/vigil", "--udp", "0.0.0.0:5514", "--tcp", "0.0.0.0:5514"]
+CMD ["serve", "--data-dir", "/var/lib/vigil", "--udp", "0.0.0.0:5514", "--tcp", "0.0.0.0:5514", "--http", "off"]
