@@ -28,7 +28,10 @@ let package = Package(
         .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon"], swiftSettings: strict),
         // Load generator and micro-benchmarks used by scripts/bench.sh.
         .executableTarget(name: "vigil-bench", dependencies: ["VigilCore", "CVigilShim"], swiftSettings: strict),
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),
-        .testTarget(name: "VigilPosixTests", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon", "CVigilShim"], swiftSettings: strict),
+        // Fixture reading shared by the test targets.
+        .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"], swiftSettings: strict),
+        .testTarget(name: "VigilPosixTests", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon", "CVigilShim", "VigilTestSupport"],
+                    swiftSettings: strict),
     ]
 )

@@ -1,4 +1,5 @@
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 /// Parsed syslog frames through the analyzer: the right payload reaches the right rule.
@@ -27,7 +28,7 @@ import Testing
     @Test func realSSHDSessionThroughRsyslog() {
         let names = HostDirectory()
         var a = analyzer(names)
-        feed(&a, names, octetCountedFrames(extractSampleBytes("sshd-normal-rsyslog-tcp-octet.tcp")), receivedAt: received)
+        feed(&a, names, Fixtures.octetCountedFrames(Fixtures.sample("sshd-normal-rsyslog-tcp-octet.tcp")), receivedAt: received)
         #expect(a.counters.sshLines > 20)
         #expect(a.finishedSessions.count == 3)
         #expect(a.finishedSessions.allSatisfy { $0.ip == IPAddress(127, 0, 0, 1) })
@@ -41,12 +42,7 @@ import Testing
     @Test func nginxOverSyslogCountsEveryRequest() {
         let names = HostDirectory()
         var a = analyzer(names)
-        let bytes = extractSampleBytes("nginx-syslog-curl.udp")
-        let lengths = String(decoding: extractSampleBytes("nginx-syslog-curl.udp.len"), as: UTF8.self).split(separator: "\n").map { Int($0)! }
-        var frames: [[UInt8]] = []
-        var offset = 0
-        for n in lengths { frames.append(Array(bytes[offset..<(offset + n)])); offset += n }
-        feed(&a, names, frames, receivedAt: received)
+        feed(&a, names, Fixtures.datagrams("nginx-syslog-curl.udp"), receivedAt: received)
         #expect(a.counters.httpRequests == 17)
         #expect(a.counters.sshEvents == 0)
     }

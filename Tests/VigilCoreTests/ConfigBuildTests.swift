@@ -1,29 +1,16 @@
 import Glibc
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
-/// Reads a whole text file with stdio (the tests avoid Foundation too).
+/// A whole text file, nil when it cannot be opened.
 private func readTextFile(_ path: String) -> String? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, f)
-        if n == 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    Fixtures.readFile(path).map { String(decoding: $0, as: UTF8.self) }
 }
 
 /// The schema applied to files: defaults, every semantic error, and conf/vigil.conf.
 @Suite struct ConfigBuildTests {
-    static let confPath: String = {
-        // Tests/VigilCoreTests/ConfigBuildTests.swift -> conf/vigil.conf
-        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return (parts + ["conf", "vigil.conf"]).joined(separator: "/")
-    }()
+    static let confPath = Fixtures.repositoryRoot + "/conf/vigil.conf"
 
     static func readConf() -> String {
         readTextFile(confPath) ?? ""

@@ -1,4 +1,5 @@
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 /// Expected fields of one access-log request.
@@ -70,7 +71,7 @@ struct HTTPExpect: Sendable, CustomTestStringConvertible {
     }()
 
     @Test func everyLineOfTheNginxFile() {
-        let lines = extractSampleLines("nginx-access-curl.log")
+        let lines = Fixtures.sampleLines("nginx-access-curl.log")
         #expect(lines.count == Self.nginx.count)
         for (line, want) in zip(lines, Self.nginx) {
             withExtractBytes(line) { b in want.check(b, AccessLogExtractor.extract(b)) }
@@ -78,19 +79,14 @@ struct HTTPExpect: Sendable, CustomTestStringConvertible {
     }
 
     @Test func everyDatagramNginxSentOverSyslog() {
-        let bytes = extractSampleBytes("nginx-syslog-curl.udp")
-        let lengths = extractSampleLines("nginx-syslog-curl.udp.len").map { Int($0)! }
-        #expect(lengths.count == Self.nginx.count)
-        var at = 0
-        for (n, want) in zip(lengths, Self.nginx) {
-            let frame = Array(bytes[at..<(at + n)])
-            at += n
+        let datagrams = Fixtures.datagrams("nginx-syslog-curl.udp")
+        #expect(datagrams.count == Self.nginx.count)
+        for (frame, want) in zip(datagrams, Self.nginx) {
             // `<190>Nov 22 23:06:35 vm nginx: TEXT` — the syslog parser hands over TEXT.
             let tag = Array("nginx: ".utf8)
             let start = (0...(frame.count - tag.count)).first { Array(frame[$0..<($0 + tag.count)]) == tag }! + tag.count
             frame.withUnsafeBytes { b in want.check(b, AccessLogExtractor.extract(b, range: start..<b.count)) }
         }
-        #expect(at == bytes.count)
     }
 
     static let rows: [HTTPExpect] = [

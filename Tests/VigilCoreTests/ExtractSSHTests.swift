@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 /// Runs `body` over the UTF-8 bytes of `text`.
@@ -10,33 +11,6 @@ func withExtractBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) 
 /// The bytes of `range` in `buffer` as a String (for comparing extracted ranges).
 func extractString(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
     String(decoding: UnsafeRawBufferPointer(rebasing: buffer[range]), as: UTF8.self)
-}
-
-/// The samples directory, derived from this file's path.
-func extractSamplesPath(_ name: String) -> String {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(2)  // VigilCoreTests/ExtractSSHTests.swift
-    return parts.joined(separator: "/") + "/Fixtures/samples/" + name
-}
-
-/// A fixture file's bytes (read with the C library: no Foundation in these tests).
-func extractSampleBytes(_ name: String) -> [UInt8] {
-    let path = extractSamplesPath(name)
-    guard let f = fopen(path, "rb") else { Issue.record("cannot open \(path)"); return [] }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, f)
-        if n <= 0 { break }
-        out.append(contentsOf: chunk[0..<n])
-    }
-    return out
-}
-
-/// A fixture file's lines (without the LF).
-func extractSampleLines(_ name: String) -> [String] {
-    String(decoding: extractSampleBytes(name), as: UTF8.self).split(separator: "\n").map(String.init)
 }
 
 /// Expected fields of one extracted sshd line.

@@ -1,4 +1,5 @@
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 /// One sshd line of a sample file: where its text is, its PID, and its own time.
@@ -23,20 +24,6 @@ func sshSampleLine(_ line: String) -> SSHSampleLine {
                              second: num(17, 2), microsecond: num(20, 6)).timestamp()
     }
     return SSHSampleLine(bytes: bytes, text: (close + 3)..<bytes.count, pid: pid, time: time)
-}
-
-/// The frames of an RFC 6587 octet-counted capture (`LEN SP MSG`).
-func octetCountedFrames(_ bytes: [UInt8]) -> [[UInt8]] {
-    var frames: [[UInt8]] = []
-    var i = 0
-    while i < bytes.count {
-        var n = 0
-        while bytes[i] != UInt8(ascii: " ") { n = n * 10 + Int(bytes[i] - UInt8(ascii: "0")); i += 1 }
-        i += 1
-        frames.append(Array(bytes[i..<(i + n)]))
-        i += n
-    }
-    return frames
 }
 
 @Suite struct ExtractSampleTests {
@@ -73,7 +60,7 @@ func octetCountedFrames(_ bytes: [UInt8]) -> [[UInt8]] {
 
     @Test(arguments: ["sshd-normal-auth.log", "sshd-normal-auth-traditional.log"])
     func everyLineOfTheFileSamples(_ file: String) {
-        let lines = extractSampleLines(file)
+        let lines = Fixtures.sampleLines(file)
         #expect(lines.count == Self.expected.count)
         for (line, want) in zip(lines, Self.expected) {
             let s = sshSampleLine(line)
@@ -92,7 +79,7 @@ func octetCountedFrames(_ bytes: [UInt8]) -> [[UInt8]] {
     @Test func everyFrameOfTheRsyslogTCPSample() {
         // RFC 5424 over octet-counted TCP: `<PRI>1 TS HOST APP PROCID MSGID SD  text` (rsyslog keeps
         // the message's leading space). Fields split naively: the sample has no structured data.
-        let frames = octetCountedFrames(extractSampleBytes("sshd-normal-rsyslog-tcp-octet.tcp"))
+        let frames = Fixtures.octetCountedFrames(Fixtures.sample("sshd-normal-rsyslog-tcp-octet.tcp"))
         #expect(frames.count == Self.expected.count)
         for (frame, want) in zip(frames, Self.expected) {
             var spaces: [Int] = []
@@ -115,7 +102,7 @@ func octetCountedFrames(_ bytes: [UInt8]) -> [[UInt8]] {
         var joined: [SSHEvent] = []
         var ended: [SSHSession] = []
         var opened: [SSHSession] = []
-        for line in extractSampleLines("sshd-normal-auth.log") {
+        for line in Fixtures.sampleLines("sshd-normal-auth.log") {
             let s = sshSampleLine(line)
             s.bytes.withUnsafeBytes { b in
                 guard let l = SSHExtractor().extract(b, range: s.text, pid: s.pid) else { return }

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 /// One decoded frame as the tests compare it.
@@ -48,23 +49,6 @@ private func expectAllSplits(_ stream: [UInt8], max: Int = 65_536, _ expected: O
     }
 }
 
-/// The bytes of a captured sample, located from this source file.
-private func fixture(_ name: String) -> [UInt8] {
-    let here = #filePath
-    let dir = here[..<here.lastIndex(of: "/")!]
-    let path = dir + "/../Fixtures/samples/" + name
-    guard let file = fopen(path, "rb") else { Issue.record("cannot open \(path)"); return [] }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 4096, file) }
-        if n == 0 { break }
-        bytes += chunk[..<n]
-    }
-    return bytes
-}
-
 @Suite struct FrameDecoderTests {
     @Test(arguments: [
         ("logger-rfc5424-tcp-octet.tcp", 5), ("logger-rfc5424-tcp-lf.tcp", 5),
@@ -72,7 +56,7 @@ private func fixture(_ name: String) -> [UInt8] {
         ("rsyslog-tcp-proto23-octet.tcp", 4), ("sshd-normal-rsyslog-tcp-octet.tcp", 62),
     ])
     func capturedStreamsFrameIdenticallyHoweverSplit(file: String, frameCount: Int) {
-        let stream = fixture(file)
+        let stream = Fixtures.sample(file)
         let outcome = decode([stream[...]], max: 65_536)
         #expect(outcome.error == nil)
         #expect(outcome.frames.count == frameCount)
@@ -165,7 +149,7 @@ private func fixture(_ name: String) -> [UInt8] {
 
     @Test func oversizedSampleFrameFromRsyslog() {
         // The fourth rsyslog frame carries 1101 counted bytes of which the limit keeps 512.
-        let outcome = decode([fixture("rsyslog-tcp-proto23-octet.tcp")[...]], max: 512)
+        let outcome = decode([Fixtures.sample("rsyslog-tcp-proto23-octet.tcp")[...]], max: 512)
         #expect(outcome.error == nil)
         #expect(outcome.frames.map(\.truncated) == [false, false, false, true])
         #expect(outcome.frames[3].bytes.count == 512)

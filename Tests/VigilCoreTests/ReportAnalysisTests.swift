@@ -1,4 +1,5 @@
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 /// `LogAnalysis` over small hand-made logs whose expectations are computed by hand.
@@ -126,7 +127,7 @@ import Testing
 
     /// The sample auth.log: three logins from 127.0.0.1 (repeated), one brute force.
     @Test func realAuthLogSample() {
-        let text = String(decoding: extractSampleBytes("sshd-normal-auth.log"), as: UTF8.self)
+        let text = String(decoding: Fixtures.sample("sshd-normal-auth.log"), as: UTF8.self)
         let r = run([("auth.log", text.split(separator: "\n").map(String.init))])
         #expect(r.sources[0].format == .sshd && r.invalidLines == 0)
         #expect(r.lines == [.init(host: "vm", format: .sshd, lines: 62)])

@@ -1,20 +1,13 @@
 import Testing
+import VigilTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 @testable import VigilCore
 
 @Suite struct StatsRenderTests {
-    static let samples: String = {
-        let dir = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/")
-        return dir + "/Fixtures/samples"
-    }()
-
-    /// The lines of a fixture file .
-    static func lines(_ name: String) -> [[UInt8]] {
-        guard let data = Self.readFile(samples + "/" + name) else { return [] }
-        return data.split(separator: UInt8(ascii: "\n")).map(Array.init)
-    }
+    /// The lines of a fixture file.
+    static func lines(_ name: String) -> [[UInt8]] { Fixtures.lines(Fixtures.sample(name)) }
 
     /// A minimal Combined Log Format reader for the test: client, status, bytes and the section
     /// (the path up to its second `/`) as a range into the line. The real extractor lives in Extract/.
@@ -106,21 +99,5 @@ import Glibc
         #expect(block.contains("host h: hits 4 (4.00/s) bytes 4"))
         #expect(block.contains("  top sections: /a 2, /b 1, (other) 1\n"))
         #expect(block.contains("  top clients: 10.0.0.0 1, (other) 3\n"))
-    }
-}
-
-extension StatsRenderTests {
-    /// Reads a whole file with the C library (tests may; VigilCore may not).
-    static func readFile(_ path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = fread(&buf, 1, buf.count, f)
-            if n <= 0 { break }
-            out.append(contentsOf: buf[0..<n])
-        }
-        return out
     }
 }

@@ -1,72 +1,13 @@
 import Glibc
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
-/// Reads the captured frames in Tests/Fixtures/samples and splits them as their README describes.
+/// The sample files themselves (their frames come from `Fixtures.frames`).
 enum SyslogSamples {
-    static let directory: String = {
-        var path = #filePath
-        for _ in 0..<2 { path = String(path[..<path.lastIndex(of: "/")!]) }
-        return path + "/Fixtures/samples"
-    }()
-
-    static func read(_ name: String) -> [UInt8] {
-        guard let file = fopen(directory + "/" + name, "rb") else { return [] }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65_536, file) }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return bytes
-    }
-
-    /// Lines split on LF, without the LF; a final unterminated line counts too.
-    static func lines(_ bytes: [UInt8]) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        var start = 0
-        for (i, b) in bytes.enumerated() where b == 0x0A {
-            out.append(Array(bytes[start..<i]))
-            start = i + 1
-        }
-        if start < bytes.count { out.append(Array(bytes[start...])) }
-        return out
-    }
-
-    /// The frames of one sample file: `.udp` by its `.len` file, `.tcp` by octet counts or LF, `.log` by line.
-    static func frames(_ name: String) -> [[UInt8]] {
-        let bytes = read(name)
-        if name.hasSuffix(".udp") {
-            var out: [[UInt8]] = []
-            var offset = 0
-            for line in lines(read(name + ".len")) {
-                let length = Int(String(decoding: line, as: UTF8.self))!
-                out.append(Array(bytes[offset..<(offset + length)]))
-                offset += length
-            }
-            #expect(offset == bytes.count, "\(name): lengths do not cover the file")
-            return out
-        }
-        if name.hasSuffix(".tcp"), let first = bytes.first, first >= 0x30, first <= 0x39 {
-            var out: [[UInt8]] = []
-            var i = 0
-            while i < bytes.count {
-                var length = 0
-                while bytes[i] != 0x20 { length = length * 10 + Int(bytes[i] - 0x30); i += 1 }
-                i += 1
-                out.append(Array(bytes[i..<(i + length)]))
-                i += length
-            }
-            return out
-        }
-        return lines(bytes)
-    }
-
     /// Names of the sample files that hold frames (not the README or `.len` files).
     static func sampleFiles() -> [String] {
-        guard let dir = opendir(directory) else { return [] }
+        guard let dir = opendir(Fixtures.samplesDirectory) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -106,7 +47,7 @@ enum SyslogSamples {
 
     @Test(arguments: files)
     func everyFrameParses(file: String, count: Int, isSyslog: Bool) {
-        let frames = SyslogSamples.frames(file)
+        let frames = Fixtures.frames(file)
         #expect(frames.count == count)
         for frame in frames {
             let f = SyslogTestSupport.parse(frame)
@@ -192,15 +133,15 @@ enum SyslogSamples {
 
     @Test(arguments: representative)
     func representativeFrame(file: String, index: Int, expected: SyslogDecoded) {
-        let frames = SyslogSamples.frames(file)
+        let frames = Fixtures.frames(file)
         #expect(SyslogTestSupport.decode(frames[index]) == expected)
     }
 
     /// The same sshd messages arrive by three routes; every route must yield the same fields.
     @Test func sshdRoutesAgree() {
-        let file = SyslogSamples.frames("sshd-normal-auth.log").map { SyslogTestSupport.decode($0) }
-        let traditional = SyslogSamples.frames("sshd-normal-auth-traditional.log").map { SyslogTestSupport.decode($0) }
-        let forwarded = SyslogSamples.frames("sshd-normal-rsyslog-tcp-octet.tcp").map { SyslogTestSupport.decode($0) }
+        let file = Fixtures.frames("sshd-normal-auth.log").map { SyslogTestSupport.decode($0) }
+        let traditional = Fixtures.frames("sshd-normal-auth-traditional.log").map { SyslogTestSupport.decode($0) }
+        let forwarded = Fixtures.frames("sshd-normal-rsyslog-tcp-octet.tcp").map { SyslogTestSupport.decode($0) }
         #expect(file.count == 62 && traditional.count == 62 && forwarded.count == 62)
         for (i, (a, (b, c))) in zip(file, zip(traditional, forwarded)).enumerated() {
             #expect(a.host == "vm" && b.host == "vm" && c.host == "vm", "frame \(i)")
@@ -214,8 +155,8 @@ enum SyslogSamples {
 
     /// nginx's syslog output carries exactly the access-log line as text.
     @Test func nginxSyslogTextMatchesAccessLog() {
-        let syslog = SyslogSamples.frames("nginx-syslog-curl.udp").map { SyslogTestSupport.decode($0) }
-        let log = SyslogSamples.frames("nginx-access-curl.log").map { String(decoding: $0, as: UTF8.self) }
+        let syslog = Fixtures.frames("nginx-syslog-curl.udp").map { SyslogTestSupport.decode($0) }
+        let log = Fixtures.frames("nginx-access-curl.log").map { String(decoding: $0, as: UTF8.self) }
         #expect(syslog.map(\.text) == log)
         #expect(syslog.allSatisfy { $0.app == "nginx" && $0.priority == 190 && $0.host == "vm" })
     }

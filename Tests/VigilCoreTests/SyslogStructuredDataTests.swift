@@ -1,4 +1,5 @@
 import Testing
+import VigilTestSupport
 @testable import VigilCore
 
 @Suite struct SyslogStructuredDataTests {
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func loggerSampleWithEscapes() {
-        let frame = SyslogSamples.frames("logger-rfc5424-udp.udp")[4]
+        let frame = Fixtures.frames("logger-rfc5424-udp.udp")[4]
         #expect(Self.flatten(Self.walk(frame)) == [
             "timeQuality tzKnown=1 isSynced=0",
             "origin@32473 ip=127.0.0.1 note=quote \" bracket ] backslash \\ end",

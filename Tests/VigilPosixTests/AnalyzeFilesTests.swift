@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
 
@@ -16,7 +17,7 @@ import VigilCore
     }
 
     @Test func aMissingFileIsReportedAfterTheOthersAreAnalysed() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         write(dir + "/a.log", #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1"# + "\n")
         write(dir + "/b.log", "")
         var a = analysis()
@@ -33,7 +34,7 @@ import VigilCore
     /// order do they make one cross-host finding (read one after another, the second file's
     /// lines would be late).
     @Test func severalFilesAreMergedInTimeOrder() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         var paths: [String] = []
         for h in 1...3 {
             var text = ""
@@ -54,7 +55,7 @@ import VigilCore
     }
 
     @Test func longLinesAndAMissingFinalNewlineAreRead() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let long = String(repeating: "x", count: 5000)
         let last = #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 1"#
         write(dir + "/c.log", "\(long)\r\n" + last)

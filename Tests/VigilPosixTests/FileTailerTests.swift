@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
 
@@ -21,7 +22,7 @@ import VigilCore
     }
 
     @Test func startsAtTheEndAndSeesAppends() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let path = dir + "/access.log"
         append(path, "old line\n")
         let tailer = FileTailer(path: path)
@@ -34,7 +35,7 @@ import VigilCore
     }
 
     @Test func renameRotationLosesAndRepeatsNothing() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let path = dir + "/access.log"
         append(path, "")
         let tailer = FileTailer(path: path)
@@ -53,7 +54,7 @@ import VigilCore
     }
 
     @Test func copyTruncateRestartsAtZero() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let path = dir + "/access.log"
         append(path, "")
         let tailer = FileTailer(path: path)
@@ -68,7 +69,7 @@ import VigilCore
     }
 
     @Test func aFileThatAppearsLaterIsPickedUpFromItsStart() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let path = dir + "/later.log"
         let tailer = FileTailer(path: path)
         var notices = tailer.check { _, _ in }
@@ -85,7 +86,7 @@ import VigilCore
     }
 
     @Test func resumesAtASavedOffsetOnlyForTheSameFile() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let path = dir + "/app.log"
         append(path, "one\ntwo\n")
         let first = FileTailer(path: path, start: .beginning)
@@ -101,7 +102,7 @@ import VigilCore
     }
 
     @Test func anUnreadableFileIsReportedNotFatal() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let path = dir + "/secret.log"
         append(path, "x\n")
         chmod(path, 0)
@@ -115,7 +116,7 @@ import VigilCore
     }
 
     @Test func inotifyWakesTheLoopWhenAFollowedFileChanges() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let path = dir + "/watched.log"
         let loop = try EventLoop()
         let tailer = FileTailer(path: path, start: .beginning)

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
 
@@ -26,7 +27,7 @@ import VigilCore
     }
 
     @Test func appendsAreSeen() throws {
-        let path = try temporaryDirectory() + "/access.log"
+        let path = TemporaryDirectory().path + "/access.log"
         append(path, 3, from: 0)
         let out = Output(), notices = Output()
         let f = follower([path], out, notices)
@@ -39,7 +40,7 @@ import VigilCore
     }
 
     @Test func renameRotationAndCopyTruncateLoseAndRepeatNothing() throws {
-        let path = try temporaryDirectory() + "/access.log"
+        let path = TemporaryDirectory().path + "/access.log"
         append(path, 0, from: 0)
         let out = Output(), notices = Output()
         let f = follower([path], out, notices)
@@ -60,7 +61,7 @@ import VigilCore
     }
 
     @Test func aFileThatAppearsLaterIsPickedUp() throws {
-        let path = try temporaryDirectory() + "/later.log"
+        let path = TemporaryDirectory().path + "/later.log"
         let out = Output(), notices = Output()
         let f = follower([path], out, notices)
         f.check(now: now)
@@ -72,7 +73,7 @@ import VigilCore
     }
 
     @Test func alertsPrintAsTheyFireAndStatsOnDemand() throws {
-        let path = try temporaryDirectory() + "/access.log"
+        let path = TemporaryDirectory().path + "/access.log"
         append(path, 0, from: 0)
         let out = Output(), notices = Output()
         var settings = DetectionSettings()

@@ -1,35 +1,8 @@
 import Glibc
 import Testing
+import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
-
-/// A fresh directory under /tmp, removed with everything in it when the test ends.
-private final class TemporaryDirectory {
-    let path: String
-    init() {
-        var template = Array("/tmp/vigil-hoststore-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-    deinit { removeTree(path) }
-}
-
-/// `rm -rf` for test cleanup.
-private func removeTree(_ path: String) {
-    if let dir = opendir(path) {
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { removeTree(path + "/" + name) }
-        }
-        closedir(dir)
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
-}
 
 /// The whole content of a file, or nil when it cannot be opened.
 private func contents(_ path: String) -> String? {

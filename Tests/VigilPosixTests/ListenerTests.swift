@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
 
@@ -18,7 +19,7 @@ import VigilCore
         let consumer = RecordingConsumer()
         let listener = try UDPListener(address: loopback(v6), maxMessageBytes: 65_536, receiveBufferBytes: 1 << 20,
                                        loop: loop, consumer: consumer)
-        let expected = datagrams("logger-rfc5424-udp.udp") + datagrams("nginx-syslog-curl.udp")
+        let expected = Fixtures.datagrams("logger-rfc5424-udp.udp") + Fixtures.datagrams("nginx-syslog-curl.udp")
         let client = TestClient(udpFamilyOf: listener.address)
         for d in expected { client.sendDatagram(d, to: listener.address) }
         #expect(pump(loop) { consumer.frames.count == expected.count })
@@ -50,7 +51,7 @@ import VigilCore
             let loop = try EventLoop()
             let consumer = RecordingConsumer()
             let listener = try tcpListener(loop, consumer, v6: v6)
-            let bytes = sample(file)
+            let bytes = Fixtures.sample(file)
             let expected = octet ? octetFrames(bytes) : lineFrames(bytes)
             let client = try TestClient(tcp: listener.address)
             client.send(bytes)
@@ -65,8 +66,8 @@ import VigilCore
         let loop = try EventLoop()
         let consumer = RecordingConsumer()
         let listener = try tcpListener(loop, consumer)
-        let bytes = sample("logger-rfc5424-tcp-octet.tcp") + sample("logger-rfc5424-tcp-lf.tcp")
-        let expected = octetFrames(sample("logger-rfc5424-tcp-octet.tcp")) + lineFrames(sample("logger-rfc5424-tcp-lf.tcp"))
+        let bytes = Fixtures.sample("logger-rfc5424-tcp-octet.tcp") + Fixtures.sample("logger-rfc5424-tcp-lf.tcp")
+        let expected = octetFrames(Fixtures.sample("logger-rfc5424-tcp-octet.tcp")) + lineFrames(Fixtures.sample("logger-rfc5424-tcp-lf.tcp"))
         let client = try TestClient(tcp: listener.address)
         #expect(pump(loop) { consumer.count(.accepted) == 1 })
         for byte in bytes {

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import VigilTestSupport
 import VigilCore
 import VigilDaemon
 @testable import VigilPosix
@@ -19,14 +20,14 @@ import VigilDaemon
     }
 
     @Test func messagesLandInTheirHostFileAndShutdownLosesNothing() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let server = try makeServer(dir: dir)
         let tcp = try TestClient(tcp: server.boundTCP[0])
         let tcp6 = try TestClient(tcp: server.boundTCP[1])
         let udp = TestClient(udpFamilyOf: server.boundUDP[0])
-        tcp.send(sample("rsyslog-tcp-traditional.tcp"))
-        tcp6.send(sample("logger-rfc5424-tcp-octet.tcp"))
-        for d in datagrams("rsyslog-udp-proto23.udp") { udp.sendDatagram(d, to: server.boundUDP[0]) }
+        tcp.send(Fixtures.sample("rsyslog-tcp-traditional.tcp"))
+        tcp6.send(Fixtures.sample("logger-rfc5424-tcp-octet.tcp"))
+        for d in Fixtures.datagrams("rsyslog-udp-proto23.udp") { udp.sendDatagram(d, to: server.boundUDP[0]) }
         udp.sendDatagram(Array("garbage without any syslog header".utf8), to: server.boundUDP[0])
         // Partial last line still in flight when the daemon stops: it was read, so it is kept.
         tcp.send("<13>Nov 22 23:06:08 edge-tcp-traditional webapp: unterminated tail")
@@ -45,7 +46,7 @@ import VigilDaemon
     }
 
     @Test func bruteForceOverTCPLandsInAlertsFileBlamingTheRealAddress() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let server = try makeServer(dir: dir)
         let tcp = try TestClient(tcp: server.boundTCP[0])
         let now = Posix.wallClock().rfc3339()
@@ -61,7 +62,7 @@ import VigilDaemon
     }
 
     @Test func followedFilesAreStoredAndResumeWhereTheyStopped() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let log = dir + "/access.log"
         func append(_ text: String) {
             let fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0o644)
@@ -99,7 +100,7 @@ import VigilDaemon
     }
 
     @Test func hostileHostNamesStayInsideTheDataDirectory() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let server = try makeServer(dir: dir)
         let tcp = try TestClient(tcp: server.boundTCP[0])
         tcp.send("<13>1 2026-11-22T10:00:00Z ../../escape app - - - x\n<13>1 2026-11-22T10:00:00Z a/b app - - - y\n")
@@ -112,23 +113,9 @@ import VigilDaemon
     }
 }
 
-func temporaryDirectory() throws -> String {
-    var template = Array("/tmp/vigil-test-XXXXXX".utf8CString)
-    guard let path = mkdtemp(&template) else { throw SystemError("mkdtemp", errno: errno) }
-    return String(cString: path)
-}
-
 func readLines(_ path: String) throws -> [String] {
-    guard let file = fopen(path, "rb") else { throw SystemError("open \(path)", errno: errno) }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, file)
-        if n <= 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+    guard let bytes = Fixtures.readFile(path) else { throw SystemError("open \(path)", errno: ENOENT) }
+    return Fixtures.lines(bytes).map { String(decoding: $0, as: UTF8.self) }
 }
 
 func listDirectory(_ path: String) throws -> [String] {

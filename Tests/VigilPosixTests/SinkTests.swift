@@ -1,6 +1,7 @@
 import CVigilShim
 import Glibc
 import Testing
+import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
 
@@ -12,7 +13,7 @@ import VigilCore
     }
 
     @Test func fileSinkAppendsOneJSONLinePerAlertAtOnce() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let sink = try FileSink(path: dir + "/alerts.jsonl")
         sink.deliver(alert(1))
         #expect(try readLines(dir + "/alerts.jsonl") == [alert(1).jsonLine()])  // no flush needed
@@ -26,7 +27,7 @@ import VigilCore
     }
 
     @Test func fileSinkCountsWhatItCannotWriteAndRecovers() throws {
-        let dir = try temporaryDirectory()
+        let dir = TemporaryDirectory().path
         let path = dir + "/sub/alerts.jsonl"
         mkdir(dir + "/sub", 0o755)
         let sink = try FileSink(path: path)

@@ -1,4 +1,5 @@
 import Glibc
+import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
 
@@ -79,52 +80,13 @@ final class TestClient {
     var localPort: UInt16 { (try? Sockets.localAddress(fd).port) ?? 0 }
 }
 
-/// Reads a captured sample (Tests/Fixtures/samples).
-func sample(_ name: String) -> [UInt8] {
-    let path = String(#filePath).split(separator: "/").dropLast(2).joined(separator: "/")
-    let full = "/" + path + "/Fixtures/samples/" + name
-    guard let file = fopen(full, "rb") else { return [] }
-    defer { fclose(file) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, file)
-        if n <= 0 { break }
-        out.append(contentsOf: chunk[0..<n])
-    }
-    return out
-}
-
-/// Splits a `.udp` sample into its datagrams using the `.len` file.
-func datagrams(_ name: String) -> [[UInt8]] {
-    let data = sample(name)
-    let lengths = String(decoding: sample(name + ".len"), as: UTF8.self).split(separator: "\n").compactMap { Int($0) }
-    var out: [[UInt8]] = []
-    var offset = 0
-    for length in lengths {
-        out.append(Array(data[offset..<(offset + length)]))
-        offset += length
-    }
-    return out
-}
-
-/// Splits an octet-counted `.tcp` sample into frames, without the LF rsyslog puts inside the count.
+/// The frames an octet-counted sample holds, as the decoder delivers them: without the LF
+/// rsyslog puts inside the count.
 func octetFrames(_ bytes: [UInt8]) -> [[UInt8]] {
-    var out: [[UInt8]] = []
-    var i = 0
-    while i < bytes.count {
-        var n = 0
-        while bytes[i] != UInt8(ascii: " ") { n = n * 10 + Int(bytes[i] - 48); i += 1 }
-        i += 1
-        var frame = Array(bytes[i..<(i + n)])
-        if frame.last == UInt8(ascii: "\n") { frame.removeLast() }
-        out.append(frame)
-        i += n
-    }
-    return out
+    Fixtures.octetCountedFrames(bytes).map { $0.last == UInt8(ascii: "\n") ? Array($0.dropLast()) : $0 }
 }
 
-/// Splits an LF-framed sample into frames.
+/// The frames of an LF-framed sample (empty lines are no frames).
 func lineFrames(_ bytes: [UInt8]) -> [[UInt8]] {
-    bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map(Array.init)
+    Fixtures.lines(bytes).filter { !$0.isEmpty }
 }
