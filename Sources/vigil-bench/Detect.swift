@@ -13,40 +13,20 @@ struct DetectOptions {
 
     /// Parses the arguments after `detect`.
     static func parse(_ args: [String]) -> Result<DetectOptions, UsageError> {
-        var options = DetectOptions()
-        var i = 0
-        while i < args.count {
-            let flag = args[i]
-            guard i + 1 < args.count else { return .failure(UsageError(message: "\(flag) needs a value")) }
-            let value = args[i + 1]
-            i += 2
-            switch flag {
-            case "--count":
-                guard let n = Int(value), (1...BenchOptions.maxCount).contains(n) else {
-                    return .failure(UsageError(message: "--count must be 1...\(BenchOptions.maxCount), got '\(value)'"))
+        Result { () throws(UsageError) in
+            var options = DetectOptions()
+            for (flag, value) in try flagPairs(args) {
+                switch flag {
+                case "--count": options.count = try integer(flag, value, in: 1...BenchOptions.maxCount)
+                case "--ips": options.ips = try integer(flag, value, in: 1...AddressCycle.capacity)
+                case "--mix": options.mix = try trafficMix(value)
+                case "--event-rate": options.eventRate = try integer(flag, value, in: 1...100_000_000)
+                default: throw unknownFlag(flag)
                 }
-                options.count = n
-            case "--ips":
-                guard let n = Int(value), (1...AddressCycle.capacity).contains(n) else {
-                    return .failure(UsageError(message: "--ips must be 1...\(AddressCycle.capacity), got '\(value)'"))
-                }
-                options.ips = n
-            case "--mix":
-                guard let mix = TrafficMix(rawValue: value) else {
-                    return .failure(UsageError(message: "--mix must be ssh, http or mixed, got '\(value)'"))
-                }
-                options.mix = mix
-            case "--event-rate":
-                guard let n = Int(value), (1...100_000_000).contains(n) else {
-                    return .failure(UsageError(message: "--event-rate must be 1...100000000, got '\(value)'"))
-                }
-                options.eventRate = n
-            default:
-                return .failure(UsageError(message: "unknown flag '\(flag)'"))
             }
+            guard options.count > 0 else { throw UsageError(message: "--count is required") }
+            return options
         }
-        guard options.count > 0 else { return .failure(UsageError(message: "--count is required")) }
-        return .success(options)
     }
 }
 

@@ -23,64 +23,28 @@ struct LatencyOptions {
 
     /// Parses the arguments after `latency`.
     static func parse(_ args: [String]) -> Result<LatencyOptions, UsageError> {
-        var options = LatencyOptions()
-        var sawTarget = false
-        var i = 0
-        func number(_ flag: String, _ value: String, _ range: ClosedRange<Int>) -> Result<Int, UsageError> {
-            guard let n = Int(value), range.contains(n) else {
-                return .failure(UsageError(message: "\(flag) must be \(range.lowerBound)...\(range.upperBound), got '\(value)'"))
-            }
-            return .success(n)
-        }
-        while i < args.count {
-            let flag = args[i]
-            guard i + 1 < args.count else { return .failure(UsageError(message: "\(flag) needs a value")) }
-            let value = args[i + 1]
-            i += 2
-            let parsed: Result<Int, UsageError>
-            switch flag {
-            case "--tcp":
-                switch parseLoopbackTarget(value) {
-                case .success(let address): options.target = address; sawTarget = true
-                case .failure(let error): return .failure(error)
+        Result { () throws(UsageError) in
+            var options = LatencyOptions()
+            var sawTarget = false
+            for (flag, value) in try flagPairs(args) {
+                switch flag {
+                case "--tcp": options.target = try loopbackTarget(value); sawTarget = true
+                case "--alerts": options.alerts = value
+                case "--mix": options.mix = try trafficMix(value)
+                case "--rate": options.rate = try integer(flag, value, in: 0...10_000_000)
+                case "--duration": options.duration = try integer(flag, value, in: 1...600)
+                case "--probes-per-s": options.probeRate = try integer(flag, value, in: 1...1000)
+                case "--threshold": options.threshold = try integer(flag, value, in: 1...1000)
+                case "--ips": options.ips = try integer(flag, value, in: 1...AddressCycle.capacity)
+                case "--connections": options.connections = try integer(flag, value, in: 1...BenchOptions.maxConnections)
+                case "--first-probe": options.firstProbe = try integer(flag, value, in: 1...(1 << 20) - 1)
+                default: throw unknownFlag(flag)
                 }
-                continue
-            case "--alerts":
-                options.alerts = value
-                continue
-            case "--mix":
-                guard let mix = TrafficMix(rawValue: value) else {
-                    return .failure(UsageError(message: "--mix must be ssh, http or mixed, got '\(value)'"))
-                }
-                options.mix = mix
-                continue
-            case "--rate": parsed = number(flag, value, 0...10_000_000)
-            case "--duration": parsed = number(flag, value, 1...600)
-            case "--probes-per-s": parsed = number(flag, value, 1...1000)
-            case "--threshold": parsed = number(flag, value, 1...1000)
-            case "--ips": parsed = number(flag, value, 1...AddressCycle.capacity)
-            case "--connections": parsed = number(flag, value, 1...BenchOptions.maxConnections)
-            case "--first-probe": parsed = number(flag, value, 1...(1 << 20) - 1)
-            default: return .failure(UsageError(message: "unknown flag '\(flag)'"))
             }
-            let n: Int
-            switch parsed {
-            case .success(let value): n = value
-            case .failure(let error): return .failure(error)
-            }
-            switch flag {
-            case "--rate": options.rate = n
-            case "--duration": options.duration = n
-            case "--probes-per-s": options.probeRate = n
-            case "--threshold": options.threshold = n
-            case "--ips": options.ips = n
-            case "--first-probe": options.firstProbe = n
-            default: options.connections = n
-            }
+            guard sawTarget else { throw UsageError(message: "--tcp HOST:PORT is required") }
+            guard !options.alerts.isEmpty else { throw UsageError(message: "--alerts FILE is required") }
+            return options
         }
-        guard sawTarget else { return .failure(UsageError(message: "--tcp HOST:PORT is required")) }
-        guard !options.alerts.isEmpty else { return .failure(UsageError(message: "--alerts FILE is required")) }
-        return .success(options)
     }
 }
 

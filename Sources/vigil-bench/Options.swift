@@ -53,81 +53,40 @@ struct BenchOptions {
 
     /// Parses the arguments after `load`; everything is checked before any socket is opened.
     static func parse(_ args: [String]) -> Result<BenchOptions, UsageError> {
-        var transport: Transport?
-        var target: SocketAddress?
-        var options = BenchOptions(transport: .tcp, target: SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 0))
-        var sawCount = false
-        var i = 0
-        while i < args.count {
-            let flag = args[i]
-            guard i + 1 < args.count else { return .failure(UsageError(message: "\(flag) needs a value")) }
-            let value = args[i + 1]
-            i += 2
-            switch flag {
-            case "--tcp", "--udp":
-                if transport != nil { return .failure(UsageError(message: "give exactly one of --tcp and --udp")) }
-                transport = flag == "--tcp" ? .tcp : .udp
-                switch parseLoopbackTarget(value) {
-                case .success(let address): target = address
-                case .failure(let error): return .failure(error)
+        Result { () throws(UsageError) in
+            var transport: Transport?
+            var options = BenchOptions(transport: .tcp, target: SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 0))
+            for (flag, value) in try flagPairs(args) {
+                switch flag {
+                case "--tcp", "--udp":
+                    if transport != nil { throw UsageError(message: "give exactly one of --tcp and --udp") }
+                    transport = flag == "--tcp" ? .tcp : .udp
+                    options.target = try loopbackTarget(value)
+                case "--connections": options.connections = try integer(flag, value, in: 1...maxConnections)
+                case "--count": options.count = try integer(flag, value, in: 1...maxCount)
+                case "--framing":
+                    guard let framing = TCPFraming(rawValue: value) else {
+                        throw UsageError(message: "--framing must be octet or lf, got '\(value)'")
+                    }
+                    options.framing = framing
+                case "--size": options.size = try integer(flag, value, in: sizeRange)
+                case "--rate": options.rate = try integer(flag, value, in: 0...100_000_000)
+                case "--mix": options.mix = try trafficMix(value)
+                case "--ips": options.ips = try integer(flag, value, in: 1...AddressCycle.capacity)
+                default: throw unknownFlag(flag)
                 }
-            case "--connections":
-                guard let n = Int(value), (1...maxConnections).contains(n) else {
-                    return .failure(UsageError(message: "--connections must be 1...\(maxConnections), got '\(value)'"))
-                }
-                options.connections = n
-            case "--count":
-                guard let n = Int(value), (1...maxCount).contains(n) else {
-                    return .failure(UsageError(message: "--count must be 1...\(maxCount), got '\(value)'"))
-                }
-                options.count = n
-                sawCount = true
-            case "--framing":
-                guard let f = TCPFraming(rawValue: value) else {
-                    return .failure(UsageError(message: "--framing must be octet or lf, got '\(value)'"))
-                }
-                options.framing = f
-            case "--size":
-                guard let n = Int(value), sizeRange.contains(n) else {
-                    return .failure(UsageError(message: "--size must be \(sizeRange.lowerBound)...\(sizeRange.upperBound), got '\(value)'"))
-                }
-                options.size = n
-            case "--rate":
-                guard let n = Int(value), n >= 0, n <= 100_000_000 else {
-                    return .failure(UsageError(message: "--rate must be a number of messages per second, got '\(value)'"))
-                }
-                options.rate = n
-            case "--mix":
-                guard let mix = TrafficMix(rawValue: value) else {
-                    return .failure(UsageError(message: "--mix must be ssh, http or mixed, got '\(value)'"))
-                }
-                options.mix = mix
-            case "--ips":
-                guard let n = Int(value), (1...AddressCycle.capacity).contains(n) else {
-                    return .failure(UsageError(message: "--ips must be 1...\(AddressCycle.capacity), got '\(value)'"))
-                }
-                options.ips = n
-            default:
-                return .failure(UsageError(message: "unknown flag '\(flag)'"))
             }
+            guard let transport else { throw UsageError(message: "give one of --tcp HOST:PORT or --udp HOST:PORT") }
+            guard options.count > 0 else { throw UsageError(message: "--count is required") }
+            if transport == .udp && options.mix != nil { throw UsageError(message: "--mix applies to --tcp only") }
+            if options.mix != nil && options.framing != .octet { throw UsageError(message: "--mix frames are octet-counted") }
+            if transport == .tcp && options.rate != 0 { throw UsageError(message: "--rate applies to --udp only") }
+            if transport == .udp && options.size > 65_000 {
+                throw UsageError(message: "--size for UDP must fit a datagram (at most 65000)")
+            }
+            options.transport = transport
+            return options
         }
-        guard let transport, let target else { return .failure(UsageError(message: "give one of --tcp HOST:PORT or --udp HOST:PORT")) }
-        guard sawCount else { return .failure(UsageError(message: "--count is required")) }
-        if transport == .udp && options.mix != nil {
-            return .failure(UsageError(message: "--mix applies to --tcp only"))
-        }
-        if options.mix != nil && options.framing != .octet {
-            return .failure(UsageError(message: "--mix frames are octet-counted"))
-        }
-        if transport == .tcp && options.rate != 0 {
-            return .failure(UsageError(message: "--rate applies to --udp only"))
-        }
-        if transport == .udp && options.size > 65_000 {
-            return .failure(UsageError(message: "--size for UDP must fit a datagram (at most 65000)"))
-        }
-        options.transport = transport
-        options.target = target
-        return .success(options)
     }
 }
 

@@ -10,30 +10,18 @@ struct ParseOptions {
 
     /// Parses the arguments after `parse`.
     static func parse(_ args: [String]) -> Result<ParseOptions, UsageError> {
-        var options = ParseOptions()
-        var i = 0
-        while i < args.count {
-            let flag = args[i]
-            guard i + 1 < args.count else { return .failure(UsageError(message: "\(flag) needs a value")) }
-            let value = args[i + 1]
-            i += 2
-            switch flag {
-            case "--count":
-                guard let n = Int(value), (1...BenchOptions.maxCount).contains(n) else {
-                    return .failure(UsageError(message: "--count must be 1...\(BenchOptions.maxCount), got '\(value)'"))
+        Result { () throws(UsageError) in
+            var options = ParseOptions()
+            for (flag, value) in try flagPairs(args) {
+                switch flag {
+                case "--count": options.count = try integer(flag, value, in: 1...BenchOptions.maxCount)
+                case "--size": options.size = try integer(flag, value, in: BenchOptions.sizeRange)
+                default: throw unknownFlag(flag)
                 }
-                options.count = n
-            case "--size":
-                guard let n = Int(value), BenchOptions.sizeRange.contains(n) else {
-                    return .failure(UsageError(message: "--size must be \(BenchOptions.sizeRange.lowerBound)...\(BenchOptions.sizeRange.upperBound), got '\(value)'"))
-                }
-                options.size = n
-            default:
-                return .failure(UsageError(message: "unknown flag '\(flag)'"))
             }
+            guard options.count > 0 else { throw UsageError(message: "--count is required") }
+            return options
         }
-        guard options.count > 0 else { return .failure(UsageError(message: "--count is required")) }
-        return .success(options)
     }
 }
 
