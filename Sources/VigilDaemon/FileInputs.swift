@@ -25,7 +25,7 @@ public final class FileInputs {
             if let (identity, offset) = saved[path] { return FileTailer(path: path, start: .saved(identity, offset: offset)) }
             return FileTailer(path: path, start: input.fromBeginning ? .beginning : .end)
         }
-        host = collector.hosts.table.intern(input.host.isEmpty ? FileInputs.machineName() : input.host)
+        host = collector.hosts.table.intern(input.host.isEmpty ? Posix.machineName() : input.host)
         if !tailers.isEmpty {
             watcher = try DirectoryWatcher(paths: input.paths, loop: loop) { [unowned self] now in self.check(now: now) }
         }
@@ -72,9 +72,4 @@ public final class FileInputs {
         return offsets
     }
 
-    static func machineName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        return String(cString: buffer)
-    }
 }

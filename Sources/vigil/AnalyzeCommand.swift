@@ -29,40 +29,33 @@ func analyze(_ args: [String]) -> ExitCode {
     var host: String?
     var configPath: String?
     var top = 10
-    var i = 0
-    func value(_ flag: String) -> String? {
-        guard i + 1 < args.count else { logLine("vigil analyze: \(flag) needs a value"); return nil }
-        i += 1
-        return args[i]
-    }
-    while i < args.count {
-        let arg = args[i]
+    var arguments = Arguments(args, command: "analyze")
+    while let arg = arguments.next() {
         switch arg {
         case "--help", "-h":
             printOut(analyzeHelp)
             return .ok
         case "--json": json = true
         case "--format":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             if v == "auto" { format = nil } else if let f = LogFormat(rawValue: v) { format = f } else {
                 logLine("vigil analyze: --format must be auto, " + LogFormat.allCases.map(\.rawValue).joined(separator: ", ") + "; got `\(v)`")
                 return .usage
             }
         case "--host":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             host = v
         case "--config":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             configPath = v
         case "--top":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             guard let n = Int(v), n >= 1 else { logLine("vigil analyze: --top must be a positive number, got `\(v)`"); return .usage }
             top = n
         default:
-            if arg.hasPrefix("--") { logLine("vigil analyze: unknown flag \(arg); see `vigil analyze --help`"); return .usage }
+            if arg.hasPrefix("--") { return arguments.unknown(arg) }
             paths.append(arg)
         }
-        i += 1
     }
     guard !paths.isEmpty else {
         logLine("vigil analyze: give at least one FILE (`-` for standard input); see `vigil analyze --help`")

@@ -28,12 +28,7 @@ func follow(_ args: [String]) -> ExitCode {
     var host: String?
     var configPath: String?
     var fromStart = false
-    var i = 0
-    func value(_ flag: String) -> String? {
-        guard i + 1 < args.count else { logLine("vigil follow: \(flag) needs a value"); return nil }
-        i += 1
-        return args[i]
-    }
+    var arguments = Arguments(args, command: "follow")
     func span(_ flag: String, _ text: String) -> TimeSpan? {
         switch TimeSpan.parse(text) {
         case .success(let t) where t.microseconds >= 1_000_000: return t
@@ -41,41 +36,39 @@ func follow(_ args: [String]) -> ExitCode {
         case .failure(let e): logLine("vigil follow: \(flag): \(e.message)"); return nil
         }
     }
-    while i < args.count {
-        let arg = args[i]
+    while let arg = arguments.next() {
         switch arg {
         case "--help", "-h":
             printOut(followHelp)
             return .ok
         case "--threshold":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             guard let n = Double(v), n > 0 else { logLine("vigil follow: --threshold must be a positive number, got `\(v)`"); return .usage }
             threshold = n
         case "--window":
-            guard let v = value(arg), let t = span(arg, v) else { return .usage }
+            guard let v = arguments.value(for: arg), let t = span(arg, v) else { return .usage }
             window = t
         case "--interval":
-            guard let v = value(arg), let t = span(arg, v) else { return .usage }
+            guard let v = arguments.value(for: arg), let t = span(arg, v) else { return .usage }
             interval = t
         case "--host":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             host = v
         case "--config":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             configPath = v
         case "--from-start": fromStart = true
         default:
-            if arg.hasPrefix("--") { logLine("vigil follow: unknown flag \(arg); see `vigil follow --help`"); return .usage }
+            if arg.hasPrefix("--") { return arguments.unknown(arg) }
             paths.append(arg)
         }
-        i += 1
     }
     if paths.isEmpty { paths = ["/var/log/access.log"] }
     guard let config = loadConfig(configPath, command: "follow") else { return .usage }
     var settings = DetectionSettings(config: config)
     if let threshold { settings[.httpHighTraffic].threshold = threshold }
     if let window { settings[.httpHighTraffic].windowMicroseconds = window.microseconds }
-    let follower = Follower(paths: paths, settings: settings, host: host ?? machineName(),
+    let follower = Follower(paths: paths, settings: settings, host: host ?? Posix.machineName(),
                             start: fromStart ? .beginning : .end,
                             parser: SyslogParser(utcOffsetSeconds: config.server.timezoneOffsetSeconds),
                             output: printOut, notice: logLine)
@@ -88,10 +81,3 @@ func follow(_ args: [String]) -> ExitCode {
     }
 }
 
-/// This machine's host name (`localhost` when it has none).
-func machineName() -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-    let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    return name.isEmpty ? "localhost" : name
-}

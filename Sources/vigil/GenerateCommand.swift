@@ -44,42 +44,28 @@ func generate(_ args: [String]) -> ExitCode {
     var target: SyslogSender.Target?
     var connections: Int?
     var outPath: String?
-    var i = 1
-    func value(_ flag: String) -> String? {
-        guard i + 1 < args.count else { logLine("vigil generate: \(flag) needs a value"); return nil }
-        i += 1
-        return args[i]
-    }
-    func number(_ flag: String, _ range: ClosedRange<Int>) -> Int? {
-        guard let v = value(flag) else { return nil }
-        guard let n = Int(v), range.contains(n) else {
-            logLine("vigil generate: \(flag) must be \(range.lowerBound)...\(range.upperBound), got `\(v)`")
-            return nil
-        }
-        return n
-    }
-    while i < args.count {
-        let arg = args[i]
+    var arguments = Arguments(args, command: "generate", skipping: 1)
+    while let arg = arguments.next() {
         switch arg {
         case "--count":
-            guard let n = number(arg, 0...1_000_000_000) else { return .usage }
+            guard let n = arguments.integer(for: arg, in: 0...1_000_000_000) else { return .usage }
             options.count = n
         case "--rate":
-            guard let n = number(arg, 0...100_000_000) else { return .usage }
+            guard let n = arguments.integer(for: arg, in: 0...100_000_000) else { return .usage }
             rate = n
         case "--hosts":
-            guard let n = number(arg, 1...999) else { return .usage }
+            guard let n = arguments.integer(for: arg, in: 1...999) else { return .usage }
             options.hosts = n
         case "--seed":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             guard let n = UInt64(v) else { logLine("vigil generate: --seed must be a non-negative integer, got `\(v)`"); return .usage }
             options.seed = n
         case "--start":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             guard let n = Int64(v), n >= 0 else { logLine("vigil generate: --start must be Unix seconds, got `\(v)`"); return .usage }
             start = n
         case "--attack":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             for name in v.split(separator: ",") {
                 guard let s = TrafficGenerator.Scenario(rawValue: String(name)) else {
                     logLine("vigil generate: --attack must be one of "
@@ -89,7 +75,7 @@ func generate(_ args: [String]) -> ExitCode {
                 if !options.scenarios.contains(s) { options.scenarios.append(s) }
             }
         case "--format":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             guard let f = TrafficGenerator.Format(rawValue: v) else {
                 logLine("vigil generate: --format must be one of "
                     + TrafficGenerator.Format.allCases.map(\.rawValue).joined(separator: ", ") + "; got `\(v)`")
@@ -97,22 +83,21 @@ func generate(_ args: [String]) -> ExitCode {
             }
             format = f
         case "--to":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             switch SyslogSender.Target.parse(v) {
             case .success(let t): target = t
             case .failure(let e): logLine("vigil generate: --to: \(e.message)"); return .usage
             }
         case "--connections":
-            guard let n = number(arg, 1...256) else { return .usage }
+            guard let n = arguments.integer(for: arg, in: 1...256) else { return .usage }
             connections = n
         case "--out":
-            guard let v = value(arg) else { return .usage }
+            guard let v = arguments.value(for: arg) else { return .usage }
             outPath = v
         default:
             logLine("vigil generate: unknown argument \(arg); see `vigil generate --help`")
             return .usage
         }
-        i += 1
     }
     if target != nil && outPath != nil {
         logLine("vigil generate: give --to or --out, not both")

@@ -86,6 +86,13 @@ public enum Posix {
         return seed
     }
 
+    /// This machine's host name (`localhost` when it cannot be read).
+    public static func machineName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(cString: buffer)
+    }
+
     /// Raises the soft open-file limit to the hard limit so thousands of connections fit.
     public static func raiseFileLimit() {
         var limit = rlimit()
