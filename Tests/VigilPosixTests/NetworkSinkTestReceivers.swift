@@ -29,6 +29,11 @@ final class TestReceiver: @unchecked Sendable {
         let (fd, bound) = try Sockets.bind(SocketAddress(ip: IPAddress(127, 0, 0, 1), port: port), type: type)
         listenFD = fd
         self.port = bound.port
+        if kind == .stalled {
+            // A small window (inherited by accepted connections) so the sender's writes stall soon.
+            var size: Int32 = 4096
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         let context = Unmanaged.passRetained(self).toOpaque()
         pthread_create(&thread, nil, { raw in
             Unmanaged<TestReceiver>.fromOpaque(raw!).takeRetainedValue().run()

@@ -235,7 +235,7 @@ import VigilTestSupport
         default: target = .http(host: "127.0.0.1", port: stalled.port, path: "/")
         }
         let sink = try Self.sink(target, dir, Self.options(capacity: 100, timeoutMillis: 60_000))
-        let total = 5_000
+        let total = 20_000
         var slowest: Int64 = 0
         let start = Posix.monotonicMicros()
         for i in 0..<total {
@@ -244,10 +244,10 @@ import VigilTestSupport
             slowest = max(slowest, Posix.monotonicMicros() - before)
         }
         let elapsed = Posix.monotonicMicros() - start
-        #expect(elapsed < 5_000_000, "5000 deliver() calls took \(elapsed) µs")
+        #expect(elapsed < 10_000_000, "20000 deliver() calls took \(elapsed) µs")
         #expect(slowest < 500_000, "slowest deliver() took \(slowest) µs")
         let c = sink.counters
-        #expect(c.spooled > 0)
+        #expect(c.spooled > 0 && c.delivered < total)  // the receiver did stall the sender
         #expect(c.delivered + c.queued + c.spoolPending == total)
         sink.close()
         let after = sink.counters
