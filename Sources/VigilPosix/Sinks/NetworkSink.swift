@@ -1,0 +1,436 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// A sink that delivers over the network (SPEC §7): `syslog+udp://`, `syslog+tcp://`, `http://`,
+/// `alertmanager://`. `deliver` (on the event loop) only encodes the alert and hands it to a
+/// bounded in-memory queue, or to the disk spool `DATA/spool/NAME/` when the queue is full or the
+/// receiver is down; a sender thread of its own delivers, retrying with exponential backoff and
+/// jitter. Alerts arrive in the order `deliver` saw them, also across a restart: while anything is
+/// spooled new alerts are spooled behind it, and at close the queue is put in front of the spool.
+public final class NetworkSink: AlertSink {
+    /// Per-sink counters, as a consistent snapshot.
+    public struct Counters: Sendable, Equatable {
+        /// Alerts the receiver took (2xx, or written to the socket for syslog).
+        public var delivered = 0
+        /// Failed attempts that will be tried again.
+        public var retried = 0
+        /// Alerts written to the disk spool (queue full, receiver down, or pending at shutdown).
+        public var spooled = 0
+        /// Alerts given up on: refused by the receiver (HTTP 4xx) or not storable when the queue was full.
+        public var dropped = 0
+        /// Alerts waiting in memory now.
+        public var queued = 0
+        /// Alerts waiting in the spool now.
+        public var spoolPending = 0
+
+        /// A counter block with every value given (for tests and the stats line).
+        public init(delivered: Int = 0, retried: Int = 0, spooled: Int = 0, dropped: Int = 0, queued: Int = 0, spoolPending: Int = 0) {
+            self.delivered = delivered; self.retried = retried; self.spooled = spooled
+            self.dropped = dropped; self.queued = queued; self.spoolPending = spoolPending
+        }
+    }
+
+    /// Timing knobs; the defaults suit production, tests shorten them.
+    public struct Options: Sendable {
+        /// Alerts kept in memory before spilling to disk (`queue_capacity`).
+        public var queueCapacity: Int
+        /// The retry schedule (`max_backoff` is its maximum).
+        public var backoff: RetryBackoff
+        /// Connect, write and answer timeout, in milliseconds.
+        public var timeoutMillis: Int32
+        /// How long `close()` lets the sender empty the memory queue before spooling the rest.
+        public var drainMicros: Int64
+
+        /// Options for a configured sink: backoff from 0.5 s doubling up to `maxBackoffMicros`.
+        public init(queueCapacity: Int, maxBackoffMicros: Int64, baseBackoffMicros: Int64 = 500_000,
+                    timeoutMillis: Int32 = 5_000, drainMicros: Int64 = 2_000_000) {
+            self.queueCapacity = max(1, queueCapacity)
+            backoff = RetryBackoff(baseMicros: baseBackoffMicros, maximumMicros: maxBackoffMicros)
+            self.timeoutMillis = timeoutMillis
+            self.drainMicros = drainMicros
+        }
+    }
+
+    public let name: String
+    /// The receiver, as configured.
+    public let spec: SinkSpec
+    private let state: SinkState
+    private let encode: (Alert) -> [UInt8]
+    private var thread: pthread_t?
+
+    /// Opens the spool `spoolDirectory` (creating it) and starts the sender thread, which begins with
+    /// whatever an earlier run left spooled. `spec` must be one of the four network kinds.
+    /// `log` is called from the sender thread. Throws when the spool cannot be opened.
+    public init(name: String, spec: SinkSpec, spoolDirectory: String, options: Options,
+                log: @escaping @Sendable (String) -> Void = NetworkSink.logToStderr) throws(SystemError) {
+        self.name = name
+        self.spec = spec
+        let cancelFD = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
+        if cancelFD < 0 { throw SystemError("eventfd", errno: errno) }
+        let transport: any SinkTransport
+        switch spec {
+        case .syslogUDP(let host, let port):
+            transport = SyslogUDPTransport(host: host, port: port, timeoutMillis: options.timeoutMillis, cancelFD: cancelFD)
+            encode = NetworkSink.syslogEncoder()
+        case .syslogTCP(let host, let port):
+            transport = SyslogTCPTransport(host: host, port: port, timeoutMillis: options.timeoutMillis, cancelFD: cancelFD)
+            encode = NetworkSink.syslogEncoder()
+        case .http(let host, let port, let path):
+            transport = HTTPTransport(host: host, port: port, path: path, timeoutMillis: options.timeoutMillis, cancelFD: cancelFD)
+            encode = { alert in
+                var out: [UInt8] = []
+                alert.appendJSON(to: &out)
+                return out
+            }
+        case .alertmanager(let host, let port):
+            transport = HTTPTransport(host: host, port: port, path: AlertmanagerBody.path, timeoutMillis: options.timeoutMillis, cancelFD: cancelFD)
+            encode = { alert in
+                var out: [UInt8] = []
+                AlertmanagerBody.append(alert, to: &out)
+                return out
+            }
+        case .stdout, .file:
+            preconditionFailure("NetworkSink built for \(spec)")
+        }
+        let spool: SinkSpool
+        do { spool = try SinkSpool(directory: spoolDirectory) } catch {
+            Posix.close(cancelFD)
+            throw error
+        }
+        state = SinkState(name: name, spool: spool, options: options, cancelFD: cancelFD, log: log)
+        let sender = Sender(state: state, transport: transport, backoff: options.backoff)
+        var t = pthread_t()
+        let context = Unmanaged.passRetained(sender).toOpaque()
+        let rc = pthread_create(&t, nil, { raw in
+            Unmanaged<Sender>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, context)
+        if rc != 0 {
+            Unmanaged<Sender>.fromOpaque(context).release()
+            throw SystemError("pthread_create", errno: rc)
+        }
+        thread = t
+        if spool.hasPending { log("vigil: sink \(name): \(state.counters.spoolPending) spooled alerts to deliver first") }
+    }
+
+    deinit { close() }
+
+    /// Encodes the alert and queues it (or spools it); never waits for the network.
+    public func deliver(_ alert: Alert) {
+        state.enqueue(encode(alert))
+    }
+
+    /// Alerts refused by the receiver or lost because neither queue nor spool could take them.
+    public var dropped: Int { state.counters.dropped }
+
+    /// A snapshot of the counters.
+    public var counters: Counters { state.counters }
+
+    /// Stops the sender: it gets up to `drainMicros` to empty the memory queue, then whatever is
+    /// still queued is spooled for the next start. Idempotent; `deinit` calls it.
+    public func close() {
+        guard let t = thread else { return }
+        thread = nil
+        state.stop(drainMicros: state.options.drainMicros)
+        pthread_join(t, nil)
+        state.spoolRemaining()
+    }
+
+    /// Writes one line to stderr with a single `write` (safe from any thread).
+    public static let logToStderr: @Sendable (String) -> Void = { line in
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// The directory a sink named `name` spools to under `dataDirectory`: `DATA/spool/NAME`, with
+    /// every byte outside `[A-Za-z0-9._-]` replaced by `_` (and `.`/`..` made harmless).
+    public static func spoolDirectory(dataDirectory: String, sinkName: String) -> String {
+        var safe = String(decoding: sinkName.utf8.map { b -> UInt8 in
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"): return b
+            default: return UInt8(ascii: "_")
+            }
+        }, as: UTF8.self)
+        if safe.isEmpty || safe.allSatisfy({ $0 == "." }) { safe = "_" + safe }
+        return dataDirectory + "/spool/" + safe
+    }
+
+    private static func syslogEncoder() -> (Alert) -> [UInt8] {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let hostname = gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let pid = Int(getpid())
+        return { alert in
+            var out: [UInt8] = []
+            AlertSyslogMessage.append(alert, hostname: hostname, procID: pid, to: &out)
+            return out
+        }
+    }
+}
+
+/// A pthread mutex with one condition variable on the monotonic clock.
+final class ConditionLock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Runs `body` holding the mutex.
+    func withLock<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    /// Waits (mutex held) for a broadcast or until the monotonic deadline, in microseconds.
+    func wait(untilMonotonicMicros deadline: Int64) {
+        var ts = timespec(tv_sec: Int(deadline / 1_000_000), tv_nsec: Int(deadline % 1_000_000) * 1000)
+        pthread_cond_timedwait(condition, mutex, &ts)
+    }
+
+    /// Wakes every waiter.
+    func broadcast() { pthread_cond_broadcast(condition) }
+}
+
+/// What the event loop and the sender thread share; every field is guarded by `lock`.
+///
+/// Order: every queued alert is older than every spooled one. `enqueue` only queues while the spool
+/// is empty (and the queue has room and the receiver is not known to be down), so whatever spills
+/// goes behind the queue; the sender delivers the queue first, then the spool. At close, what is
+/// still queued is put in front of the spool (`SinkSpool.prepend`).
+final class SinkState: @unchecked Sendable {
+    let name: String
+    let options: NetworkSink.Options
+    let log: @Sendable (String) -> Void
+    let lock = ConditionLock()
+    private let spool: SinkSpool
+    private var queue: [[UInt8]] = []
+    private var head = 0
+    private var stopping = false
+    /// The last attempt failed: new alerts go straight to the spool until one is delivered.
+    private var down = false
+    private var recordsPending = 0
+    private var counts = NetworkSink.Counters()
+    /// An eventfd that, once signalled, makes the sender's socket waits give up (the sink is closing).
+    private let cancelFD: Int32
+
+    init(name: String, spool: SinkSpool, options: NetworkSink.Options, cancelFD: Int32, log: @escaping @Sendable (String) -> Void) {
+        self.cancelFD = cancelFD
+        self.name = name
+        self.spool = spool
+        self.options = options
+        self.log = log
+        recordsPending = SinkState.countRecords(spool)
+    }
+
+    deinit { Posix.close(cancelFD) }
+
+    var counters: NetworkSink.Counters {
+        lock.withLock {
+            var c = counts
+            c.queued = queue.count - head
+            c.spoolPending = recordsPending
+            return c
+        }
+    }
+
+    private var queueIsEmpty: Bool { head == queue.count }
+
+    /// Event loop: takes one payload. Queued when the queue has room, nothing is spooled and the
+    /// receiver is not down; else spooled.
+    func enqueue(_ payload: [UInt8]) {
+        lock.withLock {
+            if !spool.hasPending && !down && !stopping && queue.count - head < options.queueCapacity {
+                queue.append(payload)
+            } else {
+                if !spoolLocked(CollectionOfOne(payload)) { counts.dropped += 1 }
+            }
+            lock.broadcast()
+        }
+    }
+
+    /// Writes payloads to the spool (mutex held), counting them as spooled; false (logged) on failure.
+    private func spoolLocked(_ payloads: some Collection<[UInt8]>) -> Bool {
+        do throws(SystemError) {
+            try spool.append(payloads)
+            counts.spooled += payloads.count
+            recordsPending += payloads.count
+            return true
+        } catch {
+            log("vigil: sink \(name): cannot spool \(payloads.count) alert(s): \(error)")
+            return false
+        }
+    }
+
+    /// Where the next payload comes from.
+    enum Item {
+        case memory([UInt8])
+        case spooled([UInt8], next: Int)
+    }
+
+    /// Sender: waits for the next payload (queue first, then spool); nil when stopping.
+    func next() -> Item? {
+        lock.withLock {
+            while true {
+                if stopping { return nil }
+                if !queueIsEmpty { return .memory(queue[head]) }
+                if spool.hasPending {
+                    let (offset, end) = (spool.deliveredOffset, spool.end)
+                    if let (payload, next) = spool.record(at: offset, limit: end) {
+                        return .spooled(payload, next: next)
+                    }
+                    log("vigil: sink \(name): spool unreadable at byte \(offset), skipping the rest")
+                    counts.dropped += recordsPending
+                    recordsPending = 0
+                    spool.markDelivered(upTo: end)
+                    continue
+                }
+                lock.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000)
+            }
+        }
+    }
+
+    /// Sender: the outcome of one attempt at `item`.
+    func finished(_ item: Item, outcome: SendOutcome) {
+        lock.withLock {
+            switch outcome {
+            case .delivered, .reject:
+                down = false
+                if case .delivered = outcome { counts.delivered += 1 }
+                if case .reject(let reason) = outcome {
+                    counts.dropped += 1
+                    log("vigil: sink \(name): alert refused (\(reason)), dropped")
+                }
+                switch item {
+                case .memory: popLocked()
+                case .spooled(_, let next):
+                    spool.markDelivered(upTo: next)
+                    recordsPending = spool.hasPending ? recordsPending - 1 : 0
+                }
+            case .retry:
+                counts.retried += 1
+                down = true
+            }
+            lock.broadcast()
+        }
+    }
+
+    private func popLocked() {
+        head += 1
+        if head == queue.count {
+            queue.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024 && head * 2 > queue.count {
+            queue.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Sender: waits out a backoff; returns false when stopping.
+    func pause(micros: Int64) -> Bool {
+        let deadline = Posix.monotonicMicros() + micros
+        return lock.withLock {
+            while !stopping && Posix.monotonicMicros() < deadline {
+                lock.wait(untilMonotonicMicros: deadline)
+            }
+            return !stopping
+        }
+    }
+
+    /// Closing: lets the sender empty the memory queue for up to `drainMicros`, then stops it.
+    func stop(drainMicros: Int64) {
+        let deadline = Posix.monotonicMicros() + drainMicros
+        lock.withLock {
+            while !queueIsEmpty && !down && Posix.monotonicMicros() < deadline {
+                lock.wait(untilMonotonicMicros: deadline)
+            }
+            stopping = true
+            lock.broadcast()
+        }
+        var one: UInt64 = 1
+        _ = Glibc.write(cancelFD, &one, 8)
+    }
+
+    /// After the sender stopped: whatever is still queued goes in front of the spool for the next start.
+    func spoolRemaining() {
+        lock.withLock {
+            guard !queueIsEmpty else { return }
+            let remaining = queue[head...]
+            do throws(SystemError) {
+                try spool.prepend(remaining)
+                counts.spooled += remaining.count
+                recordsPending += remaining.count
+            } catch {
+                counts.dropped += remaining.count
+                log("vigil: sink \(name): cannot spool \(remaining.count) queued alert(s) at close: \(error)")
+            }
+            queue.removeAll()
+            head = 0
+        }
+    }
+
+    /// Records between the saved offset and the end of the journal (at start).
+    private static func countRecords(_ spool: SinkSpool) -> Int {
+        var n = 0
+        var offset = spool.deliveredOffset
+        while offset < spool.end, let (_, next) = spool.record(at: offset, limit: spool.end) {
+            n += 1
+            offset = next
+        }
+        return n
+    }
+}
+
+/// The sender thread's loop: next payload, one attempt, backoff on failure.
+private final class Sender: @unchecked Sendable {
+    let state: SinkState
+    let transport: any SinkTransport
+    let backoff: RetryBackoff
+    private var random: UInt64 = Posix.randomSeed() | 1
+
+    init(state: SinkState, transport: any SinkTransport, backoff: RetryBackoff) {
+        self.state = state
+        self.transport = transport
+        self.backoff = backoff
+    }
+
+    func run() {
+        var failures = 0
+        while let item = state.next() {
+            let payload: [UInt8]
+            switch item {
+            case .memory(let p), .spooled(let p, _): payload = p
+            }
+            let outcome = transport.send(payload)
+            state.finished(item, outcome: outcome)
+            guard case .retry(let reason) = outcome else {
+                if failures > 0 { state.log("vigil: sink \(state.name): delivering again after \(failures) failed attempt(s)") }
+                failures = 0
+                continue
+            }
+            failures += 1
+            if failures == 1 { state.log("vigil: sink \(state.name): \(reason); retrying with backoff, spooling meanwhile") }
+            // xorshift64: jitter only, never security.
+            random ^= random << 13; random ^= random >> 7; random ^= random << 17
+            if !state.pause(micros: backoff.delayMicros(attempt: failures, random: random)) { break }
+        }
+        transport.disconnect()
+    }
+}

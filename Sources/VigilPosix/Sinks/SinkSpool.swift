@@ -1,0 +1,193 @@
+import Glibc
+import VigilCore
+
+/// The on-disk overflow of one network sink, `DATA/spool/SINK/`: an append-only journal of
+/// payloads, one per line (`journal`), and the byte offset up to which they were delivered
+/// (`delivered`, 20 decimal digits rewritten in place). Order is the journal's order; a restart
+/// resumes at the saved offset. When everything is delivered both are reset to empty.
+///
+/// Written with plain `write`, without `fsync`: a crash of vigil loses nothing (the page cache
+/// survives it), a power cut may lose the last writes. A payload may be delivered twice only if
+/// vigil dies between a delivery and the offset update that follows it.
+///
+/// Not thread-safe: the owning sink calls it under its lock (reads of already-written records may
+/// happen outside the lock, since appends never touch them).
+final class SinkSpool: @unchecked Sendable {
+    let directory: String
+    private var journal: Int32
+    private let offsetFile: Int32
+    /// Bytes in the journal.
+    private(set) var end: Int
+    /// Bytes of the journal already delivered.
+    private(set) var deliveredOffset: Int
+
+    /// Opens (creating) the spool in `directory`, creating missing parent directories. A journal
+    /// whose last line was cut short by a crash is trimmed back to its last complete record.
+    init(directory: String) throws(SystemError) {
+        self.directory = directory
+        try SinkSpool.makeDirectories(directory)
+        let j = open(directory + "/journal", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        if j < 0 { throw SystemError("open \(directory)/journal", errno: errno) }
+        let o = open(directory + "/delivered", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if o < 0 {
+            let e = errno
+            Posix.close(j)
+            throw SystemError("open \(directory)/delivered", errno: e)
+        }
+        journal = j
+        offsetFile = o
+        var st = stat()
+        fstat(j, &st)
+        end = Int(st.st_size)
+        deliveredOffset = 0
+        end = SinkSpool.lastRecordEnd(j, size: end)
+        if end < Int(st.st_size) { _ = ftruncate(j, off_t(end)) }
+        var digits = [UInt8](repeating: 0, count: 32)
+        let n = digits.withUnsafeMutableBytes { pread(o, $0.baseAddress, 32, 0) }
+        var saved = 0
+        if n > 0 {
+            for d in digits.prefix(n) where d >= UInt8(ascii: "0") && d <= UInt8(ascii: "9") {
+                saved = saved &* 10 &+ Int(d - UInt8(ascii: "0"))
+            }
+        }
+        deliveredOffset = min(max(0, saved), end)
+    }
+
+    deinit {
+        Posix.close(journal)
+        Posix.close(offsetFile)
+    }
+
+    /// Whether records wait to be delivered.
+    var hasPending: Bool { deliveredOffset < end }
+
+    /// Appends payloads (each without a newline) as records, in one write.
+    func append(_ payloads: some Sequence<[UInt8]>) throws(SystemError) {
+        var bytes: [UInt8] = []
+        for p in payloads {
+            bytes.append(contentsOf: p)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        guard !bytes.isEmpty else { return }
+        var failure: SystemError?
+        bytes.withUnsafeBytes { b in
+            do throws(SystemError) { try Posix.writeAll(journal, b) } catch { failure = error }
+        }
+        if let failure {
+            // A partial write must not leave half a record in front of the next one.
+            _ = ftruncate(journal, off_t(end))
+            throw failure
+        }
+        end += bytes.count
+    }
+
+    /// Puts payloads in front of the undelivered records (at close, for what was still queued in
+    /// memory): writes `journal.new` with them followed by the undelivered tail, renames it over the
+    /// journal and restarts the offset at 0. The offset is zeroed first, so a crash in between can
+    /// only deliver some records twice, never skip one.
+    func prepend(_ payloads: some Collection<[UInt8]>) throws(SystemError) {
+        let temporary = directory + "/journal.new"
+        let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        if fd < 0 { throw SystemError("open \(temporary)", errno: errno) }
+        var bytes: [UInt8] = []
+        for p in payloads {
+            bytes.append(contentsOf: p)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        var failure: SystemError?
+        var position = deliveredOffset
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while failure == nil {
+            bytes.withUnsafeBytes { b in
+                do throws(SystemError) { try Posix.writeAll(fd, b) } catch { failure = error }
+            }
+            guard position < end else { break }
+            let n = chunk.withUnsafeMutableBytes { pread(journal, $0.baseAddress, min($0.count, end - position), off_t(position)) }
+            if n <= 0 { failure = SystemError("pread \(directory)/journal", errno: n < 0 ? errno : EIO); break }
+            bytes = Array(chunk.prefix(n))
+            position += n
+        }
+        if failure == nil {
+            writeOffset(0)
+            if rename(temporary, directory + "/journal") != 0 {
+                failure = SystemError("rename \(temporary)", errno: errno)
+                writeOffset(deliveredOffset)
+            }
+        }
+        if let failure {
+            Posix.close(fd)
+            unlink(temporary)
+            throw failure
+        }
+        var st = stat()
+        fstat(fd, &st)
+        Posix.close(journal)
+        journal = fd
+        end = Int(st.st_size)
+        deliveredOffset = 0
+    }
+
+    /// The record starting at `offset` and the offset after it, or nil at the end or on a read error.
+    func record(at offset: Int, limit: Int) -> (payload: [UInt8], next: Int)? {
+        var payload: [UInt8] = []
+        var position = offset
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while position < limit {
+            let want = min(chunk.count, limit - position)
+            let n = chunk.withUnsafeMutableBytes { pread(journal, $0.baseAddress, want, off_t(position)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return nil }
+            if let nl = chunk.prefix(n).firstIndex(of: UInt8(ascii: "\n")) {
+                payload.append(contentsOf: chunk[..<nl])
+                return (payload, position + nl + 1)
+            }
+            payload.append(contentsOf: chunk.prefix(n))
+            position += n
+        }
+        return nil
+    }
+
+    /// Records that everything before `offset` was delivered; when that is the whole journal,
+    /// empties it.
+    func markDelivered(upTo offset: Int) {
+        deliveredOffset = offset
+        if deliveredOffset >= end {
+            // Journal first: a crash between the two leaves an offset past the end, read as "all delivered".
+            _ = ftruncate(journal, 0)
+            end = 0
+            deliveredOffset = 0
+        }
+        writeOffset(deliveredOffset)
+    }
+
+    /// Rewrites the `delivered` file in place (fixed width, so one `pwrite` replaces it).
+    private func writeOffset(_ offset: Int) {
+        var text: [UInt8] = []
+        appendDigits(offset, width: 20, to: &text)
+        text.append(UInt8(ascii: "\n"))
+        _ = text.withUnsafeBytes { pwrite(offsetFile, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The offset after the last newline in the first `size` bytes (0 when there is none).
+    private static func lastRecordEnd(_ fd: Int32, size: Int) -> Int {
+        var position = size
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while position > 0 {
+            let start = max(0, position - chunk.count)
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, position - start, off_t(start)) }
+            if n <= 0 { return 0 }
+            if let nl = chunk.prefix(n).lastIndex(of: UInt8(ascii: "\n")) { return start + nl + 1 }
+            position = start
+        }
+        return 0
+    }
+
+    /// `mkdir -p`.
+    static func makeDirectories(_ path: String) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw SystemError("mkdir \(prefix)", errno: errno) }
+        }
+    }
+}
