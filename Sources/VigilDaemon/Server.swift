@@ -66,8 +66,10 @@ public final class Server {
         loop.every(microseconds: 250_000) { now in collector.advance(now: now) }
         let statsMicros = settings.statsInterval.microseconds
         if statsMicros > 0 {
+            let networkSinks = sinks.compactMap { $0 as? NetworkSink }
             loop.every(microseconds: statsMicros) { now in
                 log("vigil: " + collector.counters.summaryLine)
+                for sink in networkSinks { log("vigil: sink \(sink.name) " + sink.counters.summary) }
                 console.writeLine(collector.analyzer.stats.render(at: now, intervalSeconds: max(1, statsMicros / 1_000_000),
                                                                   hostName: { hosts.table.name(of: $0) }))
                 collector.analyzer.stats.reset()
@@ -77,16 +79,6 @@ public final class Server {
             store.enforceRetention(today: now.epochDay)
         }
         store.enforceRetention(today: Posix.wallClock().epochDay)
-    }
-
-    /// The sink kinds this build delivers to; the others are refused at start rather than silently ignored.
-    /// Every kind of SPEC §7 is built now, so the list is empty; kept for kinds a config may name later.
-    public static func unsupportedSinks(_ config: VigilConfig) -> [String] {
-        config.sinks.compactMap { sink in
-            switch sink.spec {
-            case .stdout, .file, .syslogUDP, .syslogTCP, .http, .alertmanager: return nil
-            }
-        }
     }
 
     /// `DATA/alerts.jsonl` (always) plus the configured sinks; network sinks spool to `DATA/spool/NAME/`

@@ -33,9 +33,8 @@ func serve(_ args: [String]) -> ExitCode {
     case .failure(let errors): return reportConfigErrors(errors)
     case .success(let built): config = built
     }
-    let unsupported = Server.unsupportedSinks(config)
-    if !unsupported.isEmpty {
-        logLine("vigil: sink not in this build yet (only stdout and file:PATH): " + unsupported.joined(separator: ", "))
+    if let relay = config.server.relay {
+        logLine("vigil: --relay \(relay): relaying to a central collector is not in this build yet")
         return .usage
     }
     if !config.server.http.isEmpty {

@@ -24,6 +24,11 @@ public final class NetworkSink: AlertSink {
         /// Alerts waiting in the spool now.
         public var spoolPending = 0
 
+        /// `delivered=N retried=N spooled=N dropped=N queued=N spool_pending=N`, for the stats line.
+        public var summary: String {
+            "delivered=\(delivered) retried=\(retried) spooled=\(spooled) dropped=\(dropped) queued=\(queued) spool_pending=\(spoolPending)"
+        }
+
         /// A counter block with every value given (for tests and the stats line).
         public init(delivered: Int = 0, retried: Int = 0, spooled: Int = 0, dropped: Int = 0, queued: Int = 0, spoolPending: Int = 0) {
             self.delivered = delivered; self.retried = retried; self.spooled = spooled
