@@ -164,9 +164,7 @@ public final class NetworkSink: AlertSink {
     }
 
     private static func syslogEncoder() -> (Alert) -> [UInt8] {
-        var buffer = [CChar](repeating: 0, count: 256)
-        let hostname = gethostname(&buffer, buffer.count) == 0
-            ? String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let hostname = Posix.machineName()
         let pid = Int(getpid())
         return { alert in
             var out: [UInt8] = []
