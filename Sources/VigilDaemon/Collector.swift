@@ -44,6 +44,11 @@ public final class Collector: FrameConsumer {
         /// Alerts not dispatched: global ones on an edge, host-scoped ones about relayed hosts.
         public var suppressedAlerts = 0
 
+        /// A counter block with every value given (zero by default).
+        public init(forwarded: Int = 0, received: Int = 0, malformed: Int = 0, suppressedAlerts: Int = 0) {
+            self.forwarded = forwarded; self.received = received; self.malformed = malformed; self.suppressedAlerts = suppressedAlerts
+        }
+
         /// `forwarded=N received=N malformed=N suppressed_alerts=N`, for the stats line.
         public var summary: String {
             "forwarded=\(forwarded) received=\(received) malformed=\(malformed) suppressed_alerts=\(suppressedAlerts)"
