@@ -114,4 +114,20 @@ import VigilDaemon
         #expect(central.collector.analyzer.counters.sshEvents == 1)
         #expect(try readLines(dir + "/hosts/web1/\(Posix.wallClock().dayString).log").count == 2)
     }
+
+    /// While the central is down the relay spools its events, but never more than `maxSpoolPendingBytes`:
+    /// past it events are dropped and counted, so an outage cannot fill the edge's disk.
+    @Test func relaySpoolIsBounded() throws {
+        let dir = TemporaryDirectory()
+        let gone = try TestReceiver(.syslogTCP)
+        gone.stop()
+        let options = NetworkSink.Options(queueCapacity: 1, maxBackoffMicros: 1_000_000, baseBackoffMicros: 1_000_000,
+                                          timeoutMillis: 200, drainMicros: 0, maxSpoolPendingBytes: 35)
+        let relay = try NetworkSink(name: "relay", spec: .syslogTCP(host: "127.0.0.1", port: gone.port),
+                                    spoolDirectory: dir.path + "/relay-spool", options: options, log: { _ in })
+        for i in 0..<6 { relay.send(Array("event \(i) .".utf8)) }  // 9 bytes, 10 with its newline in the spool
+        let counters = relay.counters
+        relay.close()
+        #expect(counters.queued == 1 && counters.spooled == 3 && counters.dropped == 2)
+    }
 }
