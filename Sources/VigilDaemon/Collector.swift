@@ -4,7 +4,13 @@ public import VigilPosix
 /// The ingest stage of `vigil serve`: parses every frame, names its host, stores it, analyzes
 /// it (sshd and access-log payloads into detection and stats), and hands alerts to the sinks.
 ///
-/// Runs on the event loop's thread; per message it allocates nothing once a host is known.
+/// Relaying (SPEC §9, docs/relay.md): with a `relay` sender this collector is an edge, forwarding
+/// every event it recognises and raising host-scoped alerts only. Any collector takes the relay
+/// messages it receives (APP-NAME `vigil-relay`) as the events of their original host at their
+/// original time, and leaves the host-scoped alerts about such hosts to their edge.
+///
+/// Runs on the event loop's thread; per message it allocates nothing once a host is known
+/// (forwarding allocates the message it hands to the relay sender).
 public final class Collector: FrameConsumer {
     public private(set) var counters = IngestCounters()
     public let hosts: HostDirectory
@@ -16,14 +22,61 @@ public final class Collector: FrameConsumer {
     public private(set) var alertsRaised = 0
     /// Scratch space for the textual sender address of messages without a hostname.
     private var senderText: [UInt8] = []
+    /// Where an edge forwards its events; nil on a collector that is no edge.
+    private let relay: NetworkSink?
+    /// The PROCID written in forwarded messages.
+    private let relayProcID: Int
+    private var relayDecoder = RelayDecoder()
+    /// Indexed by host: whether events of that host arrived relayed.
+    private var relayedHosts: [Bool] = []
+    /// The names of the hosts in `relayedHosts`, to recognise alerts about them.
+    private var relayedHostNames: Set<String> = []
+    public private(set) var relayCounters = RelayCounters()
 
-    public init(parser: SyslogParser, store: HostStore, analyzer: Analyzer, hosts: HostDirectory, sinks: [any AlertSink]) {
+    /// What relaying did since start.
+    public struct RelayCounters: Sendable, Equatable {
+        /// Events an edge handed to its relay sender.
+        public var forwarded = 0
+        /// Relay messages taken as events.
+        public var received = 0
+        /// Messages marked `vigil-relay` that did not decode (stored, not analyzed).
+        public var malformed = 0
+        /// Alerts not dispatched: global ones on an edge, host-scoped ones about relayed hosts.
+        public var suppressedAlerts = 0
+
+        /// A counter block with every value given (zero by default).
+        public init(forwarded: Int = 0, received: Int = 0, malformed: Int = 0, suppressedAlerts: Int = 0) {
+            self.forwarded = forwarded; self.received = received; self.malformed = malformed; self.suppressedAlerts = suppressedAlerts
+        }
+
+        /// `forwarded=N received=N malformed=N suppressed_alerts=N`, for the stats line.
+        public var summary: String {
+            "forwarded=\(forwarded) received=\(received) malformed=\(malformed) suppressed_alerts=\(suppressedAlerts)"
+        }
+    }
+
+    /// A collector; `relay` makes it an edge that forwards its events there, `relayProcID` going in their PROCID.
+    public init(parser: SyslogParser, store: HostStore, analyzer: Analyzer, hosts: HostDirectory, sinks: [any AlertSink],
+                relay: NetworkSink? = nil, relayProcID: Int = 0) {
         self.parser = parser
         self.store = store
         self.analyzer = analyzer
         self.hosts = hosts
         self.sinks = sinks
+        self.relay = relay
+        self.relayProcID = relayProcID
         senderText.reserveCapacity(48)
+    }
+
+    /// The detection settings of a collector: `base`, minus the global-only rules on an edge
+    /// (`ssh_distributed`, `http_scan`), whose view of the hosts is the central's.
+    public static func detectionSettings(_ base: DetectionSettings, isEdge: Bool) -> DetectionSettings {
+        var settings = base
+        if isEdge {
+            settings[.sshDistributed].enabled = false
+            settings[.httpScan].enabled = false
+        }
+        return settings
     }
 
     public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
@@ -55,7 +108,46 @@ public final class Collector: FrameConsumer {
 
     private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp) {
         store.append(host: host, name: hosts.table.name(of: host), day: now.epochDay, line: frame)
-        analyzer.observe(frame: frame, fields: fields, host: host, receivedAt: now)
+        if RelayDecoder.isRelay(frame, fields) {
+            receiveRelayed(frame, fields, now: now)
+            return
+        }
+        let observation = analyzer.observe(frame: frame, fields: fields, host: host, receivedAt: now)
+        if let relay, observation != .none {
+            RelayMessage.forEachMessage(of: observation, buffer: frame, host: hosts.table.name(of: host), procID: relayProcID) {
+                relay.send($0)
+                relayCounters.forwarded += 1
+            }
+        }
+    }
+
+    /// A relay message: its event goes to the analyzer as one of its original host (never forwarded
+    /// again, so relays cannot loop); one that does not decode is only counted.
+    private func receiveRelayed(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, now: Timestamp) {
+        guard case .success(let decoded) = relayDecoder.decode(frame, fields) else {
+            relayCounters.malformed += 1
+            return
+        }
+        relayCounters.received += 1
+        relayDecoder.text.withUnsafeBytes { text in
+            let origin = hosts.table.intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
+            let i = Int(origin.rawValue)
+            if i >= relayedHosts.count { relayedHosts.append(contentsOf: repeatElement(false, count: i + 1 - relayedHosts.count)) }
+            if !relayedHosts[i] {
+                relayedHosts[i] = true
+                relayedHostNames.insert(hosts.table.name(of: origin))
+            }
+            analyzer.observeRelayed(decoded.event, text: text, host: origin, receivedAt: now)
+        }
+    }
+
+    /// Whether `alert` is left to another collector: a global one on an edge (the central has the
+    /// global view), a host-scoped one about a host whose events arrive relayed (its edge raises it).
+    private func leavesToOthers(_ alert: Alert) -> Bool {
+        switch alert.scope {
+        case .global: return relay != nil
+        case .host: return alert.host.map { relayedHostNames.contains($0) } ?? false
+        }
     }
 
     public func framingError(_ error: FramingError, sender: SocketAddress) {
@@ -81,6 +173,10 @@ public final class Collector: FrameConsumer {
         let alerts = analyzer.engine.takeAlerts()
         guard !alerts.isEmpty else { return }
         for alert in alerts {
+            if leavesToOthers(alert) {
+                relayCounters.suppressedAlerts += 1
+                continue
+            }
             alertsRaised += 1
             for sink in sinks { sink.deliver(alert) }
         }

@@ -16,6 +16,8 @@ public final class Server {
     /// Standard output for the stdout sink and the stats block, never blocking the loop.
     public let console: ConsoleWriter
     public let sinks: [any AlertSink]
+    /// The edge's sender to the central collector (`--relay`); nil when this is no edge.
+    public let relay: NetworkSink?
 
     /// Binds every listener and opens the store; throws naming the address or path at fault.
     public init(config: VigilConfig, log: @escaping (String) -> Void) throws(SystemError) {
@@ -30,12 +32,13 @@ public final class Server {
         sinks = try Server.makeSinks(config, console: console)
         let hosts = HostDirectory(table: HostTable(seed: Posix.randomSeed(), maxHosts: settings.maxHosts))
         let start = Posix.wallClock()
-        let analyzer = Analyzer(settings: DetectionSettings(config: config),
+        relay = try Server.makeRelay(config)
+        let analyzer = Analyzer(settings: Collector.detectionSettings(DetectionSettings(config: config), isEdge: relay != nil),
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
                                 clampsToReceiveTime: true, idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed(),
                                 hostName: { hosts.table.name(of: $0) })
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
-                              analyzer: analyzer, hosts: hosts, sinks: sinks)
+                              analyzer: analyzer, hosts: hosts, sinks: sinks, relay: relay, relayProcID: Int(getpid()))
         for address in settings.udp {
             udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 receiveBufferBytes: settings.udpReceiveBufferBytes,
@@ -67,9 +70,15 @@ public final class Server {
         let statsMicros = settings.statsInterval.microseconds
         if statsMicros > 0 {
             let networkSinks = sinks.compactMap { $0 as? NetworkSink }
+            let relay = self.relay
             loop.every(microseconds: statsMicros) { now in
                 log("vigil: " + collector.counters.summaryLine)
                 for sink in networkSinks { log("vigil: sink \(sink.name) " + sink.counters.summary) }
+                if let relay {
+                    log("vigil: relay \(relay.spec) " + collector.relayCounters.summary + " | sender " + relay.counters.summary)
+                } else if collector.relayCounters != Collector.RelayCounters() {
+                    log("vigil: relay " + collector.relayCounters.summary)
+                }
                 console.writeLine(collector.analyzer.stats.render(at: now, intervalSeconds: max(1, statsMicros / 1_000_000),
                                                                   hostName: { hosts.table.name(of: $0) }))
                 collector.analyzer.stats.reset()
@@ -98,6 +107,15 @@ public final class Server {
             }
         }
         return sinks
+    }
+
+    /// The edge's relay sender when `server.relay` is set: a network sender like an alert sink's,
+    /// spooling to `DATA/relay-spool/` (outside `DATA/spool/`, so no sink name can collide with it),
+    /// with room for 100 000 events in memory and at most 1 GiB waiting on disk.
+    static func makeRelay(_ config: VigilConfig) throws(SystemError) -> NetworkSink? {
+        guard let spec = config.server.relay else { return nil }
+        let options = NetworkSink.Options(queueCapacity: 100_000, maxBackoffMicros: 30_000_000, maxSpoolPendingBytes: 1 << 30)
+        return try NetworkSink(name: "relay", spec: spec, spoolDirectory: config.server.dataDirectory + "/relay-spool", options: options)
     }
 
     /// A prefix that makes alert ids unique across restarts: the start time in hex.
@@ -138,6 +156,7 @@ public final class Server {
         collector.flush()
         fileInputs.saveOffsets()
         collector.dispatchAlerts()
+        relay?.close()
         store.close()
         console.flush()
         log("vigil: " + collector.counters.summaryLine)

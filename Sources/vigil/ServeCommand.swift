@@ -33,10 +33,6 @@ func serve(_ args: [String]) -> ExitCode {
     case .failure(let errors): return reportConfigErrors(errors)
     case .success(let built): config = built
     }
-    if let relay = config.server.relay {
-        logLine("vigil: --relay \(relay): relaying to a central collector is not in this build yet")
-        return .usage
-    }
     if !config.server.http.isEmpty {
         logLine("vigil: the HTTP API is not in this build yet; server.http is ignored")
     }

@@ -57,12 +57,38 @@ public struct Analyzer {
     /// Analyzes one parsed syslog message; `receivedAt` stands in for a missing timestamp.
     @discardableResult
     public mutating func observe(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) -> Observation {
-        var time = fields.timestamp ?? receivedAt
-        if clampsToReceiveTime && time.microseconds > receivedAt.microseconds &+ engine.settings.latenessMicroseconds {
-            counters.futureTimestamps += 1
-            time = receivedAt
-        }
+        let time = clamp(fields.timestamp ?? receivedAt, receivedAt: receivedAt)
         return observe(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), host: host, time: time)
+    }
+
+    /// Feeds an event another collector already extracted (`RelayDecoder`, SPEC §9), of `host` at
+    /// its own time: counted and detected like a local one, without joining by connection (the
+    /// edge did that). A time too far past `receivedAt` is clamped like a message's; `text` is
+    /// what the event's textual ranges point into.
+    @discardableResult
+    public mutating func observeRelayed(_ event: RelayEvent, text: UnsafeRawBufferPointer, host: HostID,
+                                        receivedAt: Timestamp) -> Observation {
+        switch event {
+        case .ssh(let ssh, let time):
+            let at = clamp(time, receivedAt: receivedAt)
+            record(ssh, host: host, time: at)
+            return .ssh(SSHTrackResult(event: ssh), time: at)
+        case .http(var request, let time):
+            let at = clamp(time, receivedAt: receivedAt)
+            request.time = at
+            return observeHTTP(request, text: text, host: host, time: at)
+        case .sessionSummary(let summary):
+            return observeSessionSummary(summary, host: host)
+        }
+    }
+
+    /// `time`, or `receivedAt` when `time` claims to be further ahead of it than the lateness allows.
+    private mutating func clamp(_ time: Timestamp, receivedAt: Timestamp) -> Timestamp {
+        guard clampsToReceiveTime && time.microseconds > receivedAt.microseconds &+ engine.settings.latenessMicroseconds else {
+            return time
+        }
+        counters.futureTimestamps += 1
+        return receivedAt
     }
 
     /// Analyzes the text at `text` in `buffer`: `app` (may be empty) routes sshd lines, anything

@@ -46,11 +46,15 @@ public final class NetworkSink: AlertSink {
         public var timeoutMillis: Int32
         /// How long `close()` lets the sender empty the memory queue before spooling the rest.
         public var drainMicros: Int64
+        /// Most bytes waiting in the spool; a payload past it is dropped and counted. nil: no limit
+        /// (alerts are few); the relay, which spools every event while the central is down, sets one.
+        public var maxSpoolPendingBytes: Int?
 
         /// Options for a configured sink: backoff from 0.5 s doubling up to `maxBackoffMicros`.
         public init(queueCapacity: Int, maxBackoffMicros: Int64, baseBackoffMicros: Int64 = 500_000,
-                    timeoutMillis: Int32 = 5_000, drainMicros: Int64 = 2_000_000) {
+                    timeoutMillis: Int32 = 5_000, drainMicros: Int64 = 2_000_000, maxSpoolPendingBytes: Int? = nil) {
             self.queueCapacity = max(1, queueCapacity)
+            self.maxSpoolPendingBytes = maxSpoolPendingBytes
             backoff = RetryBackoff(baseMicros: baseBackoffMicros, maximumMicros: maxBackoffMicros)
             self.timeoutMillis = timeoutMillis
             self.drainMicros = drainMicros
@@ -124,6 +128,12 @@ public final class NetworkSink: AlertSink {
     /// Encodes the alert and queues it (or spools it); never waits for the network.
     public func deliver(_ alert: Alert) {
         state.enqueue(encode(alert))
+    }
+
+    /// Queues a payload already encoded for this receiver (one RFC 5424 message for the syslog kinds,
+    /// framed by the transport), exactly like an encoded alert: the relay's events travel this way.
+    public func send(_ payload: [UInt8]) {
+        state.enqueue(payload)
     }
 
     /// Alerts refused by the receiver or lost because neither queue nor spool could take them.
@@ -269,8 +279,13 @@ final class SinkState: @unchecked Sendable {
         }
     }
 
-    /// Writes payloads to the spool (mutex held), counting them as spooled; false (logged) on failure.
+    /// Writes payloads to the spool (mutex held), counting them as spooled; false on failure (logged,
+    /// except when the spool is at `maxSpoolPendingBytes`: that happens per payload while it lasts).
     private func spoolLocked(_ payloads: some Collection<[UInt8]>) -> Bool {
+        if let limit = options.maxSpoolPendingBytes {
+            let adding = payloads.reduce(0) { $0 + $1.count + 1 }
+            if spool.end - spool.deliveredOffset + adding > limit { return false }
+        }
         do throws(SystemError) {
             try spool.append(payloads)
             counts.spooled += payloads.count
