@@ -504,7 +504,8 @@ if [ "$DETECT_UP" = 1 ]; then
     if [ "$rc" = 0 ]; then pass "SIGTERM: the detecting vigil exits 0"; else fail "SIGTERM: the detecting vigil exits 0" "exit status $rc"; fi
 fi
 
-# --- a real Prometheus Alertmanager as a sink: down at first (the alert waits), then up (delivered)
+# --- a real Prometheus Alertmanager as a sink: down at first (the alert is spooled), vigil killed
+# --- with SIGKILL, Alertmanager started, vigil restarted: the spooled alert arrives
 
 ensure_command prometheus-alertmanager prometheus-alertmanager
 AMDIR=$WORK/alertmanager
@@ -512,43 +513,49 @@ mkdir -p "$AMDIR"
 printf 'route:\n  receiver: none\nreceivers:\n  - name: none\n' >"$AMDIR/am.yml"
 AM_PORT=$(free_port)
 AM_URL=http://127.0.0.1:$AM_PORT
+AM_ARGS=(--stats-interval 1s --rule.ssh_bruteforce.threshold=3 --sink "alertmanager://127.0.0.1:$AM_PORT")
 _am_up() { curl -sf "$AM_URL/api/v2/status" >/dev/null; }
 _am_has() { curl -sf "$AM_URL/api/v2/alerts" | grep -q "$1"; }
 # am_alerts: Alertmanager's current alerts (JSON).
 am_alerts() { curl -sf "$AM_URL/api/v2/alerts" || true; }
-if VIGIL_STDOUT=/dev/null start_vigil "$WORK/data-am" "$WORK/vigil-am.stderr" --stats-interval 1s \
-        --rule.ssh_bruteforce.threshold=3 --sink "alertmanager://127.0.0.1:$AM_PORT"; then
-    # Alertmanager is not running yet: the alert waits (queued, retried with backoff).
+_spooled() { grep -q "^vigil: sink sink1 .*spooled=[1-9]" "$WORK/vigil-am.stderr"; }
+if VIGIL_STDOUT=/dev/null start_vigil "$WORK/data-am" "$WORK/vigil-am.stderr" "${AM_ARGS[@]}"; then
+    # Alertmanager is not running yet: after the first failed attempt the alert is on disk.
     for i in 1 2 3; do
         printf '<38>1 %s e2e-am sshd 7%s - - Failed password for root from 198.51.100.77 port 4%s ssh2\n' "$(date -u +%FT%TZ)" "$i" "$i"
     done | nc -q1 127.0.0.1 "$VIGIL_TCP_PORT"
-    _retried() { grep -q "^vigil: sink sink1 delivered=0 retried=[1-9]" "$WORK/vigil-am.stderr"; }
-    if wait_for 10 _retried; then
-        pass "Alertmanager down: the alert is kept and retried"
+    if wait_for 10 _spooled; then
+        pass "Alertmanager down: the alert is spooled to DATA/spool/"
     else
-        fail "Alertmanager down: the alert is kept and retried" "$(grep '^vigil: sink' "$WORK/vigil-am.stderr" | tail -n1)"
+        fail "Alertmanager down: the alert is spooled to DATA/spool/" "$(grep '^vigil: sink' "$WORK/vigil-am.stderr" | tail -n1)"
     fi
+    kill -KILL "$VIGIL_PID"
+    wait "$VIGIL_PID" 2>/dev/null || true
+    VIGIL_PID=
     prometheus-alertmanager --config.file="$AMDIR/am.yml" --web.listen-address="127.0.0.1:$AM_PORT" \
         --cluster.listen-address= --storage.path="$AMDIR/data" >"$AMDIR/log" 2>&1 &
     AM_PID=$!
     if wait_for 15 _am_up; then
         pass "real prometheus-alertmanager listens on 127.0.0.1:$AM_PORT"
-        # The waiting alert is delivered once the receiver is up (the backoff doubles from 0.5 s).
-        if wait_for 30 _am_has '"alertname":"ssh_bruteforce"'; then
-            pass "the waiting ssh_bruteforce alert reaches Alertmanager's /api/v2/alerts"
+    else
+        fail "real prometheus-alertmanager listens on 127.0.0.1:$AM_PORT" "$(tail -n 5 "$AMDIR/log")"
+    fi
+    if VIGIL_STDOUT=/dev/null start_vigil "$WORK/data-am" "$WORK/vigil-am.stderr" "${AM_ARGS[@]}"; then
+        if wait_for 20 _am_has '"alertname":"ssh_bruteforce"'; then
+            pass "after SIGKILL and restart, the spooled ssh_bruteforce alert reaches Alertmanager's /api/v2/alerts"
         else
-            fail "the waiting ssh_bruteforce alert reaches Alertmanager's /api/v2/alerts" "$(am_alerts | head -c 300)"
+            fail "after SIGKILL and restart, the spooled ssh_bruteforce alert reaches Alertmanager's /api/v2/alerts" "$(am_alerts | head -c 300)"
         fi
         if am_alerts | grep -q '"ip":"198.51.100.77"' && am_alerts | grep -q '"host":"e2e-am"'; then
             pass "Alertmanager's labels name the host and the address"
         else
             fail "Alertmanager's labels name the host and the address" "$(am_alerts | head -c 300)"
         fi
+        stop_pid "$VIGIL_PID" 15 || true
+        VIGIL_PID=
     else
-        fail "real prometheus-alertmanager listens on 127.0.0.1:$AM_PORT" "$(tail -n 5 "$AMDIR/log")"
+        fail "vigil restarts on the data directory of the killed one"
     fi
-    stop_pid "$VIGIL_PID" 15 || true
-    VIGIL_PID=
     stop_pid "$AM_PID" 5 || true
     AM_PID=
 else

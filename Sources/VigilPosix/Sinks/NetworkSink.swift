@@ -345,6 +345,9 @@ final class SinkState: @unchecked Sendable {
             case .retry:
                 counts.retried += 1
                 down = true
+                // The receiver is down: what waits in memory goes to disk at once (in front of the
+                // spool, order kept), so a crash or SIGKILL during the outage loses none of it.
+                spillQueueLocked(when: "after a failed attempt")
             }
             lock.broadcast()
         }
@@ -388,20 +391,23 @@ final class SinkState: @unchecked Sendable {
 
     /// After the sender stopped: whatever is still queued goes in front of the spool for the next start.
     func spoolRemaining() {
-        lock.withLock {
-            guard !queueIsEmpty else { return }
-            let remaining = queue[head...]
-            do throws(SystemError) {
-                try spool.prepend(remaining)
-                counts.spooled += remaining.count
-                recordsPending += remaining.count
-            } catch {
-                counts.dropped += remaining.count
-                log("vigil: sink \(name): cannot spool \(remaining.count) queued alert(s) at close: \(error)")
-            }
-            queue.removeAll()
-            head = 0
+        lock.withLock { spillQueueLocked(when: "at close") }
+    }
+
+    /// Moves the memory queue in front of the spool (mutex held).
+    private func spillQueueLocked(when: String) {
+        guard !queueIsEmpty else { return }
+        let remaining = queue[head...]
+        do throws(SystemError) {
+            try spool.prepend(remaining)
+            counts.spooled += remaining.count
+            recordsPending += remaining.count
+        } catch {
+            counts.dropped += remaining.count
+            log("vigil: sink \(name): cannot spool \(remaining.count) queued alert(s) \(when): \(error)")
         }
+        queue.removeAll()
+        head = 0
     }
 
     /// Records between the saved offset and the end of the journal (at start).
