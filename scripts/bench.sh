@@ -21,7 +21,7 @@
 # default 3: one thread alone cannot outrun either receiver on loopback),
 # BENCH_SIZE (bytes per message, 200),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
-# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost analyze"; analyze runs scripts/bench-analyze.sh),
+# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost sinks analyze"; analyze runs scripts/bench-analyze.sh),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
 # BENCH_LATENCY_SECONDS (default 10), BENCH_COST_COUNT (default 2000000).
 set -euo pipefail
@@ -38,7 +38,7 @@ SIZE=${BENCH_SIZE:-200}
 TIMEOUT=${BENCH_TIMEOUT:-180}
 ONLY=${BENCH_ONLY:-}
 UDP_RATE_SECONDS=2
-PARTS=" ${BENCH_PARTS:-ingest detect latency cost analyze} "
+PARTS=" ${BENCH_PARTS:-ingest detect latency cost sinks analyze} "
 DETECT_COUNT=${BENCH_DETECT_COUNT:-5000000}
 LATENCY_RATE=${BENCH_LATENCY_RATE:-500000}
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-10}
@@ -373,6 +373,32 @@ if part cost; then
     DETECT_LINES+=("$(printf '%-52s %s' "serve TCP ingest, default rules (msgs/s)" "$best_on")")
     DETECT_LINES+=("$(printf '%-52s %s' "serve TCP ingest, every rule disabled (msgs/s)" "$best_off")")
     DETECT_LINES+=("$(printf '%-52s %s' "ingest cost of detection" "$cost_text")")
+fi
+
+if part sinks; then
+    # A webhook that accepts connections and never reads: its alerts must not slow ingestion.
+    ensure_command python3 python3
+    STALL_PORT=$(free_port)
+    python3 "$ROOT/scripts/bench/stalled_receiver.py" "$STALL_PORT" "$TIMEOUT" &
+    STALL_PID=$!
+    CHILDREN+=("$STALL_PID")
+    wait_for 10 tcp_listening "$STALL_PORT" || die "the stalled receiver did not start"
+    COST_RUNS=${COST_RUNS:-0}
+    best_plain=0
+    best_stalled=0
+    for round in 1 2; do
+        say "stalled sink, round $round: $COST_COUNT mixed messages, file sink only"
+        cost_run
+        say "  $COST_RATE msgs/s"
+        [[ $COST_RATE =~ ^[0-9]+$ ]] && [ "$COST_RATE" -gt "$best_plain" ] && best_plain=$COST_RATE
+        say "stalled sink, round $round: plus a webhook that never reads"
+        cost_run --sink "http://127.0.0.1:$STALL_PORT/hook"
+        say "  $COST_RATE msgs/s"
+        [[ $COST_RATE =~ ^[0-9]+$ ]] && [ "$COST_RATE" -gt "$best_stalled" ] && best_stalled=$COST_RATE
+    done
+    kill "$STALL_PID" 2>/dev/null || true
+    DETECT_LINES+=("$(printf '%-52s %s' "serve TCP ingest, file sink only (msgs/s)" "$best_plain")")
+    DETECT_LINES+=("$(printf '%-52s %s' "serve TCP ingest, plus a stalled webhook (msgs/s)" "$best_stalled")")
 fi
 
 if [ "${#DETECT_LINES[@]}" -gt 0 ]; then

@@ -551,8 +551,14 @@ if VIGIL_STDOUT=/dev/null start_vigil "$WORK/data-am" "$WORK/vigil-am.stderr" "$
         else
             fail "Alertmanager's labels name the host and the address" "$(am_alerts | head -c 300)"
         fi
-        stop_pid "$VIGIL_PID" 15 || true
+        stop_pid "$VIGIL_PID" 15
+        rc=$?
         VIGIL_PID=
+        if [ "$rc" = 0 ]; then
+            pass "SIGTERM: vigil with a network sink (sender thread) exits 0"
+        else
+            fail "SIGTERM: vigil with a network sink (sender thread) exits 0" "exit status $rc"
+        fi
     else
         fail "vigil restarts on the data directory of the killed one"
     fi

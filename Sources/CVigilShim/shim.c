@@ -33,3 +33,7 @@ int vigil_block_signal(int signo) {
 void vigil_ignore_sigpipe(void) {
     signal(SIGPIPE, SIG_IGN);
 }
+
+int vigil_set_thread_name(pthread_t thread, const char *name) {
+    return pthread_setname_np(thread, name);
+}

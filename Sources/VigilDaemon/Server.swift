@@ -23,6 +23,8 @@ public final class Server {
     public init(config: VigilConfig, log: @escaping (String) -> Void) throws(SystemError) {
         let settings = config.server
         self.log = log
+        // Before the sinks start their threads, which inherit this mask (see ShutdownSignals.block).
+        ShutdownSignals.block()
         Posix.raiseFileLimit()
         loop = try EventLoop()
         let retention = StoreRetention(maxAgeDays: config.storage.maxAgeDays > 0 ? config.storage.maxAgeDays : nil,

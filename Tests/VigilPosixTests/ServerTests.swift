@@ -1,7 +1,7 @@
 import Glibc
 import Testing
 import VigilTestSupport
-import VigilCore
+@testable import VigilCore
 import VigilDaemon
 @testable import VigilPosix
 
@@ -97,6 +97,36 @@ import VigilDaemon
         #expect(try readLines("\(dir)/hosts/web3/\(day).log") == ["<13>1 2026-11-22T10:00:02Z web3 app - - - syslog line"])
         #expect(first.collector.counters.fileLines == 2 && second.collector.counters.fileLines == 1)
         #expect(first.collector.analyzer.counters.httpRequests == 1 && second.collector.analyzer.counters.httpRequests == 1)
+    }
+
+    /// SIGTERM must reach the signalfd, never a sink's sender thread (whose default action would kill
+    /// the process without its graceful shutdown): every thread blocks it.
+    @Test func sinkThreadsLeaveShutdownSignalsToTheLoop() throws {
+        var config = VigilConfig.defaults
+        config.server.udp = []
+        config.server.tcp = []
+        config.server.dataDirectory = TemporaryDirectory().path
+        config.sinks = [VigilConfig.Sink(name: "hook", spec: .http(host: "127.0.0.1", port: 9, path: "/"),
+                                         queueCapacity: 10, maxBackoff: TimeSpan(microseconds: 1_000_000))]
+        // Start from a thread that does take the signals, as `vigil serve`'s main thread does.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+        let server = try Server(config: config, log: { _ in })
+        let sigterm: UInt64 = 1 << (UInt64(SIGTERM) - 1), sigint: UInt64 = 1 << (UInt64(SIGINT) - 1)
+        var senders = 0
+        for task in try listDirectory("/proc/self/task") {
+            let status = (try? readLines("/proc/self/task/\(task)/status")) ?? []
+            guard status.contains(where: { $0.hasPrefix("Name:") && $0.hasSuffix("vigil-sink") }),
+                  let line = status.first(where: { $0.hasPrefix("SigBlk:") }),
+                  let blocked = UInt64(line.dropFirst(7).drop(while: { $0 == "\t" || $0 == " " }), radix: 16) else { continue }
+            senders += 1
+            #expect(blocked & sigterm != 0 && blocked & sigint != 0, "sender thread \(task) could take SIGTERM/SIGINT")
+        }
+        #expect(senders >= 1)
+        server.shutdown()
     }
 
     @Test func hostileHostNamesStayInsideTheDataDirectory() throws {

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <pthread.h>
 
 /// fcntl(fd, F_SETFL, flags | O_NONBLOCK); returns -1 with errno on failure.
 int vigil_set_nonblocking(int fd);
@@ -40,5 +41,8 @@ int vigil_block_signal(int signo);
 
 /// Ignores SIGPIPE process-wide so a closed peer turns into EPIPE, not death.
 void vigil_ignore_sigpipe(void);
+
+/// Names a thread (at most 15 bytes are kept), for `top -H` and /proc.
+int vigil_set_thread_name(pthread_t thread, const char *name);
 
 #endif

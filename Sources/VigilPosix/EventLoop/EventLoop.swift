@@ -135,12 +135,20 @@ public final class ShutdownSignals: EventHandler {
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
-        _ = vigil_block_signal(SIGTERM)
-        _ = vigil_block_signal(SIGINT)
+        ShutdownSignals.block()
         fd = signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
         if fd < 0 { throw SystemError("signalfd", errno: errno) }
         self.onSignal = onSignal
         try loop.register(fd, mask: EventLoop.readable, handler: self)
+    }
+
+    /// Blocks SIGTERM and SIGINT in the calling thread and in every thread it starts afterwards, so
+    /// that only the signalfd sees them. Call it before starting any thread (sink senders, load
+    /// threads): a thread created earlier would take the signal's default action, killing the
+    /// process without its graceful shutdown.
+    public static func block() {
+        _ = vigil_block_signal(SIGTERM)
+        _ = vigil_block_signal(SIGINT)
     }
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {

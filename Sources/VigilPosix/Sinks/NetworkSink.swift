@@ -120,6 +120,7 @@ public final class NetworkSink: AlertSink {
             throw SystemError("pthread_create", errno: rc)
         }
         thread = t
+        _ = vigil_set_thread_name(t, "vigil-sink")  // how `top -H` and /proc name it
         if spool.hasPending { log("vigil: sink \(name): \(state.counters.spoolPending) spooled alerts to deliver first") }
     }
 
