@@ -48,7 +48,7 @@ extension HostPID: SlotKey {
 /// arrays have grown. Callers keep their per-key state in their own arrays indexed by slot.
 struct SlotTable<Key: SlotKey> {
     /// A slot's key and the log position of its latest touch.
-    private struct Entry {
+    fileprivate struct Entry {
         var stamp: UInt32
         var key: Key
     }
@@ -247,6 +247,10 @@ struct SlotTable<Key: SlotKey> {
         }
     }
 }
+
+/// A table is a plain value: sendable when its keys are.
+extension SlotTable: Sendable where Key: Sendable {}
+extension SlotTable.Entry: Sendable where Key: Sendable {}
 
 /// The `n` most recent event times of each slot, in one flat array.
 ///
