@@ -207,6 +207,12 @@ public struct DetectionEngine {
     public mutating func advance(now: Timestamp) {
         clock = max(clock, now.microseconds)
         resolveDue()
+        // After the resolutions: a key whose window emptied no longer fires and can go.
+        let w = clock &- lateness
+        bruteforce.freeIdle(watermark: w)
+        repeatAccess.freeIdle(watermark: w)
+        scan.freeIdle(watermark: w)
+        distributed.freeIdle(watermark: w)
         let second = watermark.seconds
         if settings[.httpHighTraffic].enabled {
             for h in rates.indices { slideTraffic(host: h, to: second) }

@@ -170,6 +170,17 @@ struct SlotTable<Key: SlotKey> {
         return (s, true, evicted)
     }
 
+    /// The slot of the least recently seen key, or nil when the table is empty (for freeing
+    /// idle keys oldest first); drops the stale log records in front of it.
+    mutating func leastRecentSlot() -> Int32? {
+        while logHead < log.count {
+            let s = log[logHead]
+            if entries[Int(s)].stamp == logBase &+ UInt32(truncatingIfNeeded: logHead) { return s }
+            logHead += 1
+        }
+        return nil
+    }
+
     /// Forgets the key in `slot`; the slot is reused by a later insertion.
     mutating func remove(slot s: Int32) {
         unindex(entries[Int(s)].key)
