@@ -326,6 +326,16 @@ enum SyslogTestSupport {
             }
         }
         #expect(mismatches == 0)
+        var dateMismatches = 0
+        for year in [1, 1600, 1899, 1900] + Array(1901...2099) + [2100, 2400, 9999] {
+            for month in 1...12 {
+                for day in 1...CivilDateTime.daysInMonth(year: year, month: month)
+                where SyslogTimestamps.days(year: year, month: month, day: day) != CivilDateTime.daysFromCivil(year: year, month: month, day: day) {
+                    dateMismatches += 1
+                }
+            }
+        }
+        #expect(dateMismatches == 0)
     }
 
     /// Year resolution agrees with a direct civil-date version of the rule for every month and

@@ -66,7 +66,7 @@ enum SyslogTimestamps {
             }
         }
         guard i == end else { return nil }
-        let days = CivilDateTime.daysFromCivil(year: year, month: month, day: day)
+        let days = Self.days(year: year, month: month, day: day)
         let seconds = days &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60 &+ second) &- Int64(offset)
         return Timestamp(microseconds: seconds &* 1_000_000 &+ Int64(micro))
     }
@@ -170,6 +170,18 @@ enum SyslogTimestamps {
     /// Days of a common year before the first of `month` (1...12): 0, 31, 59, 90, … 334.
     @inline(__always)
     static func daysBefore(month: Int) -> Int { (367 &* month &- 362) / 12 &- (month > 2 ? 2 : 0) }
+
+    /// Days since 1970-01-01 of a valid date. Runs per RFC 3339 timestamp: from 1901 to 2099
+    /// every fourth year is a leap year, so the days come from shifts and adds; other years go
+    /// through `CivilDateTime.daysFromCivil`.
+    @inline(__always)
+    static func days(year: Int, month: Int, day: Int) -> Int64 {
+        guard year >= 1901 && year <= 2099 else { return CivilDateTime.daysFromCivil(year: year, month: month, day: day) }
+        // Leap days between 1970-01-01 and January 1 of `year`: floor((year - 1969) / 4).
+        let leaps = (year &- 1901) >> 2 &- 17
+        let leapDay = month > 2 && year & 3 == 0 ? 1 : 0
+        return Int64(365 &* (year &- 1970) &+ leaps &+ daysBefore(month: month) &+ leapDay &+ day &- 1)
+    }
 
     /// Days since 1970-01-01 of January 1 of `year` (proleptic Gregorian).
     @inline(__always)
