@@ -151,6 +151,14 @@ public struct TrafficStats {
         let cls = Int(request.status / 100)
         hosts[h].statusClasses[cls >= 1 && cls <= 5 ? cls - 1 : 5] += 1
 
+        // The client first: its table is large and its probe likely misses the cache; the
+        // section lookup below then runs while that load is outstanding.
+        if let ip = request.clientIP, hosts[h].clientHits.add(ip, 1, limit: maxClientsPerHost) {
+            // counted
+        } else {
+            hosts[h].otherClientHits += 1
+        }
+
         let section = UnsafeRawBufferPointer(rebasing: text[request.section.clamped(to: 0..<text.count)])
         if let i = hosts[h].sectionIndex.index(of: section) {
             hosts[h].sectionHits[i] += 1
@@ -160,12 +168,6 @@ public struct TrafficStats {
             hosts[h].sectionHits.append(1)
         } else {
             hosts[h].otherSectionHits += 1
-        }
-
-        if let ip = request.clientIP, hosts[h].clientHits.add(ip, 1, limit: maxClientsPerHost) {
-            // counted
-        } else {
-            hosts[h].otherClientHits += 1
         }
     }
 
