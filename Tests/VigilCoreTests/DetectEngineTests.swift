@@ -69,6 +69,38 @@ import Testing
         #expect(e.takeAlerts().map(\.rule) == [.sshDistributed])
     }
 
+    /// A key whose window emptied is freed when time advances, least recently seen first; a
+    /// firing key stays until it resolves (and holds back the keys seen after it); a freed key
+    /// that comes back starts over, as its old events could no longer count anyway.
+    @Test func keysWhoseWindowEmptiedAreFreed() {
+        var e = F.engine()
+        var keys: [Int] = []
+        func total() -> Int { e.keyCount(of: .sshBruteforce) + e.keyCount(of: .sshDistributed) + e.keyCount(of: .httpScan) }
+        for s: Int64 in 0..<5 { e.fail(F.web1, F.attacker, F.at(s)) }                    // ssh_bruteforce fires
+        for s: Int64 in 0..<2 { e.fail(F.web2, F.other, F.at(s)) }
+        for s: Int64 in 0..<3 { e.fail(HostID(UInt32(s)), F.other, F.at(10 + s)) }     // ssh_distributed fires
+        e.hits(F.web1, F.at(20), 3, status: 404, ip: F.other)
+        keys.append(total())                                 // 4 host+IP pairs, 2 IPs, 1 scanning IP
+        e.advance(now: F.at(79))                              // the 404s at 20 s are still in the 60 s window
+        keys.append(e.keyCount(of: .httpScan))
+        e.advance(now: F.at(80))
+        keys.append(e.keyCount(of: .httpScan))
+        e.advance(now: F.at(603))                             // the attacker fires until 604 and heads the order
+        keys.append(e.keyCount(of: .sshBruteforce))
+        e.advance(now: F.at(700))
+        keys.append(total())
+        for s: Int64 in 700..<704 { e.fail(F.web1, F.attacker, F.at(s)) }
+        for s: Int64 in 704..<707 { e.fail(HostID(UInt32(s % 3)), F.attacker, F.at(s)) }
+        e.advance(now: F.at(2000))
+        keys.append(total())
+        #expect(keys == [7, 1, 0, 4, 0, 0])
+        let firing = e.takeAlerts().filter { $0.state == .firing }
+        #expect(firing.map(\.rule) == [.sshBruteforce, .sshDistributed, .sshBruteforce, .sshDistributed])
+        #expect(firing.map(\.firstTs) == [F.at(0), F.at(10), F.at(700), F.at(704)])
+        #expect(firing.map(\.ts) == [F.at(4), F.at(12), F.at(705), F.at(706)])
+        #expect(e.evictions(of: .sshBruteforce) == 0)
+    }
+
     @Test func leastRecentlySeenKeyIsEvicted() {
         var e = F.engine { $0[.sshBruteforce].maxKeys = 2 }
         let c = IPAddress.parse("192.0.2.1")!

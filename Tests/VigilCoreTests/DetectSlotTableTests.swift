@@ -7,6 +7,7 @@ extension UInt32: SlotKey {
 
 @Suite struct DetectSlotTableTests {
     /// Random touches and removals checked against a plain dictionary and an LRU order list.
+    /// (Also the least recently seen slot, after every step.)
     @Test func matchesAReferenceModelUnderChurn() {
         var table = SlotTable<UInt32>(capacity: 300)
         var model: [UInt32: Int32] = [:]
@@ -22,6 +23,7 @@ extension UInt32: SlotKey {
                     table.remove(slot: s)
                     order.removeAll { $0 == key }
                 }
+                #expect(table.leastRecentSlot() == order.first.flatMap { model[$0] })
                 continue
             }
             let r = table.touch(key)
@@ -42,6 +44,8 @@ extension UInt32: SlotKey {
             }
             order.append(key)
             #expect(table.count == model.count)
+            // Peeking at the least recently seen key (as freeing idle keys does) changes nothing.
+            #expect(table.leastRecentSlot() == order.first.flatMap { model[$0] })
         }
         #expect(table.evictions == evictions && evictions > 0)
         for (k, s) in model { #expect(table.slot(of: k) == s) }

@@ -272,4 +272,26 @@ struct SSHExpect: Sendable, CustomTestStringConvertible {
     func recognisesSSHDAppNames(_ app: String, _ expected: Bool) {
         withExtractBytes(app) { #expect(SSHExtractor.isSSHD(app: $0) == expected) }
     }
+
+    /// `ByteScan.has` compares words at a time: it must agree with a byte-by-byte comparison for
+    /// literals of every length class, at every offset, up to the end of the range and past it.
+    @Test func literalMatchingAgreesWithBytewiseComparison() {
+        let text = "Connection closed by authenticating user root 192.0.2.1 port 22 [preauth]"
+        let literals: [StaticString] = ["C", "Conn", "Connect", "Connecti", "Connection closed by ", "closed by ",
+                                        " [preauth]", "authenticating user ", "port 22 [preauth]", "x", "Connection closed bx"]
+        withExtractBytes(text) { b in
+            var checked = 0
+            for literal in literals {
+                let bytes = Array(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+                for at in -1...b.count {
+                    for hi in [b.count, b.count - 1, at + bytes.count, at + bytes.count - 1] where hi <= b.count {
+                        let expected = at >= 0 && at + bytes.count <= hi && Array(b[at..<(at + bytes.count)]) == bytes
+                        #expect(ByteScan.has(b, at, hi, literal) == expected)
+                        checked += 1
+                    }
+                }
+            }
+            #expect(checked > 1000)
+        }
+    }
 }

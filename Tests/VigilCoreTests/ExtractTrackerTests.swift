@@ -111,4 +111,58 @@ import Testing
         let r = t.track(Self.line("error: kex_exchange_identification: Connection closed by remote host", pid: 1099), host: Self.web, at: Self.at(100))
         #expect(r.event?.ip == IPAddress(192, 0, 2, 99))
     }
+
+    @Test func expireFollowsDeadlinesMovedByLaterLines() {
+        var t = SSHConnectionTracker(connectionTimeoutSeconds: 60)
+        let first = Self.line("Connection closed by 192.0.2.1 port 1 [preauth]", pid: 1)
+        _ = t.track(first, host: Self.web, at: Self.at(0))
+        _ = t.track(first, host: Self.web, at: Self.at(50))  // idle from 50 on: stale after 110
+        t.expire(now: Self.at(100))
+        #expect(t.count == 1)
+        _ = t.track(Self.line("Connection closed by 192.0.2.2 port 2 [preauth]", pid: 2), host: Self.web, at: Self.at(105))
+        t.expire(now: Self.at(111))
+        #expect(t.count == 1)
+        // The survivor is the second connection: its address still fills in an IP-less line.
+        let kex = t.track(Self.line("error: kex_exchange_identification: Connection closed by remote host", pid: 2),
+                          host: Self.web, at: Self.at(112))
+        #expect(kex.event?.ip == IPAddress(192, 0, 2, 2))
+        t.expire(now: Self.at(200))
+        #expect(t.count == 0)
+    }
+
+    @Test func anEvictedSessionIsNoLongerFoundByItsAddress() {
+        var t = SSHConnectionTracker(capacity: 2)
+        _ = t.track(Self.line("Accepted password for a from 192.0.2.1 port 5 ssh2", pid: 10), host: Self.web, at: Self.at(0))
+        for i in 0..<4 {
+            _ = t.track(Self.line("Connection closed by 198.51.100.\(i) port 22 [preauth]", pid: Int32(20 + i)),
+                        host: Self.web, at: Self.at(Int64(1 + i)))
+        }
+        #expect(t.evictions > 0)
+        let child = t.track(Self.line("Disconnected from user a 192.0.2.1 port 5", pid: 11), host: Self.web, at: Self.at(9))
+        #expect(child.session == nil)
+        #expect(child.event?.pid == 11)
+    }
+
+    @Test func resultsDoNotDependOnTheHashSeed() {
+        let script: [(String, Int32, HostID)] = [
+            ("Accepted password for ann from 192.0.2.4 port 50000 ssh2", 100, Self.web),
+            ("pam_unix(sshd:session): session opened for user ann(uid=1000) by (uid=0)", 100, Self.web),
+            ("error: kex_exchange_identification: read: Connection reset by peer", 200, Self.db),
+            ("Invalid user x from 203.0.113.9 port 4 ", 201, Self.db),
+            ("Failed password for invalid user x from 203.0.113.9 port 4 ssh2", 201, Self.db),
+            ("Connection reset by 203.0.113.7 port 9 [preauth]", 200, Self.db),
+            ("Disconnected from user ann 192.0.2.4 port 50000", 101, Self.web),
+            ("pam_unix(sshd:session): session closed for user ann", 100, Self.web),
+        ]
+        func run(_ seed: UInt64) -> [SSHTrackResult] {
+            var t = SSHConnectionTracker(hashSeed: seed)
+            return script.enumerated().map { i, step in t.track(Self.line(step.0, pid: step.1), host: step.2, at: Self.at(Int64(i))) }
+        }
+        let reference = run(0)
+        #expect(reference[4].event == nil)  // the invalid user's failure is the same attempt
+        #expect(reference[5].joined?.count == 1)
+        #expect(reference[6].session?.durationMicroseconds == 5_000_000)
+        #expect(reference[7].event == nil)
+        for seed: UInt64 in [1, 0x9E37_79B9_7F4A_7C15, .max] { #expect(run(seed) == reference) }
+    }
 }

@@ -309,6 +309,75 @@ enum SyslogTestSupport {
         #expect(d == D(format: .rfc3164, timestamp: expected, host: "host", app: "app", text: "x"))
     }
 
+    /// The day arithmetic behind year resolution agrees with the civil date conversion on
+    /// every day from 1583 to 2600 (and on a wide sample beyond).
+    @Test func yearArithmeticMatchesCivilDates() {
+        for month in 1...12 {
+            #expect(Int64(SyslogTimestamps.daysBefore(month: month))
+                    == CivilDateTime.daysFromCivil(year: 2026, month: month, day: 1) - CivilDateTime.daysFromCivil(year: 2026, month: 1, day: 1))
+        }
+        let days = Array(CivilDateTime.daysFromCivil(year: 1583, month: 1, day: 1)...CivilDateTime.daysFromCivil(year: 2600, month: 12, day: 31))
+            + stride(from: Int64(-3_000_000), through: 3_000_000, by: 997).map { $0 }
+        var mismatches = 0
+        for day in days {
+            let (year, start) = SyslogTimestamps.yearContaining(day: day)
+            if year != CivilDateTime.civilFromDays(day).year || start != CivilDateTime.daysFromCivil(year: year, month: 1, day: 1) {
+                mismatches += 1
+            }
+        }
+        #expect(mismatches == 0)
+        var dateMismatches = 0
+        for year in [1, 1600, 1899, 1900] + Array(1901...2099) + [2100, 2400, 9999] {
+            for month in 1...12 {
+                for day in 1...CivilDateTime.daysInMonth(year: year, month: month)
+                where SyslogTimestamps.days(year: year, month: month, day: day) != CivilDateTime.daysFromCivil(year: year, month: month, day: day) {
+                    dateMismatches += 1
+                }
+            }
+        }
+        #expect(dateMismatches == 0)
+    }
+
+    /// Year resolution agrees with a direct civil-date version of the rule for every month and
+    /// day (impossible dates included) against receive times around the turn of several years.
+    @Test func nearestYearMatchesTheCivilDateRule() {
+        func reference(month: Int, day: Int, secondOfDay: Int, utcOffset: Int, receivedAt: Timestamp) -> Timestamp? {
+            let received = receivedAt.seconds
+            let local = received + Int64(utcOffset)
+            let receiveYear = CivilDateTime.civilFromDays(local >= 0 ? local / 86_400 : (local - 86_399) / 86_400).year
+            var best: Int64 = 0, bestDistance = Int64.max
+            for year in (receiveYear - 1)...(receiveYear + 1) where day <= CivilDateTime.daysInMonth(year: year, month: month) {
+                let seconds = CivilDateTime.daysFromCivil(year: year, month: month, day: day) * 86_400 + Int64(secondOfDay) - Int64(utcOffset)
+                let distance = abs(seconds - received)
+                if distance < bestDistance { best = seconds; bestDistance = distance }
+            }
+            return bestDistance == .max ? nil : Timestamp(microseconds: best * 1_000_000)
+        }
+        var mismatches = 0
+        var checked = 0
+        for year in [1969, 1970, 2000, 2024, 2026, 2027, 2100] {
+            for (m, d) in [(1, 1), (12, 31), (6, 30)] {
+                for hour in [0, 11, 23] {
+                    let receivedAt = CivilDateTime(year: year, month: m, day: d, hour: hour, minute: 59).timestamp()
+                    for offset in [0, 3600, -18_000, 50_400] {
+                        for month in 1...12 {
+                            for day in [1, 15, 28, 29, 30, 31] {
+                                checked += 1
+                                let got = SyslogTimestamps.nearestYear(month: month, day: day, secondOfDay: 43_210, microsecond: 0,
+                                                                       utcOffset: offset, receivedAt: receivedAt)
+                                if got != reference(month: month, day: day, secondOfDay: 43_210, utcOffset: offset, receivedAt: receivedAt) {
+                                    mismatches += 1
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(checked == 7 * 3 * 3 * 4 * 12 * 6)
+        #expect(mismatches == 0)
+    }
+
     @Test func zonelessTimestampUsesConfiguredOffset() {
         let parser = SyslogParser(utcOffsetSeconds: 3600)
         #expect(SyslogTestSupport.decode("<13>Nov 22 23:05:45 h a: x", parser: parser).timestamp == "2026-11-22T22:05:45.000000Z")

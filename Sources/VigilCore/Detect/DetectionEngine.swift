@@ -207,6 +207,12 @@ public struct DetectionEngine {
     public mutating func advance(now: Timestamp) {
         clock = max(clock, now.microseconds)
         resolveDue()
+        // After the resolutions: a key whose window emptied no longer fires and can go.
+        let w = clock &- lateness
+        bruteforce.freeIdle(watermark: w)
+        repeatAccess.freeIdle(watermark: w)
+        scan.freeIdle(watermark: w)
+        distributed.freeIdle(watermark: w)
         let second = watermark.seconds
         if settings[.httpHighTraffic].enabled {
             for h in rates.indices { slideTraffic(host: h, to: second) }
@@ -336,21 +342,22 @@ public struct DetectionEngine {
     }
 
     private mutating func checkErrors(host h: Int, at t: Int64) {
+        // Runs on every request: the summary strings are built only when an alert is emitted.
+        let holds = errorsHold(rates[h].errors)
+        if holds == (rates[h].errorIncident != nil) { return }
         let w = rates[h].errors
-        let holds = errorsHold(w)
         let host = HostID(UInt32(h))
         let percent = w.sum == 0 ? 0 : (w.markedSum * 100 + w.sum / 2) / w.sum
-        let window = windowText(.httpErrorBurst)
-        if holds, rates[h].errorIncident == nil {
+        if holds {
             let incident = newIncident(host: host, ip: nil, firstTs: t, count: w.markedSum)
             rates[h].errorIncident = incident
             emit(.httpErrorBurst, .firing, incident, ts: t,
-                 summary: "\(w.markedSum) of \(w.sum) requests (\(percent)%) on \(hostName(host)) answered 5xx within \(window)")
-        } else if !holds, var incident = rates[h].errorIncident {
+                 summary: "\(w.markedSum) of \(w.sum) requests (\(percent)%) on \(hostName(host)) answered 5xx within \(windowText(.httpErrorBurst))")
+        } else if var incident = rates[h].errorIncident {
             rates[h].errorIncident = nil
             incident.count = w.markedSum
             emit(.httpErrorBurst, .resolved, incident, ts: t,
-                 summary: "5xx responses on \(hostName(host)) back under the threshold: \(w.markedSum) of \(w.sum) requests (\(percent)%) within \(window)")
+                 summary: "5xx responses on \(hostName(host)) back under the threshold: \(w.markedSum) of \(w.sum) requests (\(percent)%) within \(windowText(.httpErrorBurst))")
         }
     }
 

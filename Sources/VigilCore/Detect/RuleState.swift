@@ -102,6 +102,16 @@ struct CountState<Key: IncidentKey> {
         return (slot, evicted, fires)
     }
 
+    /// Frees keys, least recently seen first, whose newest event lies a window or more before
+    /// `watermark` and that do not fire: no event admitted from now on can count together with
+    /// theirs, so a fresh key behaves the same, and state follows the active keys instead of
+    /// growing to the cap. Stops at the first key still needed.
+    mutating func freeIdle(watermark: Int64) {
+        while let s = table.leastRecentSlot(), firing.seq(of: s) == nil, times.newest(s) &+ window <= watermark {
+            table.remove(slot: s)
+        }
+    }
+
     /// Marks `slot` as firing with `incident`.
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
         firing.start(slot, incident)
@@ -213,6 +223,14 @@ struct DistributedState {
         let low = oldest(slot)
         let fires = low != .min && newest(slot) &- low < window && low &+ window > watermark
         return (slot, evicted, fires)
+    }
+
+    /// Frees IPs, least recently seen first, whose newest failure or probe lies a window or
+    /// more before `watermark` and that do not fire (see `CountState.freeIdle`).
+    mutating func freeIdle(watermark: Int64) {
+        while let s = table.leastRecentSlot(), firing.seq(of: s) == nil, newest(s) &+ window <= watermark {
+            table.remove(slot: s)
+        }
     }
 
     /// Marks `slot` as firing with `incident`.

@@ -48,7 +48,7 @@ extension HostPID: SlotKey {
 /// arrays have grown. Callers keep their per-key state in their own arrays indexed by slot.
 struct SlotTable<Key: SlotKey> {
     /// A slot's key and the log position of its latest touch.
-    private struct Entry {
+    fileprivate struct Entry {
         var stamp: UInt32
         var key: Key
     }
@@ -170,6 +170,17 @@ struct SlotTable<Key: SlotKey> {
         return (s, true, evicted)
     }
 
+    /// The slot of the least recently seen key, or nil when the table is empty (for freeing
+    /// idle keys oldest first); drops the stale log records in front of it.
+    mutating func leastRecentSlot() -> Int32? {
+        while logHead < log.count {
+            let s = log[logHead]
+            if entries[Int(s)].stamp == logBase &+ UInt32(truncatingIfNeeded: logHead) { return s }
+            logHead += 1
+        }
+        return nil
+    }
+
     /// Forgets the key in `slot`; the slot is reused by a later insertion.
     mutating func remove(slot s: Int32) {
         unindex(entries[Int(s)].key)
@@ -247,6 +258,10 @@ struct SlotTable<Key: SlotKey> {
         }
     }
 }
+
+/// A table is a plain value: sendable when its keys are.
+extension SlotTable: Sendable where Key: Sendable {}
+extension SlotTable.Entry: Sendable where Key: Sendable {}
 
 /// The `n` most recent event times of each slot, in one flat array.
 ///

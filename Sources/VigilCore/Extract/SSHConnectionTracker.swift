@@ -55,9 +55,21 @@ public struct SSHTrackResult: Sendable, Equatable {
 ///
 /// Pure: time is passed in. State is bounded by `capacity`; pre-auth state idles
 /// out after `connectionTimeoutSeconds`, open sessions after `sessionTimeoutSeconds`.
+/// Connections and accepted addresses live in seeded `SlotTable`s with their state in
+/// arrays by slot: no `Hasher` per line, and `expire` scans one array of deadlines only
+/// when the earliest of them has passed.
 public struct SSHConnectionTracker: Sendable {
-    private struct ConnKey: Hashable, Sendable { var host: HostID; var pid: Int32 }
-    private struct AddrKey: Hashable, Sendable { var host: HostID; var ip: IPAddress; var port: UInt16 }
+    /// Where an accepted session's child reports its end: host, client address and port.
+    struct AddrKey: SlotKey, Sendable {
+        var host: HostID
+        var ip: IPAddress
+        var port: UInt16
+
+        @inline(__always)
+        func slotHash(_ seed: UInt64) -> UInt64 {
+            mixHash(ip.low, ip.high, seed &+ (UInt64(host.rawValue) << 16 | UInt64(port)))
+        }
+    }
 
     private struct Conn: Sendable {
         var ip: IPAddress?
@@ -78,8 +90,20 @@ public struct SSHConnectionTracker: Sendable {
         var inSession: Bool { accepted != nil && !ended }
     }
 
-    private var conns: [ConnKey: Conn] = [:]
-    private var byAddress: [AddrKey: Int32] = [:]
+    /// Connections by (host, PID); `state` and `deadlines` are indexed by their slots.
+    private var conns: SlotTable<HostPID>
+    /// Per slot, the connection; nil for a free slot.
+    private var state: [Conn?] = []
+    /// Per slot, the time (µs) after which the connection is stale; `Int64.max` for a free slot.
+    private var deadlines: [Int64] = []
+    /// No connection goes stale before this time (a lower bound; deadlines only move later).
+    private var earliestDeadline = Int64.max
+    /// Accepted sessions by (host, address, port); `sessionPIDs` is indexed by their slots.
+    private var byAddress: SlotTable<AddrKey>
+    /// Per `byAddress` slot, the PID of the connection that accepted it.
+    private var sessionPIDs: [Int32] = []
+    private let connectionLimit: Int64
+    private let sessionLimit: Int64
 
     /// Most connections (with or without a session) kept at once.
     public let capacity: Int
@@ -90,10 +114,24 @@ public struct SSHConnectionTracker: Sendable {
     /// Connections dropped because `capacity` was reached (a metric).
     public private(set) var evictions = 0
 
-    public init(capacity: Int = 65_536, connectionTimeoutSeconds: Int64 = 600, sessionTimeoutSeconds: Int64 = 7 * 86_400) {
+    /// A tracker of at most `capacity` connections with the given idle timeouts; `hashSeed`
+    /// seeds the hashing of its tables (a daemon passes a random one so that senders cannot
+    /// choose PIDs and addresses that all land in one probe run).
+    public init(capacity: Int = 65_536, connectionTimeoutSeconds: Int64 = 600, sessionTimeoutSeconds: Int64 = 7 * 86_400,
+                hashSeed: UInt64 = 0) {
         self.capacity = max(1, capacity)
         self.connectionTimeoutSeconds = connectionTimeoutSeconds
         self.sessionTimeoutSeconds = sessionTimeoutSeconds
+        connectionLimit = Self.microseconds(connectionTimeoutSeconds)
+        sessionLimit = Self.microseconds(sessionTimeoutSeconds)
+        conns = SlotTable(capacity: self.capacity, seed: hashSeed)
+        byAddress = SlotTable(capacity: self.capacity, seed: hashSeed &+ 1)
+    }
+
+    /// `seconds` in microseconds, saturating.
+    private static func microseconds(_ seconds: Int64) -> Int64 {
+        let (v, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? (seconds < 0 ? .min : .max) : v
     }
 
     /// How many connections are remembered now.
@@ -104,29 +142,35 @@ public struct SSHConnectionTracker: Sendable {
         var result = SSHTrackResult(event: line.event)
         if line.message == .userDisconnected {
             // Logged by the child under its own PID: find the session by address.
-            if let ip = line.ip, let pid = byAddress[AddrKey(host: host, ip: ip, port: line.port)],
-               var c = conns[ConnKey(host: host, pid: pid)] {
-                if c.inSession {
-                    c.ended = true
-                    c.lastSeen = now
-                    conns[ConnKey(host: host, pid: pid)] = c
-                    result.session = session(of: c, host: host, pid: pid, end: now)
-                    // Report the end under the session's (monitor) PID, the one its opening carried,
-                    // so whoever pairs opens and closes by PID sees this session end.
-                    result.event?.pid = pid
-                } else {
-                    result.event = nil  // the monitor's `session closed` already ended it
+            if let ip = line.ip, let a = byAddress.slot(of: AddrKey(host: host, ip: ip, port: line.port)) {
+                let pid = sessionPIDs[Int(a)]
+                if let s = conns.slot(of: HostPID(host: host, pid: pid)), var c = state[Int(s)] {
+                    if c.inSession {
+                        c.ended = true
+                        c.lastSeen = now
+                        put(c, at: s)
+                        result.session = session(of: c, host: host, pid: pid, end: now)
+                        // Report the end under the session's (monitor) PID, the one its opening carried,
+                        // so whoever pairs opens and closes by PID sees this session end.
+                        result.event?.pid = pid
+                    } else {
+                        result.event = nil  // the monitor's `session closed` already ended it
+                    }
                 }
             }
             return result
         }
 
-        let key = ConnKey(host: host, pid: line.pid)
+        let key = HostPID(host: host, pid: line.pid)
+        var slot = conns.slot(of: key)
         var c: Conn
-        if let known = conns[key], !isStale(known, now) {
+        if let s = slot, let known = state[Int(s)], !isStale(s, now) {
             c = known
         } else {
-            if let old = conns[key] { remove(key, old) }
+            if let s = slot {
+                remove(s)
+                slot = nil
+            }
             makeRoom(now)
             c = Conn(lastSeen: now)
         }
@@ -156,13 +200,18 @@ public struct SSHConnectionTracker: Sendable {
         switch line.message {
         case .accepted:
             if let ip = line.ip {
-                if let old = c.accepted { byAddress[old] = nil }
+                if let old = c.accepted, let b = byAddress.slot(of: old) { byAddress.remove(slot: b) }
                 let a = AddrKey(host: host, ip: ip, port: line.port)
                 c.accepted = a
                 c.acceptedAt = now
                 c.sessionStart = nil
                 c.ended = false
-                byAddress[a] = line.pid
+                let b = Int(byAddress.touch(a).slot)
+                if b >= sessionPIDs.count {
+                    sessionPIDs.reserveOnce(byAddress.capacity)
+                    sessionPIDs.append(contentsOf: repeatElement(0, count: b + 1 - sessionPIDs.count))
+                }
+                sessionPIDs[b] = line.pid
             }
         case .sessionOpened:
             if c.sessionStart == nil { c.sessionStart = now }
@@ -170,14 +219,14 @@ public struct SSHConnectionTracker: Sendable {
         case .sessionClosed:
             if c.ended {
                 result.event = nil  // the child's `Disconnected from user` already ended it
-                remove(key, c)
+                if let s = slot { remove(s) }
                 return result
             }
             if c.accepted != nil || c.sessionStart != nil {
                 result.session = session(of: c, host: host, pid: line.pid, end: now)
             }
             if c.accepted == nil {
-                remove(key, c)
+                if let s = slot { remove(s) }
                 return result
             }
             // Keep a marker so the child's `Disconnected from user` (found by address) is
@@ -189,27 +238,67 @@ public struct SSHConnectionTracker: Sendable {
         default:
             break
         }
-        conns[key] = c
+        put(c, at: slot ?? insert(key))
         return result
     }
 
     /// Forgets connections idle past their timeout (held probes are dropped unresolved).
     public mutating func expire(now: Timestamp) {
-        for (key, c) in conns where isStale(c, now) { remove(key, c) }
+        let t = now.microseconds
+        if t <= earliestDeadline { return }
+        var earliest = Int64.max
+        for s in deadlines.indices {
+            let d = deadlines[s]
+            if t > d {
+                remove(Int32(truncatingIfNeeded: s))
+            } else {
+                earliest = min(earliest, d)
+            }
+        }
+        earliestDeadline = earliest
     }
 
-    private func isStale(_ c: Conn, _ now: Timestamp) -> Bool {
-        let limit = c.inSession ? sessionTimeoutSeconds : connectionTimeoutSeconds
-        return now.microseconds - c.lastSeen.microseconds > limit * 1_000_000
+    /// The time after which `c` is stale: its last line plus the timeout of its kind.
+    private func deadline(of c: Conn) -> Int64 {
+        let (d, overflow) = c.lastSeen.microseconds.addingReportingOverflow(c.inSession ? sessionLimit : connectionLimit)
+        return overflow ? (d < 0 ? .max : .min) : d
     }
+
+    private func isStale(_ s: Int32, _ now: Timestamp) -> Bool { now.microseconds > deadlines[Int(s)] }
 
     private func session(of c: Conn, host: HostID, pid: Int32, end: Timestamp?) -> SSHSession {
         SSHSession(host: host, pid: pid, ip: c.ip, port: c.port, start: c.sessionStart ?? c.acceptedAt ?? end ?? c.lastSeen, end: end)
     }
 
-    private mutating func remove(_ key: ConnKey, _ c: Conn) {
-        conns[key] = nil
-        if let a = c.accepted, byAddress[a] == key.pid { byAddress[a] = nil }
+    /// A slot for the new connection `key` (room was made before).
+    private mutating func insert(_ key: HostPID) -> Int32 {
+        let s = conns.touch(key).slot
+        if Int(s) >= state.count {
+            state.reserveOnce(conns.capacity)
+            deadlines.reserveOnce(conns.capacity)
+            state.append(contentsOf: repeatElement(nil, count: Int(s) + 1 - state.count))
+            deadlines.append(contentsOf: repeatElement(.max, count: Int(s) + 1 - deadlines.count))
+        }
+        return s
+    }
+
+    /// Stores `c` as the connection in slot `s`.
+    private mutating func put(_ c: Conn, at s: Int32) {
+        let d = deadline(of: c)
+        state[Int(s)] = c
+        deadlines[Int(s)] = d
+        earliestDeadline = min(earliestDeadline, d)
+    }
+
+    /// Forgets the connection in slot `s`, and its accepted address if that still names it.
+    private mutating func remove(_ s: Int32) {
+        let pid = conns.key(of: s).pid
+        if let a = state[Int(s)]?.accepted, let b = byAddress.slot(of: a), sessionPIDs[Int(b)] == pid {
+            byAddress.remove(slot: b)
+        }
+        conns.remove(slot: s)
+        state[Int(s)] = nil
+        deadlines[Int(s)] = .max
     }
 
     /// Before adding a connection at capacity: drop idle ones, then the least recently
@@ -218,12 +307,15 @@ public struct SSHConnectionTracker: Sendable {
         if conns.count < capacity { return }
         expire(now: now)
         if conns.count < capacity { return }
-        var seen = conns.values.map(\.lastSeen.microseconds)
+        var seen = state.compactMap { $0?.lastSeen.microseconds }
         seen.sort()
         let cutoff = seen[min(seen.count - 1, max(0, seen.count / 4))]
-        for (key, c) in conns where c.lastSeen.microseconds < cutoff || (conns.count >= capacity && c.lastSeen.microseconds == cutoff) {
-            remove(key, c)
-            evictions += 1
+        for s in state.indices {
+            guard let last = state[s]?.lastSeen.microseconds else { continue }
+            if last < cutoff || (conns.count >= capacity && last == cutoff) {
+                remove(Int32(truncatingIfNeeded: s))
+                evictions += 1
+            }
         }
     }
 }

@@ -18,7 +18,8 @@ public struct TrafficStats {
         public fileprivate(set) var sshEvents = [Int](repeating: 0, count: SSHEvent.Kind.allCases.count)
         /// The open-session gauge: opens minus closes, never below zero.
         public fileprivate(set) var openSessions = 0
-        fileprivate var sectionIndex: [BytesKey: Int] = [:]
+        /// Section bytes to their position in `sectionNames` and `sectionHits`.
+        fileprivate var sectionIndex: ByteStringIndex
         fileprivate var sectionNames: [String] = []
         fileprivate var sectionHits: [Int] = []
         /// Hits whose section was empty or past the cap.
@@ -55,12 +56,15 @@ public struct TrafficStats {
             clientHits.top(n).map { (ip: $0.ip, hits: $0.count) }
         }
 
+        /// Empty counters whose section index hashes under `seed`.
+        init(seed: UInt64 = 0) { sectionIndex = ByteStringIndex(seed: seed) }
+
         mutating func clearInterval() {
             hits = 0
             bytes = 0
             for i in statusClasses.indices { statusClasses[i] = 0 }
             for i in sshEvents.indices { sshEvents[i] = 0 }
-            sectionIndex.removeAll(keepingCapacity: true)
+            sectionIndex.removeAll()
             sectionNames.removeAll(keepingCapacity: true)
             sectionHits.removeAll(keepingCapacity: true)
             otherSectionHits = 0
@@ -78,11 +82,10 @@ public struct TrafficStats {
             otherSectionHits += other.otherSectionHits
             otherClientHits += other.otherClientHits
             for (name, n) in other.sections {
-                let key = BytesKey(owning: Array(name.utf8))
-                if let i = sectionIndex[key] {
+                let i = Array(name.utf8).withUnsafeBytes { sectionIndex.add($0) }
+                if i < sectionNames.count {
                     sectionHits[i] += n
                 } else {
-                    sectionIndex[key] = sectionNames.count
                     sectionNames.append(name)
                     sectionHits.append(n)
                 }
@@ -99,10 +102,16 @@ public struct TrafficStats {
     /// Most distinct client IPs counted per host and interval.
     public let maxClientsPerHost: Int
 
-    /// Empty stats with the given caps on distinct sections and clients.
-    public init(maxSectionsPerHost: Int = 1024, maxClientsPerHost: Int = 16_384) {
+    /// Seeds the hashing of the sections (which senders choose).
+    private let hashSeed: UInt64
+
+    /// Empty stats with the given caps on distinct sections and clients; `hashSeed` seeds the
+    /// hashing of section names (a daemon passes a random one so that senders cannot choose
+    /// paths that all land in one probe run).
+    public init(maxSectionsPerHost: Int = 1024, maxClientsPerHost: Int = 16_384, hashSeed: UInt64 = 0) {
         self.maxSectionsPerHost = maxSectionsPerHost
         self.maxClientsPerHost = maxClientsPerHost
+        self.hashSeed = hashSeed
     }
 
     /// Stats without caps (memory follows the distinct sections and clients), for a report over
@@ -130,7 +139,7 @@ public struct TrafficStats {
     @inline(__always)
     private mutating func ensure(_ host: HostID) -> Int {
         let h = Int(host.rawValue)
-        while hosts.count <= h { hosts.append(Counters()) }
+        while hosts.count <= h { hosts.append(Counters(seed: hashSeed)) }
         return h
     }
 
@@ -142,21 +151,23 @@ public struct TrafficStats {
         let cls = Int(request.status / 100)
         hosts[h].statusClasses[cls >= 1 && cls <= 5 ? cls - 1 : 5] += 1
 
-        let section = UnsafeRawBufferPointer(rebasing: text[request.section.clamped(to: 0..<text.count)])
-        if let i = hosts[h].sectionIndex[BytesKey(borrowing: section)] {
-            hosts[h].sectionHits[i] += 1
-        } else if hosts[h].sectionNames.count < maxSectionsPerHost && !section.isEmpty {
-            hosts[h].sectionIndex[BytesKey(owning: Array(section))] = hosts[h].sectionNames.count
-            hosts[h].sectionNames.append(String(decoding: section, as: UTF8.self))
-            hosts[h].sectionHits.append(1)
-        } else {
-            hosts[h].otherSectionHits += 1
-        }
-
+        // The client first: its table is large and its probe likely misses the cache; the
+        // section lookup below then runs while that load is outstanding.
         if let ip = request.clientIP, hosts[h].clientHits.add(ip, 1, limit: maxClientsPerHost) {
             // counted
         } else {
             hosts[h].otherClientHits += 1
+        }
+
+        let section = UnsafeRawBufferPointer(rebasing: text[request.section.clamped(to: 0..<text.count)])
+        if let i = hosts[h].sectionIndex.index(of: section) {
+            hosts[h].sectionHits[i] += 1
+        } else if hosts[h].sectionNames.count < maxSectionsPerHost && !section.isEmpty {
+            _ = hosts[h].sectionIndex.add(section)
+            hosts[h].sectionNames.append(String(decoding: section, as: UTF8.self))
+            hosts[h].sectionHits.append(1)
+        } else {
+            hosts[h].otherSectionHits += 1
         }
     }
 

@@ -66,7 +66,7 @@ enum SyslogTimestamps {
             }
         }
         guard i == end else { return nil }
-        let days = CivilDateTime.daysFromCivil(year: year, month: month, day: day)
+        let days = Self.days(year: year, month: month, day: day)
         let seconds = days &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60 &+ second) &- Int64(offset)
         return Timestamp(microseconds: seconds &* 1_000_000 &+ Int64(micro))
     }
@@ -132,22 +132,81 @@ enum SyslogTimestamps {
 
     /// The instant of a yearless local date and time, in whichever of the receive year and
     /// its neighbours puts it nearest to `receivedAt`; nil if the date exists in none of them.
+    ///
+    /// Runs per RFC 3164 message, so it works from days since the epoch: the receive year and
+    /// the first days of it and its neighbours come from a few multiplications
+    /// (`yearContaining`), not from a civil date conversion per candidate.
     static func nearestYear(month: Int, day: Int, secondOfDay: Int, microsecond: Int,
                             utcOffset: Int, receivedAt: Timestamp) -> Timestamp? {
         let received = receivedAt.seconds
         let localReceived = received &+ Int64(utcOffset)
-        let localDay = localReceived >= 0 ? localReceived / 86_400 : (localReceived &- 86_399) / 86_400
-        let receiveYear = CivilDateTime.civilFromDays(localDay).year
+        let localDay = floorDivide(localReceived, 86_400)
+        let (receiveYear, receiveYearStart) = yearContaining(day: localDay)
+        let before = Int64(daysBefore(month: month) &+ day &- 1)
         var best: Int64 = 0
         var bestDistance = Int64.max
-        for year in (receiveYear &- 1)...(receiveYear &+ 1)
-        where day <= CivilDateTime.daysInMonth(year: year, month: month) {
-            let days = CivilDateTime.daysFromCivil(year: year, month: month, day: day)
+        var yearStart = receiveYearStart &- (isLeap(receiveYear &- 1) ? 366 : 365)
+        for year in (receiveYear &- 1)...(receiveYear &+ 1) {
+            let leap = isLeap(year)
+            defer { yearStart &+= leap ? 366 : 365 }
+            if day > CivilDateTime.daysInMonth(year: year, month: month) { continue }
+            let days = yearStart &+ before &+ (leap && month > 2 ? 1 : 0)
             let seconds = days &* 86_400 &+ Int64(secondOfDay) &- Int64(utcOffset)
             let distance = seconds > received ? seconds &- received : received &- seconds
             if distance < bestDistance { best = seconds; bestDistance = distance }
         }
         guard bestDistance != Int64.max else { return nil }
         return Timestamp(microseconds: best &* 1_000_000 &+ Int64(microsecond))
+    }
+
+    /// `a / b` rounded toward negative infinity (`b` > 0).
+    @inline(__always)
+    static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : (a &- b &+ 1) / b }
+
+    /// Whether `year` of the proleptic Gregorian calendar has a February 29.
+    @inline(__always)
+    static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
+
+    /// Days of a common year before the first of `month` (1...12): 0, 31, 59, 90, … 334.
+    @inline(__always)
+    static func daysBefore(month: Int) -> Int { (367 &* month &- 362) / 12 &- (month > 2 ? 2 : 0) }
+
+    /// Days since 1970-01-01 of a valid date. Runs per RFC 3339 timestamp: from 1901 to 2099
+    /// every fourth year is a leap year, so the days come from shifts and adds; other years go
+    /// through `CivilDateTime.daysFromCivil`.
+    @inline(__always)
+    static func days(year: Int, month: Int, day: Int) -> Int64 {
+        guard year >= 1901 && year <= 2099 else { return CivilDateTime.daysFromCivil(year: year, month: month, day: day) }
+        // Leap days between 1970-01-01 and January 1 of `year`: floor((year - 1969) / 4).
+        let leaps = (year &- 1901) >> 2 &- 17
+        let leapDay = month > 2 && year & 3 == 0 ? 1 : 0
+        return Int64(365 &* (year &- 1970) &+ leaps &+ daysBefore(month: month) &+ leapDay &+ day &- 1)
+    }
+
+    /// Days since 1970-01-01 of January 1 of `year` (proleptic Gregorian).
+    @inline(__always)
+    static func yearStart(_ year: Int64) -> Int64 {
+        let p = year &- 1
+        let leaps = floorDivide(p, 4) &- floorDivide(p, 100) &+ floorDivide(p, 400)
+        return 365 &* (year &- 1970) &+ leaps &- 477  // 477 leap days fall before 1970
+    }
+
+    /// The year holding day `day` (days since 1970-01-01) and the day its January 1 falls on:
+    /// an estimate from the mean year length (400 years are 146,097 days), corrected by one.
+    @inline(__always)
+    static func yearContaining(day: Int64) -> (year: Int, start: Int64) {
+        var year = 1970 &+ floorDivide(day &* 400, 146_097)
+        var start = yearStart(year)
+        if start > day {
+            year &-= 1
+            start = yearStart(year)
+        } else {
+            let next = yearStart(year &+ 1)
+            if next <= day {
+                year &+= 1
+                start = next
+            }
+        }
+        return (Int(year), start)
     }
 }
