@@ -15,7 +15,7 @@ public struct Analyzer {
     /// Sessions that ended, in order; collected only when `keepsSessions`.
     public private(set) var finishedSessions: [SSHSession] = []
     public let keepsSessions: Bool
-    private var tracker = SSHConnectionTracker()
+    private var tracker: SSHConnectionTracker
     private let ssh: SSHExtractor
     /// Online, an event may not claim a time later than its receive time plus the lateness:
     /// one sender with a clock far ahead must not make everyone else's events late.
@@ -43,12 +43,15 @@ public struct Analyzer {
         case sessionSummary(SessionSummary)
     }
 
-    /// An analyzer with `settings` for detection and `stats` for the traffic counters.
-    public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), stats: TrafficStats = TrafficStats(),
+    /// An analyzer with `settings` for detection and `stats` for the traffic counters (by default,
+    /// capped per-interval counters). `hashSeed` keys every hash table that senders fill (detection,
+    /// the connection tracker, the stats), so a live daemon passes a random one.
+    public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), stats: TrafficStats? = nil,
                 clampsToReceiveTime: Bool, keepsSessions: Bool = false, idPrefix: String = "", hashSeed: UInt64 = 0,
                 hostName: @escaping (HostID) -> String) {
         engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hashSeed: hashSeed, hostName: hostName)
-        self.stats = stats
+        tracker = SSHConnectionTracker(hashSeed: hashSeed)
+        self.stats = stats ?? TrafficStats(hashSeed: hashSeed)
         self.ssh = ssh
         self.clampsToReceiveTime = clampsToReceiveTime
         self.keepsSessions = keepsSessions
