@@ -59,14 +59,11 @@ struct Incident {
 
 /// State of a rule that counts events per key: fires when the `n` newest events of a
 /// key lie within the window.
-struct CountState<Key: IncidentKey> {
+struct CountState<Key: IncidentKey>: ScheduledRuleState {
     var table: SlotTable<Key>
     var times: RecentTimes
-    var firing: FiringSet
-    /// No firing incident resolves before this time (a lower bound; `Int64.max` when none).
-    var nextDeadline: Int64 = .max
-    /// Per firing incident, a lower bound of its deadline (deadlines only move later).
-    private var deadlines = DeadlineHeap()
+    /// The firing keys and when each may resolve.
+    var schedule: FiringSchedule
     let window: Int64
     /// True when the incident ends `window` after the newest event (`ssh_bruteforce`),
     /// false when it ends once fewer than `n` events remain in the window.
@@ -75,7 +72,7 @@ struct CountState<Key: IncidentKey> {
     init(settings: RuleSettings, resolvesOnNewest: Bool, seed: UInt64) {
         table = SlotTable(capacity: settings.maxKeys, seed: seed)
         times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds)
-        firing = FiringSet(slots: table.capacity)
+        schedule = FiringSchedule(slots: table.capacity)
         window = settings.windowMicroseconds
         self.resolvesOnNewest = resolvesOnNewest
     }
@@ -93,11 +90,11 @@ struct CountState<Key: IncidentKey> {
         var evicted: Incident? = nil
         if isNew {
             times.reset(slot)
-            firing.grow(to: slot)
-            if let evictedKey, let f = firing.remove(slot) { evicted = f.incident(of: evictedKey) }
+            schedule.firing.grow(to: slot)
+            if let evictedKey, let f = schedule.firing.remove(slot) { evicted = f.incident(of: evictedKey) }
         }
         for _ in 0..<min(count, times.n) { times.insert(slot, t) }
-        if firing.add(count, to: slot) { return (slot, evicted, false) }
+        if schedule.firing.add(count, to: slot) { return (slot, evicted, false) }
         let fires = times.isFull(slot) && times.newest(slot) &- times.oldest(slot) < window && deadline(slot) > watermark
         return (slot, evicted, fires)
     }
@@ -107,60 +104,28 @@ struct CountState<Key: IncidentKey> {
     /// theirs, so a fresh key behaves the same, and state follows the active keys instead of
     /// growing to the cap. Stops at the first key still needed.
     mutating func freeIdle(watermark: Int64) {
-        while let s = table.leastRecentSlot(), firing.seq(of: s) == nil, times.newest(s) &+ window <= watermark {
+        while let s = table.leastRecentSlot(), schedule.firing.seq(of: s) == nil, times.newest(s) &+ window <= watermark {
             table.remove(slot: s)
         }
     }
 
-    /// Marks `slot` as firing with `incident`.
-    mutating func startFiring(_ slot: Int32, _ incident: Incident) {
-        firing.start(slot, incident)
-        let d = deadline(slot)
-        deadlines.push((d, slot, UInt32(truncatingIfNeeded: incident.seq)))
-        nextDeadline = min(nextDeadline, d)
-    }
-
-    /// Removes and returns the incidents whose condition stopped holding at or before `watermark`,
-    /// each with the time it stopped, earliest first.
-    mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
-        if watermark < nextDeadline { return [] }
-        var out: [(Incident, Int64)] = []
-        while let top = deadlines.first, top.deadline <= watermark {
-            deadlines.pop()
-            guard let seq = firing.seq(of: top.slot), UInt32(truncatingIfNeeded: seq) == top.tag else { continue }
-            let d = deadline(top.slot)
-            if d > watermark {
-                deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
-                continue
-            }
-            if let f = firing.remove(top.slot) { out.append((f.incident(of: table.key(of: top.slot)), d)) }
-        }
-        if deadlines.count > 2 * firing.count + 1024 {
-            let live = firing
-            deadlines.compact { live.seq(of: $0.slot).map { UInt32(truncatingIfNeeded: $0) } == $0.tag }
-        }
-        nextDeadline = deadlines.first?.deadline ?? .max
-        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
-    }
 }
 
 /// State of `ssh_distributed`: per source IP, the `n` hosts it was most recently seen
 /// failing or probing on, with the last time on each.
-struct DistributedState {
+struct DistributedState: ScheduledRuleState {
     var table: SlotTable<IPAddress>
     let n: Int
     let window: Int64
     /// Slot s owns entries `s*n ..< s*n+n`; `Int64.min` marks an empty entry.
     private var hostIDs: [UInt32] = []
     private var seen: [Int64] = []
-    var firing: FiringSet
-    var nextDeadline: Int64 = .max
-    /// Per firing incident, a lower bound of its deadline (deadlines only move later).
-    private var deadlines = DeadlineHeap()
+    /// The firing IPs and when each may resolve.
+    var schedule: FiringSchedule
 
     init(settings: RuleSettings, seed: UInt64) {
         table = SlotTable(capacity: settings.maxKeys, seed: seed)
-        firing = FiringSet(slots: table.capacity)
+        schedule = FiringSchedule(slots: table.capacity)
         n = settings.countThreshold
         window = settings.windowMicroseconds
     }
@@ -202,8 +167,8 @@ struct DistributedState {
             } else {
                 for i in base..<(base + n) { seen[i] = .min }
             }
-            firing.grow(to: slot)
-            if let evictedKey, let f = firing.remove(slot) { evicted = f.incident(of: evictedKey) }
+            schedule.firing.grow(to: slot)
+            if let evictedKey, let f = schedule.firing.remove(slot) { evicted = f.incident(of: evictedKey) }
         }
         var oldestIndex = base
         var found = false
@@ -219,7 +184,7 @@ struct DistributedState {
             seen[oldestIndex] = t
             hostIDs[oldestIndex] = host.rawValue
         }
-        if firing.add(1, to: slot, host: host) { return (slot, evicted, false) }
+        if schedule.firing.add(1, to: slot, host: host) { return (slot, evicted, false) }
         let low = oldest(slot)
         let fires = low != .min && newest(slot) &- low < window && low &+ window > watermark
         return (slot, evicted, fires)
@@ -228,41 +193,11 @@ struct DistributedState {
     /// Frees IPs, least recently seen first, whose newest failure or probe lies a window or
     /// more before `watermark` and that do not fire (see `CountState.freeIdle`).
     mutating func freeIdle(watermark: Int64) {
-        while let s = table.leastRecentSlot(), firing.seq(of: s) == nil, newest(s) &+ window <= watermark {
+        while let s = table.leastRecentSlot(), schedule.firing.seq(of: s) == nil, newest(s) &+ window <= watermark {
             table.remove(slot: s)
         }
     }
 
-    /// Marks `slot` as firing with `incident`.
-    mutating func startFiring(_ slot: Int32, _ incident: Incident) {
-        firing.start(slot, incident)
-        let d = deadline(slot)
-        deadlines.push((d, slot, UInt32(truncatingIfNeeded: incident.seq)))
-        nextDeadline = min(nextDeadline, d)
-    }
-
-    /// Removes and returns the incidents whose window let go at or before `watermark`,
-    /// each with the time it let go, earliest first.
-    mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
-        if watermark < nextDeadline { return [] }
-        var out: [(Incident, Int64)] = []
-        while let top = deadlines.first, top.deadline <= watermark {
-            deadlines.pop()
-            guard let seq = firing.seq(of: top.slot), UInt32(truncatingIfNeeded: seq) == top.tag else { continue }
-            let d = deadline(top.slot)
-            if d > watermark {
-                deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
-                continue
-            }
-            if let f = firing.remove(top.slot) { out.append((f.incident(of: table.key(of: top.slot)), d)) }
-        }
-        if deadlines.count > 2 * firing.count + 1024 {
-            let live = firing
-            deadlines.compact { live.seq(of: $0.slot).map { UInt32(truncatingIfNeeded: $0) } == $0.tag }
-        }
-        nextDeadline = deadlines.first?.deadline ?? .max
-        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
-    }
 }
 
 /// State of `ssh_long_session`: the open sessions, and a min-heap of the times at which
@@ -469,5 +404,75 @@ struct FiringSet {
         let incident = incidents[Int(i) - 1]
         incidents[Int(i) - 1].hosts = []
         return incident
+    }
+}
+
+/// A counting rule's state whose firing keys resolve on a `FiringSchedule`.
+protocol ScheduledRuleState {
+    associatedtype Key: IncidentKey
+    var table: SlotTable<Key> { get }
+    var schedule: FiringSchedule { get set }
+    /// The time at which the condition of `slot` stops holding.
+    func deadline(_ slot: Int32) -> Int64
+}
+
+extension ScheduledRuleState {
+    /// No firing incident resolves before this time (a lower bound; `Int64.max` when none).
+    var nextDeadline: Int64 { schedule.nextDeadline }
+
+    /// Marks `slot` as firing with `incident`.
+    mutating func startFiring(_ slot: Int32, _ incident: Incident) {
+        schedule.start(slot, incident, deadline: deadline(slot))
+    }
+
+    /// Removes and returns the incidents whose condition stopped holding at or before `watermark`,
+    /// each with the time it stopped, earliest first.
+    mutating func takeDue(watermark: Int64) -> [(Incident, Int64)] {
+        if watermark < schedule.nextDeadline { return [] }
+        // Moved out while the deadlines are read from the rest of the state.
+        var due = schedule
+        schedule = FiringSchedule(slots: 0)
+        defer { schedule = due }
+        return due.takeDue(watermark: watermark, keys: table, deadline: { deadline($0) })
+    }
+}
+
+/// The firing keys of one counting rule and when each may resolve: a min-heap of deadline lower
+/// bounds (a key's deadline only moves later), each rechecked when it comes due.
+struct FiringSchedule {
+    var firing: FiringSet
+    /// No firing incident resolves before this time (a lower bound; `Int64.max` when none).
+    private(set) var nextDeadline: Int64 = .max
+    private var deadlines = DeadlineHeap()
+
+    init(slots: Int) { firing = FiringSet(slots: slots) }
+
+    /// Marks `slot` firing with `incident`, due to resolve at `deadline` at the earliest.
+    mutating func start(_ slot: Int32, _ incident: Incident, deadline: Int64) {
+        firing.start(slot, incident)
+        deadlines.push((deadline, slot, UInt32(truncatingIfNeeded: incident.seq)))
+        nextDeadline = min(nextDeadline, deadline)
+    }
+
+    /// Removes and returns the incidents whose `deadline` (read now) lies at or before `watermark`,
+    /// each with that time, earliest first; `keys` names each slot's key.
+    mutating func takeDue<Key: IncidentKey>(watermark: Int64, keys: SlotTable<Key>, deadline: (Int32) -> Int64) -> [(Incident, Int64)] {
+        var out: [(Incident, Int64)] = []
+        while let top = deadlines.first, top.deadline <= watermark {
+            deadlines.pop()
+            guard let seq = firing.seq(of: top.slot), UInt32(truncatingIfNeeded: seq) == top.tag else { continue }
+            let d = deadline(top.slot)
+            if d > watermark {
+                deadlines.push((d, top.slot, top.tag))  // the window moved on since: look again then
+                continue
+            }
+            if let f = firing.remove(top.slot) { out.append((f.incident(of: keys.key(of: top.slot)), d)) }
+        }
+        if deadlines.count > 2 * firing.count + 1024 {
+            let live = firing
+            deadlines.compact { live.seq(of: $0.slot).map { UInt32(truncatingIfNeeded: $0) } == $0.tag }
+        }
+        nextDeadline = deadlines.first?.deadline ?? .max
+        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.seq < $1.0.seq }
     }
 }
