@@ -292,16 +292,23 @@ public struct DetectionEngine {
     }
 
     private mutating func checkTraffic(host h: Int, at t: Int64) {
-        let holds = trafficHolds(rates[h].traffic)
-        if holds, rates[h].trafficIncident == nil {
-            let incident = newIncident(host: HostID(UInt32(h)), ip: nil, firstTs: t, count: rates[h].traffic.sum)
-            rates[h].trafficIncident = incident
-            emit(.httpHighTraffic, .firing, incident, ts: t,
-                 summary: "High traffic generated an alert - hits = \(averageText(rates[h].traffic)), triggered at \(Timestamp(microseconds: t).rfc3339())")
-        } else if !holds, let incident = rates[h].trafficIncident {
-            rates[h].trafficIncident = nil
-            emit(.httpHighTraffic, .resolved, incident, ts: t,
-                 summary: "High traffic alert recovered - hits = \(averageText(rates[h].traffic)), recovered at \(Timestamp(microseconds: t).rfc3339())")
+        var incident = rates[h].trafficIncident
+        evaluateTraffic(rates[h].traffic, &incident, host: HostID(UInt32(h)), at: t)
+        rates[h].trafficIncident = incident
+    }
+
+    /// Fires or resolves the high-traffic incident of `window`: one host's, or all hosts' when `host` is nil.
+    private mutating func evaluateTraffic(_ window: SecondWindow, _ incident: inout Incident?, host: HostID?, at t: Int64) {
+        let holds = trafficHolds(window)
+        if holds, incident == nil {
+            let started = newIncident(host: host, ip: nil, firstTs: t, count: window.sum)
+            incident = started
+            emit(.httpHighTraffic, .firing, started, ts: t,
+                 summary: "High traffic generated an alert - hits = \(averageText(window)), triggered at \(Timestamp(microseconds: t).rfc3339())")
+        } else if !holds, let ended = incident {
+            incident = nil
+            emit(.httpHighTraffic, .resolved, ended, ts: t,
+                 summary: "High traffic alert recovered - hits = \(averageText(window)), recovered at \(Timestamp(microseconds: t).rfc3339())")
         }
     }
 
@@ -317,17 +324,9 @@ public struct DetectionEngine {
     }
 
     private mutating func checkGlobalTraffic(at t: Int64) {
-        let holds = trafficHolds(globalTraffic)
-        if holds, globalTrafficIncident == nil {
-            let incident = newIncident(host: nil, ip: nil, firstTs: t, count: globalTraffic.sum)
-            globalTrafficIncident = incident
-            emit(.httpHighTraffic, .firing, incident, ts: t,
-                 summary: "High traffic generated an alert - hits = \(averageText(globalTraffic)), triggered at \(Timestamp(microseconds: t).rfc3339())")
-        } else if !holds, let incident = globalTrafficIncident {
-            globalTrafficIncident = nil
-            emit(.httpHighTraffic, .resolved, incident, ts: t,
-                 summary: "High traffic alert recovered - hits = \(averageText(globalTraffic)), recovered at \(Timestamp(microseconds: t).rfc3339())")
-        }
+        var incident = globalTrafficIncident
+        evaluateTraffic(globalTraffic, &incident, host: nil, at: t)
+        globalTrafficIncident = incident
     }
 
     private mutating func slideErrors(host h: Int, to second: Int64) {
