@@ -110,9 +110,10 @@ extension IPAddress {
     /// Returns nil for anything else.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> IPAddress? {
         if bytes.isEmpty || bytes.count > 45 { return nil }
-        var sawColon = false
-        for b in bytes where b == UInt8(ascii: ":") { sawColon = true; break }
-        return sawColon ? parseIPv6(bytes) : parseIPv4(bytes, from: 0, to: bytes.count)
+        // IPv4 first, in one pass: it stops at the first byte that is neither a digit nor a dot,
+        // so an IPv6 address falls through at once.
+        if let v4 = parseIPv4(bytes, from: 0, to: bytes.count) { return v4 }
+        return parseIPv6(bytes)
     }
 
     /// Parses a textual address from a `String` (convenience for config and tests).
