@@ -12,6 +12,8 @@ public final class FileInputs {
     private let offsetsPath: String
     private let log: (String) -> Void
     private var watcher: DirectoryWatcher?
+    /// What was last written to `DATA/file-offsets`, so an idle second writes nothing.
+    private var savedText = ""
 
     /// Opens nothing yet: files are read on the first `check`. Lines without a host of their
     /// own are filed under `input.host`, or this machine's name when that is empty.
@@ -47,6 +49,7 @@ public final class FileInputs {
             guard let (identity, offset) = tailer.position else { continue }
             text += "\(identity.device) \(identity.inode) \(offset) \(tailer.path)\n"
         }
+        if text == savedText { return }
         let temporary = offsetsPath + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return log("vigil: input.file: cannot save offsets: \(SystemError("open \(temporary)", errno: errno))") }
@@ -57,7 +60,11 @@ public final class FileInputs {
         }
         Posix.close(fd)
         if let failure { return log("vigil: input.file: cannot save offsets: \(failure)") }
-        rename(temporary, offsetsPath)
+        if rename(temporary, offsetsPath) == 0 {
+            savedText = text
+        } else {
+            log("vigil: input.file: cannot save offsets: \(SystemError("rename \(temporary)", errno: errno))")
+        }
     }
 
     /// `DEV INO OFFSET PATH` lines; anything unreadable is ignored (the files then start fresh).

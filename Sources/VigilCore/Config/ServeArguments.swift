@@ -234,7 +234,7 @@ public let serveHelp: String = {
     var out = """
     usage: vigil serve [--config FILE] [flags]
 
-    Run the collector: syslog listeners, detection, alert sinks and the HTTP API.
+    Run the collector: syslog listeners, storage, detection, alert sinks and the relay.
     Flags win over the config file. Every flag also accepts --flag=value.
     Repeatable flags (marked *) take one item each and replace the file's list.
 
