@@ -18,8 +18,10 @@ let package = Package(
     targets: [
         // Tiny C target: declarations Glibc does not export (epoll, eventfd, timerfd, signalfd, inotify, mmsg).
         .target(name: "CVigilShim"),
+        // Header-only C target: CPU hints (prefetch) for VigilCore's tables; no syscalls.
+        .target(name: "CVigilHints"),
         // Pure logic: framing, parsing, extraction, detection, config. No syscalls, no clock of its own.
-        .target(name: "VigilCore", swiftSettings: strict),
+        .target(name: "VigilCore", dependencies: ["CVigilHints"], swiftSettings: strict),
         // The only layer that makes syscalls: event loop, listeners, storage, file tailing.
         .target(name: "VigilPosix", dependencies: ["CVigilShim", "VigilCore"], swiftSettings: strict),
         // Wires a configuration into a running pipeline.

@@ -33,4 +33,19 @@ import Testing
         #expect(["a", "b", "c"].map { table.intern($0) } == kept)  // known hosts still resolve
         #expect(table.count == 4)
     }
+
+    /// The word-at-a-time comparison at every length up to 40 and every position of a difference.
+    @Test func bytesCompareEqualOnlyWhenEveryByteMatches() {
+        for n in 0...40 {
+            let a = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            a.withUnsafeBytes { x in
+                Array(a).withUnsafeBytes { y in #expect(memcmpEqual(x, y), "length \(n)") }
+                for i in 0..<n {
+                    var b = a
+                    b[i] ^= 0x20
+                    b.withUnsafeBytes { y in #expect(!memcmpEqual(x, y), "length \(n), byte \(i)") }
+                }
+            }
+        }
+    }
 }

@@ -125,6 +125,25 @@ import VigilTestSupport
         #expect(r.http.topSections == [.init(section: "/api", count: 2)])
     }
 
+    /// Forty hosts, short and long names, interleaved: more than the report's cache of recent
+    /// names holds, so entries are replaced and names sharing an entry must not be confused.
+    @Test func linesCountForTheHostTheirHeaderNames() {
+        let names = (0..<40).map { i in
+            i % 4 == 0 ? "h\(i)" : i % 4 == 1 ? "web-\(i)" : i % 4 == 2 ? "db-\(i).prod.example.com" : "x\(i)y"
+        }
+        var lines: [String] = []
+        for round in 0..<3 {
+            for (i, name) in names.enumerated() where round == 0 || i % (round + 1) == 0 {
+                lines.append("2026-11-22T23:06:4\(round)Z \(name) cron[1]: (root) CMD (true)")
+            }
+        }
+        let r = run([("syslog", lines)])
+        let expected = names.enumerated().map { i, name in
+            AnalysisReport.HostFormatCount(host: name, format: .syslog, lines: 1 + (i % 2 == 0 ? 1 : 0) + (i % 3 == 0 ? 1 : 0))
+        }
+        #expect(r.lines.sorted { $0.host < $1.host } == expected.sorted { $0.host < $1.host })
+    }
+
     /// The sample auth.log: three logins from 127.0.0.1 (repeated), one brute force.
     @Test func realAuthLogSample() {
         let text = String(decoding: Fixtures.sample("sshd-normal-auth.log"), as: UTF8.self)

@@ -95,12 +95,14 @@ public struct Analyzer {
     }
 
     /// Analyzes the text at `text` in `buffer`: `app` (may be empty) routes sshd lines, anything
-    /// else is tried as an access-log line and as a session summary line.
+    /// else is tried as an access-log line and as a session summary line. `prefetch` is given
+    /// the address of an sshd line as soon as it is read (see `observeSSH`).
     @discardableResult
     public mutating func observe(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
-                                 host: HostID, time: Timestamp) -> Observation {
+                                 host: HostID, time: Timestamp,
+                                 prefetch: some AddressPrefetching = NoPrefetching()) -> Observation {
         if !app.isEmpty && SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: buffer[app])) {
-            return observeSSH(buffer, text: text, pid: pid, host: host, time: time)
+            return observeSSH(buffer, text: text, pid: pid, host: host, time: time, prefetch: prefetch)
         }
         var start = text.lowerBound
         while start < text.upperBound && buffer[start] == UInt8(ascii: " ") { start += 1 }
@@ -117,10 +119,14 @@ public struct Analyzer {
 
     /// Analyzes the sshd message at `text` in `buffer` (a syslog payload, or a bare line of an
     /// auth.log without header); `.none` when it is no sshd message the extractor knows.
+    /// `prefetch` gets the line's address, if it names one, before the line is joined and
+    /// detected: a caller that will look the address up in its own tables afterwards can start
+    /// those loads now, so their cache misses overlap the work in between.
     @discardableResult
     public mutating func observeSSH(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, pid: Int32, host: HostID,
-                                    time: Timestamp) -> Observation {
+                                    time: Timestamp, prefetch: some AddressPrefetching = NoPrefetching()) -> Observation {
         guard let line = ssh.extract(buffer, range: text, pid: pid) else { return .none }
+        if let ip = line.ip { prefetch.prefetch(ip) }
         counters.sshLines += 1
         let result = tracker.track(line, host: host, at: time)
         if let joined = result.joined { record(joined, host: host, time: time) }
@@ -179,4 +185,18 @@ public struct Analyzer {
         }
         return value
     }
+}
+
+/// Something that can start loading, ahead of time, what it will touch for an address: a
+/// cache hint that `Analyzer.observeSSH` gives as soon as it has read an sshd line's address.
+public protocol AddressPrefetching {
+    /// Starts the loads for `ip`; changes nothing.
+    func prefetch(_ ip: IPAddress)
+}
+
+/// No hint: what callers without tables of their own pass.
+public struct NoPrefetching: AddressPrefetching {
+    public init() {}
+    @inline(__always)
+    public func prefetch(_ ip: IPAddress) {}
 }

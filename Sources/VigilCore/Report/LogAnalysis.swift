@@ -89,9 +89,8 @@ public struct LogAnalysis {
     /// The newest event time seen, µs; nil before any event.
     private var latest: Int64?
     private var finished = false
-    /// The last few host names seen in syslog headers, for `intern`.
-    private var recentHosts: [(name: [UInt8], id: HostID)] = []
-    private var nextRecent = 0
+    /// Host names seen in syslog headers, direct-mapped by `recentIndex`, for `intern`.
+    private var recentHosts = [(name: [UInt8], id: HostID)](repeating: ([], HostID(0)), count: 16)
 
     /// An analysis with `settings` for detection; `parser` reads syslog lines (its zone offset applies).
     public init(settings: DetectionSettings, options: Options, parser: SyslogParser = SyslogParser(),
@@ -187,7 +186,8 @@ public struct LogAnalysis {
         if fields.isParseError {
             // An auth.log may hold bare sshd messages (journalctl -o cat, copied snippets).
             guard format == .sshd else { return false }
-            let seen = analyzer.observeSSH(line, text: 0..<line.count, pid: 0, host: fallbackHost, time: sources[source].lastTime)
+            let seen = analyzer.observeSSH(line, text: 0..<line.count, pid: 0, host: fallbackHost, time: sources[source].lastTime,
+                                           prefetch: failuresByIP)
             if case .none = seen { return false }
             count(host: fallbackHost, format: format)
             note(seen, host: fallbackHost)
@@ -199,7 +199,7 @@ public struct LogAnalysis {
         count(host: host, format: format)
         // sshd by its app name; nginx `access_log syslog:` and forwarded summaries by the payload.
         note(analyzer.observe(line, text: fields.text, app: fields.appName, pid: Analyzer.pid(line, fields.procID),
-                              host: host, time: time), host: host)
+                              host: host, time: time, prefetch: failuresByIP), host: host)
         return true
     }
 
@@ -286,20 +286,21 @@ public struct LogAnalysis {
 
     // MARK: - Bookkeeping
 
-    /// The id of the host named by `bytes`; the few most recent names are compared byte for
-    /// byte before the table is asked (a log names the same handful of hosts on every line).
+    /// The id of the host named by `bytes` (not empty). A log names the same handful of hosts
+    /// on every line, so the name is first compared with the one last seen in its entry of
+    /// `recentHosts` (picked by its length and last bytes, where names like `web-01`, `web-02`
+    /// differ) before the table is asked.
     private mutating func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {
-        for i in recentHosts.indices where recentHosts[i].name.count == bytes.count {
-            if recentHosts[i].name.withUnsafeBytes({ memcmpEqual($0, bytes) }) { return recentHosts[i].id }
+        let n = bytes.count
+        let tail = n >= 8 ? bytes.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            : n >= 4 ? UInt64(bytes.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) : UInt64(bytes[n &- 1])
+        let entry = Int(truncatingIfNeeded: ((tail ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15) >> 60)
+        if recentHosts[entry].name.count == n && recentHosts[entry].name.withUnsafeBytes({ memcmpEqual($0, bytes) }) {
+            return recentHosts[entry].id
         }
         let id = names.table.intern(bytes)
         growHosts(id)
-        if recentHosts.count < 8 {
-            recentHosts.append((Array(bytes), id))
-        } else {
-            recentHosts[nextRecent] = (Array(bytes), id)
-            nextRecent = (nextRecent + 1) % recentHosts.count
-        }
+        recentHosts[entry] = (Array(bytes), id)
         return id
     }
 

@@ -5,7 +5,7 @@
 /// IPv4 counts are kept in 32 bits, so a slot is 8 bytes and a table of many clients takes
 /// half the cache lines; the rare count that outgrows 32 bits moves to the dictionary (its
 /// table value becomes `UInt32.max`), so counts stay exact.
-struct AddressCounts {
+struct AddressCounts: AddressPrefetching {
     private var v4 = IPv4Table<UInt32>()
     private var others: [IPAddress: Int] = [:]
     /// IPv4 addresses whose count moved to `others`.
@@ -18,6 +18,12 @@ struct AddressCounts {
     @inline(__always)
     private static func small(_ n: Int) -> UInt32? {
         n >= 0 && n < Int(UInt32.max) ? UInt32(truncatingIfNeeded: n) : nil
+    }
+
+    /// Starts loading what `add(ip, _)` will touch first (a hint: changes nothing).
+    @inline(__always)
+    func prefetch(_ ip: IPAddress) {
+        if ip.isIPv4, let key = IPv4Table<UInt32>.key(ip.ipv4Value) { v4.prefetch(key) }
     }
 
     /// Adds `n` to `ip`'s count; a new address is refused (false) once `limit` are counted.
