@@ -106,4 +106,21 @@ extension UInt32: SlotKey {
         f.start(3, Incident(seq: 8, host: nil, ip: nil, firstTs: 0, count: 1))
         #expect(f[3]?.hosts == [] && f[1] == nil && f.count == 1)
     }
+
+    /// A PID that opens session after session with no close (a reused PID, or a sender
+    /// repeating `Accepted`) leaves one stale deadline per opening: they must be compacted
+    /// away instead of piling up until their deadlines pass; the latest opening still counts.
+    @Test func sessionsReopenedWithoutACloseKeepTheDeadlineHeapBounded() {
+        let rule = DetectionSettings()[.sshLongSession]
+        var state = SessionState(settings: rule, seed: 1)
+        let key = HostPID(host: HostID(0), pid: 4242)
+        for i in 0..<100_000 {
+            #expect(state.open(key, ip: nil, at: Int64(i)) == nil)
+            #expect(state.scheduledDeadlines <= 2 * 1 + 1024 + 1)
+        }
+        let last = Int64(99_999)
+        #expect(state.earliestDeadline <= last &+ rule.windowMicroseconds)
+        #expect(state.takeDue(watermark: last &+ rule.windowMicroseconds).isEmpty)
+        #expect(state.takeDue(watermark: last &+ rule.windowMicroseconds &+ 1) == [state.table.slot(of: key)!])
+    }
 }

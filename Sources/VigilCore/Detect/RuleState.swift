@@ -229,7 +229,7 @@ struct SessionState {
             // this is a new session (unless the old one already fired; its close resolves it).
             if firing[slot] == nil {
                 start[s] = t; ip[s] = address; generation[s] &+= 1
-                heap.push((t &+ window, slot, generation[s]))
+                schedule(slot)
             }
             return nil
         }
@@ -239,10 +239,20 @@ struct SessionState {
         } else {
             start[s] = t; ip[s] = address; generation[s] &+= 1
         }
-        heap.push((t &+ window, slot, generation[s]))
-        if heap.count > 2 * table.count + 1024 { compactHeap() }
+        schedule(slot)
         return evictedKey != nil ? firing.removeValue(forKey: slot) : nil
     }
+
+    /// Pushes the deadline of the session just (re)started in `slot`. Every push may leave a
+    /// stale entry behind (a PID reopened without a close leaves its previous one), so the
+    /// heap is compacted whenever stale entries could outnumber the live ones.
+    private mutating func schedule(_ slot: Int32) {
+        heap.push((start[Int(slot)] &+ window, slot, generation[Int(slot)]))
+        if heap.count > 2 * table.count + 1024 { compactHeap() }
+    }
+
+    /// Deadlines held, stale ones included (bounded by twice the open sessions plus 1024).
+    var scheduledDeadlines: Int { heap.count }
 
     /// Records a session closing; returns its incident when it was firing.
     mutating func close(_ key: HostPID) -> Incident? {
