@@ -10,6 +10,8 @@ struct DetectOptions {
     var mix = TrafficMix.mixed
     /// Messages per second of event time: how fast the logs' own clock moves during the run.
     var eventRate = 100_000
+    /// Whether the detection rules run (`--rules off` disables all seven: what they cost).
+    var rules = true
 
     /// Parses the arguments after `detect`.
     static func parse(_ args: [String]) -> Result<DetectOptions, UsageError> {
@@ -21,6 +23,9 @@ struct DetectOptions {
                 case "--ips": options.ips = try integer(flag, value, in: 1...AddressCycle.capacity)
                 case "--mix": options.mix = try trafficMix(value)
                 case "--event-rate": options.eventRate = try integer(flag, value, in: 1...100_000_000)
+                case "--rules":
+                    guard value == "on" || value == "off" else { throw UsageError(message: "--rules takes on or off, not \(value)") }
+                    options.rules = value == "on"
                 default: throw unknownFlag(flag)
                 }
             }
@@ -81,7 +86,11 @@ func runDetectBenchmark(_ options: DetectOptions) -> String {
 
     // Pass 2: parse, intern the host, analyze.
     let names = HostNames()
-    var analyzer = Analyzer(settings: DetectionSettings(config: .defaults), clampsToReceiveTime: true,
+    var settings = DetectionSettings(config: .defaults)
+    if !options.rules {
+        for rule in RuleID.allCases { settings[rule].enabled = false }
+    }
+    var analyzer = Analyzer(settings: settings, clampsToReceiveTime: true,
                             hostName: { names.table.name(of: $0) })
     let baseline = memoryStatus()
     var rssSamples: [Int] = []
@@ -128,7 +137,7 @@ func runDetectBenchmark(_ options: DetectOptions) -> String {
     func rate(_ nanos: UInt64) -> Int { nanos > 0 ? Int(Double(options.count) * 1e9 / Double(nanos)) : 0 }
     let parseNs = Double(parseElapsed) / Double(options.count)
     let totalNs = Double(elapsed) / Double(options.count)
-    return "vigil-bench: detect mix=\(options.mix.rawValue) messages=\(options.count) ips=\(options.ips) "
+    return "vigil-bench: detect mix=\(options.mix.rawValue) rules=\(options.rules ? "on" : "off") messages=\(options.count) ips=\(options.ips) "
         + "event_rate=\(options.eventRate) rate=\(rate(elapsed)) ns_per_msg=\(Int(totalNs)) "
         + "parse_rate=\(rate(parseElapsed)) parse_ns_per_msg=\(Int(parseNs)) "
         + "analyze_ns_per_msg=\(Int(max(0, totalNs - parseNs))) "

@@ -44,7 +44,7 @@ struct BenchOptions {
                vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--connections N]
                vigil-bench load --udp HOST:PORT --count N [--connections N] [--rate MSGS_PER_S] [--size BYTES]
                vigil-bench parse --count N [--size BYTES]
-               vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S]
+               vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S] [--rules on|off]
                vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S]
                    [--probes-per-s N] [--threshold N] [--mix ssh|http|mixed] [--ips N] [--connections N]
                    [--first-probe N]

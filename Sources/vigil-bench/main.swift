@@ -8,7 +8,7 @@ import Glibc
 //   vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--connections N]
 //   vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
 //   vigil-bench parse --count N [--size BYTES]
-//   vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S]
+//   vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S] [--rules on|off]
 //   vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S] [--probes-per-s N] …
 //
 // It only ever sends to 127.0.0.0/8 or ::1 and never more than `BenchOptions.maxCount` messages.

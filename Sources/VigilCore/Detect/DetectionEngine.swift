@@ -170,13 +170,13 @@ public struct DetectionEngine {
                 slideTraffic(host: h, to: second)
                 if rates[h].traffic.covers(second) {
                     rates[h].traffic.add(second)
-                    if rates[h].trafficIncident != nil { rates[h].trafficIncident!.count += 1 }
+                    rates[h].trafficIncident?.count += 1
                     checkTraffic(host: h, at: t)
                 }
                 slideGlobalTraffic(to: second)
                 if globalTraffic.covers(second) {
                     globalTraffic.add(second)
-                    if globalTrafficIncident != nil { globalTrafficIncident!.count += 1 }
+                    globalTrafficIncident?.count += 1
                     checkGlobalTraffic(at: t)
                 }
             }
@@ -271,11 +271,15 @@ public struct DetectionEngine {
         }
     }
 
-    private func trafficHolds(_ w: SecondWindow) -> Bool { Double(w.sum) > trafficLimit }
+    /// Whether `sum` requests in the window are high traffic (read from the window's counters,
+    /// not the window: these run on every request and must copy nothing).
+    @inline(__always)
+    private func trafficHolds(sum: Int) -> Bool { Double(sum) > trafficLimit }
 
-    private func errorsHold(_ w: SecondWindow) -> Bool {
+    @inline(__always)
+    private func errorsHold(sum: Int, marked: Int) -> Bool {
         let rule = settings[.httpErrorBurst]
-        return w.sum >= max(1, rule.minRequests) && Double(w.markedSum) * 100 >= rule.threshold * Double(w.sum)
+        return sum >= max(1, rule.minRequests) && Double(marked) * 100 >= rule.threshold * Double(sum)
     }
 
     /// Slides host `h`'s traffic window to `second`, firing or resolving at the exact second
@@ -292,6 +296,8 @@ public struct DetectionEngine {
     }
 
     private mutating func checkTraffic(host h: Int, at t: Int64) {
+        // Runs on every request: nothing is copied unless the incident starts or ends.
+        if trafficHolds(sum: rates[h].traffic.sum) == (rates[h].trafficIncident != nil) { return }
         var incident = rates[h].trafficIncident
         evaluateTraffic(rates[h].traffic, &incident, host: HostID(UInt32(h)), at: t)
         rates[h].trafficIncident = incident
@@ -299,7 +305,7 @@ public struct DetectionEngine {
 
     /// Fires or resolves the high-traffic incident of `window`: one host's, or all hosts' when `host` is nil.
     private mutating func evaluateTraffic(_ window: SecondWindow, _ incident: inout Incident?, host: HostID?, at t: Int64) {
-        let holds = trafficHolds(window)
+        let holds = trafficHolds(sum: window.sum)
         if holds, incident == nil {
             let started = newIncident(host: host, ip: nil, firstTs: t, count: window.sum)
             incident = started
@@ -324,6 +330,7 @@ public struct DetectionEngine {
     }
 
     private mutating func checkGlobalTraffic(at t: Int64) {
+        if trafficHolds(sum: globalTraffic.sum) == (globalTrafficIncident != nil) { return }
         var incident = globalTrafficIncident
         evaluateTraffic(globalTraffic, &incident, host: nil, at: t)
         globalTrafficIncident = incident
@@ -342,7 +349,7 @@ public struct DetectionEngine {
 
     private mutating func checkErrors(host h: Int, at t: Int64) {
         // Runs on every request: the summary strings are built only when an alert is emitted.
-        let holds = errorsHold(rates[h].errors)
+        let holds = errorsHold(sum: rates[h].errors.sum, marked: rates[h].errors.markedSum)
         if holds == (rates[h].errorIncident != nil) { return }
         let w = rates[h].errors
         let host = HostID(UInt32(h))

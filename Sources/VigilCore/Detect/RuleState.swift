@@ -117,9 +117,10 @@ struct DistributedState: ScheduledRuleState {
     var table: SlotTable<IPAddress>
     let n: Int
     let window: Int64
-    /// Slot s owns entries `s*n ..< s*n+n`; `Int64.min` marks an empty entry.
-    private var hostIDs: [UInt32] = []
-    private var seen: [Int64] = []
+    /// Slot s owns entries `s*n ..< s*n+n`, each a host and the last time the IP was seen
+    /// on it (side by side: one event touches one slot's run, not two arrays); a `seen` of
+    /// `Int64.min` marks an empty entry.
+    private var entries: [(seen: Int64, host: UInt32)] = []
     /// The firing IPs and when each may resolve.
     var schedule: FiringSchedule
 
@@ -133,13 +134,13 @@ struct DistributedState: ScheduledRuleState {
     /// The `n` tracked hosts' oldest last-seen time (`Int64.min` while fewer than `n`).
     private func oldest(_ slot: Int32) -> Int64 {
         var m = Int64.max
-        for i in (Int(slot) * n)..<(Int(slot) * n + n) { m = min(m, seen[i]) }
+        for i in (Int(slot) * n)..<(Int(slot) * n + n) { m = min(m, entries[i].seen) }
         return m
     }
 
     private func newest(_ slot: Int32) -> Int64 {
         var m = Int64.min
-        for i in (Int(slot) * n)..<(Int(slot) * n + n) { m = max(m, seen[i]) }
+        for i in (Int(slot) * n)..<(Int(slot) * n + n) { m = max(m, entries[i].seen) }
         return m
     }
 
@@ -148,7 +149,7 @@ struct DistributedState: ScheduledRuleState {
 
     /// The tracked hosts of `slot`.
     func hosts(_ slot: Int32) -> [HostID] {
-        (Int(slot) * n..<Int(slot) * n + n).filter { seen[$0] != .min }.map { HostID(hostIDs[$0]) }
+        (Int(slot) * n..<Int(slot) * n + n).filter { entries[$0].seen != .min }.map { HostID(entries[$0].host) }
     }
 
     /// Records a failure or probe of `ip` (looked up as `lookup`) on `host` at `t`; returns the
@@ -159,30 +160,26 @@ struct DistributedState: ScheduledRuleState {
         let base = Int(slot) * n
         var evicted: Incident? = nil
         if isNew {
-            if seen.count < base + n {
-                seen.reserveOnce(table.capacity * n)
-                hostIDs.reserveOnce(table.capacity * n)
-                seen.append(contentsOf: repeatElement(Int64.min, count: base + n - seen.count))
-                hostIDs.append(contentsOf: repeatElement(0, count: base + n - hostIDs.count))
+            if entries.count < base + n {
+                entries.reserveOnce(table.capacity * n)
+                entries.append(contentsOf: repeatElement((seen: Int64.min, host: UInt32(0)), count: base + n - entries.count))
             } else {
-                for i in base..<(base + n) { seen[i] = .min }
+                for i in base..<(base + n) { entries[i].seen = .min }
             }
             schedule.firing.grow(to: slot)
             if let evictedKey, let f = schedule.firing.remove(slot) { evicted = f.incident(of: evictedKey) }
         }
-        var oldestIndex = base
-        var found = false
-        for i in base..<(base + n) {
-            if seen[i] != .min && hostIDs[i] == host.rawValue {
-                seen[i] = max(seen[i], t)
-                found = true
-                break
+        let n = n
+        entries.withUnsafeMutableBufferPointer { e in
+            var oldestIndex = base
+            for i in base..<(base + n) {
+                if e[i].seen != .min && e[i].host == host.rawValue {
+                    e[i].seen = max(e[i].seen, t)
+                    return
+                }
+                if e[i].seen < e[oldestIndex].seen { oldestIndex = i }
             }
-            if seen[i] < seen[oldestIndex] { oldestIndex = i }
-        }
-        if !found && seen[oldestIndex] < t {
-            seen[oldestIndex] = t
-            hostIDs[oldestIndex] = host.rawValue
+            if e[oldestIndex].seen < t { e[oldestIndex] = (t, host.rawValue) }
         }
         if schedule.firing.add(1, to: slot, host: host) { return (slot, evicted, false) }
         let low = oldest(slot)
@@ -347,6 +344,8 @@ struct DeadlineHeap {
 
 /// The firing incidents of one rule, by slot: a dense array with a free list, and per slot
 /// the position of its incident, so a firing key costs one small record and no hashing.
+/// While nothing fires (the common case) no lookup reads the per-slot positions: an event
+/// then costs no cache miss here.
 struct FiringSet {
     /// Per slot, the index into `incidents` plus one; 0 when the slot is not firing.
     private var indexOf: [UInt32] = []
@@ -370,12 +369,14 @@ struct FiringSet {
 
     /// The incident of `slot`, if it fires.
     subscript(slot: Int32) -> Firing? {
+        if count == 0 { return nil }
         let i = indexOf[Int(slot)]
         return i == 0 ? nil : incidents[Int(i) - 1]
     }
 
     /// The sequence number of the incident of `slot`, or nil when it does not fire.
     func seq(of slot: Int32) -> UInt64? {
+        if count == 0 { return nil }
         let i = indexOf[Int(slot)]
         return i == 0 ? nil : incidents[Int(i) - 1].seq
     }
@@ -383,6 +384,7 @@ struct FiringSet {
     /// Adds `n` events (and `host`, if new to it) to the incident of `slot`; false when it does not fire.
     @inline(__always)
     mutating func add(_ n: Int, to slot: Int32, host: HostID? = nil) -> Bool {
+        if count == 0 { return false }
         let i = Int(indexOf[Int(slot)])
         if i == 0 { return false }
         incidents[i - 1].count += n
@@ -406,6 +408,7 @@ struct FiringSet {
 
     /// Removes and returns the incident of `slot`, if it fires.
     mutating func remove(_ slot: Int32) -> Firing? {
+        if count == 0 { return nil }
         let i = indexOf[Int(slot)]
         if i == 0 { return nil }
         indexOf[Int(slot)] = 0

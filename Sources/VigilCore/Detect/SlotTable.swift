@@ -271,91 +271,105 @@ extension SlotTable.Entry: Sendable where Key: Sendable {}
 /// time as an `Int64` and the n − 1 others as `UInt32` ages before it, in microseconds:
 /// exact for windows up to 71 minutes (longer windows count ages in 2, 4, … µs units).
 /// An age too large to hold means "older than any window", the same as no event.
+/// A slot's newest time and ages lie side by side (n + 1 words), so an event touches one
+/// or two neighbouring cache lines, not one per array.
 struct RecentTimes {
     /// Times kept per slot.
     let n: Int
     /// Ages kept per slot (`n - 1`).
     private let m: Int
+    /// Words per slot: the newest time (two words, low first), then the ages.
+    private let stride: Int
     /// Most slots that will be used (the owning table's capacity).
     let slots: Int
     /// Ages are in units of `1 << shift` microseconds.
     private let shift: Int64
-    /// Per slot, the newest time; `Int64.min` before the first event.
-    private var newestTimes: [Int64] = []
-    /// Slot s owns `ages[s*m ..< s*m+m]`, oldest first; `UInt32.max` marks an empty or too old entry.
-    private var ages: [UInt32] = []
+    /// Slot s owns `words[s*stride ..< s*stride+stride]`: its newest time (`Int64.min` before
+    /// the first event), then its ages, oldest first; `UInt32.max` marks an empty or too old age.
+    private var words: [UInt32] = []
 
     init(n: Int, slots: Int, window: Int64) {
         self.n = max(1, n)
         self.m = self.n - 1
+        self.stride = self.m + 2
         self.slots = slots
         var shift: Int64 = 0
         while window >> shift >= Int64(UInt32.max) { shift += 1 }
         self.shift = shift
     }
 
-    /// Empties `slot`, growing the arrays when the slot is new.
+    private static let emptyLow = UInt32(truncatingIfNeeded: UInt64(bitPattern: Int64.min))
+    private static let emptyHigh = UInt32(truncatingIfNeeded: UInt64(bitPattern: Int64.min) >> 32)
+
+    /// Empties `slot`, growing the array when the slot is new.
     mutating func reset(_ slot: Int32) {
-        let s = Int(slot), base = s * m
-        if newestTimes.count <= s {
-            newestTimes.reserveOnce(slots)
-            ages.reserveOnce(slots * m)
-            newestTimes.append(contentsOf: repeatElement(Int64.min, count: s + 1 - newestTimes.count))
-            ages.append(contentsOf: repeatElement(UInt32.max, count: base + m - ages.count))
-        } else {
-            newestTimes[s] = .min
-            for i in base..<(base + m) { ages[i] = .max }
+        let base = Int(slot) * stride
+        if words.count < base + stride {
+            words.reserveOnce(slots * stride)
+            words.append(contentsOf: repeatElement(UInt32.max, count: base + stride - words.count))
+        }
+        words.withUnsafeMutableBufferPointer { w in
+            w[base] = Self.emptyLow
+            w[base + 1] = Self.emptyHigh
+            for i in (base + 2)..<(base + stride) { w[i] = .max }
         }
     }
 
     @inline(__always)
-    private func age(_ delta: Int64) -> UInt32 {
-        let a = delta >> shift
-        return a >= Int64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: a)
+    private static func newest(_ w: UnsafeBufferPointer<UInt32>, _ base: Int) -> Int64 {
+        Int64(bitPattern: UInt64(w[base + 1]) << 32 | UInt64(w[base]))
     }
 
     /// Records an event at `t`; an event older than all `n` kept ones changes nothing.
     @inline(__always)
     mutating func insert(_ slot: Int32, _ t: Int64) {
-        let s = Int(slot), base = s * m, m = m
-        let newest = newestTimes[s]
-        if newest == .min || t > newest {
-            // A new newest event: every kept entry ages by the step, the oldest drops out,
-            // and the previous newest becomes the youngest age.
-            newestTimes[s] = t
-            if m == 0 { return }
-            let step = newest == .min ? UInt32.max : age(t &- newest)
-            ages.withUnsafeMutableBufferPointer { b in
-                for i in base..<(base + m - 1) {
-                    let aged = UInt64(b[i + 1]) + UInt64(step)
-                    b[i] = aged >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: aged)
+        let base = Int(slot) * stride, m = m, shift = shift
+        words.withUnsafeMutableBufferPointer { w in
+            let newest = Self.newest(UnsafeBufferPointer(w), base)
+            let ages = base + 2
+            if newest == .min || t > newest {
+                // A new newest event: every kept entry ages by the step, the oldest drops out,
+                // and the previous newest becomes the youngest age.
+                w[base] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t))
+                w[base + 1] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t) >> 32)
+                if m == 0 { return }
+                let delta = (t &- newest) >> shift
+                let step = newest == .min || delta >= Int64(UInt32.max) ? UInt32.max : UInt32(truncatingIfNeeded: delta)
+                for i in ages..<(ages + m - 1) {
+                    let aged = UInt64(w[i + 1]) + UInt64(step)
+                    w[i] = aged >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: aged)
                 }
-                b[base + m - 1] = step
+                w[ages + m - 1] = step
+                return
             }
-            return
-        }
-        if m == 0 { return }
-        let a = age(newest &- t)
-        ages.withUnsafeMutableBufferPointer { b in
-            if a >= b[base] { return }
-            let last = base + m - 1
-            var i = base
-            while i < last && b[i + 1] > a {
-                b[i] = b[i + 1]
+            if m == 0 { return }
+            let older = (newest &- t) >> shift
+            let a = older >= Int64(UInt32.max) ? UInt32.max : UInt32(truncatingIfNeeded: older)
+            if a >= w[ages] { return }
+            let last = ages + m - 1
+            var i = ages
+            while i < last && w[i + 1] > a {
+                w[i] = w[i + 1]
                 i += 1
             }
-            b[i] = a
+            w[i] = a
         }
     }
 
     /// Whether `n` events are held (none of them too old to matter).
-    func isFull(_ slot: Int32) -> Bool { m == 0 ? newestTimes[Int(slot)] != .min : ages[Int(slot) * m] != .max }
+    func isFull(_ slot: Int32) -> Bool {
+        let base = Int(slot) * stride
+        return m == 0 ? newest(slot) != .min : words[base + 2] != .max
+    }
     /// The n-th most recent time (meaningful when `isFull`).
     func oldest(_ slot: Int32) -> Int64 {
-        m == 0 ? newestTimes[Int(slot)] : newestTimes[Int(slot)] &- (Int64(ages[Int(slot) * m]) << shift)
+        let base = Int(slot) * stride
+        return m == 0 ? newest(slot) : newest(slot) &- (Int64(words[base + 2]) << shift)
     }
     /// The most recent time.
-    func newest(_ slot: Int32) -> Int64 { newestTimes[Int(slot)] }
+    func newest(_ slot: Int32) -> Int64 {
+        words.withUnsafeBufferPointer { Self.newest($0, Int(slot) * stride) }
+    }
 }
 
 /// Per-second counters over a window of `width` seconds ending at `head`.
