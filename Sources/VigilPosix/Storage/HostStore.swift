@@ -40,7 +40,10 @@ public final class HostStore {
     /// Every file with buffered data or recent activity.
     private var files: [FileKey: DayFile] = [:]
     /// Each host's most recently written file, indexed by `HostID`: the common case needs no hashing.
-    private var latestByHost: [DayFile?] = []
+    /// Held unretained: every file here is also in `files` and leaves this array when it leaves
+    /// `files`. So a message touches no reference count: a retain is an atomic instruction, which
+    /// waits for every memory access in flight, the detection tables' cache misses included.
+    private var latestByHost: [Unmanaged<DayFile>?] = []
     /// The files whose descriptor is open, at most `maxOpenFiles`.
     private var openFiles: [DayFile] = []
     /// Ticks on every write; a file's `lastUse` orders the descriptor LRU.
@@ -66,20 +69,26 @@ public final class HostStore {
     /// (the receive day). `name` is only evaluated the first time this host and day are seen.
     public func append(host: HostID, name: @autoclosure () -> String, day: Int64, line: UnsafeRawBufferPointer) {
         let index = Int(host.rawValue)
-        let file: DayFile
-        if index < latestByHost.count, let latest = latestByHost[index], latest.day == day {
-            file = latest
-        } else {
-            let key = FileKey(host: host, day: day)
-            if let known = files[key] {
-                file = known
-            } else {
-                file = DayFile(hostsDirectory: hostsDirectory, hostDirectory: HostName.sanitize(name()), day: day)
-                files[key] = file
-            }
-            if index >= latestByHost.count { latestByHost.append(contentsOf: repeatElement(nil, count: index - latestByHost.count + 1)) }
-            latestByHost[index] = file
+        if index < latestByHost.count, let latest = latestByHost[index],
+           latest._withUnsafeGuaranteedRef({ $0.day == day }) {
+            latest._withUnsafeGuaranteedRef { append(line, to: $0) }
+            return
         }
+        let key = FileKey(host: host, day: day)
+        let file: DayFile
+        if let known = files[key] {
+            file = known
+        } else {
+            file = DayFile(hostsDirectory: hostsDirectory, hostDirectory: HostName.sanitize(name()), day: day)
+            files[key] = file
+        }
+        if index >= latestByHost.count { latestByHost.append(contentsOf: repeatElement(nil, count: index - latestByHost.count + 1)) }
+        latestByHost[index] = Unmanaged.passUnretained(file)
+        append(line, to: file)
+    }
+
+    /// Appends one message to `file`'s buffer, writing the buffer once it is large enough.
+    private func append(_ line: UnsafeRawBufferPointer, to file: DayFile) {
         file.idleFlushes = 0
         if file.buffer.count >= maxBufferedBytesPerFile {
             droppedLines += 1
@@ -107,7 +116,9 @@ public final class HostStore {
             if let file = files.removeValue(forKey: key) {
                 closeDescriptor(of: file)
                 let index = Int(key.host.rawValue)
-                if index < latestByHost.count && latestByHost[index] === file { latestByHost[index] = nil }
+                if index < latestByHost.count && latestByHost[index]?.toOpaque() == Unmanaged.passUnretained(file).toOpaque() {
+                    latestByHost[index] = nil
+                }
             }
         }
         return firstError
