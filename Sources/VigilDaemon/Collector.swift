@@ -16,6 +16,8 @@ public final class Collector: FrameConsumer {
     public let hosts: HostDirectory
     public var analyzer: Analyzer
     private let parser: SyslogParser
+    /// The date and minute of the last RFC 3339 timestamp parsed (most frames share them).
+    private var timestampMemo = TimestampMemo()
     private let store: HostStore
     private let sinks: [any AlertSink]
     /// Alerts handed to the sinks since start, for counters.
@@ -80,7 +82,7 @@ public final class Collector: FrameConsumer {
     }
 
     public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
-        let fields = parser.parse(frame, receivedAt: now)
+        let fields = parser.parse(frame, receivedAt: now, memo: &timestampMemo)
         counters.received &+= 1
         counters.bytes &+= UInt64(frame.count)
         if truncated { counters.truncated &+= 1 }
@@ -100,7 +102,7 @@ public final class Collector: FrameConsumer {
     /// One line of a followed file (`[input.file]`): a syslog line is filed under its own host,
     /// anything else (an access-log line) under `defaultHost`. Not syslog is normal here, not an error.
     public func consumeLine(_ line: UnsafeRawBufferPointer, defaultHost: HostID, now: Timestamp) {
-        let fields = parser.parse(line, receivedAt: now)
+        let fields = parser.parse(line, receivedAt: now, memo: &timestampMemo)
         counters.fileLines &+= 1
         let host = fields.hostname.isEmpty ? defaultHost : hosts.table.intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
         ingest(line, fields, host: host, now: now)

@@ -160,4 +160,22 @@ enum SyslogSamples {
         #expect(syslog.map(\.text) == log)
         #expect(syslog.allSatisfy { $0.app == "nginx" && $0.priority == 190 && $0.host == "vm" })
     }
+
+    /// Every frame of every sample, parsed one after the other with one timestamp memo (as the
+    /// collector does), gives exactly the fields a fresh parse gives.
+    @Test func parsingWithAMemoMatchesParsingAfresh() {
+        let parser = SyslogParser()
+        let now = CivilDateTime(year: 2026, month: 11, day: 25).timestamp()
+        var memo = TimestampMemo()
+        var frames = 0
+        for name in SyslogSamples.sampleFiles() {
+            for frame in Fixtures.frames(name) {
+                frame.withUnsafeBytes { f in
+                    #expect(parser.parse(f, receivedAt: now, memo: &memo) == parser.parse(f, receivedAt: now), "\(name)")
+                }
+                frames += 1
+            }
+        }
+        #expect(frames > 100)
+    }
 }

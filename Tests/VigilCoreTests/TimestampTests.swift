@@ -33,4 +33,37 @@ import Testing
     func rejects(input: String) {
         #expect(IPAddress.parse(input) == nil)
     }
+
+    /// A stream of timestamps read with one memo gives exactly what reading each afresh gives:
+    /// same minute with other seconds, fractions and zones, a minute change, a bad second or
+    /// zone after a memoized minute, an impossible date (never memoized), lower-case `t`.
+    @Test func memoizedReadingMatchesFreshReading() {
+        var texts = [
+            "2026-11-25T10:15:30.5Z", "2026-11-25T10:15:31+01:00", "2026-11-25T10:15:59.123456789-05:30",
+            "2026-11-25T10:15:60Z", "2026-11-25T10:15:61Z", "2026-11-25T10:15:3xZ", "2026-11-25T10:15:30+25:00",
+            "2026-11-25T10:16:00Z", "2026-11-25t10:16:01Z", "2026-02-30T10:16:01Z", "2026-02-30T10:16:02Z",
+            "2026-11-25T10:16:0", "2026-11-25T10:16:02", "2026-11-25T10:16:02.Z", "2026-11-25T10:16.02Z",
+        ]
+        var rng: UInt64 = 7
+        for _ in 0..<2_000 {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let minute = Int(rng >> 60) % 3, second = Int(rng >> 50) % 62, zone = Int(rng >> 40) % 3
+            let text = "2026-12-31T23:5\(minute):\(second < 10 ? "0" : "")\(second)" + ["Z", "+02:00", ".25-01:00"][zone]
+            texts.append(text)
+        }
+        var memo = TimestampMemo()
+        for text in texts {
+            let bytes = Array(text.utf8)
+            bytes.withUnsafeBytes { f in
+                let fresh = SyslogTimestamps.rfc3339(f, 0, f.count, defaultOffset: 3600)
+                let memoized = SyslogTimestamps.rfc3339(f, 0, f.count, defaultOffset: 3600, memo: &memo)
+                #expect(memoized == fresh, "\(text)")
+            }
+        }
+        // Spot checks that the fresh reading is itself right.
+        let read = { (text: String) in Array(text.utf8).withUnsafeBytes { SyslogTimestamps.rfc3339($0, 0, $0.count, defaultOffset: 3600) } }
+        #expect(read("2026-11-25T10:15:31+01:00") == CivilDateTime(year: 2026, month: 11, day: 25, hour: 9, minute: 15, second: 31).timestamp())
+        #expect(read("2026-11-25T10:16:02") == CivilDateTime(year: 2026, month: 11, day: 25, hour: 9, minute: 16, second: 2).timestamp())
+        #expect(read("2026-02-30T10:16:01Z") == nil && read("2026-11-25T10:15:61Z") == nil)
+    }
 }

@@ -66,10 +66,13 @@ public struct LogAnalysis {
     /// its stats have no caps and are never reset, so they are the report's HTTP and ssh totals.
     private var analyzer: Analyzer
     private let parser: SyslogParser
+    /// The date and minute of the last syslog timestamp read (lines come in time order).
+    private var timestampMemo = TimestampMemo()
     private let ssh: SSHExtractor
     private var sources: [Source] = []
-    /// Lines per host (row) and format (column, `LogFormat` order).
-    private var formatLines: [[Int]] = []
+    /// Lines per host and format: host h's count of format f at `h * formats + column(f)`.
+    private var formatLines: [Int] = []
+    private static let formats = LogFormat.allCases.count
     private var failuresByIP = AddressCounts()
     /// Session openings (and summaries) per address.
     private var accessByIP = AddressTally()
@@ -181,7 +184,7 @@ public struct LogAnalysis {
     }
 
     private mutating func feedSyslog(_ line: UnsafeRawBufferPointer, source: Int, format: LogFormat) -> Bool {
-        let fields = parser.parse(line, receivedAt: options.referenceTime)
+        let fields = parser.parse(line, receivedAt: options.referenceTime, memo: &timestampMemo)
         let fallbackHost = sources[source].host
         if fields.isParseError {
             // An auth.log may hold bare sshd messages (journalctl -o cat, copied snippets).
@@ -311,12 +314,13 @@ public struct LogAnalysis {
     }
 
     private mutating func growHosts(_ id: HostID) {
-        while formatLines.count <= Int(id.rawValue) { formatLines.append([Int](repeating: 0, count: LogFormat.allCases.count)) }
+        let needed = (Int(id.rawValue) + 1) * Self.formats
+        if formatLines.count < needed { formatLines.append(contentsOf: repeatElement(0, count: needed - formatLines.count)) }
     }
 
     @inline(__always)
     private mutating func count(host: HostID, format: LogFormat) {
-        formatLines[Int(host.rawValue)][Self.column(format)] += 1
+        formatLines[Int(host.rawValue) * Self.formats + Self.column(format)] += 1
     }
 
     private static func column(_ format: LogFormat) -> Int {
@@ -372,10 +376,10 @@ public struct LogAnalysis {
             AnalysisReport.SourceSummary(name: $0.name, format: $0.format, lines: $0.lines, invalidLines: $0.invalid,
                                          firstInvalid: $0.examples)
         }
-        for (h, row) in formatLines.enumerated() {
-            for format in LogFormat.allCases where row[Self.column(format)] > 0 {
+        for h in 0..<(formatLines.count / Self.formats) {
+            for format in LogFormat.allCases where formatLines[h * Self.formats + Self.column(format)] > 0 {
                 r.lines.append(AnalysisReport.HostFormatCount(host: name(HostID(UInt32(h))), format: format,
-                                                              lines: row[Self.column(format)]))
+                                                              lines: formatLines[h * Self.formats + Self.column(format)]))
             }
         }
         r.lines.sort { ($0.host, $0.format.rawValue) < ($1.host, $1.format.rawValue) }

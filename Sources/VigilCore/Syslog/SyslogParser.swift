@@ -24,6 +24,13 @@ public struct SyslogParser: Sendable {
     /// `receivedAt` resolves the missing year of RFC 3164 timestamps (the year that puts the
     /// timestamp nearest to the receive time) — the parser reads no clock of its own.
     public func parse(_ frame: UnsafeRawBufferPointer, receivedAt: Timestamp) -> SyslogFields {
+        var memo = TimestampMemo()
+        return parse(frame, receivedAt: receivedAt, memo: &memo)
+    }
+
+    /// `parse(_:receivedAt:)` for a stream of frames: `memo` carries the date and minute of the
+    /// previous RFC 3339 timestamp, so one from the same minute is read in a few steps.
+    public func parse(_ frame: UnsafeRawBufferPointer, receivedAt: Timestamp, memo: inout TimestampMemo) -> SyslogFields {
         var end = frame.count
         while end > 0 {
             let c = frame[end &- 1]
@@ -35,12 +42,12 @@ public struct SyslogParser: Sendable {
             if afterPRI > 0 {
                 let priority = SyslogParser.priorityValue(frame, afterPRI)
                 if afterPRI &+ 1 < end, frame[afterPRI] == 0x31, frame[afterPRI &+ 1] == 0x20 {
-                    if let fields = parse5424(frame, afterPRI &+ 2, end, priority) { return fields }
-                } else if let fields = parse3164(frame, afterPRI, end, priority, hasPRI: true, receivedAt) {
+                    if let fields = parse5424(frame, afterPRI &+ 2, end, priority, &memo) { return fields }
+                } else if let fields = parse3164(frame, afterPRI, end, priority, hasPRI: true, receivedAt, &memo) {
                     return fields
                 }
             }
-        } else if end > 0, let fields = parse3164(frame, 0, end, 13, hasPRI: false, receivedAt) {
+        } else if end > 0, let fields = parse3164(frame, 0, end, 13, hasPRI: false, receivedAt, &memo) {
             return fields
         }
         return SyslogFields(format: .unparsed, text: 0..<end)
@@ -100,12 +107,13 @@ public struct SyslogParser: Sendable {
 
     /// Parses the RFC 5424 header after `<PRI>1 `; nil when the frame is not valid RFC 5424.
     /// A timestamp that is present but unreadable becomes nil without rejecting the frame.
-    func parse5424(_ f: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ priority: UInt8) -> SyslogFields? {
+    func parse5424(_ f: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ priority: UInt8,
+                   _ memo: inout TimestampMemo) -> SyslogFields? {
         // TIMESTAMP: any printable token; read as RFC 3339 unless it is the NILVALUE.
         let tsEnd = SyslogParser.headerFieldEnd(f, start, end, maxLength: end)
         guard tsEnd > 0 else { return nil }
         let timestamp = tsEnd == start &+ 1 && f[start] == 0x2D
-            ? nil : SyslogTimestamps.rfc3339(f, start, tsEnd, defaultOffset: utcOffsetSeconds)
+            ? nil : SyslogTimestamps.rfc3339(f, start, tsEnd, defaultOffset: utcOffsetSeconds, memo: &memo)
         let hostStart = tsEnd &+ 1
         let hostEnd = SyslogParser.headerFieldEnd(f, hostStart, end, maxLength: 255)
         guard hostEnd > 0 else { return nil }
@@ -165,7 +173,7 @@ public struct SyslogParser: Sendable {
     /// Without PRI a timestamp is required (that is what makes a file line syslog); with PRI a
     /// missing timestamp leaves the whole rest as TAG and text. Nil when it is not syslog.
     func parse3164(_ f: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ priority: UInt8,
-                   hasPRI: Bool, _ receivedAt: Timestamp) -> SyslogFields? {
+                   hasPRI: Bool, _ receivedAt: Timestamp, _ memo: inout TimestampMemo) -> SyslogFields? {
         var fields = SyslogFields(format: .rfc3164, priority: priority)
         var i = start
         if i < end {
@@ -174,7 +182,7 @@ public struct SyslogParser: Sendable {
                 // RFC 3339 timestamp (rsyslog high precision); must be a whole token.
                 var tsEnd = i
                 while tsEnd < end, f[tsEnd] != 0x20 { tsEnd &+= 1 }
-                if let ts = SyslogTimestamps.rfc3339(f, i, tsEnd, defaultOffset: utcOffsetSeconds) {
+                if let ts = SyslogTimestamps.rfc3339(f, i, tsEnd, defaultOffset: utcOffsetSeconds, memo: &memo) {
                     fields.timestamp = ts
                     i = tsEnd
                 } else if !hasPRI {

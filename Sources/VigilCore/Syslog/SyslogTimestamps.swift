@@ -11,6 +11,24 @@ struct ScannedTimestamp {
     var timestamp: Timestamp?
 }
 
+/// The date, hour and minute of the last RFC 3339 timestamp read: its first 16 bytes and the
+/// seconds since the epoch they name (before any zone offset). Messages arrive in time order,
+/// so most timestamps share them with the one before and only their seconds, fraction and zone
+/// need reading. Only a valid date and time is ever kept; the empty memo matches no timestamp
+/// (no RFC 3339 timestamp starts with NUL bytes).
+public struct TimestampMemo: Sendable {
+    var head0: UInt64 = 0
+    var head1: UInt64 = 0
+    var minuteStart: Int64 = 0
+
+    /// An empty memo.
+    public init() {}
+
+    init(head0: UInt64, head1: UInt64, minuteStart: Int64) {
+        self.head0 = head0; self.head1 = head1; self.minuteStart = minuteStart
+    }
+}
+
 enum SyslogTimestamps {
     /// The value of the two ASCII digits at `i`, or -1 when either is not a digit.
     @inline(__always)
@@ -25,16 +43,34 @@ enum SyslogTimestamps {
     /// (microseconds) and ignore the rest; a missing zone means `defaultOffset` seconds east of UTC.
     /// Returns nil when the bytes are not such a timestamp or name no real date and time.
     static func rfc3339(_ f: UnsafeRawBufferPointer, _ start: Int, _ end: Int, defaultOffset: Int) -> Timestamp? {
+        var memo = TimestampMemo()
+        return rfc3339(f, start, end, defaultOffset: defaultOffset, memo: &memo)
+    }
+
+    /// `rfc3339(_:_:_:defaultOffset:)`, skipping the date, hour and minute when their 16 bytes
+    /// are those `memo` holds, and keeping this timestamp's in `memo` otherwise.
+    static func rfc3339(_ f: UnsafeRawBufferPointer, _ start: Int, _ end: Int, defaultOffset: Int,
+                        memo: inout TimestampMemo) -> Timestamp? {
         guard end &- start >= 19 else { return nil }
-        let yHi = twoDigits(f, start), yLo = twoDigits(f, start &+ 2)
-        let month = twoDigits(f, start &+ 5), day = twoDigits(f, start &+ 8)
-        let hour = twoDigits(f, start &+ 11), minute = twoDigits(f, start &+ 14), second = twoDigits(f, start &+ 17)
-        guard yHi >= 0, yLo >= 0, f[start &+ 4] == 0x2D, f[start &+ 7] == 0x2D,
-              f[start &+ 10] | 0x20 == 0x74, f[start &+ 13] == 0x3A, f[start &+ 16] == 0x3A,
-              month >= 1, month <= 12, day >= 1, hour >= 0, hour < 24, minute >= 0, minute < 60,
-              second >= 0, second <= 60 else { return nil }
-        let year = yHi &* 100 &+ yLo
-        guard day <= CivilDateTime.daysInMonth(year: year, month: month) else { return nil }
+        let head0 = f.loadUnaligned(fromByteOffset: start, as: UInt64.self)
+        let head1 = f.loadUnaligned(fromByteOffset: start &+ 8, as: UInt64.self)
+        let second = twoDigits(f, start &+ 17)
+        guard f[start &+ 16] == 0x3A, second >= 0, second <= 60 else { return nil }
+        let minuteStart: Int64
+        if head0 == memo.head0 && head1 == memo.head1 {
+            minuteStart = memo.minuteStart
+        } else {
+            let yHi = twoDigits(f, start), yLo = twoDigits(f, start &+ 2)
+            let month = twoDigits(f, start &+ 5), day = twoDigits(f, start &+ 8)
+            let hour = twoDigits(f, start &+ 11), minute = twoDigits(f, start &+ 14)
+            guard yHi >= 0, yLo >= 0, f[start &+ 4] == 0x2D, f[start &+ 7] == 0x2D,
+                  f[start &+ 10] | 0x20 == 0x74, f[start &+ 13] == 0x3A,
+                  month >= 1, month <= 12, day >= 1, hour >= 0, hour < 24, minute >= 0, minute < 60 else { return nil }
+            let year = yHi &* 100 &+ yLo
+            guard day <= CivilDateTime.daysInMonth(year: year, month: month) else { return nil }
+            minuteStart = Self.days(year: year, month: month, day: day) &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60)
+            memo = TimestampMemo(head0: head0, head1: head1, minuteStart: minuteStart)
+        }
         var i = start &+ 19
         var micro = 0
         if i < end, f[i] == 0x2E {
@@ -66,8 +102,7 @@ enum SyslogTimestamps {
             }
         }
         guard i == end else { return nil }
-        let days = Self.days(year: year, month: month, day: day)
-        let seconds = days &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60 &+ second) &- Int64(offset)
+        let seconds = minuteStart &+ Int64(second) &- Int64(offset)
         return Timestamp(microseconds: seconds &* 1_000_000 &+ Int64(micro))
     }
 
