@@ -17,22 +17,6 @@ import Testing
         #expect(c.timestamp(utcOffsetSeconds: 3600).rfc3339() == "2024-02-29T00:00:00Z")
         #expect(!CivilDateTime(year: 2023, month: 2, day: 29).isValid)
     }
-}
-
-@Suite struct IPAddressTests {
-    @Test(arguments: [
-        ("1.2.3.4", "1.2.3.4"), ("::1", "::1"), ("::", "::"), ("2001:db8::1", "2001:db8::1"),
-        ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"), ("fe80::1:0:0:1", "fe80::1:0:0:1"),
-        ("1:0:0:2:0:0:0:3", "1:0:0:2::3"), ("::ffff:10.0.0.1", "10.0.0.1"), ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"),
-    ])
-    func parsesAndFormats(input: String, expected: String) {
-        #expect(IPAddress.parse(input)?.description == expected)
-    }
-
-    @Test(arguments: ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4.", ":::", "1::2::3", "12345::", "abc", "1:2:3:4:5:6:7:8:9", "1.2.3.4 "])
-    func rejects(input: String) {
-        #expect(IPAddress.parse(input) == nil)
-    }
 
     /// A stream of timestamps read with one memo gives exactly what reading each afresh gives:
     /// same minute with other seconds, fractions and zones, a minute change, a bad second or
@@ -65,5 +49,52 @@ import Testing
         #expect(read("2026-11-25T10:15:31+01:00") == CivilDateTime(year: 2026, month: 11, day: 25, hour: 9, minute: 15, second: 31).timestamp())
         #expect(read("2026-11-25T10:16:02") == CivilDateTime(year: 2026, month: 11, day: 25, hour: 9, minute: 16, second: 2).timestamp())
         #expect(read("2026-02-30T10:16:01Z") == nil && read("2026-11-25T10:15:61Z") == nil)
+    }
+}
+
+@Suite struct IPAddressTests {
+    @Test(arguments: [
+        ("1.2.3.4", "1.2.3.4"), ("::1", "::1"), ("::", "::"), ("2001:db8::1", "2001:db8::1"),
+        ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"), ("fe80::1:0:0:1", "fe80::1:0:0:1"),
+        ("1:0:0:2:0:0:0:3", "1:0:0:2::3"), ("::ffff:10.0.0.1", "10.0.0.1"), ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"),
+    ])
+    func parsesAndFormats(input: String, expected: String) {
+        #expect(IPAddress.parse(input)?.description == expected)
+    }
+
+    @Test(arguments: ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4.", ":::", "1::2::3", "12345::", "abc", "1:2:3:4:5:6:7:8:9", "1.2.3.4 "])
+    func rejects(input: String) {
+        #expect(IPAddress.parse(input) == nil)
+    }
+
+    /// Dotted quads built from every octet spelling 0…999 (with and without leading zeros) and
+    /// random separators, checked against a plain reading of the rules: four decimal octets,
+    /// one to three digits, no leading zero, at most 255, dots between.
+    @Test func ipv4AgreesWithAPlainReadingOfTheRules() {
+        func reference(_ text: String) -> UInt32? {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 4 else { return nil }
+            var value: UInt32 = 0
+            for p in parts {
+                guard (1...3).contains(p.count), p.allSatisfy({ $0.isASCII && $0.isNumber }),
+                      p.count == 1 || p.first != "0", let n = UInt32(p), n <= 255 else { return nil }
+                value = value << 8 | n
+            }
+            return value
+        }
+        var spellings = (0...999).map(String.init) + ["00", "000", "007", "", "1a", "+1", "-1", "1 "]
+        spellings += (0...9).map { "0\($0)" }
+        var rng: UInt64 = 3
+        for _ in 0..<20_000 {
+            var text = ""
+            for k in 0..<4 {
+                rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text += spellings[Int(rng >> 33) % spellings.count]
+                if k < 3 { text += rng >> 20 & 31 == 0 ? ":" : "." }
+            }
+            if rng >> 10 & 63 == 0 { text += "." }
+            let parsed = Array(text.utf8).withUnsafeBytes { IPAddress.parseIPv4($0, from: 0, to: $0.count) }
+            #expect(parsed.map(\.ipv4Value) == reference(text), "\(text)")
+        }
     }
 }

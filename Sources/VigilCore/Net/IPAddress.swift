@@ -124,27 +124,31 @@ extension IPAddress {
 
     static func parseIPv4(_ b: UnsafeRawBufferPointer, from start: Int, to end: Int) -> IPAddress? {
         var octets: UInt32 = 0
-        var parts = 0
         var i = start
-        while i < end {
-            var value = 0, digits = 0
-            while i < end, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") {
-                value = value * 10 + Int(b[i] - UInt8(ascii: "0"))
-                digits += 1
-                i += 1
-                if digits > 3 { return nil }
+        // Four octets of one to three digits (no leading zero, at most 255), dot-separated,
+        // read digit by digit without a loop per octet.
+        for part in 0..<4 {
+            guard i < end else { return nil }
+            var value = UInt32(b[i] &- 48)
+            guard value < 10 else { return nil }
+            i &+= 1
+            if i < end, case let d = UInt32(b[i] &- 48), d < 10 {
+                guard value != 0 else { return nil }
+                value = value &* 10 &+ d
+                i &+= 1
+                if i < end, case let d = UInt32(b[i] &- 48), d < 10 {
+                    value = value &* 10 &+ d
+                    i &+= 1
+                    guard value <= 255 else { return nil }
+                }
             }
-            if digits == 0 || value > 255 { return nil }
-            if digits > 1 && b[i - digits] == UInt8(ascii: "0") { return nil }  // no leading zeros
-            octets = octets << 8 | UInt32(value)
-            parts += 1
-            if i < end {
-                if b[i] != UInt8(ascii: ".") || parts == 4 { return nil }
-                i += 1
-                if i == end { return nil }
+            octets = octets << 8 | value
+            if part < 3 {
+                guard i < end, b[i] == 0x2E else { return nil }
+                i &+= 1
             }
         }
-        return parts == 4 ? IPAddress(ipv4: octets) : nil
+        return i == end ? IPAddress(ipv4: octets) : nil
     }
 
     static func parseIPv6(_ b: UnsafeRawBufferPointer) -> IPAddress? {

@@ -227,6 +227,7 @@ public struct LogAnalysis {
 
     /// Keeps what the report needs beyond detection and the traffic counts: failures and
     /// session openings per address, finished sessions; and advances detection with event time.
+    @inline(__always)
     private mutating func note(_ seen: Analyzer.Observation, host: HostID) {
         let time: Timestamp
         switch seen {
