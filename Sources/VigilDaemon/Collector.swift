@@ -16,7 +16,7 @@ public final class Collector: FrameConsumer {
     public let hosts: HostDirectory
     public var analyzer: Analyzer
     private let parser: SyslogParser
-    /// The date and minute of the last RFC 3339 timestamp parsed (most frames share them).
+    /// The date of the last RFC 3339 timestamp parsed (most frames share it).
     private var timestampMemo = TimestampMemo()
     private let store: HostStore
     private let sinks: [any AlertSink]

@@ -18,21 +18,43 @@ import Testing
         #expect(!CivilDateTime(year: 2023, month: 2, day: 29).isValid)
     }
 
+    /// Fractions of one to nine digits, before each kind of zone (so both the word-at-a-time
+    /// reading of six or more digits and the digit loop run): the first six digits count.
+    @Test func fractionsKeepTheirFirstSixDigits() {
+        let base = CivilDateTime(year: 2026, month: 11, day: 25, hour: 10, minute: 15, second: 30).timestamp()
+        for count in 1...9 {
+            let digits = String("987654321".prefix(count))
+            let micro = Int64(String((digits + "00000").prefix(6)))!
+            for (zone, shift) in [("Z", Int64(0)), ("+01:00", -3_600_000_000), ("-00:30", 1_800_000_000), ("", 0)] {
+                let text = "2026-11-25T10:15:30.\(digits)\(zone)"
+                let read = Array(text.utf8).withUnsafeBytes { SyslogTimestamps.rfc3339($0, 0, $0.count, defaultOffset: 0) }
+                #expect(read == base.adding(microseconds: micro + shift), "\(text)")
+            }
+        }
+        for bad in ["2026-11-25T10:15:30.Z", "2026-11-25T10:15:30.12345x78Z", "2026-11-25T10:15:30.1234567 Z"] {
+            #expect(Array(bad.utf8).withUnsafeBytes { SyslogTimestamps.rfc3339($0, 0, $0.count, defaultOffset: 0) } == nil, "\(bad)")
+        }
+    }
+
     /// A stream of timestamps read with one memo gives exactly what reading each afresh gives:
-    /// same minute with other seconds, fractions and zones, a minute change, a bad second or
-    /// zone after a memoized minute, an impossible date (never memoized), lower-case `t`.
+    /// same date with other times, fractions and zones, a date change, a bad hour, minute,
+    /// second or zone after a memoized date, an impossible date (never memoized), lower-case `t`.
     @Test func memoizedReadingMatchesFreshReading() {
         var texts = [
             "2026-11-25T10:15:30.5Z", "2026-11-25T10:15:31+01:00", "2026-11-25T10:15:59.123456789-05:30",
             "2026-11-25T10:15:60Z", "2026-11-25T10:15:61Z", "2026-11-25T10:15:3xZ", "2026-11-25T10:15:30+25:00",
             "2026-11-25T10:16:00Z", "2026-11-25t10:16:01Z", "2026-02-30T10:16:01Z", "2026-02-30T10:16:02Z",
             "2026-11-25T10:16:0", "2026-11-25T10:16:02", "2026-11-25T10:16:02.Z", "2026-11-25T10:16.02Z",
+            "2026-11-25T24:00:00Z", "2026-11-25T23:60:00Z", "2026-11-25T0x:00:00Z", "2026-11-25T23:59:59Z",
+            "2026-11-26T00:00:00Z", "2026-11-25T23:59:59Z",
         ]
         var rng: UInt64 = 7
         for _ in 0..<2_000 {
             rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let minute = Int(rng >> 60) % 3, second = Int(rng >> 50) % 62, zone = Int(rng >> 40) % 3
-            let text = "2026-12-31T23:5\(minute):\(second < 10 ? "0" : "")\(second)" + ["Z", "+02:00", ".25-01:00"][zone]
+            let day = 30 + Int(rng >> 62) % 3, hour = 22 + Int(rng >> 58) % 3, minute = Int(rng >> 54) % 61
+            let second = Int(rng >> 46) % 62, zone = Int(rng >> 40) % 3
+            func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+            let text = "2026-12-\(two(day))T\(two(hour)):\(two(minute)):\(two(second))" + ["Z", "+02:00", ".25-01:00"][zone]
             texts.append(text)
         }
         var memo = TimestampMemo()

@@ -66,7 +66,7 @@ public struct LogAnalysis {
     /// its stats have no caps and are never reset, so they are the report's HTTP and ssh totals.
     private var analyzer: Analyzer
     private let parser: SyslogParser
-    /// The date and minute of the last syslog timestamp read (lines come in time order).
+    /// The date of the last syslog timestamp read (lines come in time order).
     private var timestampMemo = TimestampMemo()
     private let ssh: SSHExtractor
     private var sources: [Source] = []

@@ -28,8 +28,8 @@ public struct SyslogParser: Sendable {
         return parse(frame, receivedAt: receivedAt, memo: &memo)
     }
 
-    /// `parse(_:receivedAt:)` for a stream of frames: `memo` carries the date and minute of the
-    /// previous RFC 3339 timestamp, so one from the same minute is read in a few steps.
+    /// `parse(_:receivedAt:)` for a stream of frames: `memo` carries the date of the
+    /// previous RFC 3339 timestamp, so one from the same day is read in a few steps.
     public func parse(_ frame: UnsafeRawBufferPointer, receivedAt: Timestamp, memo: inout TimestampMemo) -> SyslogFields {
         var end = frame.count
         while end > 0 {

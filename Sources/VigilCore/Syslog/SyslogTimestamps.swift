@@ -11,21 +11,22 @@ struct ScannedTimestamp {
     var timestamp: Timestamp?
 }
 
-/// The date, hour and minute of the last RFC 3339 timestamp read: its first 16 bytes and the
-/// seconds since the epoch they name (before any zone offset). Messages arrive in time order,
-/// so most timestamps share them with the one before and only their seconds, fraction and zone
-/// need reading. Only a valid date and time is ever kept; the empty memo matches no timestamp
+/// The date of the last RFC 3339 timestamp read: its first 11 bytes (`YYYY-MM-DDT`) and the
+/// seconds since the epoch of that day's start (before any zone offset). Messages arrive in
+/// time order, so most timestamps share their date with the one before and only the time of
+/// day needs reading. Only a valid date is ever kept; the empty memo matches no timestamp
 /// (no RFC 3339 timestamp starts with NUL bytes).
 public struct TimestampMemo: Sendable {
-    var head0: UInt64 = 0
-    var head1: UInt64 = 0
-    var minuteStart: Int64 = 0
+    /// Bytes 0..<8, and bytes 8, 9 and 10 (low byte first).
+    var head: UInt64 = 0
+    var tail: UInt32 = 0
+    var dayStart: Int64 = 0
 
     /// An empty memo.
     public init() {}
 
-    init(head0: UInt64, head1: UInt64, minuteStart: Int64) {
-        self.head0 = head0; self.head1 = head1; self.minuteStart = minuteStart
+    init(head: UInt64, tail: UInt32, dayStart: Int64) {
+        self.head = head; self.tail = tail; self.dayStart = dayStart
     }
 }
 
@@ -47,35 +48,40 @@ enum SyslogTimestamps {
         return rfc3339(f, start, end, defaultOffset: defaultOffset, memo: &memo)
     }
 
-    /// `rfc3339(_:_:_:defaultOffset:)`, skipping the date, hour and minute when their 16 bytes
-    /// are those `memo` holds, and keeping this timestamp's in `memo` otherwise.
+    /// `rfc3339(_:_:_:defaultOffset:)`, skipping the date when its bytes (`YYYY-MM-DDT`) are
+    /// those `memo` holds, and keeping this timestamp's date in `memo` otherwise.
     static func rfc3339(_ f: UnsafeRawBufferPointer, _ start: Int, _ end: Int, defaultOffset: Int,
                         memo: inout TimestampMemo) -> Timestamp? {
         guard end &- start >= 19 else { return nil }
-        let head0 = f.loadUnaligned(fromByteOffset: start, as: UInt64.self)
-        let head1 = f.loadUnaligned(fromByteOffset: start &+ 8, as: UInt64.self)
-        let second = twoDigits(f, start &+ 17)
-        guard f[start &+ 16] == 0x3A, second >= 0, second <= 60 else { return nil }
-        let minuteStart: Int64
-        if head0 == memo.head0 && head1 == memo.head1 {
-            minuteStart = memo.minuteStart
+        let head = f.loadUnaligned(fromByteOffset: start, as: UInt64.self)
+        let tail = UInt32(f[start &+ 8]) | UInt32(f[start &+ 9]) << 8 | UInt32(f[start &+ 10]) << 16
+        let hour = twoDigits(f, start &+ 11), minute = twoDigits(f, start &+ 14), second = twoDigits(f, start &+ 17)
+        guard f[start &+ 13] == 0x3A, f[start &+ 16] == 0x3A, hour >= 0, hour < 24, minute >= 0, minute < 60,
+              second >= 0, second <= 60 else { return nil }
+        let dayStart: Int64
+        if head == memo.head && tail == memo.tail {
+            dayStart = memo.dayStart
         } else {
             let yHi = twoDigits(f, start), yLo = twoDigits(f, start &+ 2)
             let month = twoDigits(f, start &+ 5), day = twoDigits(f, start &+ 8)
-            let hour = twoDigits(f, start &+ 11), minute = twoDigits(f, start &+ 14)
-            guard yHi >= 0, yLo >= 0, f[start &+ 4] == 0x2D, f[start &+ 7] == 0x2D,
-                  f[start &+ 10] | 0x20 == 0x74, f[start &+ 13] == 0x3A,
-                  month >= 1, month <= 12, day >= 1, hour >= 0, hour < 24, minute >= 0, minute < 60 else { return nil }
+            guard yHi >= 0, yLo >= 0, f[start &+ 4] == 0x2D, f[start &+ 7] == 0x2D, f[start &+ 10] | 0x20 == 0x74,
+                  month >= 1, month <= 12, day >= 1 else { return nil }
             let year = yHi &* 100 &+ yLo
             guard day <= CivilDateTime.daysInMonth(year: year, month: month) else { return nil }
-            minuteStart = Self.days(year: year, month: month, day: day) &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60)
-            memo = TimestampMemo(head0: head0, head1: head1, minuteStart: minuteStart)
+            dayStart = Self.days(year: year, month: month, day: day) &* 86_400
+            memo = TimestampMemo(head: head, tail: tail, dayStart: dayStart)
         }
+        let minuteStart = dayStart &+ Int64(hour &* 3600 &+ minute &* 60)
         var i = start &+ 19
         var micro = 0
         if i < end, f[i] == 0x2E {
             i &+= 1
             let fracStart = i
+            if end &- i >= 8, let (six, digits) = sixDigits(f, i) {
+                // The usual six digits (or more), read as one word.
+                micro = six
+                i &+= digits
+            }
             while i < end, f[i] &- 48 < 10 {
                 if i &- fracStart < 6 { micro = micro &* 10 &+ Int(f[i] &- 48) }
                 i &+= 1
@@ -104,6 +110,24 @@ enum SyslogTimestamps {
         guard i == end else { return nil }
         let seconds = minuteStart &+ Int64(second) &- Int64(offset)
         return Timestamp(microseconds: seconds &* 1_000_000 &+ Int64(micro))
+    }
+
+    /// When the eight bytes at `i` start with at least six ASCII digits: the value of the first
+    /// six and how many of the eight are digits; nil otherwise. Reads the eight bytes as one word.
+    @inline(__always)
+    static func sixDigits(_ f: UnsafeRawBufferPointer, _ i: Int) -> (Int, Int)? {
+        let word = f.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        let d = word &- 0x3030_3030_3030_3030
+        // The high bit of each byte that is no digit (a borrow only disturbs bytes after it).
+        let notDigit = (d | (d &+ 0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080
+        let digits = notDigit == 0 ? 8 : notDigit.trailingZeroBitCount / 8
+        guard digits >= 6 else { return nil }
+        // The six digits as the last six of eight ("00dddddd"), combined pairwise.
+        var v = (d << 16) & 0x0F0F_0F0F_0F0F_0F0F
+        v = (v &* 2561) >> 8 & 0x00FF_00FF_00FF_00FF
+        v = (v &* 6_553_601) >> 16 & 0x0000_FFFF_0000_FFFF
+        v = (v &* 42_949_672_960_001) >> 32
+        return (Int(truncatingIfNeeded: v), digits)
     }
 
     /// The month number (1...12) of the English three-letter abbreviation at `i`
