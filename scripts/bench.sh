@@ -9,7 +9,8 @@
 # Detection (vigil only, after the table above):
 #   - extract + detect on one core (vigil-bench detect): realistic sshd and nginx frames through
 #     SyslogParser + Analyzer with the default rules, msgs/s; resident memory with 1,000,000
-#     distinct source IPs in the windows, and with 3,000,000 (past the 1M key cap: eviction).
+#     distinct source IPs in the windows, and with 3,000,000 (past the 1M key cap: eviction);
+#     the rules' own cost on one core (--rules on and off, messages from 1,000,000 IPs).
 #   - alert latency in the running daemon (vigil-bench latency): a paced realistic load plus
 #     bursts of failed logins from fresh IPs, each timed from its write until its ssh_bruteforce
 #     alert is in the file sink; p50/p99.
@@ -301,6 +302,15 @@ if part detect; then
     out=$DETECT_OUT
     DETECT_LINES+=("$(printf '%-52s %s' "RSS with 3M IPs, at each fifth of the run (MiB)" \
         "$(mib_list "$(field rss_kib "$out")") ($(field evictions "$out") evictions, $(field rate "$out") msgs/s)")")
+
+    # The rules' own cost on one core, without the daemon's I/O: the same stream as serve's
+    # cost runs below (every message from another of 1,000,000 addresses), rules on and off.
+    say "rules on one core: $DETECT_COUNT mixed messages from 1000000 IPs, rules on, then off"
+    detect_run --count "$DETECT_COUNT" --ips 1000000 --mix mixed --rules on
+    on=$(field analyze_ns_per_msg "$DETECT_OUT")
+    detect_run --count "$DETECT_COUNT" --ips 1000000 --mix mixed --rules off
+    off=$(field analyze_ns_per_msg "$DETECT_OUT")
+    DETECT_LINES+=("$(printf '%-52s %s' "extract + detect ns/msg, 1M IPs: rules on / off" "$on / $off (rules: $((on - off)) ns/msg)")")
 fi
 
 if part latency; then
