@@ -92,7 +92,7 @@ public struct LogAnalysis {
     /// The newest event time seen, µs; nil before any event.
     private var latest: Int64?
     private var finished = false
-    /// Host names seen in syslog headers, direct-mapped by `recentIndex`, for `intern`.
+    /// Host names seen in syslog headers, each in the entry `intern` picks for it.
     private var recentHosts = [(name: [UInt8], id: HostID)](repeating: ([], HostID(0)), count: 16)
 
     /// An analysis with `settings` for detection; `parser` reads syslog lines (its zone offset applies).
