@@ -10,7 +10,8 @@ public import VigilPosix
 /// original time, and leaves the host-scoped alerts about such hosts to their edge.
 ///
 /// Runs on the event loop's thread; per message it allocates nothing once a host is known
-/// (forwarding allocates the message it hands to the relay sender).
+/// (forwarding allocates the message it hands to the relay sender). Frames are stored at once
+/// and analyzed in small batches (see `pending`), always before the listener reuses their memory.
 public final class Collector: FrameConsumer {
     public private(set) var counters = IngestCounters()
     public let hosts: HostDirectory
@@ -106,21 +107,52 @@ public final class Collector: FrameConsumer {
         counters.fileLines &+= 1
         let host = fields.hostname.isEmpty ? defaultHost : hosts.table.intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
         ingest(line, fields, host: host, now: now)
+        analyzePending()
     }
+
+    /// Frames stored and read (`Analyzer.extract`) but not analyzed yet: each is analyzed once
+    /// up to `pendingLimit` are read, or when the listener releases its frames, so the table
+    /// lookups of a batch are all started (`Analyzer.prefetch`) before any is waited for and
+    /// their cache misses overlap instead of stalling one message after another.
+    private var pending: [Pending] = []
+    private static let pendingLimit = 32
+
+    /// One frame waiting for its analysis: what was read from it, and its host and event time.
+    private struct Pending {
+        var frame: UnsafeRawBufferPointer
+        var extraction: Analyzer.Extraction
+        var host: HostID
+        var time: Timestamp
+    }
+
+    public func releaseFrames() { analyzePending() }
 
     private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp) {
         store.append(host: host, name: hosts.table.name(of: host), day: now.epochDay, line: frame)
         if RelayDecoder.isRelay(frame, fields) {
+            analyzePending()  // events keep their order
             receiveRelayed(frame, fields, now: now)
             return
         }
-        let observation = analyzer.observe(frame: frame, fields: fields, host: host, receivedAt: now)
-        if let relay, observation != .none {
-            RelayMessage.forEachMessage(of: observation, buffer: frame, host: hosts.table.name(of: host), procID: relayProcID) {
-                relay.send($0)
-                relayCounters.forwarded += 1
+        let extraction = analyzer.extract(frame: frame, fields: fields)
+        analyzer.prefetch(extraction, host: host)
+        pending.append(Pending(frame: frame, extraction: extraction, host: host, time: analyzer.eventTime(fields, receivedAt: now)))
+        if pending.count >= Self.pendingLimit { analyzePending() }
+    }
+
+    /// Analyzes the pending frames in arrival order; an edge forwards each event it recognised.
+    private func analyzePending() {
+        for i in pending.indices {
+            let p = pending[i]
+            let observation = analyzer.observe(p.extraction, text: p.frame, host: p.host, time: p.time)
+            if let relay, observation != .none {
+                RelayMessage.forEachMessage(of: observation, buffer: p.frame, host: hosts.table.name(of: p.host), procID: relayProcID) {
+                    relay.send($0)
+                    relayCounters.forwarded += 1
+                }
             }
         }
+        pending.removeAll(keepingCapacity: true)
     }
 
     /// A relay message: its event goes to the analyzer as one of its original host (never forwarded

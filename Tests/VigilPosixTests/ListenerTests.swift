@@ -79,6 +79,49 @@ import VigilCore
         #expect(consumer.frames.map(\.text) == expected.map { String(decoding: $0, as: UTF8.self) })
     }
 
+    /// A consumer may hold frames until the listener releases them (the collector analyzes a
+    /// read's frames as a batch): held pointers, copied only at `releaseFrames()`, must still
+    /// hold every message intact, also frames pieced together from several reads (which live
+    /// in the decoder's buffer) and the last frame of a closing connection.
+    @Test func heldFramesStayIntactUntilReleased() throws {
+        final class HoldingConsumer: FrameConsumer {
+            var held: [UnsafeRawBufferPointer] = []
+            var frames: [String] = []
+            var closed = 0
+            func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
+                held.append(frame)
+            }
+            func releaseFrames() {
+                frames += held.map { String(decoding: $0, as: UTF8.self) }
+                held.removeAll()
+            }
+            func framingError(_ error: FramingError, sender: SocketAddress) {}
+            func connectionEvent(_ event: ConnectionEvent) { if case .closed = event { closed += 1 } }
+        }
+        let loop = try EventLoop()
+        let consumer = HoldingConsumer()
+        let listener = try TCPListener(address: loopback(false), maxMessageBytes: 65_536, maxConnections: 10,
+                                       idleTimeoutMicros: 60_000_000, loop: loop, consumer: consumer)
+        let octet = Fixtures.sample("logger-rfc5424-tcp-octet.tcp"), lines = Fixtures.sample("logger-rfc5424-tcp-lf.tcp")
+        var expected = (octetFrames(octet) + lineFrames(lines)).map { String(decoding: $0, as: UTF8.self) }
+        let client = try TestClient(tcp: listener.address)
+        // Pieces of 1 to 37 bytes: frames end mid-read, span reads, and several share a read.
+        var bytes = octet + lines
+        var size = 1
+        while !bytes.isEmpty {
+            client.send(Array(bytes.prefix(size)))
+            bytes.removeFirst(min(size, bytes.count))
+            size = size % 37 + 1
+            loop.runOnce(timeoutMilliseconds: 0)
+        }
+        client.send(Array("<13>1 - h app - - - unterminated last frame".utf8))
+        expected.append("<13>1 - h app - - - unterminated last frame")
+        client.shutdownWrite()
+        #expect(pump(loop) { consumer.closed == 1 })
+        #expect(consumer.held.isEmpty)
+        #expect(consumer.frames == expected)
+    }
+
     @Test func manyConnectionsAtOnceEachKeepsItsOrder() throws {
         let loop = try EventLoop()
         let consumer = RecordingConsumer()

@@ -61,6 +61,32 @@ import VigilDaemon
         server.shutdown()
     }
 
+    /// Frames are analyzed in batches after their read: 200 failures from 40 addresses on 4
+    /// hosts, interleaved and sent in one write (many batches, some frames split across reads),
+    /// raise one brute-force alert per (host, address) and each names its own pair.
+    @Test func batchedAnalysisKeepsEachFrameWithItsHostAndAddress() throws {
+        let dir = TemporaryDirectory().path
+        let server = try makeServer(dir: dir)
+        let tcp = try TestClient(tcp: server.boundTCP[0])
+        let now = Posix.wallClock().rfc3339()
+        var stream = ""
+        var expected: Set<String> = []
+        for round in 0..<5 {
+            for k in 0..<40 {
+                let host = "web\(k % 4)", ip = "198.51.100.\(k + 1)"
+                stream += "<38>1 \(now) \(host) sshd \(1000 + k * 10 + round) - - Failed password for root from \(ip) port 22 ssh2\n"
+                expected.insert(#""host":"\#(host)","ip":"\#(ip)""#)
+            }
+        }
+        tcp.send(stream)
+        #expect(pump(server.loop) { server.collector.alertsRaised == 40 })
+        let alerts = try readLines("\(dir)/alerts.jsonl")
+        #expect(alerts.count == 40)
+        #expect(Set(alerts.compactMap { line in expected.first { line.contains($0) } }) == expected)
+        #expect(alerts.allSatisfy { $0.contains(#""rule":"ssh_bruteforce","state":"firing""#) })
+        server.shutdown()
+    }
+
     @Test func followedFilesAreStoredAndResumeWhereTheyStopped() throws {
         let dir = TemporaryDirectory().path
         let log = dir + "/access.log"

@@ -19,6 +19,7 @@ final class RecordingConsumer: FrameConsumer {
     func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
         frames.append(Frame(bytes: Array(frame), truncated: truncated, sender: sender))
     }
+    func releaseFrames() {}
     func framingError(_ error: FramingError, sender: SocketAddress) { framingErrors.append(error) }
     func connectionEvent(_ event: ConnectionEvent) { events.append(event) }
     func count(_ event: ConnectionEvent) -> Int { events.filter { "\($0)" == "\(event)" }.count }

@@ -100,6 +100,20 @@ public struct DetectionEngine {
 
     // MARK: - Inputs
 
+    /// Starts loading what a failure of `ip` on `host` will touch first (a hint: changes nothing).
+    @inline(__always)
+    public func prefetchSSH(host: HostID, ip: IPAddress) {
+        if bruteforceOn { bruteforce.table.prefetch(HostIP(host: host, ip: ip)) }
+        if distributedOn { distributed.table.prefetch(ip) }
+    }
+
+    /// Starts loading what a request from `clientIP` answered with `status` will touch first
+    /// (a hint: changes nothing).
+    @inline(__always)
+    public func prefetchHTTP(clientIP: IPAddress, status: UInt16) {
+        if status == 404 && settings[.httpScan].enabled { scan.table.prefetch(clientIP) }
+    }
+
     /// Feeds one sshd event of `host` at event time `time`.
     ///
     /// Failures and invalid users count for `ssh_bruteforce` and `ssh_distributed`, probes

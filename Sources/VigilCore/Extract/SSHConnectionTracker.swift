@@ -137,6 +137,13 @@ public struct SSHConnectionTracker: Sendable {
     /// How many connections are remembered now.
     public var count: Int { conns.count }
 
+    /// Starts loading where `track` will look for the connection of `pid` on `host` (a hint:
+    /// changes nothing).
+    @inline(__always)
+    public func prefetch(host: HostID, pid: Int32) {
+        conns.prefetch(HostPID(host: host, pid: pid))
+    }
+
     /// Joins one extracted line, logged on `host` at `now`, to its connection.
     public mutating func track(_ line: SSHLine, host: HostID, at now: Timestamp) -> SSHTrackResult {
         var result = SSHTrackResult(event: line.event)

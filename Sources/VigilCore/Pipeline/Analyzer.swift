@@ -60,8 +60,13 @@ public struct Analyzer {
     /// Analyzes one parsed syslog message; `receivedAt` stands in for a missing timestamp.
     @discardableResult
     public mutating func observe(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) -> Observation {
-        let time = clamp(fields.timestamp ?? receivedAt, receivedAt: receivedAt)
-        return observe(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), host: host, time: time)
+        observe(extract(frame: frame, fields: fields), text: frame, host: host, time: eventTime(fields, receivedAt: receivedAt))
+    }
+
+    /// The time a parsed message is analyzed at: its own, or `receivedAt` when it has none or
+    /// claims to be further ahead of `receivedAt` than the lateness allows (counted).
+    public mutating func eventTime(_ fields: SyslogFields, receivedAt: Timestamp) -> Timestamp {
+        clamp(fields.timestamp ?? receivedAt, receivedAt: receivedAt)
     }
 
     /// Feeds an event another collector already extracted (`RelayDecoder`, SPEC §9), of `host` at
@@ -94,39 +99,122 @@ public struct Analyzer {
         return receivedAt
     }
 
-    /// Analyzes the text at `text` in `buffer`: `app` (may be empty) routes sshd lines, anything
-    /// else is tried as an access-log line and as a session summary line. `prefetch` is given
-    /// the address of an sshd line as soon as it is read (see `observeSSH`).
+    /// What one message's payload is: read by `extract`, which changes no state, so that a caller
+    /// can read several messages, start the loads their analysis will need (`prefetch`), and
+    /// then analyze them in order (`observe(_:text:host:time:)`) while those loads are in flight.
+    /// Ranges point into the buffer that was read.
+    public enum Extraction: Sendable {
+        /// Nothing the analyzer knows.
+        case none
+        /// An sshd line.
+        case ssh(SSHLine)
+        /// An access-log request.
+        case http(HTTPRequest)
+        /// A session summary line.
+        case sessionSummary(SessionSummary)
+    }
+
+    /// Reads the text at `text` in `buffer`: `app` (may be empty) routes sshd lines, anything
+    /// else is tried as an access-log line and as a session summary line.
+    @inline(__always)
+    private func extract(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32) -> Extraction {
+        Self.route(buffer, text: text, app: app, pid: pid, extractor: ssh,
+                   ssh: { .ssh($0) }, http: { .http($0) }, summary: { .sessionSummary($0) }, none: .none)
+    }
+
+    /// The one routing of a payload, shared by `extract` and `observe`: an sshd line by its
+    /// `app`, else an access-log request, else a session summary, else `none`.
+    @inline(__always)
+    private static func route<R>(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
+                                 extractor: SSHExtractor, ssh: (SSHLine) -> R, http: (HTTPRequest) -> R,
+                                 summary: (SessionSummary) -> R, none: R) -> R {
+        if !app.isEmpty && SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: buffer[app])) {
+            guard let line = extractor.extract(buffer, range: text, pid: pid) else { return none }
+            return ssh(line)
+        }
+        var start = text.lowerBound
+        while start < text.upperBound && buffer[start] == UInt8(ascii: " ") { start += 1 }
+        guard start < text.upperBound, Self.mayStartAddress(buffer[start]) else { return none }
+        let trimmed = start..<text.upperBound
+        if let request = AccessLogExtractor.extract(buffer, range: trimmed) { return http(request) }
+        if let found = SessionSummaryExtractor.extract(buffer, range: trimmed) { return summary(found) }
+        return none
+    }
+
+    /// Reads one parsed syslog message. Changes nothing; `mutating` only so that an analyzer kept
+    /// in a class property is used in place rather than copied (with every table in it) per call.
+    @inline(__always)
+    public mutating func extract(frame: UnsafeRawBufferPointer, fields: SyslogFields) -> Extraction {
+        extract(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID))
+    }
+
+    /// Starts loading the table entries that observing `extraction` of `host` will touch first:
+    /// its connection and its address in the detection rules and the stats. A hint: changes
+    /// nothing (`mutating` for the reason `extract(frame:fields:)` gives).
+    @inline(__always)
+    public mutating func prefetch(_ extraction: Extraction, host: HostID) {
+        switch extraction {
+        case .ssh(let line):
+            tracker.prefetch(host: host, pid: line.pid)
+            if let ip = line.ip { engine.prefetchSSH(host: host, ip: ip) }
+        case .http(let request):
+            if let ip = request.clientIP {
+                engine.prefetchHTTP(clientIP: ip, status: request.status)
+                stats.prefetchClient(host: host, ip: ip)
+            }
+        case .none, .sessionSummary:
+            break
+        }
+    }
+
+    /// Analyzes what `extract` read from `buffer` (which its ranges point into), of `host`;
+    /// `time` stands in for a request's missing time.
+    @discardableResult
+    public mutating func observe(_ extraction: Extraction, text buffer: UnsafeRawBufferPointer, host: HostID,
+                                 time: Timestamp) -> Observation {
+        switch extraction {
+        case .none:
+            return .none
+        case .ssh(let line):
+            return observeSSH(line, host: host, time: time)
+        case .http(let request):
+            return observeHTTP(request, text: buffer, host: host, time: time)
+        case .sessionSummary(let summary):
+            return observeSessionSummary(summary, host: host)
+        }
+    }
+
+    /// Analyzes the text at `text` in `buffer` (what `extract` reads, observed as it is read).
+    /// `prefetch` is given the address of an sshd line as soon as it is read, before the line is
+    /// joined and detected: a caller that will look the address up in its own tables afterwards
+    /// can start those loads now, so their cache misses overlap the work in between.
     @discardableResult
     public mutating func observe(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
                                  host: HostID, time: Timestamp,
                                  prefetch: some AddressPrefetching = NoPrefetching()) -> Observation {
-        if !app.isEmpty && SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: buffer[app])) {
-            return observeSSH(buffer, text: text, pid: pid, host: host, time: time, prefetch: prefetch)
-        }
-        var start = text.lowerBound
-        while start < text.upperBound && buffer[start] == UInt8(ascii: " ") { start += 1 }
-        guard start < text.upperBound, Self.mayStartAddress(buffer[start]) else { return .none }
-        let trimmed = start..<text.upperBound
-        if let request = AccessLogExtractor.extract(buffer, range: trimmed) {
-            return observeHTTP(request, text: buffer, host: host, time: time)
-        }
-        if let summary = SessionSummaryExtractor.extract(buffer, range: trimmed) {
-            return observeSessionSummary(summary, host: host)
-        }
-        return .none
+        Self.route(buffer, text: text, app: app, pid: pid, extractor: ssh,
+                   ssh: { line in
+                       if let ip = line.ip { prefetch.prefetch(ip) }
+                       return observeSSH(line, host: host, time: time)
+                   },
+                   http: { observeHTTP($0, text: buffer, host: host, time: time) },
+                   summary: { observeSessionSummary($0, host: host) }, none: .none)
     }
 
     /// Analyzes the sshd message at `text` in `buffer` (a syslog payload, or a bare line of an
     /// auth.log without header); `.none` when it is no sshd message the extractor knows.
-    /// `prefetch` gets the line's address, if it names one, before the line is joined and
-    /// detected: a caller that will look the address up in its own tables afterwards can start
-    /// those loads now, so their cache misses overlap the work in between.
     @discardableResult
     public mutating func observeSSH(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, pid: Int32, host: HostID,
                                     time: Timestamp, prefetch: some AddressPrefetching = NoPrefetching()) -> Observation {
         guard let line = ssh.extract(buffer, range: text, pid: pid) else { return .none }
         if let ip = line.ip { prefetch.prefetch(ip) }
+        return observeSSH(line, host: host, time: time)
+    }
+
+    /// Joins one sshd line to its connection and detects its events. Inlined: a caller that
+    /// reads the result at once (the offline report) then reads it in place, without a copy.
+    @discardableResult @inline(__always)
+    public mutating func observeSSH(_ line: SSHLine, host: HostID, time: Timestamp) -> Observation {
         counters.sshLines += 1
         let result = tracker.track(line, host: host, at: time)
         if let joined = result.joined { record(joined, host: host, time: time) }

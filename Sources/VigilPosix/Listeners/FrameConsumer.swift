@@ -2,9 +2,14 @@ public import VigilCore
 
 /// Receives every message the listeners read, with where and when it arrived.
 ///
-/// `frame` is only valid during the call: it points into a reused receive buffer.
+/// `frame` points into a receive buffer that the listener reuses: it stays valid until the
+/// listener next calls `releaseFrames()`, which it does before that memory is reused or freed
+/// (after each read, and right after a frame that was pieced together from several reads).
+/// A consumer may so hold the frames of one read and process them together.
 public protocol FrameConsumer: AnyObject {
     func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp)
+    /// The frames consumed so far are about to become invalid: finish with any still held.
+    func releaseFrames()
     /// A TCP connection's stream could not be framed any more and was closed.
     func framingError(_ error: FramingError, sender: SocketAddress)
     /// Connection bookkeeping changed (accepted, closed, rejected, timed out).

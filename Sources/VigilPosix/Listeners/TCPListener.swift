@@ -94,9 +94,14 @@ public final class TCPListener: EventHandler {
     private func deliver(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer, now: Timestamp) -> Bool {
         let consumer = self.consumer
         let peer = connection.peer
-        if let error = connection.decoder.feed(bytes, onFrame: { frame, truncated in
+        let error = connection.decoder.feed(bytes, onFrame: { frame, truncated in
             consumer.consume(frame: frame, truncated: truncated, sender: peer, now: now)
-        }) {
+            // A frame pieced together from several reads lives in the decoder's own buffer,
+            // which it reuses as soon as this returns.
+            if !Self.lies(frame, within: bytes) { consumer.releaseFrames() }
+        })
+        consumer.releaseFrames()
+        if let error {
             consumer.framingError(error, sender: peer)
             drop(connection)
             return false
@@ -108,12 +113,18 @@ public final class TCPListener: EventHandler {
     func close(_ connection: TCPConnection, now: Timestamp) {
         let consumer = self.consumer
         let peer = connection.peer
-        if let error = connection.decoder.finish(onFrame: { frame, truncated in
+        let error = connection.decoder.finish(onFrame: { frame, truncated in
             consumer.consume(frame: frame, truncated: truncated, sender: peer, now: now)
-        }) {
-            consumer.framingError(error, sender: peer)
-        }
+            consumer.releaseFrames()  // the decoder's buffer is released when `finish` returns
+        })
+        if let error { consumer.framingError(error, sender: peer) }
         drop(connection)
+    }
+
+    /// Whether `frame` is a slice of `bytes`.
+    private static func lies(_ frame: UnsafeRawBufferPointer, within bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let f = frame.baseAddress, let b = bytes.baseAddress else { return false }
+        return f >= b && f + frame.count <= b + bytes.count
     }
 
     private func drop(_ connection: TCPConnection) {

@@ -53,6 +53,7 @@ public final class UDPListener: EventHandler {
                 consumer.consume(frame: UnsafeRawBufferPointer(rebasing: buffer[(i * slotBytes)..<(i * slotBytes + length)]),
                                  truncated: truncated, sender: sender, now: now)
             }
+            consumer.releaseFrames()
             if Int(n) < batch { return }
         }
     }
