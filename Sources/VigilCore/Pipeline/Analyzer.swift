@@ -60,7 +60,8 @@ public struct Analyzer {
     /// Analyzes one parsed syslog message; `receivedAt` stands in for a missing timestamp.
     @discardableResult
     public mutating func observe(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) -> Observation {
-        observe(extract(frame: frame, fields: fields), text: frame, host: host, time: eventTime(fields, receivedAt: receivedAt))
+        observe(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), host: host,
+                time: eventTime(fields, receivedAt: receivedAt))
     }
 
     /// The time a parsed message is analyzed at: its own, or `receivedAt` when it has none or
