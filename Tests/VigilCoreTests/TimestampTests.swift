@@ -31,7 +31,9 @@ import Testing
                 #expect(read == base.adding(microseconds: micro + shift), "\(text)")
             }
         }
-        for bad in ["2026-11-25T10:15:30.Z", "2026-11-25T10:15:30.12345x78Z", "2026-11-25T10:15:30.1234567 Z"] {
+        // Eleven NUL bytes where the date goes: no date, however empty the memo is.
+        let nulDate = String(repeating: "\u{0}", count: 11) + "10:15:30Z"
+        for bad in ["2026-11-25T10:15:30.Z", "2026-11-25T10:15:30.12345x78Z", "2026-11-25T10:15:30.1234567 Z", nulDate] {
             #expect(Array(bad.utf8).withUnsafeBytes { SyslogTimestamps.rfc3339($0, 0, $0.count, defaultOffset: 0) } == nil, "\(bad)")
         }
     }

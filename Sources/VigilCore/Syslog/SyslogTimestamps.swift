@@ -14,12 +14,12 @@ struct ScannedTimestamp {
 /// The date of the last RFC 3339 timestamp read: its first 11 bytes (`YYYY-MM-DDT`) and the
 /// seconds since the epoch of that day's start (before any zone offset). Messages arrive in
 /// time order, so most timestamps share their date with the one before and only the time of
-/// day needs reading. Only a valid date is ever kept; the empty memo matches no timestamp
-/// (no RFC 3339 timestamp starts with NUL bytes).
+/// day needs reading. Only a valid date is ever kept; the empty memo matches no bytes at all.
 public struct TimestampMemo: Sendable {
-    /// Bytes 0..<8, and bytes 8, 9 and 10 (low byte first).
+    /// Bytes 0..<8, and bytes 8, 9 and 10 (low byte first; the empty memo's `UInt32.max` has a
+    /// fourth byte no three bytes have).
     var head: UInt64 = 0
-    var tail: UInt32 = 0
+    var tail: UInt32 = .max
     var dayStart: Int64 = 0
 
     /// An empty memo.
