@@ -94,6 +94,40 @@ extension UInt32: SlotKey {
         #expect(t.oldest(0) >= 0 && t.oldest(0) < 4)
     }
 
+    /// Random events and slides, including jumps past the whole window, checked against the
+    /// events themselves: the window's sums are always those of the events it covers.
+    @Test func secondWindowSumsWhatItCovers() {
+        var rng: UInt64 = 7
+        func next(_ n: UInt64) -> Int64 {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int64(rng >> 33 % n)
+        }
+        for width in Int64(1)...7 {
+            var window = SecondWindow(width: width)
+            var events: [(second: Int64, marked: Bool)] = []
+            window.restart(at: 100)
+            for _ in 0..<3_000 {
+                if next(4) == 0 {
+                    let target = window.head + (next(10) == 0 ? width + next(3) : 1)
+                    if target - window.head > width {
+                        window.restart(at: target)
+                        events.removeAll()
+                    } else {
+                        while window.head < target { window.step() }
+                    }
+                }
+                let second = window.head - next(UInt64(width))
+                let marked = next(3) == 0
+                #expect(window.covers(second))
+                window.add(second, marked: marked)
+                events.append((second, marked))
+                let inside = events.filter { window.covers($0.second) }
+                #expect(window.sum == inside.count)
+                #expect(window.markedSum == inside.filter(\.marked).count)
+            }
+        }
+    }
+
     /// Incidents are found by slot, freed positions are reused, and a reused one starts
     /// with no hosts of its predecessor.
     @Test func firingSetReusesFreedIncidents() {

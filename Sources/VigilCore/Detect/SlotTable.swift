@@ -387,10 +387,14 @@ struct RecentTimes {
 /// The window at second `head` covers seconds `head-width+1 ... head`. Each second is
 /// one bucket of a ring, so adding and sliding are O(1) per second and never allocate.
 /// `marked` counts a subset of the events (the 5xx responses for `http_error_burst`).
+/// A bucket holds both counts in one word (marked in the high half), and the ring
+/// position of `head` is kept, so finding a second's bucket needs no division.
 struct SecondWindow {
     let width: Int64
-    private var totals: [UInt32]
-    private var marks: [UInt32]
+    /// Per second of the window: its events in the low 32 bits, its marked events in the high 32.
+    private var counts: [UInt64]
+    /// The ring position of `head`.
+    private var headIndex = 0
     /// The newest second of the window; `Int64.min` before the first event.
     private(set) var head: Int64 = .min
     /// Events in the window.
@@ -400,49 +404,43 @@ struct SecondWindow {
 
     init(width: Int64) {
         self.width = max(1, width)
-        totals = Array(repeating: 0, count: Int(self.width))
-        marks = Array(repeating: 0, count: Int(self.width))
-    }
-
-    @inline(__always)
-    private func bucket(_ second: Int64) -> Int {
-        let r = second % width
-        return Int(r < 0 ? r + width : r)
+        counts = Array(repeating: 0, count: Int(self.width))
     }
 
     /// Whether `second` lies inside the current window.
     @inline(__always)
     func covers(_ second: Int64) -> Bool { second <= head && second > head &- width }
 
-    /// Slides the window forward by one second, dropping the bucket that leaves it.
+    /// Slides the window forward by one second, dropping the bucket that leaves it (the one
+    /// the new second takes over).
     @inline(__always)
     mutating func step() {
         head += 1
-        let i = bucket(head)
-        sum -= Int(totals[i])
-        markedSum -= Int(marks[i])
-        totals[i] = 0
-        marks[i] = 0
+        headIndex += 1
+        if headIndex == counts.count { headIndex = 0 }
+        let leaving = counts[headIndex]
+        sum -= Int(leaving & 0xFFFF_FFFF)
+        markedSum -= Int(leaving >> 32)
+        counts[headIndex] = 0
     }
 
     /// Moves the window so that it ends at `second`, emptying it (for jumps past the whole window).
     mutating func restart(at second: Int64) {
-        for i in 0..<totals.count { totals[i] = 0; marks[i] = 0 }
+        for i in counts.indices { counts[i] = 0 }
         sum = 0
         markedSum = 0
         head = second
+        headIndex = 0
     }
 
     /// Counts one event at `second`, which must be covered.
     @inline(__always)
     mutating func add(_ second: Int64, marked: Bool = false) {
-        let i = bucket(second)
-        totals[i] &+= 1
+        var i = headIndex - Int(truncatingIfNeeded: head &- second)
+        if i < 0 { i += counts.count }
+        counts[i] &+= marked ? 1 | 1 << 32 : 1
         sum += 1
-        if marked {
-            marks[i] &+= 1
-            markedSum += 1
-        }
+        if marked { markedSum += 1 }
     }
 }
 
