@@ -6,6 +6,11 @@ extension UInt32: SlotKey {
 }
 
 @Suite struct DetectSlotTableTests {
+    /// The per-host key packs into 20 bytes, so a table entry (key and stamp) takes 24.
+    @Test func hostIPKeysPackTight() {
+        #expect(MemoryLayout<HostIP>.size == 20)
+    }
+
     /// Random touches and removals checked against a plain dictionary and an LRU order list.
     /// (Also the least recently seen slot, after every step.)
     @Test func matchesAReferenceModelUnderChurn() {
@@ -55,43 +60,45 @@ extension UInt32: SlotKey {
     @Test func recentTimesKeepTheNewestSorted() {
         var t = RecentTimes(n: 3, slots: 2, window: 600_000_000)
         t.reset(0); t.reset(1)
-        for v: Int64 in [5, 1, 9, 3, 7, 2] { t.insert(1, v) }
-        #expect(t.isFull(1) && t.oldest(1) == 5 && t.newest(1) == 9)
-        #expect(!t.isFull(0))
-        t.insert(0, 4); t.insert(0, 4)
-        #expect(!t.isFull(0) && t.newest(0) == 4)
-        t.insert(0, 4)
-        #expect(t.isFull(0) && t.oldest(0) == 4)
+        var span: (newest: Int64, nth: Int64?) = (0, nil)
+        for v: Int64 in [5, 1, 9, 3, 7, 2] { span = t.insert(1, v) }
+        #expect(span.newest == 9 && span.nth == 5 && t.oldest(1) == 5 && t.newest(1) == 9)
+        span = t.insert(0, 4, count: 2)
+        #expect(span.newest == 4 && span.nth == nil)
+        span = t.insert(0, 4)
+        #expect(span.nth == 4 && t.oldest(0) == 4)
+        // A count beyond n records n events.
+        t.reset(0)
+        #expect(t.insert(0, 8, count: 50).nth == 8)
     }
 
     @Test func recentTimesForgetWhatIsTooOldToHold() {
         var t = RecentTimes(n: 2, slots: 1, window: 600_000_000)
         t.reset(0)
         t.insert(0, 0)
-        t.insert(0, 5_000_000_000)         // 83 min later: the first is beyond any µs age
-        #expect(!t.isFull(0) && t.newest(0) == 5_000_000_000)
-        t.insert(0, 4_999_999_999)         // a late one 1 µs before the newest
-        #expect(t.isFull(0) && t.oldest(0) == 4_999_999_999)
+        let later = t.insert(0, 5_000_000_000)  // 83 min later: the first is beyond any µs age
+        #expect(later.nth == nil && later.newest == 5_000_000_000)
+        #expect(t.insert(0, 4_999_999_999).nth == 4_999_999_999)  // a late one 1 µs before the newest
     }
 
     /// With n = 1 only the newest time is kept; an older event changes nothing.
     @Test func recentTimesOfOneKeepTheNewest() {
         var t = RecentTimes(n: 1, slots: 2, window: 600_000_000)
         t.reset(0); t.reset(1)
-        #expect(!t.isFull(0))
-        t.insert(0, 7); t.insert(0, 3)
-        #expect(t.isFull(0) && t.oldest(0) == 7 && t.newest(0) == 7 && !t.isFull(1))
+        #expect(t.insert(0, 7).nth == 7)
+        let span = t.insert(0, 3)
+        #expect(span.nth == 7 && span.newest == 7 && t.oldest(0) == 7)
+        #expect(t.insert(1, 5, count: 0).nth == nil)
         t.reset(0)
-        #expect(!t.isFull(0))
+        #expect(t.insert(0, 1, count: 0).nth == nil && t.newest(0) == .min)
     }
 
     @Test func recentTimesOverLongWindowsUseCoarserUnits() {
         var t = RecentTimes(n: 2, slots: 1, window: 3 * 3_600_000_000)
         t.reset(0)
         t.insert(0, 0)
-        t.insert(0, 2 * 3_600_000_000 + 3)  // 2 h later: kept, in 4 µs units for a 3 h window
-        #expect(t.isFull(0))
-        #expect(t.oldest(0) >= 0 && t.oldest(0) < 4)
+        let nth = t.insert(0, 2 * 3_600_000_000 + 3).nth  // 2 h later: kept, in 4 µs units for a 3 h window
+        #expect(nth != nil && nth! >= 0 && nth! < 4)
     }
 
     /// Random events and slides, including jumps past the whole window, checked against the
@@ -129,16 +136,18 @@ extension UInt32: SlotKey {
     }
 
     /// Incidents are found by slot, freed positions are reused, and a reused one starts
-    /// with no hosts of its predecessor.
+    /// with no hosts of its predecessor; slots beyond the highest that ever fired do not fire.
     @Test func firingSetReusesFreedIncidents() {
-        var f = FiringSet(slots: 4)
-        f.grow(to: 3)
+        var f = FiringSet(slots: 5000)
+        #expect(f[4999] == nil && !f.add(1, to: 4999))
         f.start(1, Incident(seq: 7, host: nil, ip: nil, firstTs: 0, count: 3))
-        #expect(f.add(2, to: 1, host: HostID(5)) && !f.add(1, to: 2))
+        #expect(f.add(2, to: 1, host: HostID(5)) && !f.add(1, to: 2) && !f.add(1, to: 4999))
         #expect(f[1]?.count == 5 && f[1]?.hosts == [HostID(5)] && f.seq(of: 1) == 7 && f.seq(of: 2) == nil)
         #expect(f.remove(1)?.seq == 7 && f.remove(1) == nil && f.count == 0)
         f.start(3, Incident(seq: 8, host: nil, ip: nil, firstTs: 0, count: 1))
         #expect(f[3]?.hosts == [] && f[1] == nil && f.count == 1)
+        f.start(4999, Incident(seq: 9, host: nil, ip: nil, firstTs: 0, count: 1))
+        #expect(f.seq(of: 4999) == 9 && f.seq(of: 3) == 8 && f.seq(of: 4998) == nil && f.remove(4998) == nil)
     }
 
     /// A PID that opens session after session with no close (a reused PID, or a sender

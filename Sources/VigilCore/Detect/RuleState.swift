@@ -1,7 +1,13 @@
-/// A host and a source address: the key of the per-host, per-IP rules.
+/// A host and a source address: the key of the per-host, per-IP rules. (The address comes
+/// first so the key takes 20 bytes, not 24, and a table entry with its stamp 24, not 32.)
 struct HostIP: Equatable {
-    var host: HostID
     var ip: IPAddress
+    var host: HostID
+
+    init(host: HostID, ip: IPAddress) {
+        self.ip = ip
+        self.host = host
+    }
 }
 
 /// A host and an sshd PID: the key of an open ssh session.
@@ -90,12 +96,13 @@ struct CountState<Key: IncidentKey>: ScheduledRuleState {
         var evicted: Incident? = nil
         if isNew {
             times.reset(slot)
-            schedule.firing.grow(to: slot)
             if let evictedKey, let f = schedule.firing.remove(slot) { evicted = f.incident(of: evictedKey) }
         }
-        for _ in 0..<min(count, times.n) { times.insert(slot, t) }
+        let span = times.insert(slot, t, count: count)
         if schedule.firing.add(count, to: slot) { return (slot, evicted, false) }
-        let fires = times.isFull(slot) && times.newest(slot) &- times.oldest(slot) < window && deadline(slot) > watermark
+        guard let nth = span.nth else { return (slot, evicted, false) }
+        // The condition holds, and has not already stopped holding by the watermark (`deadline`).
+        let fires = span.newest &- nth < window && (resolvesOnNewest ? span.newest : nth) &+ window > watermark
         return (slot, evicted, fires)
     }
 
@@ -162,11 +169,9 @@ struct DistributedState: ScheduledRuleState {
         if isNew {
             if entries.count < base + n {
                 entries.reserveOnce(table.capacity * n)
-                entries.append(contentsOf: repeatElement((seen: Int64.min, host: UInt32(0)), count: base + n - entries.count))
-            } else {
-                for i in base..<(base + n) { entries[i].seen = .min }
+                entries.growInBlocks(to: base + n, block: 1024 * n, limit: table.capacity * n, filler: (seen: Int64.min, host: 0))
             }
-            schedule.firing.grow(to: slot)
+            for i in base..<(base + n) { entries[i].seen = .min }
             if let evictedKey, let f = schedule.firing.remove(slot) { evicted = f.incident(of: evictedKey) }
         }
         let n = n
@@ -345,7 +350,8 @@ struct DeadlineHeap {
 /// The firing incidents of one rule, by slot: a dense array with a free list, and per slot
 /// the position of its incident, so a firing key costs one small record and no hashing.
 /// While nothing fires (the common case) no lookup reads the per-slot positions: an event
-/// then costs no cache miss here.
+/// then costs no cache miss here. The positions grow only as far as the highest slot that
+/// ever fired: a slot beyond them does not fire, so a new key costs nothing here either.
 struct FiringSet {
     /// Per slot, the index into `incidents` plus one; 0 when the slot is not firing.
     private var indexOf: [UInt32] = []
@@ -358,34 +364,29 @@ struct FiringSet {
     /// A set for a table of at most `slots` slots.
     init(slots: Int) { self.slots = slots }
 
-    /// Makes room for `slot` (slots are handed out densely, one at a time).
+    /// The position of the incident of `slot` plus one, or 0 when it does not fire.
     @inline(__always)
-    mutating func grow(to slot: Int32) {
-        if Int(slot) >= indexOf.count {
-            indexOf.reserveOnce(slots)
-            indexOf.append(contentsOf: repeatElement(0, count: Int(slot) + 1 - indexOf.count))
-        }
+    private func position(_ slot: Int32) -> Int {
+        if count == 0 || Int(slot) >= indexOf.count { return 0 }
+        return Int(indexOf[Int(slot)])
     }
 
     /// The incident of `slot`, if it fires.
     subscript(slot: Int32) -> Firing? {
-        if count == 0 { return nil }
-        let i = indexOf[Int(slot)]
-        return i == 0 ? nil : incidents[Int(i) - 1]
+        let i = position(slot)
+        return i == 0 ? nil : incidents[i - 1]
     }
 
     /// The sequence number of the incident of `slot`, or nil when it does not fire.
     func seq(of slot: Int32) -> UInt64? {
-        if count == 0 { return nil }
-        let i = indexOf[Int(slot)]
-        return i == 0 ? nil : incidents[Int(i) - 1].seq
+        let i = position(slot)
+        return i == 0 ? nil : incidents[i - 1].seq
     }
 
     /// Adds `n` events (and `host`, if new to it) to the incident of `slot`; false when it does not fire.
     @inline(__always)
     mutating func add(_ n: Int, to slot: Int32, host: HostID? = nil) -> Bool {
-        if count == 0 { return false }
-        let i = Int(indexOf[Int(slot)])
+        let i = position(slot)
         if i == 0 { return false }
         incidents[i - 1].count += n
         if let host, !incidents[i - 1].hosts.contains(host) { incidents[i - 1].hosts.append(host) }
@@ -395,6 +396,10 @@ struct FiringSet {
     /// Makes `incident` the firing incident of `slot`.
     mutating func start(_ slot: Int32, _ full: Incident) {
         let incident = Firing(seq: full.seq, firstTs: full.firstTs, count: full.count, hosts: full.hosts)
+        if Int(slot) >= indexOf.count {
+            indexOf.reserveOnce(slots)
+            indexOf.growInBlocks(to: Int(slot) + 1, block: 1024, limit: slots, filler: 0)
+        }
         if let i = free.popLast() {
             incidents[Int(i)] = incident
             indexOf[Int(slot)] = i + 1
@@ -408,14 +413,13 @@ struct FiringSet {
 
     /// Removes and returns the incident of `slot`, if it fires.
     mutating func remove(_ slot: Int32) -> Firing? {
-        if count == 0 { return nil }
-        let i = indexOf[Int(slot)]
+        let i = position(slot)
         if i == 0 { return nil }
         indexOf[Int(slot)] = 0
-        free.append(i - 1)
+        free.append(UInt32(i - 1))
         count -= 1
-        let incident = incidents[Int(i) - 1]
-        incidents[Int(i) - 1].hosts = []
+        let incident = incidents[i - 1]
+        incidents[i - 1].hosts = []
         return incident
     }
 }

@@ -51,8 +51,8 @@ extension HostPID: SlotKey {
 struct SlotTable<Key: SlotKey> {
     /// A slot's key and the log position of its latest touch.
     fileprivate struct Entry {
-        var stamp: UInt32
         var key: Key
+        var stamp: UInt32
     }
 
     /// The entry of each slot (stale for free slots).
@@ -168,7 +168,7 @@ struct SlotTable<Key: SlotKey> {
             s = Int32(entries.count)
             entries.reserveOnce(capacity)
             log.reserveOnce(2 * capacity + 1025)
-            entries.append(Entry(stamp: 0, key: key))
+            entries.append(Entry(key: key, stamp: 0))
         }
         if (count + 1) * 2 > buckets.count {
             grow()
@@ -316,7 +316,7 @@ struct RecentTimes {
         let base = Int(slot) * stride
         if words.count < base + stride {
             words.reserveOnce(slots * stride)
-            words.append(contentsOf: repeatElement(UInt32.max, count: base + stride - words.count))
+            words.growInBlocks(to: base + stride, block: 1024 * stride, limit: slots * stride, filler: .max)
         }
         words.withUnsafeMutableBufferPointer { w in
             w[base] = Self.emptyLow
@@ -326,59 +326,67 @@ struct RecentTimes {
     }
 
     @inline(__always)
-    private static func newest(_ w: UnsafeBufferPointer<UInt32>, _ base: Int) -> Int64 {
+    private static func newest(_ w: UnsafeMutableBufferPointer<UInt32>, _ base: Int) -> Int64 {
         Int64(bitPattern: UInt64(w[base + 1]) << 32 | UInt64(w[base]))
     }
 
-    /// Records an event at `t`; an event older than all `n` kept ones changes nothing.
-    @inline(__always)
-    mutating func insert(_ slot: Int32, _ t: Int64) {
-        let base = Int(slot) * stride, m = m, shift = shift
-        words.withUnsafeMutableBufferPointer { w in
-            let newest = Self.newest(UnsafeBufferPointer(w), base)
-            let ages = base + 2
-            if newest == .min || t > newest {
-                // A new newest event: every kept entry ages by the step, the oldest drops out,
-                // and the previous newest becomes the youngest age.
-                w[base] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t))
-                w[base + 1] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t) >> 32)
-                if m == 0 { return }
-                let delta = (t &- newest) >> shift
-                let step = newest == .min || delta >= Int64(UInt32.max) ? UInt32.max : UInt32(truncatingIfNeeded: delta)
-                for i in ages..<(ages + m - 1) {
-                    let aged = UInt64(w[i + 1]) + UInt64(step)
-                    w[i] = aged >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: aged)
-                }
-                w[ages + m - 1] = step
-                return
-            }
-            if m == 0 { return }
-            let older = (newest &- t) >> shift
-            let a = older >= Int64(UInt32.max) ? UInt32.max : UInt32(truncatingIfNeeded: older)
-            if a >= w[ages] { return }
-            let last = ages + m - 1
-            var i = ages
-            while i < last && w[i + 1] > a {
-                w[i] = w[i + 1]
-                i += 1
-            }
-            w[i] = a
+    /// Records `count` events at `t` (at most `n` of them matter; an event older than all `n`
+    /// kept ones changes nothing) and returns the newest time and the n-th most recent one (nil
+    /// while fewer than `n` are held): what a counting rule checks after each event, read in
+    /// the same pass.
+    @discardableResult @inline(__always)
+    mutating func insert(_ slot: Int32, _ t: Int64, count: Int = 1) -> (newest: Int64, nth: Int64?) {
+        let base = Int(slot) * stride, m = m, shift = shift, k = min(count, n)
+        return words.withUnsafeMutableBufferPointer { w in
+            for _ in 0..<k { Self.insert(w, base, t, m: m, shift: shift) }
+            let newest = Self.newest(w, base)
+            if m == 0 { return (newest, newest == .min ? nil : newest) }
+            return (newest, w[base + 2] == .max ? nil : newest &- (Int64(w[base + 2]) << shift))
         }
     }
 
-    /// Whether `n` events are held (none of them too old to matter).
-    func isFull(_ slot: Int32) -> Bool {
-        let base = Int(slot) * stride
-        return m == 0 ? newest(slot) != .min : words[base + 2] != .max
+    /// Records one event at `t` in the slot whose words start at `base`.
+    @inline(__always)
+    private static func insert(_ w: UnsafeMutableBufferPointer<UInt32>, _ base: Int, _ t: Int64, m: Int, shift: Int64) {
+        let newest = Self.newest(w, base)
+        let ages = base + 2
+        if newest == .min || t > newest {
+            // A new newest event: every kept entry ages by the step, the oldest drops out,
+            // and the previous newest becomes the youngest age.
+            w[base] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t))
+            w[base + 1] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t) >> 32)
+            if m == 0 { return }
+            let delta = (t &- newest) >> shift
+            let step = newest == .min || delta >= Int64(UInt32.max) ? UInt32.max : UInt32(truncatingIfNeeded: delta)
+            for i in ages..<(ages + m - 1) {
+                let aged = UInt64(w[i + 1]) + UInt64(step)
+                w[i] = aged >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: aged)
+            }
+            w[ages + m - 1] = step
+            return
+        }
+        if m == 0 { return }
+        let older = (newest &- t) >> shift
+        let a = older >= Int64(UInt32.max) ? UInt32.max : UInt32(truncatingIfNeeded: older)
+        if a >= w[ages] { return }
+        let last = ages + m - 1
+        var i = ages
+        while i < last && w[i + 1] > a {
+            w[i] = w[i + 1]
+            i += 1
+        }
+        w[i] = a
     }
-    /// The n-th most recent time (meaningful when `isFull`).
+
+    /// The n-th most recent time (meaningful once `n` events are held).
     func oldest(_ slot: Int32) -> Int64 {
         let base = Int(slot) * stride
         return m == 0 ? newest(slot) : newest(slot) &- (Int64(words[base + 2]) << shift)
     }
     /// The most recent time.
     func newest(_ slot: Int32) -> Int64 {
-        words.withUnsafeBufferPointer { Self.newest($0, Int(slot) * stride) }
+        let base = Int(slot) * stride
+        return Int64(bitPattern: UInt64(words[base + 1]) << 32 | UInt64(words[base]))
     }
 }
 
@@ -453,5 +461,15 @@ extension Array {
     @inline(__always)
     mutating func reserveOnce(_ count: Int) {
         if capacity == 0 { reserveCapacity(count) }
+    }
+
+    /// Appends `filler` until there are at least `count` elements, a `block` at a time but
+    /// no further than `limit`: per-slot arrays grow once per block of new slots instead of
+    /// once per slot (each slot's elements are written when the slot is taken anyway).
+    @inline(__always)
+    mutating func growInBlocks(to count: Int, block: Int, limit: Int, filler: Element) {
+        if self.count >= count { return }
+        let target = Swift.max(count, Swift.min(self.count + block, limit))
+        append(contentsOf: repeatElement(filler, count: target - self.count))
     }
 }
