@@ -101,6 +101,50 @@ extension UInt32: SlotKey {
         #expect(nth != nil && nth! >= 0 && nth! < 4)
     }
 
+    /// Random failures of a few IPs on six hosts, partly out of order, checked against a plain
+    /// reading of the rule's bookkeeping (per IP the `n` hosts last seen, each with its time,
+    /// a new host replacing the one seen longest ago): the same firing decisions, deadlines and
+    /// hosts, with a window of minutes and one of hours (ages in 2 µs units: times here are
+    /// whole milliseconds).
+    @Test func distributedStateMatchesAPlainModel() {
+        for windowSeconds: Int64 in [600, 2 * 3600] {
+            let rule = RuleSettings(threshold: 3, windowSeconds: windowSeconds, severity: .critical)
+            let window = rule.windowMicroseconds
+            var state = DistributedState(settings: rule, seed: 5)
+            var model: [IPAddress: [(seen: Int64, host: UInt32)]] = [:]
+            var rng: UInt64 = 11
+            func next(_ n: UInt64) -> Int64 {
+                rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Int64(rng >> 33 % n)
+            }
+            var clock: Int64 = 1_000_000_000
+            for _ in 0..<20_000 {
+                clock += next(UInt64(window / 1000 / 20)) * 1000
+                let t = clock - next(UInt64(window / 1000 / 4)) * 1000   // up to a quarter window late
+                let ip = IPAddress(10, 0, 0, UInt8(next(4)))
+                let host = UInt32(next(6))
+                let r = state.record(ip, state.table.lookup(ip), host: HostID(host), at: t, watermark: clock - window / 2)
+
+                var entries = model[ip] ?? Array(repeating: (seen: Int64.min, host: UInt32(0)), count: 3)
+                if let i = entries.firstIndex(where: { $0.seen != .min && $0.host == host }) {
+                    entries[i].seen = max(entries[i].seen, t)
+                } else {
+                    var oldest = 0
+                    for i in entries.indices where entries[i].seen < entries[oldest].seen { oldest = i }
+                    if entries[oldest].seen < t { entries[oldest] = (t, host) }
+                }
+                model[ip] = entries
+                let low = entries.map(\.seen).min()!, high = entries.map(\.seen).max()!
+                let fires = low != .min && high - low < window && low + window > clock - window / 2
+                #expect(r.fires == fires)
+                if fires {
+                    #expect(state.deadline(r.slot) == low + window)
+                    #expect(Set(state.hosts(r.slot).map(\.rawValue)) == Set(entries.map(\.host)))
+                }
+            }
+        }
+    }
+
     /// Random events and slides, including jumps past the whole window, checked against the
     /// events themselves: the window's sums are always those of the events it covers.
     @Test func secondWindowSumsWhatItCovers() {

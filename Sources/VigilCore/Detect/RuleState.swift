@@ -120,14 +120,21 @@ struct CountState<Key: IncidentKey>: ScheduledRuleState {
 
 /// State of `ssh_distributed`: per source IP, the `n` hosts it was most recently seen
 /// failing or probing on, with the last time on each.
+///
+/// A slot's record is `2 + 2n` words side by side: the IP's newest time (`Int64.min` while
+/// empty), then per tracked host its age before that time (`AgeUnit`; `UInt32.max` marks an
+/// empty entry) and its host. Records are laid out from a 64-byte boundary, so for the
+/// default n = 3 a record (32 bytes) lies in one cache line: an event touches one line.
 struct DistributedState: ScheduledRuleState {
     var table: SlotTable<IPAddress>
     let n: Int
     let window: Int64
-    /// Slot s owns entries `s*n ..< s*n+n`, each a host and the last time the IP was seen
-    /// on it (side by side: one event touches one slot's run, not two arrays); a `seen` of
-    /// `Int64.min` marks an empty entry.
-    private var entries: [(seen: Int64, host: UInt32)] = []
+    /// Words per slot.
+    private let stride: Int
+    private let unit: AgeUnit
+    /// The word where slot 0's record starts (the first word on a 64-byte boundary).
+    private var origin = 0
+    private var words: [UInt32] = []
     /// The firing IPs and when each may resolve.
     var schedule: FiringSchedule
 
@@ -136,27 +143,50 @@ struct DistributedState: ScheduledRuleState {
         schedule = FiringSchedule(slots: table.capacity)
         n = settings.countThreshold
         window = settings.windowMicroseconds
+        stride = 2 + 2 * n
+        unit = AgeUnit(window: window)
     }
 
-    /// The `n` tracked hosts' oldest last-seen time (`Int64.min` while fewer than `n`).
-    private func oldest(_ slot: Int32) -> Int64 {
-        var m = Int64.max
-        for i in (Int(slot) * n)..<(Int(slot) * n + n) { m = min(m, entries[i].seen) }
-        return m
+    @inline(__always)
+    private func base(_ slot: Int32) -> Int { origin + Int(slot) * stride }
+
+    /// The age of the oldest tracked host (`UInt32.max` while fewer than `n` are tracked).
+    private func oldestAge(_ slot: Int32) -> UInt32 {
+        let b = base(slot)
+        var oldest: UInt32 = 0
+        for i in 0..<n { oldest = max(oldest, words[b + 2 + 2 * i]) }
+        return oldest
     }
 
     private func newest(_ slot: Int32) -> Int64 {
-        var m = Int64.min
-        for i in (Int(slot) * n)..<(Int(slot) * n + n) { m = max(m, entries[i].seen) }
-        return m
+        words.withUnsafeBufferPointer { w in Int64(bitPattern: UInt64(w[base(slot) + 1]) << 32 | UInt64(w[base(slot)])) }
     }
 
     /// When the window stops holding `n` hosts for `slot`.
-    func deadline(_ slot: Int32) -> Int64 { oldest(slot) &+ window }
+    func deadline(_ slot: Int32) -> Int64 {
+        let oldest = oldestAge(slot)
+        return oldest == .max ? Int64.min &+ window : unit.time(oldest, before: newest(slot)) &+ window
+    }
 
     /// The tracked hosts of `slot`.
     func hosts(_ slot: Int32) -> [HostID] {
-        (Int(slot) * n..<Int(slot) * n + n).filter { entries[$0].seen != .min }.map { HostID(entries[$0].host) }
+        let b = base(slot)
+        return (0..<n).filter { words[b + 2 + 2 * $0] != .max }.map { HostID(words[b + 3 + 2 * $0]) }
+    }
+
+    /// Empties `slot`, growing the records when the slot is new.
+    private mutating func reset(_ slot: Int32) {
+        if words.isEmpty {
+            words.reserveOnce(table.capacity * stride + 16)
+            words.append(.max)
+            origin = words.withUnsafeBufferPointer { (64 - Int(bitPattern: $0.baseAddress!) % 64) % 64 / 4 }
+        }
+        let b = base(slot)
+        words.growInBlocks(to: b + stride, block: 1024 * stride, limit: origin + table.capacity * stride, filler: .max)
+        words.withUnsafeMutableBufferPointer { w in
+            AgeUnit.store(.min, w, b)
+            for i in 0..<n { w[b + 2 + 2 * i] = .max }
+        }
     }
 
     /// Records a failure or probe of `ip` (looked up as `lookup`) on `host` at `t`; returns the
@@ -164,31 +194,46 @@ struct DistributedState: ScheduledRuleState {
     mutating func record(_ ip: IPAddress, _ lookup: SlotTable<IPAddress>.Lookup, host: HostID, at t: Int64, watermark: Int64)
         -> (slot: Int32, evicted: Incident?, fires: Bool) {
         let (slot, isNew, evictedKey) = table.touch(ip, lookup)
-        let base = Int(slot) * n
         var evicted: Incident? = nil
         if isNew {
-            if entries.count < base + n {
-                entries.reserveOnce(table.capacity * n)
-                entries.growInBlocks(to: base + n, block: 1024 * n, limit: table.capacity * n, filler: (seen: Int64.min, host: 0))
-            }
-            for i in base..<(base + n) { entries[i].seen = .min }
+            reset(slot)
             if let evictedKey, let f = schedule.firing.remove(slot) { evicted = f.incident(of: evictedKey) }
         }
-        let n = n
-        entries.withUnsafeMutableBufferPointer { e in
-            var oldestIndex = base
-            for i in base..<(base + n) {
-                if e[i].seen != .min && e[i].host == host.rawValue {
-                    e[i].seen = max(e[i].seen, t)
-                    return
-                }
-                if e[i].seen < e[oldestIndex].seen { oldestIndex = i }
+        let b = base(slot), n = n, unit = unit
+        let (newest, oldest) = words.withUnsafeMutableBufferPointer { w in
+            var newest = AgeUnit.load(w, b)
+            if newest == .min || t > newest {
+                let step = newest == .min ? UInt32.max : unit.age(t &- newest)
+                for i in 0..<n { w[b + 2 + 2 * i] = unit.aged(w[b + 2 + 2 * i], by: step) }
+                newest = t
+                AgeUnit.store(t, w, b)
             }
-            if e[oldestIndex].seen < t { e[oldestIndex] = (t, host.rawValue) }
+            // This host's entry is brought up to `t`; a new host takes the oldest entry (an
+            // empty one first) if that was last seen before `t`.
+            let a = unit.age(newest &- t)
+            var replace = b + 2
+            var found = false
+            for i in 0..<n {
+                let e = b + 2 + 2 * i
+                if w[e] != .max && w[e + 1] == host.rawValue {
+                    w[e] = min(w[e], a)
+                    found = true
+                    break
+                }
+                if w[e] > w[replace] { replace = e }
+            }
+            if !found && w[replace] > a {
+                w[replace] = a
+                w[replace + 1] = host.rawValue
+            }
+            var oldest: UInt32 = 0
+            for i in 0..<n { oldest = max(oldest, w[b + 2 + 2 * i]) }
+            return (newest, oldest)
         }
         if schedule.firing.add(1, to: slot, host: host) { return (slot, evicted, false) }
-        let low = oldest(slot)
-        let fires = low != .min && newest(slot) &- low < window && low &+ window > watermark
+        guard oldest != .max else { return (slot, evicted, false) }
+        let low = unit.time(oldest, before: newest)
+        let fires = newest &- low < window && low &+ window > watermark
         return (slot, evicted, fires)
     }
 

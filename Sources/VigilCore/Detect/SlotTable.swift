@@ -273,14 +273,57 @@ struct SlotTable<Key: SlotKey> {
 extension SlotTable: Sendable where Key: Sendable {}
 extension SlotTable.Entry: Sendable where Key: Sendable {}
 
+/// How per-slot state keeps times compactly: a slot's newest time as an `Int64`, every other
+/// time as a `UInt32` age before it, in units of `1 << shift` µs, the finest that still holds
+/// `window` (exact µs for windows up to 71 minutes). An age too large to hold is `UInt32.max`,
+/// "older than any window", the same as no time at all.
+struct AgeUnit {
+    let shift: Int64
+
+    init(window: Int64) {
+        var shift: Int64 = 0
+        while window >> shift >= Int64(UInt32.max) { shift += 1 }
+        self.shift = shift
+    }
+
+    /// `delta` µs (not negative) as an age.
+    @inline(__always)
+    func age(_ delta: Int64) -> UInt32 {
+        let units = delta >> shift
+        return units >= Int64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: units)
+    }
+
+    /// `a` grown by `step` (both ages).
+    @inline(__always)
+    func aged(_ a: UInt32, by step: UInt32) -> UInt32 {
+        let sum = UInt64(a) + UInt64(step)
+        return sum >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: sum)
+    }
+
+    /// The time `a` before `newest` (`a` not `UInt32.max`).
+    @inline(__always)
+    func time(_ a: UInt32, before newest: Int64) -> Int64 { newest &- (Int64(a) << shift) }
+
+    /// An `Int64` time stored as two words, low first, at `at`.
+    @inline(__always)
+    static func load(_ w: UnsafeMutableBufferPointer<UInt32>, _ at: Int) -> Int64 {
+        Int64(bitPattern: UInt64(w[at + 1]) << 32 | UInt64(w[at]))
+    }
+
+    /// Stores `t` as two words, low first, at `at`.
+    @inline(__always)
+    static func store(_ t: Int64, _ w: UnsafeMutableBufferPointer<UInt32>, _ at: Int) {
+        w[at] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t))
+        w[at + 1] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t) >> 32)
+    }
+}
+
 /// The `n` most recent event times of each slot, in one flat array.
 ///
 /// "At least n events within W" holds at time t exactly when the n-th most recent
 /// event is later than t − W, so the n newest times answer every counting rule
 /// exactly, whatever the arrival order. To save memory, each slot keeps its newest
-/// time as an `Int64` and the n − 1 others as `UInt32` ages before it, in microseconds:
-/// exact for windows up to 71 minutes (longer windows count ages in 2, 4, … µs units).
-/// An age too large to hold means "older than any window", the same as no event.
+/// time as an `Int64` and the n − 1 others as ages before it (`AgeUnit`).
 /// A slot's newest time and ages lie side by side (n + 1 words), so an event touches one
 /// or two neighbouring cache lines, not one per array.
 struct RecentTimes {
@@ -292,8 +335,7 @@ struct RecentTimes {
     private let stride: Int
     /// Most slots that will be used (the owning table's capacity).
     let slots: Int
-    /// Ages are in units of `1 << shift` microseconds.
-    private let shift: Int64
+    private let unit: AgeUnit
     /// Slot s owns `words[s*stride ..< s*stride+stride]`: its newest time (`Int64.min` before
     /// the first event), then its ages, oldest first; `UInt32.max` marks an empty or too old age.
     private var words: [UInt32] = []
@@ -303,13 +345,8 @@ struct RecentTimes {
         self.m = self.n - 1
         self.stride = self.m + 2
         self.slots = slots
-        var shift: Int64 = 0
-        while window >> shift >= Int64(UInt32.max) { shift += 1 }
-        self.shift = shift
+        self.unit = AgeUnit(window: window)
     }
-
-    private static let emptyLow = UInt32(truncatingIfNeeded: UInt64(bitPattern: Int64.min))
-    private static let emptyHigh = UInt32(truncatingIfNeeded: UInt64(bitPattern: Int64.min) >> 32)
 
     /// Empties `slot`, growing the array when the slot is new.
     mutating func reset(_ slot: Int32) {
@@ -319,15 +356,9 @@ struct RecentTimes {
             words.growInBlocks(to: base + stride, block: 1024 * stride, limit: slots * stride, filler: .max)
         }
         words.withUnsafeMutableBufferPointer { w in
-            w[base] = Self.emptyLow
-            w[base + 1] = Self.emptyHigh
+            AgeUnit.store(.min, w, base)
             for i in (base + 2)..<(base + stride) { w[i] = .max }
         }
-    }
-
-    @inline(__always)
-    private static func newest(_ w: UnsafeMutableBufferPointer<UInt32>, _ base: Int) -> Int64 {
-        Int64(bitPattern: UInt64(w[base + 1]) << 32 | UInt64(w[base]))
     }
 
     /// Records `count` events at `t` (at most `n` of them matter; an event older than all `n`
@@ -336,38 +367,32 @@ struct RecentTimes {
     /// the same pass.
     @discardableResult @inline(__always)
     mutating func insert(_ slot: Int32, _ t: Int64, count: Int = 1) -> (newest: Int64, nth: Int64?) {
-        let base = Int(slot) * stride, m = m, shift = shift, k = min(count, n)
+        let base = Int(slot) * stride, m = m, unit = unit, k = min(count, n)
         return words.withUnsafeMutableBufferPointer { w in
-            for _ in 0..<k { Self.insert(w, base, t, m: m, shift: shift) }
-            let newest = Self.newest(w, base)
+            for _ in 0..<k { Self.insert(w, base, t, m: m, unit: unit) }
+            let newest = AgeUnit.load(w, base)
             if m == 0 { return (newest, newest == .min ? nil : newest) }
-            return (newest, w[base + 2] == .max ? nil : newest &- (Int64(w[base + 2]) << shift))
+            return (newest, w[base + 2] == .max ? nil : unit.time(w[base + 2], before: newest))
         }
     }
 
     /// Records one event at `t` in the slot whose words start at `base`.
     @inline(__always)
-    private static func insert(_ w: UnsafeMutableBufferPointer<UInt32>, _ base: Int, _ t: Int64, m: Int, shift: Int64) {
-        let newest = Self.newest(w, base)
+    private static func insert(_ w: UnsafeMutableBufferPointer<UInt32>, _ base: Int, _ t: Int64, m: Int, unit: AgeUnit) {
+        let newest = AgeUnit.load(w, base)
         let ages = base + 2
         if newest == .min || t > newest {
             // A new newest event: every kept entry ages by the step, the oldest drops out,
             // and the previous newest becomes the youngest age.
-            w[base] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t))
-            w[base + 1] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t) >> 32)
+            AgeUnit.store(t, w, base)
             if m == 0 { return }
-            let delta = (t &- newest) >> shift
-            let step = newest == .min || delta >= Int64(UInt32.max) ? UInt32.max : UInt32(truncatingIfNeeded: delta)
-            for i in ages..<(ages + m - 1) {
-                let aged = UInt64(w[i + 1]) + UInt64(step)
-                w[i] = aged >= UInt64(UInt32.max) ? .max : UInt32(truncatingIfNeeded: aged)
-            }
+            let step = newest == .min ? UInt32.max : unit.age(t &- newest)
+            for i in ages..<(ages + m - 1) { w[i] = unit.aged(w[i + 1], by: step) }
             w[ages + m - 1] = step
             return
         }
         if m == 0 { return }
-        let older = (newest &- t) >> shift
-        let a = older >= Int64(UInt32.max) ? UInt32.max : UInt32(truncatingIfNeeded: older)
+        let a = unit.age(newest &- t)
         if a >= w[ages] { return }
         let last = ages + m - 1
         var i = ages
@@ -381,7 +406,7 @@ struct RecentTimes {
     /// The n-th most recent time (meaningful once `n` events are held).
     func oldest(_ slot: Int32) -> Int64 {
         let base = Int(slot) * stride
-        return m == 0 ? newest(slot) : newest(slot) &- (Int64(words[base + 2]) << shift)
+        return m == 0 ? newest(slot) : unit.time(words[base + 2], before: newest(slot))
     }
     /// The most recent time.
     func newest(_ slot: Int32) -> Int64 {
