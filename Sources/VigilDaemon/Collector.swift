@@ -112,8 +112,9 @@ public final class Collector: FrameConsumer {
 
     /// Frames stored and read (`Analyzer.extract`) but not analyzed yet: each is analyzed once
     /// up to `pendingLimit` are read, or when the listener releases its frames, so the table
-    /// lookups of a batch are all started (`Analyzer.prefetch`) before any is waited for and
-    /// their cache misses overlap instead of stalling one message after another.
+    /// lookups of a batch are all started (`Analyzer.prefetch`, then `prefetchState` for what
+    /// the buckets point to) before any is waited for and their cache misses overlap instead
+    /// of stalling one message after another.
     private var pending: [Pending] = []
     private static let pendingLimit = 32
 
@@ -142,6 +143,9 @@ public final class Collector: FrameConsumer {
 
     /// Analyzes the pending frames in arrival order; an edge forwards each event it recognised.
     private func analyzePending() {
+        // The buckets asked for as each frame was read have arrived by now: ask for what they
+        // point to, then analyze.
+        for i in pending.indices { analyzer.prefetchState(pending[i].extraction, host: pending[i].host) }
         for i in pending.indices {
             let p = pending[i]
             let observation = analyzer.observe(p.extraction, text: p.frame, host: p.host, time: p.time)

@@ -57,6 +57,21 @@ extension UInt32: SlotKey {
         for k in UInt32(0)..<700 where model[k] == nil { #expect(table.slot(of: k) == nil) }
     }
 
+    /// The second prefetch stage hands over the slot a held key's bucket points to, and
+    /// nothing for a key never held.
+    @Test func prefetchEntryFindsTheSlotOfAHeldKey() {
+        var table = SlotTable<UInt32>(capacity: 2000, seed: 3)
+        for k in UInt32(0)..<1000 { _ = table.touch(k * 7) }
+        for k in UInt32(0)..<1000 {
+            var handed: [Int32] = []
+            table.prefetchEntry(k * 7) { handed.append($0) }
+            #expect(handed == [table.slot(of: k * 7)!])
+            handed = []
+            table.prefetchEntry(k * 7 + 1) { handed.append($0) }
+            #expect(handed.isEmpty)
+        }
+    }
+
     @Test func recentTimesKeepTheNewestSorted() {
         var t = RecentTimes(n: 3, slots: 2, window: 600_000_000)
         t.reset(0); t.reset(1)

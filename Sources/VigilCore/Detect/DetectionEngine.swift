@@ -114,6 +114,20 @@ public struct DetectionEngine {
         if status == 404 && settings[.httpScan].enabled { scan.table.prefetch(clientIP) }
     }
 
+    /// The second stage of `prefetchSSH`, a little later (once the buckets it asked for have
+    /// arrived): starts loading the entries and per-key state they point to.
+    @inline(__always)
+    public func prefetchSSHState(host: HostID, ip: IPAddress) {
+        if bruteforceOn { bruteforce.table.prefetchEntry(HostIP(host: host, ip: ip)) { bruteforce.times.prefetch($0) } }
+        if distributedOn { distributed.table.prefetchEntry(ip) { distributed.prefetch($0) } }
+    }
+
+    /// The second stage of `prefetchHTTP` (see `prefetchSSHState`).
+    @inline(__always)
+    public func prefetchHTTPState(clientIP: IPAddress, status: UInt16) {
+        if status == 404 && settings[.httpScan].enabled { scan.table.prefetchEntry(clientIP) { scan.times.prefetch($0) } }
+    }
+
     /// Feeds one sshd event of `host` at event time `time`.
     ///
     /// Failures and invalid users count for `ssh_bruteforce` and `ssh_distributed`, probes

@@ -1,3 +1,5 @@
+import CVigilHints
+
 /// A host and a source address: the key of the per-host, per-IP rules. (The address comes
 /// first so the key takes 20 bytes, not 24, and a table entry with its stamp 24, not 32.)
 struct HostIP: Equatable {
@@ -160,6 +162,13 @@ struct DistributedState: ScheduledRuleState {
 
     private func newest(_ slot: Int32) -> Int64 {
         words.withUnsafeBufferPointer { w in Int64(bitPattern: UInt64(w[base(slot) + 1]) << 32 | UInt64(w[base(slot)])) }
+    }
+
+    /// Starts loading the record of `slot` (a hint: changes nothing).
+    @inline(__always)
+    func prefetch(_ slot: Int32) {
+        let b = base(slot)
+        words.withUnsafeBufferPointer { w in if b < w.count { vigil_prefetch(w.baseAddress! + b) } }
     }
 
     /// When the window stops holding `n` hosts for `slot`.

@@ -133,6 +133,30 @@ struct SlotTable<Key: SlotKey> {
         buckets.withUnsafeBufferPointer { vigil_prefetch($0.baseAddress! + i) }
     }
 
+    /// The second stage of `prefetch(_:)`, once the bucket is in cache: starts loading the entry
+    /// of the slot whose bucket carries `key`'s hash and hands that slot to `state`, which
+    /// starts loading the caller's state of it. The key itself is not compared (another key
+    /// with the same 32-bit hash only costs a useless load). A hint: changes nothing.
+    @inline(__always)
+    func prefetchEntry(_ key: Key, state: (Int32) -> Void) {
+        let hash = hash32(key)
+        buckets.withUnsafeBufferPointer { b in
+            let mask = b.count - 1
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let e = b[i]
+                if e == 0 { return }
+                if e >> 32 == hash {
+                    let slot = Int(e & 0xFFFF_FFFF) - 1
+                    entries.withUnsafeBufferPointer { vigil_prefetch($0.baseAddress! + slot) }
+                    state(Int32(truncatingIfNeeded: slot))
+                    return
+                }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
     /// Looks `key` up for a following `touch(_:_:)`.
     @inline(__always)
     func lookup(_ key: Key) -> Lookup {
@@ -401,6 +425,13 @@ struct RecentTimes {
             i += 1
         }
         w[i] = a
+    }
+
+    /// Starts loading the times of `slot` (a hint: changes nothing).
+    @inline(__always)
+    func prefetch(_ slot: Int32) {
+        let base = Int(slot) * stride
+        words.withUnsafeBufferPointer { w in if base < w.count { vigil_prefetch(w.baseAddress! + base) } }
     }
 
     /// The n-th most recent time (meaningful once `n` events are held).

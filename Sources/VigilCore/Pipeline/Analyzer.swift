@@ -168,6 +168,21 @@ public struct Analyzer {
         }
     }
 
+    /// The second stage of `prefetch(_:host:)`, for a caller that can wait a little between the
+    /// two (until the first stage's loads have arrived): starts loading the detection state
+    /// those loads point to. A hint: changes nothing (`mutating` as `prefetch` is).
+    @inline(__always)
+    public mutating func prefetchState(_ extraction: Extraction, host: HostID) {
+        switch extraction {
+        case .ssh(let line):
+            if let ip = line.ip { engine.prefetchSSHState(host: host, ip: ip) }
+        case .http(let request):
+            if let ip = request.clientIP { engine.prefetchHTTPState(clientIP: ip, status: request.status) }
+        case .none, .sessionSummary:
+            break
+        }
+    }
+
     /// Analyzes what `extract` read from `buffer` (which its ranges point into), of `host`;
     /// `time` stands in for a request's missing time.
     @discardableResult
