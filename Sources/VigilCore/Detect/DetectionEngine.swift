@@ -39,8 +39,11 @@ public struct DetectionEngine {
     private var globalTraffic: SecondWindow
     private var globalTrafficIncident: Incident?
     private let trafficLimit: Double
-    private let bruteforceOn: Bool
-    private let distributedOn: Bool
+    /// `http_error_burst`: the fewest requests that count, and the 5xx percentage that fires.
+    private let errorMinRequests: Int
+    private let errorPercent: Double
+    /// One bit per enabled rule (`RuleID.rawValue`): read on every event, so no array lookup.
+    private let enabledRules: UInt8
 
     /// An engine with `settings`; `hostName` names a host in alerts; alert ids start at
     /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run). `hashSeed`
@@ -61,9 +64,14 @@ public struct DetectionEngine {
         let traffic = settings[.httpHighTraffic]
         globalTraffic = SecondWindow(width: traffic.windowSeconds)
         trafficLimit = traffic.threshold * Double(traffic.windowSeconds)
-        bruteforceOn = settings[.sshBruteforce].enabled
-        distributedOn = settings[.sshDistributed].enabled
+        let errors = settings[.httpErrorBurst]
+        errorMinRequests = max(1, errors.minRequests)
+        errorPercent = errors.threshold
+        enabledRules = RuleID.allCases.reduce(0) { settings[$1].enabled ? $0 | 1 << UInt8($1.rawValue) : $0 }
     }
+
+    @inline(__always)
+    private func isOn(_ rule: RuleID) -> Bool { enabledRules & 1 << UInt8(rule.rawValue) != 0 }
 
     /// The watermark: events older than this are late.
     public var watermark: Timestamp { Timestamp(microseconds: clock &- lateness) }
@@ -103,29 +111,29 @@ public struct DetectionEngine {
     /// Starts loading what a failure of `ip` on `host` will touch first (a hint: changes nothing).
     @inline(__always)
     public func prefetchSSH(host: HostID, ip: IPAddress) {
-        if bruteforceOn { bruteforce.table.prefetch(HostIP(host: host, ip: ip)) }
-        if distributedOn { distributed.table.prefetch(ip) }
+        if isOn(.sshBruteforce) { bruteforce.table.prefetch(HostIP(host: host, ip: ip)) }
+        if isOn(.sshDistributed) { distributed.table.prefetch(ip) }
     }
 
     /// Starts loading what a request from `clientIP` answered with `status` will touch first
     /// (a hint: changes nothing).
     @inline(__always)
     public func prefetchHTTP(clientIP: IPAddress, status: UInt16) {
-        if status == 404 && settings[.httpScan].enabled { scan.table.prefetch(clientIP) }
+        if status == 404 && isOn(.httpScan) { scan.table.prefetch(clientIP) }
     }
 
     /// The second stage of `prefetchSSH`, a little later (once the buckets it asked for have
     /// arrived): starts loading the entries and per-key state they point to.
     @inline(__always)
     public func prefetchSSHState(host: HostID, ip: IPAddress) {
-        if bruteforceOn { bruteforce.table.prefetchEntry(HostIP(host: host, ip: ip)) { bruteforce.times.prefetch($0) } }
-        if distributedOn { distributed.table.prefetchEntry(ip) { distributed.prefetch($0) } }
+        if isOn(.sshBruteforce) { bruteforce.table.prefetchEntry(HostIP(host: host, ip: ip)) { bruteforce.times.prefetch($0) } }
+        if isOn(.sshDistributed) { distributed.table.prefetchEntry(ip) { distributed.prefetch($0) } }
     }
 
     /// The second stage of `prefetchHTTP` (see `prefetchSSHState`).
     @inline(__always)
     public func prefetchHTTPState(clientIP: IPAddress, status: UInt16) {
-        if status == 404 && settings[.httpScan].enabled { scan.table.prefetchEntry(clientIP) { scan.times.prefetch($0) } }
+        if status == 404 && isOn(.httpScan) { scan.table.prefetchEntry(clientIP) { scan.times.prefetch($0) } }
     }
 
     /// Feeds one sshd event of `host` at event time `time`.
@@ -145,24 +153,24 @@ public struct DetectionEngine {
             guard let ip = event.ip, !allowed else { break }
             // Both lookups first: their cache misses overlap.
             let key = HostIP(host: host, ip: ip)
-            let bruteforceAt = bruteforceOn ? bruteforce.table.lookup(key) : nil
-            let distributedAt = distributedOn ? distributed.table.lookup(ip) : nil
+            let bruteforceAt = isOn(.sshBruteforce) ? bruteforce.table.lookup(key) : nil
+            let distributedAt = isOn(.sshDistributed) ? distributed.table.lookup(ip) : nil
             if let bruteforceAt { countBruteforce(key, bruteforceAt, t: t, count: count) }
             if let distributedAt { countDistributed(host: host, ip: ip, distributedAt, t: t) }
         case .probe:
             guard let ip = event.ip, !allowed else { break }
-            if distributedOn { countDistributed(host: host, ip: ip, distributed.table.lookup(ip), t: t) }
+            if isOn(.sshDistributed) { countDistributed(host: host, ip: ip, distributed.table.lookup(ip), t: t) }
         case .sessionOpen:
-            if let ip = event.ip, !allowed, settings[.sshRepeatAccess].enabled {
+            if let ip = event.ip, !allowed, isOn(.sshRepeatAccess) {
                 countRepeatAccess(host: host, ip: ip, t: t, count: count)
             }
-            if settings[.sshLongSession].enabled && event.pid != 0 && !allowed {
+            if isOn(.sshLongSession) && event.pid != 0 && !allowed {
                 if let evicted = sessions.open(HostPID(host: host, pid: event.pid), ip: event.ip, at: t) {
                     resolveEvicted(.sshLongSession, evicted)
                 }
             }
         case .sessionClose:
-            if settings[.sshLongSession].enabled && event.pid != 0,
+            if isOn(.sshLongSession) && event.pid != 0,
                let incident = sessions.close(HostPID(host: host, pid: event.pid)) {
                 let lasted = (t &- incident.firstTs) / 1_000_000
                 emit(.sshLongSession, .resolved, incident, ts: t,
@@ -180,7 +188,7 @@ public struct DetectionEngine {
     public mutating func observeSessionSummary(host: HostID, time: Timestamp, summary: SessionSummary) {
         let t = time.microseconds
         guard admit(t) else { return }
-        if settings[.sshRepeatAccess].enabled && !settings.allowList.contains(summary.ip) {
+        if isOn(.sshRepeatAccess) && !settings.allowList.contains(summary.ip) {
             countRepeatAccess(host: host, ip: summary.ip, t: t, count: 1)
         }
         resolveDueIfNeeded()
@@ -191,10 +199,10 @@ public struct DetectionEngine {
         let t = time.microseconds
         guard admit(t) else { return }
         let second = time.seconds
-        if settings[.httpHighTraffic].enabled || settings[.httpErrorBurst].enabled {
+        if isOn(.httpHighTraffic) || isOn(.httpErrorBurst) {
             ensureRates(host)
             let h = Int(host.rawValue)
-            if settings[.httpHighTraffic].enabled {
+            if isOn(.httpHighTraffic) {
                 slideTraffic(host: h, to: second)
                 if rates[h].traffic.covers(second) {
                     rates[h].traffic.add(second)
@@ -208,7 +216,7 @@ public struct DetectionEngine {
                     checkGlobalTraffic(at: t)
                 }
             }
-            if settings[.httpErrorBurst].enabled {
+            if isOn(.httpErrorBurst) {
                 slideErrors(host: h, to: second)
                 if rates[h].errors.covers(second) {
                     rates[h].errors.add(second, marked: status >= 500 && status <= 599)
@@ -216,7 +224,7 @@ public struct DetectionEngine {
                 }
             }
         }
-        if status == 404, let ip = clientIP, settings[.httpScan].enabled, !settings.allowList.contains(ip) {
+        if status == 404, let ip = clientIP, isOn(.httpScan), !settings.allowList.contains(ip) {
             let r = scan.record(ip, scan.table.lookup(ip), at: t, count: 1, watermark: clock &- lateness)
             if let evicted = r.evicted { resolveEvicted(.httpScan, evicted) }
             if r.fires {
@@ -242,11 +250,11 @@ public struct DetectionEngine {
         scan.freeIdle(watermark: w)
         distributed.freeIdle(watermark: w)
         let second = watermark.seconds
-        if settings[.httpHighTraffic].enabled {
+        if isOn(.httpHighTraffic) {
             for h in rates.indices { slideTraffic(host: h, to: second) }
             slideGlobalTraffic(to: second)
         }
-        if settings[.httpErrorBurst].enabled {
+        if isOn(.httpErrorBurst) {
             for h in rates.indices { slideErrors(host: h, to: second) }
         }
     }
@@ -306,8 +314,7 @@ public struct DetectionEngine {
 
     @inline(__always)
     private func errorsHold(sum: Int, marked: Int) -> Bool {
-        let rule = settings[.httpErrorBurst]
-        return sum >= max(1, rule.minRequests) && Double(marked) * 100 >= rule.threshold * Double(sum)
+        sum >= errorMinRequests && Double(marked) * 100 >= errorPercent * Double(sum)
     }
 
     /// Slides host `h`'s traffic window to `second`, firing or resolving at the exact second
