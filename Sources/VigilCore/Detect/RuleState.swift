@@ -161,7 +161,7 @@ struct DistributedState: ScheduledRuleState {
     }
 
     private func newest(_ slot: Int32) -> Int64 {
-        words.withUnsafeBufferPointer { w in Int64(bitPattern: UInt64(w[base(slot) + 1]) << 32 | UInt64(w[base(slot)])) }
+        words.withUnsafeBufferPointer { AgeUnit.load($0, base(slot)) }
     }
 
     /// Starts loading the record of `slot` (a hint: changes nothing).
@@ -210,7 +210,7 @@ struct DistributedState: ScheduledRuleState {
         }
         let b = base(slot), n = n, unit = unit
         let (newest, oldest) = words.withUnsafeMutableBufferPointer { w in
-            var newest = AgeUnit.load(w, b)
+            var newest = AgeUnit.load(UnsafeBufferPointer(w), b)
             if newest == .min || t > newest {
                 let step = newest == .min ? UInt32.max : unit.age(t &- newest)
                 for i in 0..<n { w[b + 2 + 2 * i] = unit.aged(w[b + 2 + 2 * i], by: step) }

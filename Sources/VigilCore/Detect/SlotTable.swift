@@ -330,7 +330,7 @@ struct AgeUnit {
 
     /// An `Int64` time stored as two words, low first, at `at`.
     @inline(__always)
-    static func load(_ w: UnsafeMutableBufferPointer<UInt32>, _ at: Int) -> Int64 {
+    static func load(_ w: UnsafeBufferPointer<UInt32>, _ at: Int) -> Int64 {
         Int64(bitPattern: UInt64(w[at + 1]) << 32 | UInt64(w[at]))
     }
 
@@ -394,7 +394,7 @@ struct RecentTimes {
         let base = Int(slot) * stride, m = m, unit = unit, k = min(count, n)
         return words.withUnsafeMutableBufferPointer { w in
             for _ in 0..<k { Self.insert(w, base, t, m: m, unit: unit) }
-            let newest = AgeUnit.load(w, base)
+            let newest = AgeUnit.load(UnsafeBufferPointer(w), base)
             if m == 0 { return (newest, newest == .min ? nil : newest) }
             return (newest, w[base + 2] == .max ? nil : unit.time(w[base + 2], before: newest))
         }
@@ -403,7 +403,7 @@ struct RecentTimes {
     /// Records one event at `t` in the slot whose words start at `base`.
     @inline(__always)
     private static func insert(_ w: UnsafeMutableBufferPointer<UInt32>, _ base: Int, _ t: Int64, m: Int, unit: AgeUnit) {
-        let newest = AgeUnit.load(w, base)
+        let newest = AgeUnit.load(UnsafeBufferPointer(w), base)
         let ages = base + 2
         if newest == .min || t > newest {
             // A new newest event: every kept entry ages by the step, the oldest drops out,
@@ -441,8 +441,7 @@ struct RecentTimes {
     }
     /// The most recent time.
     func newest(_ slot: Int32) -> Int64 {
-        let base = Int(slot) * stride
-        return Int64(bitPattern: UInt64(words[base + 1]) << 32 | UInt64(words[base]))
+        words.withUnsafeBufferPointer { AgeUnit.load($0, Int(slot) * stride) }
     }
 }
 
