@@ -108,11 +108,24 @@ public struct DetectionEngine {
 
     // MARK: - Inputs
 
-    /// Starts loading what a failure of `ip` on `host` will touch first (a hint: changes nothing).
+    /// Starts loading what an sshd event of `kind` from `ip` (if known) by process `pid` of
+    /// `host` will touch first: a failure's entries in the brute-force and distributed tables,
+    /// a probe's in the distributed one, a session's in the session table. A hint: changes
+    /// nothing.
     @inline(__always)
-    public func prefetchSSH(host: HostID, ip: IPAddress) {
-        if isOn(.sshBruteforce) { bruteforce.table.prefetch(HostIP(host: host, ip: ip)) }
-        if isOn(.sshDistributed) { distributed.table.prefetch(ip) }
+    public func prefetchSSH(host: HostID, kind: SSHEvent.Kind?, ip: IPAddress?, pid: Int32) {
+        switch kind {
+        case .authFailure?, .invalidUser?:
+            guard let ip else { return }
+            if isOn(.sshBruteforce) { bruteforce.table.prefetch(HostIP(host: host, ip: ip)) }
+            if isOn(.sshDistributed) { distributed.table.prefetch(ip) }
+        case .probe?:
+            if let ip, isOn(.sshDistributed) { distributed.table.prefetch(ip) }
+        case .sessionOpen?, .sessionClose?:
+            if pid != 0 && isOn(.sshLongSession) { sessions.table.prefetch(HostPID(host: host, pid: pid)) }
+        case .authSuccess?, nil:
+            break
+        }
     }
 
     /// Starts loading what a request from `clientIP` answered with `status` will touch first
@@ -125,8 +138,11 @@ public struct DetectionEngine {
     /// The second stage of `prefetchSSH`, a little later (once the buckets it asked for have
     /// arrived): starts loading the entries and per-key state they point to.
     @inline(__always)
-    public func prefetchSSHState(host: HostID, ip: IPAddress) {
-        if isOn(.sshBruteforce) { bruteforce.table.prefetchEntry(HostIP(host: host, ip: ip)) { bruteforce.times.prefetch($0) } }
+    public func prefetchSSHState(host: HostID, kind: SSHEvent.Kind?, ip: IPAddress?) {
+        guard let ip, kind == .authFailure || kind == .invalidUser || kind == .probe else { return }
+        if kind != .probe && isOn(.sshBruteforce) {
+            bruteforce.table.prefetchEntry(HostIP(host: host, ip: ip)) { bruteforce.times.prefetch($0) }
+        }
         if isOn(.sshDistributed) { distributed.table.prefetchEntry(ip) { distributed.prefetch($0) } }
     }
 

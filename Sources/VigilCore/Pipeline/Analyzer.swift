@@ -157,7 +157,7 @@ public struct Analyzer {
         switch extraction {
         case .ssh(let line):
             tracker.prefetch(host: host, pid: line.pid)
-            if let ip = line.ip { engine.prefetchSSH(host: host, ip: ip) }
+            engine.prefetchSSH(host: host, kind: line.kind, ip: line.ip, pid: line.pid)
         case .http(let request):
             if let ip = request.clientIP {
                 engine.prefetchHTTP(clientIP: ip, status: request.status)
@@ -175,7 +175,7 @@ public struct Analyzer {
     public mutating func prefetchState(_ extraction: Extraction, host: HostID) {
         switch extraction {
         case .ssh(let line):
-            if let ip = line.ip { engine.prefetchSSHState(host: host, ip: ip) }
+            engine.prefetchSSHState(host: host, kind: line.kind, ip: line.ip)
         case .http(let request):
             if let ip = request.clientIP { engine.prefetchHTTPState(clientIP: ip, status: request.status) }
         case .none, .sessionSummary:
