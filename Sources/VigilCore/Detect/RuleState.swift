@@ -152,12 +152,21 @@ struct DistributedState: ScheduledRuleState {
     @inline(__always)
     private func base(_ slot: Int32) -> Int { origin + Int(slot) * stride }
 
-    /// The age of the oldest tracked host (`UInt32.max` while fewer than `n` are tracked).
-    private func oldestAge(_ slot: Int32) -> UInt32 {
-        let b = base(slot)
+    /// Where the age of tracked host `i` lies in the record at `base` (its host follows it).
+    @inline(__always)
+    private static func age(_ base: Int, _ i: Int) -> Int { base + 2 + 2 * i }
+
+    /// The age of the oldest tracked host of the record at `base` (`UInt32.max` while fewer
+    /// than `n` are tracked).
+    @inline(__always)
+    private static func oldestAge(_ w: UnsafeBufferPointer<UInt32>, _ base: Int, n: Int) -> UInt32 {
         var oldest: UInt32 = 0
-        for i in 0..<n { oldest = max(oldest, words[b + 2 + 2 * i]) }
+        for i in 0..<n { oldest = max(oldest, w[age(base, i)]) }
         return oldest
+    }
+
+    private func oldestAge(_ slot: Int32) -> UInt32 {
+        words.withUnsafeBufferPointer { Self.oldestAge($0, base(slot), n: n) }
     }
 
     private func newest(_ slot: Int32) -> Int64 {
@@ -180,7 +189,7 @@ struct DistributedState: ScheduledRuleState {
     /// The tracked hosts of `slot`.
     func hosts(_ slot: Int32) -> [HostID] {
         let b = base(slot)
-        return (0..<n).filter { words[b + 2 + 2 * $0] != .max }.map { HostID(words[b + 3 + 2 * $0]) }
+        return (0..<n).filter { words[Self.age(b, $0)] != .max }.map { HostID(words[Self.age(b, $0) + 1]) }
     }
 
     /// Empties `slot`, growing the records when the slot is new.
@@ -194,7 +203,7 @@ struct DistributedState: ScheduledRuleState {
         words.growInBlocks(to: b + stride, block: 1024 * stride, limit: origin + table.capacity * stride, filler: .max)
         words.withUnsafeMutableBufferPointer { w in
             AgeUnit.store(.min, w, b)
-            for i in 0..<n { w[b + 2 + 2 * i] = .max }
+            for i in 0..<n { w[Self.age(b, i)] = .max }
         }
     }
 
@@ -213,17 +222,17 @@ struct DistributedState: ScheduledRuleState {
             var newest = AgeUnit.load(UnsafeBufferPointer(w), b)
             if newest == .min || t > newest {
                 let step = newest == .min ? UInt32.max : unit.age(t &- newest)
-                for i in 0..<n { w[b + 2 + 2 * i] = unit.aged(w[b + 2 + 2 * i], by: step) }
+                for i in 0..<n { w[Self.age(b, i)] = unit.aged(w[Self.age(b, i)], by: step) }
                 newest = t
                 AgeUnit.store(t, w, b)
             }
             // This host's entry is brought up to `t`; a new host takes the oldest entry (an
             // empty one first) if that was last seen before `t`.
             let a = unit.age(newest &- t)
-            var replace = b + 2
+            var replace = Self.age(b, 0)
             var found = false
             for i in 0..<n {
-                let e = b + 2 + 2 * i
+                let e = Self.age(b, i)
                 if w[e] != .max && w[e + 1] == host.rawValue {
                     w[e] = min(w[e], a)
                     found = true
@@ -235,9 +244,7 @@ struct DistributedState: ScheduledRuleState {
                 w[replace] = a
                 w[replace + 1] = host.rawValue
             }
-            var oldest: UInt32 = 0
-            for i in 0..<n { oldest = max(oldest, w[b + 2 + 2 * i]) }
-            return (newest, oldest)
+            return (newest, Self.oldestAge(UnsafeBufferPointer(w), b, n: n))
         }
         if schedule.firing.add(1, to: slot, host: host) { return (slot, evicted, false) }
         guard oldest != .max else { return (slot, evicted, false) }

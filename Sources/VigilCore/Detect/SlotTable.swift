@@ -81,19 +81,30 @@ struct SlotTable<Key: SlotKey> {
     @inline(__always)
     private func hash32(_ key: Key) -> UInt64 { key.slotHash(seed) >> 32 }
 
-    /// The bucket holding `key`, or the empty bucket where it would go; `hash` is `hash32(key)`.
+    /// Walks the probe run of `hash` (a `hash32`) to the first bucket carrying that hash whose
+    /// slot `accepts`, or to the empty bucket that ends the run (slot nil).
     @inline(__always)
-    private func find(_ key: Key, hash: UInt64) -> (bucket: Int, found: Bool) {
+    private func probe(_ hash: UInt64, accepts: (Int) -> Bool) -> (bucket: Int, slot: Int?) {
         buckets.withUnsafeBufferPointer { b in
             let mask = b.count - 1
             var i = Int(truncatingIfNeeded: hash) & mask
             while true {
                 let e = b[i]
-                if e == 0 { return (i, false) }
-                if e >> 32 == hash && entries[Int(e & 0xFFFF_FFFF) - 1].key == key { return (i, true) }
+                if e == 0 { return (i, nil) }
+                if e >> 32 == hash {
+                    let slot = Int(e & 0xFFFF_FFFF) - 1
+                    if accepts(slot) { return (i, slot) }
+                }
                 i = (i + 1) & mask
             }
         }
+    }
+
+    /// The bucket holding `key`, or the empty bucket where it would go; `hash` is `hash32(key)`.
+    @inline(__always)
+    private func find(_ key: Key, hash: UInt64) -> (bucket: Int, found: Bool) {
+        let (bucket, slot) = probe(hash) { entries[$0].key == key }
+        return (bucket, slot != nil)
     }
 
     @inline(__always)
@@ -139,22 +150,9 @@ struct SlotTable<Key: SlotKey> {
     /// with the same 32-bit hash only costs a useless load). A hint: changes nothing.
     @inline(__always)
     func prefetchEntry(_ key: Key, state: (Int32) -> Void) {
-        let hash = hash32(key)
-        buckets.withUnsafeBufferPointer { b in
-            let mask = b.count - 1
-            var i = Int(truncatingIfNeeded: hash) & mask
-            while true {
-                let e = b[i]
-                if e == 0 { return }
-                if e >> 32 == hash {
-                    let slot = Int(e & 0xFFFF_FFFF) - 1
-                    entries.withUnsafeBufferPointer { vigil_prefetch($0.baseAddress! + slot) }
-                    state(Int32(truncatingIfNeeded: slot))
-                    return
-                }
-                i = (i + 1) & mask
-            }
-        }
+        guard let slot = probe(hash32(key), accepts: { _ in true }).slot else { return }
+        entries.withUnsafeBufferPointer { vigil_prefetch($0.baseAddress! + slot) }
+        state(Int32(truncatingIfNeeded: slot))
     }
 
     /// Looks `key` up for a following `touch(_:_:)`.
