@@ -126,6 +126,20 @@ import Testing
         #expect(a.last?.id == a.first?.id && a.last?.summary == "http_scan for 203.0.113.7 resolved (state evicted)")
     }
 
+    /// `ssh_distributed` keeps its own per-IP records: evicting a firing IP resolves its
+    /// incident (with the hosts it named), and the IP that took the slot starts empty.
+    @Test func evictedDistributedIPResolvesWithItsHosts() {
+        var e = F.engine { $0[.sshDistributed].maxKeys = 1; $0[.sshBruteforce].enabled = false }
+        for (i, host) in [F.web1, F.web2, F.web3].enumerated() { e.fail(host, F.attacker, F.at(Int64(i))) }
+        e.fail(F.web1, F.other, F.at(3))
+        e.fail(F.web2, F.other, F.at(4))
+        let a = e.takeAlerts()
+        #expect(a.map(\.state) == [.firing, .resolved] && a.map(\.ip) == [F.attacker, F.attacker])
+        #expect(a.last?.id == a.first?.id && a.last?.hosts == a.first?.hosts && a.last?.hosts.count == 3)
+        #expect(a.last?.summary == "ssh_distributed for 203.0.113.7 resolved (state evicted)")
+        #expect(e.evictions(of: .sshDistributed) == 1 && e.keyCount(of: .sshDistributed) == 1)
+    }
+
     @Test func idsAreDeterministicAndShared() {
         var e = F.engine()
         for s: Int64 in 0..<5 { e.fail(F.web1, F.attacker, F.at(s)) }

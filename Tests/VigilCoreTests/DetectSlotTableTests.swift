@@ -74,23 +74,22 @@ extension UInt32: SlotKey {
 
     @Test func recentTimesKeepTheNewestSorted() {
         var t = RecentTimes(n: 3, slots: 2, window: 600_000_000)
-        t.reset(0); t.reset(1)
-        var span: (newest: Int64, nth: Int64?) = (0, nil)
-        for v: Int64 in [5, 1, 9, 3, 7, 2] { span = t.insert(1, v) }
+        var span = t.insert(1, 5, fresh: true)
+        #expect(span.newest == 5 && span.nth == nil)
+        for v: Int64 in [1, 9, 3, 7, 2] { span = t.insert(1, v) }
         #expect(span.newest == 9 && span.nth == 5 && t.oldest(1) == 5 && t.newest(1) == 9)
-        span = t.insert(0, 4, count: 2)
+        span = t.insert(0, 4, count: 2, fresh: true)
         #expect(span.newest == 4 && span.nth == nil)
         span = t.insert(0, 4)
         #expect(span.nth == 4 && t.oldest(0) == 4)
-        // A count beyond n records n events.
-        t.reset(0)
-        #expect(t.insert(0, 8, count: 50).nth == 8)
+        // A fresh slot forgets what it held; a count beyond n records n events.
+        #expect(t.insert(0, 3, fresh: true).nth == nil && t.newest(0) == 3)
+        #expect(t.insert(0, 8, count: 50, fresh: true).nth == 8)
     }
 
     @Test func recentTimesForgetWhatIsTooOldToHold() {
         var t = RecentTimes(n: 2, slots: 1, window: 600_000_000)
-        t.reset(0)
-        t.insert(0, 0)
+        t.insert(0, 0, fresh: true)
         let later = t.insert(0, 5_000_000_000)  // 83 min later: the first is beyond any µs age
         #expect(later.nth == nil && later.newest == 5_000_000_000)
         #expect(t.insert(0, 4_999_999_999).nth == 4_999_999_999)  // a late one 1 µs before the newest
@@ -99,19 +98,16 @@ extension UInt32: SlotKey {
     /// With n = 1 only the newest time is kept; an older event changes nothing.
     @Test func recentTimesOfOneKeepTheNewest() {
         var t = RecentTimes(n: 1, slots: 2, window: 600_000_000)
-        t.reset(0); t.reset(1)
-        #expect(t.insert(0, 7).nth == 7)
+        #expect(t.insert(0, 7, fresh: true).nth == 7)
         let span = t.insert(0, 3)
         #expect(span.nth == 7 && span.newest == 7 && t.oldest(0) == 7)
-        #expect(t.insert(1, 5, count: 0).nth == nil)
-        t.reset(0)
-        #expect(t.insert(0, 1, count: 0).nth == nil && t.newest(0) == .min)
+        #expect(t.insert(1, 5, count: 0, fresh: true).nth == nil)
+        #expect(t.insert(0, 1, count: 0, fresh: true).nth == nil && t.newest(0) == .min)
     }
 
     @Test func recentTimesOverLongWindowsUseCoarserUnits() {
         var t = RecentTimes(n: 2, slots: 1, window: 3 * 3_600_000_000)
-        t.reset(0)
-        t.insert(0, 0)
+        t.insert(0, 0, fresh: true)
         let nth = t.insert(0, 2 * 3_600_000_000 + 3).nth  // 2 h later: kept, in 4 µs units for a 3 h window
         #expect(nth != nil && nth! >= 0 && nth! < 4)
     }

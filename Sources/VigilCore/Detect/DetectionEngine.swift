@@ -38,10 +38,7 @@ public struct DetectionEngine {
     private var rates: [HostRates] = []
     private var globalTraffic: SecondWindow
     private var globalTrafficIncident: Incident?
-    private let trafficLimit: Double
-    /// `http_error_burst`: the fewest requests that count, and the 5xx percentage that fires.
-    private let errorMinRequests: Int
-    private let errorPercent: Double
+    private let limits: RateLimits
     /// One bit per enabled rule (`RuleID.rawValue`): read on every event, so no array lookup.
     private let enabledRules: UInt8
 
@@ -63,10 +60,7 @@ public struct DetectionEngine {
         sessions = SessionState(settings: settings[.sshLongSession], seed: hashSeed &+ 4)
         let traffic = settings[.httpHighTraffic]
         globalTraffic = SecondWindow(width: traffic.windowSeconds)
-        trafficLimit = traffic.threshold * Double(traffic.windowSeconds)
-        let errors = settings[.httpErrorBurst]
-        errorMinRequests = max(1, errors.minRequests)
-        errorPercent = errors.threshold
+        limits = RateLimits(traffic: traffic, errors: settings[.httpErrorBurst])
         enabledRules = RuleID.allCases.reduce(0) { settings[$1].enabled ? $0 | 1 << UInt8($1.rawValue) : $0 }
     }
 
@@ -216,33 +210,28 @@ public struct DetectionEngine {
         guard admit(t) else { return }
         let second = time.seconds
         if isOn(.httpHighTraffic) || isOn(.httpErrorBurst) {
-            ensureRates(host)
             let h = Int(host.rawValue)
+            if h >= rates.count { ensureRates(host) }
+            // Per request only counting and one comparison per window; sliding (once a second),
+            // firing and resolving are out of line.
             if isOn(.httpHighTraffic) {
-                slideTraffic(host: h, to: second)
-                if rates[h].traffic.covers(second) {
-                    rates[h].traffic.add(second)
-                    rates[h].trafficIncident?.count += 1
-                    checkTraffic(host: h, at: t)
-                }
-                slideGlobalTraffic(to: second)
+                if rates[h].traffic.head < second { slideTraffic(host: h, to: second) }
+                if rates[h].countTraffic(second, limits: limits) { checkTraffic(host: h, at: t) }
+                if globalTraffic.head < second { slideGlobalTraffic(to: second) }
                 if globalTraffic.covers(second) {
                     globalTraffic.add(second)
-                    globalTrafficIncident?.count += 1
-                    checkGlobalTraffic(at: t)
+                    if globalTrafficIncident != nil { globalTrafficIncident!.count += 1 }
+                    if limits.trafficHolds(sum: globalTraffic.sum) != (globalTrafficIncident != nil) { checkGlobalTraffic(at: t) }
                 }
             }
             if isOn(.httpErrorBurst) {
-                slideErrors(host: h, to: second)
-                if rates[h].errors.covers(second) {
-                    rates[h].errors.add(second, marked: status >= 500 && status <= 599)
-                    checkErrors(host: h, at: t)
-                }
+                if rates[h].errors.head < second { slideErrors(host: h, to: second) }
+                if rates[h].countError(second, marked: status >= 500 && status <= 599, limits: limits) { checkErrors(host: h, at: t) }
             }
         }
         if status == 404, let ip = clientIP, isOn(.httpScan), !settings.allowList.contains(ip) {
             let r = scan.record(ip, scan.table.lookup(ip), at: t, count: 1, watermark: clock &- lateness)
-            if let evicted = r.evicted { resolveEvicted(.httpScan, evicted) }
+            if r.evicted { resolveEvicted(.httpScan, scan.takeEvicted()) }
             if r.fires {
                 let n = scan.times.n
                 let incident = newIncident(host: nil, ip: ip, firstTs: scan.times.oldest(r.slot), count: n)
@@ -280,7 +269,7 @@ public struct DetectionEngine {
     private mutating func countBruteforce(_ key: HostIP, _ lookup: SlotTable<HostIP>.Lookup, t: Int64, count: Int) {
         let host = key.host, ip = key.ip
         let r = bruteforce.record(key, lookup, at: t, count: count, watermark: clock &- lateness)
-        if let evicted = r.evicted { resolveEvicted(.sshBruteforce, evicted) }
+        if r.evicted { resolveEvicted(.sshBruteforce, bruteforce.takeEvicted()) }
         guard r.fires else { return }
         let n = bruteforce.times.n
         let incident = newIncident(host: host, ip: ip, firstTs: bruteforce.times.oldest(r.slot), count: n)
@@ -292,7 +281,7 @@ public struct DetectionEngine {
     private mutating func countRepeatAccess(host: HostID, ip: IPAddress, t: Int64, count: Int) {
         let key = HostIP(host: host, ip: ip)
         let r = repeatAccess.record(key, repeatAccess.table.lookup(key), at: t, count: count, watermark: clock &- lateness)
-        if let evicted = r.evicted { resolveEvicted(.sshRepeatAccess, evicted) }
+        if r.evicted { resolveEvicted(.sshRepeatAccess, repeatAccess.takeEvicted()) }
         guard r.fires else { return }
         let n = repeatAccess.times.n
         let incident = newIncident(host: host, ip: ip, firstTs: repeatAccess.times.oldest(r.slot), count: n)
@@ -303,7 +292,7 @@ public struct DetectionEngine {
 
     private mutating func countDistributed(host: HostID, ip: IPAddress, _ lookup: SlotTable<IPAddress>.Lookup, t: Int64) {
         let r = distributed.record(ip, lookup, host: host, at: t, watermark: clock &- lateness)
-        if let evicted = r.evicted { resolveEvicted(.sshDistributed, evicted) }
+        if r.evicted { resolveEvicted(.sshDistributed, distributed.takeEvicted()) }
         guard r.fires else { return }
         let hosts = distributed.hosts(r.slot)
         var incident = newIncident(host: nil, ip: ip, firstTs: distributed.deadline(r.slot) &- distributed.window,
@@ -323,16 +312,6 @@ public struct DetectionEngine {
         }
     }
 
-    /// Whether `sum` requests in the window are high traffic (read from the window's counters,
-    /// not the window: these run on every request and must copy nothing).
-    @inline(__always)
-    private func trafficHolds(sum: Int) -> Bool { Double(sum) > trafficLimit }
-
-    @inline(__always)
-    private func errorsHold(sum: Int, marked: Int) -> Bool {
-        sum >= errorMinRequests && Double(marked) * 100 >= errorPercent * Double(sum)
-    }
-
     /// Slides host `h`'s traffic window to `second`, firing or resolving at the exact second
     /// the condition changes.
     private mutating func slideTraffic(host h: Int, to second: Int64) {
@@ -348,7 +327,7 @@ public struct DetectionEngine {
 
     private mutating func checkTraffic(host h: Int, at t: Int64) {
         // Runs on every request: nothing is copied unless the incident starts or ends.
-        if trafficHolds(sum: rates[h].traffic.sum) == (rates[h].trafficIncident != nil) { return }
+        if limits.trafficHolds(sum: rates[h].traffic.sum) == (rates[h].trafficIncident != nil) { return }
         var incident = rates[h].trafficIncident
         evaluateTraffic(rates[h].traffic, &incident, host: HostID(UInt32(h)), at: t)
         rates[h].trafficIncident = incident
@@ -356,7 +335,7 @@ public struct DetectionEngine {
 
     /// Fires or resolves the high-traffic incident of `window`: one host's, or all hosts' when `host` is nil.
     private mutating func evaluateTraffic(_ window: SecondWindow, _ incident: inout Incident?, host: HostID?, at t: Int64) {
-        let holds = trafficHolds(sum: window.sum)
+        let holds = limits.trafficHolds(sum: window.sum)
         if holds, incident == nil {
             let started = newIncident(host: host, ip: nil, firstTs: t, count: window.sum)
             incident = started
@@ -381,7 +360,7 @@ public struct DetectionEngine {
     }
 
     private mutating func checkGlobalTraffic(at t: Int64) {
-        if trafficHolds(sum: globalTraffic.sum) == (globalTrafficIncident != nil) { return }
+        if limits.trafficHolds(sum: globalTraffic.sum) == (globalTrafficIncident != nil) { return }
         var incident = globalTrafficIncident
         evaluateTraffic(globalTraffic, &incident, host: nil, at: t)
         globalTrafficIncident = incident
@@ -400,7 +379,7 @@ public struct DetectionEngine {
 
     private mutating func checkErrors(host h: Int, at t: Int64) {
         // Runs on every request: the summary strings are built only when an alert is emitted.
-        let holds = errorsHold(sum: rates[h].errors.sum, marked: rates[h].errors.markedSum)
+        let holds = limits.errorsHold(sum: rates[h].errors.sum, marked: rates[h].errors.markedSum)
         if holds == (rates[h].errorIncident != nil) { return }
         let w = rates[h].errors
         let host = HostID(UInt32(h))

@@ -76,6 +76,7 @@ struct CountState<Key: IncidentKey>: ScheduledRuleState {
     /// True when the incident ends `window` after the newest event (`ssh_bruteforce`),
     /// false when it ends once fewer than `n` events remain in the window.
     let resolvesOnNewest: Bool
+    var evictedIncident: Incident?
 
     init(settings: RuleSettings, resolvesOnNewest: Bool, seed: UInt64) {
         table = SlotTable(capacity: settings.maxKeys, seed: seed)
@@ -90,17 +91,14 @@ struct CountState<Key: IncidentKey>: ScheduledRuleState {
         (resolvesOnNewest ? times.newest(slot) : times.oldest(slot)) &+ window
     }
 
-    /// Records `count` events of `key` (looked up as `lookup`) at `t`. Returns the slot, the incident of an evicted
-    /// firing key (to be resolved), and whether the key now fires.
+    /// Records `count` events of `key` (looked up as `lookup`) at `t`. Returns the slot, whether
+    /// a firing key was evicted for it (its incident, to be resolved, is in `takeEvicted()`), and
+    /// whether the key now fires.
     mutating func record(_ key: Key, _ lookup: SlotTable<Key>.Lookup, at t: Int64, count: Int, watermark: Int64)
-        -> (slot: Int32, evicted: Incident?, fires: Bool) {
+        -> (slot: Int32, evicted: Bool, fires: Bool) {
         let (slot, isNew, evictedKey) = table.touch(key, lookup)
-        var evicted: Incident? = nil
-        if isNew {
-            times.reset(slot)
-            if let evictedKey, let f = schedule.firing.remove(slot) { evicted = f.incident(of: evictedKey) }
-        }
-        let span = times.insert(slot, t, count: count)
+        let evicted = isNew && stashEvicted(evictedKey, slot)
+        let span = times.insert(slot, t, count: count, fresh: isNew)
         if schedule.firing.add(count, to: slot) { return (slot, evicted, false) }
         guard let nth = span.nth else { return (slot, evicted, false) }
         // The condition holds, and has not already stopped holding by the watermark (`deadline`).
@@ -139,6 +137,7 @@ struct DistributedState: ScheduledRuleState {
     private var words: [UInt32] = []
     /// The firing IPs and when each may resolve.
     var schedule: FiringSchedule
+    var evictedIncident: Incident?
 
     init(settings: RuleSettings, seed: UInt64) {
         table = SlotTable(capacity: settings.maxKeys, seed: seed)
@@ -150,11 +149,11 @@ struct DistributedState: ScheduledRuleState {
     }
 
     @inline(__always)
-    private func base(_ slot: Int32) -> Int { origin + Int(slot) * stride }
+    private func base(_ slot: Int32) -> Int { origin &+ Int(slot) &* stride }
 
     /// Where the age of tracked host `i` lies in the record at `base` (its host follows it).
     @inline(__always)
-    private static func age(_ base: Int, _ i: Int) -> Int { base + 2 + 2 * i }
+    private static func age(_ base: Int, _ i: Int) -> Int { base &+ 2 &+ 2 &* i }
 
     /// The age of the oldest tracked host of the record at `base` (`UInt32.max` while fewer
     /// than `n` are tracked).
@@ -192,33 +191,29 @@ struct DistributedState: ScheduledRuleState {
         return (0..<n).filter { words[Self.age(b, $0)] != .max }.map { HostID(words[Self.age(b, $0) + 1]) }
     }
 
-    /// Empties `slot`, growing the records when the slot is new.
-    private mutating func reset(_ slot: Int32) {
+    /// Makes room for the record of `slot`, a slot new to the table.
+    private mutating func grow(toHold slot: Int32) {
         if words.isEmpty {
             words.reserveOnce(table.capacity * stride + 16)
             words.append(.max)
             origin = words.withUnsafeBufferPointer { (64 - Int(bitPattern: $0.baseAddress!) % 64) % 64 / 4 }
         }
-        let b = base(slot)
-        words.growInBlocks(to: b + stride, block: 1024 * stride, limit: origin + table.capacity * stride, filler: .max)
-        words.withUnsafeMutableBufferPointer { w in
-            AgeUnit.store(.min, w, b)
-            for i in 0..<n { w[Self.age(b, i)] = .max }
-        }
+        words.growInBlocks(to: base(slot) + stride, block: 1024 * stride, limit: origin + table.capacity * stride, filler: .max)
     }
 
     /// Records a failure or probe of `ip` (looked up as `lookup`) on `host` at `t`; returns the
-    /// slot, the incident of an evicted firing key, and whether the IP now fires.
+    /// slot, whether a firing IP was evicted for it (see `takeEvicted()`), and whether the IP now fires.
     mutating func record(_ ip: IPAddress, _ lookup: SlotTable<IPAddress>.Lookup, host: HostID, at t: Int64, watermark: Int64)
-        -> (slot: Int32, evicted: Incident?, fires: Bool) {
+        -> (slot: Int32, evicted: Bool, fires: Bool) {
         let (slot, isNew, evictedKey) = table.touch(ip, lookup)
-        var evicted: Incident? = nil
-        if isNew {
-            reset(slot)
-            if let evictedKey, let f = schedule.firing.remove(slot) { evicted = f.incident(of: evictedKey) }
-        }
+        let evicted = isNew && stashEvicted(evictedKey, slot)
+        if isNew && words.count < base(slot) &+ stride { grow(toHold: slot) }  // (sets `origin` the first time)
         let b = base(slot), n = n, unit = unit
         let (newest, oldest) = words.withUnsafeMutableBufferPointer { w in
+            if isNew {
+                AgeUnit.store(.min, w, b)
+                for i in 0..<n { w[Self.age(b, i)] = .max }
+            }
             var newest = AgeUnit.load(UnsafeBufferPointer(w), b)
             if newest == .min || t > newest {
                 let step = newest == .min ? UInt32.max : unit.age(t &- newest)
@@ -349,6 +344,50 @@ struct HostRates {
     var trafficIncident: Incident?
     var errors: SecondWindow
     var errorIncident: Incident?
+
+    /// Counts a request at `second` for `http_high_traffic` if the window covers it; true when
+    /// the condition no longer matches the incident (the caller then fires or resolves).
+    @inline(__always)
+    mutating func countTraffic(_ second: Int64, limits: RateLimits) -> Bool {
+        guard traffic.covers(second) else { return false }
+        traffic.add(second)
+        if trafficIncident != nil { trafficIncident!.count += 1 }
+        return limits.trafficHolds(sum: traffic.sum) != (trafficIncident != nil)
+    }
+
+    /// Counts a request at `second` for `http_error_burst` (`marked` for a 5xx answer) if the
+    /// window covers it; true when the condition no longer matches the incident.
+    @inline(__always)
+    mutating func countError(_ second: Int64, marked: Bool, limits: RateLimits) -> Bool {
+        guard errors.covers(second) else { return false }
+        errors.add(second, marked: marked)
+        return limits.errorsHold(sum: errors.sum, marked: errors.markedSum) != (errorIncident != nil)
+    }
+}
+
+/// The conditions of the HTTP rate rules, checked on every request.
+struct RateLimits {
+    /// `http_high_traffic` holds above this many requests in its window.
+    let traffic: Double
+    /// `http_error_burst`: the fewest requests that count, and the 5xx percentage that fires.
+    let errorMinRequests: Int
+    let errorPercent: Double
+
+    init(traffic: RuleSettings, errors: RuleSettings) {
+        self.traffic = traffic.threshold * Double(traffic.windowSeconds)
+        errorMinRequests = max(1, errors.minRequests)
+        errorPercent = errors.threshold
+    }
+
+    /// Whether `sum` requests in the window are high traffic.
+    @inline(__always)
+    func trafficHolds(sum: Int) -> Bool { Double(sum) > traffic }
+
+    /// Whether `marked` 5xx answers of `sum` requests are an error burst.
+    @inline(__always)
+    func errorsHold(sum: Int, marked: Int) -> Bool {
+        sum >= errorMinRequests && Double(marked) * 100 >= errorPercent * Double(sum)
+    }
 }
 
 /// A binary min-heap of deadlines, each with the slot it belongs to and a tag the owner
@@ -490,6 +529,10 @@ protocol ScheduledRuleState {
     associatedtype Key: IncidentKey
     var table: SlotTable<Key> { get }
     var schedule: FiringSchedule { get set }
+    /// The incident of the firing key that the last `record` evicted, until `takeEvicted()`.
+    /// Kept here rather than returned: a result holding an `Incident?` costs every event the
+    /// destruction of a nil incident.
+    var evictedIncident: Incident? { get set }
     /// The time at which the condition of `slot` stops holding.
     func deadline(_ slot: Int32) -> Int64
 }
@@ -497,6 +540,20 @@ protocol ScheduledRuleState {
 extension ScheduledRuleState {
     /// No firing incident resolves before this time (a lower bound; `Int64.max` when none).
     var nextDeadline: Int64 { schedule.nextDeadline }
+
+    /// Sets aside the incident of `evictedKey` (if any) when `slot`, just taken from it, was
+    /// firing; true when it was.
+    mutating func stashEvicted(_ evictedKey: Key?, _ slot: Int32) -> Bool {
+        guard let evictedKey, let f = schedule.firing.remove(slot) else { return false }
+        evictedIncident = f.incident(of: evictedKey)
+        return true
+    }
+
+    /// The incident `record` set aside when it reported an eviction.
+    mutating func takeEvicted() -> Incident {
+        defer { evictedIncident = nil }
+        return evictedIncident!
+    }
 
     /// Marks `slot` as firing with `incident`.
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {

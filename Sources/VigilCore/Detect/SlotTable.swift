@@ -329,14 +329,14 @@ struct AgeUnit {
     /// An `Int64` time stored as two words, low first, at `at`.
     @inline(__always)
     static func load(_ w: UnsafeBufferPointer<UInt32>, _ at: Int) -> Int64 {
-        Int64(bitPattern: UInt64(w[at + 1]) << 32 | UInt64(w[at]))
+        Int64(bitPattern: UInt64(w[at &+ 1]) << 32 | UInt64(w[at]))
     }
 
     /// Stores `t` as two words, low first, at `at`.
     @inline(__always)
     static func store(_ t: Int64, _ w: UnsafeMutableBufferPointer<UInt32>, _ at: Int) {
         w[at] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t))
-        w[at + 1] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t) >> 32)
+        w[at &+ 1] = UInt32(truncatingIfNeeded: UInt64(bitPattern: t) >> 32)
     }
 }
 
@@ -370,39 +370,37 @@ struct RecentTimes {
         self.unit = AgeUnit(window: window)
     }
 
-    /// Empties `slot`, growing the array when the slot is new.
-    mutating func reset(_ slot: Int32) {
-        let base = Int(slot) * stride
-        if words.count < base + stride {
-            words.reserveOnce(slots * stride)
-            words.growInBlocks(to: base + stride, block: 1024 * stride, limit: slots * stride, filler: .max)
-        }
-        words.withUnsafeMutableBufferPointer { w in
-            AgeUnit.store(.min, w, base)
-            for i in (base + 2)..<(base + stride) { w[i] = .max }
-        }
-    }
-
     /// Records `count` events at `t` (at most `n` of them matter; an event older than all `n`
     /// kept ones changes nothing) and returns the newest time and the n-th most recent one (nil
     /// while fewer than `n` are held): what a counting rule checks after each event, read in
-    /// the same pass.
+    /// the same pass. `fresh` empties the slot first (a slot new to its key).
     @discardableResult @inline(__always)
-    mutating func insert(_ slot: Int32, _ t: Int64, count: Int = 1) -> (newest: Int64, nth: Int64?) {
-        let base = Int(slot) * stride, m = m, unit = unit, k = min(count, n)
+    mutating func insert(_ slot: Int32, _ t: Int64, count: Int = 1, fresh: Bool = false) -> (newest: Int64, nth: Int64?) {
+        let base = Int(slot) &* stride, stride = stride, m = m, unit = unit, k = min(count, n)
+        if fresh && words.count < base &+ stride { grow(to: base &+ stride) }
         return words.withUnsafeMutableBufferPointer { w in
+            if fresh {
+                AgeUnit.store(.min, w, base)
+                for i in (base &+ 2)..<(base &+ stride) { w[i] = .max }
+            }
             for _ in 0..<k { Self.insert(w, base, t, m: m, unit: unit) }
             let newest = AgeUnit.load(UnsafeBufferPointer(w), base)
             if m == 0 { return (newest, newest == .min ? nil : newest) }
-            return (newest, w[base + 2] == .max ? nil : unit.time(w[base + 2], before: newest))
+            return (newest, w[base &+ 2] == .max ? nil : unit.time(w[base &+ 2], before: newest))
         }
+    }
+
+    /// Makes room for the slots up to the one ending at word `end`.
+    private mutating func grow(to end: Int) {
+        words.reserveOnce(slots * stride)
+        words.growInBlocks(to: end, block: 1024 * stride, limit: slots * stride, filler: .max)
     }
 
     /// Records one event at `t` in the slot whose words start at `base`.
     @inline(__always)
     private static func insert(_ w: UnsafeMutableBufferPointer<UInt32>, _ base: Int, _ t: Int64, m: Int, unit: AgeUnit) {
         let newest = AgeUnit.load(UnsafeBufferPointer(w), base)
-        let ages = base + 2
+        let ages = base &+ 2
         if newest == .min || t > newest {
             // A new newest event: every kept entry ages by the step, the oldest drops out,
             // and the previous newest becomes the youngest age.
