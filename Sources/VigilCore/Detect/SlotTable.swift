@@ -448,10 +448,13 @@ struct RecentTimes {
 /// `marked` counts a subset of the events (the 5xx responses for `http_error_burst`).
 /// A bucket holds both counts in one word (marked in the high half), and the ring
 /// position of `head` is kept, so finding a second's bucket needs no division.
+///
+/// The ring is a `SecondRing` shared by copies of the window (a request then costs no
+/// copy-on-write check): the engine keeps one copy of each window and reads others only.
 struct SecondWindow {
     let width: Int64
     /// Per second of the window: its events in the low 32 bits, its marked events in the high 32.
-    private var counts: [UInt64]
+    private let ring: SecondRing
     /// The ring position of `head`.
     private var headIndex = 0
     /// The newest second of the window; `Int64.min` before the first event.
@@ -463,7 +466,7 @@ struct SecondWindow {
 
     init(width: Int64) {
         self.width = max(1, width)
-        counts = Array(repeating: 0, count: Int(self.width))
+        ring = SecondRing(count: Int(self.width))
     }
 
     /// Whether `second` lies inside the current window.
@@ -476,16 +479,16 @@ struct SecondWindow {
     mutating func step() {
         head += 1
         headIndex += 1
-        if headIndex == counts.count { headIndex = 0 }
-        let leaving = counts[headIndex]
+        if headIndex == ring.count { headIndex = 0 }
+        let leaving = ring.words[headIndex]
         sum -= Int(leaving & 0xFFFF_FFFF)
         markedSum -= Int(leaving >> 32)
-        counts[headIndex] = 0
+        ring.words[headIndex] = 0
     }
 
     /// Moves the window so that it ends at `second`, emptying it (for jumps past the whole window).
     mutating func restart(at second: Int64) {
-        for i in counts.indices { counts[i] = 0 }
+        ring.words.update(repeating: 0, count: ring.count)
         sum = 0
         markedSum = 0
         head = second
@@ -495,12 +498,26 @@ struct SecondWindow {
     /// Counts one event at `second`, which must be covered.
     @inline(__always)
     mutating func add(_ second: Int64, marked: Bool = false) {
-        var i = headIndex - Int(truncatingIfNeeded: head &- second)
-        if i < 0 { i += counts.count }
-        counts[i] &+= marked ? 1 | 1 << 32 : 1
+        var i = headIndex &- Int(truncatingIfNeeded: head &- second)
+        if i < 0 { i &+= ring.count }
+        ring.words[i] &+= marked ? 1 | 1 << 32 : 1
         sum += 1
         if marked { markedSum += 1 }
     }
+}
+
+/// The buckets of a `SecondWindow`: a fixed block of words, written in place.
+final class SecondRing {
+    let count: Int
+    let words: UnsafeMutablePointer<UInt64>
+
+    init(count: Int) {
+        self.count = count
+        words = .allocate(capacity: count)
+        words.initialize(repeating: 0, count: count)
+    }
+
+    deinit { words.deallocate() }
 }
 
 extension Array {
