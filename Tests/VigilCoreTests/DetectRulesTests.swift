@@ -208,12 +208,16 @@ import Testing
         e.hits(F.web1, F.at(0, 500), 1)
         let fired = e.takeAlerts().filter { $0.scope == .host }
         #expect(fired.first?.summary == "High traffic generated an alert - hits = 10.01, triggered at 2026-11-22T10:00:00Z")
+        #expect(fired.first?.count == 1201)
+        e.hits(F.web1, F.at(30), 4)  // while firing, every hit counts for the incident (host and global)
         e.advance(now: F.at(120, -1))
         #expect(e.takeAlerts().isEmpty)
         e.advance(now: F.at(120))
-        let resolved = e.takeAlerts().filter { $0.scope == .host }
-        #expect(resolved.first?.summary == "High traffic alert recovered - hits = 0.00, recovered at 2026-11-22T10:02:00Z")
-        #expect(resolved.first?.ts == F.at(120))
+        let all = e.takeAlerts()
+        let resolved = all.filter { $0.scope == .host }, global = all.filter { $0.scope == .global }
+        #expect(resolved.first?.summary == "High traffic alert recovered - hits = 0.03, recovered at 2026-11-22T10:02:00Z")
+        #expect(resolved.first?.ts == F.at(120) && resolved.first?.count == 1205)
+        #expect(global.map(\.state) == [.resolved] && global.first?.count == 1205 && global.first?.ts == F.at(120))
     }
 
     @Test func globalFiresWhenNoSingleHostDoes() {
