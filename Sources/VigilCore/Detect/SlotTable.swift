@@ -183,8 +183,8 @@ struct SlotTable<Key: SlotKey> {
             count -= 1
             evictions += 1
             b = find(key, hash: hash).bucket
-        } else if let f = free.popLast() {
-            s = f
+        } else if !free.isEmpty {  // (checked first: `popLast` is a call even when empty)
+            s = free.removeLast()
             entries[Int(s)].key = key
         } else {
             s = Int32(entries.count)
