@@ -218,11 +218,7 @@ public struct DetectionEngine {
                 if rates[h].traffic.head < second { slideTraffic(host: h, to: second) }
                 if rates[h].countTraffic(second, limits: limits) { checkTraffic(host: h, at: t) }
                 if globalTraffic.head < second { slideGlobalTraffic(to: second) }
-                if globalTraffic.covers(second) {
-                    globalTraffic.add(second)
-                    if globalTrafficIncident != nil { globalTrafficIncident!.count += 1 }
-                    if limits.trafficHolds(sum: globalTraffic.sum) != (globalTrafficIncident != nil) { checkGlobalTraffic(at: t) }
-                }
+                if limits.countTraffic(second, in: &globalTraffic, incident: &globalTrafficIncident) { checkGlobalTraffic(at: t) }
             }
             if isOn(.httpErrorBurst) {
                 if rates[h].errors.head < second { slideErrors(host: h, to: second) }
@@ -326,7 +322,7 @@ public struct DetectionEngine {
     }
 
     private mutating func checkTraffic(host h: Int, at t: Int64) {
-        // Runs on every request: nothing is copied unless the incident starts or ends.
+        // Runs on every second a window slides: nothing is copied unless the incident starts or ends.
         if limits.trafficHolds(sum: rates[h].traffic.sum) == (rates[h].trafficIncident != nil) { return }
         var incident = rates[h].trafficIncident
         evaluateTraffic(rates[h].traffic, &incident, host: HostID(UInt32(h)), at: t)
@@ -378,7 +374,7 @@ public struct DetectionEngine {
     }
 
     private mutating func checkErrors(host h: Int, at t: Int64) {
-        // Runs on every request: the summary strings are built only when an alert is emitted.
+        // Runs on every second a window slides: the summary strings are built only when an alert is emitted.
         let holds = limits.errorsHold(sum: rates[h].errors.sum, marked: rates[h].errors.markedSum)
         if holds == (rates[h].errorIncident != nil) { return }
         let w = rates[h].errors

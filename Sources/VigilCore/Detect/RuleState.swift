@@ -345,14 +345,10 @@ struct HostRates {
     var errors: SecondWindow
     var errorIncident: Incident?
 
-    /// Counts a request at `second` for `http_high_traffic` if the window covers it; true when
-    /// the condition no longer matches the incident (the caller then fires or resolves).
+    /// Counts a request at `second` for `http_high_traffic` (see `RateLimits.countTraffic`).
     @inline(__always)
     mutating func countTraffic(_ second: Int64, limits: RateLimits) -> Bool {
-        guard traffic.covers(second) else { return false }
-        traffic.add(second)
-        if trafficIncident != nil { trafficIncident!.count += 1 }
-        return limits.trafficHolds(sum: traffic.sum) != (trafficIncident != nil)
+        limits.countTraffic(second, in: &traffic, incident: &trafficIncident)
     }
 
     /// Counts a request at `second` for `http_error_burst` (`marked` for a 5xx answer) if the
@@ -382,6 +378,17 @@ struct RateLimits {
     /// Whether `sum` requests in the window are high traffic.
     @inline(__always)
     func trafficHolds(sum: Int) -> Bool { Double(sum) > traffic }
+
+    /// Counts a request at `second` for `http_high_traffic` in `window` (one host's or all hosts')
+    /// if it covers it, and in its firing `incident`; true when the condition no longer matches
+    /// the incident (the caller then fires or resolves).
+    @inline(__always)
+    func countTraffic(_ second: Int64, in window: inout SecondWindow, incident: inout Incident?) -> Bool {
+        guard window.covers(second) else { return false }
+        window.add(second)
+        if incident != nil { incident!.count += 1 }
+        return trafficHolds(sum: window.sum) != (incident != nil)
+    }
 
     /// Whether `marked` 5xx answers of `sum` requests are an error burst.
     @inline(__always)
