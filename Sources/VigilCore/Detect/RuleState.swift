@@ -345,7 +345,9 @@ struct HostRates {
     var errors: SecondWindow
     var errorIncident: Incident?
 
-    /// Counts a request at `second` for `http_high_traffic` (see `RateLimits.countTraffic`).
+    /// Counts a request at `second` for `http_high_traffic` (see `RateLimits.countTraffic`): the
+    /// engine's one access to the host's windows, as handing `rates[h].traffic` and
+    /// `rates[h].trafficIncident` inout together would overlap on `rates`.
     @inline(__always)
     mutating func countTraffic(_ second: Int64, limits: RateLimits) -> Bool {
         limits.countTraffic(second, in: &traffic, incident: &trafficIncident)

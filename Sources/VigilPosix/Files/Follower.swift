@@ -15,6 +15,8 @@ public final class Follower {
     private let names = HostDirectory()
     private var analyzer: Analyzer
     private let parser: SyslogParser
+    /// The date of the last RFC 3339 timestamp parsed (followed lines share it, as in `serve`).
+    private var timestampMemo = TimestampMemo()
     private let host: HostID
     private let output: (String) -> Void
     private let notice: (String) -> Void
@@ -83,7 +85,7 @@ public final class Follower {
     }
 
     private func observe(_ line: UnsafeRawBufferPointer, now: Timestamp) {
-        let fields = parser.parse(line, receivedAt: now)
+        let fields = parser.parse(line, receivedAt: now, memo: &timestampMemo)
         if fields.isParseError {
             analyzer.observe(line, text: 0..<line.count, app: 0..<0, pid: 0, host: host, time: now)
             return
