@@ -66,6 +66,6 @@ func checkConfig(_ args: [String]) -> ExitCode {
     }
     let diagnostics = VigilConfig.check(text: text, path: arguments.path)
     for diagnostic in diagnostics { logLine("\(diagnostic)") }
-    if diagnostics.isEmpty { printOut("\(arguments.path): ok\n") }
+    if diagnostics.isEmpty { printOut(TerminalText.escaped(arguments.path) + ": ok\n") }
     return diagnostics.isEmpty ? .ok : .usage
 }

@@ -8,16 +8,23 @@ enum ExitCode: Int32 {
     case ok = 0, runtimeFailure = 1, usage = 2
 }
 
-/// Writes one line to stderr.
+// How the commands write text to the terminal (serve's stdout goes through ConsoleWriter,
+// generate's OutputFile writes only the lines it generates): both escape what a terminal would
+// obey (TerminalText), so text from the network or a file never prints raw.
+
+/// Writes one line to stderr, escaped as a whole (`TerminalText.escaped`: a line feed in it
+/// shows as `\n`, so it stays one line).
 func logLine(_ line: String) {
-    var text = line + "\n"
+    var text = TerminalText.escaped(line) + "\n"
     text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
 }
 
-/// Writes text to stdout as is.
+/// Writes text to stdout: lines whose untrusted fields the caller escaped
+/// (`TerminalText.escaped`), each ended by a line feed; any other control character is
+/// escaped here (`TerminalText.escapedBlock`).
 func printOut(_ text: String) {
-    var copy = text
-    copy.withUTF8 { _ = Glibc.write(1, $0.baseAddress, $0.count) }
+    var safe = TerminalText.escapedBlock(text)
+    safe.withUTF8 { _ = Glibc.write(1, $0.baseAddress, $0.count) }
 }
 
 let usage = """

@@ -38,6 +38,30 @@ import Testing
             == "\"\\\"\\\\\\n\\r\\t\\u0001\\u007f/é😀" + r + r + r + r + r + r + "A" + r + r + "\"")
     }
 
+    /// C1 controls (U+009B is an 8-bit CSI) and bidirectional controls are `\u` escapes, so the
+    /// JSON is safe to print on a terminal; the character after the C1 block is kept.
+    @Test func c1AndBidirectionalControlsAreEscapedInJSON() {
+        var out: [UInt8] = []
+        JSON.appendString("a\u{80}\u{85}\u{9b}\u{9f}\u{a0}\u{202e}\u{2066}é", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""a\u0080\u0085\u009b\u009f"# + "\u{a0}" + #"\u202e\u2066é""#)
+        for v in UInt32(0x80)...0x9F {
+            var one: [UInt8] = []
+            JSON.appendString(String(Unicode.Scalar(v)!), to: &one)
+            #expect(one == Array(#""\u00"#.utf8) + Array(String(v, radix: 16).utf8) + [UInt8(ascii: "\"")])
+        }
+    }
+
+    /// A host name that spells a second alert and a summary with escape sequences: the stdout
+    /// line stays one line and shows them as escapes.
+    @Test func stdoutLineEscapesHostileHostAndSummary() {
+        var a = Self.example
+        a.host = "evil\nFAKE 2026-11-22T10:00:00Z FIRING critical ssh_bruteforce web1 10.0.0.1"
+        a.summary = "x\u{1b}[2J\u{9b}31m\\y"
+        #expect(a.stdoutLine() == "2026-11-22T10:00:09Z FIRING warning ssh_bruteforce "
+            + #"evil\nFAKE 2026-11-22T10:00:00Z FIRING critical ssh_bruteforce web1 10.0.0.1 203.0.113.7: "#
+            + #"x\x1b[2J\u{009b}31m\\y [a1b2]"#)
+    }
+
     @Test func hostNameWithQuoteAndNewlineStaysOneJSONLineAndOneStdoutLine() {
         var a = Self.example
         a.host = "evil\"\nhost"

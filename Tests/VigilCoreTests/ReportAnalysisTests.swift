@@ -166,4 +166,28 @@ import VigilTestSupport
         }
         #expect(json.hasSuffix("}\n") && json.filter { $0 == "\n" }.count == 1)
     }
+
+    /// File names (here also the host of lines that name none), users, paths and invalid lines
+    /// come from the inputs: with ESC and line feeds in them, the text report forges no line and
+    /// holds no ESC, and the JSON report holds no raw control character either.
+    @Test func hostileInputsCannotForgeReportLinesOrReachTheTerminal() {
+        let failure = "Failed password for invalid user x\u{1b}[31m from 203.0.113.7 port 4242 ssh2"
+        let auth = Array(repeating: failure, count: 6) + ["garbage \u{1b}]0;title\u{7}\nFAKE invalid line"]
+        let access = (0..<2).map { _ in #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /a\#u{1b}[31m/x HTTP/1.1" 200 1"# }
+        let r = run([("evil\u{1b}[2J\nFAKE.log", auth), ("web\u{1b}[1m", access)])
+        #expect(r.bruteForce.count == 1 && r.bruteForce[0].host == "evil\u{1b}[2J\nFAKE.log")
+        let text = r.text()
+        let lines = text.split(separator: "\n")
+        #expect(!text.utf8.contains(0x1B))
+        #expect(!lines.contains { $0.hasPrefix("FAKE") })
+        for shown in [#"evil\x1b[2J\nFAKE.log: sshd, 7 lines, 1 invalid"#,
+                      #"  invalid line 7: garbage \x1b]0;title\x07\nFAKE invalid line"#,
+                      #"evil\x1b[2J\nFAKE.log sshd: 6"#,
+                      #"hits per host: web\x1b[1m 2"#,
+                      #"top sections: /a\x1b[31m 2"#] {
+            #expect(lines.contains { $0 == shown }, "missing \(shown)")
+        }
+        #expect(lines.contains { $0.hasPrefix("  ") && $0.hasSuffix(#" on evil\x1b[2J\nFAKE.log within 10m"#) })
+        #expect(!r.json().utf8.contains { $0 < 0x20 && $0 != 0x0A })
+    }
 }

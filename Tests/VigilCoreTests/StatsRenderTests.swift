@@ -100,4 +100,25 @@ import Glibc
         #expect(block.contains("  top sections: /a 2, /b 1, (other) 1\n"))
         #expect(block.contains("  top clients: 10.0.0.0 1, (other) 3\n"))
     }
+
+    /// Host names and paths come from senders: a host name with a line feed must not forge a
+    /// line of the block (here a fake alert), and no ESC may reach the terminal.
+    @Test func hostileHostNamesAndSectionsCannotForgeLinesOrReachTheTerminal() {
+        let names = ["evil\nFAKE 2026-11-22T10:00:00Z FIRING critical ssh_bruteforce web1 10.0.0.1", "evil\u{1b}[2J"]
+        var stats = TrafficStats()
+        let line = Array("10.0.0.1 - - [22/Nov/2026:23:06:35 +0000] \"GET /a\u{1b}[31m/x HTTP/1.1\" 200 5 \"-\" \"-\"".utf8)
+        for h in names.indices {
+            line.withUnsafeBytes { stats.recordHTTP(host: HostID(UInt32(h)), request: Self.request(line), text: $0) }
+        }
+        let block = stats.render(at: Timestamp(seconds: 0), intervalSeconds: 1, hostName: { names[Int($0.rawValue)] })
+        let lines = block.split(separator: "\n", omittingEmptySubsequences: false)
+        // The header, then three lines (counters, sections, clients) each for all hosts and the two hosts.
+        #expect(lines.count == 1 + 3 * 3 + 1 && lines.last == "")
+        #expect(!lines.contains { $0.hasPrefix("FAKE") })
+        #expect(!block.utf8.contains(0x1B))
+        #expect(lines[4] == #"host evil\nFAKE 2026-11-22T10:00:00Z FIRING critical ssh_bruteforce web1 10.0.0.1: hits 1 (1.00/s) bytes 5"#
+            + " | 2xx 1 3xx 0 4xx 0 5xx 0 | ssh failures 0 successes 0 open sessions 0")
+        #expect(lines[7].hasPrefix(#"host evil\x1b[2J: hits 1"#))
+        #expect(lines[8] == #"  top sections: /a\x1b[31m 1"#)
+    }
 }

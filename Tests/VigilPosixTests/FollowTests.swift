@@ -91,4 +91,39 @@ import VigilCore
         f.printStats(now: now.adding(seconds: 10))
         #expect(out.lines.last?.contains("all hosts: hits 3 ") == true)
     }
+
+    /// The host name (`--host`, or this machine's name) and the paths and users in followed files
+    /// are not the follower's own: the alerts and the stats block it prints hold no control
+    /// character but the line feeds that end lines.
+    @Test func hostileHostsAndPathsReachTheOutputEscaped() throws {
+        let path = TemporaryDirectory().path + "/access.log"
+        append(path, 0, from: 0)
+        let out = Output(), notices = Output()
+        var settings = DetectionSettings()
+        settings[.httpScan].threshold = 3
+        settings[.sshBruteforce].threshold = 2
+        let f = Follower(paths: [path], settings: settings, host: "web\u{1b}[1m", output: { out.lines.append($0) },
+                         notice: { notices.lines.append($0) })
+        f.check(now: now)
+        var text = ""
+        for s in 0..<3 { text += "203.0.113.9 - - [25/Nov/2026:10:00:0\(s) +0000] \"GET /x\u{1b}[2J/\(s) HTTP/1.1\" 404 1\n" }
+        for s in 0..<2 {
+            text += "Nov 25 10:00:0\(s) sshd[7]: Failed password for invalid user \u{1b}]0;pwn\u{7}\u{9b}31m from 198.51.100.4 port 22 ssh2\n"
+        }
+        let fd = open(path, O_WRONLY | O_APPEND)
+        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        Glibc.close(fd)
+        f.check(now: now.adding(seconds: 3))
+        f.printStats(now: now.adding(seconds: 10))
+        #expect(out.lines.count == 3)
+        for printed in out.lines {
+            let bytes = Array(printed.utf8)
+            #expect(!bytes.contains { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F }, "raw control in \(printed)")
+            #expect(!bytes.indices.dropLast().contains { bytes[$0] == 0xC2 && (0x80...0x9F).contains(bytes[$0 + 1]) })
+        }
+        let block = out.lines.last ?? ""
+        #expect(block.contains(#"host web\x1b[1m: hits 3 "#))
+        #expect(block.contains(#"  top sections: /x\x1b[2J 3"#))
+        #expect(out.lines.contains { $0.contains(#"ssh_bruteforce web\x1b[1m 198.51.100.4: "#) })
+    }
 }

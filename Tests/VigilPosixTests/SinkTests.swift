@@ -61,4 +61,27 @@ import VigilCore
         }
         #expect(total == (1_000 - console.droppedLines) * 1_000)
     }
+
+    /// What `serve` prints on stdout goes through `writeLine`: whatever a caller hands it, only
+    /// the line feeds between lines reach the descriptor, every other control as an escape.
+    @Test func consoleWriterEscapesEveryControlButTheLineFeedsBetweenLines() {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let console = ConsoleWriter(fd: fds[1], capacity: 4096)
+        console.writeLine("host evil\u{1b}[2J\u{9b}31m\r\nline two\u{7}\u{202e}")
+        var hostile = alert(1)
+        hostile.host = "evil\nFAKE 2026-11-22T10:00:00Z FIRING critical ssh_bruteforce web1 10.0.0.1\u{1b}[2J"
+        StdoutSink(console: console).deliver(hostile)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = read(fds[0], &buffer, buffer.count)
+        let written = Array(buffer.prefix(max(0, n)))
+        #expect(!written.contains { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F })
+        #expect(!written.indices.dropLast().contains { written[$0] == 0xC2 && (0x80...0x9F).contains(written[$0 + 1]) })
+        let lines = String(decoding: written, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 4 && lines.last == "")
+        #expect(lines[0] == #"host evil\x1b[2J\u{009b}31m\r"#)
+        #expect(lines[1] == #"line two\x07\u{202e}"#)
+        #expect(lines[2].contains(#" evil\nFAKE 2026-11-22T10:00:00Z FIRING critical ssh_bruteforce web1 10.0.0.1\x1b[2J "#))
+    }
 }

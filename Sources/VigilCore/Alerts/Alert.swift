@@ -96,7 +96,8 @@ public struct Alert: Sendable, Equatable {
     }
 
     /// The readable one-line form for the stdout sink, e.g.
-    /// `2026-11-22T10:00:09Z FIRING warning ssh_bruteforce web1 203.0.113.7: 6 failed ssh logins … [id]`.
+    /// `2026-11-22T10:00:09Z FIRING warning ssh_bruteforce web1 203.0.113.7: 6 failed ssh logins … [id]`,
+    /// escaped for a terminal by `TerminalText.escaped` (never a line feed or control character).
     public func stdoutLine() -> String {
         var out: [UInt8] = []
         out.reserveCapacity(200)
@@ -116,9 +117,9 @@ public struct Alert: Sendable, Equatable {
         out.append(contentsOf: " [".utf8)
         out.append(contentsOf: id.utf8)
         out.append(UInt8(ascii: "]"))
-        // Never let a control character (a newline in a host name) split the line.
-        for i in out.indices where out[i] < 0x20 || out[i] == 0x7F { out[i] = UInt8(ascii: "?") }
-        return String(decoding: out, as: UTF8.self)
+        // Host, summary and id come from senders: no control character may split the line
+        // (a newline in a host name) or reach the terminal (TerminalText's notation).
+        return out.withUnsafeBytes { TerminalText.escaped(bytes: $0) }
     }
 }
 
@@ -131,7 +132,9 @@ public enum JSON {
     }
 
     /// Appends raw bytes as a quoted JSON string: quotes, backslashes and control characters
-    /// escaped, and every invalid UTF-8 sequence replaced by U+FFFD.
+    /// escaped — C0 and DEL, and also the C1 controls (`\u0080`…`\u009f`) and the bidirectional
+    /// controls (`\u202e`) that `TerminalText` escapes, so that the JSON is safe on a terminal —
+    /// and every invalid UTF-8 sequence replaced by U+FFFD.
     public static func appendString(bytes b: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var i = 0
@@ -145,20 +148,19 @@ public enum JSON {
                 case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
                 case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
                 case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-                case 0..<0x20, 0x7F:
-                    out.append(contentsOf: "\\u00".utf8)
-                    let hex: StaticString = "0123456789abcdef"
-                    out.append(hex.utf8Start[Int(c >> 4)])
-                    out.append(hex.utf8Start[Int(c & 0xF)])
+                case 0..<0x20, 0x7F: appendUnicodeEscape(UInt32(c), to: &out)
                 default: out.append(c)
                 }
                 i += 1
                 continue
             }
-            let len = validUTF8Length(b, at: i)
+            let len = UTF8Sequence.length(b, at: i)
             if len == 0 {
                 out.append(contentsOf: [0xEF, 0xBF, 0xBD])
                 i += 1
+            } else if let control = UTF8Sequence.displayControl(b, at: i, length: len) {
+                appendUnicodeEscape(control, to: &out)
+                i += len
             } else {
                 for k in i..<(i + len) { out.append(b[k]) }
                 i += len
@@ -167,28 +169,9 @@ public enum JSON {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// The length of the well-formed multi-byte UTF-8 sequence at `i`, or 0 when it is not one.
-    private static func validUTF8Length(_ b: UnsafeRawBufferPointer, at i: Int) -> Int {
-        let c = b[i]
-        let n = b.count
-        func cont(_ k: Int) -> Bool { k < n && b[k] & 0xC0 == 0x80 }
-        switch c {
-        case 0xC2...0xDF:
-            return cont(i + 1) ? 2 : 0
-        case 0xE0...0xEF:
-            guard cont(i + 1), cont(i + 2) else { return 0 }
-            let c1 = b[i + 1]
-            if c == 0xE0 && c1 < 0xA0 { return 0 }          // overlong
-            if c == 0xED && c1 >= 0xA0 { return 0 }         // surrogates
-            return 3
-        case 0xF0...0xF4:
-            guard cont(i + 1), cont(i + 2), cont(i + 3) else { return 0 }
-            let c1 = b[i + 1]
-            if c == 0xF0 && c1 < 0x90 { return 0 }          // overlong
-            if c == 0xF4 && c1 >= 0x90 { return 0 }         // above U+10FFFF
-            return 4
-        default:
-            return 0
-        }
+    /// Appends `\uHHHH` for a code point below U+10000.
+    private static func appendUnicodeEscape(_ scalar: UInt32, to out: inout [UInt8]) {
+        out.append(contentsOf: "\\u".utf8)
+        UTF8Sequence.appendHex(scalar, digits: 4, to: &out)
     }
 }

@@ -126,14 +126,18 @@ public struct AnalysisReport: Sendable, Equatable {
     // MARK: - Text
 
     /// The readable report; lists longer than `listLimit` are cut with a "… N more" line.
+    /// Every text taken from the inputs (source names, invalid lines, hosts, sections, alert
+    /// summaries) is escaped with `TerminalText.escaped`, so each stays on its own line and
+    /// no control character reaches the terminal.
     public func text(listLimit: Int = 50) -> String {
+        let esc: (String) -> String = TerminalText.escaped
         var out = "== inputs ==\n"
         for s in sources {
-            out += "\(s.name): \(s.format?.rawValue ?? "unknown format"), \(s.lines) lines, \(s.invalidLines) invalid\n"
-            for bad in s.firstInvalid { out += "  invalid line \(bad.line): \(bad.text)\n" }
+            out += "\(esc(s.name)): \(s.format?.rawValue ?? "unknown format"), \(s.lines) lines, \(s.invalidLines) invalid\n"
+            for bad in s.firstInvalid { out += "  invalid line \(bad.line): \(esc(bad.text))\n" }
         }
         out += "\n== lines per host and format ==\n"
-        for c in lines { out += "\(c.host) \(c.format.rawValue): \(c.lines)\n" }
+        for c in lines { out += "\(esc(c.host)) \(c.format.rawValue): \(c.lines)\n" }
 
         out += "\n== ssh ==\n"
         out += "failures \(ssh.failures), invalid users \(ssh.invalidUsers), successes \(ssh.successes), "
@@ -147,8 +151,8 @@ public struct AnalysisReport: Sendable, Equatable {
         if !ssh.longestSessions.isEmpty {
             out += "sessions at or above p95 (\(ssh.sessionsAtOrAboveP95)):\n"
             for s in ssh.longestSessions.prefix(listLimit) {
-                out += "  \(s.host) \(s.ip?.description ?? "-") \(s.start.rfc3339()) - \(s.end.rfc3339()) "
-                    + "\(Alert.durationText(s.durationSeconds)) (\(s.source))\n"
+                out += "  \(esc(s.host)) \(s.ip?.description ?? "-") \(s.start.rfc3339()) - \(s.end.rfc3339()) "
+                    + "\(Alert.durationText(s.durationSeconds)) (\(esc(s.source)))\n"
             }
             out += Self.more(ssh.sessionsAtOrAboveP95, listLimit)
         }
@@ -163,10 +167,10 @@ public struct AnalysisReport: Sendable, Equatable {
             out += "top failing IPs: " + ssh.topFailingIPs.map { "\($0.ip) \($0.count)" }.joined(separator: ", ") + "\n"
         }
         out += "brute force: \(bruteForce.isEmpty ? "none" : "")\n"
-        for a in bruteForce.prefix(listLimit) { out += "  \(a.ts.rfc3339()) \(a.summary)\n" }
+        for a in bruteForce.prefix(listLimit) { out += "  \(a.ts.rfc3339()) \(esc(a.summary))\n" }
         out += Self.more(bruteForce.count, listLimit)
         out += "cross-host: \(crossHost.isEmpty ? "none" : "")\n"
-        for a in crossHost.prefix(listLimit) { out += "  \(a.ts.rfc3339()) \(a.summary)\n" }
+        for a in crossHost.prefix(listLimit) { out += "  \(a.ts.rfc3339()) \(esc(a.summary))\n" }
         out += Self.more(crossHost.count, listLimit)
 
         out += "\n== http ==\n"
@@ -174,17 +178,17 @@ public struct AnalysisReport: Sendable, Equatable {
             + zip(Self.classNames, http.statusClasses).filter { $0.0 != "other" || $0.1 > 0 }
                 .map { "\($0.0) \($0.1)" }.joined(separator: " ") + "\n"
         if !http.hitsPerHost.isEmpty {
-            out += "hits per host: " + http.hitsPerHost.map { "\($0.host) \($0.count)" }.joined(separator: ", ") + "\n"
+            out += "hits per host: " + http.hitsPerHost.map { "\(esc($0.host)) \($0.count)" }.joined(separator: ", ") + "\n"
         }
         if !http.topSections.isEmpty {
-            out += "top sections: " + http.topSections.map { "\($0.section) \($0.count)" }.joined(separator: ", ") + "\n"
+            out += "top sections: " + http.topSections.map { "\(esc($0.section)) \($0.count)" }.joined(separator: ", ") + "\n"
         }
         if !http.topClients.isEmpty {
             out += "top clients: " + http.topClients.map { "\($0.ip) \($0.count)" }.joined(separator: ", ") + "\n"
         }
 
         out += "\n== alert timeline (\(alerts.count)) ==\n"
-        for a in alerts { out += a.stdoutLine() + "\n" }
+        for a in alerts { out += a.stdoutLine() + "\n" }  // escaped by stdoutLine
         if lateEvents > 0 { out += "\n\(lateEvents) events were too far out of time order and not counted\n" }
         return out
     }
@@ -195,7 +199,8 @@ public struct AnalysisReport: Sendable, Equatable {
 
     // MARK: - JSON
 
-    /// The whole report as one JSON document (no list is cut), with a trailing newline.
+    /// The whole report as one JSON document (no list is cut), with a trailing newline; every
+    /// string goes through `JSON.appendString`, so the document is safe on a terminal too.
     public func json() -> String {
         var o: [UInt8] = []
         o.reserveCapacity(4096)
@@ -216,7 +221,8 @@ public struct AnalysisReport: Sendable, Equatable {
         for (i, c) in lines.enumerated() {
             if i > 0 { o.append(UInt8(ascii: ",")) }
             o += #"{"host":"#.utf8; JSON.appendString(c.host, to: &o)
-            o += #","format":"\#(c.format.rawValue)","lines":\#(c.lines)}"#.utf8
+            o += #","format":"#.utf8; JSON.appendString(c.format.rawValue, to: &o)
+            o += #","lines":\#(c.lines)}"#.utf8
         }
         o += #"],"ssh":{"failures":\#(ssh.failures),"invalid_users":\#(ssh.invalidUsers),"successes":\#(ssh.successes),"#.utf8
         o += #""sessions_opened":\#(ssh.sessionsOpened),"probes":\#(ssh.probes),"sessions":\#(ssh.sessions),"#.utf8
@@ -227,7 +233,7 @@ public struct AnalysisReport: Sendable, Equatable {
             o += #"{"host":"#.utf8; JSON.appendString(s.host, to: &o)
             o += #","ip":"#.utf8; Self.appendIP(s.ip, to: &o)
             o += #","start":"\#(s.start.rfc3339())","end":"\#(s.end.rfc3339())","duration_s":\#(s.durationSeconds),"#.utf8
-            o += #""source":"\#(s.source)"}"#.utf8
+            o += #""source":"#.utf8; JSON.appendString(s.source, to: &o); o.append(UInt8(ascii: "}"))
         }
         o += #"],"repeated_ips":["#.utf8
         for (i, r) in ssh.repeatedIPs.enumerated() {

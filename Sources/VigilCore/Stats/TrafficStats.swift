@@ -207,11 +207,14 @@ public struct TrafficStats {
     ///   top clients: 203.0.113.7 25, 10.0.0.2 5
     /// host web1: hits 30 (3.00/s) ...
     /// ```
+    ///
+    /// Host names and sections come from senders: each is escaped with `TerminalText.escaped`,
+    /// so the block has exactly these lines whatever they hold and no control character.
     public func render(at: Timestamp, intervalSeconds: Int64, top: Int = 5, hostName: (HostID) -> String) -> String {
         var out = "stats at \(at.rfc3339()) over \(Alert.durationText(intervalSeconds))\n"
         out += Self.line(label: "all hosts", allHosts(), seconds: intervalSeconds, top: top)
         for (name, h) in activeHosts.map({ (hostName($0), $0) }).sorted(by: { $0.0 < $1.0 }) {
-            out += Self.line(label: "host \(name)", host(h), seconds: intervalSeconds, top: top)
+            out += Self.line(label: "host " + TerminalText.escaped(name), host(h), seconds: intervalSeconds, top: top)
         }
         return out
     }
@@ -224,7 +227,7 @@ public struct TrafficStats {
         out += " | ssh failures \(c.sshFailures) successes \(c.sshSuccesses) open sessions \(c.openSessions)\n"
         if c.hits > 0 {
             let topSections = c.topSections(top)
-            out += "  top sections: " + topSections.map { "\($0.section) \($0.hits)" }.joined(separator: ", ")
+            out += "  top sections: " + topSections.map { TerminalText.escaped($0.section) + " \($0.hits)" }.joined(separator: ", ")
             if c.otherSectionHits > 0 { out += (topSections.isEmpty ? "" : ", ") + "(other) \(c.otherSectionHits)" }
             out += "\n"
             let topClients = c.topClients(top)

@@ -23,7 +23,9 @@ public final class Follower {
     private var intervalStart: Timestamp?
 
     /// Follows `paths` from `start`; `host` names lines that carry none; `output` gets alerts and
-    /// stats blocks, `notice` one line per file event (waiting, opened, rotated, truncated).
+    /// stats blocks as whole lines with every text from the files escaped (`TerminalText.escaped`),
+    /// `notice` one line per file event (waiting, opened, rotated, truncated) that names the
+    /// path as given, for the receiver to escape.
     public init(paths: [String], settings: DetectionSettings, host: String, start: TailStart = .end,
                 parser: SyslogParser = SyslogParser(), output: @escaping (String) -> Void, notice: @escaping (String) -> Void) {
         // A file that does not exist yet is read from its start once it appears.

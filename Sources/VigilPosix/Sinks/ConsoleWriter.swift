@@ -1,9 +1,11 @@
 import CVigilShim
 import Glibc
+import VigilCore
 
 /// Writes text to a descriptor (stdout) without ever blocking the event loop: what the
 /// reader does not take yet is kept, up to `capacity` bytes, and written on the next call;
-/// beyond that, whole lines are dropped and counted.
+/// beyond that, whole lines are dropped and counted. No control character other than the
+/// line feeds between lines ever reaches the descriptor (`TerminalText.escapedBlock`).
 public final class ConsoleWriter {
     private let fd: Int32
     private let capacity: Int
@@ -13,6 +15,7 @@ public final class ConsoleWriter {
 
     private var madeNonBlocking = false
 
+    /// A writer to `fd` that keeps at most `capacity` bytes for a reader that is behind.
     public init(fd: Int32 = 1, capacity: Int = 1 << 20) {
         self.fd = fd
         self.capacity = capacity
@@ -21,8 +24,11 @@ public final class ConsoleWriter {
     /// Bytes accepted but not yet taken by the reader.
     public var pendingBytes: Int { pending.count }
 
-    /// Queues `text` plus a newline and writes as much as the reader accepts.
-    public func writeLine(_ text: String) {
+    /// Queues `text` plus a newline and writes as much as the reader accepts. `text` is one
+    /// line or a block of lines whose untrusted fields the caller escaped
+    /// (`TerminalText.escaped`); anything else that a terminal would obey is escaped here.
+    public func writeLine(_ line: String) {
+        let text = TerminalText.escapedBlock(line)
         let size = text.utf8.count + 1
         if pending.count + size > capacity {
             flush()

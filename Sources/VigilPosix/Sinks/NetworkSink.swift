@@ -153,9 +153,10 @@ public final class NetworkSink: AlertSink {
         state.spoolRemaining()
     }
 
-    /// Writes one line to stderr with a single `write` (safe from any thread).
+    /// Writes one line to stderr with a single `write` (safe from any thread), escaped as a whole
+    /// by `TerminalText.escaped` like every line vigil writes to a terminal.
     public static let logToStderr: @Sendable (String) -> Void = { line in
-        var bytes = Array(line.utf8)
+        var bytes = Array(TerminalText.escaped(line).utf8)
         bytes.append(UInt8(ascii: "\n"))
         _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
