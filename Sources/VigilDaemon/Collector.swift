@@ -4,10 +4,12 @@ public import VigilPosix
 /// The ingest stage of `vigil serve`: parses every frame, names its host, stores it, analyzes
 /// it (sshd and access-log payloads into detection and stats), and hands alerts to the sinks.
 ///
-/// Relaying (SPEC §9, docs/relay.md): with a `relay` sender this collector is an edge, forwarding
-/// every event it recognises and raising host-scoped alerts only. Any collector takes the relay
-/// messages it receives (APP-NAME `vigil-relay`) as the events of their original host at their
-/// original time, and leaves the host-scoped alerts about such hosts to their edge.
+/// Relaying (docs/relay.md): with a `relay` output this collector is an edge, sealing and
+/// forwarding every event it recognises and raising host-scoped alerts only. A central takes
+/// relay events only from its relay listener (`RelayReceiver`, which checks each message's MAC
+/// and sequence) through `acceptRelayed`: on the syslog ports a relay message is an ordinary
+/// log line. Host-scoped alerts about a host whose events arrived from an authenticated edge are
+/// that edge's to raise.
 ///
 /// Runs on the event loop's thread; per message it allocates nothing once a host is known
 /// (forwarding allocates the message it hands to the relay sender). Frames are stored at once
@@ -25,49 +27,50 @@ public final class Collector: FrameConsumer {
     public private(set) var alertsRaised = 0
     /// Scratch space for the textual sender address of messages without a hostname.
     private var senderText: [UInt8] = []
-    /// Where an edge forwards its events; nil on a collector that is no edge.
-    private let relay: NetworkSink?
-    /// The PROCID written in forwarded messages.
-    private let relayProcID: Int
-    private var relayDecoder = RelayDecoder()
-    /// Indexed by host: whether events of that host arrived relayed.
+    /// Where an edge forwards its events and how it seals them; nil on a collector that is no edge.
+    private var relay: RelayOutput?
+    /// Indexed by host: whether events of that host arrived from an authenticated edge.
     private var relayedHosts: [Bool] = []
     /// The names of the hosts in `relayedHosts`, to recognise alerts about them.
     private var relayedHostNames: Set<String> = []
     public private(set) var relayCounters = RelayCounters()
 
+    /// An edge's way to the central: the sender, the signer that seals each message, and the
+    /// PROCID written in them.
+    public struct RelayOutput {
+        public let sender: NetworkSink
+        public var signer: RelaySigner
+        public let procID: Int
+
+        public init(sender: NetworkSink, signer: RelaySigner, procID: Int) {
+            self.sender = sender; self.signer = signer; self.procID = procID
+        }
+    }
+
     /// What relaying did since start.
     public struct RelayCounters: Sendable, Equatable {
         /// Events an edge handed to its relay sender.
         public var forwarded = 0
-        /// Relay messages taken as events.
+        /// Authenticated relay events taken by a central.
         public var received = 0
-        /// Messages marked `vigil-relay` that did not decode (stored, not analyzed).
-        public var malformed = 0
         /// Alerts not dispatched: global ones on an edge, host-scoped ones about relayed hosts.
         public var suppressedAlerts = 0
 
         /// A counter block with every value given (zero by default).
-        public init(forwarded: Int = 0, received: Int = 0, malformed: Int = 0, suppressedAlerts: Int = 0) {
-            self.forwarded = forwarded; self.received = received; self.malformed = malformed; self.suppressedAlerts = suppressedAlerts
-        }
-
-        /// `forwarded=N received=N malformed=N suppressed_alerts=N`, for the stats line.
-        public var summary: String {
-            "forwarded=\(forwarded) received=\(received) malformed=\(malformed) suppressed_alerts=\(suppressedAlerts)"
+        public init(forwarded: Int = 0, received: Int = 0, suppressedAlerts: Int = 0) {
+            self.forwarded = forwarded; self.received = received; self.suppressedAlerts = suppressedAlerts
         }
     }
 
-    /// A collector; `relay` makes it an edge that forwards its events there, `relayProcID` going in their PROCID.
+    /// A collector; `relay` makes it an edge that seals and forwards its events.
     public init(parser: SyslogParser, store: HostStore, analyzer: Analyzer, hosts: HostDirectory, sinks: [any AlertSink],
-                relay: NetworkSink? = nil, relayProcID: Int = 0) {
+                relay: RelayOutput? = nil) {
         self.parser = parser
         self.store = store
         self.analyzer = analyzer
         self.hosts = hosts
         self.sinks = sinks
         self.relay = relay
-        self.relayProcID = relayProcID
         senderText.reserveCapacity(48)
     }
 
@@ -80,6 +83,12 @@ public final class Collector: FrameConsumer {
             settings[.httpScan].enabled = false
         }
         return settings
+    }
+
+    /// The clock and detection counters for the stats line: `late=N future=N zone_corrected=N clock_offsets=N`.
+    public var timeSummary: String {
+        let c = analyzer.clocks.counters
+        return "late=\(analyzer.engine.lateEvents) future=\(c.future) zone_corrected=\(c.zoneCorrected) clock_offsets=\(c.offsetsLearned)"
     }
 
     public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
@@ -118,26 +127,21 @@ public final class Collector: FrameConsumer {
     private var pending: [Pending] = []
     private static let pendingLimit = 32
 
-    /// One frame waiting for its analysis: what was read from it, and its host and event time.
+    /// One frame waiting for its analysis: what was read from it, its host, and its times.
     private struct Pending {
         var frame: UnsafeRawBufferPointer
         var extraction: Analyzer.Extraction
         var host: HostID
-        var time: Timestamp
+        var time: MessageTime
     }
 
     public func releaseFrames() { analyzePending() }
 
     private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp) {
         store.append(host: host, name: hosts.table.name(of: host), day: now.epochDay, line: frame)
-        if RelayDecoder.isRelay(frame, fields) {
-            analyzePending()  // events keep their order
-            receiveRelayed(frame, fields, now: now)
-            return
-        }
         let extraction = analyzer.extract(frame: frame, fields: fields)
         analyzer.prefetch(extraction, host: host)
-        pending.append(Pending(frame: frame, extraction: extraction, host: host, time: analyzer.eventTime(fields, receivedAt: now)))
+        pending.append(Pending(frame: frame, extraction: extraction, host: host, time: MessageTime(fields, received: now)))
         if pending.count >= Self.pendingLimit { analyzePending() }
     }
 
@@ -148,10 +152,12 @@ public final class Collector: FrameConsumer {
         for i in pending.indices { analyzer.prefetchState(pending[i].extraction, host: pending[i].host) }
         for i in pending.indices {
             let p = pending[i]
-            let observation = analyzer.observe(p.extraction, text: p.frame, host: p.host, time: p.time)
-            if let relay, observation != .none {
-                RelayMessage.forEachMessage(of: observation, buffer: p.frame, host: hosts.table.name(of: p.host), procID: relayProcID) {
-                    relay.send($0)
+            let observation = analyzer.observe(p.extraction, text: p.frame, host: p.host, at: p.time)
+            if relay != nil, observation != .none {
+                let sender = relay!.sender
+                RelayMessage.forEachMessage(of: observation, buffer: p.frame, host: hosts.table.name(of: p.host),
+                                            procID: relay!.procID, signer: &relay!.signer) {
+                    sender.send($0)
                     relayCounters.forwarded += 1
                 }
             }
@@ -159,24 +165,22 @@ public final class Collector: FrameConsumer {
         pending.removeAll(keepingCapacity: true)
     }
 
-    /// A relay message: its event goes to the analyzer as one of its original host (never forwarded
-    /// again, so relays cannot loop); one that does not decode is only counted.
-    private func receiveRelayed(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, now: Timestamp) {
-        guard case .success(let decoded) = relayDecoder.decode(frame, fields) else {
-            relayCounters.malformed += 1
-            return
-        }
+    /// An authenticated relay message (`RelayReceiver` checked its MAC and sequence): stored under
+    /// the host the event happened on, and its event analyzed as one of that host, whose
+    /// host-scoped alerts are from now on its edge's. Never forwarded again, so relays cannot loop.
+    /// `text` is what `decoded`'s ranges point into.
+    public func acceptRelayed(_ frame: UnsafeRawBufferPointer, _ decoded: RelayDecoded, text: UnsafeRawBufferPointer, now: Timestamp) {
+        analyzePending()  // events keep their order
         relayCounters.received += 1
-        relayDecoder.text.withUnsafeBytes { text in
-            let origin = hosts.table.intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
-            let i = Int(origin.rawValue)
-            if i >= relayedHosts.count { relayedHosts.append(contentsOf: repeatElement(false, count: i + 1 - relayedHosts.count)) }
-            if !relayedHosts[i] {
-                relayedHosts[i] = true
-                relayedHostNames.insert(hosts.table.name(of: origin))
-            }
-            analyzer.observeRelayed(decoded.event, text: text, host: origin, receivedAt: now)
+        let origin = hosts.table.intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
+        store.append(host: origin, name: hosts.table.name(of: origin), day: now.epochDay, line: frame)
+        let i = Int(origin.rawValue)
+        if i >= relayedHosts.count { relayedHosts.append(contentsOf: repeatElement(false, count: i + 1 - relayedHosts.count)) }
+        if !relayedHosts[i] {
+            relayedHosts[i] = true
+            relayedHostNames.insert(hosts.table.name(of: origin))
         }
+        analyzer.observeRelayed(decoded.event, text: text, host: origin, receivedAt: now)
     }
 
     /// Whether `alert` is left to another collector: a global one on an edge (the central has the
@@ -199,10 +203,16 @@ public final class Collector: FrameConsumer {
             counters.connectionsOpen &+= 1
         case .closed:
             counters.connectionsOpen &-= 1
-        case .rejected:
-            counters.connectionsRejected &+= 1
+        case .perSourceLimit:
+            counters.connectionsRefusedPerSource &+= 1
+        case .noDescriptors:
+            counters.connectionsRefusedNoDescriptors &+= 1
+        case .evicted:
+            counters.connectionsEvicted &+= 1
         case .timedOut:
             counters.connectionsTimedOut &+= 1
+        case .notAllowed:
+            break  // syslog listeners take every source
         }
     }
 

@@ -50,20 +50,11 @@ public final class FileInputs {
             text += "\(identity.device) \(identity.inode) \(offset) \(tailer.path)\n"
         }
         if text == savedText { return }
-        let temporary = offsetsPath + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return log("vigil: input.file: cannot save offsets: \(SystemError("open \(temporary)", errno: errno))") }
-        var bytes = Array(text.utf8)
-        let failure = bytes.withUnsafeMutableBytes { raw -> SystemError? in
-            do throws(SystemError) { try Posix.writeAll(fd, UnsafeRawBufferPointer(raw)) } catch { return error }
-            return nil
-        }
-        Posix.close(fd)
-        if let failure { return log("vigil: input.file: cannot save offsets: \(failure)") }
-        if rename(temporary, offsetsPath) == 0 {
+        do {
+            try TextFile.writeAtomically(offsetsPath, text)
             savedText = text
-        } else {
-            log("vigil: input.file: cannot save offsets: \(SystemError("rename \(temporary)", errno: errno))")
+        } catch {
+            log("vigil: input.file: cannot save offsets: \(error)")
         }
     }
 

@@ -9,6 +9,11 @@ public final class Server {
     private let store: HostStore
     private var udpListeners: [UDPListener] = []
     private var tcpListeners: [TCPListener] = []
+    /// A central's relay listeners (`relay.listen`) and what takes their messages.
+    private var relayListeners: [TCPListener] = []
+    public let relayReceiver: RelayReceiver?
+    /// Where the relay receiver's replay state is kept across restarts.
+    private let relaySeenPath: String
     private var signals: ShutdownSignals?
     /// `[input.file]`: files followed like senders.
     public let fileInputs: FileInputs
@@ -18,14 +23,19 @@ public final class Server {
     public let sinks: [any AlertSink]
     /// The edge's sender to the central collector (`--relay`); nil when this is no edge.
     public let relay: NetworkSink?
+    /// Each TCP listener's connection cap: `server.max_connections`, lowered to fit the open-file limit.
+    public let connectionCap: Int
 
     /// Binds every listener and opens the store; throws naming the address or path at fault.
-    public init(config: VigilConfig, log: @escaping (String) -> Void) throws(SystemError) {
+    /// `relayKey` is required when the configuration makes this an edge or a central
+    /// (`VigilConfig.Relay.needsKey`): the caller reads it (`SecretFile`) and reports its problems.
+    public init(config: VigilConfig, relayKey: RelayKey? = nil, log: @escaping (String) -> Void) throws(SystemError) {
         let settings = config.server
         self.log = log
+        precondition(relayKey != nil || !config.relay.needsKey(settings), "the configuration needs the relay key")
         // Before the sinks start their threads, which inherit this mask (see ShutdownSignals.block).
         ShutdownSignals.block()
-        Posix.raiseFileLimit()
+        let fileLimit = Posix.raiseFileLimit()
         loop = try EventLoop()
         let retention = StoreRetention(maxAgeDays: config.storage.maxAgeDays > 0 ? config.storage.maxAgeDays : nil,
                                        maxTotalBytes: config.storage.maxTotalBytes > 0 ? config.storage.maxTotalBytes : nil)
@@ -35,33 +45,61 @@ public final class Server {
         let hosts = HostDirectory(table: HostTable(seed: Posix.randomSeed(), maxHosts: settings.maxHosts))
         let start = Posix.wallClock()
         relay = try Server.makeRelay(config)
+        var relayOutput: Collector.RelayOutput?
+        if let relay, let relayKey {
+            let edge = config.relay.edgeName.isEmpty ? Server.edgeName(Posix.machineName()) : config.relay.edgeName
+            let boot = try Server.nextBoot(path: settings.dataDirectory + "/relay-boot", now: start)
+            relayOutput = Collector.RelayOutput(sender: relay, signer: RelaySigner(key: relayKey, edge: edge, boot: boot),
+                                                procID: Int(getpid()))
+        }
         let analyzer = Analyzer(settings: Collector.detectionSettings(DetectionSettings(config: config), isEdge: relay != nil),
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
-                                clampsToReceiveTime: true, idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed(),
+                                idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed(),
                                 hostName: { hosts.table.name(of: $0) })
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
-                              analyzer: analyzer, hosts: hosts, sinks: sinks, relay: relay, relayProcID: Int(getpid()))
+                              analyzer: analyzer, hosts: hosts, sinks: sinks, relay: relayOutput)
         for address in settings.udp {
             udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 receiveBufferBytes: settings.udpReceiveBufferBytes,
                                                 loop: loop, consumer: collector))
         }
+        let logMicros = settings.statsInterval.microseconds > 0 ? settings.statsInterval.microseconds : 10_000_000
+        connectionCap = Server.connectionCap(configured: settings.maxConnections, fileLimit: fileLimit,
+                                             listeners: settings.tcp.count + config.relay.listen.count, sinks: sinks.count)
+        if connectionCap < settings.maxConnections {
+            log("vigil: max_connections lowered to \(connectionCap) per TCP listener to fit the open-file limit of \(fileLimit)")
+        }
+        let limits = TCPListener.Limits(maxConnections: connectionCap, maxPerSource: settings.maxConnectionsPerSource,
+                                        idleTimeoutMicros: settings.idleTimeout.microseconds, logIntervalMicros: logMicros)
         for address in settings.tcp {
             tcpListeners.append(try TCPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
-                                                maxConnections: settings.maxConnections,
-                                                idleTimeoutMicros: settings.idleTimeout.microseconds,
-                                                loop: loop, consumer: collector))
+                                                limits: limits, loop: loop, consumer: collector, log: log))
+        }
+        relaySeenPath = settings.dataDirectory + "/relay-seen"
+        if !config.relay.listen.isEmpty, let relayKey {
+            let seen = (try? TextFile.read(relaySeenPath)).map(RelayReplayGuard.init(savedText:)) ?? RelayReplayGuard()
+            let receiver = RelayReceiver(collector: collector, key: relayKey, seen: seen, logIntervalMicros: logMicros, log: log)
+            let allow = config.relay.allow
+            for address in config.relay.listen {
+                relayListeners.append(try TCPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
+                                                      limits: limits, loop: loop, consumer: receiver,
+                                                      admits: { peer in allow.contains { $0.contains(peer.ip) } }, log: log))
+            }
+            relayReceiver = receiver
+        } else {
+            relayReceiver = nil
         }
         fileInputs = try FileInputs(input: config.fileInput, dataDirectory: settings.dataDirectory,
                                     collector: collector, loop: loop, log: log)
         let collector = self.collector
-        let tcp = tcpListeners
+        let tcp = tcpListeners + relayListeners
         let store = self.store
         let files = fileInputs
-        loop.every(microseconds: settings.flushInterval.microseconds) { now in
+        loop.every(microseconds: settings.flushInterval.microseconds) { [unowned self] now in
             files.check(now: now)  // inotify wakes the loop at once; this catches what it cannot see (NFS)
             collector.flush()
             files.saveOffsets()
+            self.saveRelaySeen()
             let mono = Posix.monotonicMicros()
             for listener in tcp { listener.closeIdleConnections(monotonicMicros: mono, now: now) }
         }
@@ -73,13 +111,18 @@ public final class Server {
         if statsMicros > 0 {
             let networkSinks = sinks.compactMap { $0 as? NetworkSink }
             let relay = self.relay
+            let receiver = relayReceiver
             loop.every(microseconds: statsMicros) { now in
-                log("vigil: " + collector.counters.summaryLine)
+                log("vigil: " + collector.counters.summaryLine + " " + collector.timeSummary)
                 for sink in networkSinks { log("vigil: sink \(sink.name) " + sink.counters.summary) }
+                let counters = collector.relayCounters
                 if let relay {
-                    log("vigil: relay \(relay.spec) " + collector.relayCounters.summary + " | sender " + relay.counters.summary)
-                } else if collector.relayCounters != Collector.RelayCounters() {
-                    log("vigil: relay " + collector.relayCounters.summary)
+                    log("vigil: relay \(relay.spec) forwarded=\(counters.forwarded) suppressed_alerts=\(counters.suppressedAlerts)"
+                        + " | sender " + relay.counters.summary)
+                }
+                if let receiver {
+                    log("vigil: relay listener received=\(counters.received) suppressed_alerts=\(counters.suppressedAlerts) "
+                        + receiver.counters.summary)
                 }
                 console.writeLine(collector.analyzer.stats.render(at: now, intervalSeconds: max(1, statsMicros / 1_000_000),
                                                                   hostName: { hosts.table.name(of: $0) }))
@@ -111,6 +154,47 @@ public final class Server {
         return sinks
     }
 
+    /// Each TCP listener's connection cap: `configured`, or what the open-file limit leaves for
+    /// `listeners` listeners once the store (its open files), the sinks and the daemon's own
+    /// descriptors (epoll, signals, inotify, the spool, standard streams) have theirs.
+    public static func connectionCap(configured: Int, fileLimit: Int, listeners: Int, sinks: Int) -> Int {
+        let reserve = HostStore.defaultMaxOpenFiles + 64 + 8 * sinks
+        let room = max(0, fileLimit - reserve) / max(1, listeners)
+        return max(1, min(configured, room))
+    }
+
+    /// The name an edge signs with when `relay.edge_name` is empty: this machine's name, cut to
+    /// what a relay message carries (anything else becomes `_`).
+    static func edgeName(_ machine: String) -> String {
+        let kept = machine.utf8.prefix(RelaySigner.maxEdgeBytes).map { c -> UInt8 in
+            RelaySigner.isValidEdgeName(UnsafeRawBufferPointer(start: [c], count: 1)) ? c : UInt8(ascii: "_")
+        }
+        return kept.isEmpty ? "edge" : String(decoding: kept, as: UTF8.self)
+    }
+
+    /// This edge run's boot number: later than the last run's (kept at `path`) even if the clock
+    /// went back, so the central never takes this run's messages for replays. Saved before use.
+    static func nextBoot(path: String, now: Timestamp) throws(SystemError) -> UInt64 {
+        let last = (try? TextFile.read(path)).flatMap { UInt64($0.split(separator: "\n").first ?? "") } ?? 0
+        let boot = max(UInt64(max(0, now.microseconds)), last + 1)
+        try TextFile.writeAtomically(path, "\(boot)\n")
+        return boot
+    }
+
+    /// Writes the relay receiver's replay state to `DATA/relay-seen` when it changed.
+    private var savedRelaySeen = ""
+    private func saveRelaySeen() {
+        guard let relayReceiver else { return }
+        let text = relayReceiver.replayGuard.savedText
+        guard text != savedRelaySeen else { return }
+        do {
+            try TextFile.writeAtomically(relaySeenPath, text)
+            savedRelaySeen = text
+        } catch {
+            log("vigil: relay: cannot save \(relaySeenPath): \(error)")
+        }
+    }
+
     /// The edge's relay sender when `server.relay` is set: a network sender like an alert sink's,
     /// spooling to `DATA/relay-spool/` (outside `DATA/spool/`, so no sink name can collide with it),
     /// with room for 100 000 events in memory and at most 1 GiB waiting on disk.
@@ -128,6 +212,7 @@ public final class Server {
     /// The addresses actually bound (real ports when 0 was asked), for logs and tests.
     public var boundUDP: [SocketAddress] { udpListeners.map(\.address) }
     public var boundTCP: [SocketAddress] { tcpListeners.map(\.address) }
+    public var boundRelay: [SocketAddress] { relayListeners.map(\.address) }
 
     /// Stops on SIGTERM/SIGINT (installs the handler; call on the thread that runs the loop).
     public func stopOnSignals() throws(SystemError) {
@@ -143,6 +228,7 @@ public final class Server {
     public func run() {
         for address in boundUDP { log("vigil: listening udp \(address)") }
         for address in boundTCP { log("vigil: listening tcp \(address)") }
+        for address in boundRelay { log("vigil: listening relay \(address)") }
         log("vigil: ready")
         fileInputs.check(now: Posix.wallClock())
         loop.run()
@@ -153,14 +239,15 @@ public final class Server {
     public func shutdown() {
         let now = Posix.wallClock()
         for listener in udpListeners { listener.handleEvents(EventLoop.readable, now: now) }
-        for listener in tcpListeners { listener.drainAndCloseAll(now: now) }
+        for listener in tcpListeners + relayListeners { listener.drainAndCloseAll(now: now) }
         fileInputs.check(now: now)
         collector.flush()
         fileInputs.saveOffsets()
+        saveRelaySeen()
         collector.dispatchAlerts()
         relay?.close()
         store.close()
         console.flush()
-        log("vigil: " + collector.counters.summaryLine)
+        log("vigil: " + collector.counters.summaryLine + " " + collector.timeSummary)
     }
 }

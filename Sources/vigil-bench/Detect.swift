@@ -90,8 +90,7 @@ func runDetectBenchmark(_ options: DetectOptions) -> String {
     if !options.rules {
         for rule in RuleID.allCases { settings[rule].enabled = false }
     }
-    var analyzer = Analyzer(settings: settings, clampsToReceiveTime: true,
-                            hostName: { names.table.name(of: $0) })
+    var analyzer = Analyzer(settings: settings, hostName: { names.table.name(of: $0) })
     let baseline = memoryStatus()
     var rssSamples: [Int] = []
     let sampleEvery = max(1, options.count / 5)

@@ -36,8 +36,17 @@ func serve(_ args: [String]) -> ExitCode {
     if !config.server.http.isEmpty {
         logLine("vigil: the HTTP API is not in this build yet; server.http is ignored")
     }
+    var relayKey: RelayKey?
+    if config.relay.needsKey(config.server) {
+        do {
+            relayKey = try RelayKey(fileContents: try SecretFile.read(config.relay.keyFile))
+        } catch {
+            logLine("vigil: relay.key_file: \(error)")
+            return .usage
+        }
+    }
     do {
-        let server = try Server(config: config, log: logLine)
+        let server = try Server(config: config, relayKey: relayKey, log: logLine)
         try server.stopOnSignals()
         server.run()
         return .ok

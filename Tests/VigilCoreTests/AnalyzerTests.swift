@@ -8,7 +8,7 @@ import VigilTestSupport
     func analyzer(_ names: HostDirectory, configure: (inout VigilConfig) -> Void = { _ in }) -> Analyzer {
         var config = VigilConfig.defaults
         configure(&config)
-        return Analyzer(settings: DetectionSettings(config: config), clampsToReceiveTime: true, keepsSessions: true,
+        return Analyzer(settings: DetectionSettings(config: config), keepsSessions: true,
                         hostName: { names.table.name(of: $0) })
     }
 
@@ -97,8 +97,51 @@ import VigilTestSupport
         var a = analyzer(names)
         let future = Array("<38>1 2036-01-01T00:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 5 ssh2".utf8)
         feed(&a, names, [future], receivedAt: received)
-        #expect(a.counters.futureTimestamps == 1)
+        #expect(a.clocks.counters.future == 1)
         #expect(a.engine.watermark < received)
+    }
+
+    /// Finding: one web server's access-log line claiming a time an hour ahead made another
+    /// host's eight failed passwords, at the right time, raise nothing. Now the line is taken at
+    /// its arrival (counted as future) and moves no one's windows.
+    @Test func oneSendersClockAheadBlindsNobody() {
+        let names = HostDirectory()
+        var a = analyzer(names) {
+            $0.rules.httpHighTraffic.threshold = 0.05
+            $0.rules.httpHighTraffic.window = .seconds(10)
+        }
+        let nginx = #"<190>Nov 22 23:10:00 web9 nginx: 10.0.0.1 - - [23/Nov/2026:00:10:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl""#
+        feed(&a, names, [Array(nginx.utf8)], receivedAt: received)
+        #expect(a.clocks.counters.future == 1)
+        #expect(a.engine.watermark < received)
+        let failures = (0..<8).map { i in
+            Array("<38>1 2026-11-22T23:10:0\(i)Z web1 sshd 10\(i) - - Failed password for root from 198.51.100.20 port 4\(i) ssh2".utf8)
+        }
+        feed(&a, names, failures, receivedAt: received.adding(seconds: 9))
+        let alerts = a.engine.takeAlerts()
+        #expect(alerts.contains { $0.rule == .sshBruteforce && $0.host == "web1" && $0.ip == IPAddress(198, 51, 100, 20) })
+        // The web server's traffic alert is stamped at the line's arrival, not an hour ahead.
+        let traffic = alerts.filter { $0.rule == .httpHighTraffic }
+        #expect(!traffic.isEmpty && traffic.allSatisfy { $0.ts <= received && $0.firstTs <= received })
+    }
+
+    /// Finding: RFC 3164 lines from a server five hours west of UTC were stored but never alerted
+    /// on (read at UTC they were five hours late). They are read in the zone that fits their arrival.
+    @Test func aServerInAnotherTimezoneIsStillDetected() {
+        let names = HostDirectory()
+        var a = analyzer(names)
+        // web1 logs on time: detection's clock is at 23:10.
+        feed(&a, names, [Array("<38>1 2026-11-22T23:10:00Z web1 sshd 1 - - Accepted password for alice from 192.0.2.10 port 50000 ssh2".utf8)],
+             receivedAt: received)
+        let failures = (0..<5).map { i in
+            Array("<38>Nov 22 18:10:0\(i) web5 sshd[20\(i)]: Failed password for root from 198.51.100.21 port 5\(i) ssh2".utf8)
+        }
+        feed(&a, names, failures, receivedAt: received.adding(seconds: 6))
+        #expect(a.engine.lateEvents == 0)
+        #expect(a.clocks.counters.zoneCorrected == 5)
+        let alerts = a.engine.takeAlerts()
+        #expect(alerts.map(\.rule) == [.sshBruteforce])
+        #expect(alerts.first?.host == "web5" && alerts.first?.ts == CivilDateTime(year: 2026, month: 11, day: 22, hour: 23, minute: 10, second: 4).timestamp())
     }
 
     @Test func aSessionEndedByTheChildsDisconnectIsNotALongSession() {

@@ -45,7 +45,7 @@ private func readTextFile(_ path: String) -> String? {
         #expect(d.server.relay == nil)
         #expect(d.storage == .init(maxAgeDays: 30, maxTotalBytes: 0))
         #expect(d.api == .init(token: "", tokenFile: ""))
-        #expect(d.detection == .init(lateness: .seconds(5), maxKeys: 1_000_000, allowlist: [], countPublickeyFailures: false))
+        #expect(d.detection == .init(lateness: .seconds(5), clockTolerance: .seconds(120), maxKeys: 1_000_000, allowlist: [], countPublickeyFailures: false))
         #expect(d.fileInput == .init(paths: [], host: "", fromBeginning: false))
         #expect(d.rules.sshBruteforce == .init(enabled: true, threshold: 5, window: .seconds(600)))
         #expect(d.rules.sshDistributed == .init(enabled: true, threshold: 3, window: .seconds(600)))
@@ -66,6 +66,9 @@ private func readTextFile(_ path: String) -> String? {
             max_message_bytes = "8KiB"
             timezone = "+02:00"
             relay = "syslog+tcp://central.example:5514"
+            [relay]
+            key_file = "/etc/vigil/relay.key"
+            edge_name = "edge-1.example"
             [storage]
             max_total_bytes = "10GiB"
             [detection]
@@ -91,6 +94,7 @@ private func readTextFile(_ path: String) -> String? {
         #expect(config.server.maxMessageBytes == 8192)
         #expect(config.server.timezoneOffsetSeconds == 7200)
         #expect(config.server.relay == .syslogTCP(host: "central.example", port: 5514))
+        #expect(config.relay == .init(listen: [], allow: [], keyFile: "/etc/vigil/relay.key", edgeName: "edge-1.example"))
         #expect(config.storage.maxTotalBytes == 10 << 30)
         #expect(config.detection.allowlist.map(\.description) == ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1/32"])
         #expect(config.detection.isAllowed(IPAddress(10, 9, 8, 7)))
@@ -149,10 +153,10 @@ private func readTextFile(_ path: String) -> String? {
             "t.conf:16: `url`: bad sink \"smtp://x\": unknown scheme `smtp`",
             "t.conf:18: `allowlist`: bad CIDR \"10.0.0.1/8\": host bits are set (did you mean 10.0.0.0/8?)",
             "t.conf:19: unterminated string (missing closing \")",
-            "t.conf:20: unknown section [bogus]; known: server, storage, api, detection, input.file, rule.ssh_bruteforce, "
+            "t.conf:20: unknown section [bogus]; known: server, storage, api, detection, input.file, relay, rule.ssh_bruteforce, "
                 + "rule.ssh_distributed, rule.ssh_repeat_access, rule.ssh_long_session, rule.http_high_traffic, "
                 + "rule.http_error_burst, rule.http_scan, sink.NAME",
-            "t.conf:22: unknown section [server.extra]; known: server, storage, api, detection, input.file, rule.ssh_bruteforce, "
+            "t.conf:22: unknown section [server.extra]; known: server, storage, api, detection, input.file, relay, rule.ssh_bruteforce, "
                 + "rule.ssh_distributed, rule.ssh_repeat_access, rule.ssh_long_session, rule.http_high_traffic, "
                 + "rule.http_error_burst, rule.http_scan, sink.NAME",
             "t.conf:23: [rule] needs a name, one of: ssh_bruteforce, ssh_distributed, ssh_repeat_access, ssh_long_session, "
@@ -170,8 +174,20 @@ private func readTextFile(_ path: String) -> String? {
         ("[server]\nmax_message_bytes = \"32MiB\"", "t.conf:2: `max_message_bytes`: size \"32MiB\" is out of range 480...16777216 bytes"),
         ("[server]\nudp_receive_buffer_bytes = \"8Mb\"",
          "t.conf:2: `udp_receive_buffer_bytes`: bad size \"8Mb\": unknown unit `Mb` (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"),
+        ("[server]\nrelay = \"syslog+udp://central:5514\"\n[relay]\nkey_file = \"k\"",
+         "t.conf:2: `relay`: relay must be syslog+tcp://HOST:PORT (the central's relay listener), found \"syslog+udp://central:5514\""),
+        ("[server]\nrelay = \"syslog+tcp://central:5514\"",
+         "t.conf:2: relay needs `key_file` in [relay] (--relay-key FILE): the shared key edges seal their messages with"),
+        ("[relay]\nlisten = \"0.0.0.0:6514\"\nkey_file = \"k\"",
+         "t.conf:2: `listen`: a relay listener needs `allow`, the networks the edges connect from (e.g. [\"10.0.0.0/8\"])"),
+        ("[relay]\nlisten = \"0.0.0.0:6514\"\nallow = [\"10.0.0.0/8\"]",
+         "t.conf:2: relay needs `key_file` in [relay] (--relay-key FILE): the shared key edges seal their messages with"),
+        ("[server]\ntcp = \"0.0.0.0:6514\"\n[relay]\nlisten = \"0.0.0.0:6514\"\nallow = \"10.0.0.0/8\"\nkey_file = \"k\"",
+         "t.conf:4: `listen`: 0.0.0.0:6514 is also a syslog TCP listener (server.tcp); the relay listener needs its own port"),
+        ("[relay]\nedge_name = \"a b\"",
+         "t.conf:2: `edge_name`: \"a b\" must be 1-64 letters, digits, '.', '-', '_' or ':'"),
         ("[server]\nrelay = \"http://x/y\"",
-         "t.conf:2: `relay`: relay must be syslog+tcp://HOST:PORT or syslog+udp://HOST:PORT, found \"http://x/y\""),
+         "t.conf:2: `relay`: relay must be syslog+tcp://HOST:PORT (the central's relay listener), found \"http://x/y\""),
         ("[server]\nidle_timeout = \"0s\"", "t.conf:2: `idle_timeout`: duration \"0s\" is below the minimum 1s"),
         ("[rule.http_error_burst]\nthreshold = 1.5", "t.conf:2: `threshold`: 1.5 is out of range 0.0...1.0"),
         ("[rule.ssh_bruteforce]\nenabled = \"yes\"", "t.conf:2: `enabled`: expected true or false, found a string \"yes\""),
@@ -191,7 +207,7 @@ private func readTextFile(_ path: String) -> String? {
         let diagnostics = VigilConfig.check(text: "[server]\nudp = 5\n[nope]\n", path: "/etc/vigil.conf")
         #expect(diagnostics.map(\.description) == [
             "/etc/vigil.conf:2: `udp`: expected a list of \"ADDR:PORT\" strings, found an integer 5",
-            "/etc/vigil.conf:3: unknown section [nope]; known: server, storage, api, detection, input.file, "
+            "/etc/vigil.conf:3: unknown section [nope]; known: server, storage, api, detection, input.file, relay, "
                 + "rule.ssh_bruteforce, rule.ssh_distributed, rule.ssh_repeat_access, rule.ssh_long_session, "
                 + "rule.http_high_traffic, rule.http_error_burst, rule.http_scan, sink.NAME",
         ])

@@ -41,7 +41,8 @@ import Testing
         let c = try config([
             "--udp", "[::1]:0", "--udp=127.0.0.1:0", "--tcp", "off", "--http=[::1]:8514",
             "--data-dir", "/tmp/v", "--max-message-size=8KiB", "--stats-interval", "0s",
-            "--relay", "syslog+tcp://central:5514",
+            "--relay", "syslog+tcp://central:5514", "--relay-key", "/etc/vigil/relay.key",
+            "--relay-listen", "127.0.0.1:6514", "--relay-allow", "10.0.0.0/8", "--relay-allow", "192.168.0.0/16",
         ])
         #expect(c.server.udp.map(\.description) == ["[::1]:0", "127.0.0.1:0"])
         #expect(c.server.tcp.isEmpty)
@@ -50,6 +51,8 @@ import Testing
         #expect(c.server.maxMessageBytes == 8192)
         #expect(c.server.statsInterval == .seconds(0))
         #expect(c.server.relay == .syslogTCP(host: "central", port: 5514))
+        #expect(c.relay.keyFile == "/etc/vigil/relay.key" && c.relay.listen.map(\.description) == ["127.0.0.1:6514"])
+        #expect(c.relay.allow.map(\.description) == ["10.0.0.0/8", "192.168.0.0/16"])
     }
 
     @Test func genericFlagsSetAnyKey() throws {

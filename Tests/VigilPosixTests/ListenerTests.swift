@@ -8,9 +8,11 @@ import VigilCore
 /// from the test thread until the expected frames arrived (bounded), never slept on.
 @Suite struct ListenerTests {
     func tcpListener(_ loop: EventLoop, _ consumer: RecordingConsumer, v6: Bool = false, maxMessageBytes: Int = 65_536,
-                     maxConnections: Int = 20_000, idleTimeoutMicros: Int64 = 60_000_000) throws -> TCPListener {
-        try TCPListener(address: loopback(v6), maxMessageBytes: maxMessageBytes, maxConnections: maxConnections,
-                        idleTimeoutMicros: idleTimeoutMicros, loop: loop, consumer: consumer)
+                     maxConnections: Int = 20_000, maxPerSource: Int = 20_000, idleTimeoutMicros: Int64 = 60_000_000,
+                     admits: ((SocketAddress) -> Bool)? = nil) throws -> TCPListener {
+        try TCPListener(address: loopback(v6), maxMessageBytes: maxMessageBytes,
+                        limits: .init(maxConnections: maxConnections, maxPerSource: maxPerSource, idleTimeoutMicros: idleTimeoutMicros),
+                        loop: loop, consumer: consumer, admits: admits)
     }
 
     @Test(arguments: [false, true])
@@ -100,8 +102,9 @@ import VigilCore
         }
         let loop = try EventLoop()
         let consumer = HoldingConsumer()
-        let listener = try TCPListener(address: loopback(false), maxMessageBytes: 65_536, maxConnections: 10,
-                                       idleTimeoutMicros: 60_000_000, loop: loop, consumer: consumer)
+        let listener = try TCPListener(address: loopback(false), maxMessageBytes: 65_536,
+                                       limits: .init(maxConnections: 10, maxPerSource: 10, idleTimeoutMicros: 60_000_000),
+                                       loop: loop, consumer: consumer)
         let octet = Fixtures.sample("logger-rfc5424-tcp-octet.tcp"), lines = Fixtures.sample("logger-rfc5424-tcp-lf.tcp")
         var expected = (octetFrames(octet) + lineFrames(lines)).map { String(decoding: $0, as: UTF8.self) }
         let client = try TestClient(tcp: listener.address)
@@ -190,14 +193,70 @@ import VigilCore
         _ = quiet
     }
 
-    @Test func connectionsBeyondTheLimitAreRejected() throws {
+    /// Finding: with the cap at 100, 100 idle connections from one address locked every other
+    /// sender out, silently. Now the newcomer gets in: the connection idle the longest of the
+    /// source holding the most is closed (after its bytes are read) to make room, and counted.
+    @Test func atTheCapTheBusiestSourcesLongestIdleConnectionMakesRoom() throws {
         let loop = try EventLoop()
         let consumer = RecordingConsumer()
-        let listener = try tcpListener(loop, consumer, maxConnections: 2)
-        let clients = try (0..<3).map { _ in try TestClient(tcp: listener.address) }
-        #expect(pump(loop) { consumer.count(.accepted) + consumer.count(.rejected) == 3 })
-        #expect(consumer.count(.accepted) == 2 && consumer.count(.rejected) == 1)
-        #expect(listener.openConnections == 2)
-        _ = clients
+        let listener = try tcpListener(loop, consumer, maxConnections: 100)
+        let hog = IPAddress(127, 0, 0, 1)
+        var idle: [TestClient] = []
+        for i in 0..<100 {
+            let client = try TestClient(tcp: listener.address, from: hog)
+            if i == 0 { client.send("<13>1 - hog app - - - oldest, never finished") }
+            idle.append(client)
+            #expect(pump(loop) { consumer.count(.accepted) == i + 1 })
+        }
+        // Everyone but the oldest talks again, so the oldest is the longest idle.
+        for client in idle.dropFirst() { client.send("<13>1 - hog app - - - still here\n") }
+        #expect(pump(loop) { consumer.frames.count == 99 })
+        let newcomer = try TestClient(tcp: listener.address, from: IPAddress(127, 0, 0, 2))
+        newcomer.send("<13>1 - web1 app - - - let me in\n")
+        #expect(pump(loop) { consumer.frames.contains { $0.text.hasSuffix("let me in") } })
+        #expect(consumer.count(.evicted) == 1 && listener.openConnections == 100)
+        #expect(idle[0].isClosedByPeer())
+        #expect(!idle[1].isClosedByPeer(milliseconds: 0))
+        // The evicted connection's unfinished frame was read before it was closed.
+        #expect(consumer.frames.contains { $0.text.hasSuffix("oldest, never finished") })
+    }
+
+    @Test func oneSourceHoldsAtMostItsShare() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try tcpListener(loop, consumer, maxPerSource: 3)
+        let clients = try (0..<5).map { _ in try TestClient(tcp: listener.address, from: IPAddress(127, 0, 0, 1)) }
+        #expect(pump(loop) { consumer.count(.accepted) + consumer.count(.perSourceLimit) == 5 })
+        #expect(consumer.count(.accepted) == 3 && consumer.count(.perSourceLimit) == 2)
+        #expect(clients.filter { $0.isClosedByPeer(milliseconds: 200) }.count == 2)
+        // Another source is not affected; a freed slot is taken again.
+        let other = try TestClient(tcp: listener.address, from: IPAddress(127, 0, 0, 3))
+        #expect(pump(loop) { consumer.count(.accepted) == 4 })
+        clients.first { !$0.isClosedByPeer(milliseconds: 0) }?.shutdownWrite()
+        #expect(pump(loop) { consumer.count(.closed) == 1 })
+        let again = try TestClient(tcp: listener.address, from: IPAddress(127, 0, 0, 1))
+        #expect(pump(loop) { consumer.count(.accepted) == 5 })
+        #expect(listener.openConnections == 4)
+        _ = (other, again)
+    }
+
+    @Test func anIPv6SourceIsItsSlash64() {
+        let a = IPAddress.parse("2001:db8::1")!, b = IPAddress.parse("2001:db8::ffff:2")!, c = IPAddress.parse("2001:db8:0:1::1")!
+        #expect(TCPListener.sourceKey(a) == TCPListener.sourceKey(b))
+        #expect(TCPListener.sourceKey(a) != TCPListener.sourceKey(c))
+        #expect(TCPListener.sourceKey(IPAddress(10, 0, 0, 1)) != TCPListener.sourceKey(IPAddress(10, 0, 0, 2)))
+    }
+
+    @Test func aListenerWithAnAllowListRefusesEveryoneElse() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try tcpListener(loop, consumer, admits: { $0.ip == IPAddress(127, 0, 0, 5) })
+        let stranger = try TestClient(tcp: listener.address, from: IPAddress(127, 0, 0, 6))
+        stranger.send("<13>1 - h app - - - from outside\n")
+        let edge = try TestClient(tcp: listener.address, from: IPAddress(127, 0, 0, 5))
+        edge.send("<13>1 - h app - - - from the edge\n")
+        #expect(pump(loop) { consumer.frames.count == 1 && consumer.count(.notAllowed) == 1 })
+        #expect(consumer.frames.map(\.text) == ["<13>1 - h app - - - from the edge"])
+        #expect(stranger.isClosedByPeer())
     }
 }

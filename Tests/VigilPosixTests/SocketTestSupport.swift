@@ -44,10 +44,16 @@ func loopback(_ v6: Bool) -> SocketAddress {
 final class TestClient {
     let fd: Int32
 
-    init(tcp address: SocketAddress) throws {
+    /// A connection to `address`, from the local address `source` when given (any 127.x.y.z
+    /// works on Linux loopback, so tests can play several senders).
+    init(tcp address: SocketAddress, from source: IPAddress? = nil) throws {
         fd = socket(address.ip.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if let source {
+            let rc = SocketAddress(ip: source, port: 0).withSockAddr { bind(fd, $0, $1) }
+            if rc != 0 { throw SystemError("bind", errno: errno) }
+        }
         let rc = address.withSockAddr { connect(fd, $0, $1) }
         if rc != 0 { throw SystemError("connect", errno: errno) }
     }
@@ -73,6 +79,15 @@ final class TestClient {
         _ = address.withSockAddr { addr, len in
             bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, addr, len) }
         }
+    }
+
+    /// Whether the server closed this connection: a read sees end of stream or a reset
+    /// (waits at most `milliseconds` for it).
+    func isClosedByPeer(milliseconds: Int32 = 2_000) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, milliseconds) == 1 else { return false }
+        var byte: UInt8 = 0
+        return Glibc.recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) <= 0
     }
 
     /// Half-closes the sending side so the server sees end of stream.

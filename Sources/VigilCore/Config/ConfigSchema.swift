@@ -17,7 +17,7 @@ public enum ConfigKind: Hashable, Sendable {
     case paths
     /// `"UTC"` or a fixed offset such as `"+02:00"`.
     case utcOffset
-    /// `""` (no relay) or a `syslog+tcp://` / `syslog+udp://` URL.
+    /// `""` (no relay) or a `syslog+tcp://` URL.
     case relay
     /// A sink URL (SPEC §7).
     case sink
@@ -109,7 +109,9 @@ public enum ConfigSchema {
             ConfigKeySpec("udp_receive_buffer_bytes", .size(0...(1 << 30)), .string("8MiB"),
                           "kernel receive buffer requested for each UDP socket (SO_RCVBUF)"),
             ConfigKeySpec("max_connections", .integer(1...1_000_000), .integer(20000),
-                          "concurrent TCP connections accepted; more are refused until some close"),
+                          "concurrent TCP connections (lowered to fit the open-file limit); at the cap the longest idle connection of the busiest source is closed for a new one"),
+            ConfigKeySpec("max_connections_per_source", .integer(1...1_000_000), .integer(1000),
+                          "concurrent TCP connections one source (an IPv4 address or IPv6 /64) may hold; more are refused"),
             ConfigKeySpec("max_hosts", .integer(1...10_000_000), .integer(100000),
                           "distinct host names kept; messages naming further hosts are stored under _overflow"),
             ConfigKeySpec("idle_timeout", .duration(minimum: .seconds(1)), .string("5m"),
@@ -117,7 +119,7 @@ public enum ConfigSchema {
             ConfigKeySpec("flush_interval", .duration(minimum: .seconds(0)), .string("1s"),
                           "how often stored messages are flushed to disk; \"0s\" flushes every write"),
             ConfigKeySpec("relay", .relay, .string(""),
-                          "forward normalised events to a central collector (syslog+tcp://HOST:PORT); \"\" = off", flag: "--relay"),
+                          "edge: forward sealed events to a central's relay listener (syslog+tcp://HOST:PORT); \"\" = off", flag: "--relay"),
         ]),
         ConfigSectionSpec(name: "storage", isTemplate: false, doc: "retention of DATA/hosts/HOST/YYYY-MM-DD.log", keys: [
             ConfigKeySpec("max_age_days", .integer(0...36500), .integer(30), "delete day files older than this; 0 keeps them forever"),
@@ -132,6 +134,8 @@ public enum ConfigSchema {
         ConfigSectionSpec(name: "detection", isTemplate: false, doc: "settings shared by every rule", keys: [
             ConfigKeySpec("lateness", .duration(minimum: .seconds(0)), .string("5s"),
                           "how late (by event time) an event may arrive and still count in its window"),
+            ConfigKeySpec("clock_tolerance", .duration(minimum: .seconds(0)), .string("2m"),
+                          "an event claiming a time further ahead of its arrival is counted as future (it is taken at its arrival)"),
             ConfigKeySpec("max_keys", .integer(1...1_000_000_000), .integer(1_000_000),
                           "tracked keys (IPs, hosts) per rule; the least recently seen are evicted past this"),
             ConfigKeySpec("allowlist", .cidrs, .array([]), "addresses never alerted on: CIDR list, e.g. [\"10.0.0.0/8\", \"::1\"]"),
@@ -143,6 +147,16 @@ public enum ConfigSchema {
             ConfigKeySpec("host", .string, .string(""), "host name recorded for these lines; \"\" = this machine's name"),
             ConfigKeySpec("from_beginning", .boolean, .boolean(false),
                           "read a file with no saved offset from its start instead of its end"),
+        ]),
+        ConfigSectionSpec(name: "relay", isTemplate: false, doc: "authenticated relaying between edges and a central (docs/relay.md)", keys: [
+            ConfigKeySpec("listen", .listenAddresses, .array([]),
+                          "central: TCP ADDR:PORT list where sealed relay events from edges are taken; none = off", flag: "--relay-listen"),
+            ConfigKeySpec("allow", .cidrs, .array([]),
+                          "central: the networks edges connect from (CIDR list); other connections are refused", flag: "--relay-allow"),
+            ConfigKeySpec("key_file", .string, .string(""),
+                          "file holding the shared relay key (at least 32 bytes, mode 0600); required by edges and centrals", flag: "--relay-key"),
+            ConfigKeySpec("edge_name", .string, .string(""),
+                          "edge: the name its sealed messages carry (letters, digits, .-_:); \"\" = this machine's name"),
         ]),
         ConfigSectionSpec(name: "rule.ssh_bruteforce", isTemplate: false,
                           doc: "per host: many auth failures (incl. invalid user) from one IP", keys: [
@@ -338,8 +352,10 @@ func decode(_ value: ConfigValue, as kind: ConfigKind) -> Result<TypedValue, Con
         case .failure(let e): return .failure(e)
         case .success(let spec):
             switch spec {
-            case .syslogTCP, .syslogUDP: return .success(.relay(spec))
-            default: return .failure(ConfigValueError("relay must be syslog+tcp://HOST:PORT or syslog+udp://HOST:PORT, found \"\(s)\""))
+            case .syslogTCP: return .success(.relay(spec))
+            default:
+                // A central takes relay events only on its relay listener, which is TCP (docs/relay.md).
+                return .failure(ConfigValueError("relay must be syslog+tcp://HOST:PORT (the central's relay listener), found \"\(s)\""))
             }
         }
     case .sink:

@@ -6,6 +6,7 @@ public struct VigilConfig: Hashable, Sendable {
     public var api: API
     public var detection: Detection
     public var fileInput: FileInput
+    public var relay: Relay
     public var rules: Rules
     /// Alert sinks in configuration order; `[stdout]` when none is configured.
     public var sinks: [Sink]
@@ -24,12 +25,29 @@ public struct VigilConfig: Hashable, Sendable {
         public var timezoneOffsetSeconds: Int
         public var udpReceiveBufferBytes: Int
         public var maxConnections: Int
+        /// Concurrent TCP connections one source (IPv4 address, IPv6 /64) may hold.
+        public var maxConnectionsPerSource: Int
         /// Distinct host names kept before new ones go to `_overflow`.
         public var maxHosts: Int
         public var idleTimeout: TimeSpan
         public var flushInterval: TimeSpan
         /// Where normalised events are forwarded (`--relay`); nil = not a relay.
         public var relay: SinkSpec?
+    }
+
+    /// `[relay]`: authenticated relaying (docs/relay.md).
+    public struct Relay: Hashable, Sendable {
+        /// Where a central takes sealed relay events; empty = not a central.
+        public var listen: [ListenAddress]
+        /// The networks edges may connect from.
+        public var allow: [CIDR]
+        /// The shared key's file; required when `listen` or `server.relay` is set.
+        public var keyFile: String
+        /// The name an edge's messages carry; empty = the machine's name.
+        public var edgeName: String
+
+        /// Whether this collector needs the relay key: it is an edge or a central.
+        public func needsKey(_ server: Server) -> Bool { !listen.isEmpty || server.relay != nil }
     }
 
     /// `[storage]`: retention.
@@ -66,6 +84,8 @@ public struct VigilConfig: Hashable, Sendable {
     /// `[detection]`: settings shared by all rules.
     public struct Detection: Hashable, Sendable {
         public var lateness: TimeSpan
+        /// How far ahead of its arrival an event may claim to be before it counts as future.
+        public var clockTolerance: TimeSpan
         public var maxKeys: Int
         public var allowlist: [CIDR]
         public var countPublickeyFailures: Bool
@@ -284,8 +304,9 @@ private struct SettingStore {
 
     mutating func makeConfig() -> VigilConfig {
         guard case .offset(let offset)? = values["server.timezone"],
-              case .relay(let relay)? = values["server.relay"],
+              case .relay(let relayTarget)? = values["server.relay"],
               case .cidrs(let allowlist)? = values["detection.allowlist"],
+              case .cidrs(let relayAllow)? = values["relay.allow"],
               case .strings(let paths)? = values["input.file.paths"] else {
             preconditionFailure("schema and VigilConfig disagree")
         }
@@ -294,13 +315,16 @@ private struct SettingStore {
             dataDirectory: string("server.data_dir"), maxMessageBytes: int("server.max_message_bytes"),
             statsInterval: span("server.stats_interval"), timezoneOffsetSeconds: offset,
             udpReceiveBufferBytes: int("server.udp_receive_buffer_bytes"), maxConnections: int("server.max_connections"),
-            maxHosts: int("server.max_hosts"),
-            idleTimeout: span("server.idle_timeout"), flushInterval: span("server.flush_interval"), relay: relay)
+            maxConnectionsPerSource: int("server.max_connections_per_source"), maxHosts: int("server.max_hosts"),
+            idleTimeout: span("server.idle_timeout"), flushInterval: span("server.flush_interval"), relay: relayTarget)
         let tcpPorts = Set(server.tcp.filter { $0.port != 0 })
         for address in server.http where address.port != 0 && tcpPorts.contains(address) {
             diagnostics.append(ConfigDiagnostic(origins["server.http"] ?? .builtIn,
                                                 "`http`: \(address) is also a syslog TCP listener (server.tcp)"))
         }
+        let relay = VigilConfig.Relay(listen: addresses("relay.listen"), allow: relayAllow, keyFile: string("relay.key_file"),
+                                      edgeName: string("relay.edge_name"))
+        checkRelay(relay, server: server)
         let rules = VigilConfig.Rules(
             sshBruteforce: countRule("ssh_bruteforce"),
             sshDistributed: countRule("ssh_distributed"),
@@ -315,11 +339,35 @@ private struct SettingStore {
             server: server,
             storage: .init(maxAgeDays: int("storage.max_age_days"), maxTotalBytes: Int64(int("storage.max_total_bytes"))),
             api: .init(token: string("api.token"), tokenFile: string("api.token_file")),
-            detection: .init(lateness: span("detection.lateness"), maxKeys: int("detection.max_keys"), allowlist: allowlist,
+            detection: .init(lateness: span("detection.lateness"), clockTolerance: span("detection.clock_tolerance"), maxKeys: int("detection.max_keys"), allowlist: allowlist,
                              countPublickeyFailures: bool("detection.count_publickey_failures")),
             fileInput: .init(paths: paths, host: string("input.file.host"), fromBeginning: bool("input.file.from_beginning")),
+            relay: relay,
             rules: rules,
             sinks: makeSinks())
+    }
+
+    /// The rules that tie the relay keys together: a central needs an allow list, edges and
+    /// centrals need the key, an edge name must be one a message can carry, and the relay
+    /// listener is no syslog listener.
+    mutating func checkRelay(_ relay: VigilConfig.Relay, server: VigilConfig.Server) {
+        func error(_ path: String, _ message: String) {
+            diagnostics.append(ConfigDiagnostic(origins[path] ?? .builtIn, message))
+        }
+        if !relay.listen.isEmpty && relay.allow.isEmpty {
+            error("relay.listen", "`listen`: a relay listener needs `allow`, the networks the edges connect from (e.g. [\"10.0.0.0/8\"])")
+        }
+        if relay.needsKey(server) && relay.keyFile.isEmpty {
+            error(relay.listen.isEmpty ? "server.relay" : "relay.listen",
+                  "relay needs `key_file` in [relay] (--relay-key FILE): the shared key edges seal their messages with")
+        }
+        if !relay.edgeName.isEmpty && !RelaySigner.isValidEdgeName(relay.edgeName) {
+            error("relay.edge_name", "`edge_name`: \"\(relay.edgeName)\" must be 1-64 letters, digits, '.', '-', '_' or ':'")
+        }
+        let syslogPorts = Set(server.tcp.filter { $0.port != 0 })
+        for address in relay.listen where address.port != 0 && syslogPorts.contains(address) {
+            error("relay.listen", "`listen`: \(address) is also a syslog TCP listener (server.tcp); the relay listener needs its own port")
+        }
     }
 
     mutating func makeSinks() -> [VigilConfig.Sink] {

@@ -3,6 +3,7 @@ extension DetectionSettings {
     public init(config: VigilConfig) {
         self.init()
         latenessMicroseconds = config.detection.lateness.microseconds
+        clockToleranceMicroseconds = config.detection.clockTolerance.microseconds
         allowList = AllowList(config.detection.allowlist)
         let rules = config.rules
         func counting(_ id: RuleID, _ rule: VigilConfig.CountRule) {

@@ -89,6 +89,9 @@ public struct DetectionSettings: Sendable, Equatable {
 
     /// How far behind the newest event time an event may arrive and still count (default 5 s).
     public var latenessMicroseconds: Int64 = 5_000_000
+    /// How far ahead of its arrival an event may claim to be before it is counted as from the
+    /// future; it is taken at its arrival either way (`SenderClocks`, default 2 min).
+    public var clockToleranceMicroseconds: Int64 = 120_000_000
     /// Per-rule settings, indexed by `RuleID.rawValue`.
     public var rules: [RuleSettings] = RuleID.allCases.map(RuleSettings.defaults(for:))
     /// Addresses never alerted on.

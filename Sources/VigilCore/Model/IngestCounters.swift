@@ -14,8 +14,13 @@ public struct IngestCounters: Sendable, Equatable {
     public var connectionsOpen: UInt64 = 0
     /// TCP connections accepted since start.
     public var connectionsAccepted: UInt64 = 0
-    /// TCP connections refused because the connection limit was reached.
-    public var connectionsRejected: UInt64 = 0
+    /// TCP connections refused because their source already held the most one source may.
+    public var connectionsRefusedPerSource: UInt64 = 0
+    /// TCP connections refused because the process was out of file descriptors.
+    public var connectionsRefusedNoDescriptors: UInt64 = 0
+    /// TCP connections closed at the connection cap to admit a new one (the longest idle of the
+    /// source holding the most).
+    public var connectionsEvicted: UInt64 = 0
     /// TCP connections closed for being idle (half-open or slow) past the idle timeout.
     public var connectionsTimedOut: UInt64 = 0
     /// Lines read from files by `[input.file]`.
@@ -29,7 +34,9 @@ public struct IngestCounters: Sendable, Equatable {
     public var summaryLine: String {
         "stats received=\(received) bytes=\(bytes) parse_errors=\(parseErrors) truncated=\(truncated) "
             + "framing_errors=\(framingErrors) connections=\(connectionsOpen) accepted=\(connectionsAccepted) "
-            + "rejected=\(connectionsRejected) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors) "
+            + "rejected=\(connectionsRefusedPerSource + connectionsRefusedNoDescriptors) "
+            + "rejected_per_source=\(connectionsRefusedPerSource) rejected_no_fds=\(connectionsRefusedNoDescriptors) "
+            + "evicted=\(connectionsEvicted) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors) "
             + "file_lines=\(fileLines)"
     }
 }

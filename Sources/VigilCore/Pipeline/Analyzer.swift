@@ -1,3 +1,25 @@
+/// When a message says its events happened, and when it arrived: what `SenderClocks` turn into
+/// the time detection uses.
+public struct MessageTime: Sendable, Equatable {
+    /// The time the message claims (its header's timestamp); nil when it has none.
+    public var claimed: Timestamp?
+    /// `claimed` was read without a zone (RFC 3164), so it may be in another zone.
+    public var zoneless: Bool
+    /// When it arrived: the collector's clock, or the file's own timeline in `analyze`.
+    public var received: Timestamp
+
+    public init(claimed: Timestamp?, zoneless: Bool = false, received: Timestamp) {
+        self.claimed = claimed
+        self.zoneless = zoneless
+        self.received = received
+    }
+
+    /// The time of a parsed syslog message received at `received`.
+    public init(_ fields: SyslogFields, received: Timestamp) {
+        self.init(claimed: fields.timestamp, zoneless: fields.timestampIsZoneless, received: received)
+    }
+}
+
 /// The stage after parsing, shared by `serve`, `follow` and `analyze`: recognises the sshd,
 /// access-log and session-summary payloads in a message, joins sshd lines per connection,
 /// and feeds detection and the traffic stats.
@@ -6,20 +28,22 @@
 /// allocation, no existential), so a caller that keeps more than detection and the stats do
 /// (the offline report) builds on the same single path; `serve` ignores it.
 ///
+/// Event times go through `clocks` (one per host): no time a sender claims can move another
+/// host's windows, or the engine's clock past the time its message arrived (docs/clocks.md).
+///
 /// Pure: times are passed in. Per message it allocates nothing in the steady state
 /// (a new host, section or client in the stats allocates once).
 public struct Analyzer {
     public var engine: DetectionEngine
     public var stats: TrafficStats
     public private(set) var counters = Counters()
+    /// Each host's clock: bounds and corrects the times events claim.
+    public private(set) var clocks: SenderClocks
     /// Sessions that ended, in order; collected only when `keepsSessions`.
     public private(set) var finishedSessions: [SSHSession] = []
     public let keepsSessions: Bool
     private var tracker: SSHConnectionTracker
     private let ssh: SSHExtractor
-    /// Online, an event may not claim a time later than its receive time plus the lateness:
-    /// one sender with a clock far ahead must not make everyone else's events late.
-    private let clampsToReceiveTime: Bool
 
     /// What the analyzer recognised.
     public struct Counters: Sendable, Equatable {
@@ -27,8 +51,6 @@ public struct Analyzer {
         public var sshEvents = 0
         public var httpRequests = 0
         public var sessionSummaries = 0
-        /// Events whose claimed time was too far ahead of their receive time.
-        public var futureTimestamps = 0
     }
 
     /// What one message turned out to be, with the time it was counted at.
@@ -43,61 +65,54 @@ public struct Analyzer {
         case sessionSummary(SessionSummary)
     }
 
-    /// An analyzer with `settings` for detection and `stats` for the traffic counters (by default,
-    /// capped per-interval counters). `hashSeed` keys every hash table that senders fill (detection,
-    /// the connection tracker, the stats), so a live daemon passes a random one.
+    /// An analyzer with `settings` for detection and the clocks, and `stats` for the traffic
+    /// counters (by default, capped per-interval counters). `hashSeed` keys every hash table that
+    /// senders fill (detection, the connection tracker, the stats), so a live daemon passes a
+    /// random one.
     public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), stats: TrafficStats? = nil,
-                clampsToReceiveTime: Bool, keepsSessions: Bool = false, idPrefix: String = "", hashSeed: UInt64 = 0,
+                keepsSessions: Bool = false, idPrefix: String = "", hashSeed: UInt64 = 0,
                 hostName: @escaping (HostID) -> String) {
         engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hashSeed: hashSeed, hostName: hostName)
+        clocks = SenderClocks(toleranceMicroseconds: settings.clockToleranceMicroseconds,
+                              latenessMicroseconds: settings.latenessMicroseconds)
         tracker = SSHConnectionTracker(hashSeed: hashSeed)
         self.stats = stats ?? TrafficStats(hashSeed: hashSeed)
         self.ssh = ssh
-        self.clampsToReceiveTime = clampsToReceiveTime
         self.keepsSessions = keepsSessions
     }
 
-    /// Analyzes one parsed syslog message; `receivedAt` stands in for a missing timestamp.
+    /// Analyzes one parsed syslog message of `host` received at `receivedAt`.
     @discardableResult
     public mutating func observe(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) -> Observation {
         observe(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), host: host,
-                time: eventTime(fields, receivedAt: receivedAt))
+                at: MessageTime(fields, received: receivedAt))
     }
 
-    /// The time a parsed message is analyzed at: its own, or `receivedAt` when it has none or
-    /// claims to be further ahead of `receivedAt` than the lateness allows (counted).
-    public mutating func eventTime(_ fields: SyslogFields, receivedAt: Timestamp) -> Timestamp {
-        clamp(fields.timestamp ?? receivedAt, receivedAt: receivedAt)
-    }
-
-    /// Feeds an event another collector already extracted (`RelayDecoder`, SPEC §9), of `host` at
-    /// its own time: counted and detected like a local one, without joining by connection (the
-    /// edge did that). A time too far past `receivedAt` is clamped like a message's; `text` is
-    /// what the event's textual ranges point into.
+    /// Feeds an event another collector already extracted (`RelayDecoder`, docs/relay.md), of
+    /// `host` at its own time: counted and detected like a local one, without joining by
+    /// connection (the edge did that). Its time goes through the host's clock like a message's.
+    /// `text` is what the event's textual ranges point into.
     @discardableResult
     public mutating func observeRelayed(_ event: RelayEvent, text: UnsafeRawBufferPointer, host: HostID,
                                         receivedAt: Timestamp) -> Observation {
         switch event {
         case .ssh(let ssh, let time):
-            let at = clamp(time, receivedAt: receivedAt)
+            let at = clocks.detectionTime(claimed: time, host: host, received: receivedAt)
             record(ssh, host: host, time: at)
             return .ssh(SSHTrackResult(event: ssh), time: at)
-        case .http(var request, let time):
-            let at = clamp(time, receivedAt: receivedAt)
-            request.time = at
-            return observeHTTP(request, text: text, host: host, time: at)
+        case .http(let request, let time):
+            return observeHTTP(request, text: text, host: host, time: clocks.detectionTime(claimed: time, host: host, received: receivedAt))
         case .sessionSummary(let summary):
-            return observeSessionSummary(summary, host: host)
+            return observeSessionSummary(summary, host: host, receivedAt: receivedAt)
         }
     }
 
-    /// `time`, or `receivedAt` when `time` claims to be further ahead of it than the lateness allows.
-    private mutating func clamp(_ time: Timestamp, receivedAt: Timestamp) -> Timestamp {
-        guard clampsToReceiveTime && time.microseconds > receivedAt.microseconds &+ engine.settings.latenessMicroseconds else {
-            return time
-        }
-        counters.futureTimestamps += 1
-        return receivedAt
+    /// The detection time of an event of `host` at `time` whose own claim is `own` (an access-log
+    /// line's time, which has a zone), or else the message's.
+    @inline(__always)
+    private mutating func detectionTime(_ own: Timestamp?, _ time: MessageTime, host: HostID) -> Timestamp {
+        if let own { return clocks.detectionTime(claimed: own, host: host, received: time.received) }
+        return clocks.detectionTime(claimed: time.claimed, zoneless: time.zoneless, host: host, received: time.received)
     }
 
     /// What one message's payload is: read by `extract`, which changes no state, so that a caller
@@ -183,20 +198,20 @@ public struct Analyzer {
         }
     }
 
-    /// Analyzes what `extract` read from `buffer` (which its ranges point into), of `host`;
-    /// `time` stands in for a request's missing time.
+    /// Analyzes what `extract` read from `buffer` (which its ranges point into), of `host`, from
+    /// a message with the times `time`.
     @discardableResult
     public mutating func observe(_ extraction: Extraction, text buffer: UnsafeRawBufferPointer, host: HostID,
-                                 time: Timestamp) -> Observation {
+                                 at time: MessageTime) -> Observation {
         switch extraction {
         case .none:
             return .none
         case .ssh(let line):
-            return observeSSH(line, host: host, time: time)
+            return observeSSH(line, host: host, time: detectionTime(nil, time, host: host))
         case .http(let request):
-            return observeHTTP(request, text: buffer, host: host, time: time)
+            return observeHTTP(request, text: buffer, host: host, time: detectionTime(request.time, time, host: host))
         case .sessionSummary(let summary):
-            return observeSessionSummary(summary, host: host)
+            return observeSessionSummary(summary, host: host, receivedAt: time.received)
         }
     }
 
@@ -206,31 +221,40 @@ public struct Analyzer {
     /// can start those loads now, so their cache misses overlap the work in between.
     @discardableResult
     public mutating func observe(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
-                                 host: HostID, time: Timestamp,
+                                 host: HostID, at time: MessageTime,
                                  prefetch: some AddressPrefetching = NoPrefetching()) -> Observation {
         Self.route(buffer, text: text, app: app, pid: pid, extractor: ssh,
                    ssh: { line in
                        if let ip = line.ip { prefetch.prefetch(ip) }
-                       return observeSSH(line, host: host, time: time)
+                       return observeSSH(line, host: host, time: detectionTime(nil, time, host: host))
                    },
-                   http: { observeHTTP($0, text: buffer, host: host, time: time) },
-                   summary: { observeSessionSummary($0, host: host) }, none: .none)
+                   http: { observeHTTP($0, text: buffer, host: host, time: detectionTime($0.time, time, host: host)) },
+                   summary: { observeSessionSummary($0, host: host, receivedAt: time.received) }, none: .none)
     }
 
     /// Analyzes the sshd message at `text` in `buffer` (a syslog payload, or a bare line of an
     /// auth.log without header); `.none` when it is no sshd message the extractor knows.
     @discardableResult
     public mutating func observeSSH(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, pid: Int32, host: HostID,
-                                    time: Timestamp, prefetch: some AddressPrefetching = NoPrefetching()) -> Observation {
+                                    at time: MessageTime, prefetch: some AddressPrefetching = NoPrefetching()) -> Observation {
         guard let line = ssh.extract(buffer, range: text, pid: pid) else { return .none }
         if let ip = line.ip { prefetch.prefetch(ip) }
-        return observeSSH(line, host: host, time: time)
+        return observeSSH(line, host: host, time: detectionTime(nil, time, host: host))
     }
 
-    /// Joins one sshd line to its connection and detects its events. Inlined: a caller that
-    /// reads the result at once (the offline report) then reads it in place, without a copy.
+    /// Counts one access-log request already extracted (ranges into `text`) of a message with the
+    /// times `time`; the request's own time, when it has one, is its claim.
+    @discardableResult
+    public mutating func observeHTTP(_ request: HTTPRequest, text: UnsafeRawBufferPointer, host: HostID,
+                                     at time: MessageTime) -> Observation {
+        observeHTTP(request, text: text, host: host, time: detectionTime(request.time, time, host: host))
+    }
+
+    /// Joins one sshd line to its connection and detects its events at detection time `time`.
+    /// Inlined: a caller that reads the result at once (the offline report) then reads it in
+    /// place, without a copy.
     @discardableResult @inline(__always)
-    public mutating func observeSSH(_ line: SSHLine, host: HostID, time: Timestamp) -> Observation {
+    private mutating func observeSSH(_ line: SSHLine, host: HostID, time: Timestamp) -> Observation {
         counters.sshLines += 1
         let result = tracker.track(line, host: host, at: time)
         if let joined = result.joined { record(joined, host: host, time: time) }
@@ -239,22 +263,22 @@ public struct Analyzer {
         return .ssh(result, time: time)
     }
 
-    /// Counts one access-log request already extracted (ranges into `text`), at its own time or `time`.
-    @discardableResult
-    public mutating func observeHTTP(_ request: HTTPRequest, text: UnsafeRawBufferPointer, host: HostID,
-                                     time: Timestamp) -> Observation {
+    /// Counts one access-log request at detection time `time`.
+    private mutating func observeHTTP(_ request: HTTPRequest, text: UnsafeRawBufferPointer, host: HostID,
+                                      time: Timestamp) -> Observation {
         counters.httpRequests += 1
-        let at = request.time ?? time
-        engine.observeHTTP(host: host, time: at, clientIP: request.clientIP, status: request.status)
+        engine.observeHTTP(host: host, time: time, clientIP: request.clientIP, status: request.status)
         stats.recordHTTP(host: host, request: request, text: text)
-        return .http(request, time: at)
+        return .http(request, time: time)
     }
 
-    /// Counts one session summary already extracted, at its end.
+    /// Counts one session summary already extracted, received at `receivedAt`, at its end (a past
+    /// event, not a reading of the sender's clock: bounded by `receivedAt`, never learned from).
     @discardableResult
-    public mutating func observeSessionSummary(_ summary: SessionSummary, host: HostID) -> Observation {
+    public mutating func observeSessionSummary(_ summary: SessionSummary, host: HostID, receivedAt: Timestamp) -> Observation {
         counters.sessionSummaries += 1
-        engine.observeSessionSummary(host: host, time: summary.end, summary: summary)
+        let end = clocks.detectionTime(claimed: summary.end, host: host, received: receivedAt, learns: false)
+        engine.observeSessionSummary(host: host, time: end, summary: summary)
         return .sessionSummary(summary)
     }
 

@@ -1,8 +1,14 @@
-/// Why a message marked `vigil-relay` was not taken as an event; the central counts these and
-/// keeps the message like any other.
+/// Why a message on the relay listener was not taken as an event; the central counts these by
+/// kind and drops the message.
 public enum RelayDecodeError: Error, Sendable, Equatable {
     /// Not RFC 5424 (the relay format is).
     case notRFC5424
+    /// Not marked `vigil-relay`: an ordinary log line, which has no place on the relay listener.
+    case notRelay
+    /// No `mac` as the element's last parameter.
+    case unsigned
+    /// The `mac` does not match the element under the relay key: forged, altered, or another key.
+    case badMAC
     /// The MSGID names no event kind.
     case unknownKind
     /// No `[event@32473 ...]` element, or a malformed structured-data field.
@@ -14,10 +20,25 @@ public enum RelayDecodeError: Error, Sendable, Equatable {
     /// A parameter is present twice, or its value is out of range or unreadable.
     case invalid(StaticString)
 
+    /// A short name for counters and logs: `bad_mac`, `invalid_host`, …
+    public var name: String {
+        switch self {
+        case .notRFC5424: return "not_rfc5424"
+        case .notRelay: return "not_relay"
+        case .unsigned: return "unsigned"
+        case .badMAC: return "bad_mac"
+        case .unknownKind: return "unknown_kind"
+        case .noEventElement: return "no_event_element"
+        case .unsupportedVersion: return "unsupported_version"
+        case .missing(let p): return "missing_\(p)"
+        case .invalid(let p): return "invalid_\(p)"
+        }
+    }
+
     public static func == (a: RelayDecodeError, b: RelayDecodeError) -> Bool {
         switch (a, b) {
-        case (.notRFC5424, .notRFC5424), (.unknownKind, .unknownKind), (.noEventElement, .noEventElement),
-             (.unsupportedVersion, .unsupportedVersion):
+        case (.notRFC5424, .notRFC5424), (.notRelay, .notRelay), (.unsigned, .unsigned), (.badMAC, .badMAC),
+             (.unknownKind, .unknownKind), (.noEventElement, .noEventElement), (.unsupportedVersion, .unsupportedVersion):
             return true
         case (.missing(let x), .missing(let y)), (.invalid(let x), .invalid(let y)):
             return x.description == y.description
@@ -27,18 +48,26 @@ public enum RelayDecodeError: Error, Sendable, Equatable {
     }
 }
 
-/// A relay message read back: the event and the host it happened on (a range into `RelayDecoder.text`).
+/// A relay message read back: the event, the host it happened on, and which message of which
+/// edge it is (ranges into `RelayDecoder.text`).
 public struct RelayDecoded: Sendable, Equatable {
     /// The name of the host the event happened on.
     public var host: Range<Int>
     /// The event; its textual ranges point into `RelayDecoder.text`.
     public var event: RelayEvent
+    /// The name of the edge that sealed it.
+    public var edge: Range<Int>
+    /// The edge's run and the message's number in it (`RelayReplayGuard`).
+    public var boot: UInt64
+    public var sequence: UInt64
 }
 
 /// Reads the relay messages `RelayMessage` writes, checking every field: a relay message is input
-/// from the network like any other, so nothing in it is taken on trust. Numbers must be in range,
+/// from the network like any other, so nothing in it is taken on trust. The MAC is checked first,
+/// over the exact bytes the edge sealed, before any field is read; then numbers must be in range,
 /// addresses and times must parse, a parameter may not appear twice, text fields are bounded.
-/// Unknown parameters are ignored (a newer edge may add some).
+/// Unknown parameters are ignored (a newer edge may add some). Whether a message was seen before
+/// is the caller's to ask (`RelayReplayGuard`).
 ///
 /// Unescaped text fields (host, user, section) go into `text`, a buffer reused from message to
 /// message, so decoding allocates nothing once it has grown.
@@ -50,11 +79,17 @@ public struct RelayDecoder {
     /// Largest accepted repeat count of an sshd event.
     public static let maxCount: Int64 = 1_000_000
 
+    /// The key messages must be sealed with.
+    private let key: RelayKey
+
     /// The unescaped text fields of the last decoded message.
     public private(set) var text: [UInt8] = []
 
-    /// An empty decoder.
-    public init() { text.reserveCapacity(512) }
+    /// A decoder that accepts only messages sealed with `key`.
+    public init(key: RelayKey) {
+        self.key = key
+        text.reserveCapacity(512)
+    }
 
     /// Whether the parsed message claims to be a relay message (APP-NAME `vigil-relay`).
     public static func isRelay(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields) -> Bool {
@@ -64,11 +99,16 @@ public struct RelayDecoder {
 
     /// The parameters this decoder knows; the raw value of each goes in `raw[field.rawValue]`.
     private enum Field: Int, CaseIterable {
-        case v, host, time, ip, port, pid, user, count, status, bytes, section, start
+        case v, kind, host, time, ip, port, pid, user, count, status, bytes, section, start, edge, boot, seq, mac
 
         var name: StaticString {
             switch self {
             case .v: return "v"
+            case .kind: return "kind"
+            case .edge: return "edge"
+            case .boot: return "boot"
+            case .seq: return "seq"
+            case .mac: return "mac"
             case .host: return "host"
             case .time: return "time"
             case .ip: return "ip"
@@ -91,11 +131,11 @@ public struct RelayDecoder {
         case ssh(SSHEvent.Kind), http, sessionSummary
     }
 
-    /// Decodes a relay message already parsed into `fields`.
+    /// Checks and decodes a relay message already parsed into `fields`.
     public mutating func decode(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields) -> Result<RelayDecoded, RelayDecodeError> {
         text.removeAll(keepingCapacity: true)
         guard fields.format == .rfc5424 else { return .failure(.notRFC5424) }
-        guard let kind = Self.kind(frame, fields.msgID.clamped(to: 0..<frame.count)) else { return .failure(.unknownKind) }
+        guard Self.isRelay(frame, fields) else { return .failure(.notRelay) }
         var reader = StructuredDataReader(frame, range: fields.structuredData)
         var element: StructuredDataElement?
         while let e = reader.next() {
@@ -103,60 +143,82 @@ public struct RelayDecoder {
         }
         guard let element else { return .failure(.noEventElement) }
         for i in raw.indices { raw[i] = nil }
+        var lastName = 0..<0
         var params = reader.parameters(of: element)
         while let param = params.next() {
+            lastName = param.name
             guard let field = Self.field(frame, param.name) else { continue }
             if raw[field.rawValue] != nil { return .failure(.invalid(field.name)) }
             raw[field.rawValue] = param.rawValue
         }
-        let p = (v: raw[Field.v.rawValue], host: raw[Field.host.rawValue], time: raw[Field.time.rawValue],
-                 ip: raw[Field.ip.rawValue], port: raw[Field.port.rawValue], pid: raw[Field.pid.rawValue],
-                 user: raw[Field.user.rawValue], count: raw[Field.count.rawValue], status: raw[Field.status.rawValue],
-                 bytes: raw[Field.bytes.rawValue], section: raw[Field.section.rawValue], start: raw[Field.start.rawValue])
-        guard let v = p.v, Self.equal(frame, v, RelayMessage.version) else { return .failure(.unsupportedVersion) }
-        guard let hostRaw = p.host else { return .failure(.missing("host")) }
+        // Authenticate before reading anything else: `mac` is the last parameter, and covers
+        // every byte of the element before the space that precedes it.
+        guard let mac = raw[Field.mac.rawValue], Self.equal(frame, lastName, "mac"), mac.upperBound &+ 2 == element.range.upperBound
+        else { return .failure(.unsigned) }
+        // Exactly what `RelaySigner` writes (64 lower-case hex digits): no second spelling of one
+        // sealed message, so a copy with its mac's case changed is no new message.
+        guard frame[mac].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }),
+              let claimed = SHA256Digest(hex: UnsafeRawBufferPointer(rebasing: frame[mac])) else { return .failure(.badMAC) }
+        let sealed = element.range.lowerBound..<(lastName.lowerBound &- 1)
+        guard key.authenticationCode(for: UnsafeRawBufferPointer(rebasing: frame[sealed])).constantTimeEquals(claimed) else {
+            return .failure(.badMAC)
+        }
+        func value(_ f: Field) -> Range<Int>? { raw[f.rawValue] }
+        guard let v = value(.v), Self.equal(frame, v, RelayMessage.version) else { return .failure(.unsupportedVersion) }
+        guard let kindRaw = value(.kind), let kind = Self.kind(frame, kindRaw) else { return .failure(.unknownKind) }
+        guard let edgeRaw = value(.edge) else { return .failure(.missing("edge")) }
+        guard RelaySigner.isValidEdgeName(UnsafeRawBufferPointer(rebasing: frame[edgeRaw])) else { return .failure(.invalid("edge")) }
+        guard let boot = Self.number(frame, value(.boot), default: -1, max: Int64.max), boot >= 0 else { return .failure(.invalid("boot")) }
+        guard let sequence = Self.number(frame, value(.seq), default: -1, max: Int64.max), sequence >= 1 else {
+            return .failure(.invalid("seq"))
+        }
+        let edgeStart = text.count
+        text.append(contentsOf: UnsafeRawBufferPointer(rebasing: frame[edgeRaw]))
+        let edge = edgeStart..<text.count
+        guard let hostRaw = value(.host) else { return .failure(.missing("host")) }
         guard let host = unescape(frame, hostRaw, max: Self.maxHostBytes), !host.isEmpty else { return .failure(.invalid("host")) }
-        guard let timeRaw = p.time else { return .failure(.missing("time")) }
+        guard let timeRaw = value(.time) else { return .failure(.missing("time")) }
         guard let time = SyslogTimestamps.rfc3339(frame, timeRaw.lowerBound, timeRaw.upperBound, defaultOffset: 0) else {
             return .failure(.invalid("time"))
         }
         var ip: IPAddress?
-        if let r = p.ip {
+        if let r = value(.ip) {
             guard let parsed = IPAddress.parse(UnsafeRawBufferPointer(rebasing: frame[r])) else { return .failure(.invalid("ip")) }
             ip = parsed
+        }
+        func decoded(_ event: RelayEvent) -> Result<RelayDecoded, RelayDecodeError> {
+            .success(RelayDecoded(host: host, event: event, edge: edge, boot: UInt64(boot), sequence: UInt64(sequence)))
         }
 
         switch kind {
         case .ssh(let sshKind):
-            guard let port = Self.number(frame, p.port, default: 0, max: Int64(UInt16.max)) else { return .failure(.invalid("port")) }
-            guard let pid = Self.number(frame, p.pid, default: 0, max: Int64(Int32.max)) else { return .failure(.invalid("pid")) }
-            guard let count = Self.number(frame, p.count, default: 1, max: Self.maxCount), count >= 1 else {
+            guard let port = Self.number(frame, value(.port), default: 0, max: Int64(UInt16.max)) else { return .failure(.invalid("port")) }
+            guard let pid = Self.number(frame, value(.pid), default: 0, max: Int64(Int32.max)) else { return .failure(.invalid("pid")) }
+            guard let count = Self.number(frame, value(.count), default: 1, max: Self.maxCount), count >= 1 else {
                 return .failure(.invalid("count"))
             }
             var user = 0..<0
-            if let r = p.user {
+            if let r = value(.user) {
                 guard let u = unescape(frame, r, max: Self.maxTextBytes) else { return .failure(.invalid("user")) }
                 user = u
             }
-            let event = SSHEvent(kind: sshKind, ip: ip, port: UInt16(port), pid: Int32(pid), user: user, count: Int(count))
-            return .success(RelayDecoded(host: host, event: .ssh(event, time: time)))
+            return decoded(.ssh(SSHEvent(kind: sshKind, ip: ip, port: UInt16(port), pid: Int32(pid), user: user, count: Int(count)), time: time))
         case .http:
-            guard p.status != nil else { return .failure(.missing("status")) }
-            guard let status = Self.number(frame, p.status, default: 0, max: 999) else { return .failure(.invalid("status")) }
-            guard let bytes = Self.number(frame, p.bytes, default: 0, max: Int64(1) << 53) else { return .failure(.invalid("bytes")) }
+            guard value(.status) != nil else { return .failure(.missing("status")) }
+            guard let status = Self.number(frame, value(.status), default: 0, max: 999) else { return .failure(.invalid("status")) }
+            guard let bytes = Self.number(frame, value(.bytes), default: 0, max: Int64(1) << 53) else { return .failure(.invalid("bytes")) }
             var section = 0..<0
-            if let r = p.section {
+            if let r = value(.section) {
                 guard let s = unescape(frame, r, max: Self.maxTextBytes) else { return .failure(.invalid("section")) }
                 section = s
             }
-            let request = HTTPRequest(clientIP: ip, time: time, section: section, status: UInt16(status), bytes: bytes)
-            return .success(RelayDecoded(host: host, event: .http(request, time: time)))
+            return decoded(.http(HTTPRequest(clientIP: ip, time: time, section: section, status: UInt16(status), bytes: bytes), time: time))
         case .sessionSummary:
             guard let ip else { return .failure(.missing("ip")) }
-            guard let startRaw = p.start else { return .failure(.missing("start")) }
+            guard let startRaw = value(.start) else { return .failure(.missing("start")) }
             guard let start = SyslogTimestamps.rfc3339(frame, startRaw.lowerBound, startRaw.upperBound, defaultOffset: 0),
                   start.microseconds <= time.microseconds else { return .failure(.invalid("start")) }
-            return .success(RelayDecoded(host: host, event: .sessionSummary(SessionSummary(ip: ip, start: start, end: time))))
+            return decoded(.sessionSummary(SessionSummary(ip: ip, start: start, end: time)))
         }
     }
 
@@ -170,7 +232,7 @@ public struct RelayDecoder {
         return nil
     }
 
-    /// The event kind a MSGID names.
+    /// The event kind named at `range` (the `kind` parameter; its names are those of the MSGID).
     private static func kind(_ frame: UnsafeRawBufferPointer, _ msgID: Range<Int>) -> Kind? {
         if equal(frame, msgID, "http") { return .http }
         if equal(frame, msgID, "session_summary") { return .sessionSummary }

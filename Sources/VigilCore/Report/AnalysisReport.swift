@@ -106,6 +106,9 @@ public struct AnalysisReport: Sendable, Equatable {
     public var alerts: [Alert] = []
     /// Events that arrived further out of time order than the lateness allows (not counted).
     public var lateEvents = 0
+    /// Events that claimed a time further ahead of their file's timeline than the clock
+    /// tolerance, taken at the timeline instead (`SenderClocks`).
+    public var futureEvents = 0
 
     public init() {}
 
@@ -190,6 +193,10 @@ public struct AnalysisReport: Sendable, Equatable {
         out += "\n== alert timeline (\(alerts.count)) ==\n"
         for a in alerts { out += a.stdoutLine() + "\n" }  // escaped by stdoutLine
         if lateEvents > 0 { out += "\n\(lateEvents) events were too far out of time order and not counted\n" }
+        if futureEvents > 0 {
+            out += "\(lateEvents > 0 ? "" : "\n")\(futureEvents) events claimed a time more than the clock tolerance past their file's "
+                + "timeline and were taken at the timeline\n"
+        }
         return out
     }
 
@@ -261,7 +268,7 @@ public struct AnalysisReport: Sendable, Equatable {
         }
         o += #"],"top_clients":"#.utf8; Self.appendCounts(http.topClients, to: &o)
         o += #"},"alerts":"#.utf8; Self.appendAlerts(alerts, to: &o)
-        o += #","late_events":\#(lateEvents)}"#.utf8
+        o += #","late_events":\#(lateEvents),"future_events":\#(futureEvents)}"#.utf8
         o.append(UInt8(ascii: "\n"))
         return String(decoding: o, as: UTF8.self)
     }

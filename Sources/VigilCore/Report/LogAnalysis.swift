@@ -38,7 +38,26 @@ public struct LogAnalysis {
         var lines = 0
         var invalid = 0
         var examples: [AnalysisReport.InvalidLine] = []
-        var lastTime: Timestamp
+        /// The file's own timeline, which stands in for the receive time `serve` would have: the
+        /// newest time its lines claimed, a line far ahead of the others left out (see `held`).
+        /// A line without a time of its own is taken at it. Starts at the options' reference time.
+        var reference: Timestamp
+        var hasReference = false
+        /// A line claiming a time more than the clock tolerance past `reference`, held until the
+        /// next timed line of this source tells whether the file's time really jumped there
+        /// (a quiet night: the next line is as late) or the line is a lone forged or broken one
+        /// (the next line is back: it is taken at `reference`, counted as future).
+        var held: [UInt8] = []
+        var heldTime: Int64 = 0
+        var isHolding = false
+    }
+
+    /// How a held line is fed once its successor decided.
+    private enum Replay {
+        /// The file's time did jump: the line is taken at its own time.
+        case confirmed
+        /// The line stands alone: taken at the file's timeline.
+        case outlier
     }
 
     struct Session {
@@ -102,7 +121,7 @@ public struct LogAnalysis {
         self.parser = parser
         self.ssh = ssh
         let names = self.names
-        analyzer = Analyzer(settings: settings, ssh: ssh, stats: .unlimited, clampsToReceiveTime: false,
+        analyzer = Analyzer(settings: settings, ssh: ssh, stats: .unlimited,
                             hostName: { names.table.name(of: $0) })
     }
 
@@ -110,7 +129,7 @@ public struct LogAnalysis {
     /// (unless `options.host` says otherwise); returns its index for `feed`.
     public mutating func addSource(name: String, host: String) -> Int {
         let id = intern(options.host ?? host)
-        sources.append(Source(name: name, host: id, format: options.format, lastTime: options.referenceTime))
+        sources.append(Source(name: name, host: id, format: options.format, reference: options.referenceTime))
         return sources.count - 1
     }
 
@@ -144,6 +163,10 @@ public struct LogAnalysis {
     /// lines that do not read as the source's format are counted as invalid.
     public mutating func feed(_ line: UnsafeRawBufferPointer, source: Int) {
         sources[source].lines += 1
+        process(line, source: source)
+    }
+
+    private mutating func process(_ line: UnsafeRawBufferPointer, source: Int) {
         var end = line.count
         while end > 0 && (line[end - 1] == UInt8(ascii: " ") || line[end - 1] == UInt8(ascii: "\t")) { end -= 1 }
         if end == 0 { return }
@@ -189,38 +212,89 @@ public struct LogAnalysis {
         if fields.isParseError {
             // An auth.log may hold bare sshd messages (journalctl -o cat, copied snippets).
             guard format == .sshd else { return false }
-            let seen = analyzer.observeSSH(line, text: 0..<line.count, pid: 0, host: fallbackHost, time: sources[source].lastTime,
-                                           prefetch: failuresByIP)
+            let seen = analyzer.observeSSH(line, text: 0..<line.count, pid: 0, host: fallbackHost,
+                                           at: MessageTime(claimed: nil, received: sources[source].reference), prefetch: failuresByIP)
             if case .none = seen { return false }
             count(host: fallbackHost, format: format)
-            note(seen, host: fallbackHost)
+            note(seen, host: fallbackHost, received: sources[source].reference)
             return true
         }
+        guard let received = reference(for: fields.timestamp, line, source: source) else { return true }
         let host = fields.hostname.isEmpty ? fallbackHost : intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
-        let time = fields.timestamp ?? sources[source].lastTime
-        sources[source].lastTime = time
         count(host: host, format: format)
         // sshd by its app name; nginx `access_log syslog:` and forwarded summaries by the payload.
         note(analyzer.observe(line, text: fields.text, app: fields.appName, pid: Analyzer.pid(line, fields.procID),
-                              host: host, time: time, prefetch: failuresByIP), host: host)
+                              host: host, at: MessageTime(fields, received: received), prefetch: failuresByIP),
+             host: host, received: received)
         return true
     }
 
     private mutating func feedAccess(_ request: borrowing HTTPRequest, _ line: UnsafeRawBufferPointer, source: Int, format: LogFormat) {
+        guard let received = reference(for: request.time, line, source: source) else { return }
         let host = sources[source].host
         count(host: host, format: format)
-        if let t = request.time { sources[source].lastTime = t }
         // The observation would only repeat the request: the report keeps nothing of it beyond the stats.
-        analyzer.observeHTTP(request, text: line, host: host, time: sources[source].lastTime)
-        passTime(sources[source].lastTime)
+        if case .http(_, let at) = analyzer.observeHTTP(request, text: line, host: host, at: MessageTime(claimed: nil, received: received)) {
+            passTime(at)
+        }
     }
 
     private mutating func feedSummary(_ line: UnsafeRawBufferPointer, range: Range<Int>, host: HostID, source: Int, format: LogFormat) -> Bool {
         guard let summary = SessionSummaryExtractor.extract(line, range: range) else { return false }
+        guard let received = reference(for: summary.end, line, source: source) else { return true }
         count(host: host, format: format)
-        sources[source].lastTime = summary.end
-        note(analyzer.observeSessionSummary(summary, host: host), host: host)
+        note(analyzer.observeSessionSummary(summary, host: host, receivedAt: received), host: host, received: received)
         return true
+    }
+
+    // MARK: - Each file's timeline
+
+    /// The reference time (what `serve` would have as the receive time) for a line of `source`
+    /// that claims `claimed`, advancing the file's timeline; nil when the line is held because it
+    /// claims a time more than the clock tolerance past the timeline (see `Source.held`). A line
+    /// already held decides first: this line's time says whether it was a jump or an outlier.
+    private mutating func reference(for claimed: Timestamp?, _ line: UnsafeRawBufferPointer, source: Int) -> Timestamp? {
+        if let replay {
+            // The held line itself, fed again now that its successor decided.
+            self.replay = nil
+            if replay == .confirmed, let claimed { sources[source].reference = claimed }
+            return sources[source].reference
+        }
+        guard let claimed else { return sources[source].reference }
+        let t = claimed.microseconds
+        if sources[source].isHolding {
+            replayHeld(source: source, confirmed: t >= sources[source].heldTime &- analyzer.clocks.toleranceMicroseconds)
+        }
+        if !sources[source].hasReference {
+            sources[source].hasReference = true
+            sources[source].reference = claimed
+        } else if t > sources[source].reference.microseconds &+ analyzer.clocks.toleranceMicroseconds {
+            sources[source].held.removeAll(keepingCapacity: true)
+            sources[source].held.append(contentsOf: line)
+            sources[source].heldTime = t
+            sources[source].isHolding = true
+            return nil
+        } else if t > sources[source].reference.microseconds {
+            sources[source].reference = claimed
+        }
+        return sources[source].reference
+    }
+
+    /// Feeds every line still held: the last timed line of its file, so nothing says its time was wrong.
+    private mutating func releaseHeld() {
+        for s in sources.indices where sources[s].isHolding { replayHeld(source: s, confirmed: true) }
+    }
+
+    /// Set while a held line is fed again: how its time is taken.
+    private var replay: Replay?
+
+    /// Feeds the line `source` holds, as a jump of the file's time (`confirmed`) or an outlier.
+    private mutating func replayHeld(source: Int, confirmed: Bool) {
+        sources[source].isHolding = false
+        let held = sources[source].held
+        replay = confirmed ? .confirmed : .outlier
+        held.withUnsafeBytes { process($0, source: source) }
+        replay = nil
     }
 
     // MARK: - What only the report keeps
@@ -228,7 +302,7 @@ public struct LogAnalysis {
     /// Keeps what the report needs beyond detection and the traffic counts: failures and
     /// session openings per address, finished sessions; and advances detection with event time.
     @inline(__always)
-    private mutating func note(_ seen: Analyzer.Observation, host: HostID) {
+    private mutating func note(_ seen: Analyzer.Observation, host: HostID, received: Timestamp) {
         let time: Timestamp
         switch seen {
         case .none:
@@ -242,7 +316,7 @@ public struct LogAnalysis {
         case .http(_, let at):
             time = at
         case .sessionSummary(let summary):
-            time = summary.end
+            time = min(summary.end, received)
             keep(Session(host: host, ip: summary.ip, start: summary.start, end: summary.end, fromSummary: true))
             accessByIP.note(summary.ip, at: summary.start)
         }
@@ -355,6 +429,7 @@ public struct LogAnalysis {
     /// Nothing fires past the end of the input: a session still open at the end is not
     /// reported as long because of time the log does not cover. Feeding after this is a mistake.
     public mutating func finish() {
+        releaseHeld()
         guard !finished, let last = latest else { return }
         finished = true
         collectAlerts()
@@ -369,6 +444,7 @@ public struct LogAnalysis {
     /// The report over everything fed so far. Unless `finish()` was called, detection is not
     /// advanced past the last line: a condition still holding there stays firing.
     public mutating func report() -> AnalysisReport {
+        releaseHeld()
         collectAlerts()
         let table = names.table
         let name = { (id: HostID) in table.name(of: id) }
@@ -437,6 +513,7 @@ public struct LogAnalysis {
 
         r.alerts = alerts
         r.lateEvents = analyzer.engine.lateEvents
+        r.futureEvents = analyzer.clocks.counters.future
         return r
     }
 }

@@ -19,6 +19,9 @@ public struct SyslogFields: Sendable, Equatable {
     public var priority: UInt8
     /// The frame's own time; nil when absent, NILVALUE or unreadable.
     public var timestamp: Timestamp?
+    /// `timestamp` carried no zone (an RFC 3164 `Mmm dd hh:mm:ss`) and was read at the
+    /// configured offset: the sender may be in another zone.
+    public var timestampIsZoneless: Bool
     public var hostname: Range<Int>
     public var appName: Range<Int>
     public var procID: Range<Int>
@@ -37,8 +40,9 @@ public struct SyslogFields: Sendable, Equatable {
     public init(format: SyslogFormat, priority: UInt8 = 13, timestamp: Timestamp? = nil,
                 hostname: Range<Int> = 0..<0, appName: Range<Int> = 0..<0, procID: Range<Int> = 0..<0,
                 msgID: Range<Int> = 0..<0, structuredData: Range<Int> = 0..<0, text: Range<Int> = 0..<0,
-                hadBOM: Bool = false) {
+                hadBOM: Bool = false, timestampIsZoneless: Bool = false) {
         self.format = format; self.priority = priority; self.timestamp = timestamp
+        self.timestampIsZoneless = timestampIsZoneless
         self.hostname = hostname; self.appName = appName; self.procID = procID; self.msgID = msgID
         self.structuredData = structuredData; self.text = text; self.hadBOM = hadBOM
     }

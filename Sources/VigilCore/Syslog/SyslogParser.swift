@@ -190,6 +190,7 @@ public struct SyslogParser: Sendable {
                 }
             } else if let scanned = SyslogTimestamps.bsd(f, i, end, utcOffset: utcOffsetSeconds, receivedAt: receivedAt) {
                 fields.timestamp = scanned.timestamp
+                fields.timestampIsZoneless = true
                 i = scanned.end
             } else if !hasPRI {
                 return nil

@@ -34,7 +34,7 @@ public final class Follower {
             return FileTailer(path: path, start: start == .end && stat(path, &st) != 0 ? .beginning : start)
         }
         let names = self.names
-        analyzer = Analyzer(settings: settings, clampsToReceiveTime: true, hashSeed: Posix.randomSeed(),
+        analyzer = Analyzer(settings: settings, hashSeed: Posix.randomSeed(),
                             hostName: { names.table.name(of: $0) })
         self.parser = parser
         self.host = names.table.intern(host)
@@ -89,7 +89,7 @@ public final class Follower {
     private func observe(_ line: UnsafeRawBufferPointer, now: Timestamp) {
         let fields = parser.parse(line, receivedAt: now, memo: &timestampMemo)
         if fields.isParseError {
-            analyzer.observe(line, text: 0..<line.count, app: 0..<0, pid: 0, host: host, time: now)
+            analyzer.observe(line, text: 0..<line.count, app: 0..<0, pid: 0, host: host, at: MessageTime(claimed: nil, received: now))
             return
         }
         let h = fields.hostname.isEmpty ? host : names.table.intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))

@@ -1,10 +1,15 @@
 import CVigilShim
 import Glibc
 
-/// Whole-file reads for small text files (config, token files); not for logs.
+/// Whole-file reads and writes for small files (config, key and state files); not for logs.
 public enum TextFile {
     /// Reads the file at `path` as UTF-8 (invalid bytes repaired), refusing files over `limit` bytes.
     public static func read(_ path: String, limit: Int = 16 << 20) throws(SystemError) -> String {
+        String(decoding: try readBytes(path, limit: limit), as: UTF8.self)
+    }
+
+    /// Reads the file at `path` as bytes, refusing files over `limit` bytes.
+    public static func readBytes(_ path: String, limit: Int = 16 << 20) throws(SystemError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw SystemError("open \(path)", errno: errno) }
         defer { Posix.close(fd) }
@@ -20,6 +25,22 @@ public enum TextFile {
             bytes.append(contentsOf: chunk[0..<n])
             if bytes.count > limit { throw SystemError("read \(path)", errno: EFBIG) }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
+    }
+
+    /// Replaces the file at `path` with `text` so that a reader (or a crash) sees the old file or
+    /// the new one, never half of one: written to `path.tmp`, then renamed over it.
+    public static func writeAtomically(_ path: String, _ text: String) throws(SystemError) {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw SystemError("open \(temporary)", errno: errno) }
+        var bytes = Array(text.utf8)
+        let failure = bytes.withUnsafeMutableBytes { raw -> SystemError? in
+            do throws(SystemError) { try Posix.writeAll(fd, UnsafeRawBufferPointer(raw)) } catch { return error }
+            return nil
+        }
+        Posix.close(fd)
+        if let failure { throw failure }
+        if rename(temporary, path) != 0 { throw SystemError("rename \(temporary)", errno: errno) }
     }
 }

@@ -17,6 +17,15 @@ public protocol FrameConsumer: AnyObject {
 }
 
 /// What happened to a TCP connection, for counters.
-public enum ConnectionEvent: Sendable {
-    case accepted, closed, rejected, timedOut
+public enum ConnectionEvent: Sendable, Equatable {
+    case accepted, closed, timedOut
+    /// Refused at once: its source is not in the listener's allow list (the relay listener).
+    case notAllowed
+    /// Refused at once: its source already holds the most connections one source may.
+    case perSourceLimit
+    /// Refused at once: the process is out of file descriptors (accepted with the spare one and closed).
+    case noDescriptors
+    /// Closed to make room: the listener was at its cap, and this was the connection idle the
+    /// longest of the source holding the most.
+    case evicted
 }

@@ -3,37 +3,89 @@ import Glibc
 public import VigilCore
 
 /// A TCP syslog listener: accepts connections and frames each one independently.
+///
+/// No sender can lock others out (docs/relay.md, "Threat model"): one source (an IPv4 address,
+/// or an IPv6 /64) holds at most `Limits.maxPerSource` connections; at the cap of
+/// `Limits.maxConnections`, a new connection is admitted by closing the connection idle the
+/// longest of the source holding the most; and when the process runs out of descriptors the
+/// listener stops polling its socket (instead of spinning on `EMFILE`) until a connection closes
+/// or a second passes, turning waiting clients away politely with a spare descriptor. Each of
+/// these is counted (`ConnectionEvent`) and logged at most once per `Limits.logIntervalMicros`.
 public final class TCPListener: EventHandler {
+    /// How many connections are taken, from whom, and for how long.
+    public struct Limits: Sendable {
+        /// Connections open at once.
+        public var maxConnections: Int
+        /// Connections open at once from one source.
+        public var maxPerSource: Int
+        /// A connection silent this long is closed.
+        public var idleTimeoutMicros: Int64
+        /// Least time between two log lines about refused or evicted connections.
+        public var logIntervalMicros: Int64
+
+        public init(maxConnections: Int, maxPerSource: Int, idleTimeoutMicros: Int64, logIntervalMicros: Int64 = 10_000_000) {
+            self.maxConnections = max(1, maxConnections)
+            self.maxPerSource = max(1, maxPerSource)
+            self.idleTimeoutMicros = idleTimeoutMicros
+            self.logIntervalMicros = logIntervalMicros
+        }
+    }
+
     public let fd: Int32
     public let address: SocketAddress
     private unowned let loop: EventLoop
     private let consumer: any FrameConsumer
     private let maxMessageBytes: Int
-    private let maxConnections: Int
-    private let idleTimeoutMicros: Int64
+    public let limits: Limits
+    /// Whether a peer may connect at all (the relay listener's allow list); nil: anyone.
+    private let admits: ((SocketAddress) -> Bool)?
+    private let log: (String) -> Void
+    private var logLimiter: LogLimiter
     /// One read buffer shared by every connection of this listener (the loop is single-threaded).
     let readBuffer: UnsafeMutableRawBufferPointer
     private var connections: [Int32: TCPConnection] = [:]
+    /// Open connections per source (`sourceKey`).
+    private var perSource: [IPAddress: Int] = [:]
+    /// A descriptor held in reserve: when accept fails for lack of descriptors, it is closed so
+    /// one waiting client can be accepted and closed at once instead of hanging, then reopened.
+    private var spare: Int32
+    /// While out of descriptors: the monotonic time after which polling the socket resumes.
+    private var pausedUntil: Int64?
 
-    public init(address: SocketAddress, maxMessageBytes: Int, maxConnections: Int, idleTimeoutMicros: Int64,
-                loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
+    /// Binds `address` and starts accepting; `admits` (when given) decides which peers may
+    /// connect at all; `log` gets the (rate-limited) lines about refused connections.
+    public init(address: SocketAddress, maxMessageBytes: Int, limits: Limits, loop: EventLoop, consumer: any FrameConsumer,
+                admits: ((SocketAddress) -> Bool)? = nil, log: @escaping (String) -> Void = { _ in }) throws(SystemError) {
         (fd, self.address) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue))
         self.loop = loop
         self.consumer = consumer
         self.maxMessageBytes = maxMessageBytes
-        self.maxConnections = maxConnections
-        self.idleTimeoutMicros = idleTimeoutMicros
+        self.limits = limits
+        self.admits = admits
+        self.log = log
+        logLimiter = LogLimiter(intervalMicroseconds: limits.logIntervalMicros)
         readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+        spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
         try loop.register(fd, mask: EventLoop.readable, handler: self)
     }
 
     deinit {
         for connection in connections.values { Posix.close(connection.fd) }
         Posix.close(fd)
+        if spare >= 0 { Posix.close(spare) }
         readBuffer.deallocate()
     }
 
     public var openConnections: Int { connections.count }
+
+    /// Whether the listener stopped polling its socket for lack of descriptors.
+    public var isPaused: Bool { pausedUntil != nil }
+
+    /// The source a connection is counted under: its IPv4 address, or the /64 of its IPv6 address
+    /// (one host usually holds a whole /64).
+    static func sourceKey(_ ip: IPAddress) -> IPAddress {
+        ip.isIPv4 ? ip : IPAddress(high: ip.high, low: 0)
+    }
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         for _ in 0..<256 {
@@ -43,17 +95,23 @@ public final class TCPListener: EventHandler {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { vigil_accept_nonblocking(fd, $0, &len) }
             }
             if client < 0 {
-                // EAGAIN: nothing more to accept. EMFILE and friends: try again on the next wake-up.
-                return
-            }
-            if connections.count >= maxConnections {
-                Posix.close(client)
-                consumer.connectionEvent(.rejected)
-                continue
+                let error = errno
+                if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM { outOfDescriptors(error) }
+                return  // EAGAIN: nothing more to accept
             }
             let peer = withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!) }
                 ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
-            let connection = TCPConnection(fd: client, peer: peer, listener: self, maxMessageBytes: maxMessageBytes)
+            if let admits, !admits(peer) {
+                refuse(client, .notAllowed, "connection from \(peer.ip) refused: not in the allow list")
+                continue
+            }
+            let source = Self.sourceKey(peer.ip)
+            if perSource[source, default: 0] >= limits.maxPerSource {
+                refuse(client, .perSourceLimit, "connection from \(peer.ip) refused: its source holds \(limits.maxPerSource) connections already")
+                continue
+            }
+            if connections.count >= limits.maxConnections { evictOne(now: now) }
+            let connection = TCPConnection(fd: client, peer: peer, source: source, listener: self, maxMessageBytes: maxMessageBytes)
             do {
                 try loop.register(client, mask: EventLoop.readable | EventLoop.hangup, handler: connection)
             } catch {
@@ -61,8 +119,66 @@ public final class TCPListener: EventHandler {
                 continue
             }
             connections[client] = connection
+            perSource[source, default: 0] += 1
             consumer.connectionEvent(.accepted)
         }
+    }
+
+    /// Closes a just-accepted connection at once, counting and (rate-limited) logging why.
+    private func refuse(_ client: Int32, _ event: ConnectionEvent, _ why: String) {
+        Posix.close(client)
+        consumer.connectionEvent(event)
+        note(why)
+    }
+
+    /// Logs `line` unless a line was logged less than an interval ago.
+    private func note(_ line: String) {
+        let (allowed, held) = logLimiter.allow(now: Posix.monotonicMicros())
+        if allowed { log("vigil: tcp \(address): \(line)" + (held > 0 ? " (and \(held) more since the last report)" : "")) }
+    }
+
+    /// `accept` failed for lack of descriptors: the clients waiting in the queue are accepted one
+    /// by one with the spare descriptor and closed at once (they see the connection end, not
+    /// silence), and the socket is left unpolled for a second, or until a connection closes, so
+    /// the loop does not spin.
+    private func outOfDescriptors(_ error: Int32) {
+        var refused = 0
+        if spare >= 0 {
+            Posix.close(spare)
+            while refused < 256 {
+                let client = vigil_accept_nonblocking(fd, nil, nil)
+                if client < 0 { break }
+                Posix.close(client)
+                refused += 1
+            }
+            spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        }
+        for _ in 0..<max(1, refused) { consumer.connectionEvent(.noDescriptors) }
+        note("out of file descriptors (\(String(cString: strerror(error)))); refusing connections until some close")
+        if pausedUntil == nil { loop.modify(fd, mask: 0) }
+        pausedUntil = Posix.monotonicMicros() + 1_000_000
+    }
+
+    /// Polls the socket again after a pause for lack of descriptors.
+    private func resume() {
+        guard pausedUntil != nil else { return }
+        pausedUntil = nil
+        loop.modify(fd, mask: EventLoop.readable)
+    }
+
+    /// At the cap: closes the connection idle the longest among those of the source holding the
+    /// most connections, so a source that filled the listener pays for the room, not the others.
+    private func evictOne(now: Timestamp) {
+        guard let busiest = perSource.max(by: { $0.value < $1.value })?.key else { return }
+        var victim: TCPConnection?
+        for connection in connections.values where connection.source == busiest {
+            if victim == nil || connection.lastActivityMicros < victim!.lastActivityMicros { victim = connection }
+        }
+        guard let victim else { return }
+        consumer.connectionEvent(.evicted)
+        note("at the cap of \(limits.maxConnections) connections: closed the longest idle one, from \(victim.peer.ip)")
+        readReady(victim, now: now)
+        if connections[victim.fd] != nil { close(victim, now: now) }
     }
 
     /// Reads what a connection has ready and hands its frames to the consumer.
@@ -131,13 +247,18 @@ public final class TCPListener: EventHandler {
         loop.unregister(connection.fd)
         Posix.close(connection.fd)
         connections[connection.fd] = nil
+        let left = perSource[connection.source, default: 1] - 1
+        perSource[connection.source] = left > 0 ? left : nil
         consumer.connectionEvent(.closed)
+        resume()  // a descriptor came free
     }
 
     /// Closes connections that sent nothing for longer than the idle timeout (half-open or stalled
-    /// peers), after reading whatever they did send. `monotonicMicros` is the loop's monotonic now.
+    /// peers), after reading whatever they did send, and polls the socket again after a pause for
+    /// lack of descriptors. `monotonicMicros` is the loop's monotonic now.
     public func closeIdleConnections(monotonicMicros: Int64, now: Timestamp) {
-        let limit = monotonicMicros - idleTimeoutMicros
+        if let until = pausedUntil, monotonicMicros >= until { resume() }
+        let limit = monotonicMicros - limits.idleTimeoutMicros
         for connection in Array(connections.values) where connection.lastActivityMicros < limit {
             consumer.connectionEvent(.timedOut)
             readReady(connection, now: now)
@@ -159,13 +280,16 @@ public final class TCPListener: EventHandler {
 final class TCPConnection: EventHandler {
     let fd: Int32
     let peer: SocketAddress
+    /// What it counts under for the per-source limit (`TCPListener.sourceKey`).
+    let source: IPAddress
     unowned let listener: TCPListener
     var decoder: FrameDecoder
     var lastActivityMicros: Int64
 
-    init(fd: Int32, peer: SocketAddress, listener: TCPListener, maxMessageBytes: Int) {
+    init(fd: Int32, peer: SocketAddress, source: IPAddress, listener: TCPListener, maxMessageBytes: Int) {
         self.fd = fd
         self.peer = peer
+        self.source = source
         self.listener = listener
         decoder = FrameDecoder(maxMessageBytes: maxMessageBytes)
         lastActivityMicros = Posix.monotonicMicros()

@@ -25,6 +25,8 @@ public final class HostStore {
     public var retention: StoreRetention
     /// The most file descriptors kept open at once.
     public let maxOpenFiles: Int
+    /// `maxOpenFiles` unless given: what the daemon reserves descriptors for.
+    public static let defaultMaxOpenFiles = 256
     /// How many unwritten bytes one file may hold while writes fail before new lines are dropped.
     public let maxBufferedBytesPerFile: Int
 
@@ -51,7 +53,7 @@ public final class HostStore {
 
     /// Opens (creating when missing) `directory` and `directory/hosts`; fails when they cannot be created or
     /// `hosts` is not writable.
-    public init(directory: String, retention: StoreRetention = StoreRetention(), maxOpenFiles: Int = 256,
+    public init(directory: String, retention: StoreRetention = StoreRetention(), maxOpenFiles: Int = defaultMaxOpenFiles,
                 maxBufferedBytesPerFile: Int = 4 << 20) throws(SystemError) {
         precondition(maxOpenFiles > 0 && maxBufferedBytesPerFile > 0)
         self.directory = directory

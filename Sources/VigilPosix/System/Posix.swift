@@ -93,12 +93,18 @@ public enum Posix {
         return String(cString: buffer)
     }
 
-    /// Raises the soft open-file limit to the hard limit so thousands of connections fit.
-    public static func raiseFileLimit() {
+    /// Raises the soft open-file limit to the hard limit so thousands of connections fit, and
+    /// returns the soft limit now in force.
+    @discardableResult
+    public static func raiseFileLimit() -> Int {
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
         var limit = rlimit()
-        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        guard getrlimit(resource, &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(resource, &raised) == 0 { limit = raised }
         }
+        return Int(clamping: limit.rlim_cur)  // RLIM_INFINITY is the largest value: no cap
     }
 }

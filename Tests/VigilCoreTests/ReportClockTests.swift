@@ -1,0 +1,60 @@
+import Testing
+@testable import VigilCore
+
+/// `vigil analyze` over files whose clocks disagree: each file's own timeline stands in for the
+/// arrival time, so one line claiming a far time blinds nobody, and a host in another zone is read
+/// in its zone.
+@Suite struct ReportClockTests {
+    let now = CivilDateTime(year: 2026, month: 12, day: 3).timestamp()
+
+    func run(_ files: [(String, [String])]) -> AnalysisReport {
+        var a = LogAnalysis(settings: DetectionSettings(), options: .init(referenceTime: now))
+        for (name, lines) in files {
+            let source = a.addSource(name: name, host: name)
+            for line in lines { Array(line.utf8).withUnsafeBytes { a.feed($0, source: source) } }
+        }
+        a.finish()
+        return a.report()
+    }
+
+    func failure(_ host: String, _ second: Int, ip: String = "198.51.100.30", hour: Int = 10) -> String {
+        let ss = second < 10 ? "0\(second)" : "\(second)"
+        return "<38>1 2026-11-22T\(hour):00:\(ss)Z \(host) sshd \(100 + second) - - Failed password for root from \(ip) port \(4000 + second) ssh2"
+    }
+
+    /// A central syslog file: web9 writes one line dated a day ahead, then web1 has five failed
+    /// passwords. Before, the forged line moved detection a day on and the brute force was late.
+    @Test func oneForgedLineInASharedFileBlindsNobody() {
+        var lines = [failure("web1", 0, ip: "192.0.2.1")]
+        lines.append(#"<190>1 2026-11-23T10:00:00Z web9 nginx - - - 10.0.0.1 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5"#)
+        lines += (1...5).map { failure("web1", $0) }
+        let r = run([("central.log", lines)])
+        #expect(r.lateEvents == 0)
+        #expect(r.futureEvents == 1)
+        #expect(r.text().contains("1 events claimed a time more than the clock tolerance past their file's timeline"))
+        #expect(r.json().contains(#""late_events":0,"future_events":1}"#))
+        #expect(r.alerts.contains { $0.rule == .sshBruteforce && $0.state == .firing && $0.host == "web1" })
+        #expect(r.alerts.allSatisfy { $0.ts < CivilDateTime(year: 2026, month: 11, day: 23).timestamp() })
+    }
+
+    /// A quiet hour in a file is no forgery: the line after the gap is as late, so the file's
+    /// time moves on and the brute force after the gap is detected at its own time.
+    @Test func aGapConfirmedByTheNextLineIsTheFilesTime() {
+        var lines = [failure("web1", 0, ip: "192.0.2.1")]
+        lines += (1...5).map { failure("web1", $0, hour: 11) }
+        let r = run([("auth.log", lines)])
+        #expect(r.futureEvents == 0 && r.lateEvents == 0)
+        let fired = r.alerts.first { $0.rule == .sshBruteforce && $0.state == .firing }
+        #expect(fired?.ts == CivilDateTime(year: 2026, month: 11, day: 22, hour: 11, minute: 0, second: 5).timestamp())
+    }
+
+    /// One file mixes hosts; web5's lines are RFC 3164 local time five hours west of UTC. Read at
+    /// UTC they were five hours late for the shared timeline; they are read in their zone.
+    @Test func aHostInAnotherZoneWithinOneFileIsDetected() {
+        var lines = [failure("web1", 0, ip: "192.0.2.1")]
+        lines += (1...5).map { "<38>Nov 22 05:00:0\($0) web5 sshd[30\($0)]: Failed password for root from 198.51.100.31 port 5\($0) ssh2" }
+        let r = run([("central.log", lines)])
+        #expect(r.lateEvents == 0)
+        #expect(r.alerts.contains { $0.rule == .sshBruteforce && $0.host == "web5" && $0.ip == IPAddress(198, 51, 100, 31) })
+    }
+}
