@@ -10,6 +10,8 @@
 # forwards to vigil; wrong passwords (sshpass) must raise ssh_bruteforce for 127.0.0.1. A real
 # nginx (access_log syslog:) under a short burst of curl requests must raise http_high_traffic,
 # and resolve it once quiet. Alerts are read from DATA/alerts.jsonl, the file sink and stdout.
+# Then scripts/e2e/trust.sh: forged relay lines, a real rsyslogd relaying sealed events between two
+# vigils, a sender's clock an hour ahead, descriptor floods under prlimit, and terminal escapes.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary.
@@ -31,6 +33,8 @@ SSHD_PID=
 NGINX_PID=
 AM_PID=
 SSH_RSYSLOG_PID=
+# Further processes started by the sourced parts (scripts/e2e/trust.sh), killed on exit.
+EXTRA_PIDS=()
 # Set when this script created /run/sshd, and the inode of the /dev/log socket it created.
 MADE_RUN_SSHD=0
 DEVLOG_INODE=
@@ -41,7 +45,7 @@ cleanup() {
     for pid in "$NGINX_PID" "$SSHD_PID" "$AM_PID"; do
         [ -n "$pid" ] && stop_pid "$pid" 3
     done
-    for pid in "$VIGIL_PID" "$RSYSLOG_PID" "$SSH_RSYSLOG_PID"; do
+    for pid in "$VIGIL_PID" "$RSYSLOG_PID" "$SSH_RSYSLOG_PID" "${EXTRA_PIDS[@]}"; do
         [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
     done
     wait 2>/dev/null
@@ -203,12 +207,12 @@ else
     fail "private rsyslogd starts" "$(cat "$RS/rsyslogd.out" 2>/dev/null)"
 fi
 
-# --- 10,000 connections open at once, a few of them hostile: every good message lands
+# --- 10,000 connections open at once from 50 addresses, a few of them hostile: every good message lands
 
 ensure_command python3 python3
 MANY=10000
 if out=$(timeout 120 python3 "$ROOT/scripts/e2e/many_connections.py" "$TCP" "$MANY" e2e-many "many $RUN" 2>&1); then
-    pass "10000 TCP connections open at once ($out)"
+    pass "10000 TCP connections from 50 addresses open at once ($out)"
     # 9,997 plain messages plus the one after the oversized frame.
     expect "every good message of 10000 connections lands, hostile frames close only their own" e2e-many "many $RUN" $((MANY - 2))
     expect "the frame after an oversized octet-counted frame is intact" e2e-many "many $RUN after-oversized" 1
@@ -568,8 +572,13 @@ else
     fail "vigil serve starts with an alertmanager sink"
 fi
 
+# --- trust: forged relay events, one sender's clock, descriptor floods, terminal escapes
+
+# shellcheck source=scripts/e2e/trust.sh
+. "$ROOT/scripts/e2e/trust.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr"; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2

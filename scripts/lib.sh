@@ -92,7 +92,8 @@ stop_pid() {
 _not_running() { ! kill -0 "$1" 2>/dev/null; }
 
 # start_vigil DATA_DIR STDERR_FILE [EXTRA_ARGS...]: starts `vigil serve` on ephemeral loopback
-# ports and waits (10 s at most) for `vigil: ready`. Sets VIGIL_PID, VIGIL_TCP_PORT, VIGIL_UDP_PORT.
+# ports and waits (10 s at most) for `vigil: ready`. Sets VIGIL_PID, VIGIL_TCP_PORT, VIGIL_UDP_PORT
+# and VIGIL_RELAY_PORT (when a relay listener was asked for with --relay-listen 127.0.0.1:0).
 # Its stdout (stdout alert sink, stats block) goes to VIGIL_STDOUT (default /dev/null).
 # Needs VIGIL (path of the binary).
 start_vigil() {
@@ -119,6 +120,8 @@ start_vigil() {
     fi
     VIGIL_TCP_PORT=$(sed -n 's/^vigil: listening tcp 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
     VIGIL_UDP_PORT=$(sed -n 's/^vigil: listening udp 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
+    # shellcheck disable=SC2034  # read by the sourcing script; empty without a relay listener
+    VIGIL_RELAY_PORT=$(sed -n 's/^vigil: listening relay 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
     if [ -z "$VIGIL_TCP_PORT" ] || [ -z "$VIGIL_UDP_PORT" ]; then
         say "vigil is ready but did not print both listening lines; its stderr:"
         sed 's/^/  | /' "$log" >&2

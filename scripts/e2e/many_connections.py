@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Opens N TCP connections to a collector on loopback and keeps them all open at once.
 
+They come from 50 source addresses (127.0.0.1 to 127.0.0.50), as from a fleet: one address may
+hold at most `max_connections_per_source` (1000) connections.
+
 Each connection sends one syslog message for host HOST carrying TOKEN and its index; a few
 connections in between send hostile frames (a non-numeric octet count, an absurd count, an
 oversized counted frame followed by a good one). Only after every connection is open and has
@@ -28,7 +31,7 @@ if soft != resource.RLIM_INFINITY and soft < count + 64:
 sockets = []
 sent = 0
 for i in range(count):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=("127.0.0.%d" % (1 + i % 50), 0))
     if i in hostile:
         s.sendall(hostile[i])
     else:

@@ -1,0 +1,258 @@
+# shellcheck shell=bash
+# Sourced by scripts/e2e.sh (which defines pass, fail, alert_count, WORK, VIGIL, RUN, EXTRA_PIDS):
+# no sender may decide what vigil believes about another one. Against the release binary:
+#   - forged relay lines on the syslog port are only log lines, and a real brute force on the host
+#     they name still alerts; on the relay listener they are refused and counted;
+#   - a real rsyslogd relays sealed events from an edge vigil to a central vigil, which raises
+#     ssh_distributed from them;
+#   - one sender's clock an hour ahead blinds nobody, and no alert carries a future time;
+#   - under prlimit, 1,100 connections neither spin the loop nor lock out a new sender, and out
+#     of descriptors the listener refuses politely instead of spinning;
+#   - an escape sequence in a request path never reaches the terminal raw.
+# Every server listens on loopback only; every wait and load is bounded.
+
+TRUST=$WORK/trust
+mkdir -p "$TRUST"
+KEY=$TRUST/relay.key
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY")
+
+# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (100 per second).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# stat_value FILE KEY: KEY=N of the last stats or relay line in FILE that has KEY.
+stat_value() {
+    local v
+    v=$(grep -o " $2=[0-9]*" "$1" | tail -n1 | cut -d= -f2)
+    printf '%s' "${v:-0}"
+}
+_stat_at_least() { [ "$(stat_value "$1" "$2")" -ge "$3" ]; }
+
+# --- forged relay lines and one sender's clock, against a central with a relay listener
+
+CENTRAL=$TRUST/central
+CENTRAL_ERR=$TRUST/central.stderr
+CENTRAL_OUT=$TRUST/central.stdout
+if VIGIL_STDOUT=$CENTRAL_OUT start_vigil "$CENTRAL" "$CENTRAL_ERR" --stats-interval 1s --sink stdout \
+    --relay-listen 127.0.0.1:0 --relay-allow 127.0.0.1/32 --relay-key "$KEY"; then
+    CENTRAL_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$CENTRAL_PID")
+    CENTRAL_TCP=$VIGIL_TCP_PORT
+    CENTRAL_RELAY=$VIGIL_RELAY_PORT
+    pass "a central starts with a relay listener (relay port $CENTRAL_RELAY)"
+else
+    fail "a central starts with a relay listener"
+    CENTRAL_PID=
+fi
+
+if [ -n "$CENTRAL_PID" ]; then
+    ALERTS_SAVED=$ALERTS
+    ALERTS=$CENTRAL/alerts.jsonl
+    now=$(date -u +%FT%TZ)
+    # The finding's reproducer: relay lines naming three hosts that never sent anything, an http
+    # relay line marking web1 as relayed, a count of a million; then web1's real brute force.
+    {
+        for h in web7 web8 web9; do
+            printf '<30>1 %s %s vigil-relay 4242 auth_failure [event@32473 v="1" host="%s" time="%s" ip="192.0.2.66" port="4242" user="root" count="1000000"]\n' \
+                "$now" "$h" "$h" "$now"
+        done
+        printf '<30>1 %s web1 vigil-relay 4242 http [event@32473 v="1" host="web1" time="%s" ip="192.0.2.67" status="200" bytes="1"]\n' "$now" "$now"
+        for i in 1 2 3 4 5 6 7 8; do
+            printf '<38>1 %s web1 sshd 5%s - - Failed password for root from 198.51.100.70 port 4%s ssh2\n' "$now" "$i" "$i"
+        done
+    } | timeout 10 nc -N -w 3 127.0.0.1 "$CENTRAL_TCP"
+    expect_alert "forged relay lines on the syslog port: web1's real brute force still fires" 10 \
+        '"rule":"ssh_bruteforce","state":"firing"' '"host":"web1"' '"ip":"198.51.100.70"'
+    if [ "$(alert_count "$ALERTS" '192.0.2.66')" = 0 ] && [ "$(alert_count "$ALERTS" 'ssh_distributed')" = 0 ]; then
+        pass "forged relay lines on the syslog port raise nothing about the hosts they name"
+    else
+        fail "forged relay lines on the syslog port raise nothing about the hosts they name" "$(cat "$ALERTS")"
+    fi
+    DATA_SAVED=$DATA
+    DATA=$CENTRAL
+    expect "a forged relay line is stored as the log line it is (hosts/web7)" web7 'vigil-relay 4242 auth_failure'
+    DATA=$DATA_SAVED
+    # The same lines on the relay listener: refused and counted, none taken.
+    printf '<30>1 %s web7 vigil-relay 4242 auth_failure [event@32473 v="1" host="web7" time="%s" ip="192.0.2.66"]\n' "$now" "$now" \
+        | timeout 10 nc -N -w 3 127.0.0.1 "$CENTRAL_RELAY"
+    if wait_for 10 grep -q '^vigil: relay listener received=0 .*rejected=1 .*unsigned=1' "$CENTRAL_ERR"; then
+        pass "an unsealed relay message on the relay listener is refused and counted"
+    else
+        fail "an unsealed relay message on the relay listener is refused and counted" "$(grep 'relay' "$CENTRAL_ERR" | tail -n3)"
+    fi
+    if grep -q 'vigil: relay: rejected a message from 127.0.0.1 (unsigned)' "$CENTRAL_ERR"; then
+        pass "the rejection is logged with its sender and reason"
+    else
+        fail "the rejection is logged with its sender and reason" "$(grep 'relay' "$CENTRAL_ERR" | tail -n3)"
+    fi
+
+    # One web server's access-log line an hour ahead, then another host's failures at the right time.
+    ahead=$(date -u -d '+1 hour' '+%d/%b/%Y:%H:%M:%S +0000')
+    now=$(date -u +%FT%TZ)
+    {
+        printf '<190>%s web9 nginx: 10.0.0.1 - - [%s] "GET / HTTP/1.1" 200 5 "-" "curl"\n' "$(date -u '+%b %e %H:%M:%S')" "$ahead"
+        for i in 1 2 3 4 5 6 7 8; do
+            printf '<38>1 %s web2 sshd 6%s - - Failed password for root from 198.51.100.71 port 5%s ssh2\n' "$now" "$i" "$i"
+        done
+    } | timeout 10 nc -N -w 3 127.0.0.1 "$CENTRAL_TCP"
+    expect_alert "a sender's clock an hour ahead: another host's brute force still fires" 10 \
+        '"rule":"ssh_bruteforce","state":"firing"' '"host":"web2"' '"ip":"198.51.100.71"'
+    if wait_for 5 _stat_at_least "$CENTRAL_ERR" future 1; then
+        pass "the line an hour ahead is counted as future on the stats line"
+    else
+        fail "the line an hour ahead is counted as future on the stats line" "$(grep '^vigil: stats' "$CENTRAL_ERR" | tail -n1)"
+    fi
+    latest=$(grep -o '"ts":"[^"]*"' "$ALERTS" | cut -d'"' -f4 | sort | tail -n1)
+    if [ -n "$latest" ] && [[ "$latest" < "$(date -u -d '+5 seconds' +%FT%TZ)" ]]; then
+        pass "no alert carries a future time (latest $latest)"
+    else
+        fail "no alert carries a future time" "latest ts: $latest"
+    fi
+
+    # A request path with an escape sequence: the stats block on stdout shows it escaped.
+    printf '<190>1 %s web3 nginx - - - 10.0.0.2 - - [%s] "GET /\033[2Jpwn%s HTTP/1.1" 200 5 "-" "curl"\n' \
+        "$(date -u +%FT%TZ)" "$(date -u '+%d/%b/%Y:%H:%M:%S +0000')" "$RUN" | timeout 10 nc -N -w 3 127.0.0.1 "$CENTRAL_TCP"
+    if wait_for 5 grep -qF "pwn$RUN" "$CENTRAL_OUT" && ! grep -q $'\033' "$CENTRAL_OUT"; then
+        pass "an escape sequence in a request path reaches stdout escaped, never raw"
+    else
+        fail "an escape sequence in a request path reaches stdout escaped, never raw" "$(grep -c $'\033' "$CENTRAL_OUT") raw ESC bytes"
+    fi
+    ALERTS=$ALERTS_SAVED
+fi
+
+# --- a real rsyslogd relaying sealed events from an edge vigil to the central's relay listener
+
+if [ -n "$CENTRAL_PID" ]; then
+    RR=$TRUST/rsyslog-relay
+    mkdir -p "$RR/spool"
+    RR_PORT=$(free_port)
+    cat >"$RR/rsyslog.conf" <<EOF
+# Private rsyslogd between an edge vigil and a central vigil: takes the edge's octet-counted
+# RFC 5424 over TCP and forwards it unchanged (RFC 5424, octet-counted) to the relay listener.
+global(workDirectory="$RR/spool")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="$RR_PORT" ruleset="relay")
+ruleset(name="relay") {
+    action(type="omfwd" target="127.0.0.1" port="$CENTRAL_RELAY" protocol="tcp" TCP_Framing="octet-counted"
+           template="RSYSLOG_SyslogProtocol23Format")
+}
+EOF
+    if start_rsyslogd "$RR/rsyslog.conf" "$RR" "$RR_PORT"; then
+        EXTRA_PIDS+=("$RSYSLOG_PID")
+        RR_PID=$RSYSLOG_PID
+        RSYSLOG_PID=
+        if start_vigil "$TRUST/edge" "$TRUST/edge.stderr" --stats-interval 1s --relay "syslog+tcp://127.0.0.1:$RR_PORT" \
+            --relay-key "$KEY" --relay.edge_name e2e-edge; then
+            EDGE_PID=$VIGIL_PID
+            EXTRA_PIDS+=("$EDGE_PID")
+            now=$(date -u +%FT%TZ)
+            for h in e2e-h1 e2e-h2 e2e-h3; do
+                printf '<38>1 %s %s sshd 71 - - Failed password for admin from 203.0.113.99 port 4001 ssh2\n' "$now" "$h"
+            done | timeout 10 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
+            ALERTS_SAVED=$ALERTS
+            ALERTS=$CENTRAL/alerts.jsonl
+            expect_alert "rsyslogd relays an edge's sealed events: the central raises ssh_distributed" 15 \
+                '"rule":"ssh_distributed","state":"firing"' '"ip":"203.0.113.99"' '"hosts":["e2e-h1","e2e-h2","e2e-h3"]'
+            ALERTS=$ALERTS_SAVED
+            if wait_for 5 grep -q '^vigil: relay listener received=3 .*rejected=[0-9]' "$CENTRAL_ERR" \
+                && [ "$(grep '^vigil: relay listener' "$CENTRAL_ERR" | tail -n1 | sed 's/.* rejected=\([0-9]*\).*/\1/')" = 1 ]; then
+                pass "the central took the 3 relayed events and rejected nothing more (the earlier forged one only)"
+            else
+                fail "the central took the 3 relayed events and rejected nothing more" "$(grep '^vigil: relay listener' "$CENTRAL_ERR" | tail -n1)"
+            fi
+            stop_pid "$EDGE_PID" 15 || true
+        else
+            fail "an edge vigil starts relaying through rsyslogd"
+        fi
+        stop_pid "$RR_PID" 10 || true
+    else
+        fail "a private rsyslogd relays between two vigils" "$(cat "$RR/rsyslogd.out" 2>/dev/null)"
+    fi
+fi
+[ -n "$CENTRAL_PID" ] && { stop_pid "$CENTRAL_PID" 15 || true; }
+
+# --- descriptor floods under prlimit
+
+ensure_command prlimit util-linux
+ensure_command python3 python3
+FD=$TRUST/fd
+mkdir -p "$FD"
+LIMITED=$FD/vigil-limited
+printf '#!/bin/sh\nexec prlimit --nofile=1024:1024 %s "$@"\n' "$VIGIL" >"$LIMITED"
+chmod +x "$LIMITED"
+VIGIL_SAVED=$VIGIL
+VIGIL=$LIMITED
+if start_vigil "$FD/data" "$FD/stderr" --stats-interval 1s; then
+    FD_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$FD_PID")
+    VIGIL=$VIGIL_SAVED
+    if grep -q '^vigil: max_connections lowered to [0-9]* per TCP listener to fit the open-file limit of 1024' "$FD/stderr"; then
+        pass "under prlimit 1024 the connection cap is lowered to fit ($(sed -n 's/^vigil: max_connections lowered to \([0-9]*\).*/\1/p' "$FD/stderr"))"
+    else
+        fail "under prlimit 1024 the connection cap is lowered to fit" "$(head -n5 "$FD/stderr")"
+    fi
+    # 1,100 connections from one address, held; meanwhile vigil's CPU and a newcomer's message.
+    timeout 60 python3 "$ROOT/scripts/e2e/hold_connections.py" "$VIGIL_TCP_PORT" 1100 127.0.0.1 e2e-fd-flood 8 >"$FD/hold.out" 2>&1 &
+    HOLD_PID=$!
+    if wait_for 40 grep -q '^ready' "$FD/hold.out"; then
+        before=$(cpu_ticks "$FD_PID")
+        sleep 2  # a measurement window, not a synchronisation: CPU used while 1,100 connections sit idle
+        used=$(($(cpu_ticks "$FD_PID") - before))
+        if [ "$used" -lt 40 ]; then
+            pass "1,100 idle connections under prlimit 1024: the loop does not spin ($used ticks of CPU in 2 s)"
+        else
+            fail "1,100 idle connections under prlimit 1024: the loop does not spin" "$used ticks of CPU in 2 s"
+        fi
+        printf '<13>1 - e2e-fd-newhost app - - - newcomer %s\n' "$RUN" | timeout 10 nc -N -w 3 -s 127.0.0.2 127.0.0.1 "$VIGIL_TCP_PORT"
+        DATA_SAVED=$DATA
+        DATA=$FD/data
+        expect "a new sender (and a new host file) is served while 1,100 connections are held" e2e-fd-newhost "newcomer $RUN"
+        DATA=$DATA_SAVED
+    else
+        fail "1,100 connections are opened" "$(cat "$FD/hold.out")"
+    fi
+    wait "$HOLD_PID" 2>/dev/null
+    if wait_for 5 _stat_at_least "$FD/stderr" evicted 1; then
+        pass "connections past the cap were made room for by closing the longest idle ($(stat_value "$FD/stderr" evicted) evicted)"
+    else
+        fail "connections past the cap were made room for by closing the longest idle" "$(grep '^vigil: stats' "$FD/stderr" | tail -n1)"
+    fi
+    # Out of descriptors: lower the running process's limit below what it holds room for.
+    prlimit --pid "$FD_PID" --nofile=200:200
+    timeout 60 python3 "$ROOT/scripts/e2e/hold_connections.py" "$VIGIL_TCP_PORT" 400 127.0.0.3 e2e-fd-emfile 6 >"$FD/emfile.out" 2>&1 &
+    HOLD_PID=$!
+    if wait_for 40 grep -q '^ready' "$FD/emfile.out"; then
+        before=$(cpu_ticks "$FD_PID")
+        sleep 2  # a measurement window, as above
+        used=$(($(cpu_ticks "$FD_PID") - before))
+        if [ "$used" -lt 40 ]; then
+            pass "out of descriptors (EMFILE) the loop does not spin ($used ticks of CPU in 2 s)"
+        else
+            fail "out of descriptors (EMFILE) the loop does not spin" "$used ticks of CPU in 2 s"
+        fi
+    else
+        fail "400 connections are opened past the descriptor limit" "$(cat "$FD/emfile.out")"
+    fi
+    wait "$HOLD_PID" 2>/dev/null
+    closed=$(sed -n 's/.*closed_by_server=\([0-9]*\).*/\1/p' "$FD/emfile.out")
+    if [ "${closed:-0}" -ge 100 ] && _stat_at_least "$FD/stderr" rejected_no_fds 1; then
+        pass "clients past the descriptor limit are closed at once, not left hanging ($closed of 400; counted)"
+    else
+        fail "clients past the descriptor limit are closed at once, not left hanging" "$(cat "$FD/emfile.out")" \
+            "$(grep '^vigil: stats' "$FD/stderr" | tail -n1)"
+    fi
+    logged=$(grep -c 'out of file descriptors' "$FD/stderr")
+    if [ "$logged" -ge 1 ] && [ "$logged" -le 12 ]; then
+        pass "running out of descriptors is logged at most once per interval ($logged lines)"
+    else
+        fail "running out of descriptors is logged at most once per interval" "$logged lines"
+    fi
+    printf '<13>1 - e2e-fd-after app - - - after %s\n' "$RUN" | timeout 10 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
+    DATA_SAVED=$DATA
+    DATA=$FD/data
+    expect "once descriptors are free again the listener takes connections again" e2e-fd-after "after $RUN"
+    DATA=$DATA_SAVED
+    stop_pid "$FD_PID" 15 || true
+else
+    VIGIL=$VIGIL_SAVED
+    fail "vigil serve starts under prlimit --nofile=1024:1024"
+fi
