@@ -19,6 +19,18 @@ import VigilDaemon
         return try Server(config: config, log: { _ in })
     }
 
+    /// The connection cap leaves room under the open-file limit for the store's files, the sinks
+    /// and the daemon's own descriptors, shared by the TCP listeners; a generous limit keeps the
+    /// configured cap.
+    @Test func theConnectionCapFitsTheOpenFileLimit() {
+        let reserve = HostStore.defaultMaxOpenFiles + 64
+        #expect(Server.connectionCap(configured: 20_000, fileLimit: 1024, listeners: 1, sinks: 0) == 1024 - reserve)
+        #expect(Server.connectionCap(configured: 20_000, fileLimit: 1024, listeners: 2, sinks: 2) == (1024 - reserve - 16) / 2)
+        #expect(Server.connectionCap(configured: 20_000, fileLimit: 1_048_576, listeners: 2, sinks: 3) == 20_000)
+        #expect(Server.connectionCap(configured: 20_000, fileLimit: 100, listeners: 1, sinks: 0) == 1)
+        #expect(Server.connectionCap(configured: 20_000, fileLimit: Int.max, listeners: 1, sinks: 0) == 20_000)
+    }
+
     @Test func messagesLandInTheirHostFileAndShutdownLosesNothing() throws {
         let dir = TemporaryDirectory().path
         let server = try makeServer(dir: dir)
