@@ -64,6 +64,12 @@ func follow(_ args: [String]) -> ExitCode {
         }
     }
     if paths.isEmpty { paths = ["/var/log/access.log"] }
+    for path in paths {
+        if let reason = unfollowableReason(path) {
+            logLine("vigil follow: \(reason)")
+            return .usage
+        }
+    }
     guard let config = loadConfig(configPath, command: "follow") else { return .usage }
     var settings = DetectionSettings(config: config)
     if let threshold { settings[.httpHighTraffic].threshold = threshold }

@@ -36,6 +36,12 @@ func serve(_ args: [String]) -> ExitCode {
     if !config.server.http.isEmpty {
         logLine("vigil: the HTTP API is not in this build yet; server.http is ignored")
     }
+    for path in config.fileInput.paths {
+        if let reason = unfollowableReason(path) {
+            logLine("vigil: input.file: \(reason)")
+            return .usage
+        }
+    }
     var relayKey: RelayKey?
     if config.relay.needsKey(config.server) {
         do {

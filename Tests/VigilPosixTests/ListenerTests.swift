@@ -29,6 +29,25 @@ import VigilCore
         #expect(consumer.frames.allSatisfy { !$0.truncated && $0.sender.ip == (v6 ? IPAddress.parse("::1")! : IPAddress(127, 0, 0, 1)) })
     }
 
+    /// Finding: rsyslog's RFC 5424 template over UDP ends every datagram with LF, which was stored
+    /// as `#012` (and `vigil analyze` then missed every sshd line of those files). A trailing LF,
+    /// CRLF or NUL is framing; one inside the message stays.
+    @Test func aDatagramsTrailingLineEndIsFraming() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try UDPListener(address: loopback(false), maxMessageBytes: 65_536, receiveBufferBytes: 1 << 20,
+                                       loop: loop, consumer: consumer)
+        let rsyslog = Fixtures.datagrams("rsyslog-udp-proto23.udp")
+        #expect(rsyslog.allSatisfy { $0.last == UInt8(ascii: "\n") })
+        let crafted = ["<13>1 - h a - - - crlf\r\n", "<13>1 - h a - - - nul\0", "<13>1 - h a - - - inner\nline\n\n"].map { Array($0.utf8) }
+        let client = TestClient(udpFamilyOf: listener.address)
+        for d in rsyslog + crafted { client.sendDatagram(d, to: listener.address) }
+        #expect(pump(loop) { consumer.frames.count == rsyslog.count + crafted.count })
+        #expect(consumer.frames.prefix(rsyslog.count).map(\.bytes) == rsyslog.map { Array($0.dropLast()) })
+        #expect(consumer.frames.suffix(crafted.count).map(\.text) ==
+            ["<13>1 - h a - - - crlf", "<13>1 - h a - - - nul", "<13>1 - h a - - - inner\nline"])
+    }
+
     @Test func udpDatagramLongerThanLimitIsTruncatedAndFlagged() throws {
         let loop = try EventLoop()
         let consumer = RecordingConsumer()

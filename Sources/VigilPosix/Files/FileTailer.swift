@@ -13,6 +13,19 @@ public enum TailStart: Sendable, Equatable {
     case saved(FileIdentity, offset: Int64)
 }
 
+/// Why `path` can never be followed: it is a directory, or its directory does not exist (a file
+/// that does not exist yet, or cannot be read yet, is waited for instead). Nil when it can be.
+public func unfollowableReason(_ path: String) -> String? {
+    var st = stat()
+    if stat(path, &st) == 0 {
+        return st.st_mode & S_IFMT == S_IFDIR ? "\(path) is a directory; give the log file in it" : nil
+    }
+    let directory = DirectoryWatcher.directory(of: path)
+    if stat(directory, &st) != 0 { return "\(path): its directory \(directory) does not exist" }
+    if st.st_mode & S_IFMT != S_IFDIR { return "\(path): \(directory) is not a directory" }
+    return nil
+}
+
 /// A file's identity on disk, to notice that a path now names another file.
 public struct FileIdentity: Hashable, Sendable {
     public var device: UInt64
@@ -50,6 +63,10 @@ extension SystemError: Equatable {
 /// file is read to its end, then the new one from its start) and copytruncate (reading restarts
 /// at 0), and waits for a file that does not exist yet.
 ///
+/// A file that exists but cannot be read (no permission, a directory) is reported once and tried
+/// again after a wait that doubles from 1 s up to 30 s, or at once when its inode, mode or change
+/// time changed (a `chmod`, a new file): never on every check, so nothing spins on it.
+///
 /// All the work happens in `check`, which reads whatever is new; inotify (or a timer) only
 /// decides when to call it, so tests drive it directly without sleeping.
 public final class FileTailer {
@@ -62,6 +79,16 @@ public final class FileTailer {
     private var splitter: LineSplitter
     private var buffer: UnsafeMutableRawBufferPointer
     private var reportedMissing = false
+    /// While the file exists but cannot be opened: the errno reported (0 otherwise), when to try
+    /// again (monotonic µs), the next wait, and the file's fingerprint when it failed.
+    private var failure: Int32 = 0
+    private var retryAt: Int64 = 0
+    private var retryWait: Int64 = 0
+    private var failedChange: Fingerprint?
+    /// Times `open` was tried while the file could not be read (for tests of the pacing).
+    private(set) var failedOpens = 0
+    static let firstRetryMicros: Int64 = 1_000_000
+    static let longestRetryMicros: Int64 = 30_000_000
 
     public init(path: String, start: TailStart = .end, maxLineBytes: Int = 65_536) {
         self.path = path
@@ -80,11 +107,13 @@ public final class FileTailer {
     public var position: (FileIdentity, Int64)? { identity.map { ($0, offset - Int64(splitter.pendingCount)) } }
 
     /// Reads everything new, calling `onLine` for each complete line; returns what it noticed.
+    /// `now` (monotonic µs) paces the retries of a file that cannot be read.
     @discardableResult
-    public func check(onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> [TailNotice] {
+    public func check(now: Int64 = Posix.monotonicMicros(), onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> [TailNotice] {
         var notices: [TailNotice] = []
         if fd < 0 {
-            openFile(&notices)
+            if failure != 0 && now < retryAt && changeTime() == failedChange { return notices }
+            openFile(&notices, now: now)
             if fd < 0 { return notices }
         }
         // copytruncate: the file shrank below what was read.
@@ -107,27 +136,57 @@ public final class FileTailer {
                 Posix.close(fd)
                 fd = -1
                 start = .beginning
-                openFile(&notices)
+                openFile(&notices, now: now)
                 if fd >= 0 { drain(onLine: onLine) }
             }
         }
         return notices
     }
 
-    private func openFile(_ notices: inout [TailNotice]) {
+    /// What changes when a file is replaced or its mode is changed: inode, mode and change time.
+    private struct Fingerprint: Equatable {
+        var inode: UInt64, mode: UInt32, seconds: Int, nanoseconds: Int
+    }
+
+    /// The path's fingerprint, nil when it cannot be read.
+    private func changeTime() -> Fingerprint? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Fingerprint(inode: UInt64(st.st_ino), mode: st.st_mode, seconds: st.st_ctim.tv_sec, nanoseconds: st.st_ctim.tv_nsec)
+    }
+
+    /// The file cannot be read for `error`: said once per kind of error, tried again later.
+    private func unreadable(_ error: SystemError, _ notices: inout [TailNotice], now: Int64) {
+        failedOpens += 1
+        if error.errno != failure { notices.append(.unreadable(path, error)) }
+        failure = error.errno
+        retryWait = min(max(Self.firstRetryMicros, retryWait * 2), Self.longestRetryMicros)
+        retryAt = now + retryWait
+        failedChange = changeTime()
+    }
+
+    private func openFile(_ notices: inout [TailNotice], now: Int64) {
         let opened = open(path, O_RDONLY | O_CLOEXEC)
         if opened < 0 {
             let e = errno
             if e == ENOENT {
                 if !reportedMissing { notices.append(.waitingForFile(path)) }
                 reportedMissing = true
+                failure = 0
             } else {
-                notices.append(.unreadable(path, SystemError("open \(path)", errno: e)))
+                unreadable(SystemError("open \(path)", errno: e), &notices, now: now)
             }
             return
         }
         var st = stat()
         fstat(opened, &st)
+        if st.st_mode & S_IFMT == S_IFDIR {
+            Posix.close(opened)
+            unreadable(SystemError("read \(path)", errno: EISDIR), &notices, now: now)
+            return
+        }
+        failure = 0
+        retryWait = 0
         let id = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
         let size = Int64(st.st_size)
         switch start {

@@ -2,7 +2,8 @@ import CVigilShim
 import Glibc
 public import VigilCore
 
-/// A UDP syslog listener: one datagram is one message, read in batches with recvmmsg.
+/// A UDP syslog listener: one datagram is one message (without a trailing LF, CR or NUL), read in
+/// batches with recvmmsg.
 public final class UDPListener: EventHandler {
     public let fd: Int32
     public let address: SocketAddress
@@ -33,6 +34,10 @@ public final class UDPListener: EventHandler {
         buffer.deallocate(); headers.deallocate(); iovecs.deallocate(); names.deallocate()
     }
 
+    /// LF, CR and NUL: what senders end a datagram with.
+    @inline(__always)
+    static func isTerminator(_ byte: UInt8) -> Bool { byte == 0x0A || byte == 0x0D || byte == 0 }
+
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         // Bounded number of batches per wake-up so TCP connections get their turn.
         for _ in 0..<32 {
@@ -47,8 +52,12 @@ public final class UDPListener: EventHandler {
             let n = vigil_recvmmsg(fd, headers, UInt32(batch), Int32(MSG_DONTWAIT))
             if n <= 0 { return }
             for i in 0..<Int(n) {
-                let length = min(Int(headers[i].msg_len), slotBytes)
+                var length = min(Int(headers[i].msg_len), slotBytes)
                 let truncated = headers[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0
+                // A datagram ended by LF, CRLF or NUL (rsyslog's RFC 5424 template over UDP) is
+                // one message: the terminator is framing, not content.
+                let slot = buffer.baseAddress! + i * slotBytes
+                while length > 0, !truncated, Self.isTerminator(slot.load(fromByteOffset: length - 1, as: UInt8.self)) { length -= 1 }
                 let sender = SocketAddress(storage: names + i) ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
                 consumer.consume(frame: UnsafeRawBufferPointer(rebasing: buffer[(i * slotBytes)..<(i * slotBytes + length)]),
                                  truncated: truncated, sender: sender, now: now)
