@@ -11,7 +11,9 @@
 # nginx (access_log syslog:) under a short burst of curl requests must raise http_high_traffic,
 # and resolve it once quiet. Alerts are read from DATA/alerts.jsonl, the file sink and stdout.
 # Then scripts/e2e/trust.sh: forged relay lines, a real rsyslogd relaying sealed events between two
-# vigils, a sender's clock an hour ahead, descriptor floods under prlimit, and terminal escapes.
+# vigils, a sender's clock an hour ahead, descriptor floods under prlimit, and terminal escapes;
+# and scripts/e2e/durability.sh: a full disk on a tmpfs, datagrams ended by LF, follow on files it
+# cannot read.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary.
@@ -33,8 +35,10 @@ SSHD_PID=
 NGINX_PID=
 AM_PID=
 SSH_RSYSLOG_PID=
-# Further processes started by the sourced parts (scripts/e2e/trust.sh), killed on exit.
+# Further processes started by the sourced parts (scripts/e2e/*.sh), killed on exit, and a tmpfs
+# mounted by scripts/e2e/durability.sh, unmounted on exit.
 EXTRA_PIDS=()
+MOUNTED_TMPFS=
 # Set when this script created /run/sshd, and the inode of the /dev/log socket it created.
 MADE_RUN_SSHD=0
 DEVLOG_INODE=
@@ -53,6 +57,7 @@ cleanup() {
         rm -f /dev/log
     fi
     [ "$MADE_RUN_SSHD" = 1 ] && rmdir /run/sshd 2>/dev/null
+    [ -n "$MOUNTED_TMPFS" ] && umount "$MOUNTED_TMPFS" 2>/dev/null
     if [ "${E2E_KEEP:-0}" = 1 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -577,8 +582,13 @@ fi
 # shellcheck source=scripts/e2e/trust.sh
 . "$ROOT/scripts/e2e/trust.sh"
 
+# --- durability: a full disk, datagrams ended by LF, unreadable and impossible follow targets
+
+# shellcheck source=scripts/e2e/durability.sh
+. "$ROOT/scripts/e2e/durability.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2

@@ -36,6 +36,9 @@ build_release() {
     BIN_DIR=$(cd "$root" && swift build -c release --show-bin-path) || die "cannot find the release bin path"
 }
 
+# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (100 per second).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # port_in_use tcp|udp PORT: true when a socket is bound to PORT (any address) per /proc/net.
 port_in_use() {
     local proto=$1 hex

@@ -11,6 +11,12 @@ public import VigilPosix
 /// log line. Host-scoped alerts about a host whose events arrived from an authenticated edge are
 /// that edge's to raise.
 ///
+/// A full disk loses nothing read from TCP: while the store cannot write, the collector closes the
+/// `ReadGate`, so the TCP listeners stop reading and the senders' windows push back; it retries the
+/// store with a backoff (1 s doubling to 8 s) and opens the gate once everything is written.
+/// Datagrams are kept in memory up to the store's total bound, then dropped and counted (`lost`);
+/// detection goes on either way. One line is logged when the store blocks and one when it recovers.
+///
 /// Runs on the event loop's thread; per message it allocates nothing once a host is known
 /// (forwarding allocates the message it hands to the relay sender). Frames are stored at once
 /// and analyzed in small batches (see `pending`), always before the listener reuses their memory.
@@ -34,6 +40,13 @@ public final class Collector: FrameConsumer {
     /// The names of the hosts in `relayedHosts`, to recognise alerts about them.
     private var relayedHostNames: Set<String> = []
     public private(set) var relayCounters = RelayCounters()
+    /// Closed while the store cannot write (shared with the TCP listeners).
+    public let gate: ReadGate
+    private let log: (String) -> Void
+    /// While the store is blocked: when it blocked, and the next retry (monotonic µs) and its wait.
+    private var blockedSince: Int64?
+    private var nextRetry: Int64 = 0
+    private var retryWait: Int64 = 0
 
     /// An edge's way to the central: the sender, the signer that seals each message, and the
     /// PROCID written in them.
@@ -64,8 +77,10 @@ public final class Collector: FrameConsumer {
 
     /// A collector; `relay` makes it an edge that seals and forwards its events.
     public init(parser: SyslogParser, store: HostStore, analyzer: Analyzer, hosts: HostDirectory, sinks: [any AlertSink],
-                relay: RelayOutput? = nil) {
+                relay: RelayOutput? = nil, gate: ReadGate = ReadGate(), log: @escaping (String) -> Void = { _ in }) {
         self.parser = parser
+        self.gate = gate
+        self.log = log
         self.store = store
         self.analyzer = analyzer
         self.hosts = hosts
@@ -91,7 +106,7 @@ public final class Collector: FrameConsumer {
         return "late=\(analyzer.engine.lateEvents) future=\(c.future) zone_corrected=\(c.zoneCorrected) clock_offsets=\(c.offsetsLearned)"
     }
 
-    public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
+    public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, transport: Transport, now: Timestamp) {
         let fields = parser.parse(frame, receivedAt: now, memo: &timestampMemo)
         counters.received &+= 1
         counters.bytes &+= UInt64(frame.count)
@@ -106,7 +121,7 @@ public final class Collector: FrameConsumer {
         } else {
             host = hosts.table.intern(UnsafeRawBufferPointer(rebasing: frame[fields.hostname]))
         }
-        ingest(frame, fields, host: host, now: now)
+        ingest(frame, fields, host: host, now: now, droppable: transport == .datagram)
     }
 
     /// One line of a followed file (`[input.file]`): a syslog line is filed under its own host,
@@ -137,8 +152,11 @@ public final class Collector: FrameConsumer {
 
     public func releaseFrames() { analyzePending() }
 
-    private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp) {
-        store.append(host: host, name: hosts.table.name(of: host), day: now.epochDay, line: frame)
+    /// Stores (unless `droppable` and the store's bound is reached: counted as lost) and reads one
+    /// frame; its analysis follows in `analyzePending`.
+    private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp,
+                        droppable: Bool = false) {
+        keep(frame, host: host, now: now, droppable: droppable)
         let extraction = analyzer.extract(frame: frame, fields: fields)
         analyzer.prefetch(extraction, host: host)
         pending.append(Pending(frame: frame, extraction: extraction, host: host, time: MessageTime(fields, received: now)))
@@ -173,7 +191,7 @@ public final class Collector: FrameConsumer {
         analyzePending()  // events keep their order
         relayCounters.received += 1
         let origin = hosts.table.intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
-        store.append(host: origin, name: hosts.table.name(of: origin), day: now.epochDay, line: frame)
+        keep(frame, host: origin, now: now, droppable: false)
         let i = Int(origin.rawValue)
         if i >= relayedHosts.count { relayedHosts.append(contentsOf: repeatElement(false, count: i + 1 - relayedHosts.count)) }
         if !relayedHosts[i] {
@@ -236,9 +254,59 @@ public final class Collector: FrameConsumer {
         dispatchAlerts()
     }
 
-    /// Writes buffered messages to disk.
-    public func flush() {
+    /// Whether the store cannot write what it holds (a full disk).
+    public var isStoreBlocked: Bool { store.isBlocked }
+    /// Bytes of messages waiting in memory for the store.
+    public var storeBufferedBytes: Int { store.bufferedBytes }
+
+    /// Appends a frame to the store, and closes the gate when the store just blocked.
+    @inline(__always)
+    private func keep(_ frame: UnsafeRawBufferPointer, host: HostID, now: Timestamp, droppable: Bool) {
+        if !store.append(host: host, name: hosts.table.name(of: host), day: now.epochDay, line: frame, droppable: droppable) {
+            counters.lost &+= 1
+        }
+        if store.isBlocked && gate.isOpen { storeBlocked() }
+    }
+
+    /// The store cannot write: stop reading TCP, say so once.
+    private func storeBlocked() {
+        gate.close()
+        let now = Posix.monotonicMicros()
+        blockedSince = now
+        retryWait = 1_000_000
+        nextRetry = now + retryWait
+        let why = store.lastError.map { "\($0)" } ?? "write failed"
+        log("vigil: store: cannot write (\(why)); reading from TCP paused, datagrams kept in memory up to "
+            + "\(store.maxBufferedBytes >> 20) MiB, retrying")
+    }
+
+    /// Writes buffered messages to disk; while the store is blocked, only when the backoff says so
+    /// (`monotonicMicros`: the loop's monotonic now), opening the gate once everything is written.
+    public func flush(monotonicMicros: Int64 = Posix.monotonicMicros()) {
+        if blockedSince != nil && monotonicMicros < nextRetry { return }
         store.flush()
         counters.storeErrors = UInt64(store.writeErrors)
+        guard let since = blockedSince else {
+            if store.isBlocked { storeBlocked() }
+            return
+        }
+        if store.isBlocked {
+            retryWait = min(retryWait * 2, 8_000_000)
+            nextRetry = monotonicMicros + retryWait
+            return
+        }
+        blockedSince = nil
+        gate.open()
+        log("vigil: store: writing again after \((monotonicMicros - since + 500_000) / 1_000_000) s; reading from TCP resumed"
+            + " (\(counters.lost) messages lost since start)")
+    }
+
+    /// At shutdown: writes what it can; says how many buffered lines could not be written and are lost.
+    public func close() {
+        store.close()
+        counters.storeErrors = UInt64(store.writeErrors)
+        if store.bufferedBytes > 0 {
+            log("vigil: store: \(store.bufferedBytes) bytes of messages could not be written (\(store.lastError.map { "\($0)" } ?? "")) and are lost")
+        }
     }
 }

@@ -33,8 +33,10 @@ public final class FileInputs {
         }
     }
 
-    /// Reads what is new in every file.
+    /// Reads what is new in every file; nothing while the collector's gate is closed (the store
+    /// cannot write: the lines wait in their files).
     public func check(now: Timestamp) {
+        guard collector.gate.isOpen else { return }
         for tailer in tailers {
             let notices = tailer.check { line, _ in self.collector.consumeLine(line, defaultHost: self.host, now: now) }
             for notice in notices { log("vigil: input.file: \(notice)") }

@@ -47,7 +47,7 @@ public final class RelayReceiver: FrameConsumer {
         self.log = log
     }
 
-    public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
+    public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, transport: Transport, now: Timestamp) {
         let fields = parser.parse(frame, receivedAt: now)
         switch decoder.decode(frame, fields) {
         case .failure(let error):

@@ -41,7 +41,7 @@ public final class Server {
                                        maxTotalBytes: config.storage.maxTotalBytes > 0 ? config.storage.maxTotalBytes : nil)
         store = try HostStore(directory: settings.dataDirectory, retention: retention)
         console = ConsoleWriter()
-        sinks = try Server.makeSinks(config, console: console)
+        sinks = try Server.makeSinks(config, console: console, log: log)
         let hosts = HostDirectory(table: HostTable(seed: Posix.randomSeed(), maxHosts: settings.maxHosts))
         let start = Posix.wallClock()
         relay = try Server.makeRelay(config)
@@ -56,8 +56,9 @@ public final class Server {
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
                                 idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed(),
                                 hostName: { hosts.table.name(of: $0) })
+        let gate = ReadGate()
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
-                              analyzer: analyzer, hosts: hosts, sinks: sinks, relay: relayOutput)
+                              analyzer: analyzer, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)
         for address in settings.udp {
             udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 receiveBufferBytes: settings.udpReceiveBufferBytes,
@@ -73,7 +74,7 @@ public final class Server {
                                         idleTimeoutMicros: settings.idleTimeout.microseconds, logIntervalMicros: logMicros)
         for address in settings.tcp {
             tcpListeners.append(try TCPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
-                                                limits: limits, loop: loop, consumer: collector, log: log))
+                                                limits: limits, loop: loop, consumer: collector, gate: gate, log: log))
         }
         relaySeenPath = settings.dataDirectory + "/relay-seen"
         if !config.relay.listen.isEmpty, let relayKey {
@@ -82,7 +83,7 @@ public final class Server {
             let allow = config.relay.allow
             for address in config.relay.listen {
                 relayListeners.append(try TCPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
-                                                      limits: limits, loop: loop, consumer: receiver,
+                                                      limits: limits, loop: loop, consumer: receiver, gate: gate,
                                                       admits: { peer in allow.contains { $0.contains(peer.ip) } }, log: log))
             }
             relayReceiver = receiver
@@ -97,9 +98,11 @@ public final class Server {
         let files = fileInputs
         loop.every(microseconds: settings.flushInterval.microseconds) { [unowned self] now in
             files.check(now: now)  // inotify wakes the loop at once; this catches what it cannot see (NFS)
-            collector.flush()
-            files.saveOffsets()
+            collector.flush(monotonicMicros: Posix.monotonicMicros())
+            // Only positions whose lines are on disk: a crash then re-reads, never skips.
+            if !collector.isStoreBlocked { files.saveOffsets() }
             self.saveRelaySeen()
+            for sink in self.sinks { sink.flush() }
             let mono = Posix.monotonicMicros()
             for listener in tcp { listener.closeIdleConnections(monotonicMicros: mono, now: now) }
         }
@@ -110,11 +113,13 @@ public final class Server {
         let statsMicros = settings.statsInterval.microseconds
         if statsMicros > 0 {
             let networkSinks = sinks.compactMap { $0 as? NetworkSink }
+            let fileSinks = sinks.compactMap { $0 as? FileSink }
             let relay = self.relay
             let receiver = relayReceiver
             loop.every(microseconds: statsMicros) { now in
                 log("vigil: " + collector.counters.summaryLine + " " + collector.timeSummary)
                 for sink in networkSinks { log("vigil: sink \(sink.name) " + sink.counters.summary) }
+                for sink in fileSinks { log("vigil: sink \(sink.name) " + sink.summary) }
                 let counters = collector.relayCounters
                 if let relay {
                     log("vigil: relay \(relay.spec) forwarded=\(counters.forwarded) suppressed_alerts=\(counters.suppressedAlerts)"
@@ -137,14 +142,15 @@ public final class Server {
 
     /// `DATA/alerts.jsonl` (always) plus the configured sinks; network sinks spool to `DATA/spool/NAME/`
     /// and start their sender threads here.
-    static func makeSinks(_ config: VigilConfig, console: ConsoleWriter) throws(SystemError) -> [any AlertSink] {
-        var sinks: [any AlertSink] = [try FileSink(path: config.server.dataDirectory + "/alerts.jsonl")]
+    static func makeSinks(_ config: VigilConfig, console: ConsoleWriter, log: @escaping (String) -> Void) throws(SystemError) -> [any AlertSink] {
+        var sinks: [any AlertSink] = [try FileSink(path: config.server.dataDirectory + "/alerts.jsonl", log: log)]
         for sink in config.sinks {
             switch sink.spec {
             case .stdout: sinks.append(StdoutSink(console: console))
-            case .file(let path): sinks.append(try FileSink(path: path))
+            case .file(let path): sinks.append(try FileSink(path: path, log: log))
             case .syslogUDP, .syslogTCP, .http, .alertmanager:
-                let options = NetworkSink.Options(queueCapacity: sink.queueCapacity, maxBackoffMicros: sink.maxBackoff.microseconds)
+                let options = NetworkSink.Options(queueCapacity: sink.queueCapacity, maxBackoffMicros: sink.maxBackoff.microseconds,
+                                                  maxSpoolPendingBytes: Int(sink.maxSpoolBytes))
                 sinks.append(try NetworkSink(name: sink.name, spec: sink.spec,
                                              spoolDirectory: NetworkSink.spoolDirectory(dataDirectory: config.server.dataDirectory,
                                                                                         sinkName: sink.name),
@@ -241,12 +247,12 @@ public final class Server {
         for listener in udpListeners { listener.handleEvents(EventLoop.readable, now: now) }
         for listener in tcpListeners + relayListeners { listener.drainAndCloseAll(now: now) }
         fileInputs.check(now: now)
-        collector.flush()
-        fileInputs.saveOffsets()
         saveRelaySeen()
         collector.dispatchAlerts()
+        for sink in sinks { sink.flush() }
         relay?.close()
-        store.close()
+        collector.close()
+        if !collector.isStoreBlocked { fileInputs.saveOffsets() }
         console.flush()
         log("vigil: " + collector.counters.summaryLine + " " + collector.timeSummary)
     }

@@ -54,7 +54,7 @@ private func readTextFile(_ path: String) -> String? {
         #expect(d.rules.httpHighTraffic == .init(enabled: true, threshold: 10, window: .seconds(120)))
         #expect(d.rules.httpErrorBurst == .init(enabled: true, threshold: 0.5, minRequests: 20, window: .seconds(60)))
         #expect(d.rules.httpScan == .init(enabled: true, threshold: 20, window: .seconds(60)))
-        #expect(d.sinks == [.init(name: "stdout", spec: .stdout, queueCapacity: 10000, maxBackoff: .seconds(60))])
+        #expect(d.sinks == [.init(name: "stdout", spec: .stdout, queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20)])
     }
 
     @Test func fileValuesAreApplied() throws {
@@ -87,6 +87,7 @@ private func readTextFile(_ path: String) -> String? {
             url = "alertmanager://am.example"
             queue_capacity = 50
             max_backoff = "5m"
+            max_spool_bytes = "1MiB"
             """).get()
         #expect(config.server.udp.map(\.description) == ["0.0.0.0:514", "[::]:514"])
         #expect(config.server.tcp.isEmpty)
@@ -104,8 +105,8 @@ private func readTextFile(_ path: String) -> String? {
         #expect(config.rules.httpHighTraffic.threshold == 2.5)
         #expect(config.rules.sshLongSession == .init(enabled: false, threshold: .seconds(5400)))
         #expect(config.sinks == [
-            .init(name: "archive", spec: .file(path: "/var/log/vigil/alerts.jsonl"), queueCapacity: 10000, maxBackoff: .seconds(60)),
-            .init(name: "am", spec: .alertmanager(host: "am.example", port: 9093), queueCapacity: 50, maxBackoff: .seconds(300)),
+            .init(name: "archive", spec: .file(path: "/var/log/vigil/alerts.jsonl"), queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20),
+            .init(name: "am", spec: .alertmanager(host: "am.example", port: 9093), queueCapacity: 50, maxBackoff: .seconds(300), maxSpoolBytes: 1 << 20),
         ])
     }
 

@@ -90,17 +90,17 @@ import Testing
     @Test func sinkFlagsReplaceFileSinks() throws {
         let c = try config(["--sink", "stdout", "--sink=syslog+udp://[2001:db8::9]:514"])
         #expect(c.sinks == [
-            .init(name: "sink1", spec: .stdout, queueCapacity: 10000, maxBackoff: .seconds(60)),
-            .init(name: "sink2", spec: .syslogUDP(host: "2001:db8::9", port: 514), queueCapacity: 10000, maxBackoff: .seconds(60)),
+            .init(name: "sink1", spec: .stdout, queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20),
+            .init(name: "sink2", spec: .syslogUDP(host: "2001:db8::9", port: 514), queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20),
         ])
     }
 
     @Test func namedSinkFlagsAddOrAdjustSinks() throws {
         let c = try config(["--sink.ops.queue_capacity", "5", "--sink.hook.url", "http://hooks:8080/in"])
         #expect(c.sinks == [
-            .init(name: "archive", spec: .file(path: "/var/log/vigil/alerts.jsonl"), queueCapacity: 10000, maxBackoff: .seconds(60)),
-            .init(name: "ops", spec: .alertmanager(host: "am", port: 9093), queueCapacity: 5, maxBackoff: .seconds(60)),
-            .init(name: "hook", spec: .http(host: "hooks", port: 8080, path: "/in"), queueCapacity: 10000, maxBackoff: .seconds(60)),
+            .init(name: "archive", spec: .file(path: "/var/log/vigil/alerts.jsonl"), queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20),
+            .init(name: "ops", spec: .alertmanager(host: "am", port: 9093), queueCapacity: 5, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20),
+            .init(name: "hook", spec: .http(host: "hooks", port: 8080, path: "/in"), queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20),
         ])
         let missing = try parseServeArguments(["--sink.new.max_backoff", "2m"]).get()
         guard case .failure(let e) = VigilConfig.build(file: nil, arguments: missing) else {

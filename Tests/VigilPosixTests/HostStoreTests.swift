@@ -223,18 +223,36 @@ extension HostStore {
         #expect(store.writeErrors == 1)
     }
 
-    @Test func bufferedDataIsCappedWhileWritesFail() throws {
+    /// A full disk (the day file is /dev/full: every write fails with ENOSPC): the store blocks and
+    /// keeps everything; datagram lines past the total bound are refused and counted, lines the
+    /// caller cannot get again are kept past it; once the disk has room every kept line is written.
+    @Test func aFullDiskBlocksTheStoreAndBoundsItsMemoryInTotal() throws {
         let tmp = TemporaryDirectory()
-        let store = try HostStore(directory: tmp.path, maxBufferedBytesPerFile: 100)
-        writeFile(tmp.path + "/hosts/vm", "in the way")
+        let store = try HostStore(directory: tmp.path, maxBufferedBytes: 100)
+        mkdir(tmp.path + "/hosts/vm", 0o755)
+        let file = tmp.path + "/hosts/vm/2026-11-22.log"
+        #expect(symlink("/dev/full", file) == 0)
         let line = String(repeating: "z", count: 9)  // 10 bytes stored
-        for _ in 0..<15 { store.append(0, "vm", day: nov22, line) }
-        store.flush()
-        #expect(store.bufferedBytes == 100)
-        #expect(store.droppedLines == 5)
-        unlink(tmp.path + "/hosts/vm")
-        #expect(store.close() == nil)
-        #expect(contents(tmp.path + "/hosts/vm/2026-11-22.log")?.utf8.count == 100)
+        for _ in 0..<8 { store.append(0, "vm", day: nov22, line) }
+        #expect(store.flush()?.errno == ENOSPC)
+        #expect(store.isBlocked && store.bufferedBytes == 80)
+        // Two more datagram lines fit under the bound across hosts; then they are refused.
+        var kept = 0
+        for host: UInt32 in 0..<5 where appendDatagram(store, host, "\(host)", line) { kept += 1 }
+        #expect(kept == 2 && store.droppedLines == 3 && store.bufferedBytes == 100)
+        // A line from a stream is never refused.
+        store.append(0, "vm", day: nov22, "stream")
+        #expect(store.bufferedBytes == 107 && store.droppedLines == 3)
+        // Room again: everything kept is written, whole.
+        unlink(file)
+        #expect(store.flush() == nil)
+        #expect(!store.isBlocked && store.bufferedBytes == 0)
+        #expect(contents(file) == String(repeating: line + "\n", count: 9) + "stream\n")
+    }
+
+    private func appendDatagram(_ store: HostStore, _ host: UInt32, _ name: String, _ line: String) -> Bool {
+        var copy = line
+        return copy.withUTF8 { store.append(host: HostID(host), name: name, day: nov22, line: UnsafeRawBufferPointer($0), droppable: true) }
     }
 
     @Test(arguments: [

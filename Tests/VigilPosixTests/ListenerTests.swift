@@ -109,7 +109,7 @@ import VigilCore
             var held: [UnsafeRawBufferPointer] = []
             var frames: [String] = []
             var closed = 0
-            func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
+            func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, transport: Transport, now: Timestamp) {
                 held.append(frame)
             }
             func releaseFrames() {

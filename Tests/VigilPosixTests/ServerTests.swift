@@ -145,7 +145,7 @@ import VigilDaemon
         config.server.tcp = []
         config.server.dataDirectory = TemporaryDirectory().path
         config.sinks = [VigilConfig.Sink(name: "hook", spec: .http(host: "127.0.0.1", port: 9, path: "/"),
-                                         queueCapacity: 10, maxBackoff: TimeSpan(microseconds: 1_000_000))]
+                                         queueCapacity: 10, maxBackoff: TimeSpan(microseconds: 1_000_000), maxSpoolBytes: 1 << 20)]
         // Start from a thread that does take the signals, as `vigil serve`'s main thread does.
         var signals = sigset_t()
         sigemptyset(&signals)

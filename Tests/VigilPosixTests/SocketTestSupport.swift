@@ -16,7 +16,7 @@ final class RecordingConsumer: FrameConsumer {
     var framingErrors: [FramingError] = []
     var events: [ConnectionEvent] = []
 
-    func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp) {
+    func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, transport: Transport, now: Timestamp) {
         frames.append(Frame(bytes: Array(frame), truncated: truncated, sender: sender))
     }
     func releaseFrames() {}

@@ -16,9 +16,6 @@ mkdir -p "$TRUST"
 KEY=$TRUST/relay.key
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY")
 
-# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (100 per second).
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
 # stat_value FILE KEY: KEY=N of the last stats or relay line in FILE that has KEY.
 stat_value() {
     local v
@@ -249,6 +246,9 @@ if start_vigil "$FD/data" "$FD/stderr" --stats-interval 1s; then
     printf '<13>1 - e2e-fd-after app - - - after %s\n' "$RUN" | timeout 10 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
     DATA_SAVED=$DATA
     DATA=$FD/data
+    # Out of descriptors the store could not open files either, so it blocked reading too; it
+    # retries on a backoff of at most 8 s.
+    wait_for 15 _count_reached e2e-fd-after "after $RUN" 1
     expect "once descriptors are free again the listener takes connections again" e2e-fd-after "after $RUN"
     DATA=$DATA_SAVED
     stop_pid "$FD_PID" 15 || true

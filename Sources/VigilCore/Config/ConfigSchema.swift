@@ -209,6 +209,8 @@ public enum ConfigSchema {
                           "alerts buffered in memory before spilling to DATA/spool/"),
             ConfigKeySpec("max_backoff", .duration(minimum: .seconds(1)), .string("1m"),
                           "longest wait between delivery retries (backoff doubles up to this)"),
+            ConfigKeySpec("max_spool_bytes", .size(4096...(1 << 40)), .string("64MiB"),
+                          "most bytes of alerts waiting in DATA/spool/NAME/; past it new alerts are dropped and counted"),
         ]),
     ]
 

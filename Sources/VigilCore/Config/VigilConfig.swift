@@ -147,6 +147,8 @@ public struct VigilConfig: Hashable, Sendable {
         public var spec: SinkSpec
         public var queueCapacity: Int
         public var maxBackoff: TimeSpan
+        /// Most bytes waiting in the sink's disk spool.
+        public var maxSpoolBytes: Int64
     }
 }
 
@@ -391,10 +393,11 @@ private struct SettingStore {
                 continue
             }
             guard case .integer(let capacity) = typed(name, "queue_capacity"),
-                  case .duration(let backoff) = typed(name, "max_backoff") else {
+                  case .duration(let backoff) = typed(name, "max_backoff"),
+                  case .integer(let spoolBytes) = typed(name, "max_spool_bytes") else {
                 preconditionFailure("sink keys have unexpected kinds")
             }
-            sinks.append(.init(name: name, spec: spec, queueCapacity: Int(capacity), maxBackoff: backoff))
+            sinks.append(.init(name: name, spec: spec, queueCapacity: Int(capacity), maxBackoff: backoff, maxSpoolBytes: spoolBytes))
         }
         return sinks
     }

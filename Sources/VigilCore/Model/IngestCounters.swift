@@ -25,8 +25,10 @@ public struct IngestCounters: Sendable, Equatable {
     public var connectionsTimedOut: UInt64 = 0
     /// Lines read from files by `[input.file]`.
     public var fileLines: UInt64 = 0
-    /// Messages that could not be written to the store.
+    /// Failed writes to the store (a full disk); the messages stay buffered and are retried.
     public var storeErrors: UInt64 = 0
+    /// Messages not stored: datagrams that came while the store's memory bound was reached.
+    public var lost: UInt64 = 0
 
     public init() {}
 
@@ -36,7 +38,7 @@ public struct IngestCounters: Sendable, Equatable {
             + "framing_errors=\(framingErrors) connections=\(connectionsOpen) accepted=\(connectionsAccepted) "
             + "rejected=\(connectionsRefusedPerSource + connectionsRefusedNoDescriptors) "
             + "rejected_per_source=\(connectionsRefusedPerSource) rejected_no_fds=\(connectionsRefusedNoDescriptors) "
-            + "evicted=\(connectionsEvicted) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors) "
+            + "evicted=\(connectionsEvicted) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors) lost=\(lost) "
             + "file_lines=\(fileLines)"
     }
 }

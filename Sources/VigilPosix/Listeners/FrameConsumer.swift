@@ -7,13 +7,23 @@ public import VigilCore
 /// (after each read, and right after a frame that was pieced together from several reads).
 /// A consumer may so hold the frames of one read and process them together.
 public protocol FrameConsumer: AnyObject {
-    func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, now: Timestamp)
+    /// One message; `transport` says whether it can be asked for again (a TCP stream can be
+    /// pushed back on, a datagram cannot).
+    func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, transport: Transport, now: Timestamp)
     /// The frames consumed so far are about to become invalid: finish with any still held.
     func releaseFrames()
     /// A TCP connection's stream could not be framed any more and was closed.
     func framingError(_ error: FramingError, sender: SocketAddress)
     /// Connection bookkeeping changed (accepted, closed, rejected, timed out).
     func connectionEvent(_ event: ConnectionEvent)
+}
+
+/// How a message arrived.
+public enum Transport: Sendable, Equatable {
+    /// On a TCP stream (or a file): the sender waits while vigil does not read.
+    case stream
+    /// In a UDP datagram: what is not taken now is gone.
+    case datagram
 }
 
 /// What happened to a TCP connection, for counters.

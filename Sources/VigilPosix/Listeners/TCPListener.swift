@@ -11,6 +11,10 @@ public import VigilCore
 /// listener stops polling its socket (instead of spinning on `EMFILE`) until a connection closes
 /// or a second passes, turning waiting clients away politely with a spare descriptor. Each of
 /// these is counted (`ConnectionEvent`) and logged at most once per `Limits.logIntervalMicros`.
+///
+/// While its `ReadGate` is closed (the store cannot write) it reads nothing: a connection that
+/// becomes ready is taken off the loop (parked) until the gate opens, so the kernel's TCP window
+/// pushes back on the sender and nothing read is lost.
 public final class TCPListener: EventHandler {
     /// How many connections are taken, from whom, and for how long.
     public struct Limits: Sendable {
@@ -51,22 +55,31 @@ public final class TCPListener: EventHandler {
     private var spare: Int32
     /// While out of descriptors: the monotonic time after which polling the socket resumes.
     private var pausedUntil: Int64?
+    /// Closed while what is read cannot be kept; nil: always read.
+    private let gate: ReadGate?
+    /// Connections taken off the loop while the gate is closed.
+    private var parked: [TCPConnection] = []
+    /// At shutdown every connection is read whatever the gate says.
+    private var draining = false
 
     /// Binds `address` and starts accepting; `admits` (when given) decides which peers may
     /// connect at all; `log` gets the (rate-limited) lines about refused connections.
     public init(address: SocketAddress, maxMessageBytes: Int, limits: Limits, loop: EventLoop, consumer: any FrameConsumer,
-                admits: ((SocketAddress) -> Bool)? = nil, log: @escaping (String) -> Void = { _ in }) throws(SystemError) {
+                gate: ReadGate? = nil, admits: ((SocketAddress) -> Bool)? = nil,
+                log: @escaping (String) -> Void = { _ in }) throws(SystemError) {
         (fd, self.address) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue))
         self.loop = loop
         self.consumer = consumer
         self.maxMessageBytes = maxMessageBytes
         self.limits = limits
         self.admits = admits
+        self.gate = gate
         self.log = log
         logLimiter = LogLimiter(intervalMicroseconds: limits.logIntervalMicros)
         readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
         spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
         try loop.register(fd, mask: EventLoop.readable, handler: self)
+        gate?.onOpen { [weak self] in self?.resumeReading() }
     }
 
     deinit {
@@ -80,6 +93,9 @@ public final class TCPListener: EventHandler {
 
     /// Whether the listener stopped polling its socket for lack of descriptors.
     public var isPaused: Bool { pausedUntil != nil }
+
+    /// Connections waiting, unpolled, for the gate to open.
+    public var parkedConnections: Int { parked.count }
 
     /// The source a connection is counted under: its IPv4 address, or the /64 of its IPv6 address
     /// (one host usually holds a whole /64).
@@ -177,15 +193,21 @@ public final class TCPListener: EventHandler {
         guard let victim else { return }
         consumer.connectionEvent(.evicted)
         note("at the cap of \(limits.maxConnections) connections: closed the longest idle one, from \(victim.peer.ip)")
-        readReady(victim, now: now)
+        readReady(victim, now: now, ignoringGate: true)  // what it sent is kept, whatever the gate says
         if connections[victim.fd] != nil { close(victim, now: now) }
     }
 
-    /// Reads what a connection has ready and hands its frames to the consumer.
-    func readReady(_ connection: TCPConnection, now: Timestamp) {
+    /// Reads what a connection has ready and hands its frames to the consumer; parks it instead
+    /// while the gate is closed.
+    /// `ignoringGate`: read even while the gate is closed (a connection about to be closed).
+    func readReady(_ connection: TCPConnection, now: Timestamp, ignoringGate: Bool = false) {
         connection.lastActivityMicros = Posix.monotonicMicros()
         // Bounded reads per wake-up so one busy sender cannot starve the others.
         for _ in 0..<16 {
+            if let gate, !gate.isOpen, !draining, !ignoringGate {
+                park(connection)
+                return
+            }
             let result: IOResult
             do {
                 result = try Posix.read(connection.fd, into: readBuffer)
@@ -211,7 +233,7 @@ public final class TCPListener: EventHandler {
         let consumer = self.consumer
         let peer = connection.peer
         let error = connection.decoder.feed(bytes, onFrame: { frame, truncated in
-            consumer.consume(frame: frame, truncated: truncated, sender: peer, now: now)
+            consumer.consume(frame: frame, truncated: truncated, sender: peer, transport: .stream, now: now)
             // A frame pieced together from several reads lives in the decoder's own buffer,
             // which it reuses as soon as this returns.
             if !Self.lies(frame, within: bytes) { consumer.releaseFrames() }
@@ -230,7 +252,7 @@ public final class TCPListener: EventHandler {
         let consumer = self.consumer
         let peer = connection.peer
         let error = connection.decoder.finish(onFrame: { frame, truncated in
-            consumer.consume(frame: frame, truncated: truncated, sender: peer, now: now)
+            consumer.consume(frame: frame, truncated: truncated, sender: peer, transport: .stream, now: now)
             consumer.releaseFrames()  // the decoder's buffer is released when `finish` returns
         })
         if let error { consumer.framingError(error, sender: peer) }
@@ -243,8 +265,33 @@ public final class TCPListener: EventHandler {
         return f >= b && f + frame.count <= b + bytes.count
     }
 
-    private func drop(_ connection: TCPConnection) {
+    /// Takes a connection off the loop until the gate opens (level-triggered epoll would report it
+    /// ready over and over, and a hang-up is reported whatever the mask).
+    private func park(_ connection: TCPConnection) {
+        guard !connection.isParked else { return }
         loop.unregister(connection.fd)
+        connection.isParked = true
+        parked.append(connection)
+    }
+
+    /// Polls the parked connections again: the gate opened.
+    private func resumeReading() {
+        let now = Posix.monotonicMicros()
+        for connection in parked where connection.isParked {
+            connection.isParked = false
+            connection.lastActivityMicros = now  // it was not idle: it was not read
+            do {
+                try loop.register(connection.fd, mask: EventLoop.readable | EventLoop.hangup, handler: connection)
+            } catch {
+                drop(connection)
+            }
+        }
+        parked.removeAll()
+    }
+
+    private func drop(_ connection: TCPConnection) {
+        if !connection.isParked { loop.unregister(connection.fd) }
+        connection.isParked = false
         Posix.close(connection.fd)
         connections[connection.fd] = nil
         let left = perSource[connection.source, default: 1] - 1
@@ -259,7 +306,7 @@ public final class TCPListener: EventHandler {
     public func closeIdleConnections(monotonicMicros: Int64, now: Timestamp) {
         if let until = pausedUntil, monotonicMicros >= until { resume() }
         let limit = monotonicMicros - limits.idleTimeoutMicros
-        for connection in Array(connections.values) where connection.lastActivityMicros < limit {
+        for connection in Array(connections.values) where connection.lastActivityMicros < limit && !connection.isParked {
             consumer.connectionEvent(.timedOut)
             readReady(connection, now: now)
             if connections[connection.fd] != nil { close(connection, now: now) }
@@ -268,6 +315,7 @@ public final class TCPListener: EventHandler {
 
     /// At shutdown: reads whatever every connection has already received, then closes them all.
     public func drainAndCloseAll(now: Timestamp) {
+        draining = true
         for connection in Array(connections.values) {
             readReady(connection, now: now)
             if connections[connection.fd] != nil { close(connection, now: now) }
@@ -285,6 +333,8 @@ final class TCPConnection: EventHandler {
     unowned let listener: TCPListener
     var decoder: FrameDecoder
     var lastActivityMicros: Int64
+    /// Off the loop while the listener's gate is closed.
+    var isParked = false
 
     init(fd: Int32, peer: SocketAddress, source: IPAddress, listener: TCPListener, maxMessageBytes: Int) {
         self.fd = fd

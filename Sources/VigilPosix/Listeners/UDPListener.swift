@@ -60,7 +60,7 @@ public final class UDPListener: EventHandler {
                 while length > 0, !truncated, Self.isTerminator(slot.load(fromByteOffset: length - 1, as: UInt8.self)) { length -= 1 }
                 let sender = SocketAddress(storage: names + i) ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
                 consumer.consume(frame: UnsafeRawBufferPointer(rebasing: buffer[(i * slotBytes)..<(i * slotBytes + length)]),
-                                 truncated: truncated, sender: sender, now: now)
+                                 truncated: truncated, sender: sender, transport: .datagram, now: now)
             }
             consumer.releaseFrames()
             if Int(n) < batch { return }

@@ -245,6 +245,8 @@ final class SinkState: @unchecked Sendable {
     private var counts = NetworkSink.Counters()
     /// An eventfd that, once signalled, makes the sender's socket waits give up (the sink is closing).
     private let cancelFD: Int32
+    /// Lines about dropped alerts come at most once per 10 s, however many are dropped.
+    private var dropLog = LogLimiter(intervalMicroseconds: 10_000_000)
 
     init(name: String, spool: SinkSpool, options: NetworkSink.Options, cancelFD: Int32, log: @escaping @Sendable (String) -> Void) {
         self.cancelFD = cancelFD
@@ -281,12 +283,15 @@ final class SinkState: @unchecked Sendable {
         }
     }
 
-    /// Writes payloads to the spool (mutex held), counting them as spooled; false on failure (logged,
-    /// except when the spool is at `maxSpoolPendingBytes`: that happens per payload while it lasts).
+    /// Writes payloads to the spool (mutex held), counting them as spooled; false when they cannot be
+    /// (the spool holds `maxSpoolPendingBytes`, or the disk refuses), logged at most once per 10 s.
     private func spoolLocked(_ payloads: some Collection<[UInt8]>) -> Bool {
         if let limit = options.maxSpoolPendingBytes {
             let adding = payloads.reduce(0) { $0 + $1.count + 1 }
-            if spool.end - spool.deliveredOffset + adding > limit { return false }
+            if spool.end - spool.deliveredOffset + adding > limit {
+                logDrop("the spool holds \(limit) bytes (max_spool_bytes); dropping new alerts (counted)")
+                return false
+            }
         }
         do throws(SystemError) {
             try spool.append(payloads)
@@ -294,9 +299,15 @@ final class SinkState: @unchecked Sendable {
             recordsPending += payloads.count
             return true
         } catch {
-            log("vigil: sink \(name): cannot spool \(payloads.count) alert(s): \(error)")
+            logDrop("cannot spool \(payloads.count) alert(s): \(error)")
             return false
         }
+    }
+
+    /// Logs a line about dropped alerts unless one was logged in the last 10 s (mutex held).
+    private func logDrop(_ text: String) {
+        let (allowed, held) = dropLog.allow(now: Posix.monotonicMicros())
+        if allowed { log("vigil: sink \(name): " + text + (held > 0 ? " (\(held) more such since the last report)" : "")) }
     }
 
     /// Where the next payload comes from.
@@ -336,7 +347,7 @@ final class SinkState: @unchecked Sendable {
                 if case .delivered = outcome { counts.delivered += 1 }
                 if case .reject(let reason) = outcome {
                     counts.dropped += 1
-                    log("vigil: sink \(name): alert refused (\(reason)), dropped")
+                    logDrop("alert refused (\(reason)), dropped")
                 }
                 switch item {
                 case .memory: popLocked()
@@ -406,7 +417,7 @@ final class SinkState: @unchecked Sendable {
             recordsPending += remaining.count
         } catch {
             counts.dropped += remaining.count
-            log("vigil: sink \(name): cannot spool \(remaining.count) queued alert(s) \(when): \(error)")
+            logDrop("cannot spool \(remaining.count) queued alert(s) \(when): \(error)")
         }
         queue.removeAll()
         head = 0

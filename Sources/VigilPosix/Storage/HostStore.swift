@@ -9,9 +9,12 @@ public import VigilCore
 /// host's file is a dictionary lookup by `HostID` and day: no allocation per message once the file is known.
 ///
 /// Write errors (a full disk, a permission change) never stop the caller: they are counted in `writeErrors`,
-/// remembered in `lastError`, returned by `flush()`, and the data stays buffered (up to
-/// `maxBufferedBytesPerFile` per file; lines beyond that are counted in `droppedLines`) to be retried.
-/// Owned by one thread.
+/// remembered in `lastError`, returned by `flush()`, and the data stays buffered to be retried. While
+/// writes fail the store `isBlocked`, which the collector turns into backpressure (TCP is not read,
+/// UDP not kept); what is buffered is bounded in total, not per host, by `maxBufferedBytes` (lines
+/// refused past it are counted in `droppedLines`, except those a caller must not lose, see `append`).
+/// A write that stops part-way through a line is cut back to its last whole line, so every file
+/// holds whole lines only; the rest is written on the next try. Owned by one thread.
 public final class HostStore {
     /// A buffer is written as soon as it holds more than this many bytes.
     public static let writeThresholdBytes = 64 * 1024
@@ -27,15 +30,21 @@ public final class HostStore {
     public let maxOpenFiles: Int
     /// `maxOpenFiles` unless given: what the daemon reserves descriptors for.
     public static let defaultMaxOpenFiles = 256
-    /// How many unwritten bytes one file may hold while writes fail before new lines are dropped.
-    public let maxBufferedBytesPerFile: Int
+    /// How many unwritten bytes all files together may hold before droppable lines are refused.
+    public let maxBufferedBytes: Int
+    /// `maxBufferedBytes` unless given.
+    public static let defaultMaxBufferedBytes = 64 << 20
 
     /// Failed open, mkdir or write calls so far.
     public private(set) var writeErrors = 0
-    /// Lines dropped because their file's buffer was full after write errors.
+    /// Lines refused because `maxBufferedBytes` were waiting.
     public private(set) var droppedLines = 0
     /// The most recent failure, for logs and the stats endpoint.
     public private(set) var lastError: SystemError?
+    /// Since a write failed and until a flush wrote everything: the store cannot keep up.
+    public private(set) var isBlocked = false
+    /// Bytes waiting in memory across all files.
+    public private(set) var bufferedBytes = 0
 
     /// `DIR/hosts`.
     let hostsDirectory: String
@@ -54,12 +63,12 @@ public final class HostStore {
     /// Opens (creating when missing) `directory` and `directory/hosts`; fails when they cannot be created or
     /// `hosts` is not writable.
     public init(directory: String, retention: StoreRetention = StoreRetention(), maxOpenFiles: Int = defaultMaxOpenFiles,
-                maxBufferedBytesPerFile: Int = 4 << 20) throws(SystemError) {
-        precondition(maxOpenFiles > 0 && maxBufferedBytesPerFile > 0)
+                maxBufferedBytes: Int = defaultMaxBufferedBytes) throws(SystemError) {
+        precondition(maxOpenFiles > 0 && maxBufferedBytes > 0)
         self.directory = directory
         self.retention = retention
         self.maxOpenFiles = maxOpenFiles
-        self.maxBufferedBytesPerFile = maxBufferedBytesPerFile
+        self.maxBufferedBytes = maxBufferedBytes
         self.hostsDirectory = directory + "/hosts"
         try makeDirectories(hostsDirectory)
         if access(hostsDirectory, W_OK) != 0 { throw SystemError("access \(hostsDirectory)", errno: errno) }
@@ -68,13 +77,22 @@ public final class HostStore {
     deinit { close() }
 
     /// Appends one message as a line of `DIR/hosts/<sanitized name>/<day>.log`, `day` being days since the epoch
-    /// (the receive day). `name` is only evaluated the first time this host and day are seen.
-    public func append(host: HostID, name: @autoclosure () -> String, day: Int64, line: UnsafeRawBufferPointer) {
+    /// (the receive day). `name` is only evaluated the first time this host and day are seen. Returns false
+    /// when the line was refused: `maxBufferedBytes` are waiting and the line is `droppable` (a datagram,
+    /// which no sender will send again); a line read from a TCP stream or a file is always kept, since the
+    /// collector stops reading those while the store is blocked and the excess is bounded by what was in flight.
+    @discardableResult
+    public func append(host: HostID, name: @autoclosure () -> String, day: Int64, line: UnsafeRawBufferPointer,
+                       droppable: Bool = false) -> Bool {
+        if droppable && bufferedBytes >= maxBufferedBytes {
+            droppedLines += 1
+            return false
+        }
         let index = Int(host.rawValue)
         if index < latestByHost.count, let latest = latestByHost[index],
            latest._withUnsafeGuaranteedRef({ $0.day == day }) {
             latest._withUnsafeGuaranteedRef { append(line, to: $0) }
-            return
+            return true
         }
         let key = FileKey(host: host, day: day)
         let file: DayFile
@@ -87,23 +105,24 @@ public final class HostStore {
         if index >= latestByHost.count { latestByHost.append(contentsOf: repeatElement(nil, count: index - latestByHost.count + 1)) }
         latestByHost[index] = Unmanaged.passUnretained(file)
         append(line, to: file)
+        return true
     }
 
-    /// Appends one message to `file`'s buffer, writing the buffer once it is large enough.
+    /// Appends one message to `file`'s buffer, writing the buffer once it is large enough (not while
+    /// the store is blocked: `flush` retries then).
     private func append(_ line: UnsafeRawBufferPointer, to file: DayFile) {
         file.idleFlushes = 0
-        if file.buffer.count >= maxBufferedBytesPerFile {
-            droppedLines += 1
-            return
-        }
+        let before = file.buffer.count
         appendEscapedLine(line, to: &file.buffer)
-        if file.buffer.count > Self.writeThresholdBytes && file.writable {
+        bufferedBytes += file.buffer.count - before
+        if file.buffer.count > Self.writeThresholdBytes && file.writable && !isBlocked {
             _ = write(file)
         }
     }
 
     /// Writes every buffer to its file and forgets files idle for `idleFlushesBeforeRelease` flushes.
-    /// Returns the first error met (also counted in `writeErrors`), nil when everything was written.
+    /// Returns the first error met (also counted in `writeErrors`), nil when everything was written,
+    /// which also ends `isBlocked`.
     @discardableResult
     public func flush() -> SystemError? {
         var firstError: SystemError?
@@ -114,6 +133,7 @@ public final class HostStore {
             file.idleFlushes += 1
             if file.idleFlushes > Self.idleFlushesBeforeRelease && file.buffer.isEmpty { idle.append(key) }
         }
+        if firstError == nil { isBlocked = false }
         for key in idle {
             if let file = files.removeValue(forKey: key) {
                 closeDescriptor(of: file)
@@ -141,12 +161,11 @@ public final class HostStore {
     /// The number of files currently holding an open descriptor (at most `maxOpenFiles`).
     public var openFileCount: Int { openFiles.count }
 
-    /// Bytes waiting in memory across all files.
-    public var bufferedBytes: Int { files.values.reduce(0) { $0 + $1.buffer.count } }
-
     // MARK: - Writing
 
-    /// Writes `file`'s whole buffer, keeping what could not be written. Returns the error, if any.
+    /// Writes `file`'s whole buffer, keeping what could not be written. A write that failed part-way
+    /// through a line is cut back to the last whole line (the file is truncated to it), so the file
+    /// never holds half a line; the cut part stays buffered. Returns the error, if any.
     private func write(_ file: DayFile) -> SystemError? {
         if file.buffer.isEmpty { return nil }
         let fd: Int32
@@ -154,6 +173,7 @@ public final class HostStore {
         case .success(let open): fd = open
         case .failure(let error): return record(error, blocking: file)
         }
+        let sizeBefore = lseek(fd, 0, SEEK_END)
         var written = 0
         let failure: Int32? = file.buffer.withUnsafeBytes { raw in
             while written < raw.count {
@@ -168,22 +188,29 @@ public final class HostStore {
             }
             return nil
         }
+        if failure != nil && written > 0 {
+            // Keep only whole lines in the file: cut it back to the end of the last line written whole.
+            let whole = file.buffer[..<written].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            if whole < written && sizeBefore >= 0 && ftruncate(fd, sizeBefore + off_t(whole)) == 0 { written = whole }
+        }
         if written == file.buffer.count {
             file.buffer.removeAll(keepingCapacity: true)
         } else {
             file.buffer.removeFirst(written)
         }
+        bufferedBytes -= written
         guard let failure else { return nil }
         // Reopen next time: the file may have been replaced or the disk freed.
         closeDescriptor(of: file)
         return record(SystemError("write \(file.path)", errno: failure), blocking: file)
     }
 
-    /// Counts a failure and stops `append` from retrying this file before the next `flush()`.
+    /// Counts a failure, blocks the store and stops `append` from retrying this file before the next `flush()`.
     private func record(_ error: SystemError, blocking file: DayFile) -> SystemError {
         writeErrors += 1
         lastError = error
         file.writable = false
+        isBlocked = true
         return error
     }
 

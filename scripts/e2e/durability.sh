@@ -1,0 +1,145 @@
+# shellcheck shell=bash
+# Sourced by scripts/e2e.sh (which defines pass, fail, expect, WORK, VIGIL, LOADGEN, RUN, EXTRA_PIDS):
+# nothing lost, nothing knocked over. Against the release binary:
+#   - a full disk (a 5 MB tmpfs this script mounts): 150,000 messages over TCP, none lost once
+#     the tmpfs is given room, every stored line whole;
+#   - rsyslog's RFC 5424 template over UDP (a trailing LF per datagram): stored without it, and
+#     `vigil analyze` counts every failed password in what was stored;
+#   - `vigil follow` on a file its user cannot read: one line, no spinning; on a directory or a
+#     missing directory: one clear error and exit status 2.
+# Every server listens on loopback only; every wait and load is bounded.
+
+DUR=$WORK/durability
+mkdir -p "$DUR"
+
+# --- a full disk: a 5 MB tmpfs, 150,000 messages over TCP, then room
+
+TMPFS=$DUR/tmpfs
+mkdir -p "$TMPFS"
+if mount -t tmpfs -o size=5m vigil-e2e "$TMPFS" 2>"$DUR/mount.err"; then
+    MOUNTED_TMPFS=$TMPFS
+    FULL_COUNT=150000
+    if start_vigil "$TMPFS/data" "$DUR/full.stderr" --stats-interval 1s; then
+        FULL_PID=$VIGIL_PID
+        EXTRA_PIDS+=("$FULL_PID")
+        timeout 120 "$LOADGEN" load --tcp "127.0.0.1:$VIGIL_TCP_PORT" --connections 2 --count "$FULL_COUNT" --size 100 \
+            >"$DUR/load.out" 2>&1 &
+        LOAD_PID=$!
+        if wait_for 60 grep -q '^vigil: store: cannot write' "$DUR/full.stderr"; then
+            pass "the disk fills: vigil says so once and stops reading TCP ($(grep -c '^vigil: store: cannot write' "$DUR/full.stderr") line)"
+        else
+            fail "the disk fills: vigil says so once and stops reading TCP" "$(tail -n 3 "$DUR/full.stderr")"
+        fi
+        if kill -0 "$LOAD_PID" 2>/dev/null; then
+            pass "the sender is pushed back while the disk is full (its writes wait)"
+        else
+            fail "the sender is pushed back while the disk is full (its writes wait)" "$(cat "$DUR/load.out")"
+        fi
+        mount -o remount,size=64m "$TMPFS"
+        wait "$LOAD_PID"
+        load_rc=$?
+        if wait_for 60 grep -q '^vigil: store: writing again' "$DUR/full.stderr" && [ "$load_rc" = 0 ]; then
+            pass "room again: vigil writes and reads again ($(grep '^vigil: store: writing again' "$DUR/full.stderr" | head -n1 | cut -c1-80))"
+        else
+            fail "room again: vigil writes and reads again" "load exit $load_rc: $(cat "$DUR/load.out")" "$(tail -n 3 "$DUR/full.stderr")"
+        fi
+        stop_pid "$FULL_PID" 15 || true
+        stored=$(cat "$TMPFS"/data/hosts/bench-host-*/*.log 2>/dev/null | wc -l)
+        broken=$(cat "$TMPFS"/data/hosts/bench-host-*/*.log 2>/dev/null | awk 'length($0) != 100' | wc -l)
+        if [ "$stored" = "$FULL_COUNT" ] && [ "$broken" = 0 ]; then
+            pass "a full disk loses nothing over TCP: all $FULL_COUNT messages stored, every line whole"
+        else
+            fail "a full disk loses nothing over TCP: all $FULL_COUNT messages stored, every line whole" \
+                "stored $stored, lines not 100 bytes long: $broken" "$(grep '^vigil: stats' "$DUR/full.stderr" | tail -n1)"
+        fi
+    else
+        fail "vigil serve starts on a 5 MB tmpfs"
+    fi
+    umount "$TMPFS" && MOUNTED_TMPFS=
+else
+    fail "a 5 MB tmpfs can be mounted for the full-disk test (run as root)" "$(cat "$DUR/mount.err")"
+fi
+
+# --- rsyslog's RFC 5424 template over UDP ends each datagram with LF: not content
+
+if start_vigil "$DUR/udp-data" "$DUR/udp.stderr" --stats-interval 1s; then
+    UDP_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$UDP_PID")
+    RU=$DUR/rsyslog-udp
+    mkdir -p "$RU/spool"
+    cat >"$RU/rsyslog.conf" <<EOF
+# Private rsyslogd: its own log socket in, RFC 5424 over UDP (a LF after every datagram) to vigil out.
+global(workDirectory="$RU/spool")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="$RU/log.sock" HostName="e2e-udp-5424" Ruleset="toVigil")
+ruleset(name="toVigil") {
+    action(type="omfwd" target="127.0.0.1" port="$VIGIL_UDP_PORT" protocol="udp" template="RSYSLOG_SyslogProtocol23Format")
+}
+EOF
+    if start_rsyslogd "$RU/rsyslog.conf" "$RU" && wait_for 10 test -S "$RU/log.sock"; then
+        RU_PID=$RSYSLOG_PID
+        RSYSLOG_PID=
+        EXTRA_PIDS+=("$RU_PID")
+        for i in 1 2 3 4 5 6; do
+            logger -u "$RU/log.sock" -t sshd -i "Failed password for root from 198.51.100.$i port 4000$i ssh2"
+        done
+        DATA_SAVED=$DATA
+        DATA=$DUR/udp-data
+        expect "rsyslog RFC 5424 over UDP: 6 failed passwords stored" e2e-udp-5424 "Failed password for root" 6
+        DATA=$DATA_SAVED
+        stop_pid "$RU_PID" 10 || true
+        stop_pid "$UDP_PID" 15 || true
+        if grep -q '#012' "$DUR"/udp-data/hosts/e2e-udp-5424/*.log; then
+            fail "the datagram's trailing LF is not stored as #012" "$(head -n2 "$DUR"/udp-data/hosts/e2e-udp-5424/*.log)"
+        else
+            pass "the datagram's trailing LF is not stored as #012"
+        fi
+        if "$VIGIL" analyze --json "$DUR"/udp-data/hosts/e2e-udp-5424/*.log >"$DUR/analyze.json" \
+            && grep -q '"failures":6' "$DUR/analyze.json"; then
+            pass "vigil analyze counts all 6 failures in what was stored over UDP"
+        else
+            fail "vigil analyze counts all 6 failures in what was stored over UDP" "$(head -c 300 "$DUR/analyze.json")"
+        fi
+    else
+        fail "a private rsyslogd forwards RFC 5424 over UDP" "$(cat "$RU/rsyslogd.out" 2>/dev/null)"
+        stop_pid "$UDP_PID" 15 || true
+    fi
+else
+    fail "vigil serve starts for the UDP test"
+fi
+
+# --- follow: a file its user cannot read, a directory, a missing directory
+
+UNPRIV=$(mktemp -d /tmp/vigil-e2e-follow.XXXXXX)
+chmod 755 "$UNPRIV"
+install -m 755 "$VIGIL" "$UNPRIV/vigil"
+printf 'secret line\n' >"$UNPRIV/secret.log"
+chmod 000 "$UNPRIV/secret.log"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$UNPRIV/vigil" follow "$UNPRIV/secret.log" --interval 60s \
+    >"$UNPRIV/follow.out" 2>"$UNPRIV/follow.err" &
+FOLLOW_PID=$!
+EXTRA_PIDS+=("$FOLLOW_PID")
+if wait_for 5 grep -q 'cannot read' "$UNPRIV/follow.err"; then
+    before=$(cpu_ticks "$FOLLOW_PID")
+    sleep 3  # a measurement window, not a synchronisation: CPU and lines over 3 s of an unreadable file
+    used=$(($(cpu_ticks "$FOLLOW_PID") - before))
+    lines=$(grep -c 'cannot read' "$UNPRIV/follow.err")
+    if [ "$lines" = 1 ] && [ "$used" -lt 30 ]; then
+        pass "follow as an unprivileged user on a mode-000 file: reported once, no spinning ($used ticks in 3 s)"
+    else
+        fail "follow as an unprivileged user on a mode-000 file: reported once, no spinning" "$lines lines, $used ticks in 3 s"
+    fi
+else
+    fail "follow as an unprivileged user on a mode-000 file says it cannot read it" "$(head -n 3 "$UNPRIV/follow.err")"
+fi
+stop_pid "$FOLLOW_PID" 5 || true
+for target in "$UNPRIV" "$UNPRIV/missing/access.log"; do
+    "$VIGIL" follow "$target" >/dev/null 2>"$UNPRIV/err"
+    rc=$?
+    if [ "$rc" = 2 ] && [ "$(grep -c '' "$UNPRIV/err")" = 1 ]; then
+        pass "follow $(basename "$target"): one clear error, exit 2 ($(cat "$UNPRIV/err"))"
+    else
+        fail "follow on a directory or a missing directory: one clear error, exit 2" "exit $rc: $(cat "$UNPRIV/err")"
+    fi
+done
+rm -rf "$UNPRIV"
