@@ -47,6 +47,29 @@ import VigilTestSupport
         return true
     }
 
+    /// Finding: alert spools had no cap (311 bytes per alert per sink behind a dead webhook), and a
+    /// full disk printed one line per dropped alert. The spool holds at most `maxSpoolPendingBytes`;
+    /// past it alerts are dropped and counted, with one log line per 10 s however many.
+    @Test func aDeadReceiversSpoolIsCappedAndItsDropsLoggedOnce() throws {
+        let dir = TemporaryDirectory()
+        let gone = try TestReceiver(.syslogTCP)
+        gone.stop()
+        final class Log: @unchecked Sendable { let lock = ConditionLock(); var lines: [String] = [] }
+        let log = Log()
+        var options = Self.options(capacity: 1)
+        options.maxSpoolPendingBytes = 4_000
+        let sink = try NetworkSink(name: "dead", spec: .syslogTCP(host: "127.0.0.1", port: gone.port),
+                                   spoolDirectory: dir.path + "/spool/dead", options: options,
+                                   log: { line in log.lock.withLock { log.lines.append(line) } })
+        for i in 0..<500 { sink.deliver(Self.alert(i)) }
+        let counters = sink.counters
+        sink.close()
+        #expect(counters.dropped > 400 && counters.spooled + counters.queued + counters.dropped == 500 && counters.delivered == 0)
+        let drops = log.lock.withLock { log.lines.filter { $0.contains("dropping new alerts") } }
+        #expect(drops.count == 1)
+        #expect(drops.first?.hasPrefix("vigil: sink dead: the spool holds 4000 bytes (max_spool_bytes)") == true)
+    }
+
     // MARK: - Each sink against a real receiver
 
     @Test func syslogUDPSendsOneRFC5424DatagramPerAlert() throws {
