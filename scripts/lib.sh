@@ -39,6 +39,17 @@ build_release() {
 # cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (100 per second).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+# stat_value FILE KEY: KEY=N of the last stats or relay line in FILE that has KEY.
+stat_value() {
+    local v
+    v=$(grep -o " $2=[0-9]*" "$1" | tail -n1 | cut -d= -f2)
+    printf '%s' "${v:-0}"
+}
+_stat_at_least() { [ "$(stat_value "$1" "$2")" -ge "$3" ]; }
+
+# rss_kib PID: resident memory of PID in KiB.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
 # port_in_use tcp|udp PORT: true when a socket is bound to PORT (any address) per /proc/net.
 port_in_use() {
     local proto=$1 hex

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE 1
 #include "CVigilShim.h"
 #include <sys/resource.h>
+#include <malloc.h>
 
 _Static_assert(sizeof(struct vigil_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 #include <pthread.h>
@@ -36,4 +37,8 @@ void vigil_ignore_sigpipe(void) {
 
 int vigil_set_thread_name(pthread_t thread, const char *name) {
     return pthread_setname_np(thread, name);
+}
+
+int vigil_malloc_trim(void) {
+    return malloc_trim(0);
 }

@@ -227,6 +227,8 @@ public final class Collector: FrameConsumer {
             counters.connectionsRefusedNoDescriptors &+= 1
         case .evicted:
             counters.connectionsEvicted &+= 1
+        case .frameCut:
+            counters.framesCut &+= 1
         case .timedOut:
             counters.connectionsTimedOut &+= 1
         case .notAllowed:

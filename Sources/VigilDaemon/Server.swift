@@ -71,7 +71,8 @@ public final class Server {
             log("vigil: max_connections lowered to \(connectionCap) per TCP listener to fit the open-file limit of \(fileLimit)")
         }
         let limits = TCPListener.Limits(maxConnections: connectionCap, maxPerSource: settings.maxConnectionsPerSource,
-                                        idleTimeoutMicros: settings.idleTimeout.microseconds, logIntervalMicros: logMicros)
+                                        idleTimeoutMicros: settings.idleTimeout.microseconds, logIntervalMicros: logMicros,
+                                        maxPartialBytes: settings.maxPartialFrameBytes)
         for address in settings.tcp {
             tcpListeners.append(try TCPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 limits: limits, loop: loop, consumer: collector, gate: gate, log: log))

@@ -111,6 +111,28 @@ private func expectAllSplits(_ stream: [UInt8], max: Int = 65_536, _ expected: O
         expectAllSplits(Array(input.utf8), Outcome(frames: frames.map { Frame($0) }, error: error))
     }
 
+    /// Cutting a partial frame short delivers what is held, truncated, frees it, and skips the
+    /// rest of that frame when it comes: the next frame is intact (line and octet framing).
+    @Test(arguments: [
+        ("<13>1 - h a - - - first half", " and its second half\n<13>1 - h a - - - next\n"),
+        ("40 <13>1 - h a - - - counted", " frame rest!!!!22 <13>1 - h a - - - next"),  // 25 held, 15 to skip
+    ])
+    func aCutFrameIsDeliveredTruncatedAndItsRestSkipped(head: String, tail: String) {
+        var decoder = FrameDecoder(maxMessageBytes: 1024)
+        var frames: [Frame] = []
+        let record: (UnsafeRawBufferPointer, Bool) -> Void = { frames.append(Frame(Array($0), truncated: $1)) }
+        _ = Array(head.utf8).withUnsafeBytes { decoder.feed($0, onFrame: record) }
+        #expect(frames.isEmpty && decoder.bufferedByteCount > 0)
+        let cut = decoder.cut(onFrame: record)
+        #expect(cut)
+        #expect(decoder.bufferedByteCount == 0 && decoder.bufferCapacity == 0)
+        let again = decoder.cut(onFrame: record)
+        #expect(!again)  // nothing left to cut
+        _ = Array(tail.utf8).withUnsafeBytes { decoder.feed($0, onFrame: record) }
+        let kept = head.hasPrefix("40 ") ? String(head.dropFirst(3)) : head
+        #expect(frames == [Frame(kept, truncated: true), Frame("<13>1 - h a - - - next")])
+    }
+
     @Test func nineDigitCountIsSaneAndDiscardedWithoutBuffering() {
         // 999,999,999 announced bytes: the first 4 are delivered, the rest skipped as they arrive.
         var decoder = FrameDecoder(maxMessageBytes: 4)

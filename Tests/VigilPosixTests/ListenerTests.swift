@@ -259,6 +259,33 @@ import VigilCore
         _ = (other, again)
     }
 
+    /// Finding: 5,000 connections each holding 60 KB of an unfinished frame took 305 MB. All
+    /// partial frames together are bounded: past the bound the oldest are cut short (delivered
+    /// truncated, counted) and the rest of each cut frame is skipped; other frames stay intact.
+    @Test func partialFramesAreBoundedTogether() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try TCPListener(address: loopback(false), maxMessageBytes: 65_536,
+                                       limits: .init(maxConnections: 100, maxPerSource: 100, idleTimeoutMicros: 60_000_000,
+                                                     maxPartialBytes: 100_000),
+                                       loop: loop, consumer: consumer)
+        var clients: [TestClient] = []
+        for i in 0..<6 {
+            let client = try TestClient(tcp: listener.address)
+            client.send("<13>1 - h app - - - partial \(i) " + String(repeating: "x", count: 30_000))
+            clients.append(client)
+            #expect(pump(loop) { listener.partialBytes >= 30_000 * min(i + 1, 3) || consumer.count(.frameCut) > 0 })
+        }
+        #expect(pump(loop) { consumer.count(.frameCut) >= 3 && listener.partialBytes <= 100_000 })
+        let cut = consumer.frames.filter(\.truncated)
+        #expect(cut.count == consumer.count(.frameCut))
+        #expect(cut.first?.text.hasPrefix("<13>1 - h app - - - partial 0 ") == true)  // the oldest first
+        // The first connection finishes its frame and sends another: the rest is skipped, the next is whole.
+        clients[0].send("rest of the cut frame\n<13>1 - h app - - - after the cut\n")
+        #expect(pump(loop) { consumer.frames.contains { $0.text == "<13>1 - h app - - - after the cut" } })
+        #expect(!consumer.frames.contains { $0.text.contains("rest of the cut frame") })
+    }
+
     @Test func anIPv6SourceIsItsSlash64() {
         let a = IPAddress.parse("2001:db8::1")!, b = IPAddress.parse("2001:db8::ffff:2")!, c = IPAddress.parse("2001:db8:0:1::1")!
         #expect(TCPListener.sourceKey(a) == TCPListener.sourceKey(b))

@@ -60,6 +60,42 @@ else
     fail "a 5 MB tmpfs can be mounted for the full-disk test (run as root)" "$(cat "$DUR/mount.err")"
 fi
 
+# --- 5,000 connections each holding 60 KB of an unfinished frame: bounded, and given back
+
+if start_vigil "$DUR/partial-data" "$DUR/partial.stderr" --stats-interval 1s; then
+    PARTIAL_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$PARTIAL_PID")
+    base=$(rss_kib "$PARTIAL_PID")
+    mkfifo "$DUR/partial.in"
+    timeout 120 python3 "$ROOT/scripts/e2e/partial_frames.py" "$VIGIL_TCP_PORT" 5000 60000 <"$DUR/partial.in" >"$DUR/partial.out" 2>&1 &
+    PARTIAL_LOAD=$!
+    exec 7>"$DUR/partial.in"
+    if wait_for 60 grep -q '^ready' "$DUR/partial.out" && wait_for 10 _stat_at_least "$DUR/partial.stderr" frames_cut 1; then
+        held=$(rss_kib "$PARTIAL_PID")
+        if [ $((held - base)) -lt $((100 * 1024)) ]; then
+            pass "5,000 connections holding 60 KB partial frames: memory bounded (+$(((held - base) / 1024)) MiB, $(stat_value "$DUR/partial.stderr" frames_cut) frames cut)"
+        else
+            fail "5,000 connections holding 60 KB partial frames: memory bounded" "+$(((held - base) / 1024)) MiB"
+        fi
+        echo done >&7
+        wait_for 30 grep -q '^closed' "$DUR/partial.out"
+        _rss_back() { [ $(($(rss_kib "$PARTIAL_PID") - base)) -lt $((48 * 1024)) ]; }
+        if wait_for 15 _rss_back; then
+            pass "once they close, the memory is given back (+$((($(rss_kib "$PARTIAL_PID") - base) / 1024)) MiB over the start, was +$(((held - base) / 1024)))"
+        else
+            fail "once they close, the memory is given back" "+$((($(rss_kib "$PARTIAL_PID") - base) / 1024)) MiB over the start"
+        fi
+    else
+        fail "5,000 connections send their partial frames" "$(cat "$DUR/partial.out")" "$(grep '^vigil: stats' "$DUR/partial.stderr" | tail -n1)"
+        echo done >&7
+    fi
+    exec 7>&-
+    wait "$PARTIAL_LOAD" 2>/dev/null
+    stop_pid "$PARTIAL_PID" 15 || true
+else
+    fail "vigil serve starts for the partial-frame test"
+fi
+
 # --- rsyslog's RFC 5424 template over UDP ends each datagram with LF: not content
 
 if start_vigil "$DUR/udp-data" "$DUR/udp.stderr" --stats-interval 1s; then

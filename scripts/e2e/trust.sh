@@ -16,13 +16,6 @@ mkdir -p "$TRUST"
 KEY=$TRUST/relay.key
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY")
 
-# stat_value FILE KEY: KEY=N of the last stats or relay line in FILE that has KEY.
-stat_value() {
-    local v
-    v=$(grep -o " $2=[0-9]*" "$1" | tail -n1 | cut -d= -f2)
-    printf '%s' "${v:-0}"
-}
-_stat_at_least() { [ "$(stat_value "$1" "$2")" -ge "$3" ]; }
 
 # --- forged relay lines and one sender's clock, against a central with a relay listener
 

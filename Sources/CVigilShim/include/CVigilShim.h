@@ -45,4 +45,7 @@ void vigil_ignore_sigpipe(void);
 /// Names a thread (at most 15 bytes are kept), for `top -H` and /proc.
 int vigil_set_thread_name(pthread_t thread, const char *name);
 
+/// malloc_trim(0): hands freed heap memory back to the kernel (glibc keeps it otherwise).
+int vigil_malloc_trim(void);
+
 #endif

@@ -112,6 +112,8 @@ public enum ConfigSchema {
                           "concurrent TCP connections (lowered to fit the open-file limit); at the cap the longest idle connection of the busiest source is closed for a new one"),
             ConfigKeySpec("max_connections_per_source", .integer(1...1_000_000), .integer(1000),
                           "concurrent TCP connections one source (an IPv4 address or IPv6 /64) may hold; more are refused"),
+            ConfigKeySpec("max_partial_frame_bytes", .size((64 << 10)...(16 << 30)), .string("64MiB"),
+                          "bytes all TCP connections' unfinished frames may hold together; past it the oldest are cut short"),
             ConfigKeySpec("max_hosts", .integer(1...10_000_000), .integer(100000),
                           "distinct host names kept; messages naming further hosts are stored under _overflow"),
             ConfigKeySpec("idle_timeout", .duration(minimum: .seconds(1)), .string("5m"),

@@ -27,6 +27,8 @@ public struct VigilConfig: Hashable, Sendable {
         public var maxConnections: Int
         /// Concurrent TCP connections one source (IPv4 address, IPv6 /64) may hold.
         public var maxConnectionsPerSource: Int
+        /// Bytes all TCP connections' unfinished frames may hold together.
+        public var maxPartialFrameBytes: Int
         /// Distinct host names kept before new ones go to `_overflow`.
         public var maxHosts: Int
         public var idleTimeout: TimeSpan
@@ -317,7 +319,8 @@ private struct SettingStore {
             dataDirectory: string("server.data_dir"), maxMessageBytes: int("server.max_message_bytes"),
             statsInterval: span("server.stats_interval"), timezoneOffsetSeconds: offset,
             udpReceiveBufferBytes: int("server.udp_receive_buffer_bytes"), maxConnections: int("server.max_connections"),
-            maxConnectionsPerSource: int("server.max_connections_per_source"), maxHosts: int("server.max_hosts"),
+            maxConnectionsPerSource: int("server.max_connections_per_source"),
+            maxPartialFrameBytes: int("server.max_partial_frame_bytes"), maxHosts: int("server.max_hosts"),
             idleTimeout: span("server.idle_timeout"), flushInterval: span("server.flush_interval"), relay: relayTarget)
         let tcpPorts = Set(server.tcp.filter { $0.port != 0 })
         for address in server.http where address.port != 0 && tcpPorts.contains(address) {

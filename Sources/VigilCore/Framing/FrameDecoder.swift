@@ -160,6 +160,29 @@ public struct FrameDecoder: Sendable {
         return nil
     }
 
+    /// Cuts the frame being pieced together short (to free its memory): what the decoder holds of it
+    /// is delivered with `truncated == true`, and the rest of that frame is skipped when it comes, so
+    /// the next frame is intact. Returns whether there was anything to cut.
+    @discardableResult
+    public mutating func cut(onFrame: (UnsafeRawBufferPointer, Bool) -> Void) -> Bool {
+        guard !buffer.isEmpty else { return false }
+        switch state {
+        case .line:
+            buffer.withUnsafeBytes { onFrame($0, true) }
+            state = .discardLine
+        case .octets(let length, _):
+            buffer.withUnsafeBytes { onFrame($0, true) }
+            state = length > buffer.count ? .discardOctets(remaining: length - buffer.count) : .idle
+        default:
+            return false
+        }
+        buffer = []  // the point is the memory: give it all back
+        return true
+    }
+
+    /// The capacity of the decoder's own buffer: the memory it holds.
+    public var bufferCapacity: Int { buffer.capacity }
+
     /// End of stream: emits a final unterminated LF-framed message if any (not a partial octet-counted one; that
     /// is counted as a framing error via the return value). The decoder is then ready for a new stream.
     /// After a failure already returned by `feed`, emits nothing and returns nil.

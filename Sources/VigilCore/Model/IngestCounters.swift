@@ -6,8 +6,10 @@ public struct IngestCounters: Sendable, Equatable {
     public var bytes: UInt64 = 0
     /// Messages kept raw because they were not valid syslog.
     public var parseErrors: UInt64 = 0
-    /// Messages cut to the maximum message size.
+    /// Messages cut to the maximum message size, or cut short to keep partial frames under their bound.
     public var truncated: UInt64 = 0
+    /// Partial frames cut short because all connections' partial frames held more than their bound.
+    public var framesCut: UInt64 = 0
     /// TCP connections closed because their stream could not be framed.
     public var framingErrors: UInt64 = 0
     /// TCP connections open now.
@@ -38,7 +40,7 @@ public struct IngestCounters: Sendable, Equatable {
             + "framing_errors=\(framingErrors) connections=\(connectionsOpen) accepted=\(connectionsAccepted) "
             + "rejected=\(connectionsRefusedPerSource + connectionsRefusedNoDescriptors) "
             + "rejected_per_source=\(connectionsRefusedPerSource) rejected_no_fds=\(connectionsRefusedNoDescriptors) "
-            + "evicted=\(connectionsEvicted) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors) lost=\(lost) "
+            + "evicted=\(connectionsEvicted) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors) lost=\(lost) frames_cut=\(framesCut) "
             + "file_lines=\(fileLines)"
     }
 }

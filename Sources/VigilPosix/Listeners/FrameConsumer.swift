@@ -38,4 +38,7 @@ public enum ConnectionEvent: Sendable, Equatable {
     /// Closed to make room: the listener was at its cap, and this was the connection idle the
     /// longest of the source holding the most.
     case evicted
+    /// A frame being pieced together was cut short (delivered truncated, its rest skipped): the
+    /// partial frames of all connections together held more than the listener's bound.
+    case frameCut
 }

@@ -12,6 +12,11 @@ public import VigilCore
 /// or a second passes, turning waiting clients away politely with a spare descriptor. Each of
 /// these is counted (`ConnectionEvent`) and logged at most once per `Limits.logIntervalMicros`.
 ///
+/// The frames connections are in the middle of (a partial frame waits for its end) hold at most
+/// `Limits.maxPartialBytes` together: past it, the oldest partial frames are cut short (delivered
+/// truncated, counted), so thousands of connections each holding most of a large frame cannot
+/// exhaust memory; memory freed that way, or by connections closing, is handed back to the kernel.
+///
 /// While its `ReadGate` is closed (the store cannot write) it reads nothing: a connection that
 /// becomes ready is taken off the loop (parked) until the gate opens, so the kernel's TCP window
 /// pushes back on the sender and nothing read is lost.
@@ -26,12 +31,16 @@ public final class TCPListener: EventHandler {
         public var idleTimeoutMicros: Int64
         /// Least time between two log lines about refused or evicted connections.
         public var logIntervalMicros: Int64
+        /// Bytes all connections' partial frames may hold together.
+        public var maxPartialBytes: Int
 
-        public init(maxConnections: Int, maxPerSource: Int, idleTimeoutMicros: Int64, logIntervalMicros: Int64 = 10_000_000) {
+        public init(maxConnections: Int, maxPerSource: Int, idleTimeoutMicros: Int64, logIntervalMicros: Int64 = 10_000_000,
+                    maxPartialBytes: Int = 64 << 20) {
             self.maxConnections = max(1, maxConnections)
             self.maxPerSource = max(1, maxPerSource)
             self.idleTimeoutMicros = idleTimeoutMicros
             self.logIntervalMicros = logIntervalMicros
+            self.maxPartialBytes = max(1, maxPartialBytes)
         }
     }
 
@@ -61,6 +70,12 @@ public final class TCPListener: EventHandler {
     private var parked: [TCPConnection] = []
     /// At shutdown every connection is read whatever the gate says.
     private var draining = false
+    /// Bytes held in all connections' partial frames, and the most held since memory was last
+    /// handed back to the kernel.
+    public private(set) var partialBytes = 0
+    private var partialHighWater = 0
+    /// Numbers partial frames in the order they started, to cut the oldest first.
+    private var partialClock: UInt64 = 0
 
     /// Binds `address` and starts accepting; `admits` (when given) decides which peers may
     /// connect at all; `log` gets the (rate-limited) lines about refused connections.
@@ -239,12 +254,46 @@ public final class TCPListener: EventHandler {
             if !Self.lies(frame, within: bytes) { consumer.releaseFrames() }
         })
         consumer.releaseFrames()
+        notePartial(connection)
+        if partialBytes > limits.maxPartialBytes { cutOldestPartials(now: now) }
         if let error {
             consumer.framingError(error, sender: peer)
             drop(connection)
             return false
         }
         return true
+    }
+
+    /// Brings `partialBytes` up to date with what `connection`'s decoder holds now.
+    private func notePartial(_ connection: TCPConnection) {
+        let held = connection.decoder.bufferedByteCount
+        if held == connection.partialHeld { return }
+        if connection.partialHeld == 0 {
+            partialClock &+= 1
+            connection.partialSince = partialClock
+        }
+        partialBytes += held - connection.partialHeld
+        partialHighWater = max(partialHighWater, partialBytes)
+        connection.partialHeld = held
+    }
+
+    /// Cuts partial frames, oldest first, until they hold at most three quarters of the bound.
+    private func cutOldestPartials(now: Timestamp) {
+        let target = limits.maxPartialBytes / 4 * 3
+        let holders = connections.values.filter { $0.partialHeld > 0 }.sorted { $0.partialSince < $1.partialSince }
+        let consumer = self.consumer
+        for connection in holders {
+            if partialBytes <= target { break }
+            let peer = connection.peer
+            if connection.decoder.cut(onFrame: { frame, truncated in
+                consumer.consume(frame: frame, truncated: truncated, sender: peer, transport: .stream, now: now)
+                consumer.releaseFrames()
+            }) {
+                consumer.connectionEvent(.frameCut)
+            }
+            notePartial(connection)
+        }
+        note("partial frames held more than \(limits.maxPartialBytes >> 20) MiB: the oldest were cut short")
     }
 
     /// Closes a connection at end of stream, delivering a final unterminated frame.
@@ -256,6 +305,7 @@ public final class TCPListener: EventHandler {
             consumer.releaseFrames()  // the decoder's buffer is released when `finish` returns
         })
         if let error { consumer.framingError(error, sender: peer) }
+        notePartial(connection)
         drop(connection)
     }
 
@@ -290,6 +340,8 @@ public final class TCPListener: EventHandler {
     }
 
     private func drop(_ connection: TCPConnection) {
+        partialBytes -= connection.partialHeld
+        connection.partialHeld = 0
         if !connection.isParked { loop.unregister(connection.fd) }
         connection.isParked = false
         Posix.close(connection.fd)
@@ -305,6 +357,12 @@ public final class TCPListener: EventHandler {
     /// lack of descriptors. `monotonicMicros` is the loop's monotonic now.
     public func closeIdleConnections(monotonicMicros: Int64, now: Timestamp) {
         if let until = pausedUntil, monotonicMicros >= until { resume() }
+        // Partial frames that were freed (cut, completed, their connections closed) leave glibc's
+        // heap holding the memory; hand it back once enough is free.
+        if partialHighWater - partialBytes > 8 << 20 {
+            _ = vigil_malloc_trim()
+            partialHighWater = partialBytes
+        }
         let limit = monotonicMicros - limits.idleTimeoutMicros
         for connection in Array(connections.values) where connection.lastActivityMicros < limit && !connection.isParked {
             consumer.connectionEvent(.timedOut)
@@ -335,6 +393,10 @@ final class TCPConnection: EventHandler {
     var lastActivityMicros: Int64
     /// Off the loop while the listener's gate is closed.
     var isParked = false
+    /// What the decoder held at the last look (`TCPListener.notePartial`), and when its partial
+    /// frame started (the listener's count).
+    var partialHeld = 0
+    var partialSince: UInt64 = 0
 
     init(fd: Int32, peer: SocketAddress, source: IPAddress, listener: TCPListener, maxMessageBytes: Int) {
         self.fd = fd
