@@ -28,7 +28,7 @@ public final class Collector: FrameConsumer {
     /// The date of the last RFC 3339 timestamp parsed (most frames share it).
     private var timestampMemo = TimestampMemo()
     private let store: HostStore
-    private let sinks: [any AlertSink]
+    private var sinks: [any AlertSink]
     /// Alerts handed to the sinks since start, for counters.
     public private(set) var alertsRaised = 0
     /// Scratch space for the textual sender address of messages without a hostname.
@@ -235,6 +235,9 @@ public final class Collector: FrameConsumer {
             break  // syslog listeners take every source
         }
     }
+
+    /// The sinks alerts go to from now on (a reload).
+    public func replaceSinks(_ new: [any AlertSink]) { sinks = new }
 
     /// Hands the alerts raised since the last call to every sink.
     public func dispatchAlerts() {

@@ -3,6 +3,9 @@ public import VigilCore
 public import VigilPosix
 
 /// A running `vigil serve`: listeners on one event loop feeding the collector and the store.
+///
+/// SIGHUP reloads the configuration (`reload`) without dropping a connection, a buffered message
+/// or the state of an unchanged rule; SIGTERM and SIGINT stop it after reading what connections hold.
 public final class Server {
     public let loop: EventLoop
     public let collector: Collector
@@ -20,7 +23,13 @@ public final class Server {
     private let log: (String) -> Void
     /// Standard output for the stdout sink and the stats block, never blocking the loop.
     public let console: ConsoleWriter
-    public let sinks: [any AlertSink]
+    /// `DATA/alerts.jsonl`, then the configured sinks.
+    public var sinks: [any AlertSink] { [alertsFile] + configuredSinks.map(\.sink) }
+    private let alertsFile: FileSink
+    /// Each configured sink with the settings it was made from (a reload keeps the unchanged ones).
+    private var configuredSinks: [(config: VigilConfig.Sink, sink: any AlertSink)]
+    /// The configuration in force.
+    public private(set) var config: VigilConfig
     /// The edge's sender to the central collector (`--relay`); nil when this is no edge.
     public let relay: NetworkSink?
     /// Each TCP listener's connection cap: `server.max_connections`, lowered to fit the open-file limit.
@@ -32,16 +41,21 @@ public final class Server {
     public init(config: VigilConfig, relayKey: RelayKey? = nil, log: @escaping (String) -> Void) throws(SystemError) {
         let settings = config.server
         self.log = log
+        self.config = config
         precondition(relayKey != nil || !config.relay.needsKey(settings), "the configuration needs the relay key")
         // Before the sinks start their threads, which inherit this mask (see ShutdownSignals.block).
         ShutdownSignals.block()
         let fileLimit = Posix.raiseFileLimit()
         loop = try EventLoop()
-        let retention = StoreRetention(maxAgeDays: config.storage.maxAgeDays > 0 ? config.storage.maxAgeDays : nil,
-                                       maxTotalBytes: config.storage.maxTotalBytes > 0 ? config.storage.maxTotalBytes : nil)
-        store = try HostStore(directory: settings.dataDirectory, retention: retention)
+        store = try HostStore(directory: settings.dataDirectory, retention: Server.retention(config))
         console = ConsoleWriter()
-        sinks = try Server.makeSinks(config, console: console, log: log)
+        alertsFile = try FileSink(path: settings.dataDirectory + "/alerts.jsonl", log: log)
+        var made: [(config: VigilConfig.Sink, sink: any AlertSink)] = []
+        for sink in config.sinks {
+            made.append((sink, try Server.makeSink(sink, dataDirectory: settings.dataDirectory, console: console, log: log)))
+        }
+        configuredSinks = made
+        let sinks = [alertsFile] + made.map(\.sink)
         let hosts = HostDirectory(table: HostTable(seed: Posix.randomSeed(), maxHosts: settings.maxHosts))
         let start = Posix.wallClock()
         relay = try Server.makeRelay(config)
@@ -141,24 +155,103 @@ public final class Server {
         store.enforceRetention(today: Posix.wallClock().epochDay)
     }
 
-    /// `DATA/alerts.jsonl` (always) plus the configured sinks; network sinks spool to `DATA/spool/NAME/`
-    /// and start their sender threads here.
-    static func makeSinks(_ config: VigilConfig, console: ConsoleWriter, log: @escaping (String) -> Void) throws(SystemError) -> [any AlertSink] {
-        var sinks: [any AlertSink] = [try FileSink(path: config.server.dataDirectory + "/alerts.jsonl", log: log)]
-        for sink in config.sinks {
-            switch sink.spec {
-            case .stdout: sinks.append(StdoutSink(console: console))
-            case .file(let path): sinks.append(try FileSink(path: path, log: log))
-            case .syslogUDP, .syslogTCP, .http, .alertmanager:
-                let options = NetworkSink.Options(queueCapacity: sink.queueCapacity, maxBackoffMicros: sink.maxBackoff.microseconds,
-                                                  maxSpoolPendingBytes: Int(sink.maxSpoolBytes))
-                sinks.append(try NetworkSink(name: sink.name, spec: sink.spec,
-                                             spoolDirectory: NetworkSink.spoolDirectory(dataDirectory: config.server.dataDirectory,
-                                                                                        sinkName: sink.name),
-                                             options: options))
+    /// One configured sink; a network sink spools to `DATA/spool/NAME/` and starts its sender thread here.
+    static func makeSink(_ sink: VigilConfig.Sink, dataDirectory: String, console: ConsoleWriter,
+                         log: @escaping (String) -> Void) throws(SystemError) -> any AlertSink {
+        switch sink.spec {
+        case .stdout: return StdoutSink(console: console)
+        case .file(let path): return try FileSink(path: path, log: log)
+        case .syslogUDP, .syslogTCP, .http, .alertmanager:
+            let options = NetworkSink.Options(queueCapacity: sink.queueCapacity, maxBackoffMicros: sink.maxBackoff.microseconds,
+                                              maxSpoolPendingBytes: Int(sink.maxSpoolBytes))
+            return try NetworkSink(name: sink.name, spec: sink.spec,
+                                   spoolDirectory: NetworkSink.spoolDirectory(dataDirectory: dataDirectory, sinkName: sink.name),
+                                   options: options)
+        }
+    }
+
+    // MARK: - Reload
+
+    /// Takes a new configuration (SIGHUP): the rules, thresholds and allowlist (only rules whose
+    /// settings changed start afresh, see `DetectionEngine.reconfigure`), the sinks (unchanged ones
+    /// are kept with their queues and spools, removed ones closed after spooling what they hold,
+    /// new ones opened) and the retention. The store's files and the file sinks are reopened, so
+    /// a rotation done outside (logrotate) is followed. Connections, buffered messages and every
+    /// other state stay. Settings that need a restart (listeners, the data directory, limits,
+    /// intervals, the relay) are named in the log and keep their running values. Returns the log
+    /// lines it wrote. `config` must be valid (`VigilConfig.build`): a bad file is refused before.
+    @discardableResult
+    public func reload(_ new: VigilConfig) -> [String] {
+        var lines: [String] = []
+        func say(_ line: String) { lines.append(line); log(line) }
+        // Rules, thresholds, allowlist.
+        let settings = Collector.detectionSettings(DetectionSettings(config: new), isEdge: relay != nil)
+        let fresh = collector.analyzer.reconfigure(settings, ssh: SSHExtractor(countFailedPublickey: new.detection.countPublickeyFailures))
+        collector.dispatchAlerts()  // what the changed rules resolved
+        // Sinks: keep the unchanged ones, close the removed ones, open the new ones.
+        var kept: [(config: VigilConfig.Sink, sink: any AlertSink)] = []
+        var added: [String] = [], removed: [String] = []
+        var old = configuredSinks
+        for sink in new.sinks {
+            if let i = old.firstIndex(where: { $0.config == sink }) {
+                kept.append(old.remove(at: i))
+                continue
+            }
+            do {
+                kept.append((sink, try Server.makeSink(sink, dataDirectory: config.server.dataDirectory, console: console, log: log)))
+                added.append(sink.name)
+            } catch {
+                say("vigil: reload: sink \(sink.name) cannot be opened (\(error)); it is left out")
             }
         }
-        return sinks
+        for (sinkConfig, sink) in old {
+            sink.flush()
+            (sink as? NetworkSink)?.close()
+            removed.append(sinkConfig.name)
+        }
+        configuredSinks = kept
+        collector.replaceSinks(sinks)
+        // Retention; files reopened for rotations done outside.
+        store.retention = Server.retention(new)
+        store.reopenFiles()
+        for case let sink as FileSink in sinks { sink.reopenFile() }
+        // What only a restart applies.
+        let restart = Server.restartOnlyChanges(from: config, to: new)
+        config = Server.applying(new, keepingRestartOnlyOf: config)
+        var summary = "vigil: reloaded the configuration"
+        if !fresh.isEmpty { summary += "; rules started afresh: " + fresh.map(\.name).joined(separator: ", ") }
+        if !added.isEmpty { summary += "; sinks added: " + added.joined(separator: ", ") }
+        if !removed.isEmpty { summary += "; sinks removed: " + removed.joined(separator: ", ") }
+        summary += "; store files reopened"
+        say(summary)
+        if !restart.isEmpty { say("vigil: reload: " + restart.joined(separator: ", ") + " changed; these take effect after a restart") }
+        return lines
+    }
+
+    /// The retention `config` asks for.
+    static func retention(_ config: VigilConfig) -> StoreRetention {
+        StoreRetention(maxAgeDays: config.storage.maxAgeDays > 0 ? config.storage.maxAgeDays : nil,
+                       maxTotalBytes: config.storage.maxTotalBytes > 0 ? config.storage.maxTotalBytes : nil)
+    }
+
+    /// The settings that differ between `old` and `new` and that only a restart applies.
+    static func restartOnlyChanges(from old: VigilConfig, to new: VigilConfig) -> [String] {
+        var changed: [String] = []
+        if old.server != new.server { changed.append("[server]") }
+        if old.relay != new.relay { changed.append("[relay]") }
+        if old.fileInput != new.fileInput { changed.append("[input.file]") }
+        if old.api != new.api { changed.append("[api]") }
+        return changed
+    }
+
+    /// `new` with the restart-only settings of `running`: what the server runs with after a reload.
+    static func applying(_ new: VigilConfig, keepingRestartOnlyOf running: VigilConfig) -> VigilConfig {
+        var result = new
+        result.server = running.server
+        result.relay = running.relay
+        result.fileInput = running.fileInput
+        result.api = running.api
+        return result
     }
 
     /// Each TCP listener's connection cap: `configured`, or what the open-file limit leaves for
@@ -221,11 +314,17 @@ public final class Server {
     public var boundTCP: [SocketAddress] { tcpListeners.map(\.address) }
     public var boundRelay: [SocketAddress] { relayListeners.map(\.address) }
 
-    /// Stops on SIGTERM/SIGINT (installs the handler; call on the thread that runs the loop).
-    public func stopOnSignals() throws(SystemError) {
+    /// Stops on SIGTERM/SIGINT and calls `onReload` on SIGHUP (installs the handler; call on the
+    /// thread that runs the loop). `onReload` reads the configuration again and hands it to
+    /// `reload`, or refuses it.
+    public func handleSignals(onReload: @escaping () -> Void) throws(SystemError) {
         let loop = self.loop
         let log = self.log
         signals = try ShutdownSignals(loop: loop) { signo in
+            if signo == SIGHUP {
+                onReload()
+                return
+            }
             log("vigil: signal \(signo), shutting down")
             loop.stop()
         }
@@ -250,7 +349,10 @@ public final class Server {
         fileInputs.check(now: now)
         saveRelaySeen()
         collector.dispatchAlerts()
-        for sink in sinks { sink.flush() }
+        for sink in sinks {
+            sink.flush()
+            (sink as? NetworkSink)?.close()
+        }
         relay?.close()
         collector.close()
         if !collector.isStoreBlocked { fileInputs.saveOffsets() }

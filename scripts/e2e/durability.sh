@@ -5,6 +5,8 @@
 #     the tmpfs is given room, every stored line whole;
 #   - rsyslog's RFC 5424 template over UDP (a trailing LF per datagram): stored without it, and
 #     `vigil analyze` counts every failed password in what was stored;
+#   - 5,000 connections each holding 60 KB of an unfinished frame: memory bounded, given back;
+#   - SIGHUP: a reload (rules, sinks), a refused bad configuration, logrotate's rename;
 #   - `vigil follow` on a file its user cannot read: one line, no spinning; on a directory or a
 #     missing directory: one clear error and exit status 2.
 # Every server listens on loopback only; every wait and load is bounded.
@@ -142,6 +144,62 @@ EOF
     fi
 else
     fail "vigil serve starts for the UDP test"
+fi
+
+# --- SIGHUP: a reload, a refused reload, and logrotate's rename; nothing lost, still running
+
+HUP=$DUR/hup
+mkdir -p "$HUP"
+printf '[server]\nflush_interval = "5s"\n[rule.ssh_bruteforce]\nthreshold = 5\n' >"$HUP/vigil.conf"
+if start_vigil "$HUP/data" "$HUP/stderr" --config "$HUP/vigil.conf"; then
+    HUP_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$HUP_PID")
+    day=$(date -u +%F)
+    printf '<13>1 - e2e-hup app - - - before the reload %s\n' "$RUN" | timeout 10 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
+    printf '[server]\nflush_interval = "5s"\n[rule.ssh_bruteforce]\nthreshold = 3\n[sink.extra]\nurl = "file:%s"\n' \
+        "$HUP/extra.jsonl" >"$HUP/vigil.conf"
+    kill -HUP "$HUP_PID"
+    if wait_for 10 grep -q '^vigil: reloaded the configuration; rules started afresh: ssh_bruteforce; sinks added: extra' "$HUP/stderr" \
+        && kill -0 "$HUP_PID" 2>/dev/null; then
+        pass "SIGHUP reloads the configuration and vigil keeps running"
+    else
+        fail "SIGHUP reloads the configuration and vigil keeps running" "$(tail -n 3 "$HUP/stderr")"
+    fi
+    printf '[rule.ssh_bruteforce]\nthreshold = 0\n' >"$HUP/vigil.conf"
+    kill -HUP "$HUP_PID"
+    if wait_for 10 grep -q "^vigil: reload refused: $HUP/vigil.conf:2: .threshold.: 0 is out of range" "$HUP/stderr" \
+        && kill -0 "$HUP_PID" 2>/dev/null; then
+        pass "a configuration that fails validation is refused in one line; the running one stays"
+    else
+        fail "a configuration that fails validation is refused in one line; the running one stays" "$(tail -n 3 "$HUP/stderr")"
+    fi
+    # The refused file changed nothing: the threshold is still 3 and the added sink still there.
+    now=$(date -u +%FT%TZ)
+    for i in 1 2 3; do
+        printf '<38>1 %s e2e-hup sshd %s - - Failed password for root from 198.51.100.99 port 4%s ssh2\n' "$now" "$i" "$i"
+    done | timeout 10 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
+    if wait_for 10 grep -q '"rule":"ssh_bruteforce","state":"firing".*"ip":"198.51.100.99"' "$HUP/extra.jsonl"; then
+        pass "after the refused reload the reloaded rules and sinks still apply (threshold 3, alert in the new sink)"
+    else
+        fail "after the refused reload the reloaded rules and sinks still apply" "$(cat "$HUP/extra.jsonl" 2>/dev/null)"
+    fi
+    # logrotate: rename the day file, then SIGHUP; what comes next goes to a new file at the path.
+    wait_for 10 grep -q "before the reload $RUN" "$HUP/data/hosts/e2e-hup/$day.log"
+    mv "$HUP/data/hosts/e2e-hup/$day.log" "$HUP/data/hosts/e2e-hup/$day.log.1"
+    kill -HUP "$HUP_PID"
+    wait_for 10 test "$(grep -c 'store files reopened' "$HUP/stderr")" -ge 2
+    printf '<13>1 - e2e-hup app - - - after the rotation %s\n' "$RUN" | timeout 10 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
+    stop_pid "$HUP_PID" 15
+    rc=$?
+    if [ "$rc" = 0 ] && grep -q "before the reload $RUN" "$HUP/data/hosts/e2e-hup/$day.log.1" \
+        && grep -q "after the rotation $RUN" "$HUP/data/hosts/e2e-hup/$day.log"; then
+        pass "logrotate's rename then SIGHUP: old lines in the renamed file, new ones in a new file; SIGTERM exits 0"
+    else
+        fail "logrotate's rename then SIGHUP: old lines in the renamed file, new ones in a new file; SIGTERM exits 0" \
+            "exit $rc; $(ls "$HUP/data/hosts/e2e-hup/")"
+    fi
+else
+    fail "vigil serve starts with --config for the SIGHUP test"
 fi
 
 # --- follow: a file its user cannot read, a directory, a missing directory

@@ -15,8 +15,8 @@
 /// is capped at `maxKeys`, the least recently seen key evicted first; a firing key that
 /// is evicted resolves with "(state evicted)" in its summary.
 public struct DetectionEngine {
-    /// The settings the engine was built with.
-    public let settings: DetectionSettings
+    /// The settings in force (those it was built with, or the last `reconfigure`'s).
+    public private(set) var settings: DetectionSettings
     private let hostName: (HostID) -> String
     /// Alert ids are this prefix followed by a sequence number.
     public let idPrefix: String
@@ -25,7 +25,9 @@ public struct DetectionEngine {
     /// Events ignored because they were older than the watermark.
     public private(set) var lateEvents = 0
 
-    private let lateness: Int64
+    private var lateness: Int64
+    /// Seeds the hashing of each rule's table (kept to rebuild one on `reconfigure`).
+    private let hashSeed: UInt64
     /// The newest time seen (events or `advance`), µs.
     private var clock: Int64 = Int64.min / 4
     private var alerts: [Alert] = []
@@ -38,9 +40,9 @@ public struct DetectionEngine {
     private var rates: [HostRates] = []
     private var globalTraffic: SecondWindow
     private var globalTrafficIncident: Incident?
-    private let limits: RateLimits
+    private var limits: RateLimits
     /// One bit per enabled rule (`RuleID.rawValue`): read on every event, so no array lookup.
-    private let enabledRules: UInt8
+    private var enabledRules: UInt8
 
     /// An engine with `settings`; `hostName` names a host in alerts; alert ids start at
     /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run). `hashSeed`
@@ -52,6 +54,7 @@ public struct DetectionEngine {
         self.hostName = hostName
         self.idPrefix = idPrefix
         self.nextSequence = firstSequence
+        self.hashSeed = hashSeed
         self.lateness = max(0, settings.latenessMicroseconds)
         bruteforce = CountState(settings: settings[.sshBruteforce], resolvesOnNewest: true, seed: hashSeed)
         repeatAccess = CountState(settings: settings[.sshRepeatAccess], resolvesOnNewest: false, seed: hashSeed &+ 1)
@@ -66,6 +69,82 @@ public struct DetectionEngine {
 
     @inline(__always)
     private func isOn(_ rule: RuleID) -> Bool { enabledRules & 1 << UInt8(rule.rawValue) != 0 }
+
+    // MARK: - Reconfiguration
+
+    /// Takes new settings (a reloaded configuration) without losing what it knows: a rule whose
+    /// settings did not change keeps its state, its windows and its firing alerts; a rule whose
+    /// settings changed (enabled, threshold, window, minimum requests, key cap) starts afresh,
+    /// its firing alerts resolved now with "(rule reconfigured)" in their summary, because its
+    /// windows and counts no longer mean the same. The allowlist, the lateness and severities
+    /// apply from the next event. Returns the rules that started afresh.
+    @discardableResult
+    public mutating func reconfigure(_ new: DetectionSettings) -> [RuleID] {
+        let changed = RuleID.allCases.filter { Self.needsFreshState(settings[$0], new[$0]) }
+        for rule in changed { resolveAllFiring(rule) }
+        settings = new
+        lateness = max(0, new.latenessMicroseconds)
+        for rule in changed { freshState(rule) }
+        limits = RateLimits(traffic: new[.httpHighTraffic], errors: new[.httpErrorBurst])
+        enabledRules = RuleID.allCases.reduce(0) { new[$1].enabled ? $0 | 1 << UInt8($1.rawValue) : $0 }
+        return changed
+    }
+
+    /// Whether going from `old` to `new` changes what a rule's state means (a severity does not).
+    private static func needsFreshState(_ old: RuleSettings, _ new: RuleSettings) -> Bool {
+        old.enabled != new.enabled || old.threshold != new.threshold || old.windowMicroseconds != new.windowMicroseconds
+            || old.minRequests != new.minRequests || old.maxKeys != new.maxKeys
+    }
+
+    /// Resolves every firing alert of `rule` now (its settings are about to change).
+    private mutating func resolveAllFiring(_ rule: RuleID) {
+        func resolve(_ incident: Incident) {
+            emit(rule, .resolved, incident, ts: clock, summary: "\(rule.name) for \(scopeText(incident)) resolved (rule reconfigured)")
+        }
+        switch rule {
+        case .sshBruteforce: bruteforce.removeAllFiring().forEach(resolve)
+        case .sshRepeatAccess: repeatAccess.removeAllFiring().forEach(resolve)
+        case .httpScan: scan.removeAllFiring().forEach(resolve)
+        case .sshDistributed: distributed.removeAllFiring().forEach(resolve)
+        case .sshLongSession:
+            for incident in sessions.firing.values.sorted(by: { $0.seq < $1.seq }) { resolve(incident) }
+            sessions.firing = [:]
+        case .httpHighTraffic:
+            for h in rates.indices { if let incident = rates[h].trafficIncident { resolve(incident) } }
+            if let incident = globalTrafficIncident { resolve(incident) }
+        case .httpErrorBurst:
+            for h in rates.indices { if let incident = rates[h].errorIncident { resolve(incident) } }
+        }
+    }
+
+    /// Empties `rule`'s state and builds it again for the current settings.
+    private mutating func freshState(_ rule: RuleID) {
+        switch rule {
+        case .sshBruteforce: bruteforce = CountState(settings: settings[rule], resolvesOnNewest: true, seed: hashSeed)
+        case .sshRepeatAccess: repeatAccess = CountState(settings: settings[rule], resolvesOnNewest: false, seed: hashSeed &+ 1)
+        case .httpScan: scan = CountState(settings: settings[rule], resolvesOnNewest: false, seed: hashSeed &+ 2)
+        case .sshDistributed: distributed = DistributedState(settings: settings[rule], seed: hashSeed &+ 3)
+        case .sshLongSession: sessions = SessionState(settings: settings[rule], seed: hashSeed &+ 4)
+        case .httpHighTraffic:
+            for h in rates.indices {
+                rates[h].traffic = SecondWindow(width: settings[rule].windowSeconds)
+                rates[h].trafficIncident = nil
+            }
+            globalTraffic = SecondWindow(width: settings[rule].windowSeconds)
+            globalTrafficIncident = nil
+        case .httpErrorBurst:
+            for h in rates.indices {
+                rates[h].errors = SecondWindow(width: settings[rule].windowSeconds)
+                rates[h].errorIncident = nil
+            }
+        }
+    }
+
+    /// What an incident is about, for a summary: its address, else its host, else all hosts.
+    private func scopeText(_ incident: Incident) -> String {
+        if let ip = incident.ip { return "\(ip)" }
+        return incident.host.map(hostName) ?? "all hosts"
+    }
 
     /// The watermark: events older than this are late.
     public var watermark: Timestamp { Timestamp(microseconds: clock &- lateness) }

@@ -520,6 +520,12 @@ struct FiringSet {
         count += 1
     }
 
+    /// The slots that fire now.
+    func firingSlots() -> [Int32] {
+        guard count > 0 else { return [] }
+        return indexOf.indices.filter { indexOf[$0] != 0 }.map { Int32($0) }
+    }
+
     /// Removes and returns the incident of `slot`, if it fires.
     mutating func remove(_ slot: Int32) -> Firing? {
         let i = position(slot)
@@ -567,6 +573,15 @@ extension ScheduledRuleState {
     /// Marks `slot` as firing with `incident`.
     mutating func startFiring(_ slot: Int32, _ incident: Incident) {
         schedule.start(slot, incident, deadline: deadline(slot))
+    }
+
+    /// Removes and returns every firing incident, in the order they started.
+    mutating func removeAllFiring() -> [Incident] {
+        var out: [Incident] = []
+        for slot in schedule.firing.firingSlots() {
+            if let f = schedule.firing.remove(slot) { out.append(f.incident(of: table.key(of: slot))) }
+        }
+        return out.sorted { $0.seq < $1.seq }
     }
 
     /// Removes and returns the incidents whose condition stopped holding at or before `watermark`,

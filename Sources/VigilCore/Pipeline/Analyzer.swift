@@ -43,7 +43,7 @@ public struct Analyzer {
     public private(set) var finishedSessions: [SSHSession] = []
     public let keepsSessions: Bool
     private var tracker: SSHConnectionTracker
-    private let ssh: SSHExtractor
+    private var ssh: SSHExtractor
 
     /// What the analyzer recognised.
     public struct Counters: Sendable, Equatable {
@@ -79,6 +79,16 @@ public struct Analyzer {
         self.stats = stats ?? TrafficStats(hashSeed: hashSeed)
         self.ssh = ssh
         self.keepsSessions = keepsSessions
+    }
+
+    /// Takes new settings (a reloaded configuration): each host's clock keeps what it learned, the
+    /// connections joined so far stay, and only the rules whose settings changed start afresh
+    /// (`DetectionEngine.reconfigure`). Returns those rules.
+    @discardableResult
+    public mutating func reconfigure(_ settings: DetectionSettings, ssh: SSHExtractor) -> [RuleID] {
+        self.ssh = ssh
+        clocks.retune(toleranceMicroseconds: settings.clockToleranceMicroseconds, latenessMicroseconds: settings.latenessMicroseconds)
+        return engine.reconfigure(settings)
     }
 
     /// Analyzes one parsed syslog message of `host` received at `receivedAt`.

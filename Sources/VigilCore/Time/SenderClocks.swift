@@ -25,9 +25,9 @@
 /// learning period. State is per host (one 32-byte record); pure, no clock of its own.
 public struct SenderClocks: Sendable {
     /// How far ahead of the reference a time may claim to be before it is counted as future.
-    public let toleranceMicroseconds: Int64
+    public private(set) var toleranceMicroseconds: Int64
     /// How far behind the reference a time may be and still agree with the host's offset.
-    public let latenessMicroseconds: Int64
+    public private(set) var latenessMicroseconds: Int64
     /// Events, all behind (or ahead) by about the same amount, needed to learn an offset.
     public let learnEvents: Int32
     /// Reference time over which those events must spread.
@@ -75,6 +75,12 @@ public struct SenderClocks: Sendable {
         self.latenessMicroseconds = max(0, latenessMicroseconds)
         self.learnEvents = max(1, learnEvents)
         self.learnMicroseconds = max(0, learnMicroseconds)
+    }
+
+    /// New tolerance and lateness (a reloaded configuration); learned offsets are kept.
+    public mutating func retune(toleranceMicroseconds: Int64, latenessMicroseconds: Int64) {
+        self.toleranceMicroseconds = max(0, toleranceMicroseconds)
+        self.latenessMicroseconds = max(0, latenessMicroseconds)
     }
 
     /// The learned offset of `host` (µs, host clock minus reference; 0 when none).

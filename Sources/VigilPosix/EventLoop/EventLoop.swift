@@ -124,17 +124,20 @@ public final class EventLoop {
     }
 }
 
-/// Turns SIGTERM and SIGINT into a readable descriptor so shutdown runs on the loop.
+/// Turns SIGTERM, SIGINT and SIGHUP into a readable descriptor so shutdown (and a reload) runs
+/// on the loop.
 public final class ShutdownSignals: EventHandler {
     private let fd: Int32
     private let onSignal: (Int32) -> Void
 
-    /// Blocks SIGTERM/SIGINT for this thread (call before starting other threads) and watches them.
+    /// Blocks SIGTERM, SIGINT and SIGHUP for this thread (call before starting other threads) and
+    /// watches them.
     public init(loop: EventLoop, onSignal: @escaping (Int32) -> Void) throws(SystemError) {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGHUP)
         ShutdownSignals.block()
         fd = signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
         if fd < 0 { throw SystemError("signalfd", errno: errno) }
@@ -142,13 +145,14 @@ public final class ShutdownSignals: EventHandler {
         try loop.register(fd, mask: EventLoop.readable, handler: self)
     }
 
-    /// Blocks SIGTERM and SIGINT in the calling thread and in every thread it starts afterwards, so
-    /// that only the signalfd sees them. Call it before starting any thread (sink senders, load
-    /// threads): a thread created earlier would take the signal's default action, killing the
-    /// process without its graceful shutdown.
+    /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and in every thread it starts
+    /// afterwards, so that only the signalfd sees them. Call it before starting any thread (sink
+    /// senders, load threads): a thread created earlier would take the signal's default action,
+    /// killing the process without its graceful shutdown (SIGHUP: logrotate's, a closed terminal's).
     public static func block() {
         _ = vigil_block_signal(SIGTERM)
         _ = vigil_block_signal(SIGINT)
+        _ = vigil_block_signal(SIGHUP)
     }
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {

@@ -100,6 +100,12 @@ public final class FileSink: AlertSink {
 
     public func flush() { writePending() }
 
+    /// Closes the file, so the next alert opens its path again (a file renamed away by logrotate
+    /// is followed by a new one).
+    public func reopenFile() {
+        if fd >= 0 { Posix.close(fd); fd = -1 }
+    }
+
     /// Writes what waits; on failure cuts a partly written line back out of the file and keeps the rest.
     private func writePending() {
         guard !pending.isEmpty else { return }

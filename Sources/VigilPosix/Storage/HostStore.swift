@@ -146,6 +146,11 @@ public final class HostStore {
         return firstError
     }
 
+    /// Flushes, then closes every descriptor: the next line of each file opens its path again, so a
+    /// file renamed away (logrotate) is followed by a new one. Returns the flush's first error.
+    @discardableResult
+    public func reopenFiles() -> SystemError? { close() }
+
     /// Flushes, then closes every descriptor. Returns the flush's first error.
     @discardableResult
     public func close() -> SystemError? {
