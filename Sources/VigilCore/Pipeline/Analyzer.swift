@@ -229,7 +229,7 @@ public struct Analyzer {
     /// `prefetch` is given the address of an sshd line as soon as it is read, before the line is
     /// joined and detected: a caller that will look the address up in its own tables afterwards
     /// can start those loads now, so their cache misses overlap the work in between.
-    @discardableResult
+    @discardableResult @inline(__always)
     public mutating func observe(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
                                  host: HostID, at time: MessageTime,
                                  prefetch: some AddressPrefetching = NoPrefetching()) -> Observation {
