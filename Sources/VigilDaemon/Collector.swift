@@ -100,10 +100,14 @@ public final class Collector: FrameConsumer {
         return settings
     }
 
-    /// The clock and detection counters for the stats line: `late=N future=N zone_corrected=N clock_offsets=N`.
-    public var timeSummary: String {
+    /// The clock and detection counters for the stats line:
+    /// `late=N future=N zone_corrected=N clock_offsets=N evicted_keys=N rates_skipped=N`.
+    public var detectionSummary: String {
         let c = analyzer.clocks.counters
-        return "late=\(analyzer.engine.lateEvents) future=\(c.future) zone_corrected=\(c.zoneCorrected) clock_offsets=\(c.offsetsLearned)"
+        let engine = analyzer.engine
+        let evicted = RuleID.allCases.reduce(0) { $0 + engine.evictions(of: $1) }
+        return "late=\(engine.lateEvents) future=\(c.future) zone_corrected=\(c.zoneCorrected) clock_offsets=\(c.offsetsLearned) "
+            + "evicted_keys=\(evicted) rates_skipped=\(engine.ratesSkipped)"
     }
 
     public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, transport: Transport, now: Timestamp) {

@@ -66,7 +66,9 @@ public final class Server {
             relayOutput = Collector.RelayOutput(sender: relay, signer: RelaySigner(key: relayKey, edge: edge, boot: boot),
                                                 procID: Int(getpid()))
         }
-        let analyzer = Analyzer(settings: Collector.detectionSettings(DetectionSettings(config: config), isEdge: relay != nil),
+        let detection = Collector.detectionSettings(DetectionSettings(config: config), isEdge: relay != nil)
+        for note in detection.fitNotes { log("vigil: \(note)") }
+        let analyzer = Analyzer(settings: detection,
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
                                 idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed(),
                                 hostName: { hosts.table.name(of: $0) })
@@ -132,7 +134,7 @@ public final class Server {
             let relay = self.relay
             let receiver = relayReceiver
             loop.every(microseconds: statsMicros) { now in
-                log("vigil: " + collector.counters.summaryLine + " " + collector.timeSummary)
+                log("vigil: " + collector.counters.summaryLine + " " + collector.detectionSummary)
                 for sink in networkSinks { log("vigil: sink \(sink.name) " + sink.counters.summary) }
                 for sink in fileSinks { log("vigil: sink \(sink.name) " + sink.summary) }
                 let counters = collector.relayCounters
@@ -357,6 +359,6 @@ public final class Server {
         collector.close()
         if !collector.isStoreBlocked { fileInputs.saveOffsets() }
         console.flush()
-        log("vigil: " + collector.counters.summaryLine + " " + collector.timeSummary)
+        log("vigil: " + collector.counters.summaryLine + " " + collector.detectionSummary)
     }
 }

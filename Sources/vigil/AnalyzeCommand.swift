@@ -87,7 +87,7 @@ func loadConfig(_ path: String?, command: String) -> VigilConfig? {
     switch VigilConfig.build(file: ConfigFile.parse(text, path: path), arguments: ServeArguments()) {
     case .success(let config): return config
     case .failure(let errors):
-        for d in errors.diagnostics { logLine("vigil \(command): \(d)") }
+        logLines(errors.diagnostics.map { "vigil \(command): \($0)" })
         return nil
     }
 }

@@ -5,7 +5,7 @@ import VigilPosix
 
 /// Prints every diagnostic and returns the usage exit code.
 func reportConfigErrors(_ errors: ConfigErrors) -> ExitCode {
-    for diagnostic in errors.diagnostics { logLine("vigil: \(diagnostic)") }
+    logLines(errors.diagnostics.map { "vigil: \($0)" })
     return .usage
 }
 
@@ -54,7 +54,7 @@ func serve(_ args: [String]) -> ExitCode {
     let config: VigilConfig, relayKey: RelayKey?
     switch serveConfiguration(arguments) {
     case .failure(let problem):
-        for line in problem.lines { logLine("vigil: \(line)") }
+        logLines(problem.lines.map { "vigil: \($0)" })
         return .usage
     case .success(let loaded): (config, relayKey) = loaded
     }
@@ -100,7 +100,7 @@ func checkConfig(_ args: [String]) -> ExitCode {
         return .usage
     }
     let diagnostics = VigilConfig.check(text: text, path: arguments.path)
-    for diagnostic in diagnostics { logLine("\(diagnostic)") }
+    logLines(diagnostics.map { "\($0)" })
     if diagnostics.isEmpty { printOut(TerminalText.escaped(arguments.path) + ": ok\n") }
     return diagnostics.isEmpty ? .ok : .usage
 }

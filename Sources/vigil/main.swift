@@ -19,6 +19,13 @@ func logLine(_ line: String) {
     text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
 }
 
+/// Writes at most `limit` of `lines` to stderr (each as `logLine` does), then one line saying how
+/// many more there were: a file with 100,000 mistakes gives a readable answer, fast.
+func logLines(_ lines: [String], limit: Int = 100) {
+    for line in lines.prefix(limit) { logLine(line) }
+    if lines.count > limit { logLine("... and \(lines.count - limit) more (fix the first ones and run again)") }
+}
+
 /// Writes text to stdout: lines whose untrusted fields the caller escaped
 /// (`TerminalText.escaped`), each ended by a line feed; any other control character is
 /// escaped here (`TerminalText.escapedBlock`).

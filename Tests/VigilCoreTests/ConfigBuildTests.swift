@@ -45,7 +45,7 @@ private func readTextFile(_ path: String) -> String? {
         #expect(d.server.relay == nil)
         #expect(d.storage == .init(maxAgeDays: 30, maxTotalBytes: 0))
         #expect(d.api == .init(token: "", tokenFile: ""))
-        #expect(d.detection == .init(lateness: .seconds(5), clockTolerance: .seconds(120), maxKeys: 1_000_000, allowlist: [], countPublickeyFailures: false))
+        #expect(d.detection == .init(lateness: .seconds(5), clockTolerance: .seconds(120), maxKeys: 1_000_000, maxMemory: 1 << 30, allowlist: [], countPublickeyFailures: false))
         #expect(d.fileInput == .init(paths: [], host: "", fromBeginning: false))
         #expect(d.rules.sshBruteforce == .init(enabled: true, threshold: 5, window: .seconds(600)))
         #expect(d.rules.sshDistributed == .init(enabled: true, threshold: 3, window: .seconds(600)))
@@ -185,6 +185,9 @@ private func readTextFile(_ path: String) -> String? {
          "t.conf:2: relay needs `key_file` in [relay] (--relay-key FILE): the shared key edges seal their messages with"),
         ("[server]\ntcp = \"0.0.0.0:6514\"\n[relay]\nlisten = \"0.0.0.0:6514\"\nallow = \"10.0.0.0/8\"\nkey_file = \"k\"",
          "t.conf:4: `listen`: 0.0.0.0:6514 is also a syslog TCP listener (server.tcp); the relay listener needs its own port"),
+        // Finding: check-config took this window, and serve died allocating 691 GB for it.
+        ("[rule.http_high_traffic]\nwindow = \"1000000d\"",
+         "t.conf:2: `window`: duration \"1000000d\" is above the maximum 7d"),
         ("[relay]\nedge_name = \"a b\"",
          "t.conf:2: `edge_name`: \"a b\" must be 1-64 letters, digits, '.', '-', '_' or ':'"),
         ("[server]\nrelay = \"http://x/y\"",

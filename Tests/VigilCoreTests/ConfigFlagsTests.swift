@@ -194,7 +194,15 @@ import Testing
         }
         #expect(serveHelp.contains("(default: 0.0.0.0:5514)"))
         #expect(!serveHelp.contains("true|falseset"))
-        #expect(serveHelp.contains("(default: 10s)"))
+        #expect(serveHelp.contains("(default: 10s; 0s to 1d)"))
+        // Every duration and size says its range, so its maximum is documented where it is set.
+        for section in ConfigSchema.sections {
+            for key in section.keys {
+                guard case .duration(let range) = key.kind else { continue }
+                let line = serveHelp.split(separator: "\n").first { $0.contains("." + key.name + " DURATION") && $0.contains(key.doc) }
+                #expect(line?.contains("to \(range.upperBound))") == true, "\(section.name).\(key.name)")
+            }
+        }
         #expect(serveHelp.contains("--rule.ssh_long_session.threshold DURATION"))
         #expect(checkConfigHelp.hasPrefix("usage: vigil check-config FILE\n"))
     }

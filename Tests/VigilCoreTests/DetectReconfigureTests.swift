@@ -65,4 +65,57 @@ import Testing
         e.hits(F.web1, F.at(1), 50)
         #expect(e.takeAlerts().isEmpty)
     }
+
+    /// A two-hour traffic window counts in 12-second buckets: the average over the window is
+    /// exact at bucket boundaries, and it fires past the threshold and resolves once the window
+    /// has slid past the burst.
+    @Test func aLongTrafficWindowCountsInCoarseBucketsExactly() {
+        var e = F.engine { $0[.httpHighTraffic].windowMicroseconds = 7_200_000_000; $0[.httpHighTraffic].threshold = 1 }
+        e.hits(F.web1, F.at(0), 7_200)  // exactly 1 hit/s on average: not above the threshold
+        #expect(e.takeAlerts().isEmpty)
+        e.hits(F.web1, F.at(11), 1)      // same 12-second bucket: 7201 over 7200 s
+        let fired = e.takeAlerts()
+        #expect(fired.count == 2 && fired.allSatisfy { $0.rule == .httpHighTraffic && $0.state == .firing })
+        #expect(fired.first?.summary == "High traffic generated an alert - hits = 1.00, triggered at \(F.at(11).rfc3339())")
+        // The burst's bucket (seconds 0-11) leaves the window when the window reaches bucket 600 (second 7200).
+        e.advance(now: F.at(7_199))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(7_200))
+        let resolved = e.takeAlerts()
+        #expect(resolved.count == 2 && resolved.allSatisfy { $0.state == .resolved && $0.ts == F.at(7_200) })
+    }
+
+    /// The detection state has a total bound: by default nothing is lowered; a small budget scales
+    /// every rule's key cap down together; long HTTP windows on many hosts limit the hosts that
+    /// get their own windows. Each change is said.
+    @Test func detectionMemoryIsBoundedInTotal() {
+        let defaults = DetectionSettings().fitted(memoryBudget: 1 << 30, maxHosts: 100_000)
+        #expect(defaults.fitNotes.isEmpty && defaults.maxRateHosts == Int.max && defaults[.sshBruteforce].maxKeys == 1 << 20)
+        let small = DetectionSettings().fitted(memoryBudget: 64 << 20, maxHosts: 100_000)
+        let keyed: [RuleID] = [.sshBruteforce, .sshDistributed, .sshRepeatAccess, .sshLongSession, .httpScan]
+        let keyedBytes = keyed.reduce(0) { $0 + small[$1].maxKeys * DetectionSettings.estimatedBytesPerKey }
+        #expect(keyedBytes <= (64 << 20) / 4 * 3 && small[.sshBruteforce].maxKeys < 1 << 20)
+        #expect(small.fitNotes.first?.hasPrefix("max_keys lowered to ") == true)
+        var week = DetectionSettings()
+        week[.httpHighTraffic].windowMicroseconds = 7 * 86_400 * 1_000_000
+        week[.httpErrorBurst].windowMicroseconds = 7 * 86_400 * 1_000_000
+        let fitted = week.fitted(memoryBudget: 1 << 30, maxHosts: 100_000)
+        let perHost = 64 + 600 * 8 * 2
+        #expect(fitted.maxRateHosts == ((1 << 30) - 5 * (1 << 20) * 128) / perHost)
+        #expect(fitted.fitNotes == ["per-host HTTP rate windows limited to the first \(fitted.maxRateHosts) hosts to fit detection.max_memory"])
+    }
+
+    /// Hosts past `maxRateHosts` keep counting for the global traffic rule, not for per-host ones.
+    @Test func hostsPastTheRateCapCountGloballyOnly() {
+        var e = F.engine {
+            $0[.httpHighTraffic].windowMicroseconds = 10_000_000
+            $0[.httpHighTraffic].threshold = 1
+            $0.maxRateHosts = 1  // web1 only
+        }
+        e.hits(F.web2, F.at(0), 20)
+        let alerts = e.takeAlerts()
+        #expect(alerts.map(\.scope) == [.global] && e.ratesSkipped == 20 && e.keyCount(of: .httpHighTraffic) == 0)
+        e.hits(F.web1, F.at(0), 20)
+        #expect(e.takeAlerts().map(\.scope) == [.host] && e.ratesSkipped == 20)
+    }
 }

@@ -165,7 +165,7 @@ extension UInt32: SlotKey {
             return Int64(rng >> 33 % n)
         }
         for width in Int64(1)...7 {
-            var window = SecondWindow(width: width)
+            var window = SecondWindow(seconds: width)
             var events: [(second: Int64, marked: Bool)] = []
             window.restart(at: 100)
             for _ in 0..<3_000 {
@@ -188,6 +188,22 @@ extension UInt32: SlotKey {
                 #expect(window.markedSum == inside.filter(\.marked).count)
             }
         }
+    }
+
+    /// Finding: a window's memory grew with its length (8 bytes per second per host: a 1-day
+    /// window on 1,000 hosts took 691 MB, a 1000000-day one aborted serve). Past 600 seconds a
+    /// window counts in coarser buckets and never holds more than 600.
+    @Test func aLongWindowHoldsAtMost600Buckets() {
+        #expect(SecondWindow.buckets(120) == (1, 120))
+        #expect(SecondWindow.buckets(600) == (1, 600))
+        #expect(SecondWindow.buckets(601) == (2, 301))
+        #expect(SecondWindow.buckets(7200) == (12, 600))
+        #expect(SecondWindow.buckets(7 * 86_400) == (1008, 600))
+        #expect(SecondWindow.spanSeconds(601) == 602 && SecondWindow.spanSeconds(7200) == 7200)
+        let week = SecondWindow(seconds: 7 * 86_400)
+        #expect(week.width == 600 && week.spanSeconds == 7 * 86_400)
+        #expect(week.bucket(of: 1007) == 0 && week.bucket(of: 1008) == 1 && week.bucket(of: -1) == -1 && week.bucket(of: -1008) == -1)
+        #expect(week.startMicroseconds(of: 2) == 2016 * 1_000_000)
     }
 
     /// Incidents are found by slot, freed positions are reused, and a reused one starts

@@ -7,6 +7,8 @@
 #     `vigil analyze` counts every failed password in what was stored;
 #   - 5,000 connections each holding 60 KB of an unfinished frame: memory bounded, given back;
 #   - SIGHUP: a reload (rules, sinks), a refused bad configuration, logrotate's rename;
+#   - configuration: check-config and serve refuse the same values; 64,000 errors come back fast
+#     and capped; 7-day HTTP windows on 5,000 hosts stay small;
 #   - `vigil follow` on a file its user cannot read: one line, no spinning; on a directory or a
 #     missing directory: one clear error and exit status 2.
 # Every server listens on loopback only; every wait and load is bounded.
@@ -200,6 +202,58 @@ if start_vigil "$HUP/data" "$HUP/stderr" --config "$HUP/vigil.conf"; then
     fi
 else
     fail "vigil serve starts with --config for the SIGHUP test"
+fi
+
+# --- configuration: one validation, documented maxima, bounded window memory, fast check-config
+
+printf '[rule.http_high_traffic]\nwindow = "1000000d"\n' >"$DUR/huge-window.conf"
+"$VIGIL" check-config "$DUR/huge-window.conf" >/dev/null 2>"$DUR/check.err"
+check_rc=$?
+timeout 10 "$VIGIL" serve --config "$DUR/huge-window.conf" --udp off --tcp 127.0.0.1:0 --http off \
+    --data-dir "$DUR/huge-data" >/dev/null 2>"$DUR/serve.err"
+serve_rc=$?
+if [ "$check_rc" = 2 ] && [ "$serve_rc" = 2 ] && cmp -s <(sed 's/^vigil: //' "$DUR/serve.err") "$DUR/check.err" \
+    && grep -q 'is above the maximum 7d' "$DUR/check.err"; then
+    pass "a window of 1000000d is refused the same way by check-config and serve (exit 2, not an abort)"
+else
+    fail "a window of 1000000d is refused the same way by check-config and serve" \
+        "check-config exit $check_rc: $(cat "$DUR/check.err")" "serve exit $serve_rc: $(cat "$DUR/serve.err")"
+fi
+python3 -c '
+print("[server]")
+for i in range(64000): print(f"unknown_key_{i} = 1")' >"$DUR/many-errors.conf"
+start_us=$(now_us)
+timeout 30 "$VIGIL" check-config "$DUR/many-errors.conf" >/dev/null 2>"$DUR/many.err"
+many_rc=$?
+took_ms=$((($(now_us) - start_us) / 1000))
+if [ "$many_rc" = 2 ] && [ "$(grep -c '' "$DUR/many.err")" = 101 ] && grep -q '^\.\.\. and 63900 more' "$DUR/many.err"; then
+    pass "check-config on 64,000 unknown keys: 100 errors and a count of the rest, in $took_ms ms"
+else
+    fail "check-config on 64,000 unknown keys: 100 errors and a count of the rest" "exit $many_rc, $(grep -c '' "$DUR/many.err") lines, $took_ms ms"
+fi
+if start_vigil "$DUR/week-data" "$DUR/week.stderr" --rule.http_high_traffic.window 7d --rule.http_error_burst.window 7d; then
+    WEEK_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$WEEK_PID")
+    base=$(rss_kib "$WEEK_PID")
+    stamp=$(date -u '+%d/%b/%Y:%H:%M:%S +0000')
+    for i in $(seq 1 5000); do
+        printf '<190>1 - e2e-week-%s nginx - - - 10.0.0.1 - - [%s] "GET / HTTP/1.1" 200 5 "-" "curl"\n' "$i" "$stamp"
+    done | timeout 30 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
+    _week_read() { [ "$(stat_value "$DUR/week.stderr" received)" -ge 5000 ]; }
+    if wait_for 30 _week_read; then
+        grown=$((($(rss_kib "$WEEK_PID") - base) / 1024))
+        # Per-second buckets would take 2 x 604,800 x 8 bytes per host: 48 GB for 5,000 hosts.
+        if [ "$grown" -lt 200 ]; then
+            pass "7-day HTTP windows on 5,000 hosts: memory grows by $grown MiB (600 buckets per window)"
+        else
+            fail "7-day HTTP windows on 5,000 hosts: memory bounded" "+$grown MiB"
+        fi
+    else
+        fail "7-day HTTP windows: 5,000 requests are read" "$(grep '^vigil: stats' "$DUR/week.stderr" | tail -n1)"
+    fi
+    stop_pid "$WEEK_PID" 15 || true
+else
+    fail "vigil serve starts with 7-day HTTP windows"
 fi
 
 # --- follow: a file its user cannot read, a directory, a missing directory

@@ -85,6 +85,10 @@ private struct ConfigTextParser {
     var current: Int?
     /// Whether any header was seen, to tell "outside any section" from "under a bad header".
     var sawHeader = false
+    /// The line of each section header seen, and of each key seen per section (by index), so a
+    /// duplicate is found in one lookup: a file of many keys parses in time linear in its size.
+    var sectionLines: [String: Int] = [:]
+    var keyLines: [[String: Int]] = []
 
     init(bytes: [UInt8], path: String) {
         self.b = bytes
@@ -163,10 +167,12 @@ private struct ConfigTextParser {
             skipToEndOfLine()
             return
         }
-        if let first = sections.first(where: { $0.name == raw }) {
-            error("duplicate section [\(raw)] (first at line \(first.line))")
+        if let first = sectionLines[raw] {
+            error("duplicate section [\(raw)] (first at line \(first))")
         } else {
+            sectionLines[raw] = headerLine
             sections.append(ConfigSection(name: raw, line: headerLine, entries: []))
+            keyLines.append([:])
             current = sections.count - 1
         }
         expectEndOfLine(after: "section header")
@@ -199,10 +205,11 @@ private struct ConfigTextParser {
             if !sawHeader { error("`\(key)` is outside any [section]", line: keyLine) }
             return
         }
-        if let previous = sections[index].entries.first(where: { $0.key == key }) {
-            error("duplicate key `\(key)` (first set at line \(previous.line))", line: keyLine)
+        if let previous = keyLines[index][key] {
+            error("duplicate key `\(key)` (first set at line \(previous))", line: keyLine)
             return
         }
+        keyLines[index][key] = keyLine
         sections[index].entries.append(ConfigEntry(key: key, value: value, line: keyLine))
     }
 

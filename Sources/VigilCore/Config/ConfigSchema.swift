@@ -5,8 +5,8 @@ public enum ConfigKind: Hashable, Sendable {
     case integer(ClosedRange<Int64>)
     /// A decimal; integers are accepted too.
     case decimal(ClosedRange<Double>)
-    /// A quoted duration such as `"10s"`, at least `minimum`.
-    case duration(minimum: TimeSpan)
+    /// A quoted duration such as `"10s"` within `range` (every duration has a maximum).
+    case duration(ClosedRange<TimeSpan>)
     /// Bytes: a plain integer or a quoted size such as `"64KiB"`.
     case size(ClosedRange<Int64>)
     /// A list of `ADDR:PORT` listen addresses; `"off"` means none.
@@ -27,6 +27,18 @@ public enum ConfigKind: Hashable, Sendable {
         switch self {
         case .listenAddresses, .cidrs, .paths: return true
         default: return false
+        }
+    }
+
+    /// The values allowed, for `--help`: `1s to 7d`, `1 to 1000000`, `480 to 16777216 bytes`; nil
+    /// when any value of the type is fine.
+    public var rangeText: String? {
+        switch self {
+        case .integer(let r): return "\(r.lowerBound) to \(r.upperBound)"
+        case .decimal(let r): return "\(r.lowerBound) to \(r.upperBound)"
+        case .duration(let r): return "\(r.lowerBound) to \(r.upperBound)"
+        case .size(let r): return "\(r.lowerBound) to \(r.upperBound) bytes"
+        default: return nil
         }
     }
 
@@ -84,7 +96,7 @@ public struct ConfigSectionSpec: Sendable {
 /// `conf/vigil.conf`, `--help` and the decoders are all driven by this table.
 public enum ConfigSchema {
     static func window(_ text: String, _ doc: String) -> ConfigKeySpec {
-        ConfigKeySpec("window", .duration(minimum: .seconds(1)), .string(text), doc)
+        ConfigKeySpec("window", .duration(.seconds(1)...TimeSpan.seconds(7 * 86_400)), .string(text), doc)
     }
     static let enabled = ConfigKeySpec("enabled", .boolean, .boolean(true), "set to false to turn the rule off")
     static let counts: ConfigKind = .integer(1...1_000_000_000)
@@ -102,7 +114,7 @@ public enum ConfigSchema {
                           "where messages, alerts.jsonl and the sink spool are kept", flag: "--data-dir"),
             ConfigKeySpec("max_message_bytes", .size(480...(16 << 20)), .integer(65536),
                           "longer messages are truncated and counted (bytes, or e.g. \"64KiB\")", flag: "--max-message-size"),
-            ConfigKeySpec("stats_interval", .duration(minimum: .seconds(0)), .string("10s"),
+            ConfigKeySpec("stats_interval", .duration(.seconds(0)...TimeSpan.seconds(86_400)), .string("10s"),
                           "how often the stats block is printed; \"0s\" turns it off", flag: "--stats-interval"),
             ConfigKeySpec("timezone", .utcOffset, .string("UTC"),
                           "UTC offset for RFC 3164 timestamps that carry no zone: \"UTC\" or e.g. \"+02:00\""),
@@ -116,9 +128,9 @@ public enum ConfigSchema {
                           "bytes all TCP connections' unfinished frames may hold together; past it the oldest are cut short"),
             ConfigKeySpec("max_hosts", .integer(1...10_000_000), .integer(100000),
                           "distinct host names kept; messages naming further hosts are stored under _overflow"),
-            ConfigKeySpec("idle_timeout", .duration(minimum: .seconds(1)), .string("5m"),
+            ConfigKeySpec("idle_timeout", .duration(.seconds(1)...TimeSpan.seconds(7 * 86_400)), .string("5m"),
                           "a TCP connection that sends nothing for this long is closed"),
-            ConfigKeySpec("flush_interval", .duration(minimum: .seconds(0)), .string("1s"),
+            ConfigKeySpec("flush_interval", .duration(.seconds(0)...TimeSpan.seconds(60)), .string("1s"),
                           "how often stored messages are flushed to disk; \"0s\" flushes every write"),
             ConfigKeySpec("relay", .relay, .string(""),
                           "edge: forward sealed events to a central's relay listener (syslog+tcp://HOST:PORT); \"\" = off", flag: "--relay"),
@@ -134,12 +146,14 @@ public enum ConfigSchema {
             ConfigKeySpec("token_file", .string, .string(""), "file whose first line is the bearer token"),
         ]),
         ConfigSectionSpec(name: "detection", isTemplate: false, doc: "settings shared by every rule", keys: [
-            ConfigKeySpec("lateness", .duration(minimum: .seconds(0)), .string("5s"),
+            ConfigKeySpec("lateness", .duration(.seconds(0)...TimeSpan.seconds(3600)), .string("5s"),
                           "how late (by event time) an event may arrive and still count in its window"),
-            ConfigKeySpec("clock_tolerance", .duration(minimum: .seconds(0)), .string("2m"),
+            ConfigKeySpec("clock_tolerance", .duration(.seconds(0)...TimeSpan.seconds(86_400)), .string("2m"),
                           "an event claiming a time further ahead of its arrival is counted as future (it is taken at its arrival)"),
             ConfigKeySpec("max_keys", .integer(1...1_000_000_000), .integer(1_000_000),
                           "tracked keys (IPs, hosts) per rule; the least recently seen are evicted past this"),
+            ConfigKeySpec("max_memory", .size((64 << 20)...(1 << 40)), .string("1GiB"),
+                          "memory the detection state may take (estimated): max_keys and per-host HTTP windows are lowered to fit"),
             ConfigKeySpec("allowlist", .cidrs, .array([]), "addresses never alerted on: CIDR list, e.g. [\"10.0.0.0/8\", \"::1\"]"),
             ConfigKeySpec("count_publickey_failures", .boolean, .boolean(false),
                           "count failed publickey attempts as auth failures (clients often try several keys)"),
@@ -181,7 +195,7 @@ public enum ConfigSchema {
         ConfigSectionSpec(name: "rule.ssh_long_session", isTemplate: false,
                           doc: "per host: a session still open after a long time", keys: [
             enabled,
-            ConfigKeySpec("threshold", .duration(minimum: .seconds(1)), .string("4h"),
+            ConfigKeySpec("threshold", .duration(.seconds(1)...TimeSpan.seconds(30 * 86_400)), .string("4h"),
                           "fires when an open session has lasted longer than this; resolves when it ends"),
         ]),
         ConfigSectionSpec(name: "rule.http_high_traffic", isTemplate: false,
@@ -209,7 +223,7 @@ public enum ConfigSchema {
                           "stdout, file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, http://HOST:PORT/PATH or alertmanager://HOST:PORT"),
             ConfigKeySpec("queue_capacity", .integer(1...10_000_000), .integer(10000),
                           "alerts buffered in memory before spilling to DATA/spool/"),
-            ConfigKeySpec("max_backoff", .duration(minimum: .seconds(1)), .string("1m"),
+            ConfigKeySpec("max_backoff", .duration(.seconds(1)...TimeSpan.seconds(86_400)), .string("1m"),
                           "longest wait between delivery retries (backoff doubles up to this)"),
             ConfigKeySpec("max_spool_bytes", .size(4096...(1 << 40)), .string("64MiB"),
                           "most bytes of alerts waiting in DATA/spool/NAME/; past it new alerts are dropped and counted"),
@@ -293,12 +307,13 @@ func decode(_ value: ConfigValue, as kind: ConfigKind) -> Result<TypedValue, Con
             return .failure(ConfigValueError("\(value) is out of range \(range.lowerBound)...\(range.upperBound)"))
         }
         return .success(.decimal(d))
-    case .duration(let minimum):
+    case .duration(let range):
         guard case .string(let s) = value else { return wrongType("a duration string such as \"10s\"") }
         switch TimeSpan.parse(s) {
         case .failure(let e): return .failure(e)
         case .success(let span):
-            guard span >= minimum else { return .failure(ConfigValueError("duration \"\(s)\" is below the minimum \(minimum)")) }
+            guard span >= range.lowerBound else { return .failure(ConfigValueError("duration \"\(s)\" is below the minimum \(range.lowerBound)")) }
+            guard span <= range.upperBound else { return .failure(ConfigValueError("duration \"\(s)\" is above the maximum \(range.upperBound)")) }
             return .success(.duration(span))
         }
     case .size(let range):

@@ -251,7 +251,8 @@ public let serveHelp: String = {
         let prefix = "--" + section.name + (section.isTemplate ? ".NAME." : ".")
         for key in section.keys {
             let star = key.kind.isRepeatable ? " *" : ""
-            let doc = key.doc + (key.defaultValue.map { " (default: \(helpDefault($0)))" } ?? " (required)")
+            let range = key.kind.rangeText.map { "; \($0)" } ?? ""
+            let doc = key.doc + (key.defaultValue.map { " (default: \(helpDefault($0))\(range))" } ?? " (required)")
             if let alias = key.flagAlias {
                 out += helpLine("\(alias) \(key.kind.placeholder)\(star)", doc)
             }

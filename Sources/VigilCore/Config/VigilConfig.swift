@@ -89,6 +89,8 @@ public struct VigilConfig: Hashable, Sendable {
         /// How far ahead of its arrival an event may claim to be before it counts as future.
         public var clockTolerance: TimeSpan
         public var maxKeys: Int
+        /// Bytes the detection state may take (estimated); `max_keys` and the per-host rate windows fit under it.
+        public var maxMemory: Int64
         public var allowlist: [CIDR]
         public var countPublickeyFailures: Bool
 
@@ -344,7 +346,8 @@ private struct SettingStore {
             server: server,
             storage: .init(maxAgeDays: int("storage.max_age_days"), maxTotalBytes: Int64(int("storage.max_total_bytes"))),
             api: .init(token: string("api.token"), tokenFile: string("api.token_file")),
-            detection: .init(lateness: span("detection.lateness"), clockTolerance: span("detection.clock_tolerance"), maxKeys: int("detection.max_keys"), allowlist: allowlist,
+            detection: .init(lateness: span("detection.lateness"), clockTolerance: span("detection.clock_tolerance"), maxKeys: int("detection.max_keys"),
+                             maxMemory: Int64(int("detection.max_memory")), allowlist: allowlist,
                              countPublickeyFailures: bool("detection.count_publickey_failures")),
             fileInput: .init(paths: paths, host: string("input.file.host"), fromBeginning: bool("input.file.from_beginning")),
             relay: relay,

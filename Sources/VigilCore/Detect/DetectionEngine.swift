@@ -43,6 +43,10 @@ public struct DetectionEngine {
     private var limits: RateLimits
     /// One bit per enabled rule (`RuleID.rawValue`): read on every event, so no array lookup.
     private var enabledRules: UInt8
+    /// Hosts that get per-host rate windows (`DetectionSettings.maxRateHosts`).
+    private var maxRateHosts: Int
+    /// Requests whose host is past `maxRateHosts`: counted for the global rules only.
+    public private(set) var ratesSkipped = 0
 
     /// An engine with `settings`; `hostName` names a host in alerts; alert ids start at
     /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run). `hashSeed`
@@ -62,9 +66,10 @@ public struct DetectionEngine {
         distributed = DistributedState(settings: settings[.sshDistributed], seed: hashSeed &+ 3)
         sessions = SessionState(settings: settings[.sshLongSession], seed: hashSeed &+ 4)
         let traffic = settings[.httpHighTraffic]
-        globalTraffic = SecondWindow(width: traffic.windowSeconds)
+        globalTraffic = SecondWindow(seconds: traffic.windowSeconds)
         limits = RateLimits(traffic: traffic, errors: settings[.httpErrorBurst])
         enabledRules = RuleID.allCases.reduce(0) { settings[$1].enabled ? $0 | 1 << UInt8($1.rawValue) : $0 }
+        maxRateHosts = settings.maxRateHosts
     }
 
     @inline(__always)
@@ -87,6 +92,7 @@ public struct DetectionEngine {
         for rule in changed { freshState(rule) }
         limits = RateLimits(traffic: new[.httpHighTraffic], errors: new[.httpErrorBurst])
         enabledRules = RuleID.allCases.reduce(0) { new[$1].enabled ? $0 | 1 << UInt8($1.rawValue) : $0 }
+        maxRateHosts = new.maxRateHosts
         return changed
     }
 
@@ -127,14 +133,14 @@ public struct DetectionEngine {
         case .sshLongSession: sessions = SessionState(settings: settings[rule], seed: hashSeed &+ 4)
         case .httpHighTraffic:
             for h in rates.indices {
-                rates[h].traffic = SecondWindow(width: settings[rule].windowSeconds)
+                rates[h].traffic = SecondWindow(seconds: settings[rule].windowSeconds)
                 rates[h].trafficIncident = nil
             }
-            globalTraffic = SecondWindow(width: settings[rule].windowSeconds)
+            globalTraffic = SecondWindow(seconds: settings[rule].windowSeconds)
             globalTrafficIncident = nil
         case .httpErrorBurst:
             for h in rates.indices {
-                rates[h].errors = SecondWindow(width: settings[rule].windowSeconds)
+                rates[h].errors = SecondWindow(seconds: settings[rule].windowSeconds)
                 rates[h].errorIncident = nil
             }
         }
@@ -290,18 +296,25 @@ public struct DetectionEngine {
         let second = time.seconds
         if isOn(.httpHighTraffic) || isOn(.httpErrorBurst) {
             let h = Int(host.rawValue)
-            if h >= rates.count { ensureRates(host) }
-            // Per request only counting and one comparison per window; sliding (once a second),
-            // firing and resolving are out of line.
+            // Hosts past the memory bound's share count for the global rules only.
+            let perHost = h < maxRateHosts
+            if perHost && h >= rates.count { ensureRates(host) }
+            if !perHost { ratesSkipped += 1 }
+            // Per request only counting and one comparison per window; sliding (once a bucket),
+            // firing and resolving are out of line. Host and global traffic windows share a bucket size.
             if isOn(.httpHighTraffic) {
-                if rates[h].traffic.head < second { slideTraffic(host: h, to: second) }
-                if rates[h].countTraffic(second, limits: limits) { checkTraffic(host: h, at: t) }
-                if globalTraffic.head < second { slideGlobalTraffic(to: second) }
-                if limits.countTraffic(second, in: &globalTraffic, incident: &globalTrafficIncident) { checkGlobalTraffic(at: t) }
+                let bucket = globalTraffic.bucket(of: second)
+                if perHost {
+                    if rates[h].traffic.head < bucket { slideTraffic(host: h, to: bucket) }
+                    if rates[h].countTraffic(bucket, limits: limits) { checkTraffic(host: h, at: t) }
+                }
+                if globalTraffic.head < bucket { slideGlobalTraffic(to: bucket) }
+                if limits.countTraffic(bucket, in: &globalTraffic, incident: &globalTrafficIncident) { checkGlobalTraffic(at: t) }
             }
-            if isOn(.httpErrorBurst) {
-                if rates[h].errors.head < second { slideErrors(host: h, to: second) }
-                if rates[h].countError(second, marked: status >= 500 && status <= 599, limits: limits) { checkErrors(host: h, at: t) }
+            if isOn(.httpErrorBurst) && perHost {
+                let bucket = rates[h].errors.bucket(of: second)
+                if rates[h].errors.head < bucket { slideErrors(host: h, to: bucket) }
+                if rates[h].countError(bucket, marked: status >= 500 && status <= 599, limits: limits) { checkErrors(host: h, at: t) }
             }
         }
         if status == 404, let ip = clientIP, isOn(.httpScan), !settings.allowList.contains(ip) {
@@ -331,11 +344,12 @@ public struct DetectionEngine {
         distributed.freeIdle(watermark: w)
         let second = watermark.seconds
         if isOn(.httpHighTraffic) {
-            for h in rates.indices { slideTraffic(host: h, to: second) }
-            slideGlobalTraffic(to: second)
+            let bucket = globalTraffic.bucket(of: second)
+            for h in rates.indices { slideTraffic(host: h, to: bucket) }
+            slideGlobalTraffic(to: bucket)
         }
         if isOn(.httpErrorBurst) {
-            for h in rates.indices { slideErrors(host: h, to: second) }
+            for h in rates.indices { slideErrors(host: h, to: rates[h].errors.bucket(of: second)) }
         }
     }
 
@@ -382,8 +396,8 @@ public struct DetectionEngine {
 
     private mutating func ensureRates(_ host: HostID) {
         while rates.count <= Int(host.rawValue) {
-            rates.append(HostRates(traffic: SecondWindow(width: settings[.httpHighTraffic].windowSeconds), trafficIncident: nil,
-                                   errors: SecondWindow(width: settings[.httpErrorBurst].windowSeconds), errorIncident: nil))
+            rates.append(HostRates(traffic: SecondWindow(seconds: settings[.httpHighTraffic].windowSeconds), trafficIncident: nil,
+                                   errors: SecondWindow(seconds: settings[.httpErrorBurst].windowSeconds), errorIncident: nil))
         }
     }
 
@@ -396,7 +410,7 @@ public struct DetectionEngine {
                 return
             }
             rates[h].traffic.step()
-            checkTraffic(host: h, at: rates[h].traffic.head &* 1_000_000)
+            checkTraffic(host: h, at: rates[h].traffic.startMicroseconds(of: rates[h].traffic.head))
         }
     }
 
@@ -430,7 +444,7 @@ public struct DetectionEngine {
                 return
             }
             globalTraffic.step()
-            checkGlobalTraffic(at: globalTraffic.head &* 1_000_000)
+            checkGlobalTraffic(at: globalTraffic.startMicroseconds(of: globalTraffic.head))
         }
     }
 
@@ -448,7 +462,7 @@ public struct DetectionEngine {
                 return
             }
             rates[h].errors.step()
-            checkErrors(host: h, at: rates[h].errors.head &* 1_000_000)
+            checkErrors(host: h, at: rates[h].errors.startMicroseconds(of: rates[h].errors.head))
         }
     }
 
@@ -561,7 +575,7 @@ public struct DetectionEngine {
     private func windowText(_ rule: RuleID) -> String { Alert.durationText(settings[rule].windowSeconds) }
 
     private func averageText(_ w: SecondWindow) -> String {
-        Alert.twoDecimals(Double(w.sum) / Double(w.width))
+        Alert.twoDecimals(Double(w.sum) / Double(w.spanSeconds))
     }
 
     private func hostList(_ hosts: [HostID]) -> String { hosts.map(hostName).sorted().joined(separator: ", ") }

@@ -26,5 +26,6 @@ extension DetectionSettings {
         self[.httpErrorBurst].minRequests = rules.httpErrorBurst.minRequests
         self[.httpErrorBurst].windowMicroseconds = rules.httpErrorBurst.window.microseconds
         for id in RuleID.allCases { self[id].maxKeys = config.detection.maxKeys }
+        self = fitted(memoryBudget: config.detection.maxMemory, maxHosts: config.server.maxHosts)
     }
 }

@@ -96,9 +96,45 @@ public struct DetectionSettings: Sendable, Equatable {
     public var rules: [RuleSettings] = RuleID.allCases.map(RuleSettings.defaults(for:))
     /// Addresses never alerted on.
     public var allowList = AllowList()
+    /// Hosts that get per-host HTTP rate windows (`http_high_traffic` per host, `http_error_burst`);
+    /// requests of hosts past it count for the global rules only (`DetectionEngine.ratesSkipped`).
+    public var maxRateHosts = Int.max
+    /// What `fitted(memoryBudget:maxHosts:)` lowered, one line each, for the log.
+    public var fitNotes: [String] = []
+
+    /// Bytes one key of a keyed rule is estimated to take (table entry, buckets, window times,
+    /// firing index: about 60–80 bytes, doubled for slack).
+    public static let estimatedBytesPerKey = 128
 
     /// The defaults.
     public init() {}
+
+    /// These settings with their state bounded by `memoryBudget` bytes (estimated): the keyed rules
+    /// (`max_keys` per rule) may take up to three quarters of it, scaled down together if they
+    /// would take more; the per-host HTTP rate windows of up to `maxHosts` hosts get the rest, and
+    /// fewer hosts get them when they do not fit. Every change is described in `fitNotes`.
+    public func fitted(memoryBudget: Int64, maxHosts: Int) -> DetectionSettings {
+        var fitted = self
+        fitted.fitNotes = []
+        let keyed: [RuleID] = [.sshBruteforce, .sshDistributed, .sshRepeatAccess, .sshLongSession, .httpScan].filter { self[$0].enabled }
+        let keyedBytes = keyed.reduce(Int64(0)) { $0 + Int64(self[$1].maxKeys) * Int64(Self.estimatedBytesPerKey) }
+        let keyedBudget = memoryBudget / 4 * 3
+        if keyedBytes > keyedBudget {
+            let scale = Double(keyedBudget) / Double(keyedBytes)
+            for rule in keyed { fitted[rule].maxKeys = max(1_000, Int(Double(self[rule].maxKeys) * scale)) }
+            fitted.fitNotes.append("max_keys lowered to \(fitted[keyed[0]].maxKeys) per rule to fit detection.max_memory")
+        }
+        let keyedUsed = keyed.reduce(Int64(0)) { $0 + Int64(fitted[$1].maxKeys) * Int64(Self.estimatedBytesPerKey) }
+        var perHost: Int64 = 64
+        if self[.httpHighTraffic].enabled { perHost += SecondWindow.buckets(self[.httpHighTraffic].windowSeconds).count * 8 }
+        if self[.httpErrorBurst].enabled { perHost += SecondWindow.buckets(self[.httpErrorBurst].windowSeconds).count * 8 }
+        let hostsThatFit = Int(max(0, memoryBudget - keyedUsed) / perHost)
+        if hostsThatFit < maxHosts {
+            fitted.maxRateHosts = max(1, hostsThatFit)
+            fitted.fitNotes.append("per-host HTTP rate windows limited to the first \(fitted.maxRateHosts) hosts to fit detection.max_memory")
+        }
+        return fitted
+    }
 
     /// The settings of one rule.
     public subscript(rule: RuleID) -> RuleSettings {

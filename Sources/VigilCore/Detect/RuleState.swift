@@ -372,7 +372,7 @@ struct RateLimits {
     let errorPercent: Double
 
     init(traffic: RuleSettings, errors: RuleSettings) {
-        self.traffic = traffic.threshold * Double(traffic.windowSeconds)
+        self.traffic = traffic.threshold * Double(SecondWindow.spanSeconds(traffic.windowSeconds))
         errorMinRequests = max(1, errors.minRequests)
         errorPercent = errors.threshold
     }

@@ -441,10 +441,14 @@ struct RecentTimes {
     }
 }
 
-/// Per-second counters over a window of `width` seconds ending at `head`.
+/// Counters over a window of `width` buckets of `bucketSeconds` seconds each, ending at bucket
+/// `head` (a bucket's number is its first second divided by `bucketSeconds`).
 ///
-/// The window at second `head` covers seconds `head-width+1 ... head`. Each second is
-/// one bucket of a ring, so adding and sliding are O(1) per second and never allocate.
+/// A window of up to `maxBuckets` seconds counts per second; a longer one in buckets of as many
+/// seconds as it takes to stay within `maxBuckets`, so a window's memory does not grow with its
+/// length (a 7-day window holds 600 buckets of 1008 s, 4.8 KB). The window at bucket `head`
+/// covers buckets `head-width+1 ... head`. Each bucket is one word of a ring, so adding and
+/// sliding are O(1) per bucket and never allocate.
 /// `marked` counts a subset of the events (the 5xx responses for `http_error_burst`).
 /// A bucket holds both counts in one word (marked in the high half), and the ring
 /// position of `head` is kept, so finding a second's bucket needs no division.
@@ -452,7 +456,12 @@ struct RecentTimes {
 /// The ring is a `SecondRing` shared by copies of the window (a request then costs no
 /// copy-on-write check): the engine keeps one copy of each window and reads others only.
 struct SecondWindow {
+    /// The most buckets a window keeps.
+    static let maxBuckets: Int64 = 600
+    /// Buckets in the window.
     let width: Int64
+    /// Seconds per bucket: 1 for windows of at most `maxBuckets` seconds.
+    let bucketSeconds: Int64
     /// Per second of the window: its events in the low 32 bits, its marked events in the high 32.
     private let ring: SecondRing
     /// The ring position of `head`.
@@ -464,14 +473,43 @@ struct SecondWindow {
     /// Marked events in the window.
     private(set) var markedSum = 0
 
-    init(width: Int64) {
-        self.width = max(1, width)
-        ring = SecondRing(count: Int(self.width))
+    /// A window of `seconds` seconds (at least 1).
+    init(seconds: Int64) {
+        (bucketSeconds, width) = Self.buckets(seconds)
+        ring = SecondRing(count: Int(width))
     }
 
-    /// Whether `second` lies inside the current window.
+    /// Seconds per bucket and buckets for a window of `seconds`.
+    static func buckets(_ seconds: Int64) -> (bucketSeconds: Int64, count: Int64) {
+        let s = max(1, seconds)
+        let b = (s + maxBuckets - 1) / maxBuckets
+        return (b, (s + b - 1) / b)
+    }
+
+    /// The seconds a window of `seconds` really spans: whole buckets (`seconds` itself up to
+    /// `maxBuckets`, rounded up to a whole bucket past it).
+    static func spanSeconds(_ seconds: Int64) -> Int64 {
+        let (b, count) = buckets(seconds)
+        return b * count
+    }
+
+    /// The seconds this window spans.
+    var spanSeconds: Int64 { width * bucketSeconds }
+
+    /// The bucket holding `second`.
     @inline(__always)
-    func covers(_ second: Int64) -> Bool { second <= head && second > head &- width }
+    func bucket(of second: Int64) -> Int64 {
+        if bucketSeconds == 1 { return second }
+        return second >= 0 ? second / bucketSeconds : (second - bucketSeconds + 1) / bucketSeconds
+    }
+
+    /// The first second of bucket `bucket`, in µs (when the window slides to it).
+    @inline(__always)
+    func startMicroseconds(of bucket: Int64) -> Int64 { bucket &* bucketSeconds &* 1_000_000 }
+
+    /// Whether bucket `bucket` lies inside the current window.
+    @inline(__always)
+    func covers(_ bucket: Int64) -> Bool { bucket <= head && bucket > head &- width }
 
     /// Slides the window forward by one second, dropping the bucket that leaves it (the one
     /// the new second takes over).
