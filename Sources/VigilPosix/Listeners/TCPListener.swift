@@ -217,8 +217,9 @@ public final class TCPListener: EventHandler {
     /// `ignoringGate`: read even while the gate is closed (a connection about to be closed).
     func readReady(_ connection: TCPConnection, now: Timestamp, ignoringGate: Bool = false) {
         connection.lastActivityMicros = Posix.monotonicMicros()
-        // Bounded reads per wake-up so one busy sender cannot starve the others.
-        for _ in 0..<16 {
+        // Bounded reads per wake-up so one busy sender cannot starve the others; at shutdown,
+        // everything the kernel holds (it was acknowledged to the sender).
+        for _ in 0..<(draining ? Int.max : 16) {
             if let gate, !gate.isOpen, !draining, !ignoringGate {
                 park(connection)
                 return
