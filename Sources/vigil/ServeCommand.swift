@@ -17,7 +17,7 @@ func serveConfiguration(_ arguments: ServeArguments) -> Result<(VigilConfig, Rel
         do {
             file = ConfigFile.parse(try TextFile.read(path), path: path)
         } catch {
-            return .failure(ServeConfigProblem(lines: ["--config: \(error)"]))
+            return .failure(ServeConfigProblem(lines: ["config file: \(error)"]))
         }
     }
     let config: VigilConfig
@@ -92,15 +92,15 @@ func checkConfig(_ args: [String]) -> ExitCode {
         printOut(checkConfigHelp)
         return .ok
     }
-    let text: String
-    do {
-        text = try TextFile.read(arguments.path)
-    } catch {
-        logLine("vigil: \(error)")
+    // The very checks `serve` makes at start and on SIGHUP: a file that passes here starts.
+    var serveArguments = ServeArguments()
+    serveArguments.configPath = arguments.path
+    switch serveConfiguration(serveArguments) {
+    case .failure(let problem):
+        logLines(problem.lines)
         return .usage
+    case .success:
+        printOut(TerminalText.escaped(arguments.path) + ": ok\n")
+        return .ok
     }
-    let diagnostics = VigilConfig.check(text: text, path: arguments.path)
-    logLines(diagnostics.map { "\($0)" })
-    if diagnostics.isEmpty { printOut(TerminalText.escaped(arguments.path) + ": ok\n") }
-    return diagnostics.isEmpty ? .ok : .usage
 }
