@@ -3,7 +3,7 @@ import VigilCore
 import VigilDaemon
 import VigilPosix
 
-/// Exit codes every command shares (SPEC §1).
+/// Exit codes every command shares (README, "Commands").
 enum ExitCode: Int32 {
     case ok = 0, runtimeFailure = 1, usage = 2
 }

@@ -1,4 +1,4 @@
-/// One alert as SPEC §6 defines it: the same object for every sink, the API and `alerts.jsonl`.
+/// One alert as the README's "Alerts" section defines it: the same object for every sink, the API and `alerts.jsonl`.
 ///
 /// A firing alert and the resolved alert that ends it share the same `id`.
 public struct Alert: Sendable, Equatable {
@@ -47,7 +47,7 @@ public struct Alert: Sendable, Equatable {
         self.hosts = hosts; self.firstTs = firstTs; self.ts = ts; self.summary = summary
     }
 
-    /// The JSON object on one line, keys in SPEC §6 order, without a trailing newline.
+    /// The JSON object on one line, keys in the documented order (README, "Alerts"), without a trailing newline.
     public func jsonLine() -> String {
         var out: [UInt8] = []
         out.reserveCapacity(320)

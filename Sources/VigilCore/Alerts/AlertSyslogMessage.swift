@@ -1,4 +1,4 @@
-/// An alert as one RFC 5424 syslog message (SPEC §7, `syslog+udp://` and `syslog+tcp://` sinks):
+/// An alert as one RFC 5424 syslog message (docs/sinks.md, `syslog+udp://` and `syslog+tcp://` sinks):
 /// every alert field in one structured-data element `[alert@32473 ...]`, the summary as MSG.
 ///
 /// The message never contains a line break (control characters become spaces), so it can be

@@ -1,4 +1,4 @@
-/// An alert as the body Prometheus Alertmanager's `POST /api/v2/alerts` takes (SPEC §7,
+/// An alert as the body Prometheus Alertmanager's `POST /api/v2/alerts` takes (docs/sinks.md,
 /// `alertmanager://` sink): a JSON array holding one postable alert.
 ///
 /// Labels (which identify the alert to Alertmanager, so a firing and its resolved alert carry the

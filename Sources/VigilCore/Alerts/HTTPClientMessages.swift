@@ -14,7 +14,7 @@ public enum HTTPClientRequest {
     }
 }
 
-/// What a sink does with an HTTP status (SPEC §7): 2xx delivered; 408, 429 and 5xx retried later;
+/// What a sink does with an HTTP status (docs/sinks.md): 2xx delivered; 408, 429 and 5xx retried later;
 /// any other status (4xx, and 1xx/3xx, which a POST client does not follow) logged and dropped.
 public enum HTTPDeliveryVerdict: Sendable, Equatable {
     case delivered, retry, reject

@@ -19,7 +19,7 @@ public enum ConfigKind: Hashable, Sendable {
     case utcOffset
     /// `""` (no relay) or a `syslog+tcp://` URL.
     case relay
-    /// A sink URL (SPEC §7).
+    /// A sink URL (docs/sinks.md).
     case sink
 
     /// Whether a flag for this key may be given several times (building a list).
@@ -92,7 +92,7 @@ public struct ConfigSectionSpec: Sendable {
     public func key(_ name: String) -> ConfigKeySpec? { keys.first { $0.name == name } }
 }
 
-/// Every section and key vigil understands (SPEC §1, §2, §3, §5, §7, §8), with defaults.
+/// Every section and key vigil understands (conf/vigil.conf lists every one), with defaults.
 /// `conf/vigil.conf`, `--help` and the decoders are all driven by this table.
 public enum ConfigSchema {
     static func window(_ text: String, _ doc: String) -> ConfigKeySpec {

@@ -186,7 +186,7 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String { socketAddress.description }
 }
 
-/// Where alerts (or relayed events) go, parsed from a sink URL (SPEC §7).
+/// Where alerts (or relayed events) go, parsed from a sink URL (docs/sinks.md).
 public enum SinkSpec: Hashable, Sendable, CustomStringConvertible {
     /// One readable line per alert on standard output.
     case stdout

@@ -134,7 +134,7 @@ public struct VigilConfig: Hashable, Sendable {
         public var window: TimeSpan
     }
 
-    /// `[rule.NAME]` sections (SPEC §5).
+    /// `[rule.NAME]` sections (README, "Detection").
     public struct Rules: Hashable, Sendable {
         public var sshBruteforce: CountRule
         public var sshDistributed: CountRule

@@ -1,5 +1,5 @@
-/// The detection engine of SPEC §5: the seven rules over event time, producing the
-/// alerts of SPEC §6.
+/// The detection engine (README, "Detection"): the seven rules over event time, producing the
+/// alerts of the README's "Alerts".
 ///
 /// It has no clock. Each `observe…` call carries the event's own time; `advance(now:)`
 /// moves time forward when no events arrive (the caller passes its clock, or the

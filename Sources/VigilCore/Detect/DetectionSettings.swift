@@ -1,4 +1,4 @@
-/// The seven detection rules of SPEC §5, in a fixed order (the raw value indexes per-rule arrays).
+/// The seven detection rules of the README's "Detection", in a fixed order (the raw value indexes per-rule arrays).
 public enum RuleID: Int, CaseIterable, Sendable, Hashable {
     case sshBruteforce, sshDistributed, sshRepeatAccess, sshLongSession, httpHighTraffic, httpErrorBurst, httpScan
 
@@ -68,7 +68,7 @@ public struct RuleSettings: Sendable, Equatable {
         return Double(whole) < threshold ? whole + 1 : whole
     }
 
-    /// The SPEC §5 defaults of `rule`.
+    /// The documented defaults (README, "Detection") of `rule`.
     public static func defaults(for rule: RuleID) -> RuleSettings {
         switch rule {
         case .sshBruteforce: return RuleSettings(threshold: 5, windowSeconds: 600, severity: .warning)
@@ -82,7 +82,7 @@ public struct RuleSettings: Sendable, Equatable {
     }
 }
 
-/// Everything the detection engine is configured with; `DetectionSettings()` is SPEC §5's defaults.
+/// Everything the detection engine is configured with; `DetectionSettings()` is the documented defaults.
 public struct DetectionSettings: Sendable, Equatable {
     /// The default cap on keys per rule.
     public static let defaultMaxKeys = 1 << 20

@@ -4,7 +4,7 @@
 /// given, so extraction allocates nothing; callers that keep an event beyond
 /// the message build a `String` from the range themselves.
 public struct SSHEvent: Sendable, Equatable {
-    /// The kinds of sshd event SPEC §4 names.
+    /// The kinds of sshd event vigil tells apart (README, "What vigil recognises").
     public enum Kind: UInt8, Sendable, CaseIterable {
         case authFailure, invalidUser, authSuccess, sessionOpen, sessionClose, probe
     }

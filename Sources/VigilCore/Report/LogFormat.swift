@@ -1,4 +1,4 @@
-/// The kinds of log file `vigil analyze` reads (SPEC §2, §4).
+/// The kinds of log file `vigil analyze` reads (README, "Working with log files").
 public enum LogFormat: String, CaseIterable, Sendable, Hashable {
     /// Syslog lines (RFC 5424, RFC 3164 and rsyslog's file forms) of any program.
     case syslog

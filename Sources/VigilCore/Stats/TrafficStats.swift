@@ -1,4 +1,4 @@
-/// Counters for the periodic stats block of SPEC §7 and for the HTTP and ssh totals of the
+/// Counters for the periodic stats block (README, "Stats block") and for the HTTP and ssh totals of the
 /// offline report: per host and for all hosts, the hits, hits/s, top sections, status
 /// classes, bytes and top client IPs of the HTTP traffic, and the ssh events and open sessions.
 ///

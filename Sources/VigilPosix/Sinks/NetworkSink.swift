@@ -2,7 +2,7 @@ import CVigilShim
 import Glibc
 public import VigilCore
 
-/// A sink that delivers over the network (SPEC §7): `syslog+udp://`, `syslog+tcp://`, `http://`,
+/// A sink that delivers over the network (docs/sinks.md): `syslog+udp://`, `syslog+tcp://`, `http://`,
 /// `alertmanager://`. `deliver` (on the event loop) only encodes the alert and hands it to a
 /// bounded in-memory queue, or to the disk spool `DATA/spool/NAME/` when the queue is full or the
 /// receiver is down; a sender thread of its own delivers, retrying with exponential backoff and
