@@ -239,8 +239,13 @@ if start_vigil "$FD/data" "$FD/stderr" --stats-interval 1s; then
     printf '<13>1 - e2e-fd-after app - - - after %s\n' "$RUN" | timeout 10 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
     DATA_SAVED=$DATA
     DATA=$FD/data
-    # Out of descriptors the store could not open files either, so it blocked reading too; it
-    # retries on a backoff of at most 8 s.
+    # The store holds a spare descriptor back: blocked instead, it would park the connections that
+    # hold every descriptor, and none would ever be given back.
+    if ! grep -q 'store: cannot write' "$FD/stderr" && [ -n "$(ls "$FD/data/hosts/e2e-fd-emfile" 2>/dev/null)" ]; then
+        pass "out of descriptors the store still opens a new host's file (its spare descriptor)"
+    else
+        fail "out of descriptors the store still opens a new host's file" "$(grep 'store:' "$FD/stderr" | head -n3)"
+    fi
     wait_for 15 _count_reached e2e-fd-after "after $RUN" 1
     expect "once descriptors are free again the listener takes connections again" e2e-fd-after "after $RUN"
     DATA=$DATA_SAVED

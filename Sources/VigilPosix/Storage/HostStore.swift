@@ -14,7 +14,8 @@ public import VigilCore
 /// UDP not kept); what is buffered is bounded in total, not per host, by `maxBufferedBytes` (lines
 /// refused past it are counted in `droppedLines`, except those a caller must not lose, see `append`).
 /// A write that stops part-way through a line is cut back to its last whole line, so every file
-/// holds whole lines only; the rest is written on the next try. Owned by one thread.
+/// holds whole lines only; the rest is written on the next try. Out of descriptors, the store gives back
+/// its open files and then a spare it holds for that day, so it keeps writing. Owned by one thread.
 public final class HostStore {
     /// A buffer is written as soon as it holds more than this many bytes.
     public static let writeThresholdBytes = 64 * 1024
@@ -59,6 +60,10 @@ public final class HostStore {
     private var openFiles: [DayFile] = []
     /// Ticks on every write; a file's `lastUse` orders the descriptor LRU.
     private var useClock: UInt64 = 0
+    /// A descriptor (of `/dev/null`) held back for the day the process runs out: the store always
+    /// holds at least one, so it can write while connections fill the rest. Blocked instead, it
+    /// would park the TCP connections, which then never close and never give a descriptor back.
+    private var spare: Int32 = -1
 
     /// Opens (creating when missing) `directory` and `directory/hosts`; fails when they cannot be created or
     /// `hosts` is not writable.
@@ -72,6 +77,7 @@ public final class HostStore {
         self.hostsDirectory = directory + "/hosts"
         try makeDirectories(hostsDirectory)
         if access(hostsDirectory, W_OK) != 0 { throw SystemError("access \(hostsDirectory)", errno: errno) }
+        spare = openSpare()
     }
 
     deinit { close() }
@@ -160,6 +166,7 @@ public final class HostStore {
             file.fd = -1
         }
         openFiles.removeAll()
+        if spare >= 0 { Glibc.close(spare); spare = -1 }
         return error
     }
 
@@ -225,6 +232,7 @@ public final class HostStore {
         useClock += 1
         file.lastUse = useClock
         if file.fd >= 0 { return .success(file.fd) }
+        if spare < 0 { spare = openSpare() }
         if openFiles.count >= maxOpenFiles, let oldest = openFiles.indices.min(by: { openFiles[$0].lastUse < openFiles[$1].lastUse }) {
             Glibc.close(openFiles[oldest].fd)
             openFiles[oldest].fd = -1
@@ -232,6 +240,18 @@ public final class HostStore {
             openFiles.removeLast()
         }
         var fd = openForAppend(file.path)
+        if fd < 0 && isOutOfDescriptors(errno) {
+            // Out of descriptors: give back those the store holds, the spare last.
+            while fd < 0 && isOutOfDescriptors(errno), let open = openFiles.last {
+                closeDescriptor(of: open)
+                fd = openForAppend(file.path)
+            }
+            if fd < 0 && isOutOfDescriptors(errno) && spare >= 0 {
+                Glibc.close(spare)
+                spare = -1
+                fd = openForAppend(file.path)
+            }
+        }
         if fd < 0 && errno == ENOENT {
             let hostDirectory = hostsDirectory + "/" + file.hostDirectory
             do throws(SystemError) {
@@ -306,6 +326,16 @@ func dayFileName(_ day: Int64) -> String {
     appendDigits(dayOfMonth, width: 2, to: &bytes)
     bytes += ".log".utf8
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Whether a failed `open` ran out of descriptors (the process's or the system's).
+private func isOutOfDescriptors(_ error: Int32) -> Bool {
+    error == EMFILE || error == ENFILE
+}
+
+/// A descriptor of `/dev/null` to hold in reserve, or -1.
+private func openSpare() -> Int32 {
+    open("/dev/null", O_RDONLY | O_CLOEXEC)
 }
 
 /// Opens `path` for appending, creating it with mode 0640; retries on EINTR. Returns -1 with errno set.
