@@ -7,6 +7,8 @@
   churn  every 30 s, 1,000 connections from 20 addresses each send one line, held 5 s, closed
   hostile every 2 s a connection sends one hostile frame (garbage, an absurd or non-numeric
          octet count, an oversized frame, NUL and invalid UTF-8, an unfinished frame) and closes
+  attack every 15 s a new address sends 8 failed passwords for root to one host, on its own
+         connection: an ssh_bruteforce alert fires (and later resolves) for each
 
 Every line that must be stored carries `soak-<kind>-<n>`. At the end it prints one JSON object
 with what each kind sent. A TCP connection that the collector closes is reopened; what a writer
@@ -24,7 +26,7 @@ port, rate, seconds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 udp_port = int(sys.argv[4]) if len(sys.argv) > 4 else port
 assert rate <= 20000 and seconds <= 7200, "bounded"
 stop_at = time.monotonic() + seconds
-sent = {"tcp": 0, "lf": 0, "udp": 0, "churn": 0, "hostile": 0}
+sent = {"tcp": 0, "lf": 0, "udp": 0, "churn": 0, "hostile": 0, "attack": 0}
 lock = threading.Lock()
 hosts = ["soak-web%02d" % i for i in range(1, 21)] + ["soak-db%02d" % i for i in range(1, 6)]
 
@@ -133,12 +135,36 @@ def hostile():
         time.sleep(2)
 
 
+def attack():
+    n = 0
+    while time.monotonic() < stop_at:
+        ip = "198.51.%d.%d" % (100 + n // 250 % 100, 1 + n % 250)
+        host = hosts[n % len(hosts)]
+        frames = b""
+        for i in range(8):
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            message = ("<38>1 %s %s sshd %d - - Failed password for root from %s port %d ssh2 soak-attack-%d"
+                       % (now, host, 1000 + i, ip, 40000 + i, n * 8 + i)).encode()
+            frames += b"%d %s" % (len(message), message)
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=120)
+            s.sendall(frames)
+            s.close()
+            with lock:
+                sent["attack"] += 8
+        except OSError:
+            pass
+        n += 1
+        time.sleep(15)
+
+
 threads = [
     threading.Thread(target=stream, args=("tcp", rate, True)),
     threading.Thread(target=stream, args=("lf", rate // 2, False)),
     threading.Thread(target=datagrams, args=(rate // 5,)),
     threading.Thread(target=churn),
     threading.Thread(target=hostile),
+    threading.Thread(target=attack),
 ]
 for t in threads:
     t.start()
