@@ -34,11 +34,21 @@ public final class Server {
     public let relay: NetworkSink?
     /// Each TCP listener's connection cap: `server.max_connections`, lowered to fit the open-file limit.
     public let connectionCap: Int
+    /// The HTTP API (`server.http`, docs/api.md): its listeners, routes and query thread.
+    private var apiServers: [HTTPServer] = []
+    public private(set) var api: APIService?
+    private var apiWork: BackgroundWork?
+    /// Where the API token was generated, when none was configured (logged at start).
+    private var generatedTokenPath: String?
 
     /// Binds every listener and opens the store; throws naming the address or path at fault.
     /// `relayKey` is required when the configuration makes this an edge or a central
     /// (`VigilConfig.Relay.needsKey`): the caller reads it (`SecretFile`) and reports its problems.
-    public init(config: VigilConfig, relayKey: RelayKey? = nil, log: @escaping (String) -> Void) throws(SystemError) {
+    /// `apiToken`: the configured API token; without one, the API (when `server.http` is set, on
+    /// loopback only: `serveConfiguration` refuses others) uses the one in `DATA/api-token`,
+    /// generated there on the first start.
+    public init(config: VigilConfig, relayKey: RelayKey? = nil, apiToken: String? = nil,
+                log: @escaping (String) -> Void) throws(SystemError) {
         let settings = config.server
         self.log = log
         self.config = config
@@ -155,6 +165,29 @@ public final class Server {
             store.enforceRetention(today: now.epochDay)
         }
         store.enforceRetention(today: Posix.wallClock().epochDay)
+        if !settings.http.isEmpty { try startAPI(settings, token: apiToken, started: start) }
+    }
+
+    /// Binds the API's listeners and starts its query thread.
+    private func startAPI(_ settings: VigilConfig.Server, token configured: String?, started: Timestamp) throws(SystemError) {
+        var token = configured
+        if token == nil {
+            let path = settings.dataDirectory + "/api-token"
+            switch SecretFile.loadOrCreateToken(path) {
+            case .success(let loaded): token = loaded
+            case .failure(let problem): throw SystemError("api token (\(problem))", errno: EACCES)
+            }
+            generatedTokenPath = path
+        }
+        let work = try BackgroundWork(loop: loop)
+        let api = APIService(server: self, token: token!, dataDirectory: settings.dataDirectory, work: work, started: started)
+        for address in settings.http {
+            apiServers.append(try HTTPServer(address: address.socketAddress, loop: loop) { head, peer, responder in
+                api.route(head, peer: peer, responder: responder)
+            })
+        }
+        self.api = api
+        apiWork = work
     }
 
     /// One configured sink; a network sink spools to `DATA/spool/NAME/` and starts its sender thread here.
@@ -315,6 +348,7 @@ public final class Server {
     public var boundUDP: [SocketAddress] { udpListeners.map(\.address) }
     public var boundTCP: [SocketAddress] { tcpListeners.map(\.address) }
     public var boundRelay: [SocketAddress] { relayListeners.map(\.address) }
+    public var boundHTTP: [SocketAddress] { apiServers.map(\.address) }
 
     /// Stops on SIGTERM/SIGINT and calls `onReload` on SIGHUP (installs the handler; call on the
     /// thread that runs the loop). `onReload` reads the configuration again and hands it to
@@ -337,6 +371,8 @@ public final class Server {
         for address in boundUDP { log("vigil: listening udp \(address)") }
         for address in boundTCP { log("vigil: listening tcp \(address)") }
         for address in boundRelay { log("vigil: listening relay \(address)") }
+        for address in boundHTTP { log("vigil: listening http \(address)") }
+        if let generatedTokenPath, !boundHTTP.isEmpty { log("vigil: api: the bearer token is in \(generatedTokenPath)") }
         log("vigil: ready")
         fileInputs.check(now: Posix.wallClock())
         loop.run()
@@ -346,6 +382,8 @@ public final class Server {
     /// Drains connections and writes every buffered message to disk.
     public func shutdown() {
         let now = Posix.wallClock()
+        for server in apiServers { server.close() }
+        apiWork?.stop()
         for listener in udpListeners { listener.handleEvents(EventLoop.readable, now: now) }
         for listener in tcpListeners + relayListeners { listener.drainAndCloseAll(now: now) }
         fileInputs.check(now: now)

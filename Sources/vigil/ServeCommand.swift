@@ -9,9 +9,20 @@ func reportConfigErrors(_ errors: ConfigErrors) -> ExitCode {
     return .usage
 }
 
+/// What `serve` runs with: the configuration, and the secrets read for it.
+struct ServeSetup {
+    var config: VigilConfig
+    /// The relay key, when the configuration makes this an edge or a central.
+    var relayKey: RelayKey?
+    /// The API token configured (`[api] token`, `VIGIL_API_TOKEN`, `api.token_file`); nil: none,
+    /// and the API (loopback only) uses `DATA/api-token`.
+    var apiToken: String?
+}
+
 /// The configuration `serve` runs with: the config file (if any) under the flags, checked the way
-/// `check-config` checks it, and the relay key when it needs one. On failure, the lines to print.
-func serveConfiguration(_ arguments: ServeArguments) -> Result<(VigilConfig, RelayKey?), ServeConfigProblem> {
+/// `check-config` checks it, with the relay key when it needs one and the API token. An API on
+/// an address other than loopback needs a configured token. On failure, the lines to print.
+func serveConfiguration(_ arguments: ServeArguments) -> Result<ServeSetup, ServeConfigProblem> {
     var file: ConfigFile?
     if let path = arguments.configPath {
         do {
@@ -28,9 +39,26 @@ func serveConfiguration(_ arguments: ServeArguments) -> Result<(VigilConfig, Rel
     for path in config.fileInput.paths {
         if let reason = unfollowableReason(path) { return .failure(ServeConfigProblem(lines: ["input.file: \(reason)"])) }
     }
-    guard config.relay.needsKey(config.server) else { return .success((config, nil)) }
+    var setup = ServeSetup(config: config)
+    if !config.server.http.isEmpty {
+        var fileContents: String?
+        if !config.api.tokenFile.isEmpty {
+            do { fileContents = String(decoding: try SecretFile.read(config.api.tokenFile), as: UTF8.self) } catch {
+                return .failure(ServeConfigProblem(lines: ["api.token_file: \(error)"]))
+            }
+        }
+        let environment = getenv("VIGIL_API_TOKEN").map { String(cString: $0) }
+        setup.apiToken = config.api.effectiveToken(environmentToken: environment, tokenFileContents: fileContents)
+        if setup.apiToken == nil, let open = config.server.http.first(where: { !$0.ip.isLoopback }) {
+            return .failure(ServeConfigProblem(lines: [
+                "server.http: \(open) is not a loopback address and no API token is set; set [api] token or token_file, or VIGIL_API_TOKEN",
+            ]))
+        }
+    }
+    guard config.relay.needsKey(config.server) else { return .success(setup) }
     do {
-        return .success((config, try RelayKey(fileContents: try SecretFile.read(config.relay.keyFile))))
+        setup.relayKey = try RelayKey(fileContents: try SecretFile.read(config.relay.keyFile))
+        return .success(setup)
     } catch {
         return .failure(ServeConfigProblem(lines: ["relay.key_file: \(error)"]))
     }
@@ -51,18 +79,15 @@ func serve(_ args: [String]) -> ExitCode {
         printOut(serveHelp)
         return .ok
     }
-    let config: VigilConfig, relayKey: RelayKey?
+    let setup: ServeSetup
     switch serveConfiguration(arguments) {
     case .failure(let problem):
         logLines(problem.lines.map { "vigil: \($0)" })
         return .usage
-    case .success(let loaded): (config, relayKey) = loaded
-    }
-    if !config.server.http.isEmpty {
-        logLine("vigil: the HTTP API is not in this build yet; server.http is ignored")
+    case .success(let loaded): setup = loaded
     }
     do {
-        let server = try Server(config: config, relayKey: relayKey, log: logLine)
+        let server = try Server(config: setup.config, relayKey: setup.relayKey, apiToken: setup.apiToken, log: logLine)
         // SIGHUP: the file is read and checked again; a bad one is refused in one line and the
         // running configuration stays.
         try server.handleSignals {
@@ -70,8 +95,8 @@ func serve(_ args: [String]) -> ExitCode {
             case .failure(let problem):
                 let more = problem.lines.count > 1 ? " (and \(problem.lines.count - 1) more problems)" : ""
                 logLine("vigil: reload refused: \(problem.lines.first ?? "invalid configuration")\(more); the running configuration stays")
-            case .success(let (reloaded, _)):
-                server.reload(reloaded)
+            case .success(let reloaded):
+                server.reload(reloaded.config)
             }
         }
         server.run()

@@ -18,6 +18,7 @@ import VigilDaemon
         var config = VigilConfig.defaults
         config.server.udp = []
         config.server.tcp = [ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0)]
+        config.server.http = []  // the API has its own tests (APIServerTests)
         config.server.dataDirectory = dir
         config.sinks = []
         config.relay.keyFile = "unused: the key is passed in"

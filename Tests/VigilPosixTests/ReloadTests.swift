@@ -12,6 +12,7 @@ import VigilDaemon
         var config = VigilConfig.defaults
         config.server.udp = []
         config.server.tcp = [ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0)]
+        config.server.http = []  // the API has its own tests (APIServerTests)
         config.server.dataDirectory = dir
         config.server.flushInterval = TimeSpan(microseconds: 50_000)
         config.server.statsInterval = TimeSpan(microseconds: 0)

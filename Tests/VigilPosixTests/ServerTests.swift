@@ -12,6 +12,7 @@ import VigilDaemon
         let v4 = ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0), v6 = ListenAddress(ip: IPAddress.parse("::1")!, port: 0)
         config.server.udp = [v4, v6]
         config.server.tcp = [v4, v6]
+        config.server.http = []  // the API has its own tests (APIServerTests)
         config.server.dataDirectory = dir
         config.server.maxMessageBytes = maxMessageBytes
         config.sinks = []  // DATA/alerts.jsonl only: the test runner's stdout stays untouched
@@ -112,6 +113,7 @@ import VigilDaemon
             var config = VigilConfig.defaults
             config.server.udp = []
             config.server.tcp = []
+            config.server.http = []  // the API has its own tests (APIServerTests)
             config.server.dataDirectory = dir
             config.sinks = []
             config.fileInput.paths = [log]
@@ -143,6 +145,7 @@ import VigilDaemon
         var config = VigilConfig.defaults
         config.server.udp = []
         config.server.tcp = []
+        config.server.http = []  // the API has its own tests (APIServerTests)
         config.server.dataDirectory = TemporaryDirectory().path
         config.sinks = [VigilConfig.Sink(name: "hook", spec: .http(host: "127.0.0.1", port: 9, path: "/"),
                                          queueCapacity: 10, maxBackoff: TimeSpan(microseconds: 1_000_000), maxSpoolBytes: 1 << 20)]

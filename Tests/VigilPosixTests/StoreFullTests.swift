@@ -14,6 +14,7 @@ import VigilDaemon
         let v4 = ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0)
         config.server.udp = [v4]
         config.server.tcp = [v4]
+        config.server.http = []  // the API has its own tests (APIServerTests)
         config.server.dataDirectory = dir
         config.server.flushInterval = TimeSpan(microseconds: 100_000)
         config.server.statsInterval = TimeSpan(microseconds: 0)

@@ -109,7 +109,7 @@ public enum ConfigSchema {
             ConfigKeySpec("tcp", .listenAddresses, .array([.string("0.0.0.0:5514")]),
                           "syslog over TCP (octet-counted or LF-framed): ADDR:PORT list, \"off\" disables", flag: "--tcp"),
             ConfigKeySpec("http", .listenAddresses, .array([.string("127.0.0.1:8514")]),
-                          "HTTP API (not in this build yet: ignored with a warning): ADDR:PORT list, \"off\" disables", flag: "--http"),
+                          "HTTP API and dashboard (docs/api.md): ADDR:PORT list, \"off\" disables; other than loopback only with a token", flag: "--http"),
             ConfigKeySpec("data_dir", .string, .string("./vigil-data"),
                           "where messages, alerts.jsonl and the sink spool are kept", flag: "--data-dir"),
             ConfigKeySpec("max_message_bytes", .size(480...(16 << 20)), .integer(65536),
@@ -140,7 +140,7 @@ public enum ConfigSchema {
             ConfigKeySpec("max_total_bytes", .size(0...Int64.max), .integer(0),
                           "delete the oldest day files beyond this total (bytes or e.g. \"10GiB\"); 0 = unlimited"),
         ]),
-        ConfigSectionSpec(name: "api", isTemplate: false, doc: "HTTP API authentication (Authorization: Bearer TOKEN; the API is not in this build yet)", keys: [
+        ConfigSectionSpec(name: "api", isTemplate: false, doc: "HTTP API authentication (Authorization: Bearer TOKEN); without any token, a loopback API uses DATA/api-token (generated)", keys: [
             ConfigKeySpec("token", .string, .string(""),
                           "bearer token; if empty, env VIGIL_API_TOKEN, then token_file, is used"),
             ConfigKeySpec("token_file", .string, .string(""), "file whose first line is the bearer token"),

@@ -6,6 +6,22 @@
 enum ByteScan {
     static let space = UInt8(ascii: " ")
 
+    /// Whether `needle` occurs anywhere in `b` (a plain search: the first byte, then the rest).
+    static func contains(_ b: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first else { return true }
+        guard needle.count <= b.count else { return false }
+        let last = b.count - needle.count
+        var i = 0
+        while i <= last {
+            guard let at = index(of: first, b, i, last + 1) else { return false }
+            var k = 1
+            while k < needle.count && b[at + k] == needle[k] { k += 1 }
+            if k == needle.count { return true }
+            i = at + 1
+        }
+        return false
+    }
+
     /// Whether `buffer[at...]` starts with `literal` and the literal fits before `hi`.
     /// Compares eight bytes at a time (the literals are up to 50 bytes, checked on every line).
     @inline(__always)

@@ -35,6 +35,9 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var isIPv4: Bool { high == 0 && low >> 32 == 0xFFFF }
 
+    /// 127.0.0.0/8 or ::1: only this machine can reach it.
+    public var isLoopback: Bool { isIPv4 ? ipv4Value >> 24 == 127 : (high == 0 && low == 1) }
+
     /// The IPv4 value in host order (meaningful only when `isIPv4`).
     public var ipv4Value: UInt32 { UInt32(truncatingIfNeeded: low) }
 

@@ -42,6 +42,24 @@ public struct CivilDateTime: Hashable, Sendable {
             && microsecond >= 0 && microsecond < 1_000_000
     }
 
+    /// The epoch day of a `YYYY-MM-DD` date (a day file's name, an API `day`), nil for any other
+    /// bytes or an impossible date.
+    public static func epochDay(isoDate b: some Collection<UInt8>) -> Int64? {
+        let b = Array(b)
+        guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return nil }
+        func number(_ r: Range<Int>) -> Int? {
+            var v = 0
+            for c in b[r] {
+                guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return nil }
+                v = v * 10 + Int(c - UInt8(ascii: "0"))
+            }
+            return v
+        }
+        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10),
+              CivilDateTime(year: y, month: m, day: d).isValid else { return nil }
+        return daysFromCivil(year: y, month: m, day: d)
+    }
+
     public static func daysInMonth(year: Int, month: Int) -> Int {
         switch month {
         case 2: return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28

@@ -1,3 +1,4 @@
+import CVigilShim
 import Glibc
 
 /// Reads secrets (the relay key) from files that other users cannot read or change.
@@ -22,5 +23,34 @@ public enum SecretFile {
         } catch {
             throw Problem(description: "cannot read \(path): \(error)")
         }
+    }
+
+    /// The API token kept at `path` (its first line), or a new random one (32 bytes, in hex)
+    /// written there with mode 0600 when the file does not exist: a loopback API is never open
+    /// without a token, and the token survives restarts.
+    public static func loadOrCreateToken(_ path: String) -> Result<String, Problem> {
+        var random = [UInt8](repeating: 0, count: 32)
+        guard random.withUnsafeMutableBytes({ getrandom($0.baseAddress, 32, 0) }) == 32 else {
+            return .failure(Problem(description: "no random bytes for a token: \(String(cString: strerror(errno)))"))
+        }
+        let token = random.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            guard errno == EEXIST else { return .failure(Problem(description: "cannot create \(path): \(String(cString: strerror(errno)))")) }
+            do {
+                let text = String(decoding: try read(path), as: UTF8.self)
+                let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+                guard !line.isEmpty else { return .failure(Problem(description: "\(path) is empty; delete it to get a new token")) }
+                return .success(line)
+            } catch {
+                return .failure(error)
+            }
+        }
+        defer { Glibc.close(fd) }
+        let bytes = Array((token + "\n").utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            return .failure(Problem(description: "cannot write \(path): \(String(cString: strerror(errno)))"))
+        }
+        return .success(token)
     }
 }

@@ -12,6 +12,23 @@ public protocol AlertSink: AnyObject {
     var dropped: Int { get }
     /// Tries again what could not be delivered yet (called on the daemon's flush timer).
     func flush()
+    /// What it did since it was opened, for `/metrics` and `/stats`.
+    var metrics: SinkMetrics { get }
+}
+
+/// A sink's counts since it was opened (docs/api.md, `/metrics`).
+public struct SinkMetrics: Sendable, Equatable {
+    /// Alerts handed to the receiver (written, for files and standard output).
+    public var delivered = 0
+    /// Attempts that failed and will be retried.
+    public var failed = 0
+    /// Alerts put in the spool on disk while the receiver was down.
+    public var spooled = 0
+    /// Alerts given up on.
+    public var dropped = 0
+    public init(delivered: Int = 0, failed: Int = 0, spooled: Int = 0, dropped: Int = 0) {
+        self.delivered = delivered; self.failed = failed; self.spooled = spooled; self.dropped = dropped
+    }
 }
 
 extension AlertSink {
@@ -26,8 +43,14 @@ public final class StdoutSink: AlertSink {
 
     public init(console: ConsoleWriter) { self.console = console }
 
-    public func deliver(_ alert: Alert) { console.writeLine(alert.stdoutLine()) }
+    private var written = 0
+
+    public func deliver(_ alert: Alert) {
+        console.writeLine(alert.stdoutLine())
+        written += 1
+    }
     public var dropped: Int { console.droppedLines }
+    public var metrics: SinkMetrics { SinkMetrics(delivered: written - min(written, dropped), dropped: dropped) }
 }
 
 /// Alerts as JSON lines appended to a file (`alerts.jsonl`, `file:PATH` sinks), written through at
@@ -72,6 +95,8 @@ public final class FileSink: AlertSink {
 
     /// Bytes of alerts waiting to be written.
     public var pendingBytes: Int { pending.count }
+
+    public var metrics: SinkMetrics { SinkMetrics(delivered: written, dropped: dropped) }
 
     /// `written=N pending=N dropped=N` (pending in alerts), for the stats line.
     public var summary: String {

@@ -142,6 +142,10 @@ public final class NetworkSink: AlertSink {
 
     /// A snapshot of the counters.
     public var counters: Counters { state.counters }
+    public var metrics: SinkMetrics {
+        let c = counters
+        return SinkMetrics(delivered: c.delivered, failed: c.retried, spooled: c.spooled, dropped: c.dropped)
+    }
 
     /// Stops the sender: it gets up to `drainMicros` to empty the memory queue, then whatever is
     /// still queued is spooled for the next start. Idempotent; `deinit` calls it.
@@ -184,44 +188,6 @@ public final class NetworkSink: AlertSink {
             return out
         }
     }
-}
-
-/// A pthread mutex with one condition variable on the monotonic clock.
-final class ConditionLock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    /// Runs `body` holding the mutex.
-    func withLock<R>(_ body: () -> R) -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
-    }
-
-    /// Waits (mutex held) for a broadcast or until the monotonic deadline, in microseconds.
-    func wait(untilMonotonicMicros deadline: Int64) {
-        var ts = timespec(tv_sec: Int(deadline / 1_000_000), tv_nsec: Int(deadline % 1_000_000) * 1000)
-        pthread_cond_timedwait(condition, mutex, &ts)
-    }
-
-    /// Wakes every waiter.
-    func broadcast() { pthread_cond_broadcast(condition) }
 }
 
 /// What the event loop and the sender thread share; every field is guarded by `lock`.

@@ -315,7 +315,7 @@ final class DayFile {
 }
 
 /// `YYYY-MM-DD.log` for a day count since the epoch.
-func dayFileName(_ day: Int64) -> String {
+public func dayFileName(_ day: Int64) -> String {
     let (year, month, dayOfMonth) = CivilDateTime.civilFromDays(day)
     var bytes: [UInt8] = []
     bytes.reserveCapacity(14)

@@ -108,25 +108,14 @@ struct StoredDayFile {
 }
 
 /// The day count of a `YYYY-MM-DD.log` file name, nil for any other name or an impossible date.
-func parseDayFileName(_ name: String) -> Int64? {
+public func parseDayFileName(_ name: String) -> Int64? {
     let bytes = Array(name.utf8)
-    guard bytes.count == 14, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-          bytes[10...].elementsEqual(".log".utf8) else { return nil }
-    func number(_ range: Range<Int>) -> Int? {
-        var value = 0
-        for byte in bytes[range] {
-            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int(byte - UInt8(ascii: "0"))
-        }
-        return value
-    }
-    guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-          CivilDateTime(year: year, month: month, day: day).isValid else { return nil }
-    return CivilDateTime.daysFromCivil(year: year, month: month, day: day)
+    guard bytes.count == 14, bytes[10...].elementsEqual(".log".utf8) else { return nil }
+    return CivilDateTime.epochDay(isoDate: bytes[0..<10])
 }
 
 /// The names in a directory, without `.` and `..`.
-private func directoryEntries(_ path: String) -> Result<[String], SystemError> {
+public func directoryEntries(_ path: String) -> Result<[String], SystemError> {
     guard let dir = opendir(path) else { return .failure(SystemError("opendir \(path)", errno: errno)) }
     defer { closedir(dir) }
     var names: [String] = []

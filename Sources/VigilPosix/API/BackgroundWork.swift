@@ -1,0 +1,122 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// One thread that runs slow API work (reading and searching the store) off the event loop
+/// (docs/api.md, "Never in the way of ingest"): the loop submits a job with what it needs
+/// (`Sendable` values only), the thread runs it, and the loop gets the result back through an
+/// eventfd it polls, then calls the job's completion on the loop thread.
+///
+/// At most `capacity` jobs wait at once; past that `submit` refuses (the API answers 503), so a
+/// flood of queries cannot build an unbounded backlog. One thread: store queries can take at
+/// most one core from ingest.
+public final class BackgroundWork: EventHandler {
+    public typealias Job = @Sendable () -> HTTPResponse
+
+    private let shared: Shared
+    private unowned let loop: EventLoop
+    /// Completions waiting for their job's result, by job number (loop thread only).
+    private var completions: [UInt64: (HTTPResponse) -> Void] = [:]
+    private var nextJob: UInt64 = 0
+    private var thread: pthread_t?
+    public let capacity: Int
+
+    /// What the loop and the worker thread share; every field is guarded by `lock`.
+    private final class Shared: @unchecked Sendable {
+        let lock = ConditionLock()
+        let wakeFD: Int32
+        var jobs: [(UInt64, Job)] = []
+        var results: [(UInt64, HTTPResponse)] = []
+        var stopping = false
+        init(wakeFD: Int32) { self.wakeFD = wakeFD }
+
+        func run() {
+            while true {
+                let next: (UInt64, Job)? = lock.withLock {
+                    while jobs.isEmpty && !stopping { lock.wait(untilMonotonicMicros: Posix.monotonicMicros() + 1_000_000) }
+                    return jobs.isEmpty ? nil : jobs.removeFirst()
+                }
+                guard let (number, job) = next else { return }
+                let response = job()
+                lock.withLock { results.append((number, response)) }
+                var one: UInt64 = 1
+                _ = Glibc.write(wakeFD, &one, 8)
+            }
+        }
+    }
+
+    public init(loop: EventLoop, capacity: Int = 64) throws(SystemError) {
+        let fd = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
+        if fd < 0 { throw SystemError("eventfd", errno: errno) }
+        shared = Shared(wakeFD: fd)
+        self.loop = loop
+        self.capacity = capacity
+        do { try loop.register(fd, mask: EventLoop.readable, handler: self) } catch {
+            Posix.close(fd)
+            throw error
+        }
+        var t = pthread_t()
+        let context = Unmanaged.passRetained(shared).toOpaque()
+        let rc = pthread_create(&t, nil, { raw in
+            Unmanaged<Shared>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, context)
+        if rc != 0 {
+            Unmanaged<Shared>.fromOpaque(context).release()
+            loop.unregister(fd)
+            Posix.close(fd)
+            throw SystemError("pthread_create", errno: rc)
+        }
+        thread = t
+        _ = vigil_set_thread_name(t, "vigil-api")
+    }
+
+    deinit { stop() }
+
+    /// Queues `job`; `completion` runs on the loop thread with its result. False (nothing
+    /// queued) when `capacity` jobs are waiting already.
+    public func submit(_ job: @escaping Job, completion: @escaping (HTTPResponse) -> Void) -> Bool {
+        let number = nextJob
+        let accepted = shared.lock.withLock {
+            guard shared.jobs.count < capacity, !shared.stopping else { return false }
+            shared.jobs.append((number, job))
+            shared.lock.broadcast()
+            return true
+        }
+        guard accepted else { return false }
+        nextJob += 1
+        completions[number] = completion
+        return true
+    }
+
+    /// Jobs queued or running.
+    public var pending: Int { completions.count }
+
+    public func handleEvents(_ events: UInt32, now: Timestamp) {
+        var count: UInt64 = 0
+        _ = Glibc.read(shared.wakeFD, &count, 8)
+        let done = shared.lock.withLock {
+            let r = shared.results
+            shared.results.removeAll()
+            return r
+        }
+        for (number, response) in done {
+            completions.removeValue(forKey: number)?(response)
+        }
+    }
+
+    /// Lets the thread finish the job it runs and stops it; waiting jobs are dropped.
+    public func stop() {
+        guard let t = thread else { return }
+        thread = nil
+        shared.lock.withLock {
+            shared.stopping = true
+            shared.jobs.removeAll()
+            shared.lock.broadcast()
+        }
+        pthread_join(t, nil)
+        loop.unregister(shared.wakeFD)
+        Posix.close(shared.wakeFD)
+        completions.removeAll()
+    }
+}

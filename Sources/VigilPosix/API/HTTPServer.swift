@@ -1,0 +1,291 @@
+import CVigilShim
+import Glibc
+public import VigilCore
+
+/// The API's HTTP/1.1 server on the event loop (docs/api.md): keep-alive, one request at a time
+/// per connection, and limits so that no client can hold it up:
+/// - the request head must arrive whole within `headTimeoutMicros` of its first byte (a client
+///   sending one byte a second is cut off with 408), and is size-limited (`HTTPRequestLimits`);
+/// - an answer must be taken by the client within `writeTimeoutMicros`;
+/// - a keep-alive connection silent for `idleTimeoutMicros` is closed;
+/// - at most `maxConnections` are open (a new one past that gets 503 and is closed), at most
+///   `maxPerSource` from one address.
+/// `route` answers each request, at once or later (`Responder`); it runs on the loop thread.
+public final class HTTPServer: EventHandler {
+    /// How many connections are taken and how long each may take.
+    public struct Limits: Sendable {
+        public var maxConnections = 1024
+        public var maxPerSource = 256
+        public var headTimeoutMicros: Int64 = 10_000_000
+        public var writeTimeoutMicros: Int64 = 10_000_000
+        public var idleTimeoutMicros: Int64 = 60_000_000
+        public var request = HTTPRequestLimits()
+        public init() {}
+    }
+
+    /// Answers one request of one connection, once; answering a connection that has closed
+    /// meanwhile does nothing.
+    public struct Responder {
+        fileprivate weak var connection: HTTPConnection?
+        fileprivate let serial: UInt64
+        fileprivate let keepAlive: Bool
+        fileprivate let head: Bool
+
+        public func respond(_ response: HTTPResponse) {
+            guard let connection, connection.serial == serial else { return }
+            connection.server?.send(response, on: connection, keepAlive: keepAlive, headOnly: head)
+        }
+    }
+
+    public let fd: Int32
+    public let address: SocketAddress
+    public let limits: Limits
+    private unowned let loop: EventLoop
+    private let route: (HTTPRequestHead, SocketAddress, Responder) -> Void
+    private var connections: [Int32: HTTPConnection] = [:]
+    private var perSource: [IPAddress: Int] = [:]
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    /// Requests answered and connections cut off, for the stats line.
+    public private(set) var requests = 0
+    public private(set) var timedOut = 0
+    public private(set) var refused = 0
+
+    public init(address: SocketAddress, limits: Limits = Limits(), loop: EventLoop,
+                route: @escaping (HTTPRequestHead, SocketAddress, Responder) -> Void) throws(SystemError) {
+        (fd, self.address) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue), backlog: 1024)
+        self.limits = limits
+        self.loop = loop
+        self.route = route
+        readBuffer = .allocate(byteCount: 16 * 1024, alignment: 16)
+        try loop.register(fd, mask: EventLoop.readable, handler: self)
+        loop.every(microseconds: 500_000) { [weak self] _ in self?.sweep() }
+    }
+
+    deinit {
+        for connection in connections.values { Posix.close(connection.fd) }
+        Posix.close(fd)
+        readBuffer.deallocate()
+    }
+
+    public var openConnections: Int { connections.count }
+
+    /// Closes the listening socket and every connection (shutdown).
+    public func close() {
+        for connection in Array(connections.values) { close(connection) }
+        loop.unregister(fd)
+    }
+
+    public func handleEvents(_ events: UInt32, now: Timestamp) {
+        for _ in 0..<64 {
+            var storage = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { vigil_accept_nonblocking(fd, $0, &len) }
+            }
+            if client < 0 { return }  // EAGAIN, or out of descriptors: the syslog listeners' problem first
+            let peer = withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!) }
+                ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
+            if connections.count >= limits.maxConnections || perSource[peer.ip, default: 0] >= limits.maxPerSource {
+                refused += 1
+                let busy = HTTPResponse.error(503, "too many connections").serialized(keepAlive: false)
+                _ = busy.withUnsafeBytes { Glibc.write(client, $0.baseAddress, $0.count) }
+                Posix.close(client)
+                continue
+            }
+            let connection = HTTPConnection(fd: client, peer: peer, server: self)
+            do { try loop.register(client, mask: EventLoop.readable | EventLoop.hangup, handler: connection) } catch {
+                Posix.close(client)
+                continue
+            }
+            connections[client] = connection
+            perSource[peer.ip, default: 0] += 1
+        }
+    }
+
+    /// What a connection is polled for: its request (readable), nothing while the route works on
+    /// its answer (so bytes it sends meanwhile cannot make the loop spin), room for its answer.
+    private func interest(_ connection: HTTPConnection, _ mask: UInt32) {
+        guard connection.mask != mask else { return }
+        connection.mask = mask
+        loop.modify(connection.fd, mask: mask)
+    }
+
+    /// Reads what the client sent and answers the request it completes; writes more of an answer.
+    fileprivate func handle(_ connection: HTTPConnection, events: UInt32) {
+        if !connection.output.isEmpty {
+            if events & EventLoop.writable != 0 { writePending(connection) }
+            return
+        }
+        if connection.awaiting {
+            // Only a hang-up or an error is reported while waiting; the answer would go nowhere.
+            if events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { close(connection) }
+            return
+        }
+        readRequest(connection)
+    }
+
+    private func readRequest(_ connection: HTTPConnection) {
+        while true {
+            let result: IOResult
+            do { result = try Posix.read(connection.fd, into: readBuffer) } catch {
+                close(connection)
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                parse(connection)
+                return
+            case .processed(0):
+                // The client is done sending (a half-close): answer what it asked, then close.
+                connection.peerClosed = true
+                parse(connection)
+                if !connection.awaiting && connection.output.isEmpty { close(connection) }
+                return
+            case .processed(let n):
+                if connection.input.isEmpty { connection.headStartedMicros = Posix.monotonicMicros() }
+                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+                if connection.input.count > limits.request.maxHead + 4 {
+                    parse(connection)
+                    return
+                }
+            }
+        }
+    }
+
+    /// Answers the request at the start of the connection's input, if it is complete.
+    private func parse(_ connection: HTTPConnection) {
+        guard !connection.input.isEmpty, !connection.awaiting else { return }
+        let outcome = connection.input.withUnsafeBytes { HTTPRequestParser.parse($0, limits: limits.request) }
+        switch outcome {
+        case .incomplete:
+            return
+        case .refused(let error):
+            connection.input.removeAll()
+            send(.error(error.status, error.message), on: connection, keepAlive: false, headOnly: false)
+        case .head(let head, let length):
+            connection.input.removeFirst(length)
+            connection.headStartedMicros = connection.input.isEmpty ? nil : Posix.monotonicMicros()
+            connection.awaiting = true
+            interest(connection, 0)
+            connection.serial &+= 1
+            requests += 1
+            let isHead = head.method == "HEAD"
+            guard head.method == "GET" || isHead else {
+                send(HTTPResponse(status: 405, contentType: "application/json",
+                                  body: Array(#"{"error":"only GET and HEAD are served"}"#.utf8), extraHeaders: ["Allow: GET, HEAD"]),
+                     on: connection, keepAlive: false, headOnly: false)
+                return
+            }
+            route(head, connection.peer, Responder(connection: connection, serial: connection.serial,
+                                                   keepAlive: head.keepAlive, head: isHead))
+        }
+    }
+
+    fileprivate func send(_ response: HTTPResponse, on connection: HTTPConnection, keepAlive: Bool, headOnly: Bool) {
+        guard connections[connection.fd] === connection else { return }
+        connection.awaiting = false
+        connection.keepAlive = keepAlive && !connection.peerClosed
+        connection.output = response.serialized(keepAlive: connection.keepAlive, head: headOnly)
+        connection.outputOffset = 0
+        connection.writeStartedMicros = Posix.monotonicMicros()
+        writePending(connection)
+    }
+
+    /// Writes what the kernel takes; polls for room when it takes less; on the last byte, closes
+    /// or goes on with the next request the client already sent.
+    private func writePending(_ connection: HTTPConnection) {
+        while connection.outputOffset < connection.output.count {
+            let result: IOResult
+            do {
+                result = try connection.output.withUnsafeBytes {
+                    try Posix.write(connection.fd, UnsafeRawBufferPointer(rebasing: $0[connection.outputOffset...]))
+                }
+            } catch {
+                close(connection)
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                interest(connection, EventLoop.writable)
+                return
+            case .processed(let n):
+                connection.outputOffset += n
+            }
+        }
+        connection.output = []
+        connection.outputOffset = 0
+        connection.lastActivityMicros = Posix.monotonicMicros()
+        if !connection.keepAlive {
+            close(connection)
+            return
+        }
+        interest(connection, EventLoop.readable | EventLoop.hangup)
+        parse(connection)  // a request sent behind this one
+        if !connection.awaiting && connection.output.isEmpty { readRequest(connection) }
+    }
+
+    /// Cuts off clients too slow to send a head or to take an answer, and idle keep-alives.
+    private func sweep() {
+        let now = Posix.monotonicMicros()
+        for connection in Array(connections.values) {
+            if let started = connection.headStartedMicros, !connection.awaiting, connection.output.isEmpty,
+               now - started > limits.headTimeoutMicros {
+                timedOut += 1
+                connection.input.removeAll()
+                connection.headStartedMicros = nil
+                send(.error(408, "request not received in time"), on: connection, keepAlive: false, headOnly: false)
+            } else if !connection.output.isEmpty, now - connection.writeStartedMicros > limits.writeTimeoutMicros {
+                timedOut += 1
+                close(connection)
+            } else if connection.input.isEmpty, !connection.awaiting, connection.output.isEmpty,
+                      now - connection.lastActivityMicros > limits.idleTimeoutMicros {
+                close(connection)
+            }
+        }
+    }
+
+    private func close(_ connection: HTTPConnection) {
+        guard connections.removeValue(forKey: connection.fd) != nil else { return }
+        loop.unregister(connection.fd)
+        Posix.close(connection.fd)
+        connection.serial &+= 1  // a late answer finds nobody
+        if let count = perSource[connection.peer.ip], count > 1 { perSource[connection.peer.ip] = count - 1 } else {
+            perSource.removeValue(forKey: connection.peer.ip)
+        }
+    }
+}
+
+/// One client connection of the `HTTPServer`: what it sent that is not answered yet, and the
+/// answer being written.
+final class HTTPConnection: EventHandler {
+    let fd: Int32
+    let peer: SocketAddress
+    weak var server: HTTPServer?
+    var input: [UInt8] = []
+    var output: [UInt8] = []
+    var outputOffset = 0
+    /// Waiting for the route's answer (no further request is read meanwhile).
+    var awaiting = false
+    var keepAlive = true
+    /// The client half-closed: its last request is answered, then the connection closes.
+    var peerClosed = false
+    /// The events polled for (`HTTPServer.interest`).
+    var mask = EventLoop.readable | EventLoop.hangup
+    /// Numbers the requests, so an answer to one the connection no longer waits for is dropped.
+    var serial: UInt64 = 0
+    /// When the first byte of the head being read arrived.
+    var headStartedMicros: Int64?
+    var writeStartedMicros: Int64 = 0
+    var lastActivityMicros: Int64
+
+    init(fd: Int32, peer: SocketAddress, server: HTTPServer) {
+        self.fd = fd
+        self.peer = peer
+        self.server = server
+        lastActivityMicros = Posix.monotonicMicros()
+    }
+
+    func handleEvents(_ events: UInt32, now: Timestamp) {
+        server?.handle(self, events: events)
+    }
+}

@@ -1,0 +1,129 @@
+import Glibc
+import Testing
+import VigilTestSupport
+@testable import VigilCore
+@testable import VigilPosix
+
+/// The API's HTTP server alone, with short limits: clients too slow to send or to read are cut
+/// off while the others are served, the connection cap, half-closed clients, late answers.
+@Suite struct HTTPServerTests {
+    /// A server whose route answers `ok` at once, or hands the responder to `held` when the path
+    /// is `/hold`, or answers `bodyBytes` bytes for `/big`.
+    final class Harness {
+        /// The responders of `/hold` requests, in order.
+        final class Held { var responders: [HTTPServer.Responder] = [] }
+
+        let loop: EventLoop
+        let server: HTTPServer
+        let held = Held()
+
+        init(limits: HTTPServer.Limits, bodyBytes: Int = 0) throws {
+            loop = try EventLoop()
+            let held = self.held
+            server = try HTTPServer(address: loopback(false), limits: limits, loop: loop) { head, _, responder in
+                switch head.segments {
+                case ["hold"]: held.responders.append(responder)
+                case ["big"]: responder.respond(HTTPResponse(status: 200, contentType: "text/plain", body: [UInt8](repeating: 0x61, count: bodyBytes)))
+                default: responder.respond(.json(Array(#"{"ok":true}"#.utf8)))
+                }
+            }
+        }
+    }
+
+    static func limits(head: Int64 = 10_000_000, write: Int64 = 10_000_000, connections: Int = 1024) -> HTTPServer.Limits {
+        var limits = HTTPServer.Limits()
+        limits.headTimeoutMicros = head
+        limits.writeTimeoutMicros = write
+        limits.maxConnections = connections
+        return limits
+    }
+
+    /// One byte a second (for two seconds of head timeout): answered 408 and closed, while five
+    /// other clients that come and go meanwhile are all answered.
+    @Test func aClientSendingOneByteASecondIsCutOffWhileOthersAreServed() throws {
+        let h = try Harness(limits: Self.limits(head: 2_000_000))
+        let slow = try HTTPTestClient(h.server.address)
+        let request = Array("GET /slow HTTP/1.1\r\n\r\n".utf8)
+        var sent = 0
+        var nextByte = Posix.monotonicMicros()
+        var served = 0
+        var slowAnswer: HTTPTestResponse?
+        let start = Posix.monotonicMicros()
+        #expect(pump(h.loop) {
+            let now = Posix.monotonicMicros()
+            if now >= nextByte && sent < request.count && slowAnswer == nil {
+                slow.client.send([request[sent]])
+                sent += 1
+                nextByte = now + 1_000_000
+            }
+            if served < 5, now - start > Int64(served) * 300_000, let other = try? HTTPTestClient(h.server.address) {
+                other.get("/fast")
+                if other.response(h.loop)?.status == 200 { served += 1 }
+            }
+            slow.readAvailable()
+            slowAnswer = slowAnswer ?? slow.takeResponse()
+            return slowAnswer != nil && served == 5
+        })
+        #expect(slowAnswer?.status == 408)
+        #expect(sent < request.count)
+        #expect(slow.isClosed(h.loop))
+        #expect(h.server.timedOut == 1)
+        #expect(h.server.openConnections == 0)
+    }
+
+    /// An answer the client never reads (larger than the socket buffers) is abandoned after the
+    /// write timeout; the server goes on serving.
+    @Test func aClientThatNeverReadsItsAnswerIsCutOff() throws {
+        let h = try Harness(limits: Self.limits(write: 1_000_000), bodyBytes: 32 << 20)
+        let stuck = try HTTPTestClient(h.server.address)
+        stuck.get("/big")
+        #expect(pump(h.loop) { h.server.timedOut == 1 })
+        #expect(h.server.openConnections == 0)
+        let next = try HTTPTestClient(h.server.address)
+        next.get("/fast")
+        #expect(next.response(h.loop)?.status == 200)
+    }
+
+    @Test func pastTheConnectionCapANewClientGets503() throws {
+        let h = try Harness(limits: Self.limits(connections: 2))
+        let a = try HTTPTestClient(h.server.address), b = try HTTPTestClient(h.server.address)
+        #expect(pump(h.loop) { h.server.openConnections == 2 })
+        let c = try HTTPTestClient(h.server.address)
+        c.get("/fast")
+        #expect(c.response(h.loop)?.status == 503)
+        #expect(c.isClosed(h.loop))
+        #expect(h.server.refused == 1)
+        a.get("/fast")
+        b.get("/fast")
+        #expect(a.response(h.loop)?.status == 200 && b.response(h.loop)?.status == 200)
+    }
+
+    @Test func aHalfClosedClientStillGetsItsAnswer() throws {
+        let h = try Harness(limits: Self.limits())
+        let client = try HTTPTestClient(h.server.address)
+        client.get("/fast")
+        client.client.shutdownWrite()
+        let answer = client.response(h.loop)
+        #expect(answer?.status == 200 && answer?.headers["connection"] == "close")
+        #expect(client.isClosed(h.loop))
+    }
+
+    /// A request waiting for its answer: bytes the client sends meanwhile wait (no busy loop);
+    /// an answer for a connection that closed meanwhile goes nowhere.
+    @Test func answersAreForTheConnectionThatStillWaits() throws {
+        let h = try Harness(limits: Self.limits())
+        let gone = try HTTPTestClient(h.server.address)
+        gone.get("/hold")
+        let waiting = try HTTPTestClient(h.server.address)
+        waiting.get("/hold")
+        waiting.get("/fast")  // pipelined behind the held one
+        #expect(pump(h.loop) { h.held.responders.count == 2 })
+        // While both wait, a wake-up finds nothing to do (the waiting connections are not polled).
+        #expect(h.loop.runOnce(timeoutMilliseconds: 50) == 0)
+        Glibc.shutdown(gone.client.fd, Int32(SHUT_RDWR))
+        h.held.responders[0].respond(.json(Array("{}".utf8)))
+        h.held.responders[1].respond(.json(Array(#"{"held":true}"#.utf8)))
+        #expect(waiting.response(h.loop)?.body == #"{"held":true}"#)
+        #expect(waiting.response(h.loop)?.body == #"{"ok":true}"#)
+    }
+}
