@@ -9,6 +9,7 @@
 #   extractors   the sshd, access-log (CLF, Combined, CSV) and session-summary extractors
 #   relay        the relay decoder, unsealed and sealed (to reach the checks behind the MAC)
 #   config       the config file parser and schema (check-config, serve)
+#   http         the API's request head parser, query parameters and host names from URLs
 #
 # The seed corpus is Tests/Fixtures/samples (frames and log lines captured from real clients) and
 # conf/vigil.conf; what libFuzzer learns is kept in .build/fuzz/corpus/TARGET. A crash leaves its
@@ -21,7 +22,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 
-TARGETS="framer syslog5424 syslog3164 extractors relay config"
+TARGETS="framer syslog5424 syslog3164 extractors relay config http"
 [ $# = 2 ] || die "usage: scripts/fuzz.sh TARGET|all SECONDS (targets: $TARGETS)"
 WHICH=$1
 SECONDS_EACH=$2
@@ -61,6 +62,7 @@ source_of() {
         extractors) echo "$ROOT/Tests/Fuzz/Extractors.swift" ;;
         relay) echo "$ROOT/Tests/Fuzz/Relay.swift" ;;
         config) echo "$ROOT/Tests/Fuzz/Config.swift" ;;
+        http) echo "$ROOT/Tests/Fuzz/HTTPRequest.swift" ;;
     esac
 }
 
@@ -71,6 +73,12 @@ seed() {
     case $1 in
         config) cp "$ROOT/conf/vigil.conf" "$dir/" ;;
         framer) cp "$ROOT"/Tests/Fixtures/samples/*.tcp "$dir/" ;;
+        http)
+            # Requests as curl, a browser and Prometheus send them, with a 0 limits byte in front.
+            printf '\000GET /hosts/web1/logs?filter=Failed+password&count=5&file=sshd&since=2026-12-03 HTTP/1.1\r\nHost: 127.0.0.1:8514\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\nAuthorization: Bearer 0123abcd\r\n\r\n' >"$dir/curl"
+            printf '\000GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:8514\r\nUser-Agent: Prometheus/2.42.0\r\nAccept: text/plain;version=0.0.4;q=1,*/*;q=0.1\r\nAccept-Encoding: gzip\r\nAuthorization: Bearer x\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n' >"$dir/prometheus"
+            printf '\000GET /hosts/%%2e%%2e/ssh/logins?day=2026-12-03 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\n\r\n' >"$dir/pipelined"
+            ;;
         *)
             # One seed per line of every sample (frames and log lines), so the parsers start from real input.
             local n=0

@@ -18,6 +18,11 @@ public enum StoreQueries {
 
     /// Lines of the newest day file read to find programs a host logged before this start.
     static let programScanLines = 10_000
+    /// A log search stops after this long, or once its answer is this large, and answers what
+    /// it found (saying so in `X-Vigil-Partial`): one query cannot hold the query thread for
+    /// minutes over a large store, nor build an answer of hundreds of megabytes.
+    static let searchBudgetMicros: Int64 = 10_000_000
+    static let maxAnswerBytes = 16 << 20
 
     /// `/hosts`: the hosts seen since the start and those with a directory in the store (their
     /// `last_seen` then the time their newest day file was written), sorted by name.
@@ -104,6 +109,9 @@ public enum StoreQueries {
             json.beginArray()
             var found = 0
             var failure: (any Error)?
+            var partial: String?
+            let deadline = Posix.monotonicMicros() + searchBudgetMicros
+            var scanned = 0
             days: for file in dayFiles(directory) {
                 if let since = query.since, file.day < since.epochDay { break }
                 let reader: BackwardLineReader
@@ -119,6 +127,15 @@ public enum StoreQueries {
                         break
                     }
                     guard let line = next else { break }
+                    scanned += 1
+                    if scanned % 4096 == 0 && Posix.monotonicMicros() > deadline {
+                        partial = "time: searched back to \(dayStart.dayString)"
+                        break days
+                    }
+                    if json.bytes.count > maxAnswerBytes {
+                        partial = "size"
+                        break days
+                    }
                     line.withUnsafeBytes { raw in
                         guard let match = query.match(raw, parser: parser, receivedAt: dayStart) else { return }
                         found += 1
@@ -138,7 +155,9 @@ public enum StoreQueries {
             json.endArray()
             json.endObject()
             if found == 0, let failure { return .error(500, "cannot read the store: \(failure)") }
-            return .json(json.bytes)
+            var response = HTTPResponse.json(json.bytes)
+            if let partial { response.extraHeaders.append("X-Vigil-Partial: " + partial) }
+            return response
         }
     }
 
