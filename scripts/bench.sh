@@ -17,14 +17,23 @@
 #   - the cost of detection: serve's TCP ingest rate for realistic frames with the default rules
 #     and with every rule disabled.
 #
+# API (vigil only; docs/api.md): a store of BENCH_API_STORE_MB (1024) MB of realistic sshd and
+# nginx lines from 50 hosts is built through vigil itself, then a vigil with the API on reads it:
+#   - /hosts/H/logs?filter=Failed+password&count=100 under 4 keep-alive clients (vigil-bench api):
+#     requests/s, p50 and p99 latency, alone and while ingesting;
+#   - serve's TCP ingest rate alone and under that API load (the loss must stay under 10 %);
+#   - one search for text that is nowhere (every day file of H read backwards), against
+#     `tac FILE | grep -F -m 100` on the same file, the way operators search today.
+#
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "100000 200000 300000 400000"), BENCH_UDP_SENDERS (UDP sender threads,
 # default 3: one thread alone cannot outrun either receiver on loopback),
 # BENCH_SIZE (bytes per message, 200),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
-# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost sinks analyze"; analyze runs scripts/bench-analyze.sh),
+# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost sinks api analyze"; analyze runs scripts/bench-analyze.sh),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
-# BENCH_LATENCY_SECONDS (default 10), BENCH_COST_COUNT (default 2000000).
+# BENCH_LATENCY_SECONDS (default 10), BENCH_COST_COUNT (default 2000000),
+# BENCH_API_STORE_MB (default 1024), BENCH_API_SECONDS (API-alone run, default 10).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,18 +48,21 @@ SIZE=${BENCH_SIZE:-200}
 TIMEOUT=${BENCH_TIMEOUT:-180}
 ONLY=${BENCH_ONLY:-}
 UDP_RATE_SECONDS=2
-PARTS=" ${BENCH_PARTS:-ingest detect latency cost sinks analyze} "
+PARTS=" ${BENCH_PARTS:-ingest detect latency cost sinks api analyze} "
 DETECT_COUNT=${BENCH_DETECT_COUNT:-5000000}
 LATENCY_RATE=${BENCH_LATENCY_RATE:-500000}
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-10}
 COST_COUNT=${BENCH_COST_COUNT:-2000000}
+API_STORE_MB=${BENCH_API_STORE_MB:-1024}
+API_SECONDS=${BENCH_API_SECONDS:-10}
 # Every rule, for the detection-cost phase that turns them all off.
 RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_high_traffic http_error_burst http_scan"
 
 # part NAME: true when BENCH_PARTS includes NAME.
 part() { [[ $PARTS == *" $1 "* ]]; }
 
-for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT"; do
+for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" \
+    "$API_STORE_MB" "$API_SECONDS"; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
 
@@ -269,6 +281,7 @@ mib_list() {
 
 # Detection results, printed together at the end.
 DETECT_LINES=()
+API_LINES=()
 
 # detect_run ARGS...: runs vigil-bench detect and sets DETECT_OUT; dies unless every generated
 # frame was recognised (sshd line or access-log line) and none was late, so a broken generator
@@ -412,11 +425,80 @@ if part sinks; then
     DETECT_LINES+=("$(printf '%-52s %s' "serve TCP ingest, plus a stalled webhook (msgs/s)" "$best_stalled")")
 fi
 
+if part api; then
+    data=$WORK/vigil-api
+    # The store, through vigil itself: realistic traffic until it holds about API_STORE_MB.
+    start_vigil "$data" "$data.fill.stderr" || die "vigil did not start"
+    CHILDREN+=("$VIGIL_PID")
+    fill=$((API_STORE_MB * 1024 * 1024 / 190))
+    say "api: filling the store with $fill mixed messages (~$API_STORE_MB MB)"
+    "$LOADGEN" load --tcp "127.0.0.1:$VIGIL_TCP_PORT" --count "$fill" --mix mixed >/dev/null || die "vigil-bench load failed"
+    wait_for_lines "$data" "$fill" "$TIMEOUT" 30 || die "the store holds $WAIT_LINES of $fill messages"
+    stop_pid "$VIGIL_PID" 20 || say "vigil exited with status $?"
+    store_mb=$(( $(total_bytes "$data") / 1048576 ))
+    host=$(du -s "$data"/hosts/* | sort -n | tail -n1 | awk '{print $2}')
+    host=${host##*/}
+    host_mb=$(( $(du -sb "$data/hosts/$host" | cut -f1) / 1048576 ))
+    VIGIL_HTTP=1 start_vigil "$data" "$data.stderr" --sink "file:$WORK/api-sink.jsonl" || die "vigil with the API did not start"
+    CHILDREN+=("$VIGIL_PID")
+    api=(--http "127.0.0.1:$VIGIL_HTTP_PORT" --token "$VIGIL_API_TOKEN_VALUE" --connections 4)
+    query="/hosts/$host/logs?filter=Failed+password&count=100"
+    say "api: $query over a $store_mb MB store ($host: $host_mb MB), $API_SECONDS s, 4 clients"
+    alone=$("$LOADGEN" api "${api[@]}" --path "$query" --duration "$API_SECONDS") || die "vigil-bench api failed"
+    say "  $alone"
+    say "api: ingest alone, $COST_COUNT mixed messages"
+    out=$("$LOADGEN" load --tcp "127.0.0.1:$VIGIL_TCP_PORT" --count "$COST_COUNT" --mix mixed) || die "vigil-bench load failed"
+    ingest_alone=$(field rate "$out")
+    say "  $ingest_alone msgs/s"
+    # The API load runs twice as long as the ingest took alone, so it covers the whole ingest
+    # even if that slows down.
+    seconds=$(( COST_COUNT * 2 / (ingest_alone > 0 ? ingest_alone : 1) + 2 ))
+    say "api: ingest again under the API load ($seconds s)"
+    "$LOADGEN" api "${api[@]}" --path "$query" --duration "$seconds" >"$WORK/api-under-load" &
+    api_pid=$!
+    CHILDREN+=("$api_pid")
+    out=$("$LOADGEN" load --tcp "127.0.0.1:$VIGIL_TCP_PORT" --count "$COST_COUNT" --mix mixed) || die "vigil-bench load failed"
+    ingest_loaded=$(field rate "$out")
+    wait "$api_pid" || die "vigil-bench api failed"
+    loaded=$(cat "$WORK/api-under-load")
+    say "  ingest $ingest_loaded msgs/s; api $loaded"
+    # One search for text that is nowhere: every day file of the host, read backwards; and the
+    # same with tac and grep over the same files.
+    t0=$(now_us)
+    curl -s -o /dev/null -H "Authorization: Bearer $VIGIL_API_TOKEN_VALUE" \
+        "http://127.0.0.1:$VIGIL_HTTP_PORT/hosts/$host/logs?filter=no-such-text&count=100" || die "curl failed"
+    miss_vigil=$(( ($(now_us) - t0) / 1000 ))
+    t0=$(now_us)
+    cat "$data/hosts/$host"/*.log | tac | grep -F -m 100 no-such-text >/dev/null || true
+    miss_grep=$(( ($(now_us) - t0) / 1000 ))
+    stop_pid "$VIGIL_PID" 20 || say "vigil exited with status $?"
+    loss=$(( (ingest_alone - ingest_loaded) * 1000 / (ingest_alone > 0 ? ingest_alone : 1) ))
+    sign=
+    [ "$loss" -lt 0 ] && { sign=-; loss=$((-loss)); }
+    API_LINES+=("$(printf '%-52s %s' "store (MB; the queried host's)" "$store_mb ($host_mb)")")
+    API_LINES+=("$(printf '%-52s %s' "logs?filter&count=100, API alone (req/s)" "$(field rate " $alone")")")
+    API_LINES+=("$(printf '%-52s %s' "  p50 / p99 latency (ms)" "$(( $(field p50_us " $alone") / 1000 )).$(( $(field p50_us " $alone") / 100 % 10 )) / $(( $(field p99_us " $alone") / 1000 )).$(( $(field p99_us " $alone") / 100 % 10 ))")")
+    API_LINES+=("$(printf '%-52s %s' "logs?filter&count=100, while ingesting (req/s)" "$(field rate " $loaded")")")
+    API_LINES+=("$(printf '%-52s %s' "  p50 / p99 latency (ms)" "$(( $(field p50_us " $loaded") / 1000 )).$(( $(field p50_us " $loaded") / 100 % 10 )) / $(( $(field p99_us " $loaded") / 1000 )).$(( $(field p99_us " $loaded") / 100 % 10 ))")")
+    API_LINES+=("$(printf '%-52s %s' "serve TCP ingest alone (msgs/s)" "$ingest_alone")")
+    API_LINES+=("$(printf '%-52s %s' "serve TCP ingest under the API load (msgs/s)" "$ingest_loaded")")
+    API_LINES+=("$(printf '%-52s %s' "ingest lost to the API load" "$sign$((loss / 10)).$((loss % 10)) %")")
+    API_LINES+=("$(printf '%-52s %s' "search for absent text, $host_mb MB: vigil / tac|grep (ms)" "$miss_vigil / $miss_grep")")
+    rm -rf "$data"
+fi
+
 if [ "${#DETECT_LINES[@]}" -gt 0 ]; then
     echo
     echo "detection (vigil)"
     echo "----------------------------------------------------"
     printf '%s\n' "${DETECT_LINES[@]}"
+fi
+
+if [ "${#API_LINES[@]}" -gt 0 ]; then
+    echo
+    echo "api (vigil)"
+    echo "----------------------------------------------------"
+    printf '%s\n' "${API_LINES[@]}"
 fi
 
 if part analyze; then

@@ -48,6 +48,7 @@ struct BenchOptions {
                vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S]
                    [--probes-per-s N] [--threshold N] [--mix ssh|http|mixed] [--ips N] [--connections N]
                    [--first-probe N]
+               vigil-bench api --http HOST:PORT --token T --path PATH [--connections N] [--duration S]
         HOST must be a loopback address (127.0.0.0/8, ::1 as [::1], or localhost).
         """
 
@@ -115,8 +116,7 @@ func parseLoopbackTarget(_ text: String) -> Result<SocketAddress, UsageError> {
     guard let ip = IPAddress.parse(String(host)) else {
         return .failure(UsageError(message: "bad address '\(text)': HOST must be a numeric loopback address"))
     }
-    let isLoopback = ip.isIPv4 ? ip.ipv4Value >> 24 == 127 : (ip.high == 0 && ip.low == 1)
-    guard isLoopback else {
+    guard ip.isLoopback else {
         return .failure(UsageError(message: "refusing non-loopback target '\(text)': only 127.0.0.0/8 and ::1 are allowed"))
     }
     return .success(SocketAddress(ip: ip, port: port))

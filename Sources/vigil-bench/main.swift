@@ -10,6 +10,7 @@ import Glibc
 //   vigil-bench parse --count N [--size BYTES]
 //   vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S] [--rules on|off]
 //   vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S] [--probes-per-s N] …
+//   vigil-bench api --http HOST:PORT --token T --path PATH [--connections N] [--duration S]
 //
 // It only ever sends to 127.0.0.0/8 or ::1 and never more than `BenchOptions.maxCount` messages.
 
@@ -64,6 +65,21 @@ case "latency":
     case .success(let options):
         vigil_ignore_sigpipe()
         switch runLatencyBenchmark(options) {
+        case .success(let line):
+            print(line)
+            exit(0)
+        case .failure(let error):
+            printError("vigil-bench: \(error.description)")
+            exit(1)
+        }
+    case .failure(let error):
+        usageFailure(error)
+    }
+case "api":
+    switch APILoadOptions.parse(Array(arguments.dropFirst())) {
+    case .success(let options):
+        vigil_ignore_sigpipe()
+        switch runAPILoad(options) {
         case .success(let line):
             print(line)
             exit(0)
