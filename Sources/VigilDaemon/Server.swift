@@ -34,6 +34,8 @@ public final class Server {
     public let relay: NetworkSink?
     /// Each TCP listener's connection cap: `server.max_connections`, lowered to fit the open-file limit.
     public let connectionCap: Int
+    /// Each API listener's connection cap (`apiConnectionCap(fileLimit:listeners:)`).
+    public let apiConnectionCap: Int
     /// The HTTP API (`server.http`, docs/api.md): its listeners, routes and query thread.
     private var apiServers: [HTTPServer] = []
     public private(set) var api: APIService?
@@ -91,8 +93,10 @@ public final class Server {
                                                 loop: loop, consumer: collector))
         }
         let logMicros = settings.statsInterval.microseconds > 0 ? settings.statsInterval.microseconds : 10_000_000
+        apiConnectionCap = settings.http.isEmpty ? 0 : Server.apiConnectionCap(fileLimit: fileLimit, listeners: settings.http.count)
         connectionCap = Server.connectionCap(configured: settings.maxConnections, fileLimit: fileLimit,
-                                             listeners: settings.tcp.count + config.relay.listen.count, sinks: sinks.count)
+                                             listeners: settings.tcp.count + config.relay.listen.count, sinks: sinks.count,
+                                             apiConnections: apiConnectionCap * settings.http.count)
         if connectionCap < settings.maxConnections {
             log("vigil: max_connections lowered to \(connectionCap) per TCP listener to fit the open-file limit of \(fileLimit)")
         }
@@ -181,8 +185,11 @@ public final class Server {
         }
         let work = try BackgroundWork(loop: loop)
         let api = APIService(server: self, token: token!, dataDirectory: settings.dataDirectory, work: work, started: started)
+        var limits = HTTPServer.Limits()
+        limits.maxConnections = apiConnectionCap
+        limits.maxPerSource = min(limits.maxPerSource, apiConnectionCap)
         for address in settings.http {
-            apiServers.append(try HTTPServer(address: address.socketAddress, loop: loop) { head, peer, responder in
+            apiServers.append(try HTTPServer(address: address.socketAddress, limits: limits, loop: loop) { head, peer, responder in
                 api.route(head, peer: peer, responder: responder)
             })
         }
@@ -290,12 +297,19 @@ public final class Server {
     }
 
     /// Each TCP listener's connection cap: `configured`, or what the open-file limit leaves for
-    /// `listeners` listeners once the store (its open files), the sinks and the daemon's own
-    /// descriptors (epoll, signals, inotify, the spool, standard streams) have theirs.
-    public static func connectionCap(configured: Int, fileLimit: Int, listeners: Int, sinks: Int) -> Int {
-        let reserve = HostStore.defaultMaxOpenFiles + 64 + 8 * sinks
+    /// `listeners` listeners once the store (its open files), the sinks, the API's connections
+    /// and the daemon's own descriptors (epoll, signals, inotify, the spool, standard streams)
+    /// have theirs.
+    public static func connectionCap(configured: Int, fileLimit: Int, listeners: Int, sinks: Int, apiConnections: Int = 0) -> Int {
+        let reserve = HostStore.defaultMaxOpenFiles + 64 + 8 * sinks + apiConnections
         let room = max(0, fileLimit - reserve) / max(1, listeners)
         return max(1, min(configured, room))
+    }
+
+    /// Each API listener's connection cap: 1,024, or a sixteenth of the open-file limit shared by
+    /// the listeners (at least 16), so clients of the API cannot take the descriptors syslog needs.
+    public static func apiConnectionCap(fileLimit: Int, listeners: Int) -> Int {
+        max(16, min(1024, fileLimit / 16 / max(1, listeners)))
     }
 
     /// The name an edge signs with when `relay.edge_name` is empty: this machine's name, cut to

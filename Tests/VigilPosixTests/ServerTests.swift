@@ -30,6 +30,12 @@ import VigilDaemon
         #expect(Server.connectionCap(configured: 20_000, fileLimit: 1_048_576, listeners: 2, sinks: 3) == 20_000)
         #expect(Server.connectionCap(configured: 20_000, fileLimit: 100, listeners: 1, sinks: 0) == 1)
         #expect(Server.connectionCap(configured: 20_000, fileLimit: Int.max, listeners: 1, sinks: 0) == 20_000)
+        // The API's connections are reserved too, and capped by the limit.
+        #expect(Server.apiConnectionCap(fileLimit: 1024, listeners: 1) == 64)
+        #expect(Server.apiConnectionCap(fileLimit: 1024, listeners: 2) == 32)
+        #expect(Server.apiConnectionCap(fileLimit: 100, listeners: 1) == 16)
+        #expect(Server.apiConnectionCap(fileLimit: 1_048_576, listeners: 1) == 1024)
+        #expect(Server.connectionCap(configured: 20_000, fileLimit: 1024, listeners: 1, sinks: 0, apiConnections: 64) == 1024 - reserve - 64)
     }
 
     @Test func messagesLandInTheirHostFileAndShutdownLosesNothing() throws {

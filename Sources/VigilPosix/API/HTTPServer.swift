@@ -9,7 +9,8 @@ public import VigilCore
 /// - an answer must be taken by the client within `writeTimeoutMicros`;
 /// - a keep-alive connection silent for `idleTimeoutMicros` is closed;
 /// - at most `maxConnections` are open (a new one past that gets 503 and is closed), at most
-///   `maxPerSource` from one address.
+///   `maxPerSource` from one address; out of descriptors, the listening socket rests for a
+///   second instead of spinning.
 /// `route` answers each request, at once or later (`Responder`); it runs on the loop thread.
 public final class HTTPServer: EventHandler {
     /// How many connections are taken and how long each may take.
@@ -49,6 +50,8 @@ public final class HTTPServer: EventHandler {
     public private(set) var requests = 0
     public private(set) var timedOut = 0
     public private(set) var refused = 0
+    /// While out of descriptors: when polling the listening socket resumes.
+    private var pausedUntil: Int64?
 
     public init(address: SocketAddress, limits: Limits = Limits(), loop: EventLoop,
                 route: @escaping (HTTPRequestHead, SocketAddress, Responder) -> Void) throws(SystemError) {
@@ -82,7 +85,16 @@ public final class HTTPServer: EventHandler {
             let client = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { vigil_accept_nonblocking(fd, $0, &len) }
             }
-            if client < 0 { return }  // EAGAIN, or out of descriptors: the syslog listeners' problem first
+            if client < 0 {
+                let error = errno
+                if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM {
+                    // Out of descriptors: stop polling the socket for a second instead of spinning
+                    // on it (the waiting clients stay in the backlog); `sweep` resumes.
+                    loop.modify(fd, mask: 0)
+                    pausedUntil = Posix.monotonicMicros() + 1_000_000
+                }
+                return
+            }
             let peer = withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!) }
                 ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
             if connections.count >= limits.maxConnections || perSource[peer.ip, default: 0] >= limits.maxPerSource {
@@ -227,6 +239,10 @@ public final class HTTPServer: EventHandler {
     /// Cuts off clients too slow to send a head or to take an answer, and idle keep-alives.
     private func sweep() {
         let now = Posix.monotonicMicros()
+        if let until = pausedUntil, now >= until {
+            pausedUntil = nil
+            loop.modify(fd, mask: EventLoop.readable)
+        }
         for connection in Array(connections.values) {
             if let started = connection.headStartedMicros, !connection.awaiting, connection.output.isEmpty,
                now - started > limits.headTimeoutMicros {
