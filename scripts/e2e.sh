@@ -7,13 +7,16 @@
 # Each message must land in DATA/hosts/<host>/*.log for the right host.
 # Then detection, with a second `vigil serve` and low thresholds: a real sshd (private config
 # and host keys, on a loopback port) logs through a private rsyslogd that owns sshd's /dev/log and
-# forwards to vigil; wrong passwords (sshpass) must raise ssh_bruteforce for 127.0.0.1. A real
+# forwards to vigil; wrong passwords (sshpass) must raise ssh_bruteforce for 127.0.0.1, and the
+# HTTP API's /hosts/H/ssh/logins must count them as the stored lines do; the dashboard, in a
+# headless Chromium (scripts/e2e/dashboard_check.py), must show the host and the alert. A real
 # nginx (access_log syslog:) under a short burst of curl requests must raise http_high_traffic,
 # and resolve it once quiet. Alerts are read from DATA/alerts.jsonl, the file sink and stdout.
 # Then scripts/e2e/trust.sh: forged relay lines, a real rsyslogd relaying sealed events between two
 # vigils, a sender's clock an hour ahead, descriptor floods under prlimit, and terminal escapes;
-# and scripts/e2e/durability.sh: a full disk on a tmpfs, datagrams ended by LF, follow on files it
-# cannot read.
+# scripts/e2e/durability.sh: a full disk on a tmpfs, datagrams ended by LF, follow on files it
+# cannot read; and scripts/e2e/api.sh: the HTTP API's bearer token, queries, refused host names,
+# oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary.
@@ -297,21 +300,41 @@ expect_alert() {
 # json_field LINE KEY: the string value of "KEY":"..." in one JSON line.
 json_field() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$1"; }
 
+# json_get FILE PYTHON: evaluates PYTHON with `d` = FILE's JSON and prints the value (true/false
+# for booleans), or runs it when it is statements (which print themselves); nothing if either fails.
+json_get() {
+    python3 - "$1" "$2" 2>/dev/null <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+try:
+    code = compile(sys.argv[2], "json_get", "eval")
+except SyntaxError:
+    exec(sys.argv[2])
+else:
+    v = eval(code)
+    print(str(v).lower() if isinstance(v, bool) else v, end="")
+PY
+}
+
 ensure_command sshd openssh-server
 ensure_command ssh openssh-client
 ensure_command ssh-keygen openssh-client
 ensure_command sshpass sshpass
 ensure_command nginx nginx-light
 ensure_command curl curl
+ensure_command chromium chromium
+ensure_python_module websocket python3-websocket
 
-if VIGIL_STDOUT=$OUT2 start_vigil "$DATA2" "$WORK/vigil-detect.stderr" --stats-interval 1s \
+if VIGIL_HTTP=1 VIGIL_STDOUT=$OUT2 start_vigil "$DATA2" "$WORK/vigil-detect.stderr" --stats-interval 1s \
     --detection.lateness=1s --rule.ssh_bruteforce.threshold=3 \
     --rule.http_high_traffic.threshold=0.5 --rule.http_high_traffic.window=10s \
     --sink stdout --sink "file:$SINK"; then
-    pass "vigil serve starts with rule flags and two sinks"
+    pass "vigil serve starts with rule flags, two sinks and the API (127.0.0.1:$VIGIL_HTTP_PORT)"
     DETECT_UP=1
+    DETECT_HTTP=http://127.0.0.1:$VIGIL_HTTP_PORT
+    DETECT_TOKEN=$VIGIL_API_TOKEN_VALUE
 else
-    fail "vigil serve starts with rule flags and two sinks"
+    fail "vigil serve starts with rule flags, two sinks and the API"
     DETECT_UP=0
 fi
 
@@ -413,6 +436,7 @@ EOF
         DATA=$DATA_SAVED
         expect_alert "ssh_bruteforce fires once for 127.0.0.1 on $SSH_HOST (alerts.jsonl)" 10 \
             '"rule":"ssh_bruteforce","state":"firing"' "\"host\":\"$SSH_HOST\"" '"ip":"127.0.0.1"'
+        SSH_TRIED=1
     else
         fail "real sshd listens on 127.0.0.1:$SSH_PORT" "$(cat "$SSHW/sshd.stderr" 2>/dev/null)"
     fi
@@ -423,6 +447,47 @@ if [ -n "$SSH_RSYSLOG_PID" ]; then
     # SIGTERM lets rsyslogd remove the socket it created.
     stop_pid "$SSH_RSYSLOG_PID" 10 || true
     SSH_RSYSLOG_PID=
+fi
+
+# The API on sshd's lines, once sshd and its rsyslogd are gone (every line sent): the day's
+# attempts are the distinct sshd PIDs (RFC 5424 PROCID) of the stored lines about 127.0.0.1.
+# ssh_pids_stored: that count, from the store itself.
+ssh_pids_stored() {
+    sed -nE 's/^<[0-9]+>1 [^ ]+ [^ ]+ sshd(-session|-auth)? ([0-9]+) .*from 127\.0\.0\.1( |$).*/\2/p' \
+        "$DATA2/hosts/$SSH_HOST/$SSH_DAY.log" 2>/dev/null | sort -u | grep -c ''
+}
+# _ssh_logins_agree: fetches /hosts/$SSH_HOST/ssh/logins into SSH_LOGINS_* and compares.
+_ssh_logins_agree() {
+    SSH_PIDS=$(ssh_pids_stored)
+    SSH_LOGINS_CODE=$(curl -s --max-time 10 -o "$WORK/ssh-logins.json" -w '%{http_code}' \
+        -H "Authorization: Bearer $DETECT_TOKEN" "$DETECT_HTTP/hosts/$SSH_HOST/ssh/logins?day=$SSH_DAY")
+    SSH_LOGINS=$(json_get "$WORK/ssh-logins.json" \
+        'r = d["data"][0]; print(r["attempts"], r["failures"], (r["top_ips"] or [{}])[0].get("ip"), end="")')
+    [ "$SSH_LOGINS_CODE" = 200 ] && [ "${SSH_LOGINS%% *}" = "$SSH_PIDS" ]
+}
+if [ "${SSH_TRIED:-0}" = 1 ]; then
+    SSH_DAY=$(date -u +%F)
+    wait_for 5 _ssh_logins_agree
+    read -r attempts failures top_ip <<<"$SSH_LOGINS"
+    failed_lines=$(grep -cE ' sshd(-session|-auth)? [0-9]+ .*Failed [a-z-]+ for .*from 127\.0\.0\.1 ' \
+        "$DATA2/hosts/$SSH_HOST/$SSH_DAY.log")
+    if [ "$SSH_LOGINS_CODE" = 200 ] && [ "$attempts" = "$SSH_PIDS" ] && [ "$SSH_PIDS" -ge 1 ] \
+        && [ "${failures:-0}" -ge "$SSH_ATTEMPTS" ] && [ "${failures:-0}" = "$failed_lines" ] && [ "$top_ip" = 127.0.0.1 ]; then
+        pass "API /hosts/$SSH_HOST/ssh/logins: $attempts attempts (the stored lines' distinct sshd PIDs), $failures failures ($failed_lines stored 'Failed' lines), from 127.0.0.1"
+    else
+        fail "API /hosts/$SSH_HOST/ssh/logins: attempts = the stored lines' distinct sshd PIDs, failures = their $failed_lines 'Failed' lines" \
+            "stored lines: $SSH_PIDS distinct sshd PIDs about 127.0.0.1" \
+            "GET /hosts/$SSH_HOST/ssh/logins?day=$SSH_DAY: $SSH_LOGINS_CODE $(head -c 400 "$WORK/ssh-logins.json")"
+    fi
+    # The dashboard in a real browser: a wrong token refused, then the host and its alert shown.
+    mkdir -p "$ROOT/.build"
+    out=$(timeout 90 python3 "$ROOT/scripts/e2e/dashboard_check.py" "$DETECT_HTTP" "$DETECT_TOKEN" \
+        "$SSH_HOST" ssh_bruteforce "$ROOT/.build/e2e-dashboard.png" 2>&1)
+    if grep -q '^dashboard: ok' <<<"$out"; then
+        pass "the dashboard in headless Chromium refuses a wrong token, then shows $SSH_HOST and ssh_bruteforce (${out#dashboard: ok }; .build/e2e-dashboard.png)"
+    else
+        fail "the dashboard in headless Chromium refuses a wrong token, then shows $SSH_HOST and ssh_bruteforce" "$out"
+    fi
 fi
 
 # nginx: private prefix, one loopback server, its access log sent to vigil over UDP.
@@ -587,8 +652,13 @@ fi
 # shellcheck source=scripts/e2e/durability.sh
 . "$ROOT/scripts/e2e/durability.sh"
 
+# --- the HTTP API: token, queries, refused host names and sizes, metrics, non-loopback, concurrency
+
+# shellcheck source=scripts/e2e/api.sh
+. "$ROOT/scripts/e2e/api.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2

@@ -12,19 +12,68 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 now_us() { local t=${EPOCHREALTIME/./}; printf '%s' "$((10#$t))"; }
 
 _apt_updated=0
+# _apt_update_once: runs `apt-get update` the first time a package is needed in this run.
+_apt_update_once() {
+    [ "$_apt_updated" = 0 ] || return 0
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
+    _apt_updated=1
+}
+
 # ensure_command CMD PACKAGE: installs PACKAGE with apt-get when CMD is missing.
 ensure_command() {
     local cmd=$1 pkg=$2
     command -v "$cmd" >/dev/null 2>&1 && return 0
     [ "$(id -u)" = 0 ] || die "$cmd is missing and installing $pkg needs root"
-    if [ "$_apt_updated" = 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
-        _apt_updated=1
-    fi
+    _apt_update_once
     say "installing $pkg (for $cmd)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null \
         || die "apt-get install $pkg failed"
     command -v "$cmd" >/dev/null 2>&1 || die "$pkg installed but $cmd is still missing"
+}
+
+# ensure_python_module MODULE PACKAGE: installs the Debian PACKAGE when neither python3 on PATH
+# (which may be a pyenv one) nor /usr/bin/python3 can import MODULE.
+ensure_python_module() {
+    local mod=$1 pkg=$2 py
+    for py in python3 /usr/bin/python3; do
+        "$py" -c "import $mod" >/dev/null 2>&1 && return 0
+    done
+    [ "$(id -u)" = 0 ] || die "python module $mod is missing and installing $pkg needs root"
+    _apt_update_once
+    say "installing $pkg (for python module $mod)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null \
+        || die "apt-get install $pkg failed"
+    /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || die "$pkg installed but /usr/bin/python3 cannot import $mod"
+}
+
+# extract_command CMD PACKAGE DIR: prints the path of CMD, from PATH when there, else from
+# DIR/CMD, else unpacked into DIR from PACKAGE's .deb (apt-get download + dpkg-deb) without
+# installing it: no dependencies, no maintainer scripts, so no service is started (Debian's
+# `prometheus` package would start a server on every interface, for the sake of `promtool`).
+extract_command() {
+    local cmd=$1 pkg=$2 dir=$3 tmp member
+    if command -v "$cmd" >/dev/null 2>&1; then command -v "$cmd"; return 0; fi
+    if [ -x "$dir/$cmd" ]; then printf '%s\n' "$dir/$cmd"; return 0; fi
+    _apt_update_once
+    say "unpacking $cmd from $pkg's .deb into $dir (not installing $pkg)"
+    mkdir -p "$dir"
+    tmp=$(mktemp -d) || return 1
+    # apt-get download writes to the current directory; -o APT::Sandbox::User=root keeps _apt's
+    # permission warning about a root-owned temporary directory away.
+    if ! (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null 2>&1); then
+        rm -rf "$tmp"
+        say "apt-get download $pkg failed"
+        return 1
+    fi
+    member=$(dpkg-deb -c "$tmp"/*.deb | awk -v c="$cmd" '!found && $NF ~ "/bin/" c "$" { print $NF; found = 1 }')
+    if [ -z "$member" ] || ! (cd "$tmp" && dpkg-deb --fsys-tarfile ./*.deb | tar -x "$member"); then
+        rm -rf "$tmp"
+        say "$pkg's .deb has no bin/$cmd"
+        return 1
+    fi
+    install -m 755 "$tmp/$member" "$dir/$cmd"
+    rm -rf "$tmp"
+    printf '%s\n' "$dir/$cmd"
 }
 
 # build_release: builds the release binaries and sets BIN_DIR.
@@ -109,15 +158,22 @@ _not_running() { ! kill -0 "$1" 2>/dev/null; }
 # ports and waits (10 s at most) for `vigil: ready`. Sets VIGIL_PID, VIGIL_TCP_PORT, VIGIL_UDP_PORT
 # and VIGIL_RELAY_PORT (when a relay listener was asked for with --relay-listen 127.0.0.1:0).
 # Its stdout (stdout alert sink, stats block) goes to VIGIL_STDOUT (default /dev/null).
+# The HTTP API is off unless VIGIL_HTTP=1 (e.g. `VIGIL_HTTP=1 start_vigil ...`): then it listens
+# on 127.0.0.1:0, and VIGIL_HTTP_PORT is set, and VIGIL_API_TOKEN_VALUE to the token vigil wrote
+# to the file it names on stderr, or, when it wrote none, to $VIGIL_API_TOKEN (empty if unset:
+# a token from a config file is the caller's to know). Both are empty with the API off.
 # Needs VIGIL (path of the binary).
 start_vigil() {
-    local data=$1 log=$2
+    local data=$1 log=$2 http=off token_file
     shift 2
+    VIGIL_HTTP_PORT=
+    VIGIL_API_TOKEN_VALUE=
+    [ "${VIGIL_HTTP:-0}" = 1 ] && http=127.0.0.1:0
     mkdir -p "$data"
     # Truncated here, not only by the child's redirection: the readiness poll below must never
     # see an earlier run's "ready" in a reused log file.
     : >"$log"
-    "$VIGIL" serve --udp 127.0.0.1:0 --tcp 127.0.0.1:0 --http off --data-dir "$data" "$@" \
+    "$VIGIL" serve --udp 127.0.0.1:0 --tcp 127.0.0.1:0 --http "$http" --data-dir "$data" "$@" \
         >"${VIGIL_STDOUT:-/dev/null}" 2>"$log" &
     VIGIL_PID=$!
     if ! wait_for 10 _vigil_ready "$log" "$VIGIL_PID"; then
@@ -138,6 +194,21 @@ start_vigil() {
     VIGIL_RELAY_PORT=$(sed -n 's/^vigil: listening relay 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
     if [ -z "$VIGIL_TCP_PORT" ] || [ -z "$VIGIL_UDP_PORT" ]; then
         say "vigil is ready but did not print both listening lines; its stderr:"
+        sed 's/^/  | /' "$log" >&2
+        stop_pid "$VIGIL_PID" 2 || true
+        return 1
+    fi
+    [ "$http" = off ] && return 0
+    VIGIL_HTTP_PORT=$(sed -n 's/^vigil: listening http 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
+    token_file=$(sed -n 's/^vigil: api: the bearer token is in \(.*\)$/\1/p' "$log" | head -n1)
+    if [ -n "$token_file" ]; then
+        VIGIL_API_TOKEN_VALUE=$(head -n1 -- "$token_file" 2>/dev/null)
+    else
+        # shellcheck disable=SC2034  # read by the sourcing script
+        VIGIL_API_TOKEN_VALUE=${VIGIL_API_TOKEN:-}
+    fi
+    if [ -z "$VIGIL_HTTP_PORT" ] || { [ -n "$token_file" ] && [ -z "$VIGIL_API_TOKEN_VALUE" ]; }; then
+        say "vigil is ready but printed no http listening line, or its token file is empty; its stderr:"
         sed 's/^/  | /' "$log" >&2
         stop_pid "$VIGIL_PID" 2 || true
         return 1
