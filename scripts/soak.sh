@@ -46,7 +46,8 @@ VIGIL_PID= HOOK_PID= TRAFFIC_PID=
 cleanup() {
     local pid
     for pid in "$TRAFFIC_PID" "$HOOK_PID" "$VIGIL_PID"; do
-        [ -n "$pid" ] && { kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
+        # `|| true`: a killed child's status must not become the script's (set -e in a trap).
+        [ -n "$pid" ] && { kill -KILL "$pid"; wait "$pid"; } 2>/dev/null || true
     done
     umount "$TMPFS" 2>/dev/null || true
 }

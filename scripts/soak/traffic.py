@@ -10,7 +10,9 @@
   attack every 15 s a new address sends 8 failed passwords for root to one host, on its own
          connection: an ssh_bruteforce alert fires (and later resolves) for each
 
-Every line that must be stored carries `soak-<kind>-<n>`. At the end it prints one JSON object
+Every line that must be stored carries `soak-<kind>-<n>` as its MSGID (in the header, so the
+sshd and nginx text stays exactly what the extractors expect: a tag after sshd's `ssh2` would
+make the line no event). At the end it prints one JSON object
 with what each kind sent. A TCP connection that the collector closes is reopened; what a writer
 had written before that is counted as sent (vigil only closes idle connections).
 Usage: traffic.py PORT RATE SECONDS [UDP_PORT]   (datagrams go to UDP_PORT, default PORT)
@@ -35,19 +37,20 @@ def line(kind, n):
     """One realistic message: an sshd failure, an accepted login, or an nginx request."""
     host = random.choice(hosts)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    ip = "203.0.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+    # From 4 million addresses: by chance, one rarely fails often enough to raise an alert.
+    ip = "100.%d.%d.%d" % (random.randint(64, 127), random.randint(0, 255), random.randint(1, 254))
     tag = "soak-%s-%d" % (kind, n)
     r = random.random()
     if r < 0.5:
-        return "<38>1 %s %s sshd %d - - Failed password for root from %s port %d ssh2 %s" % (
-            now, host, random.randint(100, 99999), ip, random.randint(1024, 65535), tag)
+        return "<38>1 %s %s sshd %d %s - Failed password for root from %s port %d ssh2" % (
+            now, host, random.randint(100, 99999), tag, ip, random.randint(1024, 65535))
     if r < 0.6:
-        return "<38>1 %s %s sshd %d - - Accepted publickey for deploy from %s port %d ssh2 %s" % (
-            now, host, random.randint(100, 99999), ip, random.randint(1024, 65535), tag)
+        return "<38>1 %s %s sshd %d %s - Accepted publickey for deploy from %s port %d ssh2" % (
+            now, host, random.randint(100, 99999), tag, ip, random.randint(1024, 65535))
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
     status = random.choice([200, 200, 200, 304, 404, 500])
-    return '<190>1 %s %s nginx - - - %s - - [%s] "GET /pages/%d HTTP/1.1" %d %d "-" "%s"' % (
-        now, host, ip, stamp, random.randint(1, 50), status, random.randint(10, 5000), tag)
+    return '<190>1 %s %s nginx - %s - %s - - [%s] "GET /pages/%d HTTP/1.1" %d %d "-" "curl/7.88.1"' % (
+        now, host, tag, ip, stamp, random.randint(1, 50), status, random.randint(10, 5000))
 
 
 def paced(kind, per_second, send):
@@ -143,8 +146,8 @@ def attack():
         frames = b""
         for i in range(8):
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            message = ("<38>1 %s %s sshd %d - - Failed password for root from %s port %d ssh2 soak-attack-%d"
-                       % (now, host, 1000 + i, ip, 40000 + i, n * 8 + i)).encode()
+            message = ("<38>1 %s %s sshd %d soak-attack-%d - Failed password for root from %s port %d ssh2"
+                       % (now, host, 1000 + i, n * 8 + i, ip, 40000 + i)).encode()
             frames += b"%d %s" % (len(message), message)
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=120)
