@@ -21,6 +21,24 @@ func usageFailure(_ error: UsageError) -> Never {
     exit(2)
 }
 
+/// Runs a subcommand that reports one line: prints it and exits 0, or prints the error and
+/// exits 1 (2 for a usage error).
+func runReporting<Options>(_ parsed: Result<Options, UsageError>, _ run: (Options) -> Result<String, LoadError>) -> Never {
+    switch parsed {
+    case .failure(let error): usageFailure(error)
+    case .success(let options):
+        vigil_ignore_sigpipe()
+        switch run(options) {
+        case .success(let line):
+            print(line)
+            exit(0)
+        case .failure(let error):
+            printError("vigil-bench: \(error.description)")
+            exit(1)
+        }
+    }
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "load":
@@ -61,35 +79,9 @@ case "detect":
         usageFailure(error)
     }
 case "latency":
-    switch LatencyOptions.parse(Array(arguments.dropFirst())) {
-    case .success(let options):
-        vigil_ignore_sigpipe()
-        switch runLatencyBenchmark(options) {
-        case .success(let line):
-            print(line)
-            exit(0)
-        case .failure(let error):
-            printError("vigil-bench: \(error.description)")
-            exit(1)
-        }
-    case .failure(let error):
-        usageFailure(error)
-    }
+    runReporting(LatencyOptions.parse(Array(arguments.dropFirst())), runLatencyBenchmark)
 case "api":
-    switch APILoadOptions.parse(Array(arguments.dropFirst())) {
-    case .success(let options):
-        vigil_ignore_sigpipe()
-        switch runAPILoad(options) {
-        case .success(let line):
-            print(line)
-            exit(0)
-        case .failure(let error):
-            printError("vigil-bench: \(error.description)")
-            exit(1)
-        }
-    case .failure(let error):
-        usageFailure(error)
-    }
+    runReporting(APILoadOptions.parse(Array(arguments.dropFirst())), runAPILoad)
 case nil:
     usageFailure(UsageError(message: "missing subcommand"))
 case let other?:

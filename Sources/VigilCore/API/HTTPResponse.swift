@@ -67,6 +67,18 @@ public struct JSONWriter: Sendable {
 
     public init() {}
 
+    /// `{"data":[…]}`, the API's list, with the elements `body` writes.
+    public static func dataList(_ body: (inout JSONWriter) -> Void) -> [UInt8] {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("data")
+        json.beginArray()
+        body(&json)
+        json.endArray()
+        json.endObject()
+        return json.bytes
+    }
+
     public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
     public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
     public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }

@@ -184,18 +184,14 @@ public final class APIService {
         case .failure(let error): return .error(error.status, error.message)
         case .success(let n): count = n
         }
-        var json = JSONWriter()
-        json.beginObject()
-        json.key("data")
-        json.beginArray()
-        for alert in server.collector.recentAlerts.newest(count: count, state: state, rule: rule) {
-            var one: [UInt8] = []
-            alert.appendJSON(to: &one)
-            json.raw(one)
+        let body = JSONWriter.dataList { json in
+            for alert in server.collector.recentAlerts.newest(count: count, state: state, rule: rule) {
+                var one: [UInt8] = []
+                alert.appendJSON(to: &one)
+                json.raw(one)
+            }
         }
-        json.endArray()
-        json.endObject()
-        return .json(json.bytes)
+        return .json(body)
     }
 
     // MARK: - /stats and /metrics
@@ -285,20 +281,23 @@ public final class APIService {
         m.family("vigil_detection_evicted_keys_total", .counter, "Detection keys evicted at the table cap, by rule.")
         for rule in RuleID.allCases { m.sample("vigil_detection_evicted_keys_total", ["rule": rule.name], engine.evictions(of: rule)) }
         m.single("vigil_rates_skipped_total", .counter, "Per-host rate windows not kept because of detection.max_memory.", engine.ratesSkipped)
-        m.family("vigil_alerts_fired_total", .counter, "Alerts that fired, by rule.")
-        for rule in RuleID.allCases { m.sample("vigil_alerts_fired_total", ["rule": rule.name], collector.recentAlerts.fired[rule, default: 0]) }
-        m.family("vigil_alerts_resolved_total", .counter, "Alerts that resolved, by rule.")
-        for rule in RuleID.allCases { m.sample("vigil_alerts_resolved_total", ["rule": rule.name], collector.recentAlerts.resolved[rule, default: 0]) }
+        for (family, help, counts) in [("vigil_alerts_fired_total", "Alerts that fired, by rule.", collector.recentAlerts.fired),
+                                       ("vigil_alerts_resolved_total", "Alerts that resolved, by rule.", collector.recentAlerts.resolved)] {
+            m.family(family, .counter, help)
+            for rule in RuleID.allCases { m.sample(family, ["rule": rule.name], counts[rule, default: 0]) }
+        }
         m.single("vigil_alerts_firing", .gauge, "Alerts firing now.", collector.recentAlerts.firingCount)
         let sinks = server.sinks.map { ($0.name, $0.metrics) }
-        m.family("vigil_sink_delivered_total", .counter, "Alerts a sink delivered, by sink.")
-        for (name, s) in sinks { m.sample("vigil_sink_delivered_total", ["sink": name], s.delivered) }
-        m.family("vigil_sink_failed_total", .counter, "Delivery attempts that failed and are retried, by sink.")
-        for (name, s) in sinks { m.sample("vigil_sink_failed_total", ["sink": name], s.failed) }
-        m.family("vigil_sink_spooled_total", .counter, "Alerts spooled to disk while the receiver was down, by sink.")
-        for (name, s) in sinks { m.sample("vigil_sink_spooled_total", ["sink": name], s.spooled) }
-        m.family("vigil_sink_dropped_total", .counter, "Alerts a sink gave up on, by sink.")
-        for (name, s) in sinks { m.sample("vigil_sink_dropped_total", ["sink": name], s.dropped) }
+        let sinkFamilies: [(String, String, KeyPath<SinkMetrics, Int>)] = [
+            ("vigil_sink_delivered_total", "Alerts a sink delivered, by sink.", \.delivered),
+            ("vigil_sink_failed_total", "Delivery attempts that failed and are retried, by sink.", \.failed),
+            ("vigil_sink_spooled_total", "Alerts spooled to disk while the receiver was down, by sink.", \.spooled),
+            ("vigil_sink_dropped_total", "Alerts a sink gave up on, by sink.", \.dropped),
+        ]
+        for (family, help, count) in sinkFamilies {
+            m.family(family, .counter, help)
+            for (name, sink) in sinks { m.sample(family, ["sink": name], sink[keyPath: count]) }
+        }
         if let receiver = server.relayReceiver {
             m.single("vigil_relay_received_total", .counter, "Relay events accepted.", collector.relayCounters.received)
             m.family("vigil_relay_rejected_total", .counter, "Relay messages rejected, by reason.")

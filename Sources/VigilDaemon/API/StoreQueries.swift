@@ -37,24 +37,20 @@ public enum StoreQueries {
                     all[name] = summary
                 }
             }
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("data")
-            json.beginArray()
-            for summary in all.values.sorted(by: { $0.host < $1.host }) {
-                json.beginObject()
-                json.member("host", summary.host)
-                json.member("url", "/hosts/" + summary.host + "/files")
-                json.key("last_seen")
-                json.time(summary.lastSeen)
-                json.member("messages", summary.messages)
-                json.member("ssh_failures", summary.sshFailures)
-                json.member("http_hits", summary.httpHits)
-                json.endObject()
+            let body = JSONWriter.dataList { json in
+                for summary in all.values.sorted(by: { $0.host < $1.host }) {
+                    json.beginObject()
+                    json.member("host", summary.host)
+                    json.member("url", "/hosts/" + summary.host + "/files")
+                    json.key("last_seen")
+                    json.time(summary.lastSeen)
+                    json.member("messages", summary.messages)
+                    json.member("ssh_failures", summary.sshFailures)
+                    json.member("http_hits", summary.httpHits)
+                    json.endObject()
+                }
             }
-            json.endArray()
-            json.endObject()
-            return .json(json.bytes)
+            return .json(body)
         }
     }
 
@@ -79,21 +75,17 @@ public enum StoreQueries {
                     }
                 }
             }
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("data")
-            json.beginArray()
-            for program in programs.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                let name = String(decoding: program, as: UTF8.self)
-                json.beginObject()
-                json.key("file")
-                program.withUnsafeBytes { json.string(bytes: $0) }
-                json.member("url", "/hosts/" + host + "/logs?file=" + percentEncoded(name))
-                json.endObject()
+            let body = JSONWriter.dataList { json in
+                for program in programs.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                    let name = String(decoding: program, as: UTF8.self)
+                    json.beginObject()
+                    json.key("file")
+                    program.withUnsafeBytes { json.string(bytes: $0) }
+                    json.member("url", "/hosts/" + host + "/logs?file=" + percentEncoded(name))
+                    json.endObject()
+                }
             }
-            json.endArray()
-            json.endObject()
-            return .json(json.bytes)
+            return .json(body)
         }
     }
 
@@ -103,59 +95,55 @@ public enum StoreQueries {
     static func logs(directory: String, query: LogQuery, now: Timestamp) -> BackgroundWork.Job {
         return {
             let parser = SyslogParser()
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("data")
-            json.beginArray()
             var found = 0
             var failure: (any Error)?
             var partial: String?
             let deadline = Posix.monotonicMicros() + searchBudgetMicros
             var scanned = 0
-            days: for file in dayFiles(directory) {
-                if let since = query.since, file.day < since.epochDay { break }
-                let reader: BackwardLineReader
-                do { reader = try BackwardLineReader(path: directory + "/" + file.name) } catch {
-                    failure = error
-                    continue
-                }
-                let dayStart = Timestamp(seconds: file.day * 86_400)
-                while found < query.count {
-                    let next: [UInt8]?
-                    do { next = try reader.previous() } catch {
+            let body = JSONWriter.dataList { json in
+                days: for file in dayFiles(directory) {
+                    if let since = query.since, file.day < since.epochDay { break }
+                    let reader: BackwardLineReader
+                    do { reader = try BackwardLineReader(path: directory + "/" + file.name) } catch {
                         failure = error
-                        break
+                        continue
                     }
-                    guard let line = next else { break }
-                    scanned += 1
-                    if scanned % 4096 == 0 && Posix.monotonicMicros() > deadline {
-                        partial = "time: searched back to \(dayStart.dayString)"
-                        break days
+                    let dayStart = Timestamp(seconds: file.day * 86_400)
+                    while found < query.count {
+                        let next: [UInt8]?
+                        do { next = try reader.previous() } catch {
+                            failure = error
+                            break
+                        }
+                        guard let line = next else { break }
+                        scanned += 1
+                        if scanned % 4096 == 0 && Posix.monotonicMicros() > deadline {
+                            partial = "time: searched back to \(dayStart.dayString)"
+                            break days
+                        }
+                        if json.bytes.count > maxAnswerBytes {
+                            partial = "size"
+                            break days
+                        }
+                        line.withUnsafeBytes { raw in
+                            guard let match = query.match(raw, parser: parser, receivedAt: dayStart) else { return }
+                            found += 1
+                            json.beginObject()
+                            json.member("day", dayStart.dayString)
+                            json.key("ts")
+                            json.time(match.time)
+                            json.key("file")
+                            json.string(bytes: UnsafeRawBufferPointer(rebasing: raw[match.program]))
+                            json.key("line")
+                            json.string(bytes: raw)
+                            json.endObject()
+                        }
                     }
-                    if json.bytes.count > maxAnswerBytes {
-                        partial = "size"
-                        break days
-                    }
-                    line.withUnsafeBytes { raw in
-                        guard let match = query.match(raw, parser: parser, receivedAt: dayStart) else { return }
-                        found += 1
-                        json.beginObject()
-                        json.member("day", dayStart.dayString)
-                        json.key("ts")
-                        json.time(match.time)
-                        json.key("file")
-                        json.string(bytes: UnsafeRawBufferPointer(rebasing: raw[match.program]))
-                        json.key("line")
-                        json.string(bytes: raw)
-                        json.endObject()
-                    }
+                    if found >= query.count { break days }
                 }
-                if found >= query.count { break days }
             }
-            json.endArray()
-            json.endObject()
             if found == 0, let failure { return .error(500, "cannot read the store: \(failure)") }
-            var response = HTTPResponse.json(json.bytes)
+            var response = HTTPResponse.json(body)
             if let partial { response.extraHeaders.append("X-Vigil-Partial: " + partial) }
             return response
         }
@@ -175,32 +163,28 @@ public enum StoreQueries {
                     return .error(500, "cannot read the store: \(error)")
                 }
             }
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("data")
-            json.beginArray()
-            json.beginObject()
-            json.member("host", host)
-            json.member("day", dayStart.dayString)
-            json.member("attempts", tally.attempts)
-            json.member("failures", tally.failures)
-            json.member("successes", tally.successes)
-            json.member("invalid_users", tally.invalidUsers)
-            json.key("top_ips")
-            json.beginArray()
-            for address in tally.topAddresses(10) {
+            let body = JSONWriter.dataList { json in
                 json.beginObject()
-                json.member("ip", address.ip.description)
-                json.member("attempts", address.attempts)
-                json.member("failures", address.failures)
-                json.member("successes", address.successes)
+                json.member("host", host)
+                json.member("day", dayStart.dayString)
+                json.member("attempts", tally.attempts)
+                json.member("failures", tally.failures)
+                json.member("successes", tally.successes)
+                json.member("invalid_users", tally.invalidUsers)
+                json.key("top_ips")
+                json.beginArray()
+                for address in tally.topAddresses(10) {
+                    json.beginObject()
+                    json.member("ip", address.ip.description)
+                    json.member("attempts", address.attempts)
+                    json.member("failures", address.failures)
+                    json.member("successes", address.successes)
+                    json.endObject()
+                }
+                json.endArray()
                 json.endObject()
             }
-            json.endArray()
-            json.endObject()
-            json.endArray()
-            json.endObject()
-            return .json(json.bytes)
+            return .json(body)
         }
     }
 

@@ -80,14 +80,11 @@ public final class HTTPServer: EventHandler {
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         for _ in 0..<64 {
-            var storage = sockaddr_storage()
-            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let client = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { vigil_accept_nonblocking(fd, $0, &len) }
-            }
-            if client < 0 {
-                let error = errno
-                if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM {
+            let client: Int32, peer: SocketAddress
+            switch Sockets.accept(fd) {
+            case .success(let accepted): (client, peer) = accepted
+            case .failure(let error):
+                if Sockets.isOutOfDescriptors(error.errno) {
                     // Out of descriptors: stop polling the socket for a second instead of spinning
                     // on it (the waiting clients stay in the backlog); `sweep` resumes.
                     loop.modify(fd, mask: 0)
@@ -95,8 +92,6 @@ public final class HTTPServer: EventHandler {
                 }
                 return
             }
-            let peer = withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!) }
-                ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
             if connections.count >= limits.maxConnections || perSource[peer.ip, default: 0] >= limits.maxPerSource {
                 refused += 1
                 let busy = HTTPResponse.error(503, "too many connections").serialized(keepAlive: false)

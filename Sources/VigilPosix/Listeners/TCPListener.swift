@@ -120,18 +120,13 @@ public final class TCPListener: EventHandler {
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         for _ in 0..<256 {
-            var storage = sockaddr_storage()
-            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let client = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { vigil_accept_nonblocking(fd, $0, &len) }
-            }
-            if client < 0 {
-                let error = errno
-                if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM { outOfDescriptors(error) }
+            let client: Int32, peer: SocketAddress
+            switch Sockets.accept(fd) {
+            case .success(let accepted): (client, peer) = accepted
+            case .failure(let error):
+                if Sockets.isOutOfDescriptors(error.errno) { outOfDescriptors(error.errno) }
                 return  // EAGAIN: nothing more to accept
             }
-            let peer = withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!) }
-                ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
             if let admits, !admits(peer) {
                 refuse(client, .notAllowed, "connection from \(peer.ip) refused: not in the allow list")
                 continue

@@ -70,6 +70,26 @@ public enum Sockets {
         return (fd, try localAddress(fd))
     }
 
+    /// Accepts one connection (non-blocking, close-on-exec) and its peer's address; on failure
+    /// the errno (`EAGAIN`: none waiting; `EMFILE`: out of descriptors).
+    public static func accept(_ fd: Int32) -> Result<(Int32, SocketAddress), SystemError> {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let client = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { vigil_accept_nonblocking(fd, $0, &len) }
+        }
+        if client < 0 { return .failure(SystemError("accept", errno: errno)) }
+        let peer = withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!) }
+            ?? SocketAddress(ip: IPAddress(high: 0, low: 0), port: 0)
+        return .success((client, peer))
+    }
+
+    /// Whether an `accept` failure means the process or the system is out of descriptors (or of
+    /// the memory a socket needs): polling the listening socket again at once would spin.
+    public static func isOutOfDescriptors(_ error: Int32) -> Bool {
+        error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM
+    }
+
     /// The address a socket is bound to.
     public static func localAddress(_ fd: Int32) throws(SystemError) -> SocketAddress {
         var storage = sockaddr_storage()
