@@ -31,7 +31,8 @@ public final class Collector: FrameConsumer {
     private var sinks: [any AlertSink]
     /// Alerts handed to the sinks since start, for counters.
     public private(set) var alertsRaised = 0
-    /// What each host sent since the start, for the API's `/hosts` and `/files`.
+    /// What each host sent since the start, for the API's `/hosts` and `/files` (its ssh failures
+    /// and HTTP hits are the stats' `…SinceStart` counts).
     public private(set) var activity = HostActivity()
     /// The newest alerts and the counts per rule, for the API's `/alerts` and `/metrics`.
     public private(set) var recentAlerts = RecentAlerts()
@@ -165,7 +166,7 @@ public final class Collector: FrameConsumer {
     private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp,
                         droppable: Bool = false) {
         keep(frame, host: host, now: now, droppable: droppable)
-        activity.recordMessage(host: host, program: UnsafeRawBufferPointer(rebasing: frame[fields.appName]), at: now)
+        activity.recordMessage(host: host, frame: frame, program: fields.appName, at: now)
         let extraction = analyzer.extract(frame: frame, fields: fields)
         analyzer.prefetch(extraction, host: host)
         pending.append(Pending(frame: frame, extraction: extraction, host: host, time: MessageTime(fields, received: now)))
@@ -180,7 +181,6 @@ public final class Collector: FrameConsumer {
         for i in pending.indices {
             let p = pending[i]
             let observation = analyzer.observe(p.extraction, text: p.frame, host: p.host, at: p.time)
-            activity.record(observation, host: p.host)
             if relay != nil, observation != .none {
                 let sender = relay!.sender
                 RelayMessage.forEachMessage(of: observation, buffer: p.frame, host: hosts.table.name(of: p.host),
@@ -202,7 +202,7 @@ public final class Collector: FrameConsumer {
         relayCounters.received += 1
         let origin = hosts.table.intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
         keep(frame, host: origin, now: now, droppable: false)
-        activity.recordMessage(host: origin, program: UnsafeRawBufferPointer(start: nil, count: 0), at: now)
+        activity.recordMessage(host: origin, frame: frame, program: 0..<0, at: now)
         let i = Int(origin.rawValue)
         if i >= relayedHosts.count { relayedHosts.append(contentsOf: repeatElement(false, count: i + 1 - relayedHosts.count)) }
         if !relayedHosts[i] {

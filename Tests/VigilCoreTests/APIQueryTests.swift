@@ -103,31 +103,58 @@ import VigilTestSupport
         #expect(recent.fired[.sshBruteforce] == 2 && recent.resolved[.sshBruteforce] == 1 && recent.fired[.httpScan] == 1)
     }
 
-    @Test func hostActivityCountsMessagesProgramsAndEvents() {
+    @Test func hostActivityCountsMessagesAndPrograms() {
         var activity = HostActivity()
         let host = HostID(3)
         func record(_ program: String, at second: Int64) {
-            Array(program.utf8).withUnsafeBytes { activity.recordMessage(host: host, program: $0, at: Timestamp(seconds: second)) }
+            // The name inside a frame, as the collector passes it, with text after it.
+            let frame = Array("<13>1 - h \(program) - - - text".utf8)
+            let start = 10
+            frame.withUnsafeBytes {
+                activity.recordMessage(host: host, frame: $0, program: start..<(start + program.utf8.count), at: Timestamp(seconds: second))
+            }
         }
         record("sshd", at: 1)
         record("sshd", at: 2)
         record("nginx", at: 3)
         record("", at: 4)
+        record("sshd", at: 4)
+        record("postfix/smtpd", at: 4)  // longer than a packed name
+        record("postfix/smtpd", at: 4)
+        record("postfix/smtpX", at: 4)
         for i in 0..<100 { record("app\(i)", at: 5) }  // a sender inventing names: the list stays bounded
         let entry = activity.entry(host)
-        #expect(entry?.messages == 104)
+        #expect(entry?.messages == 108)
         #expect(entry?.lastSeen == Timestamp(seconds: 5))
         #expect(entry?.programs.count == HostActivity.maxProgramsPerHost)
-        #expect(entry?.programs.prefix(2).map { String(decoding: $0, as: UTF8.self) } == ["sshd", "nginx"])
-        #expect(entry?.programsDropped == 100 - UInt64(HostActivity.maxProgramsPerHost - 2))
-        #expect(activity.entry(HostID(0))?.messages == 0)
+        #expect(entry?.programs.prefix(4).map { String(decoding: $0, as: UTF8.self) } == ["sshd", "nginx", "postfix/smtpd", "postfix/smtpX"])
+        #expect(entry?.programsDropped == 100 - UInt64(HostActivity.maxProgramsPerHost - 4))
+        #expect(activity.entry(HostID(0)) == HostActivity.Entry(messages: 0, lastSeen: nil, programs: [], programsDropped: 0))
         #expect(activity.entry(HostID(9)) == nil)
+        // Names that differ only past the packed bytes, or in length, are not confused.
+        let text = Array("sshd\u{0}xyz sshd".utf8)
+        text.withUnsafeBytes { b in
+            #expect(HostActivity.packedName(b, 0..<0) == 0)
+            #expect(HostActivity.packedName(b, 0..<4) != HostActivity.packedName(b, 0..<5))
+            // At the end of the buffer (no 8-byte load possible) the same name packs the same.
+            #expect(HostActivity.packedName(b, 0..<4) == HostActivity.packedName(b, 9..<13))
+            #expect(HostActivity.packedName(b, 0..<8) == 0)
+        }
+    }
 
-        let failure = SSHEvent(kind: .authFailure, ip: IPAddress(192, 0, 2, 1), count: 3)
-        activity.record(.ssh(SSHTrackResult(event: failure), time: Timestamp(seconds: 6)), host: host)
-        activity.record(.ssh(SSHTrackResult(event: SSHEvent(kind: .authSuccess)), time: Timestamp(seconds: 6)), host: host)
-        activity.record(.ssh(SSHTrackResult(event: SSHEvent(kind: .probe)), time: Timestamp(seconds: 6)), host: host)
-        #expect(activity.entry(host)?.sshFailures == 3)
+    /// The stats' counts since the start survive the interval resets (the API's ssh failures
+    /// and HTTP hits per host come from them).
+    @Test func trafficStatsCountSinceTheStartAcrossResets() {
+        var stats = TrafficStats()
+        let host = HostID(1)
+        stats.recordSSH(host: host, event: SSHEvent(kind: .authFailure, count: 3))
+        stats.recordSSH(host: host, event: SSHEvent(kind: .invalidUser))
+        stats.recordSSH(host: host, event: SSHEvent(kind: .authSuccess))
+        stats.reset()
+        stats.recordSSH(host: host, event: SSHEvent(kind: .authFailure))
+        #expect(stats.host(host).sshFailures == 1)
+        #expect(stats.host(host).sshFailuresSinceStart == 5)
+        #expect(stats.host(host).hitsSinceStart == 0)
     }
 
     @Test func prometheusTextHasHelpTypeAndEscapedLabels() {

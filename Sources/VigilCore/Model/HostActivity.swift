@@ -1,70 +1,100 @@
 /// What the API tells about each host since the start (docs/api.md, `/hosts` and
-/// `/hosts/{host}/files`): messages, when the last arrived, sshd failures, HTTP requests, and
-/// the programs (APP-NAME, or the RFC 3164 tag) it logged. Indexed by `HostID`; filled on the
-/// ingest path, so recording a message is an array index and, usually, one comparison with the
-/// program the host logged last.
+/// `/hosts/{host}/files`): how many messages, when the last arrived, and the programs (APP-NAME,
+/// or the RFC 3164 tag) it logged. Indexed by `HostID`, filled on the ingest path: recording a
+/// message is two stores and, for a program name of up to 7 bytes (`sshd`, `nginx`, `CRON`),
+/// one 8-byte load compared with the host's last program (then with its other programs).
 public struct HostActivity: Sendable {
-    /// One host's counts.
-    public struct Entry: Sendable {
-        public var messages: UInt64 = 0
-        public var lastSeen: Timestamp?
-        public var sshFailures: UInt64 = 0
-        public var httpHits: UInt64 = 0
-        /// The programs seen, at most `maxProgramsPerHost`, in the order first seen.
-        public var programs: [[UInt8]] = []
-        /// Programs not kept because the list was full.
-        public var programsDropped: UInt64 = 0
-        fileprivate var lastProgram = -1
-    }
-
     /// A sender choosing APP-NAMEs cannot grow a host's list without bound.
     public static let maxProgramsPerHost = 64
-    public private(set) var entries: [Entry] = []
+
+    /// The hot part of each host's record, in one array: one bounds check per message.
+    private struct Counts {
+        var messages: UInt64 = 0
+        /// Microseconds since the epoch; `Int64.min`: never.
+        var lastSeen: Int64 = .min
+        /// The last program, as `packedName`, 0 when it was longer than 7 bytes or there was none.
+        var lastProgram: UInt64 = 0
+    }
+
+    private var counts: [Counts] = []
+    /// Each host's programs, and the same as `packedName` (0 for the longer ones).
+    private var programs: [[[UInt8]]] = []
+    private var packedPrograms: [[UInt64]] = []
+    private var programsDropped: [UInt64] = []
 
     public init() {}
 
+    /// One host's counts.
+    public struct Entry: Sendable, Equatable {
+        public var messages: UInt64
+        public var lastSeen: Timestamp?
+        /// The programs seen, at most `maxProgramsPerHost`, in the order first seen.
+        public var programs: [[UInt8]]
+        /// Programs not kept because the list was full.
+        public var programsDropped: UInt64
+    }
+
     public func entry(_ host: HostID) -> Entry? {
         let i = Int(host.rawValue)
-        return i < entries.count ? entries[i] : nil
+        guard i < counts.count else { return nil }
+        let c = counts[i]
+        return Entry(messages: c.messages, lastSeen: c.lastSeen == .min ? nil : Timestamp(microseconds: c.lastSeen),
+                     programs: programs[i], programsDropped: programsDropped[i])
     }
 
-    /// One message of `host` received at `time`, logged by `program` (empty: none named).
-    public mutating func recordMessage(host: HostID, program: UnsafeRawBufferPointer, at time: Timestamp) {
-        let i = index(host)
-        entries[i].messages &+= 1
-        entries[i].lastSeen = time
-        guard !program.isEmpty else { return }
-        let last = entries[i].lastProgram
-        if last >= 0, entries[i].programs[last].withUnsafeBytes({ $0.elementsEqual(program) }) { return }
-        if let known = entries[i].programs.firstIndex(where: { $0.withUnsafeBytes { $0.elementsEqual(program) } }) {
-            entries[i].lastProgram = known
-        } else if entries[i].programs.count < Self.maxProgramsPerHost {
-            entries[i].programs.append(Array(program))
-            entries[i].lastProgram = entries[i].programs.count - 1
-        } else {
-            entries[i].programsDropped &+= 1
-        }
-    }
-
-    /// What the analyzer made of one message of `host`.
-    public mutating func record(_ observation: Analyzer.Observation, host: HostID) {
-        switch observation {
-        case .ssh(let result, _):
-            let failures = [result.event, result.joined].reduce(0) { sum, event in
-                guard let event, event.kind.isLoginFailure else { return sum }
-                return sum + event.count
-            }
-            if failures > 0 { entries[index(host)].sshFailures &+= UInt64(failures) }
-        case .http:
-            entries[index(host)].httpHits &+= 1
-        case .none, .sessionSummary:
-            break
-        }
-    }
-
-    private mutating func index(_ host: HostID) -> Int {
+    /// One message of `host` received at `time`, logged by the program named at `program` in
+    /// `frame` (an empty range: none named).
+    @inline(__always)
+    public mutating func recordMessage(host: HostID, frame: UnsafeRawBufferPointer, program: Range<Int>, at time: Timestamp) {
         let i = Int(host.rawValue)
-        if i >= entries.count { entries.append(contentsOf: repeatElement(Entry(), count: i + 1 - entries.count)) }
-        return i
+        if i >= counts.count { grow(to: i + 1) }
+        let packed = Self.packedName(frame, program)
+        // One uniqueness check for the three fields (the array is this struct's alone).
+        let known = counts.withUnsafeMutableBufferPointer { c in
+            c[i].messages &+= 1
+            c[i].lastSeen = time.microseconds
+            return packed != 0 && packed == c[i].lastProgram
+        }
+        if !known && !program.isEmpty { recordProgram(i, UnsafeRawBufferPointer(rebasing: frame[program]), packed) }
+    }
+
+    /// The name at `range` of `buffer`, up to 7 bytes, and its length, in one integer; 0 for an
+    /// empty or longer name. One 8-byte load when the buffer goes on past the name's start.
+    @inline(__always)
+    static func packedName(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> UInt64 {
+        let n = range.count
+        guard n > 0, n <= 7 else { return 0 }
+        var bytes: UInt64
+        if range.lowerBound + 8 <= buffer.count {
+            bytes = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: range.lowerBound, as: UInt64.self))
+        } else {
+            bytes = 0
+            for k in 0..<n { bytes |= UInt64(buffer[range.lowerBound + k]) << (8 * UInt64(k)) }
+        }
+        return (bytes & ((1 << (8 * UInt64(n))) - 1)) | UInt64(n) << 56
+    }
+
+    /// The slow path: a program other than the host's last one, or a long name.
+    private mutating func recordProgram(_ i: Int, _ program: UnsafeRawBufferPointer, _ packed: UInt64) {
+        counts[i].lastProgram = packed
+        if packed != 0 {
+            if packedPrograms[i].contains(packed) { return }
+        } else if programs[i].contains(where: { $0.withUnsafeBytes { $0.elementsEqual(program) } }) {
+            return
+        }
+        if programs[i].count < Self.maxProgramsPerHost {
+            programs[i].append(Array(program))
+            packedPrograms[i].append(packed)
+        } else {
+            programsDropped[i] &+= 1
+        }
+    }
+
+    private mutating func grow(to count: Int) {
+        let more = count - counts.count
+        counts.append(contentsOf: repeatElement(Counts(), count: more))
+        programs.append(contentsOf: repeatElement([], count: more))
+        packedPrograms.append(contentsOf: repeatElement([], count: more))
+        programsDropped.append(contentsOf: repeatElement(0, count: more))
     }
 }

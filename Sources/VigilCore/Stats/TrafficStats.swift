@@ -28,6 +28,15 @@ public struct TrafficStats {
         fileprivate var clientHits = AddressCounts()
         /// Hits without a client address or past the cap.
         public fileprivate(set) var otherClientHits = 0
+        /// Hits and failed logins of the intervals before this one (kept across `reset`, added up
+        /// there, so counting since the start costs nothing per message).
+        public fileprivate(set) var hitsBefore = 0
+        public fileprivate(set) var sshFailuresBefore = 0
+
+        /// Hits since the start.
+        public var hitsSinceStart: Int { hitsBefore + hits }
+        /// Failed logins (invalid users included) since the start.
+        public var sshFailuresSinceStart: Int { sshFailuresBefore + sshFailures }
 
         /// Failed logins, invalid users included.
         public var sshFailures: Int {
@@ -60,6 +69,8 @@ public struct TrafficStats {
         init(seed: UInt64 = 0) { sectionIndex = ByteStringIndex(seed: seed) }
 
         mutating func clearInterval() {
+            hitsBefore += hits
+            sshFailuresBefore += sshFailures
             hits = 0
             bytes = 0
             for i in statusClasses.indices { statusClasses[i] = 0 }

@@ -146,15 +146,17 @@ public final class APIService {
     private func hostsJob(_ head: HTTPRequestHead) -> BackgroundWork.Job {
         refreshNames()
         let activity = server.collector.activity
+        let stats = server.collector.analyzer.stats
         var seen: [StoreQueries.HostSummary] = []
         seen.reserveCapacity(idsByName.count)
         for (name, ids) in idsByName {
             var summary = StoreQueries.HostSummary(host: name)
             for id in ids {
                 guard let entry = activity.entry(id) else { continue }
+                let counted = stats.host(id)
                 summary.messages += entry.messages
-                summary.sshFailures += entry.sshFailures
-                summary.httpHits += entry.httpHits
+                summary.sshFailures += UInt64(counted.sshFailuresSinceStart)
+                summary.httpHits += UInt64(counted.hitsSinceStart)
                 if let last = entry.lastSeen, summary.lastSeen.map({ last > $0 }) ?? true { summary.lastSeen = last }
             }
             if summary.messages > 0 { seen.append(summary) }  // not the names only interned (a file input's default host)
