@@ -34,13 +34,18 @@ public final class APIService {
         self.clock = clock
     }
 
+    /// The dashboard may run only its own inline script and style, talk only to this API, and
+    /// not be framed by another page.
+    static let dashboardPolicy = "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+        + "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'"
+
     /// Answers one request (`HTTPServer`'s route).
     public func route(_ head: HTTPRequestHead, peer: SocketAddress, responder: HTTPServer.Responder) {
         counters.requests += 1
         let path = head.segments
         if path.isEmpty {
             responder.respond(HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8),
-                                           extraHeaders: ["Content-Security-Policy: default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'"]))
+                                           extraHeaders: [Self.dashboardPolicy]))
             return
         }
         if path == ["healthz"] {
