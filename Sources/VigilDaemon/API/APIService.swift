@@ -285,6 +285,7 @@ public final class APIService {
         m.single("vigil_late_events_total", .counter, "Events older than their window when they arrived.", engine.lateEvents)
         m.single("vigil_future_events_total", .counter, "Events whose time was ahead of the receive time beyond the tolerance (clamped).", clocks.future)
         m.single("vigil_zone_corrected_total", .counter, "RFC 3164 times corrected by the sender's learned UTC offset.", clocks.zoneCorrected)
+        m.single("vigil_clock_offsets_learned_total", .counter, "UTC offsets learned for RFC 3164 senders.", clocks.offsetsLearned)
         m.family("vigil_detection_evicted_keys_total", .counter, "Detection keys evicted at the table cap, by rule.")
         for rule in RuleID.allCases { m.sample("vigil_detection_evicted_keys_total", ["rule": rule.name], engine.evictions(of: rule)) }
         m.single("vigil_rates_skipped_total", .counter, "Per-host rate windows not kept because of detection.max_memory.", engine.ratesSkipped)
