@@ -70,6 +70,35 @@ import VigilTestSupport
         #expect(drops.first?.hasPrefix("vigil: sink dead: the spool holds 4000 bytes (max_spool_bytes)") == true)
     }
 
+    /// Found by the soak: a receiver down while the disk is full dropped every alert (the spool
+    /// refused them). They wait in memory instead, up to the queue capacity, behind the spool, and
+    /// are delivered in order once the receiver is back; only past the capacity are they dropped.
+    /// The spool's journal is /dev/full here (every write fails with ENOSPC), and `journal.new` a
+    /// directory, so moving the memory queue to the spool fails too.
+    @Test(arguments: [(capacity: 100, dropped: 0), (capacity: 20, dropped: 30)])
+    func aDownReceiverAndAFullDiskKeepAlertsInMemory(_ c: (capacity: Int, dropped: Int)) throws {
+        let dir = TemporaryDirectory()
+        try makeDirectories(dir.path + "/spool/test")
+        #expect(symlink("/dev/full", dir.path + "/spool/test/journal") == 0)
+        try makeDirectories(dir.path + "/spool/test/journal.new")
+        let first = try TestReceiver(.http)
+        let port = first.port
+        first.stop()
+        let sink = try Self.sink(.http(host: "127.0.0.1", port: port, path: "/a"), dir, Self.options(capacity: c.capacity))
+        sink.deliver(Self.alert(0))
+        #expect(Self.eventually { sink.counters.retried >= 1 })  // known down: what follows must be spooled
+        for i in 1..<50 { sink.deliver(Self.alert(i)) }
+        #expect(Self.eventually { sink.counters.retried >= 3 })
+        #expect(sink.counters.dropped == c.dropped)
+        let back = try TestReceiver(.http, port: port)
+        defer { back.stop() }
+        #expect(back.wait { $0.count == 50 - c.dropped })
+        #expect(Self.ids(back.payloads) == Self.expectedIDs(0..<(50 - c.dropped)))
+        #expect(Self.eventually { sink.counters.delivered == 50 - c.dropped })
+        #expect(sink.counters.queued == 0 && sink.counters.spooled == 0)
+        sink.close()
+    }
+
     // MARK: - Each sink against a real receiver
 
     @Test func syslogUDPSendsOneRFC5424DatagramPerAlert() throws {

@@ -192,10 +192,16 @@ public final class NetworkSink: AlertSink {
 
 /// What the event loop and the sender thread share; every field is guarded by `lock`.
 ///
-/// Order: every queued alert is older than every spooled one. `enqueue` only queues while the spool
-/// is empty (and the queue has room and the receiver is not known to be down), so whatever spills
-/// goes behind the queue; the sender delivers the queue first, then the spool. At close, what is
-/// still queued is put in front of the spool (`SinkSpool.prepend`).
+/// Order: every queued alert is older than every spooled one, and every spooled one older than
+/// every unspooled one. `enqueue` only queues while the spool and the unspooled list are empty
+/// (and the queue has room and the receiver is not known to be down), so whatever spills goes
+/// behind the queue; the sender delivers the queue first, then the spool, then the unspooled
+/// list. At close, what is still queued is put in front of the spool (`SinkSpool.prepend`).
+///
+/// Unspooled: alerts the disk refused (a full disk) while they had to be spooled wait in memory
+/// (with the queue, at most `queueCapacity` in all) instead of being dropped; they go to the spool as soon as it takes
+/// writes again (the next alert, or the sender's next failed attempt), or are delivered from
+/// memory once the receiver is back.
 final class SinkState: @unchecked Sendable {
     let name: String
     let options: NetworkSink.Options
@@ -204,6 +210,7 @@ final class SinkState: @unchecked Sendable {
     private let spool: SinkSpool
     private var queue: [[UInt8]] = []
     private var head = 0
+    private var unspooled: [[UInt8]] = []
     private var stopping = false
     /// The last attempt failed: new alerts go straight to the spool until one is delivered.
     private var down = false
@@ -228,7 +235,7 @@ final class SinkState: @unchecked Sendable {
     var counters: NetworkSink.Counters {
         lock.withLock {
             var c = counts
-            c.queued = queue.count - head
+            c.queued = queue.count - head + unspooled.count
             c.spoolPending = recordsPending
             return c
         }
@@ -237,35 +244,71 @@ final class SinkState: @unchecked Sendable {
     private var queueIsEmpty: Bool { head == queue.count }
 
     /// Event loop: takes one payload. Queued when the queue has room, nothing is spooled and the
-    /// receiver is not down; else spooled.
+    /// receiver is not down; else spooled, or kept unspooled while the disk refuses.
     func enqueue(_ payload: [UInt8]) {
         lock.withLock {
-            if !spool.hasPending && !down && !stopping && queue.count - head < options.queueCapacity {
+            if !spool.hasPending && unspooled.isEmpty && !down && !stopping && queue.count - head < options.queueCapacity {
                 queue.append(payload)
+            } else if spoolUnspooledLocked() {
+                switch spoolLocked(CollectionOfOne(payload)) {
+                case .spooled: break
+                case .overCap: counts.dropped += 1
+                case .diskRefused: keepUnspooledLocked(payload)
+                }
             } else {
-                if !spoolLocked(CollectionOfOne(payload)) { counts.dropped += 1 }
+                keepUnspooledLocked(payload)
             }
             lock.broadcast()
         }
     }
 
-    /// Writes payloads to the spool (mutex held), counting them as spooled; false when they cannot be
-    /// (the spool holds `maxSpoolPendingBytes`, or the disk refuses), logged at most once per 10 s.
-    private func spoolLocked(_ payloads: some Collection<[UInt8]>) -> Bool {
+    /// What became of payloads handed to `spoolLocked`.
+    private enum SpoolOutcome { case spooled, overCap, diskRefused }
+
+    /// Writes payloads to the spool (mutex held), counting them as spooled; `overCap` when the spool
+    /// holds `maxSpoolPendingBytes`, `diskRefused` when the write fails, each logged at most once per 10 s.
+    private func spoolLocked(_ payloads: some Collection<[UInt8]>) -> SpoolOutcome {
         if let limit = options.maxSpoolPendingBytes {
             let adding = payloads.reduce(0) { $0 + $1.count + 1 }
             if spool.end - spool.deliveredOffset + adding > limit {
                 logDrop("the spool holds \(limit) bytes (max_spool_bytes); dropping new alerts (counted)")
-                return false
+                return .overCap
             }
         }
         do throws(SystemError) {
             try spool.append(payloads)
             counts.spooled += payloads.count
             recordsPending += payloads.count
-            return true
+            return .spooled
         } catch {
-            logDrop("cannot spool \(payloads.count) alert(s): \(error)")
+            logDrop("cannot spool \(payloads.count) alert(s): \(error); keeping up to \(options.queueCapacity) in memory")
+            return .diskRefused
+        }
+    }
+
+    /// Keeps a payload the disk refused in memory, behind the spool; dropped once `queueCapacity`
+    /// alerts are in memory (queued and unspooled together).
+    private func keepUnspooledLocked(_ payload: [UInt8]) {
+        if unspooled.count + queue.count - head < options.queueCapacity {
+            unspooled.append(payload)
+        } else {
+            counts.dropped += 1
+            logDrop("\(unspooled.count) alerts wait in memory for the disk; dropping new ones (counted)")
+        }
+    }
+
+    /// Moves the unspooled alerts to the end of the spool; true when none are left in memory.
+    private func spoolUnspooledLocked() -> Bool {
+        guard !unspooled.isEmpty else { return true }
+        switch spoolLocked(unspooled) {
+        case .spooled:
+            unspooled.removeAll()
+            return true
+        case .overCap:
+            counts.dropped += unspooled.count
+            unspooled.removeAll()
+            return true
+        case .diskRefused:
             return false
         }
     }
@@ -280,6 +323,7 @@ final class SinkState: @unchecked Sendable {
     enum Item {
         case memory([UInt8])
         case spooled([UInt8], next: Int)
+        case unspooled([UInt8])
     }
 
     /// Sender: waits for the next payload (queue first, then spool); nil when stopping.
@@ -299,6 +343,7 @@ final class SinkState: @unchecked Sendable {
                     spool.markDelivered(upTo: end)
                     continue
                 }
+                if let first = unspooled.first { return .unspooled(first) }
                 lock.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000)
             }
         }
@@ -320,13 +365,16 @@ final class SinkState: @unchecked Sendable {
                 case .spooled(_, let next):
                     spool.markDelivered(upTo: next)
                     recordsPending = spool.hasPending ? recordsPending - 1 : 0
+                case .unspooled: unspooled.removeFirst()
                 }
             case .retry:
                 counts.retried += 1
                 down = true
                 // The receiver is down: what waits in memory goes to disk at once (in front of the
-                // spool, order kept), so a crash or SIGKILL during the outage loses none of it.
+                // spool, order kept), so a crash or SIGKILL during the outage loses none of it;
+                // and what the disk refused earlier is tried again.
                 spillQueueLocked(when: "after a failed attempt")
+                _ = spoolUnspooledLocked()
             }
             lock.broadcast()
         }
@@ -368,12 +416,20 @@ final class SinkState: @unchecked Sendable {
         _ = Glibc.write(cancelFD, &one, 8)
     }
 
-    /// After the sender stopped: whatever is still queued goes in front of the spool for the next start.
+    /// After the sender stopped: whatever is still queued goes in front of the spool, and what the
+    /// disk refused behind it, for the next start.
     func spoolRemaining() {
-        lock.withLock { spillQueueLocked(when: "at close") }
+        lock.withLock {
+            spillQueueLocked(when: "at close")
+            if !spoolUnspooledLocked() {
+                counts.dropped += unspooled.count
+                unspooled.removeAll()
+            }
+        }
     }
 
-    /// Moves the memory queue in front of the spool (mutex held).
+    /// Moves the memory queue in front of the spool (mutex held). When the disk refuses, the queue
+    /// stays in memory (it is still delivered first), except at close, where it is dropped and counted.
     private func spillQueueLocked(when: String) {
         guard !queueIsEmpty else { return }
         let remaining = queue[head...]
@@ -382,6 +438,10 @@ final class SinkState: @unchecked Sendable {
             counts.spooled += remaining.count
             recordsPending += remaining.count
         } catch {
+            guard stopping else {
+                logDrop("cannot spool \(remaining.count) queued alert(s) \(when): \(error); they stay in memory")
+                return
+            }
             counts.dropped += remaining.count
             logDrop("cannot spool \(remaining.count) queued alert(s) \(when): \(error)")
         }
@@ -419,7 +479,7 @@ private final class Sender: @unchecked Sendable {
         while let item = state.next() {
             let payload: [UInt8]
             switch item {
-            case .memory(let p), .spooled(let p, _): payload = p
+            case .memory(let p), .spooled(let p, _), .unspooled(let p): payload = p
             }
             let outcome = transport.send(payload)
             state.finished(item, outcome: outcome)
