@@ -191,6 +191,7 @@ plot "$CSV" using (\$1/60):2 axes x1y1 with lines lw 2 title "resident memory (M
 unset y2label
 unset y2tics
 set ytics mirror
+set yrange [0:*]
 set ylabel "count since start"
 plot "$CSV" using (\$1/60):6 with lines lw 2 title "datagrams lost (vigil's count)", "$CSV" using (\$1/60):8 with lines title "partial frames cut", "$CSV" using (\$1/60):7 with lines title "failed store writes (retried)"
 unset multiplot
