@@ -1,3 +1,4 @@
+import CVigilShim
 import Glibc
 @testable import VigilCore
 @testable import VigilPosix
