@@ -316,7 +316,7 @@ public final class Server {
     /// what a relay message carries (anything else becomes `_`).
     static func edgeName(_ machine: String) -> String {
         let kept = machine.utf8.prefix(RelaySigner.maxEdgeBytes).map { c -> UInt8 in
-            RelaySigner.isValidEdgeName(UnsafeRawBufferPointer(start: [c], count: 1)) ? c : UInt8(ascii: "_")
+            [c].withUnsafeBytes { RelaySigner.isValidEdgeName($0) } ? c : UInt8(ascii: "_")
         }
         return kept.isEmpty ? "edge" : String(decoding: kept, as: UTF8.self)
     }
@@ -363,6 +363,10 @@ public final class Server {
     public var boundTCP: [SocketAddress] { tcpListeners.map(\.address) }
     public var boundRelay: [SocketAddress] { relayListeners.map(\.address) }
     public var boundHTTP: [SocketAddress] { apiServers.map(\.address) }
+    /// API connections cut off for being too slow, and refused at the cap, on every API listener.
+    public var apiConnectionsCutOff: (timedOut: Int, refused: Int) {
+        apiServers.reduce((0, 0)) { ($0.0 + $1.timedOut, $0.1 + $1.refused) }
+    }
 
     /// Stops on SIGTERM/SIGINT and calls `onReload` on SIGHUP (installs the handler; call on the
     /// thread that runs the loop). `onReload` reads the configuration again and hands it to

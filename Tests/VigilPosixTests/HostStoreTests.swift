@@ -33,7 +33,7 @@ extension HostStore {
     /// Test convenience: appends a `String` as one message.
     fileprivate func append(_ host: UInt32, _ name: String, day: Int64, _ line: String) {
         var copy = line
-        copy.withUTF8 { append(host: HostID(host), name: name, day: day, line: UnsafeRawBufferPointer($0)) }
+        _ = copy.withUTF8 { append(host: HostID(host), name: name, day: day, line: UnsafeRawBufferPointer($0)) }
     }
 }
 

@@ -95,7 +95,6 @@ public struct JSONWriter: Sendable {
     public mutating func string(_ s: String) { separate(); JSON.appendString(s, to: &bytes); needsComma = true }
     public mutating func string(bytes b: UnsafeRawBufferPointer) { separate(); JSON.appendString(bytes: b, to: &bytes); needsComma = true }
     public mutating func number(_ n: some BinaryInteger) { separate(); bytes.append(contentsOf: String(n).utf8); needsComma = true }
-    public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8); needsComma = true }
     public mutating func time(_ t: Timestamp?) {
         separate()
         if let t {

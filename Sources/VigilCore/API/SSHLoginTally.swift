@@ -21,7 +21,6 @@ public struct SSHLoginTally: Sendable {
     public private(set) var failures = 0
     public private(set) var successes = 0
     public private(set) var invalidUsers = 0
-    public private(set) var lines = 0
     private var pids: Set<Int32> = []
     private var byAddress: [IPAddress: (pids: Set<Int32>, failures: Int, successes: Int)] = [:]
     private let parser: SyslogParser
@@ -40,7 +39,6 @@ public struct SSHLoginTally: Sendable {
         guard SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: line[fields.appName])) else { return }
         let pid = Analyzer.pid(line, fields.procID)
         guard let ssh = extractor.extract(line, range: fields.text, pid: pid), ssh.ip != nil || ssh.kind != nil else { return }
-        lines += 1
         if pid != 0 { pids.insert(pid) }
         let failed = ssh.kind == .authFailure && ssh.message != .maxAuthAttempts ? ssh.count : 0
         let succeeded = ssh.kind == .authSuccess ? 1 : 0

@@ -7,9 +7,6 @@ public struct SSHEvent: Sendable, Equatable {
     /// The kinds of sshd event vigil tells apart (README, "What vigil recognises").
     public enum Kind: UInt8, Sendable, CaseIterable {
         case authFailure, invalidUser, authSuccess, sessionOpen, sessionClose, probe
-
-        /// A failed login: a wrong password or key, or an unknown user.
-        public var isLoginFailure: Bool { self == .authFailure || self == .invalidUser }
     }
 
     public var kind: Kind

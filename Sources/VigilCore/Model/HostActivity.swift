@@ -17,7 +17,7 @@ public struct HostActivity: Sendable {
     }
 
     private var counts: [Counts] = []
-    /// Each host's programs, and the same as `packedName` (0 for the longer ones).
+    /// Each host's programs, and their keys (`packedName`, or `longNameKey` for the longer ones).
     private var programs: [[[UInt8]]] = []
     private var packedPrograms: [[UInt64]] = []
     private var programsDropped: [UInt64] = []
@@ -74,17 +74,29 @@ public struct HostActivity: Sendable {
         return (bytes & ((1 << (8 * UInt64(n))) - 1)) | UInt64(n) << 56
     }
 
-    /// The slow path: a program other than the host's last one, or a long name.
+    /// A key for a name longer than 7 bytes: its first 7 bytes and its length, with the top bit
+    /// set (so it never equals a `packedName`). It only narrows the search: names sharing it are
+    /// then compared byte by byte.
+    static func longNameKey(_ name: UnsafeRawBufferPointer) -> UInt64 {
+        var key = (0x80 | UInt64(min(name.count, 127))) << 56
+        for k in 0..<min(name.count, 7) { key |= UInt64(name[k]) << (8 * UInt64(k)) }
+        return key
+    }
+
+    /// The slow path: a program other than the host's last one, or a long name. Candidates are
+    /// found by their key (integer comparisons); a long name's bytes are compared only with the
+    /// candidates whose key matches, so a sender cycling through 64 long names costs integer
+    /// comparisons per message, not byte-by-byte ones.
     private mutating func recordProgram(_ i: Int, _ program: UnsafeRawBufferPointer, _ packed: UInt64) {
         counts[i].lastProgram = packed
-        if packed != 0 {
-            if packedPrograms[i].contains(packed) { return }
-        } else if programs[i].contains(where: { $0.withUnsafeBytes { $0.elementsEqual(program) } }) {
-            return
+        let key = packed != 0 ? packed : Self.longNameKey(program)
+        let keys = packedPrograms[i]
+        for k in keys.indices where keys[k] == key {
+            if packed != 0 || programs[i][k].withUnsafeBytes({ $0.elementsEqual(program) }) { return }
         }
         if programs[i].count < Self.maxProgramsPerHost {
             programs[i].append(Array(program))
-            packedPrograms[i].append(packed)
+            packedPrograms[i].append(key)
         } else {
             programsDropped[i] &+= 1
         }

@@ -23,6 +23,10 @@ public final class APIService {
     /// kept up to date as the host table grows.
     private var idsByName: [String: [HostID]] = [:]
     private var namedHosts = 0
+    /// The top client addresses of the stats interval, and when (monotonic) they were added up:
+    /// adding up every host's client table is kept to once a second however often `/stats` is
+    /// asked (the dashboard asks every 2 s per open page).
+    private var topClients: (atMicros: Int64, clients: [(ip: IPAddress, hits: Int)])?
 
     public init(server: Server, token: String, dataDirectory: String, work: BackgroundWork, started: Timestamp,
                 clock: @escaping () -> Timestamp = Posix.wallClock) {
@@ -34,6 +38,8 @@ public final class APIService {
         self.clock = clock
     }
 
+    static let dashboard = Array(DashboardPage.html.utf8)
+
     /// The dashboard may run only its own inline script and style, talk only to this API, and
     /// not be framed by another page.
     static let dashboardPolicy = "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
@@ -44,7 +50,7 @@ public final class APIService {
         counters.requests += 1
         let path = head.segments
         if path.isEmpty {
-            responder.respond(HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8),
+            responder.respond(HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Self.dashboard,
                                            extraHeaders: [Self.dashboardPolicy]))
             return
         }
@@ -224,7 +230,11 @@ public final class APIService {
         json.member("alerts_firing", collector.recentAlerts.firingCount)
         json.key("top_ips")
         json.beginArray()
-        for client in collector.analyzer.stats.allHosts().topClients(10) {
+        let mono = Posix.monotonicMicros()
+        if topClients.map({ mono - $0.atMicros >= 1_000_000 }) ?? true {
+            topClients = (mono, collector.analyzer.stats.allHosts().topClients(10))
+        }
+        for client in topClients?.clients ?? [] {
             json.beginObject()
             json.member("ip", client.ip.description)
             json.member("hits", client.hits)
@@ -317,6 +327,10 @@ public final class APIService {
         m.single("vigil_hosts", .gauge, "Hosts seen since the start.", collector.hosts.table.count)
         m.single("vigil_api_requests_total", .counter, "API requests answered.", counters.requests)
         m.single("vigil_api_unauthorized_total", .counter, "API requests refused for a missing or wrong token.", counters.unauthorized)
+        m.single("vigil_api_busy_total", .counter, "API requests answered 503 because 64 store queries were waiting.", counters.busy)
+        let cutOff = server.apiConnectionsCutOff
+        m.single("vigil_api_connections_timed_out_total", .counter, "API connections cut off: a request or an answer too slow.", cutOff.timedOut)
+        m.single("vigil_api_connections_refused_total", .counter, "API connections refused at the connection cap.", cutOff.refused)
         m.single("vigil_start_time_seconds", .gauge, "When this vigil started, in seconds since the epoch.", started.seconds)
         return m.text
     }

@@ -1,6 +1,6 @@
 import Glibc
 public import VigilCore
-public import VigilPosix
+import VigilPosix
 
 /// The API's queries that read the store (docs/api.md). Each builds a `BackgroundWork.Job`: a
 /// closure over `Sendable` values only, run on the API's thread, never on the event loop.

@@ -55,20 +55,12 @@ public final class BackgroundWork: EventHandler {
             Posix.close(fd)
             throw error
         }
-        var t = pthread_t()
-        let context = Unmanaged.passRetained(shared).toOpaque()
-        let rc = pthread_create(&t, nil, { raw in
-            Unmanaged<Shared>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, context)
-        if rc != 0 {
-            Unmanaged<Shared>.fromOpaque(context).release()
+        let shared = self.shared
+        do { thread = try startThread(named: "vigil-api") { shared.run() } } catch {
             loop.unregister(fd)
             Posix.close(fd)
-            throw SystemError("pthread_create", errno: rc)
+            throw error
         }
-        thread = t
-        _ = vigil_set_thread_name(t, "vigil-api")
     }
 
     deinit { stop() }
@@ -88,9 +80,6 @@ public final class BackgroundWork: EventHandler {
         completions[number] = completion
         return true
     }
-
-    /// Jobs queued or running.
-    public var pending: Int { completions.count }
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         var count: UInt64 = 0

@@ -46,8 +46,7 @@ public final class HTTPServer: EventHandler {
     private var connections: [Int32: HTTPConnection] = [:]
     private var perSource: [IPAddress: Int] = [:]
     private let readBuffer: UnsafeMutableRawBufferPointer
-    /// Requests answered and connections cut off, for the stats line.
-    public private(set) var requests = 0
+    /// Connections cut off for being too slow, and refused at the connection cap (`/metrics`).
     public private(set) var timedOut = 0
     public private(set) var refused = 0
     /// While out of descriptors: when polling the listening socket resumes.
@@ -175,7 +174,6 @@ public final class HTTPServer: EventHandler {
             connection.awaiting = true
             interest(connection, 0)
             connection.serial &+= 1
-            requests += 1
             let isHead = head.method == "HEAD"
             guard head.method == "GET" || isHead else {
                 send(HTTPResponse(status: 405, contentType: "application/json",

@@ -109,18 +109,7 @@ public final class NetworkSink: AlertSink {
         }
         state = SinkState(name: name, spool: spool, options: options, cancelFD: cancelFD, log: log)
         let sender = Sender(state: state, transport: transport, backoff: options.backoff)
-        var t = pthread_t()
-        let context = Unmanaged.passRetained(sender).toOpaque()
-        let rc = pthread_create(&t, nil, { raw in
-            Unmanaged<Sender>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, context)
-        if rc != 0 {
-            Unmanaged<Sender>.fromOpaque(context).release()
-            throw SystemError("pthread_create", errno: rc)
-        }
-        thread = t
-        _ = vigil_set_thread_name(t, "vigil-sink")  // how `top -H` and /proc name it
+        thread = try startThread(named: "vigil-sink") { sender.run() }
         if spool.hasPending { log("vigil: sink \(name): \(state.counters.spoolPending) spooled alerts to deliver first") }
     }
 
