@@ -278,6 +278,19 @@ if [ "$rc" = 0 ]; then
 else
     fail "check-config: http on 0.0.0.0 with [api] token is accepted" "exit $rc: $(cat "$API/check-config-token.out")"
 fi
+# A token file other users can read is refused with one line naming the key, and not used.
+printf 'e2e-file-token\n' >"$API/open-token"
+chmod 644 "$API/open-token"
+printf '[server]\nhttp = ["127.0.0.1:0"]\n[api]\ntoken_file = "%s"\n' "$API/open-token" >"$API/open-token.toml"
+env -u VIGIL_API_TOKEN timeout 10 "$VIGIL" check-config "$API/open-token.toml" >"$API/check-config-open.out" 2>&1
+rc=$?
+if [ "$rc" = 2 ] && grep -q "api.token_file: .*open-token is open to other users" "$API/check-config-open.out" \
+    && [ "$(grep -c '' "$API/check-config-open.out")" = 1 ]; then
+    pass "check-config: an API token file readable by others is refused in one line (exit 2)"
+else
+    fail "check-config: an API token file readable by others is refused in one line (exit 2)" \
+        "exit $rc: $(cat "$API/check-config-open.out")"
+fi
 # Only once check-config refuses it: should serve start after all, it is killed as soon as it
 # says it listens (on an ephemeral port, for an instant).
 _serve_settled() { ! kill -0 "$2" 2>/dev/null || grep -q '^vigil: listening http' "$1"; }

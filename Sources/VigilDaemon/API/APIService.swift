@@ -99,22 +99,23 @@ public final class APIService {
         let name = path[1]
         // A name from the URL reaches the file system only if it is exactly what the store names
         // directories: `..`, `/`, NUL, upper case, over-long names are all refused here.
-        guard !name.isEmpty, name.utf8.count <= HostName.maxComponentBytes, HostName.sanitize(name) == name, name != "_" || known(name) else {
+        guard !name.isEmpty, name.utf8.count <= HostName.maxComponentBytes, HostName.sanitize(name) == name else {
             responder.respond(.error(400, "invalid host name"))
             return
         }
-        guard known(name) else {
-            responder.respond(.error(404, "unknown host"))
-            return
-        }
+        refreshNames()
         let directory = hostsDirectory + "/" + name
+        // Whether a host vigil has not heard from since the start has a directory is for the query
+        // thread to find out (a `stat`): no file-system call on the event loop.
+        let seen = idsByName[name] != nil
+        func query(_ job: @escaping BackgroundWork.Job) { later(StoreQueries.ofKnownHost(directory: directory, seen: seen, job), responder) }
         switch Array(path[2...]) {
         case ["files"]:
-            later(StoreQueries.programs(host: name, directory: directory, inMemory: programs(of: name)), responder)
+            query(StoreQueries.programs(host: name, directory: directory, inMemory: programs(of: name)))
         case ["logs"]:
             switch LogQuery.from(head) {
             case .failure(let error): responder.respond(.error(error.status, error.message))
-            case .success(let query): later(StoreQueries.logs(directory: directory, query: query, now: clock()), responder)
+            case .success(let logQuery): query(StoreQueries.logs(directory: directory, query: logQuery, now: clock()))
             }
         case ["ssh", "logins"]:
             let dayText = head.parameter("day") ?? clock().dayString
@@ -122,18 +123,10 @@ public final class APIService {
                 responder.respond(.error(400, "`day` must be a date, YYYY-MM-DD"))
                 return
             }
-            later(StoreQueries.sshLogins(host: name, directory: directory, day: day, now: clock()), responder)
+            query(StoreQueries.sshLogins(host: name, directory: directory, day: day, now: clock()))
         default:
             responder.respond(.error(404, "no such endpoint"))
         }
-    }
-
-    /// Whether the host sent something since the start or has a directory in the store.
-    private func known(_ name: String) -> Bool {
-        refreshNames()
-        if idsByName[name] != nil { return true }
-        var info = stat()
-        return stat(hostsDirectory + "/" + name, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 
     private func refreshNames() {

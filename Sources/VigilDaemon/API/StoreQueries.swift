@@ -24,6 +24,17 @@ public enum StoreQueries {
     static let searchBudgetMicros: Int64 = 10_000_000
     static let maxAnswerBytes = 16 << 20
 
+    /// `job`, for a host seen since the start or with a directory in the store; else 404.
+    static func ofKnownHost(directory: String, seen: Bool, _ job: @escaping BackgroundWork.Job) -> BackgroundWork.Job {
+        return {
+            var info = stat()
+            guard seen || (stat(directory, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR) else {
+                return .error(404, "unknown host")
+            }
+            return job()
+        }
+    }
+
     /// `/hosts`: the hosts seen since the start and those with a directory in the store (their
     /// `last_seen` then the time their newest day file was written), sorted by name.
     static func hosts(hostsDirectory: String, seen: [HostSummary]) -> BackgroundWork.Job {
