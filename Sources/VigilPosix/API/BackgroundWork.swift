@@ -33,7 +33,7 @@ public final class BackgroundWork: EventHandler {
         func run() {
             while true {
                 let next: (UInt64, Job)? = lock.withLock {
-                    while jobs.isEmpty && !stopping { lock.wait(untilMonotonicMicros: Posix.monotonicMicros() + 1_000_000) }
+                    while jobs.isEmpty && !stopping { lock.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }  // woken by submit and stop
                     return jobs.isEmpty ? nil : jobs.removeFirst()
                 }
                 guard let (number, job) = next else { return }
