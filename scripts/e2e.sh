@@ -19,7 +19,7 @@
 # oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
-# VIGIL=PATH tests another vigil binary.
+# VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -121,6 +121,16 @@ ensure_command timeout coreutils
 
 HOST_FULL=$(hostname | tr '[:upper:]' '[:lower:]')
 HOST_SHORT=${HOST_FULL%%.*}
+
+# E2E_ONLY="part ..." runs only those parts (scripts/e2e/PART.sh), each of which starts its own
+# processes: a quick loop while working on one of them.
+if [ -n "${E2E_ONLY:-}" ]; then
+    for part in $E2E_ONLY; do
+        # shellcheck source=/dev/null
+        . "$ROOT/scripts/e2e/$part.sh"
+    done
+    finish
+fi
 
 if VIGIL_STDOUT=$WORK/vigil.stdout start_vigil "$DATA" "$WORK/vigil.stderr" --stats-interval 1s; then
     pass "vigil serve starts and prints its listening lines (tcp $VIGIL_TCP_PORT, udp $VIGIL_UDP_PORT)"
