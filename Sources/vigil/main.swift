@@ -44,6 +44,7 @@ let usage = """
       follow [FILE...]                live monitor of growing files (default /var/log/access.log)
       generate ssh|http|sessions      realistic test traffic, to stdout, a file or --to a collector
       help                            show this help
+      --version                       print the version (`vigil X.Y.Z`); also `vigil version`
 
     Planned, not in this build yet: forward.
     Run `vigil COMMAND --help` for a command's flags.
@@ -65,6 +66,9 @@ func main() -> ExitCode {
     case "generate": return generate(rest)
     case "help", "-h", "--help":
         printOut(usage)
+        return .ok
+    case "version", "--version":
+        printOut("vigil \(vigilVersion)\n")
         return .ok
     case "forward":
         logLine("vigil: `\(command)` is not in this build yet")
