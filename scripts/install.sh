@@ -138,11 +138,12 @@ else
     printf 'created    %s\n' "$DATADIR"
 fi
 
-# 4. The systemd units in conf/, their paths rewritten when the binary or the config go elsewhere
+# 4. Every systemd unit in conf/ (vigil.service, and vigil-forward.service where present), their paths rewritten when the binary or the config go elsewhere
 #    than the units' /usr/local/bin/vigil and /etc/vigil.
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-for unit in vigil.service vigil-forward.service; do
+for path in "$ROOT"/conf/*.service; do
+    unit=${path##*/}
     [ -f "$ROOT/conf/$unit" ] || continue
     sed -e "s|/usr/local/bin/vigil|$PREFIX/bin/vigil|g" -e "s|/etc/vigil/|$SYSCONFDIR/|g" \
         "$ROOT/conf/$unit" >"$TMP/$unit"
