@@ -667,8 +667,13 @@ fi
 # shellcheck source=scripts/e2e/api.sh
 . "$ROOT/scripts/e2e/api.sh"
 
+# --- install, Docker build, deploy
+
+# shellcheck source=scripts/e2e/install.sh
+. "$ROOT/scripts/e2e/install.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2
