@@ -81,7 +81,7 @@ fi
 # --- a second install: nothing changes, an edited config is kept
 
 if [ -f "$INST_PREFIX/etc/vigil/vigil.conf" ]; then
-    printf '\n# edited by e2e %s\n[rule.ssh_bruteforce]\nthreshold = 7\n' "$RUN" >>"$INST_PREFIX/etc/vigil/vigil.conf"
+    sed -i "s/^max_age_days = 30\$/max_age_days = 14  # edited by e2e $RUN/" "$INST_PREFIX/etc/vigil/vigil.conf"
     tree_state "$INST_PREFIX" >"$INST/state1"
     if "$ROOT/scripts/install.sh" "$INST_PREFIX" >"$INST/install2.out" 2>"$INST/install2.stderr"; then
         tree_state "$INST_PREFIX" >"$INST/state2"
