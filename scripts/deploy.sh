@@ -1,127 +1,193 @@
 #!/usr/bin/env bash
-# Deploys vigil to many hosts over ssh: copies the binary, the systemd unit and (optionally) the
-# config, installs them, reloads systemd and restarts the service, then checks it is active.
+# Deploys vigil to many hosts over ssh, idempotently: the binary, a config, the systemd unit and,
+# with --forward, what makes each host forward its logs to a collector; then (re)starts what
+# changed and checks it is healthy.
 #
-#   scripts/deploy.sh --hosts FILE [--binary PATH] [--unit PATH] [--config PATH]
-#                     [--user USER] [--parallel N] [--dry-run]
+#   scripts/deploy.sh HOSTS_FILE [--dry-run] [--binary PATH] [--config PATH]
+#                     [--forward rsyslog|vigil] [--collector HOST:PORT] [--ssh-opts "OPTS"]
+#                     [--root DIR] [--user USER] [--parallel N]
 #
-# FILE: one host per line, `host` or `user@host` (ports and other options go in ~/.ssh/config);
-# blank lines and `#` comments are ignored. The remote user needs passwordless sudo.
-# --dry-run prints every command instead of running it. Exit status 1 if any host failed.
-# Never run by the tests.
+# HOSTS_FILE: one host per line, `host` or `user@host`; blank lines and `#` comments are ignored.
+# --binary: default the static build of scripts/install.sh (.build/install/release/vigil, built or
+#   brought up to date first); a binary that needs the toolchain's libswift*.so is refused.
+# --config: installed (replacing the host's) after the new binary's check-config accepts it;
+#   without it conf/vigil.conf (every key at its default) is installed only where none exists.
+# --forward rsyslog: conf/rsyslog-forward.conf, target and port set to --collector, as
+#   /etc/rsyslog.d/60-vigil.conf (checked with rsyslogd -N1, rsyslog restarted when it changed).
+# --forward vigil: conf/vigil-forward.service and /etc/vigil/forward.env (VIGIL_FORWARD_TO).
+# --ssh-opts: extra ssh options, split on spaces (e.g. "-p 2222 -i ~/.ssh/deploy").
+# --root DIR: everything is written below DIR on the host and no service is touched (tests).
+# --dry-run: prints the commands, for every host, without connecting or changing anything.
+# On each host: /usr/local/bin/vigil, /etc/vigil/vigil.conf, /etc/systemd/system/vigil.service,
+# /var/lib/vigil; the remote user is root or has passwordless sudo. Health: `systemctl is-active`
+# where systemd runs, else the installed binary's --version and check-config. A second run changes
+# nothing and restarts nothing. Exit status 1 if any host failed, 2 on a bad argument.
+# The remote half is scripts/deploy-remote.sh; docs/install.md has the details.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
-    sed -n '5,6p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
+    sed -n '6,8p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
     exit 2
 }
+bad() { echo "deploy.sh: $*" >&2; exit 2; }
 
 HOSTS_FILE=
-BINARY=$ROOT/.build/release/vigil
-UNIT=$ROOT/conf/vigil.service
+BINARY=
 CONFIG=
+FORWARD=
+COLLECTOR=
+SSH_EXTRA=
+ROOT_DIR=
 SSH_USER=
 PARALLEL=4
 DRY_RUN=0
 
 while [ $# -gt 0 ]; do
     case $1 in
-        --hosts) HOSTS_FILE=${2:?--hosts needs a file}; shift 2 ;;
-        --binary) BINARY=${2:?--binary needs a path}; shift 2 ;;
-        --unit) UNIT=${2:?--unit needs a path}; shift 2 ;;
-        --config) CONFIG=${2:?--config needs a path}; shift 2 ;;
-        --user) SSH_USER=${2:?--user needs a name}; shift 2 ;;
-        --parallel) PARALLEL=${2:?--parallel needs a number}; shift 2 ;;
+        --hosts | --binary | --config | --forward | --collector | --ssh-opts | --root | --user | --parallel)
+            if [ $# -lt 2 ] || [ -z "$2" ]; then bad "$1 needs a value"; fi
+            case $1 in
+                --hosts) HOSTS_FILE=$2 ;;
+                --binary) BINARY=$2 ;;
+                --config) CONFIG=$2 ;;
+                --forward) FORWARD=$2 ;;
+                --collector) COLLECTOR=$2 ;;
+                --ssh-opts) SSH_EXTRA=$2 ;;
+                --root) ROOT_DIR=$2 ;;
+                --user) SSH_USER=$2 ;;
+                --parallel) PARALLEL=$2 ;;
+            esac
+            shift 2 ;;
         --dry-run) DRY_RUN=1; shift ;;
         -h | --help) usage ;;
-        *) echo "unknown argument: $1" >&2; usage ;;
+        -*) bad "unknown option $1 (see --help)" ;;
+        *)
+            [ -z "$HOSTS_FILE" ] || bad "one HOSTS_FILE only (got $HOSTS_FILE and $1)"
+            HOSTS_FILE=$1; shift ;;
     esac
 done
 
-[ -n "$HOSTS_FILE" ] || usage
-[ -r "$HOSTS_FILE" ] || { echo "cannot read hosts file $HOSTS_FILE" >&2; exit 2; }
-[[ $PARALLEL =~ ^[1-9][0-9]*$ ]] || { echo "--parallel must be a positive number" >&2; exit 2; }
-for f in "$BINARY" "$UNIT" ${CONFIG:+"$CONFIG"}; do
-    if [ ! -r "$f" ]; then
-        if [ "$DRY_RUN" = 1 ]; then
-            echo "# warning: $f does not exist (build with: swift build -c release)" >&2
-        else
-            echo "missing $f (build the binary with: swift build -c release)" >&2
-            exit 2
-        fi
+[ -n "$HOSTS_FILE" ] || bad "missing HOSTS_FILE (see --help)"
+[ -r "$HOSTS_FILE" ] || bad "cannot read hosts file $HOSTS_FILE"
+[[ $PARALLEL =~ ^[1-9][0-9]*$ ]] || bad "--parallel must be a positive number, not '$PARALLEL'"
+case $FORWARD in
+    '' | rsyslog | vigil) ;;
+    *) bad "--forward must be rsyslog or vigil, not '$FORWARD'" ;;
+esac
+if [ -n "$FORWARD" ] && [ -z "$COLLECTOR" ]; then bad "--forward $FORWARD needs --collector HOST:PORT"; fi
+if [ -z "$FORWARD" ] && [ -n "$COLLECTOR" ]; then bad "--collector needs --forward rsyslog or --forward vigil"; fi
+COLLECTOR_HOST=
+COLLECTOR_PORT=
+if [ -n "$COLLECTOR" ]; then
+    if [[ $COLLECTOR =~ ^\[([0-9A-Fa-f:.]+)\]:([0-9]+)$ ]] || [[ $COLLECTOR =~ ^([A-Za-z0-9.-]+):([0-9]+)$ ]]; then
+        COLLECTOR_HOST=${BASH_REMATCH[1]}
+        COLLECTOR_PORT=${BASH_REMATCH[2]}
     fi
-done
+    if [ -z "$COLLECTOR_PORT" ] || [ "$COLLECTOR_PORT" -lt 1 ] || [ "$COLLECTOR_PORT" -gt 65535 ]; then
+        bad "--collector must be HOST:PORT (IPv6 as [ADDR]:PORT, port 1-65535), not '$COLLECTOR'"
+    fi
+fi
+if [ "$FORWARD" = vigil ] && [ ! -f "$ROOT/conf/vigil-forward.service" ]; then
+    bad "--forward vigil needs conf/vigil-forward.service, which is not in this tree (use --forward rsyslog)"
+fi
+if [ -n "$ROOT_DIR" ] && ! [[ $ROOT_DIR =~ ^/[A-Za-z0-9._/-]+$ ]]; then
+    bad "--root must be an absolute path of letters, digits and ._-/, not '$ROOT_DIR'"
+fi
+ROOT_DIR=${ROOT_DIR%/}
+if [ -n "$SSH_USER" ] && ! [[ $SSH_USER =~ ^[A-Za-z0-9._-]+$ ]]; then bad "bad --user '$SSH_USER'"; fi
+if [ -n "$CONFIG" ] && [ ! -r "$CONFIG" ]; then bad "cannot read --config $CONFIG"; fi
+read -ra SSH_EXTRA_WORDS <<<"$SSH_EXTRA"
 
 HOSTS=()
 while IFS= read -r line || [ -n "$line" ]; do
     line=${line%%#*}
     line=${line//[[:space:]]/}
     [ -n "$line" ] || continue
-    if ! [[ $line =~ ^([A-Za-z0-9._-]+@)?[A-Za-z0-9._-]+$ ]] || [[ $line == -* ]]; then
-        echo "bad host entry: '$line'" >&2
-        exit 2
+    if ! [[ $line =~ ^([A-Za-z0-9._-]+@)?[A-Za-z0-9._:-]+$ ]] || [[ $line == -* ]]; then
+        bad "bad host entry '$line' in $HOSTS_FILE"
     fi
     HOSTS+=("$line")
 done <"$HOSTS_FILE"
-[ ${#HOSTS[@]} -gt 0 ] || { echo "no hosts in $HOSTS_FILE" >&2; exit 2; }
+[ ${#HOSTS[@]} -gt 0 ] || bad "no hosts in $HOSTS_FILE"
 
-SSH_OPTS=(-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3)
-
-# run CMD...: runs CMD, or prints it under --dry-run.
-run() {
+# The binary: scripts/install.sh's static build unless --binary; never one tied to the toolchain.
+if [ -z "$BINARY" ]; then
     if [ "$DRY_RUN" = 1 ]; then
-        printf '%q ' "$@"
-        printf '\n'
+        BINARY=$ROOT/.build/install/release/vigil
+        echo "# the binary would be built first: scripts/install.sh --build-only"
     else
-        "$@"
+        BINARY=$("$ROOT/scripts/install.sh" --build-only) || { echo "deploy.sh: building the binary failed" >&2; exit 1; }
     fi
-}
+fi
+if [ "$DRY_RUN" = 0 ] || [ -e "$BINARY" ]; then
+    if ! [ -f "$BINARY" ] || ! [ -x "$BINARY" ]; then bad "--binary $BINARY is not an executable file"; fi
+    if ldd "$BINARY" 2>/dev/null | grep -q libswift; then
+        bad "$BINARY needs the Swift runtime's shared libraries (build it with scripts/install.sh --build-only)"
+    fi
+fi
+if [ -n "$CONFIG" ] && [ -x "$BINARY" ] && ! "$BINARY" check-config "$CONFIG" >&2; then
+    bad "--config $CONFIG is refused by check-config (above)"
+fi
+
+# The bundle every host gets: the files and the remote half, sent as one tar stream.
+BUNDLE=$(mktemp -d)
+trap 'rm -rf "$BUNDLE"' EXIT
+if [ -e "$BINARY" ]; then cp "$BINARY" "$BUNDLE/vigil"; fi
+cp "$ROOT/conf/vigil.service" "$BUNDLE/vigil.service"
+cp "${CONFIG:-$ROOT/conf/vigil.conf}" "$BUNDLE/vigil.conf"
+cp "$ROOT/scripts/deploy-remote.sh" "$BUNDLE/deploy-remote.sh"
+if [ "$FORWARD" = rsyslog ]; then
+    sed -e "s/^\([[:space:]]*target=\)\"[^\"]*\"/\1\"$COLLECTOR_HOST\"/" \
+        -e "s/^\([[:space:]]*port=\)\"[^\"]*\"/\1\"$COLLECTOR_PORT\"/" \
+        "$ROOT/conf/rsyslog-forward.conf" >"$BUNDLE/60-vigil.conf"
+    if ! grep -q "^[[:space:]]*target=\"$COLLECTOR_HOST\"" "$BUNDLE/60-vigil.conf" \
+        || ! grep -q "^[[:space:]]*port=\"$COLLECTOR_PORT\"" "$BUNDLE/60-vigil.conf"; then
+        echo "deploy.sh: conf/rsyslog-forward.conf has no target=\"...\" and port=\"...\" line to set" >&2
+        exit 1
+    fi
+elif [ "$FORWARD" = vigil ]; then
+    cp "$ROOT/conf/vigil-forward.service" "$BUNDLE/vigil-forward.service"
+    printf '# Written by scripts/deploy.sh: where vigil forward sends.\nVIGIL_FORWARD_TO=tcp://%s\n' \
+        "$COLLECTOR" >"$BUNDLE/forward.env"
+fi
+{
+    printf "ROOT_DIR='%s'\n" "$ROOT_DIR"
+    printf "CONFIG_MODE=%s\n" "$([ -n "$CONFIG" ] && echo replace || echo keep)"
+    printf "FORWARD='%s'\n" "$FORWARD"
+    printf "PLAN=%s\n" "$DRY_RUN"
+} >"$BUNDLE/settings"
+
+SSH_OPTS=(-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3 "${SSH_EXTRA_WORDS[@]}")
+# Runs on the host: unpack the bundle into a private directory, run the remote half, clean up.
+# shellcheck disable=SC2016  # expanded by the remote shell
+REMOTE='d=$(mktemp -d /tmp/vigil-deploy.XXXXXX) && trap '\''rm -rf "$d"'\'' EXIT && tar -xf - -C "$d" && sh "$d/deploy-remote.sh" "$d"'
 
 # deploy_one HOST: the whole sequence for one host; output prefixed with the host name.
 deploy_one() {
-    local host=$1 dest=$1 stage
-    [ -n "$SSH_USER" ] && [[ $host != *@* ]] && dest="$SSH_USER@$host"
-    stage="/tmp/vigil-deploy.$$"
-    local remote="set -e
-trap 'rm -rf $stage' EXIT"
-    if [ -n "$CONFIG" ]; then
-        # Validate the new config with the new binary before touching anything.
-        remote+="
-$stage/vigil check-config $stage/vigil.conf"
+    local host=$1 dest=$1
+    if [ -n "$SSH_USER" ] && [[ $host != *@* ]]; then dest="$SSH_USER@$host"; fi
+    if [ "$DRY_RUN" = 1 ]; then
+        {
+            printf 'tar -C BUNDLE -cf - %s | ' "$(cd "$BUNDLE" && echo *)"
+            printf '%q ' ssh "${SSH_OPTS[@]}" "$dest" "$REMOTE"
+            printf '\n# then, on %s:\n' "$host"
+            # shellcheck disable=SC2016  # printed as the remote shell's variable
+            sh "$BUNDLE/deploy-remote.sh" "$BUNDLE" '$d'
+        } 2>&1 | sed "s/^/[$host] /"
+        return "${PIPESTATUS[0]}"
     fi
-    remote+="
-sudo install -d -m 0755 /etc/vigil
-sudo install -m 0755 $stage/vigil /usr/local/bin/vigil.new
-sudo mv -f /usr/local/bin/vigil.new /usr/local/bin/vigil
-sudo install -m 0644 $stage/vigil.service /etc/systemd/system/vigil.service"
-    if [ -n "$CONFIG" ]; then
-        remote+="
-sudo install -m 0644 $stage/vigil.conf /etc/vigil/vigil.conf"
-    fi
-    remote+="
-sudo systemctl daemon-reload
-sudo systemctl enable vigil.service >/dev/null
-sudo systemctl restart vigil.service
-sleep 2
-systemctl is-active --quiet vigil.service || { sudo journalctl -u vigil.service -n 20 --no-pager; exit 1; }"
-    local files=("$BINARY" "$UNIT")
-    [ -n "$CONFIG" ] && files+=("$CONFIG")
-    {
-        run ssh "${SSH_OPTS[@]}" "$dest" "mkdir -m 0700 $stage" \
-            && run scp -q "${SSH_OPTS[@]}" "${files[@]}" "$dest:$stage/" \
-            && run ssh "${SSH_OPTS[@]}" "$dest" "$remote"
-    } 2>&1 | sed "s/^/[$host] /"
-    return "${PIPESTATUS[0]}"
+    # shellcheck disable=SC2029  # REMOTE is meant to be expanded here, once, as a whole
+    tar -C "$BUNDLE" -cf - . | ssh "${SSH_OPTS[@]}" "$dest" "$REMOTE" 2>&1 | sed "s/^/[$host] /"
+    return "${PIPESTATUS[1]}"
 }
 
-say_mode() { [ "$DRY_RUN" = 1 ] && echo "# dry run: nothing is executed"; return 0; }
-say_mode
-echo "deploying to ${#HOSTS[@]} host(s), $PARALLEL at a time"
+[ "$DRY_RUN" = 1 ] && echo "# dry run: nothing is executed; the commands for each host follow"
+echo "deploying $("$BUNDLE/vigil" --version 2>/dev/null || echo vigil) to ${#HOSTS[@]} host(s), $PARALLEL at a time${ROOT_DIR:+, below $ROOT_DIR}"
 
 RESULTS=$(mktemp -d)
-trap 'rm -rf "$RESULTS"' EXIT
+trap 'rm -rf "$BUNDLE" "$RESULTS"' EXIT
 running=0
 for host in "${HOSTS[@]}"; do
     if [ "$DRY_RUN" = 1 ]; then
@@ -140,7 +206,7 @@ wait || true
 
 ok=$(find "$RESULTS" -name 'ok.*' | wc -l)
 if [ "$DRY_RUN" = 1 ]; then
-    echo "dry run: commands printed for $ok host(s)"
+    echo "dry run: commands printed for $ok host(s); nothing was changed"
     exit 0
 fi
 failed=$(find "$RESULTS" -name 'failed.*' | sed 's|.*/failed\.||' | sort | tr '\n' ' ')

@@ -671,6 +671,8 @@ fi
 
 # shellcheck source=scripts/e2e/install.sh
 . "$ROOT/scripts/e2e/install.sh"
+# shellcheck source=scripts/e2e/deploy.sh
+. "$ROOT/scripts/e2e/deploy.sh"
 
 if [ "$FAILED" != 0 ]; then
     for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr; do
