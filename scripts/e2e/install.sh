@@ -187,12 +187,14 @@ docker_run() {
 DOCK_SRC=$INST/checkout
 mkdir -p "$DOCK_SRC"
 if git -C "$ROOT" archive HEAD | tar -x -C "$DOCK_SRC"; then
-    # The context keeps its .build between runs (sources and manifest are copied afresh each
-    # time), so that a rerun compiles only what changed; E2E_DOCKER_CLEAN=1 starts from nothing.
+    # The context keeps its .build between runs (everything else is copied afresh each time; a
+    # file whose bytes did not change gets its previous mtime back), so that a rerun compiles only
+    # what changed; E2E_DOCKER_CLEAN=1 starts from nothing.
     DOCK_CTX=$ROOT/.build/docker-context
+    DOCK_PREV=$INST/docker-context-before
     [ "${E2E_DOCKER_CLEAN:-0}" = 1 ] && rm -rf "$DOCK_CTX"
-    mkdir -p "$DOCK_CTX"
-    find "$DOCK_CTX" -mindepth 1 -maxdepth 1 ! -name .build -exec rm -rf {} +
+    mkdir -p "$DOCK_CTX" "$DOCK_PREV"
+    find "$DOCK_CTX" -mindepth 1 -maxdepth 1 ! -name .build -exec mv -t "$DOCK_PREV" {} +
     DOCK_OUT=$INST/docker-out
     copy_lines=$(docker_stage "$DOCK_SRC/Dockerfile" | grep -c '^COPY')
     run_lines=$(docker_stage "$DOCK_SRC/Dockerfile" | grep -c '^RUN')
@@ -200,6 +202,10 @@ if git -C "$ROOT" archive HEAD | tar -x -C "$DOCK_SRC"; then
     dock_bin=$(sed -n 's|^COPY --from=build /out/\([^ ]*\) .*|\1|p' "$DOCK_SRC/Dockerfile" | head -n1)
     if ! why=$(docker_context "$DOCK_SRC/Dockerfile" "$DOCK_SRC" "$DOCK_CTX"); then
         fail "Dockerfile build stage: its COPY lines work on a clean checkout" "$why"
+    elif ! (cd "$DOCK_CTX" && find . -path ./.build -prune -o -type f -print0 | while IFS= read -r -d '' f; do
+        if cmp -s "$f" "$DOCK_PREV/$f"; then touch -r "$DOCK_PREV/$f" "$f"; fi
+    done); then
+        fail "Dockerfile build context: unchanged files keep their mtimes"
     elif [ "$run_lines" -lt 1 ] || [ -z "$dock_bin" ]; then
         fail "Dockerfile: a RUN in the build stage and a COPY --from=build /out/... in the final stage"
     else
