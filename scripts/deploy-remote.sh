@@ -56,12 +56,15 @@ BIN=$R/usr/local/bin/vigil
 CONF=$R/etc/vigil/vigil.conf
 UNIT=$R/etc/systemd/system/vigil.service
 
-# 1. The new binary must run here, and accept the config, before anything is touched.
+# 1. The new binary must run here, and accept the config it will run with (the host's own when
+#    it is kept), before anything is touched.
+CHECK=$B/vigil.conf
+if [ "$CONFIG_MODE" = keep ] && [ "$PLAN" != 1 ] && [ -e "$CONF" ]; then CHECK=$CONF; fi
 if [ "$PLAN" = 1 ]; then
-    echo "  $B/vigil --version && $B/vigil check-config $B/vigil.conf"
+    echo "  $B/vigil --version && $B/vigil check-config $CHECK   # the host's $CONF when it is kept"
 else
     "$B/vigil" --version >/dev/null || { echo "error: the new vigil binary does not run on this host"; exit 1; }
-    "$B/vigil" check-config "$B/vigil.conf" >/dev/null || { echo "error: the config is refused by the new binary"; exit 1; }
+    "$B/vigil" check-config "$CHECK" >/dev/null || { echo "error: the new binary refuses $CHECK; nothing changed"; exit 1; }
 fi
 
 # 2. Binary, config, unit, data directory.

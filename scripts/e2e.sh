@@ -16,7 +16,10 @@
 # vigils, a sender's clock an hour ahead, descriptor floods under prlimit, and terminal escapes;
 # scripts/e2e/durability.sh: a full disk on a tmpfs, datagrams ended by LF, follow on files it
 # cannot read; and scripts/e2e/api.sh: the HTTP API's bearer token, queries, refused host names,
-# oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients.
+# oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients;
+# scripts/e2e/install.sh: scripts/install.sh into a temporary prefix (static binary, --version,
+# idempotency, systemd-analyze verify) and the Dockerfile's build stage on a clean git archive;
+# scripts/e2e/deploy.sh: scripts/deploy.sh over ssh to a private sshd, below a temporary root.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
