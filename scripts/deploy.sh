@@ -209,6 +209,6 @@ if [ "$DRY_RUN" = 1 ]; then
     echo "dry run: commands printed for $ok host(s); nothing was changed"
     exit 0
 fi
-failed=$(find "$RESULTS" -name 'failed.*' | sed 's|.*/failed\.||' | sort | tr '\n' ' ')
+failed=$(find "$RESULTS" -name 'failed.*' | sed 's|.*/failed\.||' | sort | paste -sd ' ' -)
 echo "deployed: $ok ok, $(( ${#HOSTS[@]} - ok )) failed${failed:+ ($failed)}"
 [ "$ok" = "${#HOSTS[@]}" ]

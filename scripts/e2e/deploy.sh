@@ -96,6 +96,7 @@ if [ "$DEP_UP" = 1 ]; then
             problems+=" rsyslog snippet;"
         fi
         grep -q '^\[root@127\.0\.0\.1\] healthy' "$DEP/deploy1.out" || problems+=" no healthy line;"
+        [ "$(dep_logins)" -gt "$logins0" ] || problems+=" no ssh login in sshd's log;"
         if [ -z "$problems" ]; then
             pass "deploy.sh to root@127.0.0.1 over ssh (${dep_ms} ms): binary, conf/vigil.conf, vigil.service, 60-vigil.conf (target 127.0.0.1, port $DEP_COLLECTOR_PORT) below --root; host healthy"
         else
@@ -142,6 +143,43 @@ if [ "$DEP_UP" = 1 ]; then
         pass "deploy.sh --config with a config check-config refuses: exit 2, nothing deployed"
     else
         fail "deploy.sh --config with a refused config: exit 2, nothing deployed" "exit $rc; $(tail -n 3 "$DEP/deploy4.stderr")"
+    fi
+
+    # --- --config replaces the host's config, and only it
+    dep_state "$DEP_ROOT" | grep -v '/etc/vigil' >"$DEP/state5"
+    if "$ROOT/scripts/deploy.sh" "${DEP_ARGS[@]}" --config "$ROOT/conf/vigil.conf" >"$DEP/deploy5.out" 2>"$DEP/deploy5.stderr" \
+        && cmp -s "$ROOT/conf/vigil.conf" "$DEP_ROOT/etc/vigil/vigil.conf" \
+        && dep_state "$DEP_ROOT" | grep -v '/etc/vigil' | cmp -s - "$DEP/state5" \
+        && [ "$(grep -c '] installed' "$DEP/deploy5.out")" = 1 ]; then
+        pass "deploy.sh --config replaces the host's edited vigil.conf and writes nothing else"
+    else
+        fail "deploy.sh --config replaces the host's vigil.conf and writes nothing else" "$(grep '] installed' "$DEP/deploy5.out")" \
+            "$(tail -n 3 "$DEP/deploy5.stderr")"
+    fi
+
+    # --- a host that fails (nobody cannot log in) fails alone, named, exit 1
+    printf 'root@127.0.0.1\nnobody@127.0.0.1\n' >"$DEP/hosts2"
+    rc=0
+    "$ROOT/scripts/deploy.sh" "$DEP/hosts2" "${DEP_ARGS[@]:1}" >"$DEP/deploy6.out" 2>"$DEP/deploy6.stderr" || rc=$?
+    if [ "$rc" = 1 ] && grep -q '^deployed: 1 ok, 1 failed (nobody@127.0.0.1)' "$DEP/deploy6.out"; then
+        pass "deploy.sh with a failing host: exit 1, the other host deployed, the failed one named"
+    else
+        fail "deploy.sh with a failing host: exit 1 naming it" "exit $rc; $(tail -n 3 "$DEP/deploy6.out")"
+    fi
+
+    # --- --forward vigil, once conf/vigil-forward.service exists
+    if [ -f "$ROOT/conf/vigil-forward.service" ]; then
+        DEP_ROOT2=$DEP/root-forward
+        if "$ROOT/scripts/deploy.sh" "$DEP/hosts" --root "$DEP_ROOT2" --forward vigil \
+            --collector "127.0.0.1:$DEP_COLLECTOR_PORT" --ssh-opts "$DEP_SSH_OPTS" >"$DEP/deploy7.out" 2>"$DEP/deploy7.stderr" \
+            && cmp -s "$ROOT/conf/vigil-forward.service" "$DEP_ROOT2/etc/systemd/system/vigil-forward.service" \
+            && grep -qx "VIGIL_FORWARD_TO=tcp://127.0.0.1:$DEP_COLLECTOR_PORT" "$DEP_ROOT2/etc/vigil/forward.env"; then
+            pass "deploy.sh --forward vigil installs vigil-forward.service and forward.env (VIGIL_FORWARD_TO)"
+        else
+            fail "deploy.sh --forward vigil installs vigil-forward.service and forward.env" "$(tail -n 5 "$DEP/deploy7.out" "$DEP/deploy7.stderr")"
+        fi
+    else
+        printf 'skipped deploy.sh --forward vigil: conf/vigil-forward.service is not in this tree\n'
     fi
 
     # --- the installed binary, started as the unit's ExecStart runs it
