@@ -21,6 +21,9 @@ SUDO=
 if [ -z "$R" ] && [ "$(id -u)" != 0 ] && [ "$PLAN" != 1 ]; then SUDO="sudo -n"; fi
 SYSTEMD=0
 if [ -z "$R" ] && [ -d /run/systemd/system ]; then SYSTEMD=1; fi
+# Tests only (scripts/e2e/deploy.sh runs this file directly with a stand-in systemctl on PATH):
+# the systemd steps below a --root.
+[ "${TEST_SYSTEMD:-0}" = 1 ] && SYSTEMD=1
 [ "$PLAN" = 1 ] && [ -z "$R" ] && SYSTEMD=1
 
 # run CMD...: runs CMD (with sudo when not root), or prints it under PLAN.

@@ -9,8 +9,11 @@
 #     reports the host healthy;
 #   - a second deploy, and a dry run, change nothing (same contents, modes and mtimes); an edited
 #     config is kept when no --config is given; a config check-config refuses is not deployed;
+#   - --config replaces only the config; a host that cannot log in fails alone, named, exit 1;
 #   - the installed binary started as the unit's ExecStart runs it (paths below DIR, listeners on
-#     free loopback ports) reaches `vigil: ready` and stores a logger line.
+#     free loopback ports) reaches `vigil: ready` and stores a logger line;
+#   - scripts/deploy-remote.sh's systemd steps, run directly with a stand-in systemctl that records
+#     its calls: reload, enable, restart, is-active the first time; no restart the second time.
 # Every server listens on loopback only; every wait is bounded.
 
 DEP=$WORK/deploy
@@ -195,6 +198,7 @@ if [ "$DEP_UP" = 1 ]; then
     done
     if [ ${#unit_cmd[@]} -gt 2 ] && [ -x "${unit_cmd[0]}" ]; then
         # The config's API port (8514) may be taken on this machine: a free one instead.
+        : >"$DEP/unit.stderr"
         "${unit_cmd[@]}" --http 127.0.0.1:0 >/dev/null 2>"$DEP/unit.stderr" &
         DEP_VIGIL_PID=$!
         EXTRA_PIDS+=("$DEP_VIGIL_PID")
@@ -213,4 +217,58 @@ if [ "$DEP_UP" = 1 ]; then
     else
         fail "the deployed vigil.service has an ExecStart naming the deployed binary" "ExecStart=$exec_line"
     fi
+fi
+
+# --- the systemd steps of scripts/deploy-remote.sh, with a stand-in systemctl that records its
+# calls (no systemd runs here): the first run reloads, enables, restarts and checks; a second run
+# restarts nothing; a service found stopped is restarted.
+DEP_SD=$DEP/systemd
+mkdir -p "$DEP_SD/bin" "$DEP_SD/bundle"
+cat >"$DEP_SD/bin/systemctl" <<'EOF'
+#!/bin/sh
+# Stand-in systemctl for scripts/e2e/deploy.sh: records each call; a restarted unit is active.
+echo "$*" >>"$FAKE_SYSTEMCTL_LOG"
+case $1 in
+    is-active) for a in "$@"; do u=$a; done; [ -e "$FAKE_SYSTEMCTL_LOG.$u" ] ;;
+    restart) : >"$FAKE_SYSTEMCTL_LOG.$2" ;;
+esac
+EOF
+chmod +x "$DEP_SD/bin/systemctl"
+if dep_bin=$("$ROOT/scripts/install.sh" --build-only 2>/dev/null); then
+    cp "$dep_bin" "$DEP_SD/bundle/vigil"
+    cp "$ROOT/conf/vigil.service" "$DEP_SD/bundle/vigil.service"
+    cp "$ROOT/conf/vigil.conf" "$DEP_SD/bundle/vigil.conf"
+    sed 's/^\([[:space:]]*target=\)"[^"]*"/\1"127.0.0.1"/' "$ROOT/conf/rsyslog-forward.conf" >"$DEP_SD/bundle/60-vigil.conf"
+    printf "ROOT_DIR='%s'\nCONFIG_MODE=keep\nFORWARD='rsyslog'\nPLAN=0\n" "$DEP_SD/root" >"$DEP_SD/bundle/settings"
+    export FAKE_SYSTEMCTL_LOG=$DEP_SD/calls
+    # sd_run N: runs the remote half once; its systemctl calls go to $DEP_SD/calls.N.
+    sd_run() {
+        local rc=0
+        : >"$FAKE_SYSTEMCTL_LOG"
+        PATH=$DEP_SD/bin:$PATH TEST_SYSTEMD=1 sh "$ROOT/scripts/deploy-remote.sh" "$DEP_SD/bundle" >"$DEP_SD/out.$1" 2>&1 || rc=$?
+        cp "$FAKE_SYSTEMCTL_LOG" "$DEP_SD/calls.$1"
+        return "$rc"
+    }
+    sd_calls() { paste -sd ';' "$DEP_SD/calls.$1"; }
+    if sd_run 1 && grep -qx 'daemon-reload' "$DEP_SD/calls.1" && grep -qx 'restart vigil.service' "$DEP_SD/calls.1" \
+        && grep -qx 'restart rsyslog.service' "$DEP_SD/calls.1" && grep -qx 'enable --quiet vigil.service' "$DEP_SD/calls.1" \
+        && grep -q '^healthy    vigil.service is active' "$DEP_SD/out.1"; then
+        pass "deploy-remote.sh with systemd, first run: $(sd_calls 1)"
+    else
+        fail "deploy-remote.sh with systemd, first run: daemon-reload, enable, restart, is-active" "calls: $(sd_calls 1)" "$(tail -n 3 "$DEP_SD/out.1")"
+    fi
+    if sd_run 2 && ! grep -q 'restart\|daemon-reload' "$DEP_SD/calls.2" && grep -q '^healthy' "$DEP_SD/out.2"; then
+        pass "deploy-remote.sh with systemd, second run reloads and restarts nothing: $(sd_calls 2)"
+    else
+        fail "deploy-remote.sh with systemd, second run restarts nothing" "calls: $(sd_calls 2)"
+    fi
+    rm -f "$FAKE_SYSTEMCTL_LOG.vigil.service"
+    if sd_run 3 && grep -qx 'restart vigil.service' "$DEP_SD/calls.3" && ! grep -q 'rsyslog' "$DEP_SD/calls.3"; then
+        pass "deploy-remote.sh with systemd: a stopped vigil.service is restarted, rsyslog left alone"
+    else
+        fail "deploy-remote.sh with systemd: a stopped vigil.service is restarted" "calls: $(sd_calls 3)"
+    fi
+    unset FAKE_SYSTEMCTL_LOG
+else
+    fail "scripts/install.sh --build-only prints the static binary"
 fi
