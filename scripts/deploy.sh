@@ -9,7 +9,8 @@
 #
 # HOSTS_FILE: one host per line, `host` or `user@host`; blank lines and `#` comments are ignored.
 # --binary: default the static build of scripts/install.sh (.build/install/release/vigil, built or
-#   brought up to date first); a binary that needs the toolchain's libswift*.so is refused.
+#   brought up to date first); refused when it needs the toolchain's libswift*.so or does not run
+#   here (deploy from a machine of the hosts' architecture).
 # --config: installed (replacing the host's) after the new binary's check-config accepts it;
 #   without it conf/vigil.conf (every key at its default) is installed only where none exists.
 # --forward rsyslog: conf/rsyslog-forward.conf, target and port set to --collector, as
@@ -28,8 +29,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
-    sed -n '6,8p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
-    exit 2
+    sed -n '6,8p' "${BASH_SOURCE[0]}" | sed 's/^# //'
+    exit 0
 }
 bad() { echo "deploy.sh: $*" >&2; exit 2; }
 
@@ -43,6 +44,7 @@ ROOT_DIR=
 SSH_USER=
 PARALLEL=4
 DRY_RUN=0
+VERSION=
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -126,6 +128,8 @@ if [ "$DRY_RUN" = 0 ] || [ -e "$BINARY" ]; then
     if ldd "$BINARY" 2>/dev/null | grep -q libswift; then
         bad "$BINARY needs the Swift runtime's shared libraries (build it with scripts/install.sh --build-only)"
     fi
+    VERSION=$("$BINARY" --version 2>/dev/null | head -n1) || true
+    [[ $VERSION == "vigil "* ]] || bad "--binary $BINARY is not a vigil binary that runs here (its --version: '${VERSION:0:60}')"
 fi
 if [ -n "$CONFIG" ] && [ -x "$BINARY" ] && ! "$BINARY" check-config "$CONFIG" >&2; then
     bad "--config $CONFIG is refused by check-config (above)"
@@ -184,7 +188,7 @@ deploy_one() {
 }
 
 [ "$DRY_RUN" = 1 ] && echo "# dry run: nothing is executed; the commands for each host follow"
-echo "deploying $("$BUNDLE/vigil" --version 2>/dev/null || echo vigil) to ${#HOSTS[@]} host(s), $PARALLEL at a time${ROOT_DIR:+, below $ROOT_DIR}"
+echo "deploying ${VERSION:-vigil} to ${#HOSTS[@]} host(s), $PARALLEL at a time${ROOT_DIR:+, below $ROOT_DIR}"
 
 RESULTS=$(mktemp -d)
 trap 'rm -rf "$BUNDLE" "$RESULTS"' EXIT

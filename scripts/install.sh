@@ -21,8 +21,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SCRATCH=$ROOT/.build/install
 
 usage() {
-    sed -n '7,8p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
-    exit 2
+    sed -n '7,8p' "${BASH_SOURCE[0]}" | sed 's/^# //'
+    exit 0
 }
 bad() { echo "install.sh: $*" >&2; exit 2; }
 
