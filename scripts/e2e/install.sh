@@ -142,7 +142,8 @@ docker_stage() {
 
 # docker_context DOCKERFILE SRC CTX: copies into CTX what the build stage's COPY lines copy from
 # SRC (Docker's semantics: a directory's contents go into DEST; DEST relative to WORKDIR). Fails,
-# saying why, on a source that does not exist or a form it does not handle.
+# saying why, on a source that does not exist, that SRC/.dockerignore excludes, or a form it does
+# not handle.
 docker_context() {
     local dockerfile=$1 src=$2 ctx=$3 line workdir=/ words dest s target
     while IFS= read -r line; do
@@ -161,6 +162,17 @@ docker_context() {
                 esac
                 for s in "${words[@]:1:${#words[@]}-2}"; do
                     [ -e "$src/$s" ] || { echo "COPY source $s is not in the checkout"; return 1; }
+                    # Docker sends no path .dockerignore names (patterns here: plain paths and *).
+                    if [ -f "$src/.dockerignore" ]; then
+                        while IFS= read -r pat; do
+                            case $pat in '' | '#'*) continue ;; esac
+                            # shellcheck disable=SC2053  # pat is a glob on purpose
+                            if [[ ${s%/} == $pat ]] || [[ ${s%/} == $pat/* ]]; then
+                                echo "COPY source $s is excluded by .dockerignore ($pat)"
+                                return 1
+                            fi
+                        done <"$src/.dockerignore"
+                    fi
                     target=$ctx/$dest
                     if [ -d "$src/$s" ]; then
                         mkdir -p "$target" && cp -a "$src/$s/." "$target/"
