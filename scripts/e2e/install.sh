@@ -34,7 +34,7 @@ if scripts_out=$("$ROOT/scripts/install.sh" "$INST_PREFIX" 2>"$INST/install1.std
         [ -e "$INST_PREFIX/$f" ] || missing+=" $f"
     done
     if [ -z "$missing" ] && [ -x "$INST_PREFIX/bin/vigil" ]; then
-        pass "scripts/install.sh PREFIX installs bin/vigil ($(stat -c %s "$INST_PREFIX/bin/vigil") bytes), etc/vigil/vigil.conf, var/lib/vigil, lib/systemd/system/vigil.service (${inst_ms} ms with an up-to-date build)"
+        pass "scripts/install.sh PREFIX installs bin/vigil ($(stat -c %s "$INST_PREFIX/bin/vigil") bytes), etc/vigil/vigil.conf, var/lib/vigil, lib/systemd/system/vigil.service (${inst_ms} ms, build included)"
     else
         fail "scripts/install.sh PREFIX installs everything" "missing under $INST_PREFIX:$missing"
     fi
