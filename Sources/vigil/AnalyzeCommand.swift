@@ -11,7 +11,9 @@ let analyzeHelp = """
     timeline of every alert the rules would have raised (driven by the logs' own timestamps).
     Several files are merged in time order. Invalid lines are skipped and counted.
 
-      --format F       auto (default: detected per file), syslog, sshd, sessions, clf, combined, csv
+      --format F       auto (default: detected per file), syslog, auth, sessions, clf, combined,
+                       csv: the names `vigil generate --format` writes (`sshd` is accepted as
+                       auth's old name)
       --json           the same report as one JSON document
       --host NAME      host of lines that name none (default: each file's base name)
       --config FILE    rule thresholds and windows from a vigil config file
@@ -38,8 +40,8 @@ func analyze(_ args: [String]) -> ExitCode {
         case "--json": json = true
         case "--format":
             guard let v = arguments.value(for: arg) else { return .usage }
-            if v == "auto" { format = nil } else if let f = LogFormat(rawValue: v) { format = f } else {
-                logLine("vigil analyze: --format must be auto, " + LogFormat.allCases.map(\.rawValue).joined(separator: ", ") + "; got `\(v)`")
+            if v == "auto" { format = nil } else if let f = LogFormat(name: v) { format = f } else {
+                logLine("vigil analyze: --format must be auto, \(LogFormat.names); got `\(v)`")
                 return .usage
             }
         case "--host":

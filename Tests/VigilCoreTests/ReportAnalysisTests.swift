@@ -16,10 +16,10 @@ import VigilTestSupport
     }
 
     @Test(arguments: [
-        ("2026-11-22T23:06:43.957518+00:00 vm sshd[18419]: Accepted password for u from 127.0.0.1 port 59700 ssh2", LogFormat.sshd),
-        ("<38>1 2026-11-22T23:06:43Z vm sshd 18419 - - Failed password for u from 10.0.0.1 port 1 ssh2", .sshd),
+        ("2026-11-22T23:06:43.957518+00:00 vm sshd[18419]: Accepted password for u from 127.0.0.1 port 59700 ssh2", LogFormat.auth),
+        ("<38>1 2026-11-22T23:06:43Z vm sshd 18419 - - Failed password for u from 10.0.0.1 port 1 ssh2", .auth),
         ("Nov 22 23:06:42 vm cron[1]: (root) CMD (true)", .syslog),
-        ("Failed password for root from 10.0.0.1 port 22 ssh2", .sshd),
+        ("Failed password for root from 10.0.0.1 port 22 ssh2", .auth),
         ("80.112.125.122 : 18/07/22 01:06 - 18/07/22 01:18", .sessions),
         (#"127.0.0.1 - - [22/Nov/2026:23:06:35 +0000] "GET / HTTP/1.1" 200 43"#, .clf),
         (#"127.0.0.1 - - [22/Nov/2026:23:06:35 +0000] "GET / HTTP/1.1" 200 43 "-" "curl/7.88.1""#, .combined),
@@ -148,8 +148,8 @@ import VigilTestSupport
     @Test func realAuthLogSample() {
         let text = String(decoding: Fixtures.sample("sshd-normal-auth.log"), as: UTF8.self)
         let r = run([("auth.log", text.split(separator: "\n").map(String.init))])
-        #expect(r.sources[0].format == .sshd && r.invalidLines == 0)
-        #expect(r.lines == [.init(host: "vm", format: .sshd, lines: 62)])
+        #expect(r.sources[0].format == .auth && r.invalidLines == 0)
+        #expect(r.lines == [.init(host: "vm", format: .auth, lines: 62)])
         #expect(r.ssh.sessions == 3)
         #expect(r.ssh.repeatedIPs.map(\.count) == [3])
         #expect(r.bruteForce.count == 1 && r.bruteForce[0].ip == IPAddress(127, 0, 0, 1))
@@ -180,9 +180,9 @@ import VigilTestSupport
         let lines = text.split(separator: "\n")
         #expect(!text.utf8.contains(0x1B))
         #expect(!lines.contains { $0.hasPrefix("FAKE") })
-        for shown in [#"evil\x1b[2J\nFAKE.log: sshd, 7 lines, 1 invalid"#,
+        for shown in [#"evil\x1b[2J\nFAKE.log: auth, 7 lines, 1 invalid"#,
                       #"  invalid line 7: garbage \x1b]0;title\x07\nFAKE invalid line"#,
-                      #"evil\x1b[2J\nFAKE.log sshd: 6"#,
+                      #"evil\x1b[2J\nFAKE.log auth: 6"#,
                       #"hits per host: web\x1b[1m 2"#,
                       #"top sections: /a\x1b[31m 2"#] {
             #expect(lines.contains { $0 == shown }, "missing \(shown)")

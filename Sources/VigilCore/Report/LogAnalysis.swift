@@ -144,7 +144,7 @@ public struct LogAnalysis {
             format = LogFormat.detect(line, parser: parser, ssh: ssh, referenceTime: options.referenceTime)
         }
         switch format {
-        case .syslog?, .sshd?:
+        case .syslog?, .auth?:
             return parser.parse(line, receivedAt: options.referenceTime).timestamp
         case .clf?, .combined?:
             return AccessLogExtractor.extract(line)?.time
@@ -183,7 +183,7 @@ public struct LogAnalysis {
         }
         let ok: Bool
         switch format {
-        case .syslog, .sshd: ok = feedSyslog(line, source: source, format: format)
+        case .syslog, .auth: ok = feedSyslog(line, source: source, format: format)
         case .clf, .combined:
             if let request = AccessLogExtractor.extract(line) {
                 feedAccess(request, line, source: source, format: format)
@@ -211,7 +211,7 @@ public struct LogAnalysis {
         let fallbackHost = sources[source].host
         if fields.isParseError {
             // An auth.log may hold bare sshd messages (journalctl -o cat, copied snippets).
-            guard format == .sshd else { return false }
+            guard format == .auth else { return false }
             let seen = analyzer.observeSSH(line, text: 0..<line.count, pid: 0, host: fallbackHost,
                                            at: MessageTime(claimed: nil, received: sources[source].reference), prefetch: failuresByIP)
             if case .none = seen { return false }
@@ -401,7 +401,7 @@ public struct LogAnalysis {
     private static func column(_ format: LogFormat) -> Int {
         switch format {
         case .syslog: return 0
-        case .sshd: return 1
+        case .auth: return 1
         case .sessions: return 2
         case .clf: return 3
         case .combined: return 4
