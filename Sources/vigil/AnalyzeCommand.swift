@@ -19,8 +19,12 @@ let analyzeHelp = """
       --config FILE    rule thresholds and windows from a vigil config file
       --top N          length of the top lists (default 10)
 
-    Exit status: 0 ok, 1 a file could not be read to its end, 2 usage error or a file that
-    could not be opened (reported after the others were analysed).
+    An input that cannot be opened, or is gzip-compressed (`zcat FILE | vigil analyze -`), is
+    skipped: the report covers the others and lists it; each bad input is one line on stderr.
+    When no input can be read there is no report.
+
+    Exit status: 0 every input was read to its end; 1 an input was skipped or cut short by a
+    read error (the report, if any, covers the rest); 2 usage or config error.
 
     """
 
@@ -69,10 +73,13 @@ func analyze(_ args: [String]) -> ExitCode {
                                parser: SyslogParser(utcOffsetSeconds: config.server.timezoneOffsetSeconds),
                                ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures))
     let failures = LogFiles.analyze(paths, into: &analysis)
-    let report = analysis.report()
-    printOut(json ? report.json() : report.text())
-    for f in failures { logLine("vigil analyze: \(f.path): \(f.error)") }
-    if failures.contains(where: { $0.error.call.hasPrefix("open") }) { return .usage }
+    let skipped = failures.filter(\.skipped)
+    if skipped.count < paths.count {
+        var report = analysis.report()
+        report.skipped = skipped.map { AnalysisReport.SkippedInput(name: $0.path, reason: $0.why) }
+        printOut(json ? report.json() : report.text())
+    }
+    for f in failures { logLine("vigil analyze: \(f)") }
     return failures.isEmpty ? .ok : .runtimeFailure
 }
 
