@@ -15,7 +15,8 @@ let analyzeHelp = """
                        csv: the names `vigil generate --format` writes (`sshd` is accepted as
                        auth's old name)
       --json           the same report as one JSON document
-      --host NAME      host of lines that name none (default: each file's base name)
+      --host NAME      host of lines that name none (default: this machine's name, as in
+                       follow and serve's [input.file])
       --config FILE    rule thresholds and windows from a vigil config file
       --top N          length of the top lists (default 10)
 
@@ -69,10 +70,10 @@ func analyze(_ args: [String]) -> ExitCode {
     }
     guard let config = loadConfig(configPath, command: "analyze") else { return .usage }
     var analysis = LogAnalysis(settings: DetectionSettings(config: config),
-                               options: .init(format: format, host: host, referenceTime: Posix.wallClock(), top: top),
+                               options: .init(format: format, referenceTime: Posix.wallClock(), top: top),
                                parser: SyslogParser(utcOffsetSeconds: config.server.timezoneOffsetSeconds),
                                ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures))
-    let failures = LogFiles.analyze(paths, into: &analysis)
+    let failures = LogFiles.analyze(paths, host: Posix.fileHost(host), into: &analysis)
     let skipped = failures.filter(\.skipped)
     if skipped.count < paths.count {
         var report = analysis.report()

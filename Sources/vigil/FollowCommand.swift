@@ -74,7 +74,7 @@ func follow(_ args: [String]) -> ExitCode {
     var settings = DetectionSettings(config: config)
     if let threshold { settings[.httpHighTraffic].threshold = threshold }
     if let window { settings[.httpHighTraffic].windowMicroseconds = window.microseconds }
-    let follower = Follower(paths: paths, settings: settings, host: host ?? Posix.machineName(),
+    let follower = Follower(paths: paths, settings: settings, host: Posix.fileHost(host),
                             start: fromStart ? .beginning : .end,
                             parser: SyslogParser(utcOffsetSeconds: config.server.timezoneOffsetSeconds),
                             output: printOut, notice: logLine)

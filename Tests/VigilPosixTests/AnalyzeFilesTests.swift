@@ -21,7 +21,7 @@ import VigilCore
         write(dir + "/a.log", #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1"# + "\n")
         write(dir + "/b.log", "")
         var a = analysis()
-        let failures = LogFiles.analyze([dir + "/a.log", dir + "/missing.log", dir + "/b.log"], into: &a)
+        let failures = LogFiles.analyze([dir + "/a.log", dir + "/missing.log", dir + "/b.log"], host: "h", into: &a)
         #expect(failures == [LogFiles.Failure(path: dir + "/missing.log", reason: .system(SystemError("open \(dir)/missing.log", errno: ENOENT)),
                                               skipped: true)])
         #expect(failures.first?.description == "\(dir)/missing.log: No such file or directory (skipped)")
@@ -45,7 +45,7 @@ import VigilCore
         write(dir + "/short", "\u{1F}")
         mkdir(dir + "/sub", 0o755)
         var a = analysis()
-        let failures = LogFiles.analyze([dir + "/auth.log.2", dir + "/a.log", dir + "/sub", dir + "/short"], into: &a)
+        let failures = LogFiles.analyze([dir + "/auth.log.2", dir + "/a.log", dir + "/sub", dir + "/short"], host: "h", into: &a)
         #expect(failures.map(\.path) == [dir + "/auth.log.2", dir + "/sub"])
         #expect(failures.allSatisfy { $0.skipped })
         #expect(failures.map(\.description) == [
@@ -78,7 +78,7 @@ import VigilCore
             paths.append(path)
         }
         var a = analysis()
-        #expect(LogFiles.analyze(paths, into: &a).isEmpty)
+        #expect(LogFiles.analyze(paths, host: "h", into: &a).isEmpty)
         let r = a.report()
         #expect(r.lateEvents == 0)
         #expect(r.crossHost.count == 1 && r.crossHost[0].hosts == ["web1", "web2", "web3"])

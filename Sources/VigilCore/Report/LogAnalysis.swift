@@ -12,8 +12,6 @@ public struct LogAnalysis {
     public struct Options: Sendable {
         /// The format of every source; nil detects it per source from its first readable line.
         public var format: LogFormat?
-        /// The host of lines that name none (access logs, summaries); nil uses each source's own.
-        public var host: String?
         /// Resolves year-less syslog timestamps and stands in for a time before any line has one.
         public var referenceTime: Timestamp
         /// How many invalid lines per source are quoted in the report.
@@ -21,9 +19,8 @@ public struct LogAnalysis {
         /// How many entries the "top" lists keep.
         public var top: Int
 
-        public init(format: LogFormat? = nil, host: String? = nil, referenceTime: Timestamp,
-                    invalidExamples: Int = 5, top: Int = 10) {
-            self.format = format; self.host = host; self.referenceTime = referenceTime
+        public init(format: LogFormat? = nil, referenceTime: Timestamp, invalidExamples: Int = 5, top: Int = 10) {
+            self.format = format; self.referenceTime = referenceTime
             self.invalidExamples = invalidExamples; self.top = top
         }
     }
@@ -125,10 +122,10 @@ public struct LogAnalysis {
                             hostName: { names.table.name(of: $0) })
     }
 
-    /// Registers an input named `name` whose lines without a host belong to `host`
-    /// (unless `options.host` says otherwise); returns its index for `feed`.
+    /// Registers an input named `name` whose lines without a host belong to `host`; returns its
+    /// index for `feed`.
     public mutating func addSource(name: String, host: String) -> Int {
-        let id = intern(options.host ?? host)
+        let id = intern(host)
         sources.append(Source(name: name, host: id, format: options.format, reference: options.referenceTime))
         return sources.count - 1
     }

@@ -139,11 +139,11 @@ public enum LogFiles {
         }
     }
 
-    /// Analyses every readable path into `analysis` (sources named by path, hosts by the file's
-    /// base name unless the analysis says otherwise) and marks the end of the input
+    /// Analyses every readable path into `analysis` (sources named by path, lines that name no
+    /// host under `host`, see `Posix.fileHost`) and marks the end of the input
     /// (`LogAnalysis.finish()`); returns the inputs that failed, in the order given. An input
     /// that cannot be opened or starts with gzip's magic bytes is skipped whole.
-    public static func analyze(_ paths: [String], into analysis: inout LogAnalysis) -> [Failure] {
+    public static func analyze(_ paths: [String], host: String, into analysis: inout LogAnalysis) -> [Failure] {
         defer { analysis.finish() }
         var failures: [Failure] = []
         var cursors: [Cursor] = []
@@ -154,7 +154,7 @@ public enum LogFiles {
                     failures.append(Failure(path: path, reason: .gzip, skipped: true))
                     continue
                 }
-                let source = analysis.addSource(name: path, host: hostName(forPath: path))
+                let source = analysis.addSource(name: path, host: host)
                 cursors.append(Cursor(reader: reader, source: source))
             } catch {
                 failures.append(Failure(path: path, reason: .system(error), skipped: true))
@@ -180,13 +180,6 @@ public enum LogFiles {
             }
         }
         return failures.sorted { a, b in (paths.firstIndex(of: a.path) ?? 0) < (paths.firstIndex(of: b.path) ?? 0) }
-    }
-
-    /// The default host of a file's lines that name none: its base name (`stdin` for `-`).
-    public static func hostName(forPath path: String) -> String {
-        if path == "-" { return "stdin" }
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
     }
 
     struct Cursor {
