@@ -12,8 +12,8 @@ let analyzeHelp = """
     Several files are merged in time order. Invalid lines are skipped and counted.
 
       --format F       auto (default: detected per file), syslog, auth, sessions, clf, combined,
-                       csv: the names `vigil generate --format` writes (`sshd` is accepted as
-                       auth's old name)
+                       csv: the names `vigil generate --format` writes (the old names `sshd`
+                       and `rfc5424` are accepted for auth and syslog)
       --json           the same report as one JSON document
       --host NAME      host of lines that name none (default: this machine's name, as in
                        follow and serve's [input.file])

@@ -18,8 +18,8 @@ let generateHelp = """
                          http: spike, scan, errors      sessions: repeat, long-session
       --format F       ssh: auth (default), syslog; http: combined (default), clf, csv, syslog;
                        sessions: sessions (default), syslog. syslog is one RFC 5424 message per
-                       line, the only format with --to (`rfc5424` is accepted as its old name).
-                       The same names as `vigil analyze --format`.
+                       line, the only format with --to. The names of `vigil analyze --format`
+                       (the old names `rfc5424` and `sshd` are accepted for syslog and auth).
       --seed N         random seed (default 1)
       --start TIME     event time of the first line: RFC 3339 (2026-01-01T00:00:00Z), a UTC day
                        (2026-01-01) or Unix seconds (default 2026-01-01T00:00:00Z; with --to, now)
