@@ -10,7 +10,8 @@
 #   - load-generator: exactly the alerts the README lists: http_high_traffic for host-01..03
 #     and for all hosts, then ssh_bruteforce for 203.0.113.10 on host-01.
 # Also `vigil analyze` on the inputs a new user tries: a gzip-compressed file (one line naming
-# zcat, exit 1), only missing files (no report, exit 1), and generate --start in RFC 3339.
+# zcat, exit 1), only missing files (no report, exit 1), generate --start in RFC 3339, and
+# follow's default file.
 # The blocks use the default ports, 5514 (TCP and UDP) and 8514 (the API), on loopback: when
 # something else holds one of them the part fails saying so, instead of running. Every run is
 # bounded by timeout; whatever a block leaves running is killed with its process group.
@@ -149,3 +150,16 @@ if [ "$rc" = 2 ] && grep -qF 'vigil generate: --start must be an RFC 3339 time (
 else
     fail "generate --start with neither form: one clear line, exit 2" "exit $rc: $(cat "$RM/start.err")"
 fi
+
+# --- follow without a FILE follows Debian's nginx access log (the README's Commands table)
+
+"$VIGIL" follow --interval 60s >/dev/null 2>"$RM/follow.err" &
+FOLLOW_PID=$!
+EXTRA_PIDS+=("$FOLLOW_PID")
+# It says at once what it follows or waits for, or (no /var/log/nginx) refuses the path in one line.
+if wait_for 5 grep -q '/var/log/nginx/access\.log' "$RM/follow.err"; then
+    pass "follow without a FILE follows /var/log/nginx/access.log ($(head -n 1 "$RM/follow.err"))"
+else
+    fail "follow without a FILE follows /var/log/nginx/access.log" "$(head -n 3 "$RM/follow.err")"
+fi
+stop_pid "$FOLLOW_PID" 5 >/dev/null
