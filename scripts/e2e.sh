@@ -16,7 +16,9 @@
 # vigils, a sender's clock an hour ahead, descriptor floods under prlimit, and terminal escapes;
 # scripts/e2e/durability.sh: a full disk on a tmpfs, datagrams ended by LF, follow on files it
 # cannot read; and scripts/e2e/api.sh: the HTTP API's bearer token, queries, refused host names,
-# oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients.
+# oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients;
+# and scripts/e2e/readme.sh: the README's quick tour and load-generator commands, taken from
+# README.md and run as pasted, and analyze on gzip-compressed and missing inputs.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
@@ -667,8 +669,13 @@ fi
 # shellcheck source=scripts/e2e/api.sh
 . "$ROOT/scripts/e2e/api.sh"
 
+# --- the README's commands, as a user pastes them
+
+# shellcheck source=scripts/e2e/readme.sh
+. "$ROOT/scripts/e2e/readme.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2
