@@ -17,9 +17,11 @@
 # scripts/e2e/durability.sh: a full disk on a tmpfs, datagrams ended by LF, follow on files it
 # cannot read; and scripts/e2e/api.sh: the HTTP API's bearer token, queries, refused host names,
 # oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients;
+# scripts/e2e/readme.sh: the README's quick tour and load-generator commands, taken from
+# README.md and run as pasted, and analyze on gzip-compressed and missing inputs;
 # scripts/e2e/install.sh: scripts/install.sh into a temporary prefix (static binary, --version,
 # idempotency, systemd-analyze verify) and the Dockerfile's build stage on a clean git archive;
-# scripts/e2e/deploy.sh: scripts/deploy.sh over ssh to a private sshd, below a temporary root.
+# and scripts/e2e/deploy.sh: scripts/deploy.sh over ssh to a private sshd, below a temporary root.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
@@ -670,6 +672,11 @@ fi
 # shellcheck source=scripts/e2e/api.sh
 . "$ROOT/scripts/e2e/api.sh"
 
+# --- the README's commands, as a user pastes them
+
+# shellcheck source=scripts/e2e/readme.sh
+. "$ROOT/scripts/e2e/readme.sh"
+
 # --- install, Docker build, deploy
 
 # shellcheck source=scripts/e2e/install.sh
@@ -678,7 +685,7 @@ fi
 . "$ROOT/scripts/e2e/deploy.sh"
 
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2

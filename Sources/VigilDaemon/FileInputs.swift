@@ -16,7 +16,7 @@ public final class FileInputs {
     private var savedText = ""
 
     /// Opens nothing yet: files are read on the first `check`. Lines without a host of their
-    /// own are filed under `input.host`, or this machine's name when that is empty.
+    /// own are filed under `Posix.fileHost(input.host)`.
     public init(input: VigilConfig.FileInput, dataDirectory: String, collector: Collector, loop: EventLoop,
                 log: @escaping (String) -> Void) throws(SystemError) {
         self.collector = collector
@@ -27,7 +27,7 @@ public final class FileInputs {
             if let (identity, offset) = saved[path] { return FileTailer(path: path, start: .saved(identity, offset: offset)) }
             return FileTailer(path: path, start: input.fromBeginning ? .beginning : .end)
         }
-        host = collector.hosts.table.intern(input.host.isEmpty ? Posix.machineName() : input.host)
+        host = collector.hosts.table.intern(Posix.fileHost(input.host))
         if !tailers.isEmpty {
             watcher = try DirectoryWatcher(paths: input.paths, loop: loop) { [unowned self] now in self.check(now: now) }
         }

@@ -11,14 +11,21 @@ let analyzeHelp = """
     timeline of every alert the rules would have raised (driven by the logs' own timestamps).
     Several files are merged in time order. Invalid lines are skipped and counted.
 
-      --format F       auto (default: detected per file), syslog, sshd, sessions, clf, combined, csv
+      --format F       auto (default: detected per file), syslog, auth, sessions, clf, combined,
+                       csv: the names `vigil generate --format` writes (the old names `sshd`
+                       and `rfc5424` are accepted for auth and syslog)
       --json           the same report as one JSON document
-      --host NAME      host of lines that name none (default: each file's base name)
+      --host NAME      host of lines that name none (default: this machine's name, as in
+                       follow and serve's [input.file])
       --config FILE    rule thresholds and windows from a vigil config file
       --top N          length of the top lists (default 10)
 
-    Exit status: 0 ok, 1 a file could not be read to its end, 2 usage error or a file that
-    could not be opened (reported after the others were analysed).
+    An input that cannot be opened, or is gzip-compressed (`zcat FILE | vigil analyze -`), is
+    skipped: the report covers the others and lists it; each bad input is one line on stderr.
+    When no input can be read there is no report.
+
+    Exit status: 0 every input was read to its end; 1 an input was skipped or cut short by a
+    read error (the report, if any, covers the rest); 2 usage or config error.
 
     """
 
@@ -38,8 +45,8 @@ func analyze(_ args: [String]) -> ExitCode {
         case "--json": json = true
         case "--format":
             guard let v = arguments.value(for: arg) else { return .usage }
-            if v == "auto" { format = nil } else if let f = LogFormat(rawValue: v) { format = f } else {
-                logLine("vigil analyze: --format must be auto, " + LogFormat.allCases.map(\.rawValue).joined(separator: ", ") + "; got `\(v)`")
+            if v == "auto" { format = nil } else if let f = LogFormat(name: v) { format = f } else {
+                logLine("vigil analyze: --format must be auto, \(LogFormat.names); got `\(v)`")
                 return .usage
             }
         case "--host":
@@ -63,14 +70,17 @@ func analyze(_ args: [String]) -> ExitCode {
     }
     guard let config = loadConfig(configPath, command: "analyze") else { return .usage }
     var analysis = LogAnalysis(settings: DetectionSettings(config: config),
-                               options: .init(format: format, host: host, referenceTime: Posix.wallClock(), top: top),
+                               options: .init(format: format, referenceTime: Posix.wallClock(), top: top),
                                parser: SyslogParser(utcOffsetSeconds: config.server.timezoneOffsetSeconds),
                                ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures))
-    let failures = LogFiles.analyze(paths, into: &analysis)
-    let report = analysis.report()
-    printOut(json ? report.json() : report.text())
-    for f in failures { logLine("vigil analyze: \(f.path): \(f.error)") }
-    if failures.contains(where: { $0.error.call.hasPrefix("open") }) { return .usage }
+    let failures = LogFiles.analyze(paths, host: Posix.fileHost(host), into: &analysis)
+    let skipped = failures.filter(\.skipped)
+    if skipped.count < paths.count {
+        var report = analysis.report()
+        report.skipped = skipped.map { AnalysisReport.SkippedInput(name: $0.path, reason: $0.why) }
+        printOut(json ? report.json() : report.text())
+    }
+    for f in failures { logLine("vigil analyze: \(f)") }
     return failures.isEmpty ? .ok : .runtimeFailure
 }
 

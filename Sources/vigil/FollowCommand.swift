@@ -6,7 +6,7 @@ let followHelp = """
     usage: vigil follow [FILE...] [--threshold HITS_PER_S] [--window DURATION] [--interval DURATION]
                         [--host NAME] [--config FILE] [--from-start]
 
-    Follows growing log files (default /var/log/access.log) like `tail -F`: survives rename
+    Follows growing log files (default /var/log/nginx/access.log) like `tail -F`: survives rename
     rotation and copytruncate, waits for a file that does not exist yet. Prints alerts as they
     fire and recover, and a stats block (hits, sections, status classes, clients, ssh) every
     interval. Access logs, auth.log and any syslog file work. Ctrl-C stops it.
@@ -63,7 +63,7 @@ func follow(_ args: [String]) -> ExitCode {
             paths.append(arg)
         }
     }
-    if paths.isEmpty { paths = ["/var/log/access.log"] }
+    if paths.isEmpty { paths = ["/var/log/nginx/access.log"] }
     for path in paths {
         if let reason = unfollowableReason(path) {
             logLine("vigil follow: \(reason)")
@@ -74,7 +74,7 @@ func follow(_ args: [String]) -> ExitCode {
     var settings = DetectionSettings(config: config)
     if let threshold { settings[.httpHighTraffic].threshold = threshold }
     if let window { settings[.httpHighTraffic].windowMicroseconds = window.microseconds }
-    let follower = Follower(paths: paths, settings: settings, host: host ?? Posix.machineName(),
+    let follower = Follower(paths: paths, settings: settings, host: Posix.fileHost(host),
                             start: fromStart ? .beginning : .end,
                             parser: SyslogParser(utcOffsetSeconds: config.server.timezoneOffsetSeconds),
                             output: printOut, notice: logLine)

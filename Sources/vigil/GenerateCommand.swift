@@ -4,7 +4,7 @@ import VigilPosix
 
 let generateHelp = """
     usage: vigil generate ssh|http|sessions [--count N] [--rate N] [--hosts N] [--attack SCENARIO]...
-                          [--format F] [--seed N] [--start UNIX_SECONDS] [--to udp://H:P|tcp://H:P]
+                          [--format F] [--seed N] [--start TIME] [--to udp://H:P|tcp://H:P]
                           [--connections N] [--out FILE]
 
     Writes realistic traffic (normal users plus attack scenarios) as log lines, to standard
@@ -16,11 +16,13 @@ let generateHelp = """
       --attack S       add a scenario (repeatable or comma-separated):
                          ssh: bruteforce, distributed, long-session, repeat
                          http: spike, scan, errors      sessions: repeat, long-session
-      --format F       ssh: auth (default), rfc5424; http: combined (default), clf, csv, rfc5424;
-                       sessions: sessions (default), rfc5424. With --to: rfc5424.
+      --format F       ssh: auth (default), syslog; http: combined (default), clf, csv, syslog;
+                       sessions: sessions (default), syslog. syslog is one RFC 5424 message per
+                       line, the only format with --to. The names of `vigil analyze --format`
+                       (the old names `rfc5424` and `sshd` are accepted for syslog and auth).
       --seed N         random seed (default 1)
-      --start T        event time of the first line, Unix seconds (default 2026-01-01T00:00:00Z;
-                       with --to, now)
+      --start TIME     event time of the first line: RFC 3339 (2026-01-01T00:00:00Z), a UTC day
+                       (2026-01-01) or Unix seconds (default 2026-01-01T00:00:00Z; with --to, now)
       --to URL         send each line as one syslog message: udp://HOST:PORT or tcp://HOST:PORT
                        (octet-counted); HOST is an IP address or localhost
       --connections N  parallel connections for --to (default 4 for tcp, 1 for udp)
@@ -38,9 +40,9 @@ func generate(_ args: [String]) -> ExitCode {
         return .usage
     }
     var options = TrafficGenerator.Options(kind: kind)
-    var format: TrafficGenerator.Format?
+    var format: LogFormat?
     var rate = 0
-    var start: Int64?
+    var start: Timestamp?
     var target: SyslogSender.Target?
     var connections: Int?
     var outPath: String?
@@ -62,8 +64,11 @@ func generate(_ args: [String]) -> ExitCode {
             options.seed = n
         case "--start":
             guard let v = arguments.value(for: arg) else { return .usage }
-            guard let n = Int64(v), n >= 0 else { logLine("vigil generate: --start must be Unix seconds, got `\(v)`"); return .usage }
-            start = n
+            guard let t = TrafficGenerator.Options.startTime(v) else {
+                logLine("vigil generate: --start must be an RFC 3339 time (2026-01-01T00:00:00Z), a day (2026-01-01) or Unix seconds, got `\(v)`")
+                return .usage
+            }
+            start = t
         case "--attack":
             guard let v = arguments.value(for: arg) else { return .usage }
             for name in v.split(separator: ",") {
@@ -76,9 +81,8 @@ func generate(_ args: [String]) -> ExitCode {
             }
         case "--format":
             guard let v = arguments.value(for: arg) else { return .usage }
-            guard let f = TrafficGenerator.Format(rawValue: v) else {
-                logLine("vigil generate: --format must be one of "
-                    + TrafficGenerator.Format.allCases.map(\.rawValue).joined(separator: ", ") + "; got `\(v)`")
+            guard let f = LogFormat(name: v) else {
+                logLine("vigil generate: --format must be one of \(LogFormat.names); got `\(v)`")
                 return .usage
             }
             format = f
@@ -103,12 +107,12 @@ func generate(_ args: [String]) -> ExitCode {
         logLine("vigil generate: give --to or --out, not both")
         return .usage
     }
-    options.format = format ?? (target != nil ? .rfc5424 : .default(for: kind))
-    if target != nil && options.format != .rfc5424 {
-        logLine("vigil generate: --to sends syslog messages; use --format rfc5424 (the default with --to)")
+    options.format = format ?? (target != nil ? .syslog : TrafficGenerator.defaultFormat(for: kind))
+    if target != nil && options.format != .syslog {
+        logLine("vigil generate: --to sends syslog messages; use --format syslog (the default with --to)")
         return .usage
     }
-    if let start { options.start = Timestamp(seconds: start) } else if target != nil {
+    if let start { options.start = start } else if target != nil {
         options.start = Timestamp(seconds: Posix.wallClock().seconds)
     }
     if let problem = options.problem() {

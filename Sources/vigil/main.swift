@@ -41,7 +41,7 @@ let usage = """
       serve [--config FILE] [flags]   run the collector (syslog over UDP and TCP, per-host storage)
       check-config FILE               validate a config file; print every error with its line
       analyze FILE... [--json]        offline report over log files (`-` = stdin)
-      follow [FILE...]                live monitor of growing files (default /var/log/access.log)
+      follow [FILE...]                live monitor of growing files (default /var/log/nginx/access.log)
       generate ssh|http|sessions      realistic test traffic, to stdout, a file or --to a collector
       help                            show this help
       --version                       print the version (`vigil X.Y.Z`); also `vigil version`

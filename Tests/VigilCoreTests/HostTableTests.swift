@@ -18,10 +18,39 @@ import Testing
 
     @Test func namesDifferingOnlyPastTheFirstWordOrInLengthAreDistinct() {
         var table = HostTable(seed: 7)
-        let names = ["", "a", "a\u{0}", "abcdefgh", "abcdefghi", "abcdefgh\u{0}", "ABCDEFGH", "web1", "web1 "]
+        let names = ["a", "a_", "abcdefgh", "abcdefghi", "abcdefgh_", "abcdefgi", "web1", "web1.", "web1-1"]
         let ids = names.map { table.intern($0) }
         #expect(Set(ids).count == names.count)
         #expect(names.map { table.intern($0) } == ids)
+    }
+
+    /// One host, one name: every spelling is the host of its sanitized name (`HostName`), which
+    /// is the name alerts, the store and the reports show; a new odd spelling costs one lookup.
+    @Test func everySpellingOfANameIsOneHost() {
+        var table = HostTable(seed: 9)
+        let web1 = table.intern("WEB1")
+        #expect(["web1", "Web1", "WEB1", "wEb1"].map { table.intern($0) } == [web1, web1, web1, web1])
+        #expect(table.name(of: web1) == "web1" && table.count == 1)
+        #expect(table.id(of: "Web1") == web1 && table.id(of: "web1") == web1 && table.id(of: "WeB1") == nil)
+        let odd = ["a/b", "a b", "", "..", "Caf\u{E9}", "x\u{1b}[2J"].map { table.intern($0) }
+        #expect(odd.map { table.name(of: $0) } == ["a_b", "a_b", "_", "_", "caf__", "x__2j"])
+        #expect(table.intern("a_b") == odd[0] && table.intern("_") == odd[2])
+        #expect(table.count == 5)
+    }
+
+    /// Aliases are bounded like names: a flood of spellings of one host adds at most `maxHosts`
+    /// aliases and still resolves each to the host.
+    @Test func aliasesAreBounded() {
+        var table = HostTable(seed: 3, maxHosts: 4)
+        let host = table.intern("abcdefghijkl")
+        var spelled: [HostID] = []
+        for mask in 0..<4096 {
+            let name = String(decoding: "abcdefghijkl".utf8.enumerated().map { mask & (1 << $0.offset) != 0 ? $0.element - 32 : $0.element },
+                              as: UTF8.self)
+            spelled.append(table.intern(name))
+        }
+        #expect(Set(spelled) == [host] && table.count == 1)
+        #expect(table.intern("ABCDEFGHIJKL") == host)
     }
 
     @Test func namesBeyondTheCapShareTheOverflowHost() {

@@ -7,19 +7,19 @@ import VigilTestSupport
     let now = CivilDateTime(year: 2026, month: 11, day: 25).timestamp()
 
     func run(_ files: [(String, [String])], format: LogFormat? = nil, host: String? = nil) -> AnalysisReport {
-        var a = LogAnalysis(settings: DetectionSettings(), options: .init(format: format, host: host, referenceTime: now))
+        var a = LogAnalysis(settings: DetectionSettings(), options: .init(format: format, referenceTime: now))
         for (name, lines) in files {
-            let source = a.addSource(name: name, host: name)
+            let source = a.addSource(name: name, host: host ?? name)
             for line in lines { Array(line.utf8).withUnsafeBytes { a.feed($0, source: source) } }
         }
         return a.report()
     }
 
     @Test(arguments: [
-        ("2026-11-22T23:06:43.957518+00:00 vm sshd[18419]: Accepted password for u from 127.0.0.1 port 59700 ssh2", LogFormat.sshd),
-        ("<38>1 2026-11-22T23:06:43Z vm sshd 18419 - - Failed password for u from 10.0.0.1 port 1 ssh2", .sshd),
+        ("2026-11-22T23:06:43.957518+00:00 vm sshd[18419]: Accepted password for u from 127.0.0.1 port 59700 ssh2", LogFormat.auth),
+        ("<38>1 2026-11-22T23:06:43Z vm sshd 18419 - - Failed password for u from 10.0.0.1 port 1 ssh2", .auth),
         ("Nov 22 23:06:42 vm cron[1]: (root) CMD (true)", .syslog),
-        ("Failed password for root from 10.0.0.1 port 22 ssh2", .sshd),
+        ("Failed password for root from 10.0.0.1 port 22 ssh2", .auth),
         ("80.112.125.122 : 18/07/22 01:06 - 18/07/22 01:18", .sessions),
         (#"127.0.0.1 - - [22/Nov/2026:23:06:35 +0000] "GET / HTTP/1.1" 200 43"#, .clf),
         (#"127.0.0.1 - - [22/Nov/2026:23:06:35 +0000] "GET / HTTP/1.1" 200 43 "-" "curl/7.88.1""#, .combined),
@@ -148,8 +148,8 @@ import VigilTestSupport
     @Test func realAuthLogSample() {
         let text = String(decoding: Fixtures.sample("sshd-normal-auth.log"), as: UTF8.self)
         let r = run([("auth.log", text.split(separator: "\n").map(String.init))])
-        #expect(r.sources[0].format == .sshd && r.invalidLines == 0)
-        #expect(r.lines == [.init(host: "vm", format: .sshd, lines: 62)])
+        #expect(r.sources[0].format == .auth && r.invalidLines == 0)
+        #expect(r.lines == [.init(host: "vm", format: .auth, lines: 62)])
         #expect(r.ssh.sessions == 3)
         #expect(r.ssh.repeatedIPs.map(\.count) == [3])
         #expect(r.bruteForce.count == 1 && r.bruteForce[0].ip == IPAddress(127, 0, 0, 1))
@@ -175,19 +175,20 @@ import VigilTestSupport
         let auth = Array(repeating: failure, count: 6) + ["garbage \u{1b}]0;title\u{7}\nFAKE invalid line"]
         let access = (0..<2).map { _ in #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /a\#u{1b}[31m/x HTTP/1.1" 200 1"# }
         let r = run([("evil\u{1b}[2J\nFAKE.log", auth), ("web\u{1b}[1m", access)])
-        #expect(r.bruteForce.count == 1 && r.bruteForce[0].host == "evil\u{1b}[2J\nFAKE.log")
+        // The file name is the host here: as a host it is sanitized (`HostName`), as a source escaped.
+        #expect(r.bruteForce.count == 1 && r.bruteForce[0].host == "evil__2j_fake.log")
         let text = r.text()
         let lines = text.split(separator: "\n")
         #expect(!text.utf8.contains(0x1B))
         #expect(!lines.contains { $0.hasPrefix("FAKE") })
-        for shown in [#"evil\x1b[2J\nFAKE.log: sshd, 7 lines, 1 invalid"#,
+        for shown in [#"evil\x1b[2J\nFAKE.log: auth, 7 lines, 1 invalid"#,
                       #"  invalid line 7: garbage \x1b]0;title\x07\nFAKE invalid line"#,
-                      #"evil\x1b[2J\nFAKE.log sshd: 6"#,
-                      #"hits per host: web\x1b[1m 2"#,
+                      #"evil__2j_fake.log auth: 6"#,
+                      #"hits per host: web__1m 2"#,
                       #"top sections: /a\x1b[31m 2"#] {
             #expect(lines.contains { $0 == shown }, "missing \(shown)")
         }
-        #expect(lines.contains { $0.hasPrefix("  ") && $0.hasSuffix(#" on evil\x1b[2J\nFAKE.log within 10m"#) })
+        #expect(lines.contains { $0.hasPrefix("  ") && $0.hasSuffix(#" on evil__2j_fake.log within 10m"#) })
         #expect(!r.json().utf8.contains { $0 < 0x20 && $0 != 0x0A })
     }
 }

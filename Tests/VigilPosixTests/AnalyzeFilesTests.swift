@@ -21,13 +21,44 @@ import VigilCore
         write(dir + "/a.log", #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1"# + "\n")
         write(dir + "/b.log", "")
         var a = analysis()
-        let failures = LogFiles.analyze([dir + "/a.log", dir + "/missing.log", dir + "/b.log"], into: &a)
-        #expect(failures.map(\.path) == [dir + "/missing.log"])
-        #expect(failures.first?.error.errno == ENOENT)
+        let failures = LogFiles.analyze([dir + "/a.log", dir + "/missing.log", dir + "/b.log"], host: "h", into: &a)
+        #expect(failures == [LogFiles.Failure(path: dir + "/missing.log", reason: .system(SystemError("open \(dir)/missing.log", errno: ENOENT)),
+                                              skipped: true)])
+        #expect(failures.first?.description == "\(dir)/missing.log: No such file or directory (skipped)")
         let r = a.report()
         #expect(r.sources.map(\.name) == [dir + "/a.log", dir + "/b.log"])
         #expect(r.sources.map(\.lines) == [1, 0])
         #expect(r.http.hits == 1)
+    }
+
+    /// A gzip-compressed file (by its magic bytes, whatever its name) is skipped whole with the
+    /// command that reads it; a directory is skipped too; the others are analysed.
+    @Test func gzipAndDirectoriesAreSkippedWithOneLineEach() throws {
+        let dir = TemporaryDirectory().path
+        write(dir + "/a.log", #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1"# + "\n")
+        // The first bytes of `echo x | gzip`.
+        write(dir + "/auth.log.2", "\u{1F}")
+        let fd = open(dir + "/auth.log.2", O_WRONLY | O_APPEND)
+        var rest: [UInt8] = [0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03]
+        _ = Glibc.write(fd, &rest, rest.count)
+        Glibc.close(fd)
+        write(dir + "/short", "\u{1F}")
+        mkdir(dir + "/sub", 0o755)
+        var a = analysis()
+        let failures = LogFiles.analyze([dir + "/auth.log.2", dir + "/a.log", dir + "/sub", dir + "/short"], host: "h", into: &a)
+        #expect(failures.map(\.path) == [dir + "/auth.log.2", dir + "/sub"])
+        #expect(failures.allSatisfy { $0.skipped })
+        #expect(failures.map(\.description) == [
+            "\(dir)/auth.log.2 is gzip-compressed; run: zcat \(dir)/auth.log.2 | vigil analyze -",
+            "\(dir)/sub: Is a directory (skipped)",
+        ])
+        #expect(failures.map(\.why) == ["gzip-compressed", "Is a directory"])
+        var r = a.report()
+        #expect(r.sources.map(\.name) == [dir + "/a.log", dir + "/short"])
+        #expect(r.http.hits == 1)
+        r.skipped = failures.map { AnalysisReport.SkippedInput(name: $0.path, reason: $0.why) }
+        #expect(r.text().contains("\n\(dir)/sub: skipped, Is a directory\n"))
+        #expect(r.json().contains(#""skipped":[{"name":"\#(dir)/auth.log.2","reason":"gzip-compressed"},"#))
     }
 
     /// Three hosts' auth logs, each only two failures from one address: only merged in time
@@ -47,7 +78,7 @@ import VigilCore
             paths.append(path)
         }
         var a = analysis()
-        #expect(LogFiles.analyze(paths, into: &a).isEmpty)
+        #expect(LogFiles.analyze(paths, host: "h", into: &a).isEmpty)
         let r = a.report()
         #expect(r.lateEvents == 0)
         #expect(r.crossHost.count == 1 && r.crossHost[0].hosts == ["web1", "web2", "web3"])

@@ -19,16 +19,16 @@ import VigilCore
         return a.report()
     }
 
-    static let cases: [(TrafficGenerator.Kind, TrafficGenerator.Format, [TrafficGenerator.Scenario])] = [
+    static let cases: [(TrafficGenerator.Kind, LogFormat, [TrafficGenerator.Scenario])] = [
         (.ssh, .auth, []), (.ssh, .auth, [.bruteforce]), (.ssh, .auth, [.distributed]), (.ssh, .auth, [.longSession]),
-        (.ssh, .rfc5424, [.repeatAccess]), (.ssh, .auth, [.bruteforce, .distributed, .longSession, .repeatAccess]),
+        (.ssh, .syslog, [.repeatAccess]), (.ssh, .auth, [.bruteforce, .distributed, .longSession, .repeatAccess]),
         (.http, .combined, []), (.http, .combined, [.spike]), (.http, .clf, [.scan]), (.http, .csv, [.errors]),
-        (.http, .rfc5424, [.spike, .scan, .errors]),
-        (.sessions, .sessions, []), (.sessions, .sessions, [.repeatAccess]), (.sessions, .rfc5424, [.repeatAccess]),
+        (.http, .syslog, [.spike, .scan, .errors]),
+        (.sessions, .sessions, []), (.sessions, .sessions, [.repeatAccess]), (.sessions, .syslog, [.repeatAccess]),
     ]
 
     @Test(arguments: cases)
-    func findsExactlyTheScenariosGenerated(kind: TrafficGenerator.Kind, format: TrafficGenerator.Format,
+    func findsExactlyTheScenariosGenerated(kind: TrafficGenerator.Kind, format: LogFormat,
                                            scenarios: [TrafficGenerator.Scenario]) {
         let options = TrafficGenerator.Options(kind: kind, format: format, count: 20_000, hosts: 3, scenarios: scenarios, seed: 7)
         #expect(options.problem() == nil)
@@ -40,6 +40,32 @@ import VigilCore
         // One incident per scenario and scope: the spike fires for its host and for all hosts.
         let firings = r.alerts.filter { $0.state == .firing }.count
         #expect(firings == scenarios.reduce(0) { $0 + ($1 == .spike ? 2 : $1.expectedRules(kind: kind).count) })
+    }
+
+    /// One name per format in both commands: what `generate --format F` writes, `analyze` detects
+    /// as F (an ssh log written as syslog is an auth log: its lines are sshd's), and `--format F`
+    /// is accepted by both; the old names are aliases.
+    @Test(arguments: LogFormat.allCases.flatMap { f in TrafficGenerator.Kind.allCases.filter { TrafficGenerator.canWrite($0, as: f) }.map { (f, $0) } })
+    func analyzeNamesWhatGenerateWrote(format: LogFormat, kind: TrafficGenerator.Kind) {
+        #expect(LogFormat(name: format.rawValue) == format)
+        let r = analyse(.init(kind: kind, format: format, count: 50))
+        #expect(r.sources[0].format == (format == .syslog && kind == .ssh ? .auth : format))
+    }
+
+    @Test func oldFormatNamesAreAliases() {
+        #expect(LogFormat(name: "sshd") == .auth)
+        #expect(LogFormat(name: "rfc5424") == .syslog)
+        #expect(LogFormat(name: "auto") == nil && LogFormat(name: "Auth") == nil)
+        #expect(LogFormat.names == "syslog, auth, sessions, clf, combined, csv")
+    }
+
+    @Test(arguments: [
+        ("1767225600", 1_767_225_600 as Int64?), ("0", 0), ("2026-01-01T00:00:00Z", 1_767_225_600),
+        ("2026-01-01T01:00:00+01:00", 1_767_225_600), ("2026-01-01T00:00:00.5Z", 1_767_225_600), ("2026-01-01", 1_767_225_600),
+        ("-1", nil), ("", nil), ("yesterday", nil), ("2026-13-01T00:00:00Z", nil), ("2026-01-01 00:00:00", nil), ("1767225600s", nil),
+    ])
+    func startTakesRFC3339OrUnixSeconds(text: String, seconds: Int64?) {
+        #expect(TrafficGenerator.Options.startTime(text)?.seconds == seconds)
     }
 
     @Test func aLongSessionInSummariesIsTheLongestSession() {
@@ -81,7 +107,7 @@ import VigilCore
         let (listener, bound) = try Sockets.bind(SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 0), type: Int32(SOCK_STREAM.rawValue))
         defer { close(listener) }
         let sender = try SyslogSender(target: .init(transport: .tcp, address: bound), connections: 2)
-        var g = TrafficGenerator(options: .init(kind: .http, format: .rfc5424, count: 200))
+        var g = TrafficGenerator(options: .init(kind: .http, format: .syslog, count: 200))
         var line: [UInt8] = []
         var sent: [[UInt8]] = []
         while g.next(into: &line) {

@@ -56,40 +56,31 @@ public struct TrafficGenerator {
         }
     }
 
-    /// How lines are written.
-    public enum Format: String, CaseIterable, Sendable {
-        /// rsyslog's auth.log: `2026-01-01T00:00:05.123456+00:00 host-01 sshd[2001]: …`.
-        case auth
-        case combined, clf, csv
-        /// Summary lines `IP : dd/mm/yy hh:mm - dd/mm/yy hh:mm`.
-        case sessions
-        /// One RFC 5424 message per line (what `--to` sends): sshd, nginx or summary payloads.
-        case rfc5424
-
-        /// The file format of each kind.
-        public static func `default`(for kind: Kind) -> Format {
-            switch kind {
-            case .ssh: return .auth
-            case .http: return .combined
-            case .sessions: return .sessions
-            }
+    /// The file format of each kind when none is asked for: `auth`, `combined`, `sessions`.
+    public static func defaultFormat(for kind: Kind) -> LogFormat {
+        switch kind {
+        case .ssh: return .auth
+        case .http: return .combined
+        case .sessions: return .sessions
         }
+    }
 
-        /// Whether lines of `kind` can be written in this format.
-        public func supports(_ kind: Kind) -> Bool {
-            switch self {
-            case .auth: return kind == .ssh
-            case .combined, .clf, .csv: return kind == .http
-            case .sessions: return kind == .sessions
-            case .rfc5424: return true
-            }
+    /// Whether lines of `kind` can be written in `format`: ssh as `auth`, http as `combined`,
+    /// `clf` or `csv`, summaries as `sessions`, and every kind as `syslog` (one RFC 5424
+    /// message per line, what `--to` sends: sshd, nginx or summary payloads).
+    public static func canWrite(_ kind: Kind, as format: LogFormat) -> Bool {
+        switch format {
+        case .auth: return kind == .ssh
+        case .combined, .clf, .csv: return kind == .http
+        case .sessions: return kind == .sessions
+        case .syslog: return true
         }
     }
 
     /// Everything that decides the output.
     public struct Options: Sendable {
         public var kind: Kind
-        public var format: Format
+        public var format: LogFormat
         /// Lines to write (at least the scenario lines).
         public var count: Int
         /// Hosts `host-01` … the traffic is spread over.
@@ -99,15 +90,22 @@ public struct TrafficGenerator {
         /// Event time of the first line.
         public var start: Timestamp
 
-        public init(kind: Kind, format: Format? = nil, count: Int = 1000, hosts: Int = 3, scenarios: [Scenario] = [],
+        public init(kind: Kind, format: LogFormat? = nil, count: Int = 1000, hosts: Int = 3, scenarios: [Scenario] = [],
                     seed: UInt64 = 1, start: Timestamp = Timestamp(seconds: 1_767_225_600)) {
-            self.kind = kind; self.format = format ?? .default(for: kind); self.count = count; self.hosts = hosts
+            self.kind = kind; self.format = format ?? TrafficGenerator.defaultFormat(for: kind); self.count = count; self.hosts = hosts
             self.scenarios = scenarios; self.seed = seed; self.start = start
+        }
+
+        /// The time `--start` names: Unix seconds, an RFC 3339 time (`2026-01-01T00:00:00Z`,
+        /// `2026-01-01T01:00:00+01:00`) or a UTC day (`2026-01-01`); nil for anything else.
+        public static func startTime(_ text: String) -> Timestamp? {
+            if let seconds = Int64(text) { return seconds >= 0 ? Timestamp(seconds: seconds) : nil }
+            return APITime.parse(text)
         }
 
         /// A one-line description of what is wrong with these options, or nil.
         public func problem() -> String? {
-            if !format.supports(kind) { return "--format \(format.rawValue) cannot write \(kind.rawValue) traffic" }
+            if !TrafficGenerator.canWrite(kind, as: format) { return "--format \(format.rawValue) cannot write \(kind.rawValue) traffic" }
             if count < 0 { return "--count must be at least 0" }
             if hosts < 1 || hosts > 999 { return "--hosts must be 1...999" }
             for s in scenarios where !s.kinds.contains(kind) {
@@ -378,7 +376,7 @@ public struct TrafficGenerator {
         let time = Timestamp(microseconds: p.time)
         switch p.line {
         case .ssh(let host, let pid, let message):
-            if options.format == .rfc5424 {
+            if options.format == .syslog {
                 out += "<38>1 ".utf8
                 time.appendRFC3339(to: &out, fractionalDigits: 6)
                 out.append(UInt8(ascii: " "))
@@ -411,7 +409,7 @@ public struct TrafficGenerator {
                 out.append(UInt8(ascii: ","))
                 appendDigits(bytes, width: 0, to: &out)
             default:
-                if options.format == .rfc5424 {
+                if options.format == .syslog {
                     out += "<190>1 ".utf8
                     time.appendRFC3339(to: &out, fractionalDigits: 6)
                     out.append(UInt8(ascii: " "))
@@ -434,7 +432,7 @@ public struct TrafficGenerator {
                 }
             }
         case .summary(let host, let ip, let start, let end):
-            if options.format == .rfc5424 {
+            if options.format == .syslog {
                 out += "<86>1 ".utf8
                 time.appendRFC3339(to: &out)
                 out.append(UInt8(ascii: " "))

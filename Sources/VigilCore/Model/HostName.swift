@@ -1,4 +1,7 @@
-/// Turns host names taken from the network into names that are safe on the file system.
+/// Turns host names taken from the network into names that are safe on the file system, and
+/// the one name a host has everywhere: `HostTable` interns every spelling under it, so `serve`
+/// (alerts, the store's directories, the API), `analyze` and `follow` name `WEB1` and `web1`
+/// alike, `web1`.
 public enum HostName {
     /// The longest directory component a host may get, in bytes (NAME_MAX on Linux).
     public static let maxComponentBytes = 255
@@ -15,6 +18,16 @@ public enum HostName {
             for i in 0..<count { out[i] = safeByte(bytes[i]) }
             return count
         }
+    }
+
+    /// Whether `bytes` are already what `sanitize(_:)` makes of them (a name is then taken as it is).
+    public static func isSanitized(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        guard n > 0, n <= maxComponentBytes else { return false }
+        let dot = UInt8(ascii: ".")
+        if bytes[0] == dot && (n == 1 || (n == 2 && bytes[1] == dot)) { return false }
+        for b in bytes where safeByte(b) != b { return false }
+        return true
     }
 
     /// A `String` convenience over `sanitize(_:)` for names that are already strings.

@@ -15,15 +15,23 @@ public final class HostDirectory {
 /// Interns host names: the first time a name's bytes are seen it gets a `HostID` and one
 /// `String`; every later lookup of the same bytes allocates nothing and costs one cheap hash.
 ///
+/// A host's name is its `HostName.sanitize` form (lowercase, file-system safe), so every
+/// spelling of it (`WEB1`, `Web1`, `web1`) is one host: a spelling that is not already the
+/// sanitized name is looked up as that name once and then remembered as an alias of it (at most
+/// `maxHosts` aliases; past that an odd spelling is sanitized on each lookup).
+///
 /// An open-addressing table over a word-at-a-time multiplicative hash, keyed with `seed` so a
 /// sender cannot precompute colliding names (the daemon passes a random seed). At most
 /// `maxHosts` names are kept: beyond that every new name maps to the host `overflowName`, so a
 /// flood of forged host names cannot exhaust memory or the file system.
 public struct HostTable: Sendable {
+    /// Each host's name, by `HostID`.
     public private(set) var names: [String] = []
+    /// Every spelling seen (names and aliases), its hash, and the host it names.
     private var keys: [[UInt8]] = []
     private var hashes: [UInt64] = []
-    /// Indexes into `names`, -1 for an empty slot; the count is a power of two, at most half full.
+    private var hosts: [HostID] = []
+    /// Indexes into `keys`, -1 for an empty slot; the count is a power of two, at most half full.
     private var slots: [Int32] = [Int32](repeating: -1, count: 64)
     private let seed: UInt64
     public let maxHosts: Int
@@ -39,21 +47,17 @@ public struct HostTable: Sendable {
 
     public var count: Int { names.count }
 
-    /// The ID of the host spelled by `bytes`, adding it when new.
+    /// The ID of the host spelled by `bytes` (any spelling of its sanitized name), adding it when new.
     public mutating func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {
         let hash = Self.hash(bytes, seed: seed)
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let slot = slots[i]
-            if slot < 0 { break }
-            if hashes[Int(slot)] == hash && keys[Int(slot)].withUnsafeBytes({ equalBytes($0, bytes) }) {
-                return HostID(UInt32(slot))
-            }
-            i = (i + 1) & mask
+        if let id = lookup(bytes, hash: hash) { return id }
+        if HostName.isSanitized(bytes) {
+            if names.count >= maxHosts { return overflowHost() }
+            return insert(Array(bytes), hash: hash)
         }
-        if names.count >= maxHosts { return overflowHost() }
-        return insert(Array(bytes), hash: hash, at: i)
+        let id = intern(HostName.sanitize(bytes))
+        if keys.count - names.count < maxHosts { insert(Array(bytes), hash: hash, aliasOf: id) }
+        return id
     }
 
     /// The ID of a host given as a `String`.
@@ -64,48 +68,56 @@ public struct HostTable: Sendable {
 
     public func name(of id: HostID) -> String { names[Int(id.rawValue)] }
 
+    /// The ID of the host spelled `name`, if it was seen in that spelling or is its sanitized name.
     public func id(of name: String) -> HostID? {
         let bytes = Array(name.utf8)
-        let hash = bytes.withUnsafeBytes { Self.hash($0, seed: seed) }
+        return bytes.withUnsafeBytes { lookup($0, hash: Self.hash($0, seed: seed)) }
+    }
+
+    private func lookup(_ bytes: UnsafeRawBufferPointer, hash: UInt64) -> HostID? {
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: hash) & mask
-        while slots[i] >= 0 {
-            let slot = Int(slots[i])
-            if hashes[slot] == hash && keys[slot] == bytes { return HostID(UInt32(slot)) }
+        while true {
+            let slot = slots[i]
+            if slot < 0 { return nil }
+            if hashes[Int(slot)] == hash && keys[Int(slot)].withUnsafeBytes({ equalBytes($0, bytes) }) {
+                return hosts[Int(slot)]
+            }
             i = (i + 1) & mask
         }
-        return nil
     }
 
     private mutating func overflowHost() -> HostID {
         if let overflow { return overflow }
         let bytes = Array(Self.overflowName.utf8)
-        let hash = bytes.withUnsafeBytes { Self.hash($0, seed: seed) }
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while slots[i] >= 0 { i = (i + 1) & mask }
-        let id = insert(bytes, hash: hash, at: i)
+        let id = insert(bytes, hash: bytes.withUnsafeBytes { Self.hash($0, seed: seed) })
         overflow = id
         return id
     }
 
-    private mutating func insert(_ bytes: [UInt8], hash: UInt64, at slot: Int) -> HostID {
-        let id = HostID(UInt32(names.count))
-        names.append(String(decoding: bytes, as: UTF8.self))
+    /// Adds the spelling `bytes` (not in the table): as an alias of `host`, or when nil as a new host's name.
+    @discardableResult
+    private mutating func insert(_ bytes: [UInt8], hash: UInt64, aliasOf host: HostID? = nil) -> HostID {
+        let id = host ?? HostID(UInt32(names.count))
+        if host == nil { names.append(String(decoding: bytes, as: UTF8.self)) }
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while slots[i] >= 0 { i = (i + 1) & mask }
+        slots[i] = Int32(keys.count)
         keys.append(bytes)
         hashes.append(hash)
-        slots[slot] = Int32(id.rawValue)
-        if names.count * 2 > slots.count { grow() }
+        hosts.append(id)
+        if keys.count * 2 > slots.count { grow() }
         return id
     }
 
     private mutating func grow() {
         var bigger = [Int32](repeating: -1, count: slots.count * 2)
         let mask = bigger.count - 1
-        for (id, hash) in hashes.enumerated() {
+        for (key, hash) in hashes.enumerated() {
             var i = Int(truncatingIfNeeded: hash) & mask
             while bigger[i] >= 0 { i = (i + 1) & mask }
-            bigger[i] = Int32(id)
+            bigger[i] = Int32(key)
         }
         slots = bigger
     }

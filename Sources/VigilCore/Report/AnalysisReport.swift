@@ -20,6 +20,14 @@ public struct AnalysisReport: Sendable, Equatable {
         public var text: String
     }
 
+    /// An input that was not analysed at all (it could not be opened, or is compressed).
+    public struct SkippedInput: Sendable, Equatable {
+        public var name: String
+        /// Why, e.g. `No such file or directory` or `gzip-compressed`.
+        public var reason: String
+        public init(name: String, reason: String) { self.name = name; self.reason = reason }
+    }
+
     /// Lines of one format from one host.
     public struct HostFormatCount: Sendable, Equatable {
         public var host: String
@@ -98,6 +106,8 @@ public struct AnalysisReport: Sendable, Equatable {
     }
 
     public var sources: [SourceSummary] = []
+    /// Inputs given but not analysed: nothing of them is in the counts.
+    public var skipped: [SkippedInput] = []
     /// Lines per host and format, sorted by host then format.
     public var lines: [HostFormatCount] = []
     public var ssh = SSH()
@@ -139,6 +149,7 @@ public struct AnalysisReport: Sendable, Equatable {
             out += "\(esc(s.name)): \(s.format?.rawValue ?? "unknown format"), \(s.lines) lines, \(s.invalidLines) invalid\n"
             for bad in s.firstInvalid { out += "  invalid line \(bad.line): \(esc(bad.text))\n" }
         }
+        for s in skipped { out += "\(esc(s.name)): skipped, \(esc(s.reason))\n" }
         out += "\n== lines per host and format ==\n"
         for c in lines { out += "\(esc(c.host)) \(c.format.rawValue): \(c.lines)\n" }
 
@@ -223,6 +234,12 @@ public struct AnalysisReport: Sendable, Equatable {
                 o += #"{"line":\#(bad.line),"text":"#.utf8; JSON.appendString(bad.text, to: &o); o.append(UInt8(ascii: "}"))
             }
             o += "]}".utf8
+        }
+        o += #"],"skipped":["#.utf8
+        for (i, s) in skipped.enumerated() {
+            if i > 0 { o.append(UInt8(ascii: ",")) }
+            o += #"{"name":"#.utf8; JSON.appendString(s.name, to: &o)
+            o += #","reason":"#.utf8; JSON.appendString(s.reason, to: &o); o.append(UInt8(ascii: "}"))
         }
         o += #"],"lines":["#.utf8
         for (i, c) in lines.enumerated() {

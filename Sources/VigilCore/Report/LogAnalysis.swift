@@ -12,8 +12,6 @@ public struct LogAnalysis {
     public struct Options: Sendable {
         /// The format of every source; nil detects it per source from its first readable line.
         public var format: LogFormat?
-        /// The host of lines that name none (access logs, summaries); nil uses each source's own.
-        public var host: String?
         /// Resolves year-less syslog timestamps and stands in for a time before any line has one.
         public var referenceTime: Timestamp
         /// How many invalid lines per source are quoted in the report.
@@ -21,9 +19,8 @@ public struct LogAnalysis {
         /// How many entries the "top" lists keep.
         public var top: Int
 
-        public init(format: LogFormat? = nil, host: String? = nil, referenceTime: Timestamp,
-                    invalidExamples: Int = 5, top: Int = 10) {
-            self.format = format; self.host = host; self.referenceTime = referenceTime
+        public init(format: LogFormat? = nil, referenceTime: Timestamp, invalidExamples: Int = 5, top: Int = 10) {
+            self.format = format; self.referenceTime = referenceTime
             self.invalidExamples = invalidExamples; self.top = top
         }
     }
@@ -125,10 +122,10 @@ public struct LogAnalysis {
                             hostName: { names.table.name(of: $0) })
     }
 
-    /// Registers an input named `name` whose lines without a host belong to `host`
-    /// (unless `options.host` says otherwise); returns its index for `feed`.
+    /// Registers an input named `name` whose lines without a host belong to `host`; returns its
+    /// index for `feed`.
     public mutating func addSource(name: String, host: String) -> Int {
-        let id = intern(options.host ?? host)
+        let id = intern(host)
         sources.append(Source(name: name, host: id, format: options.format, reference: options.referenceTime))
         return sources.count - 1
     }
@@ -144,7 +141,7 @@ public struct LogAnalysis {
             format = LogFormat.detect(line, parser: parser, ssh: ssh, referenceTime: options.referenceTime)
         }
         switch format {
-        case .syslog?, .sshd?:
+        case .syslog?, .auth?:
             return parser.parse(line, receivedAt: options.referenceTime).timestamp
         case .clf?, .combined?:
             return AccessLogExtractor.extract(line)?.time
@@ -183,7 +180,7 @@ public struct LogAnalysis {
         }
         let ok: Bool
         switch format {
-        case .syslog, .sshd: ok = feedSyslog(line, source: source, format: format)
+        case .syslog, .auth: ok = feedSyslog(line, source: source, format: format)
         case .clf, .combined:
             if let request = AccessLogExtractor.extract(line) {
                 feedAccess(request, line, source: source, format: format)
@@ -211,7 +208,7 @@ public struct LogAnalysis {
         let fallbackHost = sources[source].host
         if fields.isParseError {
             // An auth.log may hold bare sshd messages (journalctl -o cat, copied snippets).
-            guard format == .sshd else { return false }
+            guard format == .auth else { return false }
             let seen = analyzer.observeSSH(line, text: 0..<line.count, pid: 0, host: fallbackHost,
                                            at: MessageTime(claimed: nil, received: sources[source].reference), prefetch: failuresByIP)
             if case .none = seen { return false }
@@ -401,7 +398,7 @@ public struct LogAnalysis {
     private static func column(_ format: LogFormat) -> Int {
         switch format {
         case .syslog: return 0
-        case .sshd: return 1
+        case .auth: return 1
         case .sessions: return 2
         case .clf: return 3
         case .combined: return 4

@@ -75,12 +75,27 @@ public final class LineReader {
                 truncatedLines += 1
                 return UnsafeRawBufferPointer(rebasing: buffer[0..<end])
             }
+            try fill()
+        }
+    }
+
+    /// Whether the input starts with gzip's magic bytes (1f 8b). Reads its first bytes into the
+    /// buffer, where `next()` finds them; call it before the first `next()`.
+    public func isGzip() throws(SystemError) -> Bool {
+        while end - start < 2 && !atEOF { try fill() }
+        return end - start >= 2 && buffer[start] == 0x1F && buffer[start + 1] == 0x8B
+    }
+
+    /// One read into the free end of the buffer (retried on EINTR); sets `atEOF` at the end.
+    private func fill() throws(SystemError) {
+        while true {
             let n = Glibc.read(fd, buffer.baseAddress! + end, buffer.count - end)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError("read \(path)", errno: errno)
             }
             if n == 0 { atEOF = true } else { end += n }
+            return
         }
     }
 }
@@ -89,26 +104,60 @@ public final class LineReader {
 /// line by line in time order (so cross-host rules see one timeline), each file's lines
 /// staying in their own order.
 public enum LogFiles {
-    /// A file that could not be read, and why.
-    public struct Failure: Error, Sendable, Equatable {
+    /// An input that could not be analysed, or not to its end, and why.
+    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        public enum Reason: Sendable, Equatable {
+            /// It could not be opened (skipped), or a read failed (cut short, or skipped when
+            /// nothing of it was read yet).
+            case system(SystemError)
+            /// It starts with gzip's magic bytes: skipped (vigil reads no compressed input).
+            case gzip
+        }
+
         public var path: String
-        public var error: SystemError
+        public var reason: Reason
+        /// True when nothing of the input was analysed; false when a read error cut it short.
+        public var skipped: Bool
+
+        /// The reason in a few words (`No such file or directory`, `gzip-compressed`).
+        public var why: String {
+            switch reason {
+            case .system(let e): return String(cString: strerror(e.errno))
+            case .gzip: return "gzip-compressed"
+            }
+        }
+
+        /// One line naming the input: `FILE: No such file or directory (skipped)`,
+        /// `FILE is gzip-compressed; run: zcat FILE | vigil analyze -`, or a read error.
+        public var description: String {
+            switch reason {
+            case .gzip where path == "-": return "standard input is gzip-compressed; run: zcat FILE | vigil analyze -"
+            case .gzip: return "\(path) is gzip-compressed; run: zcat \(path) | vigil analyze -"
+            case .system where skipped: return "\(path): \(why) (skipped)"
+            case .system: return "\(path): read error: \(why) (the report has the lines read before it)"
+            }
+        }
     }
 
-    /// Analyses every readable path into `analysis` (sources named by path, hosts by the file's
-    /// base name unless the analysis says otherwise) and marks the end of the input
-    /// (`LogAnalysis.finish()`); returns the paths that failed, in order.
-    public static func analyze(_ paths: [String], into analysis: inout LogAnalysis) -> [Failure] {
+    /// Analyses every readable path into `analysis` (sources named by path, lines that name no
+    /// host under `host`, see `Posix.fileHost`) and marks the end of the input
+    /// (`LogAnalysis.finish()`); returns the inputs that failed, in the order given. An input
+    /// that cannot be opened or starts with gzip's magic bytes is skipped whole.
+    public static func analyze(_ paths: [String], host: String, into analysis: inout LogAnalysis) -> [Failure] {
         defer { analysis.finish() }
         var failures: [Failure] = []
         var cursors: [Cursor] = []
         for path in paths {
             do {
                 let reader = try LineReader(path: path)
-                let source = analysis.addSource(name: path, host: hostName(forPath: path))
+                if try reader.isGzip() {
+                    failures.append(Failure(path: path, reason: .gzip, skipped: true))
+                    continue
+                }
+                let source = analysis.addSource(name: path, host: host)
                 cursors.append(Cursor(reader: reader, source: source))
             } catch {
-                failures.append(Failure(path: path, error: error))
+                failures.append(Failure(path: path, reason: .system(error), skipped: true))
             }
         }
         if cursors.count == 1 {
@@ -116,28 +165,21 @@ public enum LogFiles {
             do {
                 while let line = try c.reader.next() { analysis.feed(line, source: c.source) }
             } catch {
-                failures.append(Failure(path: c.reader.path, error: error))
+                failures.append(Failure(path: c.reader.path, reason: .system(error), skipped: false))
             }
-            return failures
-        }
-        for i in cursors.indices { advance(&cursors[i], &analysis, &failures) }
-        while true {
-            var best = -1
-            for i in cursors.indices where !cursors[i].done {
-                if best < 0 || cursors[i].time < cursors[best].time { best = i }
+        } else {
+            for i in cursors.indices { advance(&cursors[i], &analysis, &failures) }
+            while true {
+                var best = -1
+                for i in cursors.indices where !cursors[i].done {
+                    if best < 0 || cursors[i].time < cursors[best].time { best = i }
+                }
+                if best < 0 { break }
+                cursors[best].line.withUnsafeBytes { analysis.feed($0, source: cursors[best].source) }
+                advance(&cursors[best], &analysis, &failures)
             }
-            if best < 0 { break }
-            cursors[best].line.withUnsafeBytes { analysis.feed($0, source: cursors[best].source) }
-            advance(&cursors[best], &analysis, &failures)
         }
         return failures.sorted { a, b in (paths.firstIndex(of: a.path) ?? 0) < (paths.firstIndex(of: b.path) ?? 0) }
-    }
-
-    /// The default host of a file's lines that name none: its base name (`stdin` for `-`).
-    public static func hostName(forPath path: String) -> String {
-        if path == "-" { return "stdin" }
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
     }
 
     struct Cursor {
@@ -162,7 +204,7 @@ public enum LogFiles {
                 analysis.feed(line, source: c.source)
             }
         } catch {
-            failures.append(Failure(path: c.reader.path, error: error))
+            failures.append(Failure(path: c.reader.path, reason: .system(error), skipped: false))
         }
         c.done = true
     }

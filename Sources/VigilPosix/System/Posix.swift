@@ -93,6 +93,15 @@ public enum Posix {
         return String(cString: buffer)
     }
 
+    /// The host of file lines that name none (access-log and summary lines, bare sshd messages),
+    /// the same in `analyze`, `follow` and `serve`'s `[input.file]`: `configured` (`--host`,
+    /// `input.file.host`) unless nil or empty, else this machine's name; `HostTable` makes it
+    /// the host's one name (`HostName`), as for every host a line names itself.
+    public static func fileHost(_ configured: String?) -> String {
+        if let configured, !configured.isEmpty { return configured }
+        return machineName()
+    }
+
     /// Raises the soft open-file limit to the hard limit so thousands of connections fit, and
     /// returns the soft limit now in force.
     @discardableResult
