@@ -187,12 +187,14 @@ docker_context() {
 }
 
 # docker_run DOCKERFILE CTX OUT LOG: runs the build stage's RUN commands in CTX with /bin/sh -c, as
-# Docker does, /out/ replaced by OUT/.
+# Docker does, /out/ replaced by OUT/. TMPDIR is the test's own: SwiftPM leaves a lock file there
+# named after each build directory.
 docker_run() {
     local dockerfile=$1 ctx=$2 out=$3 log=$4 cmd
+    mkdir -p "$INST/tmp"
     while IFS= read -r cmd; do
         cmd=${cmd//\/out\//$out\/}
-        (cd "$ctx" && sh -c "$cmd") >>"$log" 2>&1 || return 1
+        (cd "$ctx" && TMPDIR=$INST/tmp sh -c "$cmd") >>"$log" 2>&1 || return 1
     done < <(docker_stage "$dockerfile" | sed -n 's/^RUN[[:space:]]*//p')
 }
 
