@@ -16,7 +16,9 @@
 # vigils, a sender's clock an hour ahead, descriptor floods under prlimit, and terminal escapes;
 # scripts/e2e/durability.sh: a full disk on a tmpfs, datagrams ended by LF, follow on files it
 # cannot read; and scripts/e2e/api.sh: the HTTP API's bearer token, queries, refused host names,
-# oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients.
+# oversized requests, /metrics under promtool, non-loopback refusal, 50 concurrent clients; and
+# scripts/e2e/shipped.sh: the forwarding configs in conf/ (rsyslog TCP and UDP, syslog-ng, nginx),
+# each checked and run by its real program.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
@@ -667,8 +669,13 @@ fi
 # shellcheck source=scripts/e2e/api.sh
 . "$ROOT/scripts/e2e/api.sh"
 
+# --- the shipped forwarding configs, each run by its real program
+
+# shellcheck source=scripts/e2e/shipped.sh
+. "$ROOT/scripts/e2e/shipped.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd.out; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2
