@@ -140,7 +140,7 @@ SNG_HOST=shipped-syslog-ng
 mkdir -p "$SNG/buffer"
 # sng ARGS...: Debian's syslog-ng from the unpacked tree (libraries and modules from there).
 # It execs: call it in the background (`sng ... &`: $! is then syslog-ng itself, for stop_pid and
-# cleanup) or in a command substitution, never in this shell.
+# cleanup) or in a subshell, never in this shell.
 sng() {
     LD_LIBRARY_PATH="$SNG_ROOT/usr/lib/syslog-ng:$SNG_ROOT/usr/lib/x86_64-linux-gnu:$SNG_ROOT/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
         exec "$SNG_ROOT/usr/sbin/syslog-ng" --module-path="$SNG_MODULES" "$@"
@@ -168,11 +168,13 @@ options { chain_hostnames(off); use_dns(no); dns_cache(no); use_fqdn(no); stats_
 source s_src { unix-dgram("$SNG/log.sock" host-override("$SNG_HOST")); };
 @include "$SNG/vigil.conf"
 EOF
-    if out=$(sng --syntax-only -f "$SNG/syslog-ng.conf" 2>&1); then
+    if (sng --syntax-only -f "$SNG/syslog-ng.conf") >"$SHIP/syslog-ng-syntax.stderr" 2>&1; then
         pass "conf/syslog-ng-forward.conf: syslog-ng $SNG_VERSION --syntax-only accepts it"
         SNG_OK=1
     else
-        fail "conf/syslog-ng-forward.conf: syslog-ng $SNG_VERSION --syntax-only accepts it" "$out"
+        # Its first line says what is wrong; the rest (the file around it) is in the dump.
+        fail "conf/syslog-ng-forward.conf: syslog-ng $SNG_VERSION --syntax-only accepts it" \
+            "$(head -n1 "$SHIP/syslog-ng-syntax.stderr") (whole output: shipped/syslog-ng-syntax.stderr)"
     fi
 fi
 if [ "$SNG_OK" = 1 ]; then
