@@ -68,12 +68,40 @@ else
     fail "vigil serve starts for the shipped configs"
     SHIP_PID=
 fi
+SHIP_RESTARTS=0
+
+# ship_vigil_stop: stops vigil (SIGTERM), as an upgrade would; false if it did not exit 0.
+ship_vigil_stop() {
+    local rc=0
+    stop_pid "$SHIP_PID" 15 || rc=$?
+    SHIP_PID=
+    [ "$rc" = 0 ] || { fail "vigil serve (shipped configs) exits 0 on SIGTERM" "exit status $rc"; return 1; }
+}
+
+# ship_vigil_start: starts vigil again on the same data directory and the same ports (besides
+# the ephemeral ones start_vigil asks for); false if it does not come up.
+ship_vigil_start() {
+    SHIP_RESTARTS=$((SHIP_RESTARTS + 1))
+    if VIGIL_STDOUT=$SHIP_OUT start_vigil "$SHIP_DATA" "$SHIP/vigil-$SHIP_RESTARTS.stderr" --stats-interval 1s \
+        --tcp "127.0.0.1:$SHIP_TCP" --udp "127.0.0.1:$SHIP_UDP"; then
+        SHIP_PID=$VIGIL_PID
+        EXTRA_PIDS+=("$SHIP_PID")
+    else
+        fail "vigil serve restarts on 127.0.0.1:$SHIP_TCP (tcp) and :$SHIP_UDP (udp)"
+        return 1
+    fi
+}
+
+# _ship_seen FILE TEXT N: true once FILE has N lines with TEXT.
+_ship_seen() { [ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "$3" ]; }
 
 # --- rsyslog: TCP octet-counted with a disk-assisted queue, and UDP
 
-# ship_rsyslog NAME FILE PORT: checks and runs the shipped rsyslog snippet FILE (conf/NAME...).
+# ship_rsyslog NAME FILE PORT [outage]: checks and runs the shipped rsyslog snippet FILE; with
+# `outage`, then stops vigil, logs, restarts rsyslogd (its queue goes to the spool and back) and
+# vigil, and checks what arrives.
 ship_rsyslog() {
-    local name=$1 file=$2 port=$3 dir=$SHIP/$1 host=shipped-$1 out i
+    local name=$1 file=$2 port=$3 outage=${4:-} dir=$SHIP/$1 host=shipped-$1 out i got first
     mkdir -p "$dir/spool"
     if ! ship_edit "$ROOT/conf/$file" "$dir/60-vigil.conf" \
         'target="vigil.example.net"' 'target="127.0.0.1"' 'port="5514"' "port=\"$port\""; then
@@ -98,6 +126,8 @@ global(workDirectory="$dir/spool" parser.escapeControlCharactersOnReceive="off")
 module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket="$dir/log.sock" HostName="$host")
 include(file="$dir/60-vigil.conf")
+# After the shipped action: once a message is here, it is in that action's queue too.
+action(type="omfile" file="$dir/seen.log")
 EOF
     if out=$(rsyslogd -N1 -f "$dir/rsyslog.conf" 2>&1); then
         pass "conf/$file: rsyslogd -N1 accepts it inside a private config"
@@ -117,6 +147,9 @@ EOF
     logger -u "$dir/log.sock" -t shipped "$name-lf $RUN first"$'\n'"second"
     expect "conf/$file: rsyslogd forwards through it to vigil (hosts/$host)" "$host" "$name $RUN #" 3
     expect "conf/$file: a message with an LF inside is one stored message" "$host" "$name-lf $RUN first#012second" 1
+    if [ "$outage" = outage ]; then
+        ship_rsyslog_outage || return
+    fi
     ship_stop "conf/$file: the private rsyslogd" "$RSYSLOG_PID"
     RSYSLOG_PID=
     # Anything rsyslogd said about the snippet (queue, spool, action) while it ran is a finding.
@@ -127,8 +160,49 @@ EOF
     fi
 }
 
+# ship_rsyslog_outage (from ship_rsyslog, whose locals it uses): vigil stopped, three messages
+# logged, rsyslogd restarted (the queue saved to the spool and read back), vigil started again.
+# Plain TCP has no acknowledgement: the first message rsyslogd sends after vigil closed the
+# connection goes into the dead connection and is lost (docs/forwarding.md); the rest must arrive.
+ship_rsyslog_outage() {
+    ship_vigil_stop || return 1
+    for i in 1 2 3; do
+        logger -u "$dir/log.sock" -t shipped "$name-outage $RUN #$i"
+    done
+    if ! wait_for 10 _ship_seen "$dir/seen.log" "$name-outage $RUN #" 3; then
+        fail "conf/$file: rsyslogd takes three messages while vigil is down" "seen.log: $(tail -n 3 "$dir/seen.log" 2>/dev/null)"
+        return 1
+    fi
+    ship_stop "conf/$file: the private rsyslogd, vigil down," "$RSYSLOG_PID"
+    RSYSLOG_PID=
+    if [ -f "$dir/spool/fwd_vigil.qi" ]; then
+        pass "conf/$file: rsyslogd saves its queue in the spool on shutdown while vigil is down"
+    else
+        fail "conf/$file: rsyslogd saves its queue in the spool on shutdown while vigil is down" \
+            "spool: $(find "$dir/spool" -mindepth 1 -printf '%f ')"
+    fi
+    ship_vigil_start || return 1
+    if ! start_rsyslogd "$dir/rsyslog.conf" "$dir" || ! wait_for 10 test -S "$dir/log.sock"; then
+        fail "conf/$file: the private rsyslogd starts again" "$(cat "$dir/rsyslogd.out" 2>/dev/null)"
+        return 1
+    fi
+    wait_for 15 _count_reached "$host" "$name-outage $RUN #" 2
+    got=$(host_count "$host" "$name-outage $RUN #")
+    first=$(host_count "$host" "$name-outage $RUN #1")
+    if [ "$(host_count "$host" "$name-outage $RUN #2")" = 1 ] && [ "$(host_count "$host" "$name-outage $RUN #3")" = 1 ] \
+        && [ "$first" -le 1 ]; then
+        if [ "$first" = 1 ]; then first="none lost"; else first="the first one lost in the closed connection, as plain TCP does"; fi
+        pass "conf/$file: messages logged while vigil was down arrive after rsyslogd and vigil restart ($first)"
+    else
+        fail "conf/$file: messages logged while vigil was down arrive after rsyslogd and vigil restart" \
+            "expected #2 and #3 once each (and #1 at most once) in hosts/$host; found $got: $(grep -hF -- "$name-outage $RUN" "$SHIP_DATA/hosts/$host"/*.log | tr '\n' ' ')"
+    fi
+}
+
 if [ -n "$SHIP_PID" ]; then
-    ship_rsyslog rsyslog-tcp rsyslog-forward.conf "$SHIP_TCP"
+    ship_rsyslog rsyslog-tcp rsyslog-forward.conf "$SHIP_TCP" outage
+fi
+if [ -n "$SHIP_PID" ]; then
     ship_rsyslog rsyslog-udp rsyslog-forward-udp.conf "$SHIP_UDP"
 fi
 
@@ -167,6 +241,9 @@ else
 options { chain_hostnames(off); use_dns(no); dns_cache(no); use_fqdn(no); stats_freq(0); };
 source s_src { unix-dgram("$SNG/log.sock" host-override("$SNG_HOST")); };
 @include "$SNG/vigil.conf"
+# After the shipped log path: once a message is here, it is in d_vigil's disk buffer too.
+destination d_seen { file("$SNG/seen.log"); };
+log { source(s_src); destination(d_seen); };
 EOF
     if (sng --syntax-only -f "$SNG/syslog-ng.conf") >"$SHIP/syslog-ng-syntax.stderr" 2>&1; then
         pass "conf/syslog-ng-forward.conf: syslog-ng $SNG_VERSION --syntax-only accepts it"
@@ -177,30 +254,64 @@ EOF
             "$(head -n1 "$SHIP/syslog-ng-syntax.stderr") (whole output: shipped/syslog-ng-syntax.stderr)"
     fi
 fi
-if [ "$SNG_OK" = 1 ]; then
+# sng_start: starts the private syslog-ng (its log appended to syslog-ng.stderr) and waits for
+# its socket; sets SNG_PID. False, with the failure reported, when it does not come up.
+sng_start() {
     sng -F --no-caps -e -f "$SNG/syslog-ng.conf" --control="$SNG/syslog-ng.ctl" \
-        --pidfile="$SNG/syslog-ng.pid" --persist-file="$SNG/syslog-ng.persist" 2>"$SHIP/syslog-ng.stderr" &
+        --pidfile="$SNG/syslog-ng.pid" --persist-file="$SNG/syslog-ng.persist" 2>>"$SHIP/syslog-ng.stderr" &
     SNG_PID=$!
     EXTRA_PIDS+=("$SNG_PID")
     if wait_for 10 test -S "$SNG/log.sock" && kill -0 "$SNG_PID" 2>/dev/null; then
-        for i in 1 2 3; do
-            logger -u "$SNG/log.sock" -t shipped "syslog-ng $RUN #$i"
-        done
-        logger -u "$SNG/log.sock" -t shipped "syslog-ng-lf $RUN first"$'\n'"second"
-        expect "conf/syslog-ng-forward.conf: syslog-ng forwards through it to vigil (hosts/$SNG_HOST)" \
-            "$SNG_HOST" "syslog-ng $RUN #" 3
-        expect "conf/syslog-ng-forward.conf: a message with an LF inside is one stored message" \
-            "$SNG_HOST" "syslog-ng-lf $RUN first#012second" 1
-        rqf=$(find "$SNG/buffer" -name '*.rqf' -printf '%f\n' | head -n1)
-        if [ -n "$rqf" ]; then
-            pass "conf/syslog-ng-forward.conf: the reliable disk buffer is in use ($rqf in its dir())"
-        else
-            fail "conf/syslog-ng-forward.conf: the reliable disk buffer is in use" "no *.rqf file in its dir()"
-        fi
-        ship_stop "conf/syslog-ng-forward.conf: the private syslog-ng" "$SNG_PID"
+        return 0
+    fi
+    fail "conf/syslog-ng-forward.conf: a private syslog-ng starts with it" "$(tail -n 5 "$SHIP/syslog-ng.stderr")"
+    stop_pid "$SNG_PID" 2
+    return 1
+}
+
+# sng_outage: vigil stopped, three messages logged, syslog-ng restarted (they wait in the disk
+# buffer), vigil started again: all three must arrive.
+sng_outage() {
+    local f=conf/syslog-ng-forward.conf
+    ship_vigil_stop || return 1
+    for i in 1 2 3; do
+        logger -u "$SNG/log.sock" -t shipped "syslog-ng-outage $RUN #$i"
+    done
+    if ! wait_for 10 _ship_seen "$SNG/seen.log" "syslog-ng-outage $RUN #" 3; then
+        fail "$f: syslog-ng takes three messages while vigil is down" "seen.log: $(tail -n 3 "$SNG/seen.log" 2>/dev/null)"
+        return 1
+    fi
+    ship_stop "$f: the private syslog-ng, vigil down," "$SNG_PID"
+    ship_vigil_start || return 1
+    sng_start || return 1
+    wait_for 15 _count_reached "$SNG_HOST" "syslog-ng-outage $RUN #" 3
+    if [ "$(host_count "$SNG_HOST" "syslog-ng-outage $RUN #1")" = 1 ] && [ "$(host_count "$SNG_HOST" "syslog-ng-outage $RUN #2")" = 1 ] \
+        && [ "$(host_count "$SNG_HOST" "syslog-ng-outage $RUN #3")" = 1 ]; then
+        pass "$f: messages logged while vigil was down arrive after syslog-ng and vigil restart (none lost)"
     else
-        fail "conf/syslog-ng-forward.conf: a private syslog-ng starts with it" "$(cat "$SHIP/syslog-ng.stderr")"
-        stop_pid "$SNG_PID" 2
+        fail "$f: messages logged while vigil was down arrive after syslog-ng and vigil restart" \
+            "expected #1, #2 and #3 once each in hosts/$SNG_HOST; found: $(grep -hF -- "syslog-ng-outage $RUN" "$SHIP_DATA/hosts/$SNG_HOST"/*.log | tr '\n' ' ')"
+    fi
+}
+
+if [ "$SNG_OK" = 1 ] && sng_start; then
+    for i in 1 2 3; do
+        logger -u "$SNG/log.sock" -t shipped "syslog-ng $RUN #$i"
+    done
+    logger -u "$SNG/log.sock" -t shipped "syslog-ng-lf $RUN first"$'\n'"second"
+    expect "conf/syslog-ng-forward.conf: syslog-ng forwards through it to vigil (hosts/$SNG_HOST)" \
+        "$SNG_HOST" "syslog-ng $RUN #" 3
+    expect "conf/syslog-ng-forward.conf: a message with an LF inside is one stored message" \
+        "$SNG_HOST" "syslog-ng-lf $RUN first#012second" 1
+    rqf=$(find "$SNG/buffer" -name '*.rqf' -printf '%f\n' | head -n1)
+    if [ -n "$rqf" ]; then
+        pass "conf/syslog-ng-forward.conf: the reliable disk buffer is in use ($rqf in its dir())"
+    else
+        fail "conf/syslog-ng-forward.conf: the reliable disk buffer is in use" "no *.rqf file in its dir()"
+    fi
+    sng_outage
+    if [ -n "$SNG_PID" ] && kill -0 "$SNG_PID" 2>/dev/null; then
+        ship_stop "conf/syslog-ng-forward.conf: the private syslog-ng" "$SNG_PID"
     fi
 fi
 
