@@ -5,10 +5,12 @@
 #   - conf/rsyslog-forward.conf (TCP, octet-counted) and conf/rsyslog-forward-udp.conf: accepted by
 #     `rsyslogd -N1` inside this machine's /etc/rsyslog.conf and inside a private config; a private
 #     rsyslogd (imuxsock on a private socket, spool in $WORK) fed by `logger -u` forwards through
-#     each, and the lines are stored under the input's host; over TCP a message with a raw LF
-#     inside (control-character escaping off) stays one stored message;
+#     each, and the lines are stored under the input's host; a message with a raw LF inside
+#     (control-character escaping off) stays one stored message; for TCP, an outage: vigil
+#     stopped, messages logged, rsyslogd restarted (queue to the spool and back), vigil started;
 #   - conf/syslog-ng-forward.conf: Debian's syslog-ng-core unpacked (never installed: that would
-#     remove rsyslog), `syslog-ng --syntax-only`, then a real run from a private unix-dgram socket;
+#     remove rsyslog), `syslog-ng --syntax-only`, then a real run from a private unix-dgram socket,
+#     and the same outage (the messages wait in the reliable disk buffer);
 #   - conf/nginx-syslog.conf: `nginx -t` with the file included in http {}, then a real request:
 #     its access line is stored under this host, recognised as HTTP (its section in the stats
 #     block), and the http-level access.log still gets it once.
