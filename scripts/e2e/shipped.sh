@@ -218,7 +218,12 @@ mkdir -p "$SNG/buffer"
 # It execs: call it in the background (`sng ... &`: $! is then syslog-ng itself, for stop_pid and
 # cleanup) or in a subshell, never in this shell.
 sng() {
-    LD_LIBRARY_PATH="$SNG_ROOT/usr/lib/syslog-ng:$SNG_ROOT/usr/lib/x86_64-linux-gnu:$SNG_ROOT/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    local libs=$SNG_ROOT/usr/lib/syslog-ng d
+    # The multiarch directories (x86_64-linux-gnu, aarch64-linux-gnu, ...) the .debs put libraries in.
+    for d in "$SNG_ROOT"/usr/lib/*-linux-gnu* "$SNG_ROOT"/lib/*-linux-gnu*; do
+        [ -d "$d" ] && libs=$libs:$d
+    done
+    LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
         exec "$SNG_ROOT/usr/sbin/syslog-ng" --module-path="$SNG_MODULES" "$@"
 }
 SNG_OK=0
