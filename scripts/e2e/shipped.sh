@@ -260,6 +260,21 @@ EOF
         fail "conf/syslog-ng-forward.conf: syslog-ng $SNG_VERSION --syntax-only accepts it" \
             "$(head -n1 "$SHIP/syslog-ng-syntax.stderr") (whole output: shipped/syslog-ng-syntax.stderr)"
     fi
+    # Its UDP alternative, as an operator switches to it: the TCP destination block out, the
+    # commented UDP destination in.
+    awk '/^destination d_vigil \{$/ { skip = 1 } skip { if (/^};$/) skip = 0; next }
+         /^#   destination d_vigil \{ syslog\(.*transport\("udp"\)\); \};$/ { sub(/^#   /, ""); n++ }
+         { print } END { exit n != 1 }' "$SNG/vigil.conf" >"$SNG/vigil-udp.conf"
+    udp_ok=$?
+    sed "s|$SNG/vigil.conf|$SNG/vigil-udp.conf|" "$SNG/syslog-ng.conf" >"$SNG/syslog-ng-udp.conf"
+    if [ "$udp_ok" = 0 ] && (sng --syntax-only -f "$SNG/syslog-ng-udp.conf") >"$SHIP/syslog-ng-udp-syntax.stderr" 2>&1; then
+        pass "conf/syslog-ng-forward.conf: syslog-ng --syntax-only accepts its commented UDP alternative in place of the TCP destination"
+    elif [ "$udp_ok" != 0 ]; then
+        fail "conf/syslog-ng-forward.conf: its commented UDP alternative" "no single '#   destination d_vigil { syslog(... transport(\"udp\")); };' line"
+    else
+        fail "conf/syslog-ng-forward.conf: syslog-ng --syntax-only accepts its commented UDP alternative in place of the TCP destination" \
+            "$(head -n1 "$SHIP/syslog-ng-udp-syntax.stderr") (whole output: shipped/syslog-ng-udp-syntax.stderr)"
+    fi
 fi
 # sng_start: starts the private syslog-ng (its log appended to syslog-ng.stderr) and waits for
 # its socket; sets SNG_PID. False, with the failure reported, when it does not come up.
