@@ -21,7 +21,9 @@
 # README.md and run as pasted, and analyze on gzip-compressed and missing inputs;
 # scripts/e2e/install.sh: scripts/install.sh into a temporary prefix (static binary, --version,
 # idempotency, systemd-analyze verify) and the Dockerfile's build stage on a clean git archive;
-# and scripts/e2e/deploy.sh: scripts/deploy.sh over ssh to a private sshd, below a temporary root.
+# scripts/e2e/deploy.sh: scripts/deploy.sh over ssh to a private sshd, below a temporary root;
+# and scripts/e2e/shipped.sh: the forwarding configs in conf/ (rsyslog TCP and UDP, syslog-ng,
+# nginx), each checked and run by its real program.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
@@ -684,8 +686,13 @@ fi
 # shellcheck source=scripts/e2e/deploy.sh
 . "$ROOT/scripts/e2e/deploy.sh"
 
+# --- the shipped forwarding configs, each run by its real program
+
+# shellcheck source=scripts/e2e/shipped.sh
+. "$ROOT/scripts/e2e/shipped.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2

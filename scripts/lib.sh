@@ -76,6 +76,43 @@ extract_command() {
     printf '%s\n' "$dir/$cmd"
 }
 
+# extract_package PACKAGE DIR: unpacks PACKAGE's .deb, and those of the libraries it depends on
+# that are not installed here, into DIR (apt-get download + dpkg-deb -x), without installing
+# anything: no maintainer scripts, no service started, no conflicting package removed (installing
+# Debian's syslog-ng would remove rsyslog). Done once: DIR/.unpacked names what was unpacked, and
+# a later call finds it there. The caller runs the result with LD_LIBRARY_PATH pointing into DIR.
+extract_package() {
+    local pkg=$1 dir=$2 tmp deb dep pkgs
+    [ -n "$dir" ] && [ "$dir" != / ] || return 1
+    if [ -f "$dir/.unpacked" ] && head -n1 "$dir/.unpacked" | grep -qx -- "$pkg"; then return 0; fi
+    _apt_update_once
+    pkgs=("$pkg")
+    # First alternative of each Depends line; only libraries, only those dpkg does not have.
+    for dep in $(apt-cache depends "$pkg" 2>/dev/null | sed -n 's/^  Depends: \(lib[^ <>]*\)$/\1/p'); do
+        dpkg-query -W -f='${Status}\n' "$dep" 2>/dev/null | grep -q ' installed$' || pkgs+=("$dep")
+    done
+    say "unpacking ${pkgs[*]} into $dir (not installing them)"
+    tmp=$(mktemp -d) || return 1
+    if ! (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "${pkgs[@]}" >/dev/null 2>&1); then
+        rm -rf "$tmp"
+        say "apt-get download ${pkgs[*]} failed"
+        return 1
+    fi
+    mkdir -p "$tmp/root"
+    for deb in "$tmp"/*.deb; do
+        if ! dpkg-deb -x "$deb" "$tmp/root"; then
+            rm -rf "$tmp"
+            say "dpkg-deb -x $deb failed"
+            return 1
+        fi
+    done
+    printf '%s\n' "$pkg" "${pkgs[@]:1}" >"$tmp/root/.unpacked"
+    mkdir -p "$(dirname "$dir")"
+    rm -rf "$dir"
+    mv "$tmp/root" "$dir"
+    rm -rf "$tmp"
+}
+
 # build_release: builds the release binaries and sets BIN_DIR.
 build_release() {
     local root=$1
