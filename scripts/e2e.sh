@@ -112,6 +112,54 @@ stats_received() {
 }
 _received_at_least() { [ "$(stats_received)" -ge "$1" ]; }
 
+# alert_count FILE TEXT...: lines of FILE containing every TEXT (fixed strings).
+alert_count() {
+    local file=$1 lines
+    shift
+    [ -f "$file" ] || { printf 0; return; }
+    lines=$(cat -- "$file")
+    while [ $# -gt 0 ]; do
+        lines=$(grep -F -- "$1" <<<"$lines")
+        shift
+    done
+    [ -n "$lines" ] || { printf 0; return; }
+    grep -c '' <<<"$lines"
+}
+_alerts_at_least() { local want=$1; shift; [ "$(alert_count "$ALERTS" "$@")" -ge "$want" ]; }
+
+# expect_alert NAME TIMEOUT_S TEXT...: waits for exactly one line of alerts.jsonl with every TEXT.
+expect_alert() {
+    local name=$1 timeout=$2 got
+    shift 2
+    wait_for "$timeout" _alerts_at_least 1 "$@"
+    got=$(alert_count "$ALERTS" "$@")
+    if [ "$got" = 1 ]; then
+        pass "$name"
+    else
+        fail "$name" "expected 1 line in alerts.jsonl with: $*; found $got" \
+            "alerts.jsonl: $(tail -n 5 "$ALERTS" 2>/dev/null | tr '\n' ' ')"
+    fi
+}
+
+# json_field LINE KEY: the string value of "KEY":"..." in one JSON line.
+json_field() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$1"; }
+
+# json_get FILE PYTHON: evaluates PYTHON with `d` = FILE's JSON and prints the value (true/false
+# for booleans), or runs it when it is statements (which print themselves); nothing if either fails.
+json_get() {
+    python3 - "$1" "$2" 2>/dev/null <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+try:
+    code = compile(sys.argv[2], "json_get", "eval")
+except SyntaxError:
+    exec(sys.argv[2])
+else:
+    v = eval(code)
+    print(str(v).lower() if isinstance(v, bool) else v, end="")
+PY
+}
+
 # --- set up
 
 if [ "${E2E_NO_BUILD:-0}" = 1 ]; then
@@ -285,53 +333,6 @@ SSH_HOST=e2e-sshd
 SSH_ATTEMPTS=5
 HTTP_REQUESTS=200
 
-# alert_count FILE TEXT...: lines of FILE containing every TEXT (fixed strings).
-alert_count() {
-    local file=$1 lines
-    shift
-    [ -f "$file" ] || { printf 0; return; }
-    lines=$(cat -- "$file")
-    while [ $# -gt 0 ]; do
-        lines=$(grep -F -- "$1" <<<"$lines")
-        shift
-    done
-    [ -n "$lines" ] || { printf 0; return; }
-    grep -c '' <<<"$lines"
-}
-_alerts_at_least() { local want=$1; shift; [ "$(alert_count "$ALERTS" "$@")" -ge "$want" ]; }
-
-# expect_alert NAME TIMEOUT_S TEXT...: waits for exactly one line of alerts.jsonl with every TEXT.
-expect_alert() {
-    local name=$1 timeout=$2 got
-    shift 2
-    wait_for "$timeout" _alerts_at_least 1 "$@"
-    got=$(alert_count "$ALERTS" "$@")
-    if [ "$got" = 1 ]; then
-        pass "$name"
-    else
-        fail "$name" "expected 1 line in alerts.jsonl with: $*; found $got" \
-            "alerts.jsonl: $(tail -n 5 "$ALERTS" 2>/dev/null | tr '\n' ' ')"
-    fi
-}
-
-# json_field LINE KEY: the string value of "KEY":"..." in one JSON line.
-json_field() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$1"; }
-
-# json_get FILE PYTHON: evaluates PYTHON with `d` = FILE's JSON and prints the value (true/false
-# for booleans), or runs it when it is statements (which print themselves); nothing if either fails.
-json_get() {
-    python3 - "$1" "$2" 2>/dev/null <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-try:
-    code = compile(sys.argv[2], "json_get", "eval")
-except SyntaxError:
-    exec(sys.argv[2])
-else:
-    v = eval(code)
-    print(str(v).lower() if isinstance(v, bool) else v, end="")
-PY
-}
 
 ensure_command sshd openssh-server
 ensure_command ssh openssh-client
