@@ -51,8 +51,9 @@ private func readTextFile(_ path: String) -> String? {
         #expect(d.rules.sshDistributed == .init(enabled: true, threshold: 3, window: .seconds(600)))
         #expect(d.rules.sshRepeatAccess == .init(enabled: true, threshold: 3, window: .seconds(3600)))
         #expect(d.rules.sshLongSession == .init(enabled: true, threshold: .seconds(4 * 3600)))
-        #expect(d.rules.httpHighTraffic == .init(enabled: true, threshold: 10, window: .seconds(120)))
-        #expect(d.rules.httpErrorBurst == .init(enabled: true, threshold: 0.5, minRequests: 20, window: .seconds(60)))
+        #expect(d.rules.httpHighTraffic == .init(enabled: true, threshold: 10, window: .seconds(120), resolveAfter: .seconds(900)))
+        #expect(d.rules.httpErrorBurst == .init(enabled: true, threshold: 0.5, minRequests: 20, window: .seconds(60),
+                                                resolveAfter: .seconds(600)))
         #expect(d.rules.httpScan == .init(enabled: true, threshold: 20, window: .seconds(60)))
         #expect(d.sinks == [.init(name: "stdout", spec: .stdout, queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20)])
     }

@@ -119,19 +119,23 @@ public struct VigilConfig: Hashable, Sendable {
         public var threshold: TimeSpan
     }
 
-    /// `http_high_traffic`: average hits/s over `window` above `threshold`.
+    /// `http_high_traffic`: average hits/s over `window` above `threshold`; resolves once it has
+    /// not been for `resolveAfter`.
     public struct RateRule: Hashable, Sendable {
         public var enabled: Bool
         public var threshold: Double
         public var window: TimeSpan
+        public var resolveAfter: TimeSpan
     }
 
-    /// `http_error_burst`: 5xx fraction ≥ `threshold` among ≥ `minRequests` in `window`.
+    /// `http_error_burst`: 5xx fraction ≥ `threshold` among ≥ `minRequests` in `window`; resolves
+    /// once it has not been for `resolveAfter`.
     public struct ErrorBurstRule: Hashable, Sendable {
         public var enabled: Bool
         public var threshold: Double
         public var minRequests: Int
         public var window: TimeSpan
+        public var resolveAfter: TimeSpan
     }
 
     /// `[rule.NAME]` sections (README, "Detection").
@@ -338,9 +342,10 @@ private struct SettingStore {
             sshRepeatAccess: countRule("ssh_repeat_access"),
             sshLongSession: .init(enabled: bool("rule.ssh_long_session.enabled"), threshold: span("rule.ssh_long_session.threshold")),
             httpHighTraffic: .init(enabled: bool("rule.http_high_traffic.enabled"), threshold: double("rule.http_high_traffic.threshold"),
-                                   window: span("rule.http_high_traffic.window")),
+                                   window: span("rule.http_high_traffic.window"), resolveAfter: span("rule.http_high_traffic.resolve_after")),
             httpErrorBurst: .init(enabled: bool("rule.http_error_burst.enabled"), threshold: double("rule.http_error_burst.threshold"),
-                                  minRequests: int("rule.http_error_burst.min_requests"), window: span("rule.http_error_burst.window")),
+                                  minRequests: int("rule.http_error_burst.min_requests"), window: span("rule.http_error_burst.window"),
+                                  resolveAfter: span("rule.http_error_burst.resolve_after")),
             httpScan: countRule("http_scan"))
         return VigilConfig(
             server: server,
