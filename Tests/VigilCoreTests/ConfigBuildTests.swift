@@ -54,7 +54,7 @@ private func readTextFile(_ path: String) -> String? {
         #expect(d.rules.httpHighTraffic == .init(enabled: true, threshold: 10, window: .seconds(120), resolveAfter: .seconds(900)))
         #expect(d.rules.httpErrorBurst == .init(enabled: true, threshold: 0.5, minRequests: 20, window: .seconds(60),
                                                 resolveAfter: .seconds(600)))
-        #expect(d.rules.httpScan == .init(enabled: true, threshold: 20, window: .seconds(60)))
+        #expect(d.rules.httpScan == .init(enabled: true, threshold: 20, window: .seconds(60), resolveAfter: .seconds(60)))
         #expect(d.sinks == [.init(name: "stdout", spec: .stdout, queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20)])
     }
 
@@ -199,7 +199,8 @@ private func readTextFile(_ path: String) -> String? {
         ("[rule.http_error_burst]\nthreshold = 1.5", "t.conf:2: `threshold`: 1.5 is out of range 0.0...1.0"),
         ("[rule.http_high_traffic]\n\nresolve_after = \"8d\"", "t.conf:3: `resolve_after`: duration \"8d\" is above the maximum 7d"),
         ("[rule.http_error_burst]\nresolve_after = 60", "t.conf:2: `resolve_after`: expected a duration string such as \"10s\", found an integer 60"),
-        ("[rule.http_scan]\nresolve_after = \"1m\"", "t.conf:2: unknown key `resolve_after` in [rule.http_scan]"),
+        ("[rule.http_scan]\nresolve_after = \"1m\"\nresolve_after = \"2m\"", "t.conf:3: duplicate key `resolve_after` (first set at line 2)"),
+        ("[rule.ssh_distributed]\nresolve_after = \"1m\"", "t.conf:2: unknown key `resolve_after` in [rule.ssh_distributed]"),
         ("[rule.ssh_bruteforce]\nenabled = \"yes\"", "t.conf:2: `enabled`: expected true or false, found a string \"yes\""),
         ("[rule.ssh_bruteforce]\ntreshold = 4", "t.conf:2: unknown key `treshold` in [rule.ssh_bruteforce] (did you mean threshold?)"),
         ("[rule.ssh_long_session]\nwindow = \"1h\"", "t.conf:2: unknown key `window` in [rule.ssh_long_session]"),

@@ -35,8 +35,9 @@ import Testing
         for i in 6..<9 { e.fail(F.web1, F.attacker, F.at(Int64(i))) }
         let again = e.takeAlerts()
         #expect(again.map(\.rule) == [.sshBruteforce] && again.first?.count == 3 && again.first?.id != fired[0].id)
-        // http_scan was untouched: its alert is still firing and resolves on its own schedule.
-        e.advance(now: F.at(5 + 60 + 1))
+        // http_scan was untouched: its alert is still firing and resolves on its own schedule
+        // (a window and a quiet period after its 404s).
+        e.advance(now: F.at(5 + 60 + 60 + 1))
         #expect(e.takeAlerts().contains { $0.rule == .httpScan && $0.state == .resolved && $0.id == fired[1].id })
     }
 

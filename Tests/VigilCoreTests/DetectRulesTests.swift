@@ -369,7 +369,7 @@ import Testing
 @Suite struct DetectScanTests {
     typealias F = DetectFixture
 
-    @Test func twentieth404FiresAndWindowLetsGo() {
+    @Test func twentieth404FiresAndResolvesAQuietPeriodAfterTheWindowLetsGo() {
         var e = F.engine()
         for s: Int64 in 0..<19 { e.hits(F.web1, F.at(s), 1, status: 404, ip: F.attacker) }
         e.hits(F.web2, F.at(19), 5, status: 200, ip: F.attacker)
@@ -380,11 +380,31 @@ import Testing
         #expect(a.first?.rule == .httpScan && a.first?.scope == .global && a.first?.ip == F.attacker)
         #expect(a.first?.summary == "203.0.113.7 got 20 404 responses within 1m")
         #expect(a.first?.firstTs == F.at(0))
-        e.advance(now: F.at(60, -1))
+        // Fewer than 20 within the minute from 60 s: resolved once that has lasted the quiet
+        // period (1 min), that is once fewer than 20 lie within the last 2 min.
+        e.advance(now: F.at(120, -1))
         #expect(e.takeAlerts().isEmpty)
-        e.advance(now: F.at(60))
+        e.advance(now: F.at(120))
         a = e.takeAlerts()
-        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(60))
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(120))
+    }
+
+    @Test func aScannerBackWithinTheQuietPeriodKeepsOneAlert() {
+        var e = F.engine()
+        for s: Int64 in 0..<20 { e.hits(F.web1, F.at(s), 1, status: 404, ip: F.attacker) }
+        #expect(e.takeAlerts().map(\.id) == ["t1"])
+        // Under the threshold from 79 s; 20 more at 100 s, within the quiet period: no new alert.
+        e.advance(now: F.at(100))
+        e.hits(F.web1, F.at(100), 20, status: 404, ip: F.attacker)
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(220, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(220))
+        let a = e.takeAlerts()
+        #expect(a.map(\.state) == [.resolved] && a.first?.id == "t1" && a.first?.ts == F.at(220) && a.first?.count == 40)
+        // A later scan is a new alert.
+        e.hits(F.web1, F.at(1000), 20, status: 404, ip: F.attacker)
+        #expect(e.takeAlerts().map(\.id) == ["t2"])
     }
 }
 

@@ -222,6 +222,7 @@ public enum ConfigSchema {
             enabled,
             ConfigKeySpec("threshold", counts, .integer(20), "404 responses to one IP within the window that fire"),
             window("1m", "sliding window"),
+            resolveAfter("1m"),
         ]),
         ConfigSectionSpec(name: "sink", isTemplate: true,
                           doc: "[sink.NAME]: where alerts go; none configured = stdout only (DATA/alerts.jsonl is always written)", keys: [

@@ -11,7 +11,8 @@
 /// with that moment. The rate rules (`http_high_traffic`, `http_error_burst`) resolve
 /// only once their condition has not held for the rule's `resolveAfterMicroseconds`
 /// (a quiet period, checked as their windows slide second by second), stamped with the
-/// moment it ended; holding again within it keeps the alert firing. Windows are
+/// moment it ended; holding again within it keeps the alert firing. `http_scan` resolves
+/// once fewer than its threshold of 404s lie within its window plus its quiet period. Windows are
 /// half-open: an event at `t` is in the window ending at `now` when `now - window < t <= now`.
 ///
 /// Alerts collect in a buffer the caller empties with `takeAlerts()`. State per rule
@@ -82,11 +83,10 @@ public struct DetectionEngine {
 
     /// Takes new settings (a reloaded configuration) without losing what it knows: a rule whose
     /// settings did not change keeps its state, its windows and its firing alerts; a rule whose
-    /// settings changed (enabled, threshold, window, minimum requests, key cap) starts afresh,
-    /// its firing alerts resolved now with "(rule reconfigured)" in their summary, because its
-    /// windows and counts no longer mean the same. The allowlist, the lateness, severities and
-    /// quiet periods (`resolveAfterMicroseconds`, also for alerts already in one) apply from the
-    /// next event. Returns the rules that started afresh.
+    /// settings changed (enabled, threshold, window, minimum requests, quiet period, key cap)
+    /// starts afresh, its firing alerts resolved now with "(rule reconfigured)" in their summary,
+    /// because its windows and counts no longer mean the same. The allowlist, the lateness and
+    /// severities apply from the next event. Returns the rules that started afresh.
     @discardableResult
     public mutating func reconfigure(_ new: DetectionSettings) -> [RuleID] {
         let changed = RuleID.allCases.filter { Self.needsFreshState(settings[$0], new[$0]) }
@@ -100,10 +100,11 @@ public struct DetectionEngine {
         return changed
     }
 
-    /// Whether going from `old` to `new` changes what a rule's state means (a severity or a quiet period does not).
+    /// Whether going from `old` to `new` changes what a rule's state means (a severity does not).
     private static func needsFreshState(_ old: RuleSettings, _ new: RuleSettings) -> Bool {
         old.enabled != new.enabled || old.threshold != new.threshold || old.windowMicroseconds != new.windowMicroseconds
             || old.minRequests != new.minRequests || old.maxKeys != new.maxKeys
+            || old.resolveAfterMicroseconds != new.resolveAfterMicroseconds
     }
 
     /// Resolves every firing alert of `rule` now (its settings are about to change).

@@ -14,7 +14,8 @@ extension DetectionSettings {
         counting(.sshBruteforce, rules.sshBruteforce)
         counting(.sshDistributed, rules.sshDistributed)
         counting(.sshRepeatAccess, rules.sshRepeatAccess)
-        counting(.httpScan, rules.httpScan)
+        counting(.httpScan, rules.httpScan.counting)
+        self[.httpScan].resolveAfterMicroseconds = rules.httpScan.resolveAfter.microseconds
         self[.sshLongSession].enabled = rules.sshLongSession.enabled
         self[.sshLongSession].windowMicroseconds = rules.sshLongSession.threshold.microseconds
         self[.httpHighTraffic].enabled = rules.httpHighTraffic.enabled

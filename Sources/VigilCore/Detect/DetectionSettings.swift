@@ -46,9 +46,11 @@ public struct RuleSettings: Sendable, Equatable {
     public var severity: Severity
     /// Most keys (IPs, host+IP pairs, sessions) the rule keeps; the least recently seen is evicted beyond it.
     public var maxKeys: Int
-    /// The rate rules (`http_high_traffic`, `http_error_burst`) only: how long the condition must
-    /// have stopped holding before a firing alert resolves, in microseconds (0: at once). A
-    /// condition that holds again within it keeps the alert firing, with no second alert.
+    /// The quiet period, in microseconds (0: none): how long the condition must have stopped
+    /// holding before a firing alert resolves; holding again within it keeps the alert firing,
+    /// with no second alert. Configurable for the rate rules (`http_high_traffic`,
+    /// `http_error_burst`) and `http_scan`, which then resolves once fewer than `threshold` 404s
+    /// lie within `window` plus this.
     public var resolveAfterMicroseconds: Int64
 
     /// Settings given explicitly; `maxKeys` defaults to `DetectionSettings.defaultMaxKeys`.
@@ -83,7 +85,7 @@ public struct RuleSettings: Sendable, Equatable {
         case .httpHighTraffic: return RuleSettings(threshold: 10, windowSeconds: 120, resolveAfterSeconds: 900, severity: .warning)
         case .httpErrorBurst:
             return RuleSettings(threshold: 50, windowSeconds: 60, minRequests: 20, resolveAfterSeconds: 600, severity: .critical)
-        case .httpScan: return RuleSettings(threshold: 20, windowSeconds: 60, severity: .warning)
+        case .httpScan: return RuleSettings(threshold: 20, windowSeconds: 60, resolveAfterSeconds: 60, severity: .warning)
         }
     }
 }

@@ -108,19 +108,25 @@ struct CountState<Key: IncidentKey>: ScheduledRuleState {
     /// True when the incident ends `window` after the newest event (`ssh_bruteforce`),
     /// false when it ends once fewer than `n` events remain in the window.
     let resolvesOnNewest: Bool
+    /// The quiet period (`RuleSettings.resolveAfterMicroseconds`): a firing key resolves this
+    /// long after its condition stopped holding, so once fewer than `n` of its events lie within
+    /// `window` plus this (or none, for `resolvesOnNewest`); events in between push it on.
+    let resolveAfter: Int64
     var evictedIncident: Incident?
 
     init(settings: RuleSettings, resolvesOnNewest: Bool, seed: UInt64) {
         table = SlotTable(capacity: settings.maxKeys, seed: seed)
-        times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds)
+        resolveAfter = max(0, settings.resolveAfterMicroseconds)
+        // Times as far back as `deadline` reads them.
+        times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds &+ resolveAfter)
         schedule = FiringSchedule(slots: table.capacity)
         window = settings.windowMicroseconds
         self.resolvesOnNewest = resolvesOnNewest
     }
 
-    /// The time at which the condition of `slot` stops holding.
+    /// The time at which the incident of `slot` resolves: its condition stops holding, plus the quiet period.
     func deadline(_ slot: Int32) -> Int64 {
-        (resolvesOnNewest ? times.newest(slot) : times.oldest(slot)) &+ window
+        (resolvesOnNewest ? times.newest(slot) : times.oldest(slot)) &+ window &+ resolveAfter
     }
 
     /// Records `count` events of `key` (looked up as `lookup`) at `t`. Returns the slot, whether
