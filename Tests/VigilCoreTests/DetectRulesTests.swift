@@ -389,6 +389,23 @@ import Testing
         #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(120))
     }
 
+    /// A scanner at one 404 every 3.01 s holds 20 in the minute, then 19 as the oldest leaves,
+    /// then 20 again: resolving at once fired and resolved it every 3 s (time advanced before
+    /// each request, as `serve`'s clock does).
+    @Test func aScannerAtTheThresholdIsOneAlert() {
+        func firings(_ settings: (inout DetectionSettings) -> Void) -> Int {
+            var e = F.engine(settings)
+            for i in Int64(0)..<200 {
+                e.advance(now: F.at(0, i * 3_010_000))
+                e.hits(F.web1, F.at(0, i * 3_010_000), 1, status: 404, ip: F.attacker)
+            }
+            e.advance(now: F.at(900))
+            return e.takeAlerts().filter { $0.state == .firing }.count
+        }
+        #expect(firings { _ in } == 1)
+        #expect(firings { $0[.httpScan].resolveAfterMicroseconds = 0 } > 150)
+    }
+
     @Test func aScannerBackWithinTheQuietPeriodKeepsOneAlert() {
         var e = F.engine()
         for s: Int64 in 0..<20 { e.hits(F.web1, F.at(s), 1, status: 404, ip: F.attacker) }
