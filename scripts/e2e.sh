@@ -345,7 +345,7 @@ ensure_python_module websocket python3-websocket
 
 if VIGIL_HTTP=1 VIGIL_STDOUT=$OUT2 start_vigil "$DATA2" "$WORK/vigil-detect.stderr" --stats-interval 1s \
     --detection.lateness=1s --rule.ssh_bruteforce.threshold=3 \
-    --rule.http_high_traffic.threshold=0.5 --rule.http_high_traffic.window=10s \
+    --rule.http_high_traffic.threshold=0.5 --rule.http_high_traffic.window=10s --rule.http_high_traffic.resolve_after=5s \
     --sink stdout --sink "file:$SINK"; then
     pass "vigil serve starts with rule flags, two sinks and the API (127.0.0.1:$VIGIL_HTTP_PORT)"
     DETECT_UP=1
@@ -692,8 +692,13 @@ fi
 # shellcheck source=scripts/e2e/shipped.sh
 . "$ROOT/scripts/e2e/shipped.sh"
 
+# --- rate rules: generate --attack errors fires the same rule for the same host live and in analyze
+
+# shellcheck source=scripts/e2e/rates.sh
+. "$ROOT/scripts/e2e/rates.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2

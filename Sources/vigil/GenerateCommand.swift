@@ -11,7 +11,8 @@ let generateHelp = """
     output, a file, or a syslog collector. The same options and seed give the same lines.
 
       --count N        lines to write (default 1000; scenario lines are always written in full)
-      --rate N         lines per second (default 0: as fast as possible)
+      --rate N         lines per second (default 0: as fast as possible; with --to and a
+                       rate scenario, spike or errors: each line at its event time)
       --hosts N        hosts host-01... to spread the traffic over (default 3)
       --attack S       add a scenario (repeatable or comma-separated):
                          ssh: bruteforce, distributed, long-session, repeat
@@ -121,12 +122,17 @@ func generate(_ args: [String]) -> ExitCode {
     }
     var generator = TrafficGenerator(options: options)
     let pace = Pace(rate: rate)
+    // A collector takes a line claiming a later time at its arrival: a rate scenario sent faster
+    // than its event time passes would reach it as another rate (all lines in one second), so
+    // then each line waits for its event time, and detection sees what `analyze` sees.
+    let atEventTime = target != nil && rate == 0 && options.scenarios.contains { $0.measuresRate }
     var line: [UInt8] = []
     line.reserveCapacity(512)
     do {
         if let target {
             let sender = try SyslogSender(target: target, connections: connections ?? (target.transport == .tcp ? 4 : 1))
             while generator.next(into: &line) {
+                if atEventTime { try waitForEventTime(generator.lastTime, flushing: sender) }
                 var failure: SystemError?
                 line.withUnsafeBytes { b in
                     do throws(SystemError) { try sender.send(b) } catch { failure = error }
@@ -173,6 +179,18 @@ final class OutputFile {
             do throws(SystemError) { try Posix.writeAll(fd, b) } catch { failure = error }
         }
         if let failure { throw failure }
+    }
+}
+
+/// Sleeps until the wall clock reaches `time`, first sending what `sender` holds (lines already
+/// due must not wait behind one that is not).
+func waitForEventTime(_ time: Timestamp, flushing sender: SyslogSender) throws(SystemError) {
+    var flushed = false
+    while true {
+        let ahead = time.microseconds - Posix.wallClock().microseconds
+        if ahead <= 1_000 { return }
+        if !flushed { try sender.flush(); flushed = true }
+        usleep(UInt32(min(ahead, 1_000_000)))
     }
 }
 

@@ -51,9 +51,10 @@ private func readTextFile(_ path: String) -> String? {
         #expect(d.rules.sshDistributed == .init(enabled: true, threshold: 3, window: .seconds(600)))
         #expect(d.rules.sshRepeatAccess == .init(enabled: true, threshold: 3, window: .seconds(3600)))
         #expect(d.rules.sshLongSession == .init(enabled: true, threshold: .seconds(4 * 3600)))
-        #expect(d.rules.httpHighTraffic == .init(enabled: true, threshold: 10, window: .seconds(120)))
-        #expect(d.rules.httpErrorBurst == .init(enabled: true, threshold: 0.5, minRequests: 20, window: .seconds(60)))
-        #expect(d.rules.httpScan == .init(enabled: true, threshold: 20, window: .seconds(60)))
+        #expect(d.rules.httpHighTraffic == .init(enabled: true, threshold: 10, window: .seconds(120), resolveAfter: .seconds(900)))
+        #expect(d.rules.httpErrorBurst == .init(enabled: true, threshold: 0.5, minRequests: 20, window: .seconds(60),
+                                                resolveAfter: .seconds(600)))
+        #expect(d.rules.httpScan == .init(enabled: true, threshold: 20, window: .seconds(60), resolveAfter: .seconds(60)))
         #expect(d.sinks == [.init(name: "stdout", spec: .stdout, queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20)])
     }
 
@@ -78,6 +79,7 @@ private func readTextFile(_ path: String) -> String? {
             paths = ["/var/log/nginx/access.log"]
             [rule.http_high_traffic]
             threshold = 2.5
+            resolve_after = "90s"
             [rule.ssh_long_session]
             enabled = false
             threshold = "90m"
@@ -102,7 +104,8 @@ private func readTextFile(_ path: String) -> String? {
         #expect(!config.detection.isAllowed(IPAddress(192, 0, 2, 2)))
         #expect(config.detection.countPublickeyFailures)
         #expect(config.fileInput.paths == ["/var/log/nginx/access.log"])
-        #expect(config.rules.httpHighTraffic.threshold == 2.5)
+        #expect(config.rules.httpHighTraffic.threshold == 2.5 && config.rules.httpHighTraffic.resolveAfter == .seconds(90))
+        #expect(DetectionSettings(config: config)[.httpHighTraffic].resolveAfterMicroseconds == 90_000_000)
         #expect(config.rules.sshLongSession == .init(enabled: false, threshold: .seconds(5400)))
         #expect(config.sinks == [
             .init(name: "archive", spec: .file(path: "/var/log/vigil/alerts.jsonl"), queueCapacity: 10000, maxBackoff: .seconds(60), maxSpoolBytes: 64 << 20),
@@ -194,6 +197,10 @@ private func readTextFile(_ path: String) -> String? {
          "t.conf:2: `relay`: relay must be syslog+tcp://HOST:PORT (the central's relay listener), found \"http://x/y\""),
         ("[server]\nidle_timeout = \"0s\"", "t.conf:2: `idle_timeout`: duration \"0s\" is below the minimum 1s"),
         ("[rule.http_error_burst]\nthreshold = 1.5", "t.conf:2: `threshold`: 1.5 is out of range 0.0...1.0"),
+        ("[rule.http_high_traffic]\n\nresolve_after = \"8d\"", "t.conf:3: `resolve_after`: duration \"8d\" is above the maximum 7d"),
+        ("[rule.http_error_burst]\nresolve_after = 60", "t.conf:2: `resolve_after`: expected a duration string such as \"10s\", found an integer 60"),
+        ("[rule.http_scan]\nresolve_after = \"1m\"\nresolve_after = \"2m\"", "t.conf:3: duplicate key `resolve_after` (first set at line 2)"),
+        ("[rule.ssh_distributed]\nresolve_after = \"1m\"", "t.conf:2: unknown key `resolve_after` in [rule.ssh_distributed]"),
         ("[rule.ssh_bruteforce]\nenabled = \"yes\"", "t.conf:2: `enabled`: expected true or false, found a string \"yes\""),
         ("[rule.ssh_bruteforce]\ntreshold = 4", "t.conf:2: unknown key `treshold` in [rule.ssh_bruteforce] (did you mean threshold?)"),
         ("[rule.ssh_long_session]\nwindow = \"1h\"", "t.conf:2: unknown key `window` in [rule.ssh_long_session]"),

@@ -35,8 +35,9 @@ import Testing
         for i in 6..<9 { e.fail(F.web1, F.attacker, F.at(Int64(i))) }
         let again = e.takeAlerts()
         #expect(again.map(\.rule) == [.sshBruteforce] && again.first?.count == 3 && again.first?.id != fired[0].id)
-        // http_scan was untouched: its alert is still firing and resolves on its own schedule.
-        e.advance(now: F.at(5 + 60 + 1))
+        // http_scan was untouched: its alert is still firing and resolves on its own schedule
+        // (a window and a quiet period after its 404s).
+        e.advance(now: F.at(5 + 60 + 60 + 1))
         #expect(e.takeAlerts().contains { $0.rule == .httpScan && $0.state == .resolved && $0.id == fired[1].id })
     }
 
@@ -68,7 +69,7 @@ import Testing
 
     /// A two-hour traffic window counts in 12-second buckets: the average over the window is
     /// exact at bucket boundaries, and it fires past the threshold and resolves once the window
-    /// has slid past the burst.
+    /// has slid past the burst and the quiet period (15 min) has passed.
     @Test func aLongTrafficWindowCountsInCoarseBucketsExactly() {
         var e = F.engine { $0[.httpHighTraffic].windowMicroseconds = 7_200_000_000; $0[.httpHighTraffic].threshold = 1 }
         e.hits(F.web1, F.at(0), 7_200)  // exactly 1 hit/s on average: not above the threshold
@@ -77,12 +78,13 @@ import Testing
         let fired = e.takeAlerts()
         #expect(fired.count == 2 && fired.allSatisfy { $0.rule == .httpHighTraffic && $0.state == .firing })
         #expect(fired.first?.summary == "High traffic generated an alert - hits = 1.00, triggered at \(F.at(11).rfc3339())")
-        // The burst's bucket (seconds 0-11) leaves the window when the window reaches bucket 600 (second 7200).
-        e.advance(now: F.at(7_199))
+        // The burst's bucket (seconds 0-11) leaves the window when the window reaches bucket 600
+        // (second 7200); the quiet period ends 900 s later, at the start of bucket 675.
+        e.advance(now: F.at(8_099))
         #expect(e.takeAlerts().isEmpty)
-        e.advance(now: F.at(7_200))
+        e.advance(now: F.at(8_100))
         let resolved = e.takeAlerts()
-        #expect(resolved.count == 2 && resolved.allSatisfy { $0.state == .resolved && $0.ts == F.at(7_200) })
+        #expect(resolved.count == 2 && resolved.allSatisfy { $0.state == .resolved && $0.ts == F.at(8_100) })
     }
 
     /// The detection state has a total bound: by default nothing is lowered; a small budget scales

@@ -184,8 +184,8 @@ import Testing
 @Suite struct DetectHighTrafficTests {
     typealias F = DetectFixture
 
-    @Test func seedScenarioAverageAboveTenAlertsAndDroppingBelowRecovers() {
-        var e = F.engine()
+    @Test func seedScenarioAverageAboveTenAlertsAndDroppingBelowRecoversAtOnceWithoutQuietPeriod() {
+        var e = F.engine { $0[.httpHighTraffic].resolveAfterMicroseconds = 0 }
         var alerts: [Alert] = []
         // 11 hits/s for two minutes, then 5 hits/s for one more.
         for s: Int64 in 0..<120 { e.hits(F.web1, F.at(s), 11); alerts += e.takeAlerts() }
@@ -201,7 +201,7 @@ import Testing
         #expect(alerts.filter { $0.scope == .global }.map(\.summary) == host.map(\.summary))
     }
 
-    @Test func fires1201stHitNot1200thAndResolvesWhenWindowEnds() {
+    @Test func fires1201stHitNot1200thAndResolvesAfterTheQuietPeriod() {
         var e = F.engine()
         e.hits(F.web1, F.at(0), 1200)
         #expect(e.takeAlerts().isEmpty)
@@ -210,14 +210,16 @@ import Testing
         #expect(fired.first?.summary == "High traffic generated an alert - hits = 10.01, triggered at 2026-11-22T10:00:00Z")
         #expect(fired.first?.count == 1201)
         e.hits(F.web1, F.at(30), 4)  // while firing, every hit counts for the incident (host and global)
-        e.advance(now: F.at(120, -1))
+        // The average is back at or below 10 from 120 s (the 1201 hits leave the window); the
+        // alert resolves once it has stayed there for the quiet period (15 min): at 1020 s.
+        e.advance(now: F.at(1020, -1))
         #expect(e.takeAlerts().isEmpty)
-        e.advance(now: F.at(120))
+        e.advance(now: F.at(1020))
         let all = e.takeAlerts()
         let resolved = all.filter { $0.scope == .host }, global = all.filter { $0.scope == .global }
-        #expect(resolved.first?.summary == "High traffic alert recovered - hits = 0.03, recovered at 2026-11-22T10:02:00Z")
-        #expect(resolved.first?.ts == F.at(120) && resolved.first?.count == 1205)
-        #expect(global.map(\.state) == [.resolved] && global.first?.count == 1205 && global.first?.ts == F.at(120))
+        #expect(resolved.first?.summary == "High traffic alert recovered - hits = 0.00, recovered at 2026-11-22T10:17:00Z")
+        #expect(resolved.first?.ts == F.at(1020) && resolved.first?.count == 1205)
+        #expect(global.map(\.state) == [.resolved] && global.first?.count == 1205 && global.first?.ts == F.at(1020))
     }
 
     @Test func globalFiresWhenNoSingleHostDoes() {
@@ -243,12 +245,16 @@ import Testing
         #expect(a.count == 1 && a.first?.rule == .httpErrorBurst)
         #expect(a.first?.summary == "19 of 20 requests (95%) on web1 answered 5xx within 1m")
         #expect(a.first?.ts == F.at(1))
-        // Ratio back under 50 %: resolves at the request that tips it.
+        // Ratio back under 50 % at the request that tips it: resolves 10 min (the quiet period) later.
         e.hits(F.web1, F.at(2), 18, status: 200)
         #expect(e.takeAlerts().isEmpty)
         e.hits(F.web1, F.at(3), 1, status: 200)
+        e.advance(now: F.at(603, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(603))
         a = e.takeAlerts()
-        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(3))
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(603))
+        #expect(a.first?.summary == "5xx responses on web1 back under the threshold: 0 of 0 requests (0%) within 1m")
     }
 
     @Test func exactlyFiftyPercentFires() {
@@ -261,10 +267,11 @@ import Testing
         f.hits(F.web1, F.at(0), 10, status: 200)
         f.hits(F.web1, F.at(0), 10, status: 502)
         #expect(f.takeAlerts().count == 1)
-        f.advance(now: F.at(60, -1))
+        // The requests leave the window at 60 s; the quiet period (10 min) ends at 660 s.
+        f.advance(now: F.at(660, -1))
         #expect(f.takeAlerts().isEmpty)
-        f.advance(now: F.at(60))
-        #expect(f.takeAlerts().first?.ts == F.at(60))
+        f.advance(now: F.at(660))
+        #expect(f.takeAlerts().first?.ts == F.at(660))
     }
 
     @Test func successesLeavingTheWindowCanFireIt() {
@@ -279,10 +286,90 @@ import Testing
     }
 }
 
+/// The quiet period of the rate rules (`resolve_after`): a firing alert resolves only once its
+/// condition has not held for the whole period, exactly at its end; holding again within it keeps
+/// the same alert; a later, separate condition is a new alert.
+@Suite struct DetectRateQuietPeriodTests {
+    typealias F = DetectFixture
+
+    @Test func highTrafficBounceInTheQuietPeriodKeepsOneAlertHostAndGlobal() {
+        var e = F.engine()
+        e.hits(F.web1, F.at(0), 1201)
+        #expect(e.takeAlerts().map(\.id) == ["t1", "t2"])  // host, then global
+        // Quiet from 120 s; back above at 500 s (1201 more hits), within the 15 min: nothing.
+        e.advance(now: F.at(500))
+        e.hits(F.web1, F.at(500), 1201)
+        #expect(e.takeAlerts().isEmpty)
+        // Quiet again from 620 s: still firing 1 µs before 620 + 900 s, resolved exactly then.
+        e.advance(now: F.at(1520, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(1520))
+        let resolved = e.takeAlerts()
+        #expect(resolved.map(\.state) == [.resolved, .resolved])
+        #expect(Set(resolved.map(\.id)) == ["t1", "t2"] && resolved.allSatisfy { $0.ts == F.at(1520) && $0.count == 2402 })
+        #expect(resolved.map(\.summary).allSatisfy { $0 == "High traffic alert recovered - hits = 0.00, recovered at 2026-11-22T10:25:20Z" })
+        // A later, separate condition is a new alert.
+        e.hits(F.web1, F.at(3000), 1201)
+        let again = e.takeAlerts()
+        #expect(again.map(\.state) == [.firing, .firing] && again.map(\.id) == ["t3", "t4"])
+    }
+
+    @Test func globalHighTrafficHasItsOwnQuietPeriod() {
+        var e = F.engine { $0[.httpHighTraffic].resolveAfterMicroseconds = 60_000_000 }
+        e.hits(F.web1, F.at(0), 700)
+        e.hits(F.web2, F.at(1), 501)
+        #expect(e.takeAlerts().map(\.scope) == [.global])
+        // Below from 120 s (web1's hits leave the window); above again at 150 s, within the minute,
+        // with no host above on its own.
+        e.advance(now: F.at(150))
+        e.hits(F.web1, F.at(150), 600)
+        e.hits(F.web2, F.at(150), 601)
+        #expect(e.takeAlerts().isEmpty)
+        // Below from 270 s: still firing 1 µs before 330 s, resolved exactly then.
+        e.advance(now: F.at(330, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(330))
+        let a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.scope == .global && a.first?.state == .resolved && a.first?.ts == F.at(330))
+        #expect(a.first?.id == "t1" && a.first?.count == 2402)
+    }
+
+    @Test func errorBurstResolvesExactlyAtTheEndOfTheQuietPeriod() {
+        var e = F.engine()
+        e.hits(F.web1, F.at(0), 20, status: 503)
+        #expect(e.takeAlerts().map(\.state) == [.firing])
+        e.hits(F.web1, F.at(10), 21, status: 200)  // 20 of 41: under 50 % from 10 s
+        e.advance(now: F.at(610, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(610))
+        let a = e.takeAlerts()
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.id == "t1" && a.first?.ts == F.at(610))
+    }
+
+    @Test func errorBurstBounceInTheQuietPeriodKeepsOneAlertAndALaterBurstIsNew() {
+        var e = F.engine()
+        e.hits(F.web1, F.at(0), 20, status: 503)
+        e.hits(F.web1, F.at(10), 21, status: 200)
+        #expect(e.takeAlerts().map(\.id) == ["t1"])
+        // At 300 s the window holds only 5xx again: back over the threshold within the quiet period.
+        e.hits(F.web1, F.at(300), 30, status: 500)
+        #expect(e.takeAlerts().isEmpty)
+        // They leave the window at 360 s: quiet from then, resolved at 960 s.
+        e.advance(now: F.at(960, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(960))
+        let a = e.takeAlerts()
+        #expect(a.map(\.state) == [.resolved] && a.first?.id == "t1" && a.first?.ts == F.at(960))
+        e.hits(F.web1, F.at(2000), 20, status: 502)
+        let b = e.takeAlerts()
+        #expect(b.map(\.state) == [.firing] && b.first?.id == "t2")
+    }
+}
+
 @Suite struct DetectScanTests {
     typealias F = DetectFixture
 
-    @Test func twentieth404FiresAndWindowLetsGo() {
+    @Test func twentieth404FiresAndResolvesAQuietPeriodAfterTheWindowLetsGo() {
         var e = F.engine()
         for s: Int64 in 0..<19 { e.hits(F.web1, F.at(s), 1, status: 404, ip: F.attacker) }
         e.hits(F.web2, F.at(19), 5, status: 200, ip: F.attacker)
@@ -293,11 +380,48 @@ import Testing
         #expect(a.first?.rule == .httpScan && a.first?.scope == .global && a.first?.ip == F.attacker)
         #expect(a.first?.summary == "203.0.113.7 got 20 404 responses within 1m")
         #expect(a.first?.firstTs == F.at(0))
-        e.advance(now: F.at(60, -1))
+        // Fewer than 20 within the minute from 60 s: resolved once that has lasted the quiet
+        // period (1 min), that is once fewer than 20 lie within the last 2 min.
+        e.advance(now: F.at(120, -1))
         #expect(e.takeAlerts().isEmpty)
-        e.advance(now: F.at(60))
+        e.advance(now: F.at(120))
         a = e.takeAlerts()
-        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(60))
+        #expect(a.count == 1 && a.first?.state == .resolved && a.first?.ts == F.at(120))
+    }
+
+    /// A scanner at one 404 every 3.01 s holds 20 in the minute, then 19 as the oldest leaves,
+    /// then 20 again: resolving at once fired and resolved it every 3 s (time advanced before
+    /// each request, as `serve`'s clock does).
+    @Test func aScannerAtTheThresholdIsOneAlert() {
+        func firings(_ settings: (inout DetectionSettings) -> Void) -> Int {
+            var e = F.engine(settings)
+            for i in Int64(0)..<200 {
+                e.advance(now: F.at(0, i * 3_010_000))
+                e.hits(F.web1, F.at(0, i * 3_010_000), 1, status: 404, ip: F.attacker)
+            }
+            e.advance(now: F.at(900))
+            return e.takeAlerts().filter { $0.state == .firing }.count
+        }
+        #expect(firings { _ in } == 1)
+        #expect(firings { $0[.httpScan].resolveAfterMicroseconds = 0 } > 150)
+    }
+
+    @Test func aScannerBackWithinTheQuietPeriodKeepsOneAlert() {
+        var e = F.engine()
+        for s: Int64 in 0..<20 { e.hits(F.web1, F.at(s), 1, status: 404, ip: F.attacker) }
+        #expect(e.takeAlerts().map(\.id) == ["t1"])
+        // Under the threshold from 79 s; 20 more at 100 s, within the quiet period: no new alert.
+        e.advance(now: F.at(100))
+        e.hits(F.web1, F.at(100), 20, status: 404, ip: F.attacker)
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(220, -1))
+        #expect(e.takeAlerts().isEmpty)
+        e.advance(now: F.at(220))
+        let a = e.takeAlerts()
+        #expect(a.map(\.state) == [.resolved] && a.first?.id == "t1" && a.first?.ts == F.at(220) && a.first?.count == 40)
+        // A later scan is a new alert.
+        e.hits(F.web1, F.at(1000), 20, status: 404, ip: F.attacker)
+        #expect(e.takeAlerts().map(\.id) == ["t2"])
     }
 }
 

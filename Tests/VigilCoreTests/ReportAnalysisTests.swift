@@ -69,8 +69,8 @@ import VigilTestSupport
     }
 
     /// 25 requests from one scanner, 404 each, one per second, plus 5 normal ones: the scan
-    /// fires on the 20th 404 (at :19) and resolves when the window (T-60s, T] holds only 19,
-    /// i.e. once the 404 at :05 leaves it, at 10:01:05.
+    /// fires on the 20th 404 (at :19) and resolves once the window (T-60s, T] has held only 19
+    /// for the quiet period (1 min), i.e. once the 404 at :05 is two minutes old, at 10:02:05.
     @Test func topSectionsStatusClassesAndAlertTimeline() {
         var lines: [String] = []
         for s in 0..<25 {
@@ -91,7 +91,7 @@ import VigilTestSupport
         #expect(r.http.topClients.first == AnalysisReport.IPCount(ip: IPAddress(203, 0, 113, 9), count: 25))
         #expect(r.alerts.map { "\($0.rule.name) \($0.state.rawValue) \($0.ts.rfc3339())" } == [
             "http_scan firing 2026-11-22T10:00:19Z",
-            "http_scan resolved 2026-11-22T10:01:05Z",
+            "http_scan resolved 2026-11-22T10:02:05Z",
         ])
     }
 

@@ -87,6 +87,26 @@ import VigilCore
         #expect(lines(seed: 3) != lines(seed: 4))
     }
 
+    /// `generate --to` sends a rate scenario's line once the clock reaches `lastTime`: the event
+    /// time of each line, in order (the CSV header has none and keeps the start).
+    @Test func lastTimeIsTheEventTimeOfEachLine() {
+        #expect(TrafficGenerator.Scenario.allCases.filter(\.measuresRate) == [.spike, .errors])
+        var g = TrafficGenerator(options: .init(kind: .http, format: .csv, count: 3000, scenarios: [.errors], seed: 3))
+        var line: [UInt8] = []
+        var times: [Int64] = []
+        while g.next(into: &line) {
+            let fields = line.split(separator: UInt8(ascii: ","))
+            if let seconds = Int64(String(decoding: fields[3], as: UTF8.self)) {
+                #expect(g.lastTime.seconds == seconds)
+                times.append(g.lastTime.microseconds)
+            } else {
+                #expect(g.lastTime == g.options.start)
+            }
+            line.removeAll(keepingCapacity: true)
+        }
+        #expect(times.count == 3000 && times == times.sorted())
+    }
+
     @Test func optionProblemsAreOneLine() {
         #expect(TrafficGenerator.Options(kind: .http, format: .auth).problem() == "--format auth cannot write http traffic")
         #expect(TrafficGenerator.Options(kind: .ssh, scenarios: [.spike]).problem() == "--attack spike does not apply to ssh traffic")

@@ -99,6 +99,10 @@ public enum ConfigSchema {
         ConfigKeySpec("window", .duration(.seconds(1)...TimeSpan.seconds(7 * 86_400)), .string(text), doc)
     }
     static let enabled = ConfigKeySpec("enabled", .boolean, .boolean(true), "set to false to turn the rule off")
+    static func resolveAfter(_ text: String) -> ConfigKeySpec {
+        ConfigKeySpec("resolve_after", .duration(.seconds(0)...TimeSpan.seconds(7 * 86_400)), .string(text),
+                      "a firing alert resolves once the condition has not held for this long; holding again within it keeps it firing (\"0s\": at once)")
+    }
     static let counts: ConfigKind = .integer(1...1_000_000_000)
 
     /// All sections, in the order they appear in `conf/vigil.conf`.
@@ -203,6 +207,7 @@ public enum ConfigSchema {
             enabled,
             ConfigKeySpec("threshold", .decimal(0...1e12), .integer(10), "average hits/s over the window above which it fires"),
             window("2m", "averaging window"),
+            resolveAfter("15m"),
         ]),
         ConfigSectionSpec(name: "rule.http_error_burst", isTemplate: false,
                           doc: "per host: share of 5xx responses", keys: [
@@ -210,12 +215,14 @@ public enum ConfigSchema {
             ConfigKeySpec("threshold", .decimal(0...1), .decimal(0.5), "fraction of 5xx responses (0..1) that fires"),
             ConfigKeySpec("min_requests", counts, .integer(20), "requests needed in the window before the ratio counts"),
             window("1m", "sliding window"),
+            resolveAfter("10m"),
         ]),
         ConfigSectionSpec(name: "rule.http_scan", isTemplate: false,
                           doc: "global: one IP collecting many 404s", keys: [
             enabled,
             ConfigKeySpec("threshold", counts, .integer(20), "404 responses to one IP within the window that fire"),
             window("1m", "sliding window"),
+            resolveAfter("1m"),
         ]),
         ConfigSectionSpec(name: "sink", isTemplate: true,
                           doc: "[sink.NAME]: where alerts go; none configured = stdout only (DATA/alerts.jsonl is always written)", keys: [

@@ -119,19 +119,35 @@ public struct VigilConfig: Hashable, Sendable {
         public var threshold: TimeSpan
     }
 
-    /// `http_high_traffic`: average hits/s over `window` above `threshold`.
+    /// `http_high_traffic`: average hits/s over `window` above `threshold`; resolves once it has
+    /// not been for `resolveAfter`.
     public struct RateRule: Hashable, Sendable {
         public var enabled: Bool
         public var threshold: Double
         public var window: TimeSpan
+        public var resolveAfter: TimeSpan
     }
 
-    /// `http_error_burst`: 5xx fraction ≥ `threshold` among ≥ `minRequests` in `window`.
+    /// `http_scan`: a count rule that resolves once fewer than `threshold` 404s lie within
+    /// `window` plus `resolveAfter`.
+    public struct ScanRule: Hashable, Sendable {
+        public var enabled: Bool
+        public var threshold: Int
+        public var window: TimeSpan
+        public var resolveAfter: TimeSpan
+
+        /// The count rule it extends.
+        public var counting: CountRule { CountRule(enabled: enabled, threshold: threshold, window: window) }
+    }
+
+    /// `http_error_burst`: 5xx fraction ≥ `threshold` among ≥ `minRequests` in `window`; resolves
+    /// once it has not been for `resolveAfter`.
     public struct ErrorBurstRule: Hashable, Sendable {
         public var enabled: Bool
         public var threshold: Double
         public var minRequests: Int
         public var window: TimeSpan
+        public var resolveAfter: TimeSpan
     }
 
     /// `[rule.NAME]` sections (README, "Detection").
@@ -142,7 +158,7 @@ public struct VigilConfig: Hashable, Sendable {
         public var sshLongSession: LongSessionRule
         public var httpHighTraffic: RateRule
         public var httpErrorBurst: ErrorBurstRule
-        public var httpScan: CountRule
+        public var httpScan: ScanRule
     }
 
     /// `[sink.NAME]` or one `--sink SPEC`.
@@ -338,10 +354,12 @@ private struct SettingStore {
             sshRepeatAccess: countRule("ssh_repeat_access"),
             sshLongSession: .init(enabled: bool("rule.ssh_long_session.enabled"), threshold: span("rule.ssh_long_session.threshold")),
             httpHighTraffic: .init(enabled: bool("rule.http_high_traffic.enabled"), threshold: double("rule.http_high_traffic.threshold"),
-                                   window: span("rule.http_high_traffic.window")),
+                                   window: span("rule.http_high_traffic.window"), resolveAfter: span("rule.http_high_traffic.resolve_after")),
             httpErrorBurst: .init(enabled: bool("rule.http_error_burst.enabled"), threshold: double("rule.http_error_burst.threshold"),
-                                  minRequests: int("rule.http_error_burst.min_requests"), window: span("rule.http_error_burst.window")),
-            httpScan: countRule("http_scan"))
+                                  minRequests: int("rule.http_error_burst.min_requests"), window: span("rule.http_error_burst.window"),
+                                  resolveAfter: span("rule.http_error_burst.resolve_after")),
+            httpScan: .init(enabled: bool("rule.http_scan.enabled"), threshold: int("rule.http_scan.threshold"),
+                            window: span("rule.http_scan.window"), resolveAfter: span("rule.http_scan.resolve_after")))
         return VigilConfig(
             server: server,
             storage: .init(maxAgeDays: int("storage.max_age_days"), maxTotalBytes: Int64(int("storage.max_total_bytes"))),

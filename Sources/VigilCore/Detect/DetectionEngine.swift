@@ -8,8 +8,12 @@
 /// watermark is late: counted in `lateEvents` and ignored. Conditions that start to
 /// hold fire at once, stamped with the event time that completed them; conditions that
 /// stop holding resolve once the watermark reaches the moment they stopped, stamped
-/// with that moment. Windows are half-open: an event at `t` is in the window ending at
-/// `now` when `now - window < t <= now`.
+/// with that moment. The rate rules (`http_high_traffic`, `http_error_burst`) resolve
+/// only once their condition has not held for the rule's `resolveAfterMicroseconds`
+/// (a quiet period, checked as their windows slide second by second), stamped with the
+/// moment it ended; holding again within it keeps the alert firing. `http_scan` resolves
+/// once fewer than its threshold of 404s lie within its window plus its quiet period. Windows are
+/// half-open: an event at `t` is in the window ending at `now` when `now - window < t <= now`.
 ///
 /// Alerts collect in a buffer the caller empties with `takeAlerts()`. State per rule
 /// is capped at `maxKeys`, the least recently seen key evicted first; a firing key that
@@ -79,10 +83,10 @@ public struct DetectionEngine {
 
     /// Takes new settings (a reloaded configuration) without losing what it knows: a rule whose
     /// settings did not change keeps its state, its windows and its firing alerts; a rule whose
-    /// settings changed (enabled, threshold, window, minimum requests, key cap) starts afresh,
-    /// its firing alerts resolved now with "(rule reconfigured)" in their summary, because its
-    /// windows and counts no longer mean the same. The allowlist, the lateness and severities
-    /// apply from the next event. Returns the rules that started afresh.
+    /// settings changed (enabled, threshold, window, minimum requests, quiet period, key cap)
+    /// starts afresh, its firing alerts resolved now with "(rule reconfigured)" in their summary,
+    /// because its windows and counts no longer mean the same. The allowlist, the lateness and
+    /// severities apply from the next event. Returns the rules that started afresh.
     @discardableResult
     public mutating func reconfigure(_ new: DetectionSettings) -> [RuleID] {
         let changed = RuleID.allCases.filter { Self.needsFreshState(settings[$0], new[$0]) }
@@ -100,6 +104,7 @@ public struct DetectionEngine {
     private static func needsFreshState(_ old: RuleSettings, _ new: RuleSettings) -> Bool {
         old.enabled != new.enabled || old.threshold != new.threshold || old.windowMicroseconds != new.windowMicroseconds
             || old.minRequests != new.minRequests || old.maxKeys != new.maxKeys
+            || old.resolveAfterMicroseconds != new.resolveAfterMicroseconds
     }
 
     /// Resolves every firing alert of `rule` now (its settings are about to change).
@@ -306,15 +311,15 @@ public struct DetectionEngine {
                 let bucket = globalTraffic.bucket(of: second)
                 if perHost {
                     if rates[h].traffic.head < bucket { slideTraffic(host: h, to: bucket) }
-                    if rates[h].countTraffic(bucket, limits: limits) { checkTraffic(host: h, at: t) }
+                    if rates[h].countTraffic(bucket, at: t, limits: limits) { checkTraffic(host: h, at: t) }
                 }
                 if globalTraffic.head < bucket { slideGlobalTraffic(to: bucket) }
-                if limits.countTraffic(bucket, in: &globalTraffic, incident: &globalTrafficIncident) { checkGlobalTraffic(at: t) }
+                if limits.countTraffic(bucket, at: t, in: &globalTraffic, incident: &globalTrafficIncident) { checkGlobalTraffic(at: t) }
             }
             if isOn(.httpErrorBurst) && perHost {
                 let bucket = rates[h].errors.bucket(of: second)
                 if rates[h].errors.head < bucket { slideErrors(host: h, to: bucket) }
-                if rates[h].countError(bucket, marked: status >= 500 && status <= 599, limits: limits) { checkErrors(host: h, at: t) }
+                if rates[h].countError(bucket, at: t, marked: status >= 500 && status <= 599, limits: limits) { checkErrors(host: h, at: t) }
             }
         }
         if status == 404, let ip = clientIP, isOn(.httpScan), !settings.allowList.contains(ip) {
@@ -401,8 +406,8 @@ public struct DetectionEngine {
         }
     }
 
-    /// Slides host `h`'s traffic window to `second`, firing or resolving at the exact second
-    /// the condition changes.
+    /// Slides host `h`'s traffic window to `second`, firing, resolving or starting a quiet period
+    /// at the exact second the condition changes.
     private mutating func slideTraffic(host h: Int, to second: Int64) {
         while rates[h].traffic.head < second {
             if rates[h].traffic.head == .min || (rates[h].traffic.sum == 0 && rates[h].trafficIncident == nil) {
@@ -415,25 +420,28 @@ public struct DetectionEngine {
     }
 
     private mutating func checkTraffic(host h: Int, at t: Int64) {
-        // Runs on every second a window slides: nothing is copied unless the incident starts or ends.
-        if limits.trafficHolds(sum: rates[h].traffic.sum) == (rates[h].trafficIncident != nil) { return }
+        // Runs on every second a window slides: nothing is copied unless the incident changes.
+        let holds = limits.trafficHolds(sum: rates[h].traffic.sum)
+        if !rates[h].trafficIncident.rateChanges(holds: holds, at: t, quiet: limits.trafficQuiet) { return }
         var incident = rates[h].trafficIncident
         evaluateTraffic(rates[h].traffic, &incident, host: HostID(UInt32(h)), at: t)
         rates[h].trafficIncident = incident
     }
 
-    /// Fires or resolves the high-traffic incident of `window`: one host's, or all hosts' when `host` is nil.
+    /// Fires the high-traffic incident of `window` (one host's, or all hosts' when `host` is nil),
+    /// moves its quiet period, or resolves it when that is over: stamped with the moment it ended,
+    /// with the window's average as of the second `t` (that moment, as the window slides per second).
     private mutating func evaluateTraffic(_ window: SecondWindow, _ incident: inout Incident?, host: HostID?, at t: Int64) {
         let holds = limits.trafficHolds(sum: window.sum)
+        if let over = incident.settle(holds: holds, at: t, quiet: limits.trafficQuiet) {
+            emit(.httpHighTraffic, .resolved, over.ended, ts: over.at,
+                 summary: "High traffic alert recovered - hits = \(averageText(window)), recovered at \(Timestamp(microseconds: over.at).rfc3339())")
+        }
         if holds, incident == nil {
             let started = newIncident(host: host, ip: nil, firstTs: t, count: window.sum)
             incident = started
             emit(.httpHighTraffic, .firing, started, ts: t,
                  summary: "High traffic generated an alert - hits = \(averageText(window)), triggered at \(Timestamp(microseconds: t).rfc3339())")
-        } else if !holds, let ended = incident {
-            incident = nil
-            emit(.httpHighTraffic, .resolved, ended, ts: t,
-                 summary: "High traffic alert recovered - hits = \(averageText(window)), recovered at \(Timestamp(microseconds: t).rfc3339())")
         }
     }
 
@@ -449,7 +457,8 @@ public struct DetectionEngine {
     }
 
     private mutating func checkGlobalTraffic(at t: Int64) {
-        if limits.trafficHolds(sum: globalTraffic.sum) == (globalTrafficIncident != nil) { return }
+        let holds = limits.trafficHolds(sum: globalTraffic.sum)
+        if !globalTrafficIncident.rateChanges(holds: holds, at: t, quiet: limits.trafficQuiet) { return }
         var incident = globalTrafficIncident
         evaluateTraffic(globalTraffic, &incident, host: nil, at: t)
         globalTrafficIncident = incident
@@ -466,23 +475,26 @@ public struct DetectionEngine {
         }
     }
 
+    /// Fires host `h`'s error-burst incident, moves its quiet period, or resolves it when that is
+    /// over (stamped with the moment it ended, with the window as of the second `t`).
     private mutating func checkErrors(host h: Int, at t: Int64) {
         // Runs on every second a window slides: the summary strings are built only when an alert is emitted.
         let holds = limits.errorsHold(sum: rates[h].errors.sum, marked: rates[h].errors.markedSum)
-        if holds == (rates[h].errorIncident != nil) { return }
+        if !rates[h].errorIncident.rateChanges(holds: holds, at: t, quiet: limits.errorQuiet) { return }
         let w = rates[h].errors
         let host = HostID(UInt32(h))
         let percent = w.sum == 0 ? 0 : (w.markedSum * 100 + w.sum / 2) / w.sum
-        if holds {
+        if let over = rates[h].errorIncident.settle(holds: holds, at: t, quiet: limits.errorQuiet) {
+            var incident = over.ended
+            incident.count = w.markedSum
+            emit(.httpErrorBurst, .resolved, incident, ts: over.at,
+                 summary: "5xx responses on \(hostName(host)) back under the threshold: \(w.markedSum) of \(w.sum) requests (\(percent)%) within \(windowText(.httpErrorBurst))")
+        }
+        if holds, rates[h].errorIncident == nil {
             let incident = newIncident(host: host, ip: nil, firstTs: t, count: w.markedSum)
             rates[h].errorIncident = incident
             emit(.httpErrorBurst, .firing, incident, ts: t,
                  summary: "\(w.markedSum) of \(w.sum) requests (\(percent)%) on \(hostName(host)) answered 5xx within \(windowText(.httpErrorBurst))")
-        } else if var incident = rates[h].errorIncident {
-            rates[h].errorIncident = nil
-            incident.count = w.markedSum
-            emit(.httpErrorBurst, .resolved, incident, ts: t,
-                 summary: "5xx responses on \(hostName(host)) back under the threshold: \(w.markedSum) of \(w.sum) requests (\(percent)%) within \(windowText(.httpErrorBurst))")
         }
     }
 

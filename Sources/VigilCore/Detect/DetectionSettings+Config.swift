@@ -14,17 +14,20 @@ extension DetectionSettings {
         counting(.sshBruteforce, rules.sshBruteforce)
         counting(.sshDistributed, rules.sshDistributed)
         counting(.sshRepeatAccess, rules.sshRepeatAccess)
-        counting(.httpScan, rules.httpScan)
+        counting(.httpScan, rules.httpScan.counting)
+        self[.httpScan].resolveAfterMicroseconds = rules.httpScan.resolveAfter.microseconds
         self[.sshLongSession].enabled = rules.sshLongSession.enabled
         self[.sshLongSession].windowMicroseconds = rules.sshLongSession.threshold.microseconds
         self[.httpHighTraffic].enabled = rules.httpHighTraffic.enabled
         self[.httpHighTraffic].threshold = rules.httpHighTraffic.threshold
         self[.httpHighTraffic].windowMicroseconds = rules.httpHighTraffic.window.microseconds
+        self[.httpHighTraffic].resolveAfterMicroseconds = rules.httpHighTraffic.resolveAfter.microseconds
         // The config states the 5xx share as a fraction (0.5); the engine counts in percent.
         self[.httpErrorBurst].enabled = rules.httpErrorBurst.enabled
         self[.httpErrorBurst].threshold = rules.httpErrorBurst.threshold * 100
         self[.httpErrorBurst].minRequests = rules.httpErrorBurst.minRequests
         self[.httpErrorBurst].windowMicroseconds = rules.httpErrorBurst.window.microseconds
+        self[.httpErrorBurst].resolveAfterMicroseconds = rules.httpErrorBurst.resolveAfter.microseconds
         for id in RuleID.allCases { self[id].maxKeys = config.detection.maxKeys }
         self = fitted(memoryBudget: config.detection.maxMemory, maxHosts: config.server.maxHosts)
     }

@@ -46,14 +46,21 @@ public struct RuleSettings: Sendable, Equatable {
     public var severity: Severity
     /// Most keys (IPs, host+IP pairs, sessions) the rule keeps; the least recently seen is evicted beyond it.
     public var maxKeys: Int
+    /// The quiet period, in microseconds (0: none): how long the condition must have stopped
+    /// holding before a firing alert resolves; holding again within it keeps the alert firing,
+    /// with no second alert. Configurable for the rate rules (`http_high_traffic`,
+    /// `http_error_burst`) and `http_scan`, which then resolves once fewer than `threshold` 404s
+    /// lie within `window` plus this.
+    public var resolveAfterMicroseconds: Int64
 
     /// Settings given explicitly; `maxKeys` defaults to `DetectionSettings.defaultMaxKeys`.
     public init(enabled: Bool = true, threshold: Double, windowSeconds: Int64, minRequests: Int = 0,
-                severity: Severity, maxKeys: Int = DetectionSettings.defaultMaxKeys) {
+                resolveAfterSeconds: Int64 = 0, severity: Severity, maxKeys: Int = DetectionSettings.defaultMaxKeys) {
         self.enabled = enabled
         self.threshold = threshold
         self.windowMicroseconds = windowSeconds * 1_000_000
         self.minRequests = minRequests
+        self.resolveAfterMicroseconds = resolveAfterSeconds * 1_000_000
         self.severity = severity
         self.maxKeys = maxKeys
     }
@@ -75,9 +82,10 @@ public struct RuleSettings: Sendable, Equatable {
         case .sshDistributed: return RuleSettings(threshold: 3, windowSeconds: 600, severity: .critical)
         case .sshRepeatAccess: return RuleSettings(threshold: 3, windowSeconds: 3600, severity: .info)
         case .sshLongSession: return RuleSettings(threshold: 1, windowSeconds: 4 * 3600, severity: .info)
-        case .httpHighTraffic: return RuleSettings(threshold: 10, windowSeconds: 120, severity: .warning)
-        case .httpErrorBurst: return RuleSettings(threshold: 50, windowSeconds: 60, minRequests: 20, severity: .critical)
-        case .httpScan: return RuleSettings(threshold: 20, windowSeconds: 60, severity: .warning)
+        case .httpHighTraffic: return RuleSettings(threshold: 10, windowSeconds: 120, resolveAfterSeconds: 900, severity: .warning)
+        case .httpErrorBurst:
+            return RuleSettings(threshold: 50, windowSeconds: 60, minRequests: 20, resolveAfterSeconds: 600, severity: .critical)
+        case .httpScan: return RuleSettings(threshold: 20, windowSeconds: 60, resolveAfterSeconds: 60, severity: .warning)
         }
     }
 }

@@ -63,6 +63,38 @@ struct Incident {
     var hosts: [HostID] = []
     /// The sshd PID (`ssh_long_session`).
     var pid: Int32 = 0
+    /// The rate rules: since when (µs) the condition has not held while the incident fires; nil
+    /// while it holds (see `settle`).
+    var quietSince: Int64?
+}
+
+extension Optional where Wrapped == Incident {
+    /// Whether evaluating a rate rule's condition at `t` (µs), finding that it `holds`, changes this
+    /// incident or its absence: fires one, starts or ends its quiet period, or resolves it (its quiet
+    /// period has lasted `quiet` µs). Cheap: read on every request.
+    @inline(__always)
+    func rateChanges(holds: Bool, at t: Int64, quiet: Int64) -> Bool {
+        guard let since = self?.quietSince else { return holds != (self != nil) }
+        return holds || t &- since >= quiet
+    }
+
+    /// The quiet period of a rate rule's firing incident (README, "Detection"): an evaluation at `t`
+    /// finding the condition not holding starts it, one finding it holding again before it is over
+    /// ends it (the incident keeps firing, nothing is emitted), and once it has lasted `quiet` µs the
+    /// incident is over. Returns the incident that is over (it is removed) with the time its quiet
+    /// period ended; the caller then fires a new incident if the condition `holds`.
+    mutating func settle(holds: Bool, at t: Int64, quiet: Int64) -> (ended: Incident, at: Int64)? {
+        guard var current = self else { return nil }
+        if current.quietSince == nil && !holds { current.quietSince = t }
+        guard let since = current.quietSince else { return nil }
+        if t &- since >= quiet {
+            self = nil
+            return (current, since &+ quiet)
+        }
+        if holds { current.quietSince = nil }
+        self = current
+        return nil
+    }
 }
 
 /// State of a rule that counts events per key: fires when the `n` newest events of a
@@ -76,19 +108,25 @@ struct CountState<Key: IncidentKey>: ScheduledRuleState {
     /// True when the incident ends `window` after the newest event (`ssh_bruteforce`),
     /// false when it ends once fewer than `n` events remain in the window.
     let resolvesOnNewest: Bool
+    /// The quiet period (`RuleSettings.resolveAfterMicroseconds`): a firing key resolves this
+    /// long after its condition stopped holding, so once fewer than `n` of its events lie within
+    /// `window` plus this (or none, for `resolvesOnNewest`); events in between push it on.
+    let resolveAfter: Int64
     var evictedIncident: Incident?
 
     init(settings: RuleSettings, resolvesOnNewest: Bool, seed: UInt64) {
         table = SlotTable(capacity: settings.maxKeys, seed: seed)
-        times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds)
+        resolveAfter = max(0, settings.resolveAfterMicroseconds)
+        // Times as far back as `deadline` reads them.
+        times = RecentTimes(n: settings.countThreshold, slots: table.capacity, window: settings.windowMicroseconds &+ resolveAfter)
         schedule = FiringSchedule(slots: table.capacity)
         window = settings.windowMicroseconds
         self.resolvesOnNewest = resolvesOnNewest
     }
 
-    /// The time at which the condition of `slot` stops holding.
+    /// The time at which the incident of `slot` resolves: its condition stops holding, plus the quiet period.
     func deadline(_ slot: Int32) -> Int64 {
-        (resolvesOnNewest ? times.newest(slot) : times.oldest(slot)) &+ window
+        (resolvesOnNewest ? times.newest(slot) : times.oldest(slot)) &+ window &+ resolveAfter
     }
 
     /// Records `count` events of `key` (looked up as `lookup`) at `t`. Returns the slot, whether
@@ -345,21 +383,22 @@ struct HostRates {
     var errors: SecondWindow
     var errorIncident: Incident?
 
-    /// Counts a request at `second` for `http_high_traffic` (see `RateLimits.countTraffic`): the
-    /// engine's one access to the host's windows, as handing `rates[h].traffic` and
-    /// `rates[h].trafficIncident` inout together would overlap on `rates`.
+    /// Counts a request at `t` (µs) in bucket `second` for `http_high_traffic` (see
+    /// `RateLimits.countTraffic`): the engine's one access to the host's windows, as handing
+    /// `rates[h].traffic` and `rates[h].trafficIncident` inout together would overlap on `rates`.
     @inline(__always)
-    mutating func countTraffic(_ second: Int64, limits: RateLimits) -> Bool {
-        limits.countTraffic(second, in: &traffic, incident: &trafficIncident)
+    mutating func countTraffic(_ second: Int64, at t: Int64, limits: RateLimits) -> Bool {
+        limits.countTraffic(second, at: t, in: &traffic, incident: &trafficIncident)
     }
 
-    /// Counts a request at `second` for `http_error_burst` (`marked` for a 5xx answer) if the
-    /// window covers it; true when the condition no longer matches the incident.
+    /// Counts a request at `t` (µs) in bucket `second` for `http_error_burst` (`marked` for a 5xx
+    /// answer) if the window covers it; true when the incident changes (`rateChanges`).
     @inline(__always)
-    mutating func countError(_ second: Int64, marked: Bool, limits: RateLimits) -> Bool {
+    mutating func countError(_ second: Int64, at t: Int64, marked: Bool, limits: RateLimits) -> Bool {
         guard errors.covers(second) else { return false }
         errors.add(second, marked: marked)
-        return limits.errorsHold(sum: errors.sum, marked: errors.markedSum) != (errorIncident != nil)
+        return errorIncident.rateChanges(holds: limits.errorsHold(sum: errors.sum, marked: errors.markedSum), at: t,
+                                         quiet: limits.errorQuiet)
     }
 }
 
@@ -367,29 +406,35 @@ struct HostRates {
 struct RateLimits {
     /// `http_high_traffic` holds above this many requests in its window.
     let traffic: Double
+    /// How long (µs) `http_high_traffic` must not hold before a firing incident resolves.
+    let trafficQuiet: Int64
     /// `http_error_burst`: the fewest requests that count, and the 5xx percentage that fires.
     let errorMinRequests: Int
     let errorPercent: Double
+    /// How long (µs) `http_error_burst` must not hold before a firing incident resolves.
+    let errorQuiet: Int64
 
     init(traffic: RuleSettings, errors: RuleSettings) {
         self.traffic = traffic.threshold * Double(SecondWindow.spanSeconds(traffic.windowSeconds))
+        trafficQuiet = max(0, traffic.resolveAfterMicroseconds)
         errorMinRequests = max(1, errors.minRequests)
         errorPercent = errors.threshold
+        errorQuiet = max(0, errors.resolveAfterMicroseconds)
     }
 
     /// Whether `sum` requests in the window are high traffic.
     @inline(__always)
     func trafficHolds(sum: Int) -> Bool { Double(sum) > traffic }
 
-    /// Counts a request at `second` for `http_high_traffic` in `window` (one host's or all hosts')
-    /// if it covers it, and in its firing `incident`; true when the condition no longer matches
-    /// the incident (the caller then fires or resolves).
+    /// Counts a request at `t` (µs) in bucket `second` for `http_high_traffic` in `window` (one
+    /// host's or all hosts') if it covers it, and in its firing `incident`; true when the incident
+    /// changes (`rateChanges`: the caller then fires, resolves or moves its quiet period).
     @inline(__always)
-    func countTraffic(_ second: Int64, in window: inout SecondWindow, incident: inout Incident?) -> Bool {
+    func countTraffic(_ second: Int64, at t: Int64, in window: inout SecondWindow, incident: inout Incident?) -> Bool {
         guard window.covers(second) else { return false }
         window.add(second)
         if incident != nil { incident!.count += 1 }
-        return trafficHolds(sum: window.sum) != (incident != nil)
+        return incident.rateChanges(holds: trafficHolds(sum: window.sum), at: t, quiet: trafficQuiet)
     }
 
     /// Whether `marked` 5xx answers of `sum` requests are an error burst.

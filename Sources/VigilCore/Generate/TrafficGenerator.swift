@@ -31,6 +31,11 @@ public struct TrafficGenerator {
         /// http: 300 requests answered 5xx on one host within 1 min.
         case errors
 
+        /// Whether the scenario's rule measures a rate over event time (`spike`, `errors`): a
+        /// collector takes each line at its arrival at the latest, so the scenario is what it
+        /// claims only when its lines are sent no faster than their event times pass.
+        public var measuresRate: Bool { self == .spike || self == .errors }
+
         /// The kinds of log the scenario can appear in.
         public var kinds: [Kind] {
             switch self {
@@ -170,6 +175,7 @@ public struct TrafficGenerator {
         self.options = options
         random = SeededRandom(seed: options.seed)
         clock = options.start.microseconds
+        lastTime = options.start
         for _ in 0..<400 { clients.append(IPAddress(ipv4: 0x0A14_0000 | UInt32(random.below(1 << 16)))) }
         budget = 0
         var planned: [Pending] = []
@@ -185,6 +191,9 @@ public struct TrafficGenerator {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The event time of the line `next` appended last (`start` before the first).
+    public private(set) var lastTime: Timestamp
+
     /// Appends the next line (without LF) to `out`; false when the traffic is complete.
     /// A CSV file starts with its header line (not counted in `count`).
     public mutating func next(into out: inout [UInt8]) -> Bool {
@@ -197,6 +206,7 @@ public struct TrafficGenerator {
             stepNormal()
         }
         guard let p = queue.popLast() else { return false }
+        lastTime = Timestamp(microseconds: p.time)
         render(p, into: &out)
         return true
     }

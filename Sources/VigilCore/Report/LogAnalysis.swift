@@ -421,8 +421,9 @@ public struct LogAnalysis {
     }
 
     /// Marks the end of the input: detection is advanced to the newest event time plus the
-    /// longest window of any rule (and the lateness), so every condition that stopped holding
-    /// resolves in the timeline at the moment it stopped, as if the log had continued quietly.
+    /// longest window and quiet period (`resolveAfterMicroseconds`) of any rule (and the
+    /// lateness), so every condition that stopped holding resolves in the timeline when it
+    /// would have, as if the log had continued quietly.
     /// Nothing fires past the end of the input: a session still open at the end is not
     /// reported as long because of time the log does not cover. Feeding after this is a mistake.
     public mutating func finish() {
@@ -431,7 +432,7 @@ public struct LogAnalysis {
         finished = true
         collectAlerts()
         let settings = analyzer.engine.settings
-        let span = RuleID.allCases.filter { settings[$0].enabled }.map { settings[$0].windowMicroseconds }.max() ?? 0
+        let span = RuleID.allCases.filter { settings[$0].enabled }.map { settings[$0].windowMicroseconds &+ settings[$0].resolveAfterMicroseconds }.max() ?? 0
         analyzer.advance(now: Timestamp(microseconds: last &+ span &+ settings.latenessMicroseconds &+ 1_000_000))
         alerts += analyzer.engine.takeAlerts().filter { $0.state != .firing || $0.ts.microseconds <= last }
     }
