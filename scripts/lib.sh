@@ -351,3 +351,65 @@ send_udp_file() {
     done <"$file.len"
     rm -f "$one"
 }
+
+# ship_edit IN OUT FROM TO [FROM TO]...: copies the shipped file IN to OUT with FROM (a fixed
+# string) replaced by TO on the one line that is not a comment and has it: the edit an operator
+# makes. False, with SHIP_WHY saying so, when FROM is not on exactly one such line.
+# shellcheck disable=SC2034  # SHIP_WHY is read by the caller
+ship_edit() {
+    local in=$1 out=$2 n
+    shift 2
+    cp -- "$in" "$out" || { SHIP_WHY="cannot copy $in"; return 1; }
+    while [ $# -ge 2 ]; do
+        n=$(grep -v '^[[:space:]]*#' -- "$out" | grep -cF -- "$1")
+        if [ "$n" != 1 ]; then
+            SHIP_WHY="${in#"${ROOT:-}"/}: '$1' is on $n uncommented lines, not 1"
+            return 1
+        fi
+        FROM=$1 TO=$2 awk '
+            !/^[[:space:]]*#/ && (i = index($0, ENVIRON["FROM"])) {
+                $0 = substr($0, 1, i - 1) ENVIRON["TO"] substr($0, i + length(ENVIRON["FROM"]))
+            }
+            { print }' "$out" >"$out.tmp" && mv -- "$out.tmp" "$out"
+        shift 2
+    done
+}
+
+# make_relay_key FILE: writes a fresh relay key (64 hex digits, mode 0600) to FILE.
+make_relay_key() {
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
+}
+
+# relay_listener_value FILE KEY: KEY=N of the last `vigil: relay listener` line in FILE (0 if none).
+relay_listener_value() {
+    local v
+    v=$(grep '^vigil: relay listener ' "$1" 2>/dev/null | tail -n1 | grep -o " $2=[0-9]*" | head -n1 | cut -d= -f2)
+    printf '%s' "${v:-0}"
+}
+
+# relay_sender_value FILE KEY: KEY=N of an edge's last `vigil: relay syslog+…` line in FILE (0 if none).
+relay_sender_value() {
+    local v
+    v=$(grep '^vigil: relay syslog+' "$1" 2>/dev/null | tail -n1 | grep -o " $2=[0-9]*" | head -n1 | cut -d= -f2)
+    printf '%s' "${v:-0}"
+}
+
+# rsyslog_hash64mod N: reads one key a line on stdin and prints "KEY PARTITION" for each, where
+# PARTITION is what rsyslog's fmhash hash64mod(KEY, N) returns. Debian's rsyslog builds fmhash
+# without xxhash (fmhash.so links no libxxhash), so hash64 is the "modified Bernstein" hash of
+# rsyslog's contrib/fmhash/fmhash.c: h = 5381, then h = (33 * h) ^ c for each byte c as a signed
+# char, modulo 2^64; hash64mod is h % N (unsigned), seed 0.
+rsyslog_hash64mod() {
+    python3 -c '
+import sys
+n = int(sys.argv[1])
+for line in sys.stdin:
+    key = line.rstrip("\n")
+    h = 5381
+    for c in key.encode():
+        if c >= 128:
+            c -= 256
+        h = ((33 * h) ^ (c & 0xFFFFFFFFFFFFFFFF)) & 0xFFFFFFFFFFFFFFFF
+    print(key, h % n)
+' "$1"
+}

@@ -29,28 +29,6 @@ SHIP_TOOLS=${E2E_TOOLS:-$ROOT/.build/e2e-tools}
 SHIP_DATA=$SHIP/data
 SHIP_OUT=$SHIP/vigil.stdout
 
-# ship_edit IN OUT FROM TO [FROM TO]...: copies the shipped file IN to OUT with FROM (a fixed
-# string) replaced by TO on the one line that is not a comment and has it: the edit an operator
-# makes. False, with SHIP_WHY saying so, when FROM is not on exactly one such line.
-ship_edit() {
-    local in=$1 out=$2 n
-    shift 2
-    cp -- "$in" "$out" || { SHIP_WHY="cannot copy $in"; return 1; }
-    while [ $# -ge 2 ]; do
-        n=$(grep -v '^[[:space:]]*#' -- "$out" | grep -cF -- "$1")
-        if [ "$n" != 1 ]; then
-            SHIP_WHY="${in#"$ROOT"/}: '$1' is on $n uncommented lines, not 1"
-            return 1
-        fi
-        FROM=$1 TO=$2 awk '
-            !/^[[:space:]]*#/ && (i = index($0, ENVIRON["FROM"])) {
-                $0 = substr($0, 1, i - 1) ENVIRON["TO"] substr($0, i + length(ENVIRON["FROM"]))
-            }
-            { print }' "$out" >"$out.tmp" && mv -- "$out.tmp" "$out"
-        shift 2
-    done
-}
-
 # ship_stop NAME PID: stops PID (SIGTERM, 10 s) and fails NAME unless it exits 0.
 ship_stop() {
     local rc=0

@@ -14,7 +14,7 @@
 TRUST=$WORK/trust
 mkdir -p "$TRUST"
 KEY=$TRUST/relay.key
-(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY")
+make_relay_key "$KEY"
 
 
 # --- forged relay lines and one sender's clock, against a central with a relay listener
@@ -144,7 +144,7 @@ EOF
                 '"rule":"ssh_distributed","state":"firing"' '"ip":"203.0.113.99"' '"hosts":["e2e-h1","e2e-h2","e2e-h3"]'
             ALERTS=$ALERTS_SAVED
             if wait_for 5 grep -q '^vigil: relay listener received=3 .*rejected=[0-9]' "$CENTRAL_ERR" \
-                && [ "$(grep '^vigil: relay listener' "$CENTRAL_ERR" | tail -n1 | sed 's/.* rejected=\([0-9]*\).*/\1/')" = 1 ]; then
+                && [ "$(relay_listener_value "$CENTRAL_ERR" rejected)" = 1 ]; then
                 pass "the central took the 3 relayed events and rejected nothing more (the earlier forged one only)"
             else
                 fail "the central took the 3 relayed events and rejected nothing more" "$(grep '^vigil: relay listener' "$CENTRAL_ERR" | tail -n1)"
