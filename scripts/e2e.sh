@@ -23,7 +23,9 @@
 # idempotency, systemd-analyze verify) and the Dockerfile's build stage on a clean git archive;
 # scripts/e2e/deploy.sh: scripts/deploy.sh over ssh to a private sshd, below a temporary root;
 # and scripts/e2e/shipped.sh: the forwarding configs in conf/ (rsyslog TCP and UDP, syslog-ng,
-# nginx), each checked and run by its real program.
+# nginx), each checked and run by its real program; scripts/e2e/shard.sh: an edge vigil relaying
+# through a real rsyslogd running conf/rsyslog-shard.conf to two central vigils, each address's
+# ssh_distributed raised once, by the central rsyslog's hash64mod gives it.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
@@ -697,8 +699,13 @@ fi
 # shellcheck source=scripts/e2e/rates.sh
 . "$ROOT/scripts/e2e/rates.sh"
 
+# --- sharding: an edge vigil, a real rsyslogd running conf/rsyslog-shard.conf, two centrals
+
+# shellcheck source=scripts/e2e/shard.sh
+. "$ROOT/scripts/e2e/shard.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr "$WORK"/shard/*.stderr "$WORK"/shard/rsyslog/rsyslogd.out; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2
