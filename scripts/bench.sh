@@ -25,6 +25,13 @@
 #   - one search for text that is nowhere (every day file of H read backwards), against
 #     `tac FILE | grep -F -m 100` on the same file, the way operators search today.
 #
+# Sharding (BENCH_PARTS=shard, not in the default list; docs/scaling.md): BENCH_SHARD_COUNT
+# (400000) events, one per line (half sshd failures, half requests, each from its own address),
+# into an edge vigil relaying through a private rsyslogd running conf/rsyslog-shard.conf to two
+# central vigils; the CPU time each stage spent per event (/proc per thread: the edge's main and
+# relay sender threads, rsyslogd's ruleset worker and in total, one central's main thread), so
+# events/s per core of each stage, whatever else shares the machine.
+#
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "100000 200000 300000 400000"), BENCH_UDP_SENDERS (UDP sender threads,
 # default 3: one thread alone cannot outrun either receiver on loopback),
@@ -53,6 +60,7 @@ DETECT_COUNT=${BENCH_DETECT_COUNT:-5000000}
 LATENCY_RATE=${BENCH_LATENCY_RATE:-500000}
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-10}
 COST_COUNT=${BENCH_COST_COUNT:-2000000}
+SHARD_COUNT=${BENCH_SHARD_COUNT:-400000}
 API_STORE_MB=${BENCH_API_STORE_MB:-1024}
 API_SECONDS=${BENCH_API_SECONDS:-10}
 # Every rule, for the detection-cost phase that turns them all off.
@@ -61,7 +69,7 @@ RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_hi
 # part NAME: true when BENCH_PARTS includes NAME.
 part() { [[ $PARTS == *" $1 "* ]]; }
 
-for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" \
+for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
     "$API_STORE_MB" "$API_SECONDS"; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
@@ -486,6 +494,102 @@ if part api; then
     API_LINES+=("$(printf '%-52s %s' "ingest lost to the API load" "$sign$((loss / 10)).$((loss % 10)) %")")
     API_LINES+=("$(printf '%-52s %s' "search for absent text, $host_mb MB: vigil / tac|grep (ms)" "$miss_vigil / $miss_grep")")
     rm -rf "$data"
+fi
+
+# thread_ticks PID NAME_PREFIX: CPU ticks (user + system) of PID's threads whose name starts
+# with NAME_PREFIX.
+thread_ticks() {
+    local t sum=0 comm
+    for t in /proc/"$1"/task/*; do
+        comm=$(cat "$t/comm" 2>/dev/null) || continue
+        [[ $comm == "$2"* ]] && sum=$((sum + $(awk '{ print $14 + $15 }' "$t/stat")))
+    done
+    printf '%s' "$sum"
+}
+
+# per_event TICKS: "µs per event, events/s per core" for TICKS over SHARD_COUNT events.
+per_event() {
+    local ns=$(($1 * 10000000 / SHARD_COUNT))
+    printf '%s.%s µs, %s/s' $((ns / 1000)) $((ns / 100 % 10)) $((ns > 0 ? 1000000000 / ns : 0))
+}
+
+SHARD_LINES=()
+if part shard; then
+    ensure_command python3 python3
+    sw=$WORK/shard
+    mkdir -p "$sw/rsyslog/spool"
+    make_relay_key "$sw/relay.key"
+    relay_ports=()
+    central_pids=()
+    for i in 0 1; do
+        start_vigil "$sw/central$i" "$sw/central$i.stderr" --stats-interval 1s \
+            --relay-listen 127.0.0.1:0 --relay-allow 127.0.0.0/8 --relay-key "$sw/relay.key" || die "central $i did not start"
+        CHILDREN+=("$VIGIL_PID")
+        central_pids+=("$VIGIL_PID")
+        relay_ports+=("$VIGIL_RELAY_PORT")
+    done
+    rport=$(free_port)
+    ship_edit "$ROOT/conf/rsyslog-shard.conf" "$sw/rsyslog/shard.conf" \
+        'input(type="imtcp" port="6514"' "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"$rport\"" \
+        'target="central-0.example.net" port="6514"' "target=\"127.0.0.1\" port=\"${relay_ports[0]}\"" \
+        'target="central-1.example.net" port="6514"' "target=\"127.0.0.1\" port=\"${relay_ports[1]}\"" || die "$SHIP_WHY"
+    printf 'global(workDirectory="%s")\ninclude(file="%s")\n' "$sw/rsyslog/spool" "$sw/rsyslog/shard.conf" >"$sw/rsyslog/rsyslog.conf"
+    start_rsyslogd "$sw/rsyslog/rsyslog.conf" "$sw/rsyslog" "$rport" || die "the rsyslog relay did not start"
+    CHILDREN+=("$RSYSLOG_PID")
+    relay_pid=$RSYSLOG_PID
+    start_vigil "$sw/edge" "$sw/edge.stderr" --stats-interval 1s --relay "syslog+tcp://127.0.0.1:$rport" \
+        --relay-key "$sw/relay.key" --relay.edge_name bench-edge || die "the edge did not start"
+    CHILDREN+=("$VIGIL_PID")
+    edge_pid=$VIGIL_PID
+    python3 - "$SHARD_COUNT" >"$sw/load.txt" <<'PY_LOAD'
+import sys, time
+n = int(sys.argv[1])
+now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+clf = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+out = sys.stdout
+for i in range(n):
+    a = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+    if i % 2 == 0:
+        out.write(f"<38>1 {now} h{i % 16} sshd {1000 + i % 5000} - - Failed password for root from {a} port {1024 + i % 60000} ssh2\n")
+    else:
+        out.write(f'<190>1 {now} w{i % 16} nginx - - - {a} - - [{clf}] "GET /p{i % 100} HTTP/1.1" 200 512 "-" "Mozilla/5.0"\n')
+PY_LOAD
+    say "shard: $SHARD_COUNT events, edge to rsyslog relay (conf/rsyslog-shard.conf) to 2 centrals"
+    e_main=$(thread_ticks "$edge_pid" vigil); e_send=$(thread_ticks "$edge_pid" vigil-sink)
+    e_main=$((e_main - e_send))
+    r_rule=$(thread_ticks "$relay_pid" rs:vigil_shard); r_all=$(cpu_ticks "$relay_pid")
+    c_main=$(thread_ticks "${central_pids[0]}" vigil)
+    t0=$(now_us)
+    timeout "$TIMEOUT" nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT" <"$sw/load.txt" || die "sending the shard load failed"
+    _shard_all_in() {
+        [ $(($(relay_listener_value "$sw/central0.stderr" received) + $(relay_listener_value "$sw/central1.stderr" received))) -ge "$SHARD_COUNT" ]
+    }
+    wait_for "$TIMEOUT" _shard_all_in || die "the centrals did not receive all $SHARD_COUNT events"
+    wall_ms=$((($(now_us) - t0) / 1000))
+    c0=$(relay_listener_value "$sw/central0.stderr" received)
+    e_send=$(($(thread_ticks "$edge_pid" vigil-sink) - e_send))
+    e_main=$(($(thread_ticks "$edge_pid" vigil) - $(thread_ticks "$edge_pid" vigil-sink) - e_main))
+    r_rule=$(($(thread_ticks "$relay_pid" rs:vigil_shard) - r_rule)); r_all=$(($(cpu_ticks "$relay_pid") - r_all))
+    c_main=$(($(thread_ticks "${central_pids[0]}" vigil) - c_main))
+    rejected=$(($(relay_listener_value "$sw/central0.stderr" rejected) + $(relay_listener_value "$sw/central1.stderr" rejected)))
+    SHARD_LINES+=("$(printf '%-52s %s' "events: edge, rsyslog relay, 2 centrals" "$SHARD_COUNT in $wall_ms ms; central 0 took $c0; rejected $rejected")")
+    SHARD_LINES+=("$(printf '%-52s %s' "edge, main thread (ingest, rules, seal)" "$(per_event "$e_main")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "edge, relay sender thread" "$(per_event "$e_send")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, ruleset worker (one thread)" "$(per_event "$r_rule")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, all threads" "$(per_event "$r_all")")")
+    # A central took about half of the events: its cost per event it took.
+    SHARD_COUNT_SAVED=$SHARD_COUNT
+    SHARD_COUNT=$c0
+    SHARD_LINES+=("$(printf '%-52s %s' "central 0, main thread, per event it took" "$(per_event "$c_main")")")
+    SHARD_COUNT=$SHARD_COUNT_SAVED
+    for pid in "$edge_pid" "$relay_pid" "${central_pids[@]}"; do stop_pid "$pid" 15 || true; done
+fi
+
+if [ "${#SHARD_LINES[@]}" -gt 0 ]; then
+    echo
+    echo "sharding: CPU per event of each stage (vigil, rsyslogd)"
+    echo "----------------------------------------------------"
+    printf '%s\n' "${SHARD_LINES[@]}"
 fi
 
 if [ "${#DETECT_LINES[@]}" -gt 0 ]; then
