@@ -403,13 +403,13 @@ rsyslog_hash64mod() {
     python3 -c '
 import sys
 n = int(sys.argv[1])
-for line in sys.stdin:
-    key = line.rstrip("\n")
+for line in sys.stdin.buffer:
+    key = line.rstrip(b"\n")
     h = 5381
-    for c in key.encode():
+    for c in key:
         if c >= 128:
             c -= 256
         h = ((33 * h) ^ (c & 0xFFFFFFFFFFFFFFFF)) & 0xFFFFFFFFFFFFFFFF
-    print(key, h % n)
+    sys.stdout.buffer.write(key + b" %d\n" % (h % n))
 ' "$1"
 }
