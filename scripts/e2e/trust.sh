@@ -35,7 +35,7 @@ else
 fi
 
 if [ -n "$CENTRAL_PID" ]; then
-    ALERTS_SAVED=$ALERTS
+    ALERTS_SAVED=${ALERTS:-}
     ALERTS=$CENTRAL/alerts.jsonl
     now=$(date -u +%FT%TZ)
     # The finding's reproducer: relay lines naming three hosts that never sent anything, an http
