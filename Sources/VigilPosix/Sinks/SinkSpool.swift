@@ -147,6 +147,42 @@ final class SinkSpool: @unchecked Sendable {
         return nil
     }
 
+    /// Reads the records from `offset` up to `limit`, about `maxBytes` of them (at least one),
+    /// calling `each` with every payload; returns the offset after the last one, nil on a read error.
+    func readRecords(at offset: Int, limit: Int, maxBytes: Int, into chunk: inout [UInt8],
+                     each: (UnsafeRawBufferPointer) -> Void) -> Int? {
+        let want = min(maxBytes, limit - offset)
+        guard want > 0 else { return offset }
+        if chunk.count < want { chunk = [UInt8](repeating: 0, count: want) }
+        let n = chunk.withUnsafeMutableBytes { pread(journal, $0.baseAddress, want, off_t(offset)) }
+        if n <= 0 { return nil }
+        var next = offset
+        chunk.withUnsafeBytes { bytes in
+            var start = 0
+            while start < n, let nl = memchr(bytes.baseAddress! + start, 0x0A, n - start) {
+                let end = bytes.baseAddress!.distance(to: UnsafeRawPointer(nl))
+                each(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                start = end + 1
+            }
+            next = offset + start
+        }
+        if next == offset {
+            // One record longer than `maxBytes`.
+            guard let (payload, after) = record(at: offset, limit: limit) else { return nil }
+            payload.withUnsafeBytes { each($0) }
+            return after
+        }
+        return next
+    }
+
+    /// Cuts the journal back to `length` bytes, dropping records appended after it.
+    func truncate(to length: Int) {
+        guard length < end else { return }
+        _ = ftruncate(journal, off_t(max(0, length)))
+        end = max(0, length)
+        deliveredOffset = min(deliveredOffset, end)
+    }
+
     /// Records that everything before `offset` was delivered; when that is the whole journal,
     /// empties it.
     func markDelivered(upTo offset: Int) {
