@@ -43,9 +43,9 @@ let usage = """
       analyze FILE... [--json]        offline report over log files (`-` = stdin)
       follow [FILE...]                live monitor of growing files (default /var/log/access.log)
       generate ssh|http|sessions      realistic test traffic, to stdout, a file or --to a collector
+      forward FILE... --to tcp://H:P  ship new lines of log files to a collector, losing none
       help                            show this help
 
-    Planned, not in this build yet: forward.
     Run `vigil COMMAND --help` for a command's flags.
 
     """
@@ -66,9 +66,7 @@ func main() -> ExitCode {
     case "help", "-h", "--help":
         printOut(usage)
         return .ok
-    case "forward":
-        logLine("vigil: `\(command)` is not in this build yet")
-        return .usage
+    case "forward": return forward(rest)
     default:
         logLine("vigil: unknown command `\(command)`; run `vigil help`")
         return .usage

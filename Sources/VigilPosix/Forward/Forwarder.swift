@@ -224,6 +224,7 @@ public final class Forwarder {
 
     /// Runs until SIGINT or SIGTERM: inotify and a 1 s poll read the files, the stats line every
     /// `statsIntervalSeconds`; then sends what it can within `drainMicros`, saves and prints the stats.
+    /// Call `ShutdownSignals.block()` before `init`, so the sender thread does not take the signals.
     public func run(statsIntervalSeconds: Int64, drainMicros: Int64 = 3_000_000) throws(SystemError) {
         let loop = try EventLoop()
         let watcher = try DirectoryWatcher(paths: sources.flatMap(\.watchedPaths), loop: loop) { [unowned self] now in self.check(now: now) }
