@@ -109,7 +109,7 @@ public final class FileTailer {
     /// The last check read the file to its end (false when it stopped at its `maxBytes`).
     public private(set) var caughtUp = true
 
-    /// Reads everything new (at most about `maxBytes`: one read past it), calling `onLine` for each
+    /// Reads everything new (at most `maxBytes`), calling `onLine` for each
     /// complete line; returns what it noticed. Rotation is looked for only once the open file was
     /// read to its end (`caughtUp`). `now` (monotonic µs) paces the retries of a file that cannot be read.
     @discardableResult
@@ -218,7 +218,7 @@ public final class FileTailer {
     private func drain(maxBytes: Int, onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> Bool {
         var read = 0
         while read < maxBytes {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            let n = Glibc.read(fd, buffer.baseAddress, min(buffer.count, maxBytes - read))
             if n <= 0 { return true }
             offset += Int64(n)
             read += n
