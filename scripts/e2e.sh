@@ -667,8 +667,13 @@ fi
 # shellcheck source=scripts/e2e/api.sh
 . "$ROOT/scripts/e2e/api.sh"
 
+# --- forward: vigil forward ships files to a collector through rotations, outages and SIGKILL
+
+# shellcheck source=scripts/e2e/forward.sh
+. "$ROOT/scripts/e2e/forward.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/forward/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2
