@@ -73,6 +73,25 @@ import VigilCore
         #expect(stat(dir + "/state", &st) == 0 && st.st_mode & 0o777 == 0o700)
     }
 
+    @Test func checksWithNothingNewWhileTheSenderEmptiesTheSpoolLoseNothing() throws {
+        // A check with no new line commits while the sender may be emptying the spool (its journal
+        // then restarts at 0): the commit must not point past the emptied journal.
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log"
+        append(path, "")
+        let receiver = try TestReceiver(.syslogTCP)
+        defer { receiver.stop() }
+        let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+        f.check(now: Posix.wallClock())
+        var expected: [String] = []
+        for i in 0..<300 {
+            expected.append("line \(i)")
+            append(path, "line \(i)\n")
+            for _ in 0..<20 { f.check(now: Posix.wallClock()) }
+        }
+        expectReceived(receiver, expected)
+    }
+
     @Test func renameRotationLosesNothing() throws {
         let dir = TemporaryDirectory().path
         let path = dir + "/access.log"

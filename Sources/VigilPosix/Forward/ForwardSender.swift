@@ -46,10 +46,11 @@ final class ForwardChannel: @unchecked Sendable {
     /// Bytes waiting to be sent.
     var pendingBytes: Int { lock.withLock { spool.end - spool.deliveredOffset } }
 
-    /// Reader: the spool up to `length` holds only lines whose positions are saved; the sender may send it.
-    func commit(upTo length: Int) {
+    /// Reader: the whole spool holds only lines whose positions are saved; the sender may send it.
+    /// (Only the reader appends, so the spool is what it saved, or empty if the sender emptied it since.)
+    func commit() {
         lock.withLock {
-            committed = length
+            committed = spool.end
             lock.broadcast()
         }
     }
@@ -74,6 +75,7 @@ final class ForwardChannel: @unchecked Sendable {
                     }
                     log("vigil forward: spool unreadable at byte \(start); skipping to byte \(committed)")
                     spool.markDelivered(upTo: committed)
+                    committed = min(committed, spool.end)
                     continue
                 }
                 lock.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000)

@@ -166,9 +166,8 @@ public final class Forwarder {
                     log("vigil forward: \(n)")
                 }
                 if !records.isEmpty && !writeRecords() { return }
-                let end = channel.end
-                saveState(spoolLength: end)
-                channel.commit(upTo: end)
+                saveState(spoolLength: channel.end)
+                channel.commit()
             } while !source.caughtUp
         }
     }
