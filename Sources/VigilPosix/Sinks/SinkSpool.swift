@@ -1,7 +1,8 @@
 import Glibc
 import VigilCore
 
-/// The on-disk overflow of one network sink, `DATA/spool/SINK/`: an append-only journal of
+/// The on-disk overflow of one network sink, `DATA/spool/SINK/` (and `vigil forward`'s spool,
+/// `STATE/spool/`, docs/forward.md): an append-only journal of
 /// payloads, one per line (`journal`), and the byte offset up to which they were delivered
 /// (`delivered`, 20 decimal digits rewritten in place). Order is the journal's order; a restart
 /// resumes at the saved offset. When everything is delivered both are reset to empty.
