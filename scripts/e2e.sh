@@ -677,6 +677,11 @@ fi
 # shellcheck source=scripts/e2e/api.sh
 . "$ROOT/scripts/e2e/api.sh"
 
+# --- forward: vigil forward ships files to a collector through rotations, outages and SIGKILL
+
+# shellcheck source=scripts/e2e/forward.sh
+. "$ROOT/scripts/e2e/forward.sh"
+
 # --- the README's commands, as a user pastes them
 
 # shellcheck source=scripts/e2e/readme.sh
@@ -705,7 +710,7 @@ fi
 . "$ROOT/scripts/e2e/shard.sh"
 
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr "$WORK"/shard/*.stderr "$WORK"/shard/rsyslog/rsyslogd.out; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr "$WORK"/shard/*.stderr "$WORK"/shard/rsyslog/rsyslogd.out "$WORK"/forward/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2

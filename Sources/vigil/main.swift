@@ -43,10 +43,10 @@ let usage = """
       analyze FILE... [--json]        offline report over log files (`-` = stdin)
       follow [FILE...]                live monitor of growing files (default /var/log/nginx/access.log)
       generate ssh|http|sessions      realistic test traffic, to stdout, a file or --to a collector
+      forward FILE... --to tcp://H:P  ship new lines of log files to a collector, losing none
       help                            show this help
       --version                       print the version (`vigil X.Y.Z`); also `vigil version`
 
-    Planned, not in this build yet: forward.
     Run `vigil COMMAND --help` for a command's flags.
 
     """
@@ -70,9 +70,7 @@ func main() -> ExitCode {
     case "version", "--version":
         printOut("vigil \(vigilVersion)\n")
         return .ok
-    case "forward":
-        logLine("vigil: `\(command)` is not in this build yet")
-        return .usage
+    case "forward": return forward(rest)
     default:
         logLine("vigil: unknown command `\(command)`; run `vigil help`")
         return .usage

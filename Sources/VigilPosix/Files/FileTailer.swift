@@ -106,11 +106,17 @@ public final class FileTailer {
     /// as a line (an unfinished last line is read again after a resume): what to save to resume.
     public var position: (FileIdentity, Int64)? { identity.map { ($0, offset - Int64(splitter.pendingCount)) } }
 
-    /// Reads everything new, calling `onLine` for each complete line; returns what it noticed.
-    /// `now` (monotonic µs) paces the retries of a file that cannot be read.
+    /// The last check read the file to its end (false when it stopped at its `maxBytes`).
+    public private(set) var caughtUp = true
+
+    /// Reads everything new (at most `maxBytes`), calling `onLine` for each
+    /// complete line; returns what it noticed. Rotation is looked for only once the open file was
+    /// read to its end (`caughtUp`). `now` (monotonic µs) paces the retries of a file that cannot be read.
     @discardableResult
-    public func check(now: Int64 = Posix.monotonicMicros(), onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> [TailNotice] {
+    public func check(now: Int64 = Posix.monotonicMicros(), maxBytes: Int = .max,
+                      onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> [TailNotice] {
         var notices: [TailNotice] = []
+        caughtUp = true
         if fd < 0 {
             if failure != 0 && now < retryAt && changeTime() == failedChange { return notices }
             openFile(&notices, now: now)
@@ -124,7 +130,8 @@ public final class FileTailer {
             offset = 0
             lseek(fd, 0, SEEK_SET)
         }
-        drain(onLine: onLine)
+        caughtUp = drain(maxBytes: maxBytes, onLine: onLine)
+        if !caughtUp { return notices }
         // Rename rotation: the path now names another file (or none). The old file was just read
         // to its end; anything unterminated in it is a complete last line.
         var pathStat = stat()
@@ -137,7 +144,7 @@ public final class FileTailer {
                 fd = -1
                 start = .beginning
                 openFile(&notices, now: now)
-                if fd >= 0 { drain(onLine: onLine) }
+                if fd >= 0 { caughtUp = drain(maxBytes: maxBytes, onLine: onLine) }
             }
         }
         return notices
@@ -207,12 +214,22 @@ public final class FileTailer {
         notices.append(.opened(path))
     }
 
-    private func drain(onLine: (UnsafeRawBufferPointer, Bool) -> Void) {
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n <= 0 { return }
+    /// Reads to the end of the file, or until `maxBytes` were read; true when it reached the end.
+    private func drain(maxBytes: Int, onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> Bool {
+        var read = 0
+        while read < maxBytes {
+            let n = Glibc.read(fd, buffer.baseAddress, min(buffer.count, maxBytes - read))
+            if n <= 0 { return true }
             offset += Int64(n)
+            read += n
             splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), onLine: onLine)
         }
+        return false
+    }
+
+    /// Delivers an unterminated last line as complete (the file is done with: a rotated file read
+    /// to its end).
+    public func finish(onLine: (UnsafeRawBufferPointer, Bool) -> Void) {
+        splitter.finish(onLine: onLine)
     }
 }

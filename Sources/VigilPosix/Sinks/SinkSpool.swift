@@ -1,7 +1,8 @@
 import Glibc
 import VigilCore
 
-/// The on-disk overflow of one network sink, `DATA/spool/SINK/`: an append-only journal of
+/// The on-disk overflow of one network sink, `DATA/spool/SINK/` (and `vigil forward`'s spool,
+/// `STATE/spool/`, docs/forward.md): an append-only journal of
 /// payloads, one per line (`journal`), and the byte offset up to which they were delivered
 /// (`delivered`, 20 decimal digits rewritten in place). Order is the journal's order; a restart
 /// resumes at the saved offset. When everything is delivered both are reset to empty.
@@ -145,6 +146,42 @@ final class SinkSpool: @unchecked Sendable {
             position += n
         }
         return nil
+    }
+
+    /// Reads the records from `offset` up to `limit`, about `maxBytes` of them (at least one),
+    /// calling `each` with every payload; returns the offset after the last one, nil on a read error.
+    func readRecords(at offset: Int, limit: Int, maxBytes: Int, into chunk: inout [UInt8],
+                     each: (UnsafeRawBufferPointer) -> Void) -> Int? {
+        let want = min(maxBytes, limit - offset)
+        guard want > 0 else { return offset }
+        if chunk.count < want { chunk = [UInt8](repeating: 0, count: want) }
+        let n = chunk.withUnsafeMutableBytes { pread(journal, $0.baseAddress, want, off_t(offset)) }
+        if n <= 0 { return nil }
+        var next = offset
+        chunk.withUnsafeBytes { bytes in
+            var start = 0
+            while start < n, let nl = memchr(bytes.baseAddress! + start, 0x0A, n - start) {
+                let end = bytes.baseAddress!.distance(to: UnsafeRawPointer(nl))
+                each(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                start = end + 1
+            }
+            next = offset + start
+        }
+        if next == offset {
+            // One record longer than `maxBytes`.
+            guard let (payload, after) = record(at: offset, limit: limit) else { return nil }
+            payload.withUnsafeBytes { each($0) }
+            return after
+        }
+        return next
+    }
+
+    /// Cuts the journal back to `length` bytes, dropping records appended after it.
+    func truncate(to length: Int) {
+        guard length < end else { return }
+        _ = ftruncate(journal, off_t(max(0, length)))
+        end = max(0, length)
+        deliveredOffset = min(deliveredOffset, end)
     }
 
     /// Records that everything before `offset` was delivered; when that is the whole journal,

@@ -1,0 +1,274 @@
+import CVigilShim
+import Glibc
+import Testing
+import VigilTestSupport
+import VigilCore
+@testable import VigilPosix
+
+/// `vigil forward` against a real octet-counting TCP collector on 127.0.0.1 (`TestReceiver`): the
+/// files are read by calling `check` after each file operation, the sender thread delivers, and the
+/// tests wait (bounded) for what the collector received.
+@Suite(.serialized) struct ForwarderTests {
+    func append(_ path: String, _ text: String) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        Glibc.close(fd)
+    }
+
+    func forwarder(_ paths: [String], state: String, port: UInt16, fromStart: Bool = false,
+                   spoolMax: Int = 1 << 30, readChunk: Int = 4 << 20) throws -> Forwarder {
+        let options = Forwarder.Options(target: ForwardTarget(host: "127.0.0.1", port: port), stateDirectory: state,
+                                        hostname: "web1", fromStart: fromStart, spoolMaxBytes: spoolMax,
+                                        backoff: RetryBackoff(baseMicros: 10_000, maximumMicros: 100_000), timeoutMillis: 2_000,
+                                        readChunkBytes: readChunk)
+        return try Forwarder(paths: paths, options: options, log: { _ in })
+    }
+
+    /// The MSG of every message the collector received, in order.
+    func texts(_ receiver: TestReceiver) -> [String] { receiver.payloads.map(Self.text) }
+
+    static func text(_ payload: String) -> String {
+        var bytes = Array(payload.utf8)
+        return bytes.withUnsafeMutableBytes { b in
+            let f = SyslogParser().parse(UnsafeRawBufferPointer(b), receivedAt: Timestamp(seconds: 0))
+            return String(decoding: b[f.text], as: UTF8.self)
+        }
+    }
+
+    /// Waits until the collector holds exactly `expected` (and not more).
+    func expectReceived(_ receiver: TestReceiver, _ expected: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        let ok = receiver.wait { $0.count >= expected.count }
+        #expect(ok, sourceLocation: sourceLocation)
+        #expect(texts(receiver) == expected, sourceLocation: sourceLocation)
+    }
+
+    /// A loopback port with nothing listening on it (a collector that is down).
+    func closedPort() throws -> UInt16 {
+        let (fd, bound) = try Sockets.bind(SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 0), type: Int32(SOCK_STREAM.rawValue))
+        Glibc.close(fd)
+        return bound.port
+    }
+
+    @Test func appendsArriveOnceAsRFC5424() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log"
+        append(path, "before the start\n")
+        let receiver = try TestReceiver(.syslogTCP)
+        defer { receiver.stop() }
+        let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+        f.check(now: Posix.wallClock())
+        append(path, "one\ntwo\nthr")
+        f.check(now: Posix.wallClock())
+        expectReceived(receiver, ["one", "two"])
+        append(path, "ee\n")
+        f.check(now: Posix.wallClock())
+        f.check(now: Posix.wallClock())
+        expectReceived(receiver, ["one", "two", "three"])
+        #expect(receiver.payloads[0].hasPrefix("<13>1 "))
+        #expect(receiver.payloads[0].contains(" web1 app.log - - - one"))
+        f.close()
+        #expect(texts(receiver).count == 3)
+        #expect(f.counters.linesRead == 3 && f.counters.linesSent == 3 && f.counters.spooledBytes == 0)
+        var st = stat()
+        #expect(stat(dir + "/state", &st) == 0 && st.st_mode & 0o777 == 0o700)
+    }
+
+    @Test func aCommitAfterTheSenderEmptiedTheSpoolPointsNoFurtherThanIt() throws {
+        // The interleaving that made the sender loop on "spool unreadable": the reader starts a
+        // check with nothing new, the sender sends the last records and empties the journal, then
+        // the reader commits. The commit must cover only what the journal holds now.
+        let dir = TemporaryDirectory().path
+        let channel = try ForwardChannel(spool: SinkSpool(directory: dir + "/spool"))
+        try channel.append(Array("<13>1 - h a - - - first\n".utf8))
+        channel.commit()
+        var frames: [UInt8] = []
+        var chunk: [UInt8] = []
+        let taken = try #require(channel.next(frames: &frames, chunk: &chunk, maxBytes: 1 << 20, log: { _ in }))
+        channel.sent(upTo: taken.next, count: taken.count)
+        channel.commit()
+        #expect(channel.committed == 0 && channel.end == 0)
+        try channel.append(Array("<13>1 - h a - - - second\n".utf8))
+        channel.commit()
+        let second = try #require(channel.next(frames: &frames, chunk: &chunk, maxBytes: 1 << 20, log: { _ in }))
+        #expect(second.count == 1 && String(decoding: frames, as: UTF8.self) == "24 <13>1 - h a - - - second")
+    }
+
+    @Test func renameRotationLosesNothing() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/access.log"
+        append(path, "")
+        let receiver = try TestReceiver(.syslogTCP)
+        defer { receiver.stop() }
+        let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+        f.check(now: Posix.wallClock())
+        append(path, "a\nb\n")
+        f.check(now: Posix.wallClock())
+        append(path, "c\n")
+        rename(path, path + ".1")
+        append(path + ".1", "d-last-of-old\n")
+        append(path, "e-new\n")
+        f.check(now: Posix.wallClock())
+        append(path, "f\n")
+        f.check(now: Posix.wallClock())
+        expectReceived(receiver, ["a", "b", "c", "d-last-of-old", "e-new", "f"])
+        #expect(f.counters.rotations == 1)
+    }
+
+    @Test func copyTruncateLosesNothingReadBeforeTheTruncation() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log"
+        append(path, "")
+        let receiver = try TestReceiver(.syslogTCP)
+        defer { receiver.stop() }
+        let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+        f.check(now: Posix.wallClock())
+        append(path, "a\nb\n")
+        f.check(now: Posix.wallClock())
+        #expect(truncate(path, 0) == 0)
+        append(path, "c\n")
+        f.check(now: Posix.wallClock())
+        expectReceived(receiver, ["a", "b", "c"])
+        #expect(f.counters.truncations == 1)
+    }
+
+    @Test func restartAfterAKillResumesAtTheSavedPosition() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log"
+        append(path, "")
+        let receiver = try TestReceiver(.syslogTCP)
+        defer { receiver.stop() }
+        do {
+            let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+            f.check(now: Posix.wallClock())
+            append(path, "1\n2\n")
+            f.check(now: Posix.wallClock())
+            expectReceived(receiver, ["1", "2"])
+            append(path, "3\n")   // written, never read by this one
+            // Dropped without close: no drain, no save (as SIGKILL would).
+        }
+        append(path, "4\n")
+        let g = try forwarder([path], state: dir + "/state", port: receiver.port)
+        g.check(now: Posix.wallClock())
+        expectReceived(receiver, ["1", "2", "3", "4"])
+    }
+
+    @Test func halfWrittenSpoolIsCutBackAndNothingIsLostOrRepeated() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log"
+        append(path, "")
+        let port = try closedPort()
+        do {
+            let f = try forwarder([path], state: dir + "/state", port: port)
+            f.check(now: Posix.wallClock())
+            append(path, "1\n2\n3\n")
+            f.check(now: Posix.wallClock())
+            #expect(f.counters.linesSent == 0 && f.counters.spooledBytes > 0)
+        }
+        // A crash between appending to the spool and saving the state: a record past the committed
+        // length, and half of another.
+        append(dir + "/state/spool/journal", "<13>1 - web1 app.log - - - uncommitted\n<13>1 - web1 app")
+        append(path, "4\n")
+        let receiver = try TestReceiver(.syslogTCP, port: port)
+        defer { receiver.stop() }
+        let g = try forwarder([path], state: dir + "/state", port: port)
+        g.check(now: Posix.wallClock())
+        expectReceived(receiver, ["1", "2", "3", "4"])
+        // Everything sent: the spool is emptied.
+        #expect(receiver.wait { _ in g.counters.spooledBytes == 0 })
+    }
+
+    @Test func collectorDownThenBackGetsEverythingInOrder() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log"
+        append(path, "")
+        let port = try closedPort()
+        let f = try forwarder([path], state: dir + "/state", port: port)
+        f.check(now: Posix.wallClock())
+        var expected: [String] = []
+        for i in 0..<500 {
+            expected.append("line \(i)")
+            append(path, "line \(i)\n")
+            if i % 100 == 0 { f.check(now: Posix.wallClock()) }
+        }
+        f.check(now: Posix.wallClock())
+        #expect(f.counters.linesRead == 500 && f.counters.linesSent == 0)
+        let receiver = try TestReceiver(.syslogTCP, port: port)
+        defer { receiver.stop() }
+        expectReceived(receiver, expected)
+        // The collector restarts: the sender reconnects and goes on.
+        receiver.stop()
+        append(path, "after 1\n")
+        f.check(now: Posix.wallClock())
+        let again = try TestReceiver(.syslogTCP, port: port)
+        defer { again.stop() }
+        append(path, "after 2\n")
+        f.check(now: Posix.wallClock())
+        expectReceived(again, ["after 1", "after 2"])
+        #expect(f.counters.reconnects == 1)
+    }
+
+    @Test func fullSpoolPausesReadingUntilItDrains() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log"
+        append(path, "")
+        let port = try closedPort()
+        let f = try forwarder([path], state: dir + "/state", port: port, spoolMax: 4096, readChunk: 1024)
+        f.check(now: Posix.wallClock())
+        let line = String(repeating: "x", count: 100)
+        var expected: [String] = []
+        for i in 0..<200 { expected.append("\(i) \(line)") }
+        append(path, expected.joined(separator: "\n") + "\n")
+        f.check(now: Posix.wallClock())
+        f.check(now: Posix.wallClock())
+        #expect(f.counters.spoolFullPauses == 1)
+        #expect(f.counters.linesRead < 200)
+        let receiver = try TestReceiver(.syslogTCP, port: port)
+        defer { receiver.stop() }
+        // Each check reads what the drained spool has room for.
+        let deadline = Posix.monotonicMicros() + 20_000_000
+        while receiver.payloads.count < 200 && Posix.monotonicMicros() < deadline {
+            f.check(now: Posix.wallClock())
+            _ = receiver.wait(seconds: 1) { $0.count >= 200 || f.counters.spooledBytes == 0 }
+        }
+        expectReceived(receiver, expected)
+    }
+
+    @Test func fileRotatedWhileStoppedIsFinishedFirst() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/auth.log"
+        append(path, "")
+        let receiver = try TestReceiver(.syslogTCP)
+        defer { receiver.stop() }
+        do {
+            let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+            f.check(now: Posix.wallClock())
+            append(path, "a\n")
+            f.check(now: Posix.wallClock())
+            expectReceived(receiver, ["a"])
+            f.close()
+        }
+        append(path, "b-while-down\nc-unterminated")
+        rename(path, path + ".1")
+        append(path, "d-new\n")
+        let g = try forwarder([path], state: dir + "/state", port: receiver.port)
+        g.check(now: Posix.wallClock())
+        g.check(now: Posix.wallClock())
+        expectReceived(receiver, ["a", "b-while-down", "c-unterminated", "d-new"])
+    }
+
+    @Test func fileThatAppearsLaterIsReadFromItsStartAlsoAfterARestart() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/late.log"
+        let receiver = try TestReceiver(.syslogTCP)
+        defer { receiver.stop() }
+        do {
+            let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+            f.check(now: Posix.wallClock())
+            f.close()
+        }
+        append(path, "first\n")
+        let g = try forwarder([path], state: dir + "/state", port: receiver.port)
+        g.check(now: Posix.wallClock())
+        expectReceived(receiver, ["first"])
+    }
+}
