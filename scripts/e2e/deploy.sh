@@ -170,31 +170,64 @@ if [ "$DEP_UP" = 1 ]; then
         fail "deploy.sh with a failing host: exit 1 naming it" "exit $rc; $(tail -n 3 "$DEP/deploy6.out")"
     fi
 
-    # --- --forward vigil, once conf/vigil-forward.service exists
-    if [ -f "$ROOT/conf/vigil-forward.service" ]; then
-        DEP_ROOT2=$DEP/root-forward
-        if "$ROOT/scripts/deploy.sh" "$DEP/hosts" --root "$DEP_ROOT2" --forward vigil \
-            --collector "127.0.0.1:$DEP_COLLECTOR_PORT" --ssh-opts "$DEP_SSH_OPTS" >"$DEP/deploy7.out" 2>"$DEP/deploy7.stderr" \
-            && cmp -s "$ROOT/conf/vigil-forward.service" "$DEP_ROOT2/etc/systemd/system/vigil-forward.service" \
-            && grep -qx "VIGIL_FORWARD_TO=tcp://127.0.0.1:$DEP_COLLECTOR_PORT" "$DEP_ROOT2/etc/vigil/forward.env"; then
-            pass "deploy.sh --forward vigil installs vigil-forward.service and forward.env (VIGIL_FORWARD_TO)"
-        else
-            fail "deploy.sh --forward vigil installs vigil-forward.service and forward.env" "$(tail -n 5 "$DEP/deploy7.out" "$DEP/deploy7.stderr")"
-        fi
+    # --- --forward vigil
+    DEP_ROOT2=$DEP/root-forward
+    if "$ROOT/scripts/deploy.sh" "$DEP/hosts" --root "$DEP_ROOT2" --forward vigil \
+        --collector "127.0.0.1:$DEP_COLLECTOR_PORT" --ssh-opts "$DEP_SSH_OPTS" >"$DEP/deploy7.out" 2>"$DEP/deploy7.stderr" \
+        && cmp -s "$ROOT/conf/vigil-forward.service" "$DEP_ROOT2/etc/systemd/system/vigil-forward.service" \
+        && grep -qx "VIGIL_FORWARD_TO=tcp://127.0.0.1:$DEP_COLLECTOR_PORT" "$DEP_ROOT2/etc/vigil/forward.env"; then
+        pass "deploy.sh --forward vigil installs vigil-forward.service and forward.env (VIGIL_FORWARD_TO)"
     else
-        printf 'skipped deploy.sh --forward vigil: conf/vigil-forward.service is not in this tree\n'
+        fail "deploy.sh --forward vigil installs vigil-forward.service and forward.env" "$(tail -n 5 "$DEP/deploy7.out" "$DEP/deploy7.stderr")"
     fi
+
+    # deployed_forward_delivers: runs vigil-forward.service's ExecStart as systemd would (its
+    # Environment= defaults, then the deployed forward.env; paths below the root, a private state
+    # directory, one file of this test's instead of the unit's defaults) against the collector the
+    # forward deploy named, which the deployed vigil.service is now serving: a new line arrives.
+    deployed_forward_delivers() {
+        local unit=$DEP_ROOT2/etc/systemd/system/vigil-forward.service line words w cmd=() fwd_pid src=$DEP/forward-src/app.log
+        mkdir -p "$DEP/forward-src" "$DEP/forward-state"
+        line=$(sed -n 's/^ExecStart=//p' "$unit" | head -n1)
+        # shellcheck disable=SC1091
+        VIGIL_FORWARD_TO=$(. "$DEP_ROOT2/etc/vigil/forward.env" && printf '%s' "$VIGIL_FORWARD_TO")
+        read -ra words <<<"$line"
+        for w in "${words[@]}"; do
+            case $w in
+                '$VIGIL_FORWARD_FILES') w=$src ;;
+                '${VIGIL_FORWARD_TO}') w=$VIGIL_FORWARD_TO ;;
+                /var/lib/vigil-forward) w=$DEP/forward-state ;;
+                /*) w=$DEP_ROOT2$w ;;
+            esac
+            cmd+=("$w")
+        done
+        "${cmd[@]}" 2>"$DEP/forward-unit.stderr" &
+        fwd_pid=$!
+        EXTRA_PIDS+=("$fwd_pid")
+        # The file appears after forward watches for it, so it is read from its start.
+        wait_for 10 grep -q 'does not exist yet' "$DEP/forward-unit.stderr"
+        printf 'e2e-deploy-forward-%s\n' "$RUN" >"$src"
+        if wait_for 10 grep -rqF -- "e2e-deploy-forward-$RUN" "$DEP_ROOT/var/lib/vigil/hosts"; then
+            pass "the deployed vigil-forward.service, run as its ExecStart with forward.env, delivers a new line to the collector"
+        else
+            fail "the deployed vigil-forward.service delivers a new line" "${cmd[*]}" "$(tail -n 3 "$DEP/forward-unit.stderr")"
+        fi
+        stop_pid "$fwd_pid" 10 || fail "the deployed vigil forward exits 0 on SIGTERM"
+    }
 
     # --- the installed binary, started as the unit's ExecStart runs it
     exec_line=$(sed -n 's/^ExecStart=//p' "$DEP_ROOT/etc/systemd/system/vigil.service" 2>/dev/null | head -n1)
     read -ra exec_words <<<"$exec_line"
+    # TCP on the port the forward deploy named as the collector, so the deployed forward (below) sends to it.
     unit_cmd=()
+    prev=
     for w in "${exec_words[@]}"; do
         case $w in
             /*) w=$DEP_ROOT$w ;;
-            *:514) w=127.0.0.1:0 ;;
+            *:514) if [ "$prev" = --tcp ]; then w=127.0.0.1:$DEP_COLLECTOR_PORT; else w=127.0.0.1:0; fi ;;
         esac
         unit_cmd+=("$w")
+        prev=$w
     done
     if [ ${#unit_cmd[@]} -gt 2 ] && [ -x "${unit_cmd[0]}" ]; then
         # The config's API port (8514) may be taken on this machine: a free one instead.
@@ -210,6 +243,7 @@ if [ "$DEP_UP" = 1 ]; then
             else
                 fail "the deployed binary run as the unit's ExecStart stores a logger line" "$(tail -n 3 "$DEP/unit.stderr")"
             fi
+            deployed_forward_delivers
         else
             fail "the deployed binary run as the unit's ExecStart reaches vigil: ready" "${unit_cmd[*]}" "$(tail -n 3 "$DEP/unit.stderr")"
         fi
