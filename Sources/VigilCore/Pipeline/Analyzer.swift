@@ -70,9 +70,8 @@ public struct Analyzer {
     /// senders fill (detection, the connection tracker, the stats), so a live daemon passes a
     /// random one.
     public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), stats: TrafficStats? = nil,
-                keepsSessions: Bool = false, idPrefix: String = "", hashSeed: UInt64 = 0,
-                hostName: @escaping (HostID) -> String) {
-        engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hashSeed: hashSeed, hostName: hostName)
+                keepsSessions: Bool = false, idPrefix: String = "", hashSeed: UInt64 = 0) {
+        engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hashSeed: hashSeed)
         clocks = SenderClocks(toleranceMicroseconds: settings.clockToleranceMicroseconds,
                               latenessMicroseconds: settings.latenessMicroseconds)
         tracker = SSHConnectionTracker(hashSeed: hashSeed)
