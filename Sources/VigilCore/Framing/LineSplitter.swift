@@ -24,7 +24,7 @@ public struct LineSplitter: Sendable {
         var start = 0
         if !pending.isEmpty {
             // The held start of a line (never while discarding) ends at the first LF.
-            guard let lf = Self.indexOfLF(bytes, from: 0) else {
+            guard let lf = firstLineEnd(in: bytes, from: 0, to: bytes.count, orNUL: false) else {
                 absorbTail(bytes, onLine: onLine)
                 return
             }
@@ -44,7 +44,7 @@ public struct LineSplitter: Sendable {
     /// For callers that keep the unfinished line in their own buffer (no partial line held here).
     @inline(__always)
     public mutating func nextLine(in bytes: UnsafeRawBufferPointer, from start: inout Int) -> (line: UnsafeRawBufferPointer, truncated: Bool)? {
-        while let lf = Self.indexOfLF(bytes, from: start) {
+        while let lf = firstLineEnd(in: bytes, from: start, to: bytes.count, orNUL: false) {
             let lineStart = start
             start = lf + 1
             if discarding {
@@ -106,28 +106,33 @@ public struct LineSplitter: Sendable {
         if end > maxLineBytes { return (UnsafeRawBufferPointer(rebasing: line[0..<maxLineBytes]), true) }
         return (UnsafeRawBufferPointer(rebasing: line[0..<end]), truncated)
     }
+}
 
-    /// The offset of the first LF in `bytes[start...]`, eight bytes at a time.
-    @inline(__always)
-    static func indexOfLF(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        var i = start
-        let n = bytes.count
-        if let base = bytes.baseAddress {
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let lfs: UInt64 = ones &* UInt64(UInt8(ascii: "\n"))
-            while i &+ 8 <= n {
-                let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ lfs
-                // The lowest set high bit marks the first zero byte of `x` (the first LF); bits
-                // above it may be set by the borrow, never one below it.
-                let found = (x &- ones) & ~x & 0x8080_8080_8080_8080
-                if found != 0 { return i &+ found.trailingZeroBitCount &>> 3 }
-                i &+= 8
-            }
+/// The offset of the first LF in `bytes[from..<to]` (with `orNUL`, of the first LF or NUL), eight
+/// bytes at a time where possible: the search of `LineSplitter` and of `FrameDecoder`'s LF mode.
+@inline(__always)
+func firstLineEnd(in bytes: UnsafeRawBufferPointer, from: Int, to: Int, orNUL: Bool) -> Int? {
+    let lf = UInt8(ascii: "\n")
+    var i = from
+    if let base = bytes.baseAddress {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let lfs: UInt64 = ones &* UInt64(lf)
+        while i &+ 8 <= to {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let x = word ^ lfs
+            // The lowest set high bit marks the first zero byte of `x` (a LF in `word`) or of `word`
+            // (a NUL); bits above it may be set by the borrow, never one below it.
+            var found = (x &- ones) & ~x
+            if orNUL { found |= (word &- ones) & ~word }
+            found &= 0x8080_8080_8080_8080
+            if found != 0 { return i &+ found.trailingZeroBitCount &>> 3 }
+            i &+= 8
         }
-        while i < n {
-            if bytes[i] == UInt8(ascii: "\n") { return i }
-            i += 1
-        }
-        return nil
     }
+    while i < to {
+        let byte = bytes[i]
+        if byte == lf || orNUL && byte == 0 { return i }
+        i += 1
+    }
+    return nil
 }
