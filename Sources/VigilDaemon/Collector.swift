@@ -254,7 +254,8 @@ public final class Collector: FrameConsumer {
     public func dispatchAlerts() {
         let alerts = analyzer.engine.takeAlerts()
         guard !alerts.isEmpty else { return }
-        for alert in alerts {
+        for detected in alerts {
+            let alert = detected.named(by: hosts.table.name(of:))
             if leavesToOthers(alert) {
                 relayCounters.suppressedAlerts += 1
                 continue

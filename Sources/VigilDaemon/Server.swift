@@ -82,8 +82,7 @@ public final class Server {
         for note in detection.fitNotes { log("vigil: \(note)") }
         let analyzer = Analyzer(settings: detection,
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
-                                idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed(),
-                                hostName: { hosts.table.name(of: $0) })
+                                idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed())
         let gate = ReadGate()
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
                               analyzer: analyzer, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)

@@ -80,7 +80,7 @@ import Testing
     @Test func engineAlertSerialisesExactly() {
         var e = DetectFixture.engine()
         for s: Int64 in 1...5 { e.fail(DetectFixture.web1, DetectFixture.attacker, DetectFixture.at(s)) }
-        #expect(e.takeAlerts().first?.jsonLine() == #"{"id":"t1","rule":"ssh_bruteforce","state":"firing","severity":"warning","#
+        #expect(e.takeNamedAlerts().first?.jsonLine() == #"{"id":"t1","rule":"ssh_bruteforce","state":"firing","severity":"warning","#
             + #""scope":"host","host":"web1","ip":"203.0.113.7","count":5,"window_s":600,"#
             + #""hosts":["web1"],"first_ts":"2026-11-22T10:00:01Z","ts":"2026-11-22T10:00:05Z","#
             + #""summary":"5 failed ssh logins from 203.0.113.7 on web1 within 10m"}"#)

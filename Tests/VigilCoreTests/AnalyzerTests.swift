@@ -8,8 +8,7 @@ import VigilTestSupport
     func analyzer(_ names: HostDirectory, configure: (inout VigilConfig) -> Void = { _ in }) -> Analyzer {
         var config = VigilConfig.defaults
         configure(&config)
-        return Analyzer(settings: DetectionSettings(config: config), keepsSessions: true,
-                        hostName: { names.table.name(of: $0) })
+        return Analyzer(settings: DetectionSettings(config: config), keepsSessions: true)
     }
 
     func feed(_ a: inout Analyzer, _ names: HostDirectory, _ frames: [[UInt8]], receivedAt: Timestamp) {
@@ -34,7 +33,7 @@ import VigilTestSupport
         #expect(a.finishedSessions.allSatisfy { $0.ip == IPAddress(127, 0, 0, 1) })
         // Its wrong passwords and unknown users (no PAM duplicates) cross the default threshold once,
         // and its three logins from one address within the hour are repeated access.
-        let alerts = a.engine.takeAlerts()
+        let alerts = a.engine.takeNamedAlerts(names.table.name(of:))
         #expect(alerts.map(\.rule) == [.sshBruteforce, .sshRepeatAccess])
         #expect(alerts.first?.ip == IPAddress(127, 0, 0, 1) && alerts.first?.host == "vm" && alerts.first?.count == 5)
     }
@@ -54,9 +53,9 @@ import VigilTestSupport
             Array("<38>1 2026-11-22T23:0\(i):00Z web1 sshd 4\(i) - - Invalid user admin from 10.9.9.9 port 22 from 203.0.113.5 port 4242".utf8)
         }
         feed(&a, names, Array(frames[0..<4]), receivedAt: received)
-        #expect(a.engine.takeAlerts().isEmpty)
+        #expect(a.engine.takeNamedAlerts(names.table.name(of:)).isEmpty)
         feed(&a, names, [frames[4]], receivedAt: received)
-        let alerts = a.engine.takeAlerts()
+        let alerts = a.engine.takeNamedAlerts(names.table.name(of:))
         #expect(alerts.count == 1)
         #expect(alerts.first?.rule == .sshBruteforce && alerts.first?.ip == IPAddress(203, 0, 113, 5) && alerts.first?.host == "web1")
     }
@@ -69,9 +68,9 @@ import VigilTestSupport
                      (11, "Invalid user y from 198.51.100.9 port 5001"), (11, "Failed password for invalid user y from 198.51.100.9 port 5001 ssh2")]
             .map { Array("<38>1 2026-11-22T23:00:00Z web1 sshd \($0.0) - - \($0.1)".utf8) }
         feed(&a, names, lines, receivedAt: received)
-        #expect(a.engine.takeAlerts().isEmpty)  // two attempts, not four
+        #expect(a.engine.takeNamedAlerts(names.table.name(of:)).isEmpty)  // two attempts, not four
         feed(&a, names, [Array("<38>1 2026-11-22T23:00:00Z web1 sshd 11 - - Failed password for invalid user y from 198.51.100.9 port 5001 ssh2".utf8)], receivedAt: received)
-        #expect(a.engine.takeAlerts().map(\.count) == [3])  // a second password on one connection is a new attempt
+        #expect(a.engine.takeNamedAlerts(names.table.name(of:)).map(\.count) == [3])  // a second password on one connection is a new attempt
     }
 
     @Test func configThresholdsReachTheEngine() {
@@ -79,7 +78,7 @@ import VigilTestSupport
         var a = analyzer(names) { $0.rules.sshBruteforce.threshold = 2 }
         let line = Array("<38>1 2026-11-22T23:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 5 ssh2".utf8)
         feed(&a, names, [line, line], receivedAt: received)
-        #expect(a.engine.takeAlerts().map(\.rule) == [.sshBruteforce])
+        #expect(a.engine.takeNamedAlerts(names.table.name(of:)).map(\.rule) == [.sshBruteforce])
     }
 
     @Test func sessionSummaryLinesCountAsRepeatedAccess() {
@@ -89,7 +88,7 @@ import VigilTestSupport
                      "80.112.125.122 : 18/07/22 01:30 - 18/07/22 01:31"].map { Array($0.utf8) }
         feed(&a, names, lines, receivedAt: received)
         #expect(a.counters.sessionSummaries == 3)
-        #expect(a.engine.takeAlerts().map(\.rule) == [.sshRepeatAccess])
+        #expect(a.engine.takeNamedAlerts(names.table.name(of:)).map(\.rule) == [.sshRepeatAccess])
     }
 
     @Test func aClockFarAheadIsClampedToTheReceiveTime() {
@@ -118,7 +117,7 @@ import VigilTestSupport
             Array("<38>1 2026-11-22T23:10:0\(i)Z web1 sshd 10\(i) - - Failed password for root from 198.51.100.20 port 4\(i) ssh2".utf8)
         }
         feed(&a, names, failures, receivedAt: received.adding(seconds: 9))
-        let alerts = a.engine.takeAlerts()
+        let alerts = a.engine.takeNamedAlerts(names.table.name(of:))
         #expect(alerts.contains { $0.rule == .sshBruteforce && $0.host == "web1" && $0.ip == IPAddress(198, 51, 100, 20) })
         // The web server's traffic alert is stamped at the line's arrival, not an hour ahead.
         let traffic = alerts.filter { $0.rule == .httpHighTraffic }
@@ -139,7 +138,7 @@ import VigilTestSupport
         feed(&a, names, failures, receivedAt: received.adding(seconds: 6))
         #expect(a.engine.lateEvents == 0)
         #expect(a.clocks.counters.zoneCorrected == 5)
-        let alerts = a.engine.takeAlerts()
+        let alerts = a.engine.takeNamedAlerts(names.table.name(of:))
         #expect(alerts.map(\.rule) == [.sshBruteforce])
         #expect(alerts.first?.host == "web5" && alerts.first?.ts == CivilDateTime(year: 2026, month: 11, day: 22, hour: 23, minute: 10, second: 4).timestamp())
     }
@@ -158,6 +157,6 @@ import VigilTestSupport
         feed(&a, names, lines, receivedAt: CivilDateTime(year: 2026, month: 11, day: 22, hour: 10, minute: 5).timestamp())
         #expect(a.finishedSessions.count == 1 && a.finishedSessions.first?.pid == 100)
         a.advance(now: CivilDateTime(year: 2026, month: 11, day: 22, hour: 20).timestamp())
-        #expect(a.engine.takeAlerts().isEmpty)
+        #expect(a.engine.takeNamedAlerts(names.table.name(of:)).isEmpty)
     }
 }

@@ -8,9 +8,9 @@ import Testing
     @Test func outOfOrderEventsWithinLatenessCount() {
         var e = F.engine(lateness: 5_000_000)
         for s: Int64 in [10, 8, 6, 9] { e.fail(F.web1, F.attacker, F.at(s)) }
-        #expect(e.takeAlerts().isEmpty)
+        #expect(e.takeNamedAlerts().isEmpty)
         e.fail(F.web1, F.attacker, F.at(7))
-        let a = e.takeAlerts()
+        let a = e.takeNamedAlerts()
         #expect(a.count == 1 && a.first?.firstTs == F.at(6) && a.first?.ts == F.at(7))
         #expect(e.lateEvents == 0)
     }
@@ -20,22 +20,22 @@ import Testing
         for s: Int64 in 100..<104 { e.fail(F.web1, F.attacker, F.at(s)) }
         e.fail(F.web1, F.attacker, F.at(98, -1))   // 5 s + 1 µs behind the newest (103): late
         #expect(e.lateEvents == 1)
-        #expect(e.takeAlerts().isEmpty)
+        #expect(e.takeNamedAlerts().isEmpty)
         e.fail(F.web1, F.attacker, F.at(98))       // exactly at the watermark: counted
         #expect(e.lateEvents == 1)
-        #expect(e.takeAlerts().count == 1)
+        #expect(e.takeNamedAlerts().count == 1)
         #expect(e.watermark == F.at(98))
     }
 
     @Test func advanceMovesTheWatermarkAndResolutionWaitsForLateness() {
         var e = F.engine(lateness: 5_000_000)
         for s: Int64 in 0..<5 { e.fail(F.web1, F.attacker, F.at(s)) }
-        _ = e.takeAlerts()
+        _ = e.takeNamedAlerts()
         // The window lets go at 604 s; with 5 s lateness the engine is sure of it at 609 s.
         e.advance(now: F.at(609, -1))
-        #expect(e.takeAlerts().isEmpty)
+        #expect(e.takeNamedAlerts().isEmpty)
         e.advance(now: F.at(609))
-        let a = e.takeAlerts()
+        let a = e.takeNamedAlerts()
         #expect(a.first?.state == .resolved && a.first?.ts == F.at(604))
         // Time moved by advance also makes old events late.
         e.fail(F.web1, F.attacker, F.at(603))
@@ -46,7 +46,7 @@ import Testing
         var e = F.engine()
         for s: Int64 in 0..<5 { e.fail(F.web1, F.attacker, F.at(s)) }
         e.fail(F.web2, F.other, F.at(700))
-        let a = e.takeAlerts()
+        let a = e.takeNamedAlerts()
         #expect(a.map(\.state) == [.firing, .resolved])
         #expect(a.last?.ts == F.at(604))
     }
@@ -59,14 +59,14 @@ import Testing
             e.fail(F.web3, F.attacker, F.at(s))
             e.hits(F.web1, F.at(s), 3, status: 404, ip: F.attacker)
         }
-        #expect(e.takeAlerts().isEmpty)
+        #expect(e.takeNamedAlerts().isEmpty)
         #expect(e.keyCount(of: .sshBruteforce) == 0)
     }
 
     @Test func disabledRuleIsSilentOthersStillRun() {
         var e = F.engine { $0[.sshBruteforce].enabled = false }
         for s: Int64 in 0..<5 { e.fail(HostID(UInt32(s % 3)), F.attacker, F.at(s)) }
-        #expect(e.takeAlerts().map(\.rule) == [.sshDistributed])
+        #expect(e.takeNamedAlerts().map(\.rule) == [.sshDistributed])
     }
 
     /// A key whose window emptied is freed when time advances, least recently seen first; a
@@ -94,7 +94,7 @@ import Testing
         e.advance(now: F.at(2000))
         keys.append(total())
         #expect(keys == [7, 1, 0, 4, 0, 0])
-        let firing = e.takeAlerts().filter { $0.state == .firing }
+        let firing = e.takeNamedAlerts().filter { $0.state == .firing }
         #expect(firing.map(\.rule) == [.sshBruteforce, .sshDistributed, .sshBruteforce, .sshDistributed])
         #expect(firing.map(\.firstTs) == [F.at(0), F.at(10), F.at(700), F.at(704)])
         #expect(firing.map(\.ts) == [F.at(4), F.at(12), F.at(705), F.at(706)])
@@ -107,12 +107,12 @@ import Testing
         for s: Int64 in 0..<4 { e.fail(F.web1, F.attacker, F.at(s)) }
         for s: Int64 in 4..<8 { e.fail(F.web1, F.other, F.at(s)) }
         e.fail(F.web1, F.attacker, F.at(8))          // attacker fires and becomes most recent
-        #expect(e.takeAlerts().map(\.ip) == [F.attacker])
+        #expect(e.takeNamedAlerts().map(\.ip) == [F.attacker])
         e.fail(F.web1, c, F.at(9))                   // evicts `other`, the least recently seen
         #expect(e.evictions(of: .sshBruteforce) == 1)
         #expect(e.keyCount(of: .sshBruteforce) == 2)
         e.fail(F.web1, F.other, F.at(10))            // `other` starts from scratch: no alert for it,
-        let a = e.takeAlerts()                       // and evicts the (firing) attacker, which resolves
+        let a = e.takeNamedAlerts()                       // and evicts the (firing) attacker, which resolves
         #expect(a.map(\.state) == [.resolved] && a.first?.ip == F.attacker)
         #expect(e.evictions(of: .sshBruteforce) == 2)
     }
@@ -121,7 +121,7 @@ import Testing
         var e = F.engine { $0[.httpScan].maxKeys = 1 }
         e.hits(F.web1, F.at(0), 20, status: 404, ip: F.attacker)
         e.hits(F.web1, F.at(1), 1, status: 404, ip: F.other)
-        let a = e.takeAlerts()
+        let a = e.takeNamedAlerts()
         #expect(a.map(\.state) == [.firing, .resolved])
         #expect(a.last?.id == a.first?.id && a.last?.summary == "http_scan for 203.0.113.7 resolved (state evicted)")
     }
@@ -133,7 +133,7 @@ import Testing
         for (i, host) in [F.web1, F.web2, F.web3].enumerated() { e.fail(host, F.attacker, F.at(Int64(i))) }
         e.fail(F.web1, F.other, F.at(3))
         e.fail(F.web2, F.other, F.at(4))
-        let a = e.takeAlerts()
+        let a = e.takeNamedAlerts()
         #expect(a.map(\.state) == [.firing, .resolved] && a.map(\.ip) == [F.attacker, F.attacker])
         #expect(a.last?.id == a.first?.id && a.last?.hosts == a.first?.hosts && a.last?.hosts.count == 3)
         #expect(a.last?.summary == "ssh_distributed for 203.0.113.7 resolved (state evicted)")
@@ -145,7 +145,7 @@ import Testing
         for s: Int64 in 0..<5 { e.fail(F.web1, F.attacker, F.at(s)) }
         for s: Int64 in 5..<10 { e.fail(F.web2, F.attacker, F.at(s)) }
         e.advance(now: F.at(1000))
-        let a = e.takeAlerts()
+        let a = e.takeNamedAlerts()
         #expect(a.map(\.id) == ["t1", "t2", "t1", "t2"])
         #expect(a.map(\.state) == [.firing, .firing, .resolved, .resolved])
         #expect(e.nextSequence == 3)
@@ -160,15 +160,15 @@ import Testing
             for j: Int64 in 0..<5 { e.fail(F.web1, ip, F.at(Int64(i) * 10 + j)) }
         }
         e.fail(F.web1, ips[0], F.at(300))           // ips[0] keeps failing: its window ends at 900 s
-        #expect(e.takeAlerts().count == 10)
+        #expect(e.takeNamedAlerts().count == 10)
         e.advance(now: F.at(700))
-        let a = e.takeAlerts()
+        let a = e.takeNamedAlerts()
         #expect(a.map(\.ip) == Array(ips[1...]))
         #expect(a.map(\.ts) == (1..<10).map { F.at(Int64($0) * 10 + 604) })
         e.advance(now: F.at(899))
-        #expect(e.takeAlerts().isEmpty)
+        #expect(e.takeNamedAlerts().isEmpty)
         e.advance(now: F.at(900))
-        let last = e.takeAlerts()
+        let last = e.takeNamedAlerts()
         #expect(last.map(\.ip) == [ips[0]] && last.first?.ts == F.at(900) && last.first?.count == 6)
     }
 
@@ -178,13 +178,13 @@ import Testing
             var s = DetectionSettings()
             s.latenessMicroseconds = 0
             s[.sshBruteforce].maxKeys = 50
-            var e = DetectionEngine(settings: s, idPrefix: "t", hashSeed: seed, hostName: { F.hostNames[Int($0.rawValue)] })
+            var e = DetectionEngine(settings: s, idPrefix: "t", hashSeed: seed)
             for i in 0..<2000 {
                 let ip = IPAddress(198, 51, UInt8(i % 7), UInt8(i * 37 % 61))
                 e.fail(HostID(UInt32(i % 3)), ip, F.at(Int64(i / 4)))
             }
             e.advance(now: F.at(5000))
-            return (e.takeAlerts(), e.evictions(of: .sshBruteforce))
+            return (e.takeNamedAlerts(), e.evictions(of: .sshBruteforce))
         }
         let (a, evicted) = run(seed: 0)
         let (b, evictedToo) = run(seed: 0x9E37_79B9_7F4A_7C15)
@@ -201,7 +201,7 @@ import Testing
         }
         #expect(e.keyCount(of: .sshLongSession) == 0)
         e.advance(now: F.at(10 * 3600))
-        #expect(e.takeAlerts().isEmpty)
+        #expect(e.takeNamedAlerts().isEmpty)
     }
 }
 

@@ -20,11 +20,20 @@ enum DetectFixture {
         var s = DetectionSettings()
         s.latenessMicroseconds = lateness
         configure(&s)
-        return DetectionEngine(settings: s, idPrefix: "t", hostName: { hostNames[Int($0.rawValue)] })
+        return DetectionEngine(settings: s, idPrefix: "t")
     }
+
+    /// The fixture's name of `host`.
+    static func name(_ host: HostID) -> String { hostNames[Int(host.rawValue)] }
 }
 
 extension DetectionEngine {
+    /// The alerts raised since the last call, named as a dispatcher names them: with `name`
+    /// (by default the fixture's host names).
+    mutating func takeNamedAlerts(_ name: (HostID) -> String = DetectFixture.name) -> [Alert] {
+        takeAlerts().map { $0.named(by: name) }
+    }
+
     /// One failed password from `ip` on `host` at `time`.
     mutating func fail(_ host: HostID, _ ip: IPAddress, _ time: Timestamp, kind: SSHEvent.Kind = .authFailure, count: Int = 1) {
         observeSSH(host: host, time: time, event: SSHEvent(kind: kind, ip: ip, port: 40_000, pid: 1000, count: count))

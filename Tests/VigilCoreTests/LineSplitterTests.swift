@@ -45,4 +45,28 @@ import Testing
         }
         #expect(lines == 1)
     }
+
+    /// The pull side (`LineReader`'s): the same lines as `feed`, the unfinished one left in the buffer.
+    @Test func pullingLinesOutOfABuffer() {
+        func text(_ line: UnsafeRawBufferPointer, _ truncated: Bool) -> String { String(decoding: line, as: UTF8.self) + (truncated ? "…" : "") }
+        let bytes = Array("first line\r\nsecond\n\nab\r\nend".utf8)
+        var splitter = LineSplitter(maxLineBytes: 4)
+        var pulled: [String] = []
+        bytes.withUnsafeBytes { buf in
+            var start = 0
+            while let (line, truncated) = splitter.nextLine(in: buf, from: &start) { pulled.append(text(line, truncated)) }
+            #expect(String(decoding: buf[start...], as: UTF8.self) == "end")
+        }
+        #expect(pulled == ["firs…", "seco…", "", "ab"])
+        #expect(pulled == split([String(decoding: bytes, as: UTF8.self)], max: 4, finish: false))
+
+        // A line longer than the caller's buffer: its start once, then the rest skipped to its LF.
+        var cutter = LineSplitter(maxLineBytes: 4)
+        Array("abcd".utf8).withUnsafeBytes { #expect(cutter.cut($0).map { text($0, false) } == "abcd") }
+        Array("efgh".utf8).withUnsafeBytes { #expect(cutter.cut($0) == nil) }
+        Array("ij\nxy\n".utf8).withUnsafeBytes { buf in
+            var start = 0
+            #expect(cutter.nextLine(in: buf, from: &start).map { text($0.line, $0.truncated) } == "xy")
+        }
+    }
 }

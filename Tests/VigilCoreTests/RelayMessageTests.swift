@@ -145,7 +145,7 @@ import VigilTestSupport
     /// Real sshd lines through the analyzer, forwarded and read back: the central gets the
     /// events the edge counted, with their addresses joined and times kept.
     @Test func realSSHDLinesSurviveTheRelay() throws {
-        var analyzer = Analyzer(settings: DetectionSettings(), hostName: { _ in "vm" })
+        var analyzer = Analyzer(settings: DetectionSettings())
         var signer = RelaySigner(key: Self.key, edge: "edge-a", boot: Self.boot)
         var sent: [Flat] = [], received: [Flat] = []
         for line in Fixtures.lines(Fixtures.sample("sshd-normal-auth.log")) where !line.isEmpty {
@@ -168,7 +168,7 @@ import VigilTestSupport
     }
 
     @Test func realAccessLogLinesSurviveTheRelay() throws {
-        var analyzer = Analyzer(settings: DetectionSettings(), hostName: { _ in "web" })
+        var analyzer = Analyzer(settings: DetectionSettings())
         var signer = RelaySigner(key: Self.key, edge: "edge-a", boot: Self.boot)
         var sent: [Flat] = [], received: [Flat] = []
         for line in Fixtures.lines(Fixtures.sample("nginx-access-curl.log")) where !line.isEmpty {

@@ -10,7 +10,7 @@ import Testing
     /// Each kind of payload comes back as what it is, with the time it was counted at.
     @Test func theAnalyzerSaysWhatItRecognised() {
         let names = Names()
-        var a = Analyzer(settings: DetectionSettings(), hostName: { names.table.name(of: $0) })
+        var a = Analyzer(settings: DetectionSettings())
         let host = names.table.intern("web1")
         let parser = SyslogParser()
         func observe(_ line: String) -> Analyzer.Observation {

@@ -80,7 +80,7 @@ import VigilDaemon
         let dir = TemporaryDirectory().path
         let store = try HostStore(directory: dir, maxBufferedBytes: 1_000)
         let names = HostDirectory()
-        let analyzer = Analyzer(settings: DetectionSettings(), hostName: { names.table.name(of: $0) })
+        let analyzer = Analyzer(settings: DetectionSettings())
         let collector = Collector(parser: SyslogParser(), store: store, analyzer: analyzer, hosts: names, sinks: [])
         let now = Posix.wallClock()
         mkdir(dir + "/hosts/web1", 0o750)

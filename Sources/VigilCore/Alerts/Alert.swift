@@ -123,6 +123,26 @@ public struct Alert: Sendable, Equatable {
     }
 }
 
+extension Alert {
+    /// A duration in seconds written compactly, as in summaries: `10m`, `1h`, `1h30m`, `45s`, `0s`.
+    public static func durationText(_ seconds: Int64) -> String {
+        if seconds <= 0 { return "0s" }
+        let h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60
+        var out = ""
+        if h > 0 { out += "\(h)h" }
+        if m > 0 { out += "\(m)m" }
+        if s > 0 { out += "\(s)s" }
+        return out
+    }
+
+    /// A non-negative number with exactly two decimals, rounded half up: `10.01`, `0.00`.
+    public static func twoDecimals(_ value: Double) -> String {
+        let cents = Int(max(0, value) * 100 + 0.5)  // truncation of a non-negative value: rounds half up
+        let frac = cents % 100
+        return "\(cents / 100)." + (frac < 10 ? "0\(frac)" : "\(frac)")
+    }
+}
+
 /// Hand-written JSON output helpers (no Foundation).
 public enum JSON {
     /// Appends `s` as a quoted JSON string.

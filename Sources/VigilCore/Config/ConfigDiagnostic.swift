@@ -44,13 +44,6 @@ public struct ConfigErrors: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Why a single value was rejected; the caller adds the origin.
-public struct ConfigValueError: Error, Hashable, Sendable {
-    public var message: String
-    /// An error with the given message.
-    public init(_ message: String) { self.message = message }
-}
-
 /// The candidate closest to `word` by edit distance, if it is close enough to
 /// be a plausible typo (at most 2 edits, and at most a third of the word's length).
 func closestMatch<S: Sequence>(to word: String, among candidates: S) -> String? where S.Element == String {

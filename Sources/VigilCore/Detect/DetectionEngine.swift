@@ -21,7 +21,6 @@
 public struct DetectionEngine {
     /// The settings in force (those it was built with, or the last `reconfigure`'s).
     public private(set) var settings: DetectionSettings
-    private let hostName: (HostID) -> String
     /// Alert ids are this prefix followed by a sequence number.
     public let idPrefix: String
     /// The sequence number the next new alert id gets.
@@ -34,7 +33,7 @@ public struct DetectionEngine {
     private let hashSeed: UInt64
     /// The newest time seen (events or `advance`), µs.
     private var clock: Int64 = Int64.min / 4
-    private var alerts: [Alert] = []
+    private var alerts: [DetectedAlert] = []
 
     private var bruteforce: CountState<HostIP>
     private var repeatAccess: CountState<HostIP>
@@ -52,14 +51,13 @@ public struct DetectionEngine {
     /// Requests whose host is past `maxRateHosts`: counted for the global rules only.
     public private(set) var ratesSkipped = 0
 
-    /// An engine with `settings`; `hostName` names a host in alerts; alert ids start at
+    /// An engine with `settings`; alert ids start at
     /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run). `hashSeed`
     /// seeds the hashing of per-key state: a daemon passes a random one so that senders
     /// cannot choose addresses that all land in one hash chain.
     public init(settings: DetectionSettings = DetectionSettings(), idPrefix: String = "", firstSequence: UInt64 = 1,
-                hashSeed: UInt64 = 0, hostName: @escaping (HostID) -> String) {
+                hashSeed: UInt64 = 0) {
         self.settings = settings
-        self.hostName = hostName
         self.idPrefix = idPrefix
         self.nextSequence = firstSequence
         self.hashSeed = hashSeed
@@ -110,7 +108,15 @@ public struct DetectionEngine {
     /// Resolves every firing alert of `rule` now (its settings are about to change).
     private mutating func resolveAllFiring(_ rule: RuleID) {
         func resolve(_ incident: Incident) {
-            emit(rule, .resolved, incident, ts: clock, summary: "\(rule.name) for \(scopeText(incident)) resolved (rule reconfigured)")
+            let summary: AlertSummary
+            if let ip = incident.ip {
+                summary = "\(rule.name) for \(ip) resolved (rule reconfigured)"
+            } else if let host = incident.host {
+                summary = "\(rule.name) for \(host: host) resolved (rule reconfigured)"
+            } else {
+                summary = "\(rule.name) for all hosts resolved (rule reconfigured)"
+            }
+            emit(rule, .resolved, incident, ts: clock, summary: summary)
         }
         switch rule {
         case .sshBruteforce: bruteforce.removeAllFiring().forEach(resolve)
@@ -151,12 +157,6 @@ public struct DetectionEngine {
         }
     }
 
-    /// What an incident is about, for a summary: its address, else its host, else all hosts.
-    private func scopeText(_ incident: Incident) -> String {
-        if let ip = incident.ip { return "\(ip)" }
-        return incident.host.map(hostName) ?? "all hosts"
-    }
-
     /// The watermark: events older than this are late.
     public var watermark: Timestamp { Timestamp(microseconds: clock &- lateness) }
 
@@ -184,8 +184,9 @@ public struct DetectionEngine {
         }
     }
 
-    /// Returns the alerts produced since the last call, in the order they happened.
-    public mutating func takeAlerts() -> [Alert] {
+    /// Returns the alerts produced since the last call, in the order they happened; their hosts
+    /// are `HostID`s, named by whoever dispatches them (`DetectedAlert.named(by:)`).
+    public mutating func takeAlerts() -> [DetectedAlert] {
         defer { alerts.removeAll(keepingCapacity: true) }
         return alerts
     }
@@ -274,7 +275,7 @@ public struct DetectionEngine {
                let incident = sessions.close(HostPID(host: host, pid: event.pid)) {
                 let lasted = (t &- incident.firstTs) / 1_000_000
                 emit(.sshLongSession, .resolved, incident, ts: t,
-                     summary: "ssh session \(incident.pid)\(fromIP(incident.ip)) on \(hostName(host)) ended after \(Alert.durationText(lasted))")
+                     summary: "ssh session \(incident.pid)\(fromIP(incident.ip)) on \(host: host) ended after \(Alert.durationText(lasted))")
             }
         case .authSuccess:
             break
@@ -369,7 +370,7 @@ public struct DetectionEngine {
         let incident = newIncident(host: host, ip: ip, firstTs: bruteforce.times.oldest(r.slot), count: n)
         bruteforce.startFiring(r.slot, incident)
         emit(.sshBruteforce, .firing, incident, ts: t,
-             summary: "\(n) failed ssh logins from \(ip) on \(hostName(host)) within \(windowText(.sshBruteforce))")
+             summary: "\(n) failed ssh logins from \(ip) on \(host: host) within \(windowText(.sshBruteforce))")
     }
 
     private mutating func countRepeatAccess(host: HostID, ip: IPAddress, t: Int64, count: Int) {
@@ -381,7 +382,7 @@ public struct DetectionEngine {
         let incident = newIncident(host: host, ip: ip, firstTs: repeatAccess.times.oldest(r.slot), count: n)
         repeatAccess.startFiring(r.slot, incident)
         emit(.sshRepeatAccess, .firing, incident, ts: t,
-             summary: "\(ip) opened \(n) ssh sessions on \(hostName(host)) within \(windowText(.sshRepeatAccess))")
+             summary: "\(ip) opened \(n) ssh sessions on \(host: host) within \(windowText(.sshRepeatAccess))")
     }
 
     private mutating func countDistributed(host: HostID, ip: IPAddress, _ lookup: SlotTable<IPAddress>.Lookup, t: Int64) {
@@ -394,7 +395,7 @@ public struct DetectionEngine {
         incident.hosts = hosts
         distributed.startFiring(r.slot, incident)
         emit(.sshDistributed, .firing, incident, ts: t,
-             summary: "\(ip) failed or probed ssh on \(hosts.count) hosts within \(windowText(.sshDistributed)): \(hostList(hosts))")
+             summary: "\(ip) failed or probed ssh on \(hosts.count) hosts within \(windowText(.sshDistributed)): \(hosts: hosts)")
     }
 
     // MARK: - Rate rules
@@ -488,13 +489,13 @@ public struct DetectionEngine {
             var incident = over.ended
             incident.count = w.markedSum
             emit(.httpErrorBurst, .resolved, incident, ts: over.at,
-                 summary: "5xx responses on \(hostName(host)) back under the threshold: \(w.markedSum) of \(w.sum) requests (\(percent)%) within \(windowText(.httpErrorBurst))")
+                 summary: "5xx responses on \(host: host) back under the threshold: \(w.markedSum) of \(w.sum) requests (\(percent)%) within \(windowText(.httpErrorBurst))")
         }
         if holds, rates[h].errorIncident == nil {
             let incident = newIncident(host: host, ip: nil, firstTs: t, count: w.markedSum)
             rates[h].errorIncident = incident
             emit(.httpErrorBurst, .firing, incident, ts: t,
-                 summary: "\(w.markedSum) of \(w.sum) requests (\(percent)%) on \(hostName(host)) answered 5xx within \(windowText(.httpErrorBurst))")
+                 summary: "\(w.markedSum) of \(w.sum) requests (\(percent)%) on \(host: host) answered 5xx within \(windowText(.httpErrorBurst))")
         }
     }
 
@@ -530,11 +531,11 @@ public struct DetectionEngine {
         let w = clock &- lateness
         for (incident, d) in bruteforce.takeDue(watermark: w) {
             emit(.sshBruteforce, .resolved, incident, ts: d,
-                 summary: "no failed ssh login from \(ipText(incident.ip)) on \(hostName(incident.host!)) for \(windowText(.sshBruteforce)) (\(incident.count) in total)")
+                 summary: "no failed ssh login from \(ipText(incident.ip)) on \(host: incident.host!) for \(windowText(.sshBruteforce)) (\(incident.count) in total)")
         }
         for (incident, d) in repeatAccess.takeDue(watermark: w) {
             emit(.sshRepeatAccess, .resolved, incident, ts: d,
-                 summary: "\(ipText(incident.ip)) opened fewer than \(repeatAccess.times.n) ssh sessions on \(hostName(incident.host!)) within \(windowText(.sshRepeatAccess))")
+                 summary: "\(ipText(incident.ip)) opened fewer than \(repeatAccess.times.n) ssh sessions on \(host: incident.host!) within \(windowText(.sshRepeatAccess))")
         }
         for (incident, d) in scan.takeDue(watermark: w) {
             emit(.httpScan, .resolved, incident, ts: d,
@@ -551,7 +552,7 @@ public struct DetectionEngine {
             incident.pid = key.pid
             sessions.firing[slot] = incident
             emit(.sshLongSession, .firing, incident, ts: sessions.start[s] &+ sessions.window,
-                 summary: "ssh session \(key.pid)\(fromIP(incident.ip)) on \(hostName(key.host)) open for more than \(windowText(.sshLongSession))")
+                 summary: "ssh session \(key.pid)\(fromIP(incident.ip)) on \(host: key.host) open for more than \(windowText(.sshLongSession))")
         }
     }
 
@@ -567,21 +568,21 @@ public struct DetectionEngine {
         emit(rule, .resolved, incident, ts: clock, summary: "\(rule.name) for \(ipText(incident.ip)) resolved (state evicted)")
     }
 
-    private mutating func emit(_ rule: RuleID, _ state: Alert.State, _ incident: Incident, ts: Int64, summary: String) {
-        let hostNames: [String]
+    private mutating func emit(_ rule: RuleID, _ state: Alert.State, _ incident: Incident, ts: Int64, summary: AlertSummary) {
+        let hosts: [HostID]
         if rule == .sshDistributed {
-            hostNames = incident.hosts.map(hostName).sorted()
+            hosts = incident.hosts
         } else if let h = incident.host {
-            hostNames = [hostName(h)]
+            hosts = [h]
         } else {
-            hostNames = []
+            hosts = []
         }
         let scope: Alert.Scope = incident.host == nil ? .global : .host
         let r = settings[rule]
-        alerts.append(Alert(id: idPrefix + String(incident.seq), rule: rule, state: state, severity: r.severity, scope: scope,
-                            host: incident.host.map(hostName), ip: incident.ip, count: incident.count,
-                            windowSeconds: r.windowSeconds, hosts: hostNames,
-                            firstTs: Timestamp(microseconds: incident.firstTs), ts: Timestamp(microseconds: ts), summary: summary))
+        alerts.append(DetectedAlert(id: idPrefix + String(incident.seq), rule: rule, state: state, severity: r.severity,
+                                    scope: scope, host: incident.host, ip: incident.ip, count: incident.count,
+                                    windowSeconds: r.windowSeconds, hosts: hosts, firstTs: Timestamp(microseconds: incident.firstTs),
+                                    ts: Timestamp(microseconds: ts), summary: summary))
     }
 
     private func windowText(_ rule: RuleID) -> String { Alert.durationText(settings[rule].windowSeconds) }
@@ -590,29 +591,7 @@ public struct DetectionEngine {
         Alert.twoDecimals(Double(w.sum) / Double(w.spanSeconds))
     }
 
-    private func hostList(_ hosts: [HostID]) -> String { hosts.map(hostName).sorted().joined(separator: ", ") }
-
     private func ipText(_ ip: IPAddress?) -> String { ip?.description ?? "unknown address" }
 
     private func fromIP(_ ip: IPAddress?) -> String { ip.map { " from \($0)" } ?? "" }
-}
-
-extension Alert {
-    /// A duration in seconds written compactly, as in summaries: `10m`, `1h`, `1h30m`, `45s`, `0s`.
-    public static func durationText(_ seconds: Int64) -> String {
-        if seconds <= 0 { return "0s" }
-        let h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60
-        var out = ""
-        if h > 0 { out += "\(h)h" }
-        if m > 0 { out += "\(m)m" }
-        if s > 0 { out += "\(s)s" }
-        return out
-    }
-
-    /// A non-negative number with exactly two decimals, rounded half up: `10.01`, `0.00`.
-    public static func twoDecimals(_ value: Double) -> String {
-        let cents = Int(max(0, value) * 100 + 0.5)  // truncation of a non-negative value: rounds half up
-        let frac = cents % 100
-        return "\(cents / 100)." + (frac < 10 ? "0\(frac)" : "\(frac)")
-    }
 }

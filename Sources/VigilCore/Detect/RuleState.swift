@@ -1,23 +1,5 @@
 import CVigilHints
 
-/// A host and a source address: the key of the per-host, per-IP rules. (The address comes
-/// first so the key takes 20 bytes, not 24, and a table entry with its stamp 24, not 32.)
-struct HostIP: Equatable {
-    var ip: IPAddress
-    var host: HostID
-
-    init(host: HostID, ip: IPAddress) {
-        self.ip = ip
-        self.host = host
-    }
-}
-
-/// A host and an sshd PID: the key of an open ssh session.
-struct HostPID: Equatable {
-    var host: HostID
-    var pid: Int32
-}
-
 /// A key of a counting rule: names the host (for per-host rules) and the address an
 /// incident is about, so firing state need not repeat them.
 protocol IncidentKey: SlotKey {

@@ -120,7 +120,7 @@ public struct FrameDecoder: Sendable {
             case .line:
                 // Look at no more than one byte past the limit: enough to know the frame is too long.
                 let limit = min(end, pos + (maxMessageBytes + 1 - buffer.count))
-                if let stop = Self.firstTerminator(bytes, from: pos, to: limit) {
+                if let stop = firstLineEnd(in: bytes, from: pos, to: limit, orNUL: true) {
                     if buffer.isEmpty {
                         emitLineFrame(UnsafeRawBufferPointer(rebasing: bytes[pos..<stop]), onFrame)
                     } else {
@@ -148,7 +148,7 @@ public struct FrameDecoder: Sendable {
                 }
 
             case .discardLine:
-                if let stop = Self.firstTerminator(bytes, from: pos, to: end) {
+                if let stop = firstLineEnd(in: bytes, from: pos, to: end, orNUL: true) {
                     pos = stop + 1
                     state = .idle
                 } else {
@@ -242,30 +242,5 @@ public struct FrameDecoder: Sendable {
             if count > 0 && frame[count - 1] == Self.cr { count -= 1 }
         }
         onFrame(UnsafeRawBufferPointer(rebasing: frame[0..<count]), truncated)
-    }
-
-    /// The offset of the first LF or NUL in `bytes[from..<to]`, eight bytes at a time where possible.
-    @inline(__always)
-    private static func firstTerminator(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
-        var i = from
-        if let base = bytes.baseAddress {
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let highs: UInt64 = 0x8080_8080_8080_8080
-            let lfs: UInt64 = ones &* UInt64(lf)
-            while i + 8 <= to {
-                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                let x = word ^ lfs
-                // Nonzero exactly when some byte of `word` is 0 or some byte of `x` is 0 (a LF in `word`).
-                let found = ((word &- ones) & ~word | (x &- ones) & ~x) & highs
-                if found != 0 { break }
-                i += 8
-            }
-        }
-        while i < to {
-            let byte = bytes[i]
-            if byte == lf || byte == 0 { return i }
-            i += 1
-        }
-        return nil
     }
 }

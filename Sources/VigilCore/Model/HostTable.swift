@@ -149,31 +149,6 @@ func equalBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Boo
     a.count == b.count && (a.count == 0 || memcmpEqual(a, b))
 }
 
-/// A dictionary key over bytes that can borrow (for lookups) or own (for storage).
-///
-/// Borrowing keys must not outlive the buffer they point into; they are only
-/// ever used as a transient probe.
-struct BytesKey: Hashable, @unchecked Sendable {
-    private let owned: [UInt8]?
-    private let borrowed: UnsafeRawBufferPointer
-
-    init(borrowing bytes: UnsafeRawBufferPointer) { owned = nil; borrowed = bytes }
-    init(owning bytes: [UInt8]) { owned = bytes; borrowed = UnsafeRawBufferPointer(start: nil, count: 0) }
-
-    private func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        if let owned { return owned.withUnsafeBytes(body) }
-        return body(borrowed)
-    }
-
-    static func == (a: BytesKey, b: BytesKey) -> Bool {
-        a.withBytes { x in b.withBytes { y in x.count == y.count && (x.count == 0 || memcmpEqual(x, y)) } }
-    }
-
-    func hash(into hasher: inout Hasher) {
-        withBytes { hasher.combine(bytes: $0) }
-    }
-}
-
 /// Whether `a` and `b`, of the same length, hold the same bytes: compared eight (or four) at
 /// a time, the last word overlapping the one before, so a short name costs two or three loads.
 @inline(__always)

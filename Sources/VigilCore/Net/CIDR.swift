@@ -51,3 +51,11 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     /// `10.0.0.0/8`, `2001:db8::/64`.
     public var description: String { "\(network)/\(prefixLength)" }
 }
+
+/// Why a single value was rejected; the caller adds the origin. Defined with the lowest value
+/// parser that returns it (`CIDR.parse`); the configuration reader (Config/) returns it for every value.
+public struct ConfigValueError: Error, Hashable, Sendable {
+    public var message: String
+    /// An error with the given message.
+    public init(_ message: String) { self.message = message }
+}

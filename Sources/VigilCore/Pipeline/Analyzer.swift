@@ -70,9 +70,8 @@ public struct Analyzer {
     /// senders fill (detection, the connection tracker, the stats), so a live daemon passes a
     /// random one.
     public init(settings: DetectionSettings, ssh: SSHExtractor = SSHExtractor(), stats: TrafficStats? = nil,
-                keepsSessions: Bool = false, idPrefix: String = "", hashSeed: UInt64 = 0,
-                hostName: @escaping (HostID) -> String) {
-        engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hashSeed: hashSeed, hostName: hostName)
+                keepsSessions: Bool = false, idPrefix: String = "", hashSeed: UInt64 = 0) {
+        engine = DetectionEngine(settings: settings, idPrefix: idPrefix, hashSeed: hashSeed)
         clocks = SenderClocks(toleranceMicroseconds: settings.clockToleranceMicroseconds,
                               latenessMicroseconds: settings.latenessMicroseconds)
         tracker = SSHConnectionTracker(hashSeed: hashSeed)
@@ -325,16 +324,16 @@ public struct Analyzer {
     }
 }
 
-/// Something that can start loading, ahead of time, what it will touch for an address: a
-/// cache hint that `Analyzer.observeSSH` gives as soon as it has read an sshd line's address.
-public protocol AddressPrefetching {
-    /// Starts the loads for `ip`; changes nothing.
-    func prefetch(_ ip: IPAddress)
-}
-
-/// No hint: what callers without tables of their own pass.
-public struct NoPrefetching: AddressPrefetching {
-    public init() {}
-    @inline(__always)
-    public func prefetch(_ ip: IPAddress) {}
+/// One normalised event as it travels from an edge collector to the central one (docs/relay.md):
+/// what `Analyzer` recognised in a message, without the message.
+///
+/// Textual fields (`SSHEvent.user`, `HTTPRequest.client`/`section`) are ranges into a buffer
+/// that comes with the event: the observed frame on the edge, `RelayDecoder.text` on the central.
+public enum RelayEvent: Sendable, Equatable {
+    /// An sshd event with its address already joined from its connection, at its event time.
+    case ssh(SSHEvent, time: Timestamp)
+    /// An access-log request at its event time (`request.time` is ignored).
+    case http(HTTPRequest, time: Timestamp)
+    /// A session summary line; its time is its end.
+    case sessionSummary(SessionSummary)
 }

@@ -1,17 +1,3 @@
-/// One normalised event as it travels from an edge collector to the central one (docs/relay.md):
-/// what `Analyzer` recognised in a message, without the message.
-///
-/// Textual fields (`SSHEvent.user`, `HTTPRequest.client`/`section`) are ranges into a buffer
-/// that comes with the event: the observed frame on the edge, `RelayDecoder.text` on the central.
-public enum RelayEvent: Sendable, Equatable {
-    /// An sshd event with its address already joined from its connection, at its event time.
-    case ssh(SSHEvent, time: Timestamp)
-    /// An access-log request at its event time (`request.time` is ignored).
-    case http(HTTPRequest, time: Timestamp)
-    /// A session summary line; its time is its end.
-    case sessionSummary(SessionSummary)
-}
-
 /// The relay wire format (docs/relay.md): each event is one RFC 5424 message
 ///
 /// `<30>1 TIME HOST vigil-relay PROCID KIND [event@32473 v="2" kind="KIND" host="HOST" time="TIME" ... edge="EDGE" boot="N" seq="N" mac="HEX"]`

@@ -117,9 +117,7 @@ public struct LogAnalysis {
         self.options = options
         self.parser = parser
         self.ssh = ssh
-        let names = self.names
-        analyzer = Analyzer(settings: settings, ssh: ssh, stats: .unlimited,
-                            hostName: { names.table.name(of: $0) })
+        analyzer = Analyzer(settings: settings, ssh: ssh, stats: .unlimited)
     }
 
     /// Registers an input named `name` whose lines without a host belong to `host`; returns its
@@ -416,7 +414,7 @@ public struct LogAnalysis {
     }
 
     private mutating func collectAlerts() {
-        alerts.append(contentsOf: analyzer.engine.takeAlerts())
+        alerts += analyzer.engine.takeAlerts().map { $0.named(by: names.table.name(of:)) }
         linesSinceAlerts = 0
     }
 
@@ -435,6 +433,7 @@ public struct LogAnalysis {
         let span = RuleID.allCases.filter { settings[$0].enabled }.map { settings[$0].windowMicroseconds &+ settings[$0].resolveAfterMicroseconds }.max() ?? 0
         analyzer.advance(now: Timestamp(microseconds: last &+ span &+ settings.latenessMicroseconds &+ 1_000_000))
         alerts += analyzer.engine.takeAlerts().filter { $0.state != .firing || $0.ts.microseconds <= last }
+            .map { $0.named(by: names.table.name(of:)) }
     }
 
     // MARK: - Report

@@ -33,9 +33,7 @@ public final class Follower {
             var st = stat()
             return FileTailer(path: path, start: start == .end && stat(path, &st) != 0 ? .beginning : start)
         }
-        let names = self.names
-        analyzer = Analyzer(settings: settings, hashSeed: Posix.randomSeed(),
-                            hostName: { names.table.name(of: $0) })
+        analyzer = Analyzer(settings: settings, hashSeed: Posix.randomSeed())
         self.parser = parser
         self.host = names.table.intern(host)
         self.output = output
@@ -97,6 +95,6 @@ public final class Follower {
     }
 
     private func emitAlerts() {
-        for alert in analyzer.engine.takeAlerts() { output(alert.stdoutLine() + "\n") }
+        for alert in analyzer.engine.takeAlerts() { output(alert.named(by: names.table.name(of:)).stdoutLine() + "\n") }
     }
 }

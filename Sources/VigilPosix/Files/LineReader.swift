@@ -5,6 +5,7 @@ public import VigilCore
 /// Reads a file (or stdin) line by line for offline analysis: big reads into one reused buffer,
 /// each line handed out as a slice of it (no copy, no `String`), so memory stays flat however
 /// large the file is. A line longer than the buffer is cut to it and the rest skipped to its LF.
+/// The lines are split by VigilCore's `LineSplitter`, as `FileTailer`'s are.
 public final class LineReader {
     /// What the reader reads, for messages (`-` for stdin).
     public let path: String
@@ -14,7 +15,8 @@ public final class LineReader {
     private var start = 0
     private var end = 0
     private var atEOF = false
-    private var skippingToLF = false
+    /// Finds the lines in `buffer[start..<end]` (none held in it: the buffer keeps the unfinished one).
+    private var splitter: LineSplitter
     /// Lines cut because they were longer than the buffer.
     public private(set) var truncatedLines = 0
 
@@ -36,6 +38,7 @@ public final class LineReader {
             _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
         }
         buffer = .allocate(byteCount: max(4096, bufferBytes), alignment: 16)
+        splitter = LineSplitter(maxLineBytes: buffer.count)
     }
 
     deinit {
@@ -46,20 +49,18 @@ public final class LineReader {
     /// The next line without its LF (and CR), valid until the next call; nil at the end.
     public func next() throws(SystemError) -> UnsafeRawBufferPointer? {
         while true {
-            if start < end, let lf = memchr(buffer.baseAddress! + start, 0x0A, end - start) {
-                let at = buffer.baseAddress!.distance(to: UnsafeMutableRawPointer(lf))
-                let lineStart = start
-                start = at + 1
-                if skippingToLF { skippingToLF = false; continue }
-                var stop = at
-                if stop > lineStart && buffer[stop - 1] == 0x0D { stop -= 1 }
-                return UnsafeRawBufferPointer(rebasing: buffer[lineStart..<stop])
+            if let (line, _) = splitter.nextLine(in: UnsafeRawBufferPointer(rebasing: buffer[0..<end]), from: &start) {
+                return line
             }
             if atEOF {
                 guard start < end else { return nil }
                 let lineStart = start
                 start = end
-                if skippingToLF { skippingToLF = false; return nil }
+                // An unterminated last line, as it is (unless it is the rest of a cut one).
+                if splitter.discarding {
+                    splitter.reset()
+                    return nil
+                }
                 return UnsafeRawBufferPointer(rebasing: buffer[lineStart..<end])
             }
             if start > 0 {
@@ -70,10 +71,9 @@ public final class LineReader {
             if end == buffer.count {
                 // A line longer than the buffer: hand out what fits, skip the rest.
                 start = end
-                if skippingToLF { continue }
-                skippingToLF = true
+                guard let line = splitter.cut(UnsafeRawBufferPointer(buffer)) else { continue }
                 truncatedLines += 1
-                return UnsafeRawBufferPointer(rebasing: buffer[0..<end])
+                return line
             }
             try fill()
         }
