@@ -1,6 +1,6 @@
 import CVigilShim
 import Glibc
-public import VigilCore
+import VigilCore
 
 /// Where a tailer starts reading a file it opens for the first time.
 public enum TailStart: Sendable, Equatable {
