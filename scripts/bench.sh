@@ -32,22 +32,24 @@
 # relay sender threads, rsyslogd's ruleset worker and in total, one central's main thread), so
 # events/s per core of each stage, whatever else shares the machine.
 #
-# Forward (BENCH_PARTS=forward, not in the default list; docs/forward.md): `vigil forward` against
-# rsyslogd's imfile -> omfwd (the peer operators run today), shipping the same two files from their
-# start: BENCH_FORWARD_LINES (1000000) lines, half an auth.log (`vigil generate ssh --format auth`),
-# half an access.log (`vigil generate http --format combined`). Each shipper sends to its own fresh
-# `vigil serve` on loopback (empty data dir, flush_interval 100ms, every rule off so the receiver
-# does the same work for both): RFC 5424, octet-counted over TCP (rsyslog: omfwd with
-# RSYSLOG_SyslogProtocol23Format). Wall time from the shipper's start until all N lines are in
-# DATA/hosts/*/*.log, lines/s, the shipper's CPU time (/proc utime + stime) per line and peak RSS;
-# the shippers alternate, 3 runs each, medians printed. Each run must deliver exactly N lines.
+# Forward (BENCH_PARTS=forward, about 40 s; docs/forward.md): `vigil forward` against rsyslogd's
+# imfile -> omfwd (the peer operators run today), shipping the same two files from their start:
+# BENCH_FORWARD_LINES (1000000) lines, half an auth.log (`vigil generate ssh --format auth`), half
+# an access.log (`vigil generate http --format combined`). Both send to one `vigil serve` on
+# loopback, restarted with an empty data dir for every run (flush_interval 100ms, so the last lines
+# are not held a second; every rule off, so the receiver does the same work for both shippers):
+# RFC 5424, octet-counted over TCP (rsyslog: omfwd with RSYSLOG_SyslogProtocol23Format, from a
+# private config with its own workDirectory and pid file). Wall time from the shipper's start
+# until all N lines are in DATA/hosts/*/*.log, lines/s, the shipper's CPU time (/proc utime +
+# stime) per line and peak RSS (VmHWM); the shippers alternate, 3 runs each, medians printed.
+# Each run must deliver exactly N lines, N/2 of them the access.log's. BENCH_ONLY does not apply.
 #
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "100000 200000 300000 400000"), BENCH_UDP_SENDERS (UDP sender threads,
 # default 3: one thread alone cannot outrun either receiver on loopback),
 # BENCH_SIZE (bytes per message, 200),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
-# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost sinks api analyze"; analyze runs scripts/bench-analyze.sh),
+# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest forward detect latency cost sinks api analyze"; analyze runs scripts/bench-analyze.sh),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
 # BENCH_LATENCY_SECONDS (default 10), BENCH_COST_COUNT (default 2000000),
 # BENCH_API_STORE_MB (default 1024), BENCH_API_SECONDS (API-alone run, default 10),
@@ -67,7 +69,7 @@ SIZE=${BENCH_SIZE:-200}
 TIMEOUT=${BENCH_TIMEOUT:-180}
 ONLY=${BENCH_ONLY:-}
 UDP_RATE_SECONDS=2
-PARTS=" ${BENCH_PARTS:-ingest detect latency cost sinks api analyze} "
+PARTS=" ${BENCH_PARTS:-ingest forward detect latency cost sinks api analyze} "
 DETECT_COUNT=${BENCH_DETECT_COUNT:-5000000}
 LATENCY_RATE=${BENCH_LATENCY_RATE:-500000}
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-10}
@@ -435,7 +437,7 @@ if part forward; then
         printf '%-40s %16s %16s %12s\n' "$label" "$v" "$r" "$(ratio "$v" "$r")"
     done
     echo "runs (vigil / rsyslog lines/s): $(for run in 1 2 3; do printf '%s/%s ' "${R[fw.vigil.$run.rate]}" "${R[fw.rsyslog.$run.rate]}"; done)"
-    echo "versions: $("$VIGIL" --version), $(rsyslogd -v | head -n1 | sed 's/ *compiled with:$//')"
+    echo "versions: $("$VIGIL" --version), $(rsyslogd -v | head -n1 | sed 's/ *compiled with:$//; s/  */ /g')"
 fi
 
 # --- detection (vigil only)
