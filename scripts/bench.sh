@@ -32,15 +32,29 @@
 # relay sender threads, rsyslogd's ruleset worker and in total, one central's main thread), so
 # events/s per core of each stage, whatever else shares the machine.
 #
+# Forward (BENCH_PARTS=forward, about 40 s; docs/forward.md): `vigil forward` against rsyslogd's
+# imfile -> omfwd (the peer operators run today), shipping the same two files from their start:
+# BENCH_FORWARD_LINES (1000000) lines, half an auth.log (`vigil generate ssh --format auth`), half
+# an access.log (`vigil generate http --format combined`). Both send to one `vigil serve` on
+# loopback, restarted with an empty data dir for every run (flush_interval 100ms, so the last lines
+# are not held a second; every rule off, so the receiver does the same work for both shippers):
+# RFC 5424, octet-counted over TCP (rsyslog: omfwd with RSYSLOG_SyslogProtocol23Format, from a
+# private config with its own workDirectory and pid file). Wall time from the shipper's start
+# until all N lines are in DATA/hosts/*/*.log, lines/s, the shipper's CPU time (/proc utime +
+# stime) per line and peak RSS (VmHWM); the shippers alternate, 3 runs each, medians printed.
+# Each run must deliver exactly N lines, N/2 of them the access.log's. BENCH_ONLY does not apply.
+#
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "100000 200000 300000 400000"), BENCH_UDP_SENDERS (UDP sender threads,
 # default 3: one thread alone cannot outrun either receiver on loopback),
 # BENCH_SIZE (bytes per message, 200),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
-# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest detect latency cost sinks api analyze"; analyze runs scripts/bench-analyze.sh),
+# VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest forward detect latency cost sinks api analyze"; analyze runs scripts/bench-analyze.sh),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
 # BENCH_LATENCY_SECONDS (default 10), BENCH_COST_COUNT (default 2000000),
-# BENCH_API_STORE_MB (default 1024), BENCH_API_SECONDS (API-alone run, default 10).
+# BENCH_API_STORE_MB (default 1024), BENCH_API_SECONDS (API-alone run, default 10),
+# BENCH_FORWARD_LINES (default 1000000), BENCH_BIN_DIR=DIR (take vigil and vigil-bench from DIR,
+# e.g. a release build made with --scratch-path; implies no build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,7 +69,7 @@ SIZE=${BENCH_SIZE:-200}
 TIMEOUT=${BENCH_TIMEOUT:-180}
 ONLY=${BENCH_ONLY:-}
 UDP_RATE_SECONDS=2
-PARTS=" ${BENCH_PARTS:-ingest detect latency cost sinks api analyze} "
+PARTS=" ${BENCH_PARTS:-ingest forward detect latency cost sinks api analyze} "
 DETECT_COUNT=${BENCH_DETECT_COUNT:-5000000}
 LATENCY_RATE=${BENCH_LATENCY_RATE:-500000}
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-10}
@@ -63,6 +77,7 @@ COST_COUNT=${BENCH_COST_COUNT:-2000000}
 SHARD_COUNT=${BENCH_SHARD_COUNT:-400000}
 API_STORE_MB=${BENCH_API_STORE_MB:-1024}
 API_SECONDS=${BENCH_API_SECONDS:-10}
+FORWARD_LINES=${BENCH_FORWARD_LINES:-1000000}
 # Every rule, for the detection-cost phase that turns them all off.
 RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_high_traffic http_error_burst http_scan"
 
@@ -70,7 +85,7 @@ RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_hi
 part() { [[ $PARTS == *" $1 "* ]]; }
 
 for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
-    "$API_STORE_MB" "$API_SECONDS"; do
+    "$API_STORE_MB" "$API_SECONDS" "$FORWARD_LINES"; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
 
@@ -85,7 +100,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+    BIN_DIR=$BENCH_BIN_DIR
+elif [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
     BIN_DIR=$(cd "$ROOT" && swift build -c release --show-bin-path)
 else
     build_release "$ROOT"
@@ -267,6 +284,160 @@ if part ingest; then
     row "UDP highest loss-free rate (msgs/s)" udp_lossfree
     echo
     echo "parser (SyslogParser.parse, half RFC 5424, half RFC 3164): $(sed -n 's/.* ns_per_frame=\([0-9]*\) rate=\([0-9]*\) .*/\1 ns\/frame, \2 frames\/s on one core/p' <<<"$PARSE")"
+fi
+
+# --- forward: vigil forward against rsyslogd's imfile -> omfwd, shipping the same files
+
+# fw_wait DATA WANT PID: waits until DATA/hosts/*/*.log hold WANT lines. Polls the total size
+# every 50 ms (stat only, so the wait costs the shippers nothing) and counts the lines only once
+# the size has not moved for 0.5 s; the end is the poll at which the size last grew. Gives up
+# after TIMEOUT s, after 30 s without growth, or once PID (the shipper) has exited and nothing
+# grows. Sets WAIT_LINES and WAIT_END_US; true when WANT lines were seen.
+fw_wait() {
+    local dir=$1 want=$2 pid=$3 start now size last=-1 counted=-1 grew_at
+    start=$(now_us)
+    grew_at=$start
+    WAIT_LINES=0
+    WAIT_END_US=0
+    while :; do
+        now=$(now_us)
+        size=$(total_bytes "$dir")
+        if [ "$size" != "$last" ]; then
+            last=$size
+            grew_at=$now
+        fi
+        if [ "$size" != "$counted" ] && [ $((now - grew_at)) -ge 500000 ]; then
+            counted=$size
+            WAIT_LINES=$(count_lines "$dir")
+            if [ "$WAIT_LINES" -ge "$want" ]; then
+                WAIT_END_US=$grew_at
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || return 1
+        fi
+        [ $((now - start)) -lt $((TIMEOUT * 1000000)) ] || return 1
+        [ $((now - grew_at)) -lt 30000000 ] || return 1
+        sleep 0.05
+    done
+}
+
+# fw_rsyslog_conf DIR PORT: a private rsyslogd config in DIR/rsyslog.conf: imfile reads both input
+# files from their start, omfwd sends each line as RFC 5424, octet-counted over TCP, to PORT.
+# No imuxsock, no imklog, no system socket: only what this file loads; rsyslogd's own messages
+# go to the default ruleset, which has no action, so only file lines reach the collector.
+fw_rsyslog_conf() {
+    local dir=$1 port=$2
+    mkdir -p "$dir/rsyslog"
+    cat >"$dir/rsyslog.conf" <<CONF
+global(workDirectory="$dir/rsyslog" localHostName="bench-rsyslog" maxMessageSize="64k")
+module(load="imfile")
+ruleset(name="ship") {
+    action(type="omfwd" target="127.0.0.1" port="$port" protocol="tcp" TCP_Framing="octet-counted"
+           template="RSYSLOG_SyslogProtocol23Format")
+}
+input(type="imfile" file="$FW_DIR/auth.log" tag="auth" facility="authpriv" severity="info"
+      readMode="0" freshStartTail="off" ruleset="ship")
+input(type="imfile" file="$FW_DIR/access.log" tag="access" facility="local7" severity="info"
+      readMode="0" freshStartTail="off" ruleset="ship")
+CONF
+}
+
+# fw_run SHIPPER RUN: ships the two files once with SHIPPER (vigil or rsyslog) to a fresh vigil
+# serve; dies unless exactly FORWARD_LINES lines arrive, the expected number of each file's.
+# Records R[fw.SHIPPER.RUN.*]: ms, rate (lines/s), cpu_ns (shipper CPU per line), rss (peak, KiB),
+# serve_ns (the collector's CPU per line).
+fw_run() {
+    local who=$1 run=$2 dir="$WORK/fw-$1-$2" data serve pid t0 ticks hwm serve_ticks got access
+    data=$dir/data
+    mkdir -p "$dir/state"
+    start_vigil "$data" "$dir/serve.stderr" --server.flush_interval 100ms "${FW_RULES_OFF[@]}" \
+        || die "forward: vigil serve did not start"
+    serve=$VIGIL_PID
+    CHILDREN+=("$serve")
+    t0=$(now_us)
+    if [ "$who" = vigil ]; then
+        "$VIGIL" forward "$FW_DIR/auth.log" "$FW_DIR/access.log" --to "tcp://127.0.0.1:$VIGIL_TCP_PORT" \
+            --state "$dir/state" --from-start --host bench-forward 2>"$dir/shipper.out" &
+        pid=$!
+    else
+        fw_rsyslog_conf "$dir" "$VIGIL_TCP_PORT"
+        rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" >"$dir/shipper.out" 2>&1 &
+        pid=$!
+    fi
+    CHILDREN+=("$pid")
+    if ! fw_wait "$data" "$FORWARD_LINES" "$pid"; then
+        say "forward: $who delivered $WAIT_LINES of $FORWARD_LINES lines; its output:"
+        sed 's/^/  | /' "$dir/shipper.out" | tail -n 20 >&2
+        die "forward: $who did not deliver all $FORWARD_LINES lines"
+    fi
+    ticks=$(cpu_ticks "$pid")
+    hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    serve_ticks=$(cpu_ticks "$serve")
+    stop_pid "$pid" 20 || say "forward: $who exited with status $?"
+    stop_pid "$serve" 20 || say "forward: vigil serve exited with status $?"
+    # Exactly N, counted after both have stopped (a late duplicate would show here), and N/2 of
+    # them the access.log's (their request line, `" 200 ` etc., is in no auth.log line).
+    got=$(count_lines "$data")
+    access=$(cat "$data"/hosts/*/*.log | grep -c ' HTTP/1\.[01]" [0-9][0-9][0-9] ' || true)
+    [ "$got" = "$FORWARD_LINES" ] || die "forward: $who delivered $got lines, not $FORWARD_LINES"
+    [ "$access" = "$FW_ACCESS_LINES" ] || die "forward: $who delivered $access access.log lines, not $FW_ACCESS_LINES"
+    R[fw.$who.$run.ms]=$(((WAIT_END_US - t0) / 1000))
+    R[fw.$who.$run.rate]=$(rate_per_s "$FORWARD_LINES" $((WAIT_END_US - t0)))
+    R[fw.$who.$run.cpu_ns]=$((ticks * 10000000 / FORWARD_LINES))
+    R[fw.$who.$run.rss]=$hwm
+    R[fw.$who.$run.serve_ns]=$((serve_ticks * 10000000 / FORWARD_LINES))
+    say "  $who run $run: ${R[fw.$who.$run.ms]} ms, ${R[fw.$who.$run.rate]} lines/s, CPU ${R[fw.$who.$run.cpu_ns]} ns/line, peak RSS $((hwm / 1024)) MiB; serve ${R[fw.$who.$run.serve_ns]} ns/line"
+    rm -rf "$dir"
+}
+
+# median3 A B C: the middle one of three integers.
+median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+
+# fw_median SHIPPER METRIC: the median of METRIC over the three runs.
+fw_median() { median3 "${R[fw.$1.1.$2]}" "${R[fw.$1.2.$2]}" "${R[fw.$1.3.$2]}"; }
+
+if part forward; then
+    ensure_command rsyslogd rsyslog
+    FW_DIR=$WORK/forward-input
+    mkdir -p "$FW_DIR"
+    FW_ACCESS_LINES=$((FORWARD_LINES / 2))
+    say "forward: generating $((FORWARD_LINES - FW_ACCESS_LINES)) auth.log and $FW_ACCESS_LINES access.log lines"
+    "$VIGIL" generate ssh --format auth --count $((FORWARD_LINES - FW_ACCESS_LINES)) --seed 7 --out "$FW_DIR/auth.log" \
+        || die "vigil generate ssh failed"
+    "$VIGIL" generate http --format combined --count "$FW_ACCESS_LINES" --seed 7 --out "$FW_DIR/access.log" \
+        || die "vigil generate http failed"
+    n=$(cat "$FW_DIR/auth.log" "$FW_DIR/access.log" | wc -l)
+    [ "$n" = "$FORWARD_LINES" ] || die "forward: vigil generate wrote $n lines, not $FORWARD_LINES"
+    [ "$(grep -c ' HTTP/1\.[01]" [0-9][0-9][0-9] ' "$FW_DIR/access.log")" = "$FW_ACCESS_LINES" ] \
+        || die "forward: the access.log marker does not match every access.log line"
+    ! grep -q ' HTTP/1\.[01]" [0-9][0-9][0-9] ' "$FW_DIR/auth.log" || die "forward: the access.log marker matches auth.log lines"
+    FW_MB=$(( $(cat "$FW_DIR/auth.log" "$FW_DIR/access.log" | wc -c) / 1048576 ))
+    FW_RULES_OFF=()
+    for rule in $RULES; do FW_RULES_OFF+=("--rule.$rule.enabled=false"); done
+    # Alternate the shippers so a busy moment of the shared machine does not land on one only.
+    for run in 1 2 3; do
+        for who in vigil rsyslog; do
+            say "forward, run $run: $who shipping $FORWARD_LINES lines ($FW_MB MiB)"
+            fw_run "$who" "$run"
+        done
+    done
+    echo
+    printf '%-40s %16s %16s %12s\n' "forward $FORWARD_LINES lines ($FW_MB MiB), median of 3" "vigil forward" "rsyslog imfile" "vigil/rsys"
+    printf '%-40s %16s %16s %12s\n' "----------------------------------------" "----------------" "----------------" "------------"
+    for metric in ms rate cpu_ns rss serve_ns; do
+        case $metric in
+            ms) label="wall time to all lines stored (ms)" ;;
+            rate) label="lines/s" ;;
+            cpu_ns) label="shipper CPU per line (ns)" ;;
+            rss) label="shipper peak RSS (KiB)" ;;
+            serve_ns) label="vigil serve CPU per line (ns)" ;;
+        esac
+        v=$(fw_median vigil "$metric")
+        r=$(fw_median rsyslog "$metric")
+        printf '%-40s %16s %16s %12s\n' "$label" "$v" "$r" "$(ratio "$v" "$r")"
+    done
+    echo "runs (vigil / rsyslog lines/s): $(for run in 1 2 3; do printf '%s/%s ' "${R[fw.vigil.$run.rate]}" "${R[fw.rsyslog.$run.rate]}"; done)"
+    echo "versions: $("$VIGIL" --version), $(rsyslogd -v | head -n1 | sed 's/ *compiled with:$//; s/  */ /g')"
 fi
 
 # --- detection (vigil only)
