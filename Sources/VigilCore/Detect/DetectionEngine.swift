@@ -18,7 +18,7 @@
 /// Alerts collect in a buffer the caller empties with `takeAlerts()`. State per rule
 /// is capped at `maxKeys`, the least recently seen key evicted first; a firing key that
 /// is evicted resolves with "(state evicted)" in its summary.
-public struct DetectionEngine {
+public struct DetectionEngine: Sendable {
     /// The settings in force (those it was built with, or the last `reconfigure`'s).
     public private(set) var settings: DetectionSettings
     /// Alert ids are this prefix followed by a sequence number.

@@ -33,7 +33,7 @@ public struct MessageTime: Sendable, Equatable {
 ///
 /// Pure: times are passed in. Per message it allocates nothing in the steady state
 /// (a new host, section or client in the stats allocates once).
-public struct Analyzer {
+public struct Analyzer: Sendable {
     public var engine: DetectionEngine
     public var stats: TrafficStats
     public private(set) var counters = Counters()
