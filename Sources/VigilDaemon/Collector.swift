@@ -143,54 +143,35 @@ public final class Collector: FrameConsumer {
         analyzePending()
     }
 
-    /// Frames stored and read (`Analyzer.extract`) but not analyzed yet: each is analyzed once
-    /// up to `pendingLimit` are read, or when the listener releases its frames, so the table
-    /// lookups of a batch are all started (`Analyzer.prefetch`, then `prefetchState` for what
-    /// the buckets point to) before any is waited for and their cache misses overlap instead
-    /// of stalling one message after another.
-    private var pending: [Pending] = []
-    private static let pendingLimit = 32
-
-    /// One frame waiting for its analysis: what was read from it, its host, and its times.
-    private struct Pending {
-        var frame: UnsafeRawBufferPointer
-        var extraction: Analyzer.Extraction
-        var host: HostID
-        var time: MessageTime
-    }
+    /// Frames stored but not analyzed yet: analyzed together (`Analyzer.analyze`, which overlaps
+    /// the cache misses of a batch) once the batch is full, or when the listener releases its frames.
+    private var pending = Analyzer.Batch()
 
     public func releaseFrames() { analyzePending() }
 
-    /// Stores (unless `droppable` and the store's bound is reached: counted as lost) and reads one
-    /// frame; its analysis follows in `analyzePending`.
+    /// Stores (unless `droppable` and the store's bound is reached: counted as lost) one frame;
+    /// its analysis follows in `analyzePending`.
     private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp,
                         droppable: Bool = false) {
         keep(frame, host: host, now: now, droppable: droppable)
         activity.recordMessage(host: host, frame: frame, program: fields.appName, at: now)
-        let extraction = analyzer.extract(frame: frame, fields: fields)
-        analyzer.prefetch(extraction, host: host)
-        pending.append(Pending(frame: frame, extraction: extraction, host: host, time: MessageTime(fields, received: now)))
-        if pending.count >= Self.pendingLimit { analyzePending() }
+        pending.append(frame: frame, fields: fields, host: host, receivedAt: now)
+        if pending.isFull { analyzePending() }
     }
 
     /// Analyzes the pending frames in arrival order; an edge forwards each event it recognised.
     private func analyzePending() {
-        // The buckets asked for as each frame was read have arrived by now: ask for what they
-        // point to, then analyze.
-        for i in pending.indices { analyzer.prefetchState(pending[i].extraction, host: pending[i].host) }
-        for i in pending.indices {
-            let p = pending[i]
-            let observation = analyzer.observe(p.extraction, text: p.frame, host: p.host, at: p.time)
-            if relay != nil, observation != .none {
-                let sender = relay!.sender
-                RelayMessage.forEachMessage(of: observation, buffer: p.frame, host: hosts.table.name(of: p.host),
-                                            procID: relay!.procID, signer: &relay!.signer) {
-                    sender.send($0)
-                    relayCounters.forwarded += 1
-                }
+        guard !pending.isEmpty else { return }
+        guard relay != nil else { return analyzer.analyze(&pending) }
+        analyzer.analyze(&pending) { observation, message in
+            guard observation != .none else { return }
+            let sender = relay!.sender
+            RelayMessage.forEachMessage(of: observation, buffer: message.frame, host: hosts.table.name(of: message.host),
+                                        procID: relay!.procID, signer: &relay!.signer) {
+                sender.send($0)
+                relayCounters.forwarded += 1
             }
         }
-        pending.removeAll(keepingCapacity: true)
     }
 
     /// An authenticated relay message (`RelayReceiver` checked its MAC and sequence): stored under
