@@ -163,9 +163,8 @@ public final class Collector: FrameConsumer {
     /// Analyzes the pending frames in arrival order; an edge forwards each event it recognised.
     private func analyzePending() {
         guard !pending.isEmpty else { return }
-        guard relay != nil else { return analyzer.analyze(&pending) }
         analyzer.analyze(&pending) { observation, message in
-            guard observation != .none else { return }
+            guard relay != nil, observation != .none else { return }
             let sender = relay!.sender
             RelayMessage.forEachMessage(of: observation, buffer: message.frame, host: hosts.table.name(of: message.host),
                                         procID: relay!.procID, signer: &relay!.signer) {
