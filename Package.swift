@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "VigilCore", dependencies: ["CVigilHints"], swiftSettings: strict),
         // The only layer that makes syscalls: event loop, listeners, storage, file tailing.
         .target(name: "VigilPosix", dependencies: ["CVigilShim", "VigilCore"], swiftSettings: strict),
-        // Wires a configuration into a running pipeline.
+        // The drivers: wires a configuration into a running server, and files into follow and analyze.
         .target(name: "VigilDaemon", dependencies: ["VigilCore", "VigilPosix"], swiftSettings: strict),
         // The command-line tool, kept thin.
         .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon"], swiftSettings: strict),

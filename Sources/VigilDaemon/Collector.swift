@@ -40,11 +40,14 @@ public final class Collector: FrameConsumer {
     private var senderText: [UInt8] = []
     /// Where an edge forwards its events and how it seals them; nil on a collector that is no edge.
     private var relay: RelayOutput?
-    /// Indexed by host: whether events of that host arrived from an authenticated edge.
-    private var relayedHosts: [Bool] = []
-    /// The names of the hosts in `relayedHosts`, to recognise alerts about them.
-    private var relayedHostNames: Set<String> = []
-    public private(set) var relayCounters = RelayCounters()
+    /// Relay counts but `suppressedAlerts`, which the engine keeps (`relayCounters`).
+    private var relayTally = RelayCounters()
+    /// What relaying did since start.
+    public var relayCounters: RelayCounters {
+        var counters = relayTally
+        counters.suppressedAlerts = analyzer.engine.alertsLeft
+        return counters
+    }
     /// Closed while the store cannot write (shared with the TCP listeners).
     public let gate: ReadGate
     private let log: (String) -> Void
@@ -71,7 +74,8 @@ public final class Collector: FrameConsumer {
         public var forwarded = 0
         /// Authenticated relay events taken by a central.
         public var received = 0
-        /// Alerts not dispatched: global ones on an edge, host-scoped ones about relayed hosts.
+        /// Host-scoped alerts a central did not raise: about hosts whose events arrive relayed
+        /// (`DetectionEngine.leaveHostAlerts`). An edge raises no global alert to begin with.
         public var suppressedAlerts = 0
 
         /// A counter block with every value given (zero by default).
@@ -94,14 +98,11 @@ public final class Collector: FrameConsumer {
         senderText.reserveCapacity(48)
     }
 
-    /// The detection settings of a collector: `base`, minus the global-only rules on an edge
-    /// (`ssh_distributed`, `http_scan`), whose view of the hosts is the central's.
+    /// The detection settings of a collector: `base`, without the global rules on an edge
+    /// (`DetectionSettings.runsGlobalRules`), whose view of the hosts is the central's.
     public static func detectionSettings(_ base: DetectionSettings, isEdge: Bool) -> DetectionSettings {
         var settings = base
-        if isEdge {
-            settings[.sshDistributed].enabled = false
-            settings[.httpScan].enabled = false
-        }
+        settings.runsGlobalRules = !isEdge
         return settings
     }
 
@@ -143,54 +144,34 @@ public final class Collector: FrameConsumer {
         analyzePending()
     }
 
-    /// Frames stored and read (`Analyzer.extract`) but not analyzed yet: each is analyzed once
-    /// up to `pendingLimit` are read, or when the listener releases its frames, so the table
-    /// lookups of a batch are all started (`Analyzer.prefetch`, then `prefetchState` for what
-    /// the buckets point to) before any is waited for and their cache misses overlap instead
-    /// of stalling one message after another.
-    private var pending: [Pending] = []
-    private static let pendingLimit = 32
-
-    /// One frame waiting for its analysis: what was read from it, its host, and its times.
-    private struct Pending {
-        var frame: UnsafeRawBufferPointer
-        var extraction: Analyzer.Extraction
-        var host: HostID
-        var time: MessageTime
-    }
+    /// Frames stored but not analyzed yet: analyzed together (`Analyzer.analyze`, which overlaps
+    /// the cache misses of a batch) once the batch is full, or when the listener releases its frames.
+    private var pending = Analyzer.Batch()
 
     public func releaseFrames() { analyzePending() }
 
-    /// Stores (unless `droppable` and the store's bound is reached: counted as lost) and reads one
-    /// frame; its analysis follows in `analyzePending`.
+    /// Stores (unless `droppable` and the store's bound is reached: counted as lost) one frame;
+    /// its analysis follows in `analyzePending`.
     private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp,
                         droppable: Bool = false) {
         keep(frame, host: host, now: now, droppable: droppable)
         activity.recordMessage(host: host, frame: frame, program: fields.appName, at: now)
-        let extraction = analyzer.extract(frame: frame, fields: fields)
-        analyzer.prefetch(extraction, host: host)
-        pending.append(Pending(frame: frame, extraction: extraction, host: host, time: MessageTime(fields, received: now)))
-        if pending.count >= Self.pendingLimit { analyzePending() }
+        pending.append(frame: frame, fields: fields, host: host, receivedAt: now)
+        if pending.isFull { analyzePending() }
     }
 
     /// Analyzes the pending frames in arrival order; an edge forwards each event it recognised.
     private func analyzePending() {
-        // The buckets asked for as each frame was read have arrived by now: ask for what they
-        // point to, then analyze.
-        for i in pending.indices { analyzer.prefetchState(pending[i].extraction, host: pending[i].host) }
-        for i in pending.indices {
-            let p = pending[i]
-            let observation = analyzer.observe(p.extraction, text: p.frame, host: p.host, at: p.time)
-            if relay != nil, observation != .none {
-                let sender = relay!.sender
-                RelayMessage.forEachMessage(of: observation, buffer: p.frame, host: hosts.table.name(of: p.host),
-                                            procID: relay!.procID, signer: &relay!.signer) {
-                    sender.send($0)
-                    relayCounters.forwarded += 1
-                }
+        guard !pending.isEmpty else { return }
+        analyzer.analyze(&pending) { observation, message in
+            guard relay != nil, observation != .none else { return }
+            let sender = relay!.sender
+            RelayMessage.forEachMessage(of: observation, buffer: message.frame, host: hosts.table.name(of: message.host),
+                                        procID: relay!.procID, signer: &relay!.signer) {
+                sender.send($0)
+                relayTally.forwarded += 1
             }
         }
-        pending.removeAll(keepingCapacity: true)
     }
 
     /// An authenticated relay message (`RelayReceiver` checked its MAC and sequence): stored under
@@ -199,26 +180,12 @@ public final class Collector: FrameConsumer {
     /// `text` is what `decoded`'s ranges point into.
     public func acceptRelayed(_ frame: UnsafeRawBufferPointer, _ decoded: RelayDecoded, text: UnsafeRawBufferPointer, now: Timestamp) {
         analyzePending()  // events keep their order
-        relayCounters.received += 1
+        relayTally.received += 1
         let origin = hosts.table.intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
         keep(frame, host: origin, now: now, droppable: false)
         activity.recordMessage(host: origin, frame: frame, program: 0..<0, at: now)
-        let i = Int(origin.rawValue)
-        if i >= relayedHosts.count { relayedHosts.append(contentsOf: repeatElement(false, count: i + 1 - relayedHosts.count)) }
-        if !relayedHosts[i] {
-            relayedHosts[i] = true
-            relayedHostNames.insert(hosts.table.name(of: origin))
-        }
+        analyzer.engine.leaveHostAlerts(of: origin)
         analyzer.observeRelayed(decoded.event, text: text, host: origin, receivedAt: now)
-    }
-
-    /// Whether `alert` is left to another collector: a global one on an edge (the central has the
-    /// global view), a host-scoped one about a host whose events arrive relayed (its edge raises it).
-    private func leavesToOthers(_ alert: Alert) -> Bool {
-        switch alert.scope {
-        case .global: return relay != nil
-        case .host: return alert.host.map { relayedHostNames.contains($0) } ?? false
-        }
     }
 
     public func framingError(_ error: FramingError, sender: SocketAddress) {
@@ -256,10 +223,6 @@ public final class Collector: FrameConsumer {
         guard !alerts.isEmpty else { return }
         for detected in alerts {
             let alert = detected.named(by: hosts.table.name(of:))
-            if leavesToOthers(alert) {
-                relayCounters.suppressedAlerts += 1
-                continue
-            }
             alertsRaised += 1
             recentAlerts.record(alert)
             for sink in sinks { sink.deliver(alert) }

@@ -152,8 +152,7 @@ public final class Server {
                 for sink in fileSinks { log("vigil: sink \(sink.name) " + sink.summary) }
                 let counters = collector.relayCounters
                 if let relay {
-                    log("vigil: relay \(relay.spec) forwarded=\(counters.forwarded) suppressed_alerts=\(counters.suppressedAlerts)"
-                        + " | sender " + relay.counters.summary)
+                    log("vigil: relay \(relay.spec) forwarded=\(counters.forwarded) | sender " + relay.counters.summary)
                 }
                 if let receiver {
                     log("vigil: relay listener received=\(counters.received) suppressed_alerts=\(counters.suppressedAlerts) "

@@ -1,6 +1,7 @@
 import Glibc
 import VigilCore
 import VigilPosix
+import VigilDaemon
 
 let analyzeHelp = """
     usage: vigil analyze FILE... [--format F] [--json] [--host NAME] [--config FILE] [--top N]

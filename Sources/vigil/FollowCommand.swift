@@ -1,6 +1,7 @@
 import Glibc
 import VigilCore
 import VigilPosix
+import VigilDaemon
 
 let followHelp = """
     usage: vigil follow [FILE...] [--threshold HITS_PER_S] [--window DURATION] [--interval DURATION]

@@ -17,7 +17,7 @@ import VigilTestSupport
             frame.withUnsafeBytes { buf in
                 let fields = parser.parse(buf, receivedAt: receivedAt)
                 let host = names.table.intern(UnsafeRawBufferPointer(rebasing: buf[fields.hostname]))
-                a.observe(frame: buf, fields: fields, host: host, receivedAt: receivedAt)
+                a.analyzeOne(frame: buf, fields: fields, host: host, receivedAt: receivedAt)
             }
         }
     }
@@ -158,5 +158,17 @@ import VigilTestSupport
         #expect(a.finishedSessions.count == 1 && a.finishedSessions.first?.pid == 100)
         a.advance(now: CivilDateTime(year: 2026, month: 11, day: 22, hour: 20).timestamp())
         #expect(a.engine.takeNamedAlerts(names.table.name(of:)).isEmpty)
+    }
+}
+
+extension Analyzer {
+    /// One parsed message through `analyze(_:each:)` (a batch of one), and what it turned out to be.
+    @discardableResult
+    mutating func analyzeOne(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) -> Observation {
+        var batch = Batch()
+        batch.append(frame: frame, fields: fields, host: host, receivedAt: receivedAt)
+        var seen = Observation.none
+        analyze(&batch) { observation, _ in seen = observation }
+        return seen
     }
 }

@@ -151,7 +151,7 @@ import VigilTestSupport
         for line in Fixtures.lines(Fixtures.sample("sshd-normal-auth.log")) where !line.isEmpty {
             line.withUnsafeBytes { buf in
                 let fields = SyslogParser().parse(buf, receivedAt: Self.receivedAt)
-                let observation = analyzer.observe(frame: buf, fields: fields, host: HostID(0), receivedAt: Self.receivedAt)
+                let observation = analyzer.analyzeOne(frame: buf, fields: fields, host: HostID(0), receivedAt: Self.receivedAt)
                 if case .ssh(let result, let time) = observation {
                     for e in [result.joined, result.event].compactMap({ $0 }) {
                         sent.append(Self.flatten(.ssh(e, time: time), host: "vm", buffer: buf))

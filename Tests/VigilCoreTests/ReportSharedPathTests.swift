@@ -15,7 +15,7 @@ import Testing
         let parser = SyslogParser()
         func observe(_ line: String) -> Analyzer.Observation {
             Array(line.utf8).withUnsafeBytes { buf in
-                a.observe(frame: buf, fields: parser.parse(buf, receivedAt: now), host: host, receivedAt: now)
+                a.analyzeOne(frame: buf, fields: parser.parse(buf, receivedAt: now), host: host, receivedAt: now)
             }
         }
         let t = CivilDateTime(year: 2026, month: 11, day: 22, hour: 10).timestamp()

@@ -3,6 +3,7 @@ import Testing
 import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
+@testable import VigilDaemon
 
 /// `LogFiles.analyze` over real files: streaming, merging, and failures.
 @Suite struct AnalyzeFilesTests {

@@ -3,6 +3,7 @@ import Testing
 import VigilTestSupport
 import VigilCore
 @testable import VigilPosix
+import VigilDaemon
 
 /// `vigil follow`'s engine, driven by `check(now:)` after each file operation (no sleeps):
 /// every access-log line reaches the analyzer exactly once across rotations.

@@ -15,6 +15,10 @@ public enum RuleID: Int, CaseIterable, Sendable, Hashable {
         }
     }
 
+    /// Whether the rule looks across hosts only (`ssh_distributed`, `http_scan`); the others
+    /// run per host (`http_high_traffic` over all hosts as well).
+    public var isGlobalOnly: Bool { self == .sshDistributed || self == .httpScan }
+
     /// The rule whose config name is `name`, or nil.
     public init?(name: String) {
         guard let rule = RuleID.allCases.first(where: { $0.name == name }) else { return nil }

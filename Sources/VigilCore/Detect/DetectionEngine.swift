@@ -18,7 +18,7 @@
 /// Alerts collect in a buffer the caller empties with `takeAlerts()`. State per rule
 /// is capped at `maxKeys`, the least recently seen key evicted first; a firing key that
 /// is evicted resolves with "(state evicted)" in its summary.
-public struct DetectionEngine {
+public struct DetectionEngine: Sendable {
     /// The settings in force (those it was built with, or the last `reconfigure`'s).
     public private(set) var settings: DetectionSettings
     /// Alert ids are this prefix followed by a sequence number.
@@ -44,12 +44,17 @@ public struct DetectionEngine {
     private var globalTraffic: SecondWindow
     private var globalTrafficIncident: Incident?
     private var limits: RateLimits
-    /// One bit per enabled rule (`RuleID.rawValue`): read on every event, so no array lookup.
+    /// One bit per rule that runs (`DetectionSettings.runs`, by `RuleID.rawValue`): read on every event, so no array lookup.
     private var enabledRules: UInt8
     /// Hosts that get per-host rate windows (`DetectionSettings.maxRateHosts`).
     private var maxRateHosts: Int
     /// Requests whose host is past `maxRateHosts`: counted for the global rules only.
     public private(set) var ratesSkipped = 0
+    /// Indexed by host: whether its host-scoped alerts are another collector's to raise
+    /// (`leaveHostAlerts(of:)`).
+    private var hostAlertsLeft: [Bool] = []
+    /// Host-scoped alerts not raised because their host's are another collector's.
+    public private(set) var alertsLeft = 0
 
     /// An engine with `settings`; alert ids start at
     /// `idPrefix` + `firstSequence` (a daemon passes a prefix unique to the run). `hashSeed`
@@ -70,8 +75,13 @@ public struct DetectionEngine {
         let traffic = settings[.httpHighTraffic]
         globalTraffic = SecondWindow(seconds: traffic.windowSeconds)
         limits = RateLimits(traffic: traffic, errors: settings[.httpErrorBurst])
-        enabledRules = RuleID.allCases.reduce(0) { settings[$1].enabled ? $0 | 1 << UInt8($1.rawValue) : $0 }
+        enabledRules = Self.runningRules(settings)
         maxRateHosts = settings.maxRateHosts
+    }
+
+    /// One bit per rule that runs with `settings` (`DetectionSettings.runs`).
+    private static func runningRules(_ settings: DetectionSettings) -> UInt8 {
+        RuleID.allCases.reduce(0) { settings.runs($1) ? $0 | 1 << UInt8($1.rawValue) : $0 }
     }
 
     @inline(__always)
@@ -85,6 +95,7 @@ public struct DetectionEngine {
     /// starts afresh, its firing alerts resolved now with "(rule reconfigured)" in their summary,
     /// because its windows and counts no longer mean the same. The allowlist, the lateness and
     /// severities apply from the next event. Returns the rules that started afresh.
+    /// `runsGlobalRules` is the collector's role (edge or not), the same for the engine's life.
     @discardableResult
     public mutating func reconfigure(_ new: DetectionSettings) -> [RuleID] {
         let changed = RuleID.allCases.filter { Self.needsFreshState(settings[$0], new[$0]) }
@@ -93,7 +104,7 @@ public struct DetectionEngine {
         lateness = max(0, new.latenessMicroseconds)
         for rule in changed { freshState(rule) }
         limits = RateLimits(traffic: new[.httpHighTraffic], errors: new[.httpErrorBurst])
-        enabledRules = RuleID.allCases.reduce(0) { new[$1].enabled ? $0 | 1 << UInt8($1.rawValue) : $0 }
+        enabledRules = Self.runningRules(new)
         maxRateHosts = new.maxRateHosts
         return changed
     }
@@ -314,8 +325,10 @@ public struct DetectionEngine {
                     if rates[h].traffic.head < bucket { slideTraffic(host: h, to: bucket) }
                     if rates[h].countTraffic(bucket, at: t, limits: limits) { checkTraffic(host: h, at: t) }
                 }
-                if globalTraffic.head < bucket { slideGlobalTraffic(to: bucket) }
-                if limits.countTraffic(bucket, at: t, in: &globalTraffic, incident: &globalTrafficIncident) { checkGlobalTraffic(at: t) }
+                if settings.runsGlobalRules {
+                    if globalTraffic.head < bucket { slideGlobalTraffic(to: bucket) }
+                    if limits.countTraffic(bucket, at: t, in: &globalTraffic, incident: &globalTrafficIncident) { checkGlobalTraffic(at: t) }
+                }
             }
             if isOn(.httpErrorBurst) && perHost {
                 let bucket = rates[h].errors.bucket(of: second)
@@ -352,7 +365,7 @@ public struct DetectionEngine {
         if isOn(.httpHighTraffic) {
             let bucket = globalTraffic.bucket(of: second)
             for h in rates.indices { slideTraffic(host: h, to: bucket) }
-            slideGlobalTraffic(to: bucket)
+            if settings.runsGlobalRules { slideGlobalTraffic(to: bucket) }
         }
         if isOn(.httpErrorBurst) {
             for h in rates.indices { slideErrors(host: h, to: rates[h].errors.bucket(of: second)) }
@@ -568,7 +581,20 @@ public struct DetectionEngine {
         emit(rule, .resolved, incident, ts: clock, summary: "\(rule.name) for \(ipText(incident.ip)) resolved (state evicted)")
     }
 
+    /// From now on the host-scoped alerts about `host` are another collector's to raise (a
+    /// central's host whose events arrive from its edge, docs/relay.md): its rules still keep
+    /// their state (a global rule counts its events) but raise nothing about it (`alertsLeft`).
+    public mutating func leaveHostAlerts(of host: HostID) {
+        let h = Int(host.rawValue)
+        if h >= hostAlertsLeft.count { hostAlertsLeft.append(contentsOf: repeatElement(false, count: h + 1 - hostAlertsLeft.count)) }
+        hostAlertsLeft[h] = true
+    }
+
     private mutating func emit(_ rule: RuleID, _ state: Alert.State, _ incident: Incident, ts: Int64, summary: AlertSummary) {
+        if let h = incident.host.map({ Int($0.rawValue) }), h < hostAlertsLeft.count, hostAlertsLeft[h] {
+            alertsLeft += 1
+            return
+        }
         let hosts: [HostID]
         if rule == .sshDistributed {
             hosts = incident.hosts

@@ -78,6 +78,10 @@ public struct DetectionSettings: Sendable, Equatable {
     /// Hosts that get per-host HTTP rate windows (`http_high_traffic` per host, `http_error_burst`);
     /// requests of hosts past it count for the global rules only (`DetectionEngine.ratesSkipped`).
     public var maxRateHosts = Int.max
+    /// Whether the rules that look across hosts run: `ssh_distributed`, `http_scan` and
+    /// `http_high_traffic` over all hosts. Off on a relay edge, whose hosts are only part of its
+    /// central's (docs/relay.md): no state is kept for them and they raise nothing.
+    public var runsGlobalRules = true
     /// What `fitted(memoryBudget:maxHosts:)` lowered, one line each, for the log.
     public var fitNotes: [String] = []
 
@@ -114,6 +118,9 @@ public struct DetectionSettings: Sendable, Equatable {
         }
         return fitted
     }
+
+    /// Whether `rule` runs: enabled, and not a global-only rule where global rules do not run.
+    public func runs(_ rule: RuleID) -> Bool { self[rule].enabled && (runsGlobalRules || !rule.isGlobalOnly) }
 
     /// The settings of one rule.
     public subscript(rule: RuleID) -> RuleSettings {

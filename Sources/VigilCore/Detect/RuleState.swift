@@ -138,6 +138,9 @@ struct CountState<Key: IncidentKey>: ScheduledRuleState {
 
 }
 
+/// A rule's state is a plain value: sendable when its keys are.
+extension CountState: Sendable where Key: Sendable {}
+
 /// State of `ssh_distributed`: per source IP, the `n` hosts it was most recently seen
 /// failing or probing on, with the last time on each.
 ///

@@ -158,8 +158,9 @@ struct RecentTimes {
 /// A bucket holds both counts in one word (marked in the high half), and the ring
 /// position of `head` is kept, so finding a second's bucket needs no division.
 ///
-/// The ring is a `SecondRing` shared by copies of the window (a request then costs no
-/// copy-on-write check): the engine keeps one copy of each window and reads others only.
+/// The ring is a `SecondRing`, copied on write: a copy of the window (of an engine) is a value
+/// of its own, and the window the engine keeps is the ring's only owner, so the check each
+/// change makes (`words`) finds it unique and copies nothing.
 struct SecondWindow {
     /// The most buckets a window keeps.
     static let maxBuckets: Int64 = 600
@@ -168,7 +169,7 @@ struct SecondWindow {
     /// Seconds per bucket: 1 for windows of at most `maxBuckets` seconds.
     let bucketSeconds: Int64
     /// Per second of the window: its events in the low 32 bits, its marked events in the high 32.
-    private let ring: SecondRing
+    private var ring: SecondRing
     /// The ring position of `head`.
     private var headIndex = 0
     /// The newest second of the window; `Int64.min` before the first event.
@@ -223,15 +224,16 @@ struct SecondWindow {
         head += 1
         headIndex += 1
         if headIndex == ring.count { headIndex = 0 }
-        let leaving = ring.words[headIndex]
+        let words = words()
+        let leaving = words[headIndex]
         sum -= Int(leaving & 0xFFFF_FFFF)
         markedSum -= Int(leaving >> 32)
-        ring.words[headIndex] = 0
+        words[headIndex] = 0
     }
 
     /// Moves the window so that it ends at `second`, emptying it (for jumps past the whole window).
     mutating func restart(at second: Int64) {
-        ring.words.update(repeating: 0, count: ring.count)
+        words().update(repeating: 0, count: ring.count)
         sum = 0
         markedSum = 0
         head = second
@@ -243,14 +245,22 @@ struct SecondWindow {
     mutating func add(_ second: Int64, marked: Bool = false) {
         var i = headIndex &- Int(truncatingIfNeeded: head &- second)
         if i < 0 { i &+= ring.count }
-        ring.words[i] &+= marked ? 1 | 1 << 32 : 1
+        words()[i] &+= marked ? 1 | 1 << 32 : 1
         sum += 1
         if marked { markedSum += 1 }
     }
+
+    /// The ring's words, to change: the ring is copied first when another window shares it.
+    @inline(__always)
+    private mutating func words() -> UnsafeMutablePointer<UInt64> {
+        if !isKnownUniquelyReferenced(&ring) { ring = SecondRing(copying: ring) }
+        return ring.words
+    }
 }
 
-/// The buckets of a `SecondWindow`: a fixed block of words, written in place.
-final class SecondRing {
+/// The buckets of a `SecondWindow`: a fixed block of words, written in place. Sendable as an
+/// array's storage is: a window writes the words only while it is their one owner (`words()`).
+final class SecondRing: @unchecked Sendable {
     let count: Int
     let words: UnsafeMutablePointer<UInt64>
 
@@ -258,6 +268,13 @@ final class SecondRing {
         self.count = count
         words = .allocate(capacity: count)
         words.initialize(repeating: 0, count: count)
+    }
+
+    /// A ring holding what `other` holds.
+    init(copying other: SecondRing) {
+        count = other.count
+        words = .allocate(capacity: count)
+        words.initialize(from: other.words, count: count)
     }
 
     deinit { words.deallocate() }

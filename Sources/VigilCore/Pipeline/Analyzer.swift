@@ -24,16 +24,20 @@ public struct MessageTime: Sendable, Equatable {
 /// access-log and session-summary payloads in a message, joins sshd lines per connection,
 /// and feeds detection and the traffic stats.
 ///
-/// Every `observe…` call returns what it recognised (an `Observation`, a plain value: no
-/// allocation, no existential), so a caller that keeps more than detection and the stats do
-/// (the offline report) builds on the same single path; `serve` ignores it.
+/// Parsed syslog messages enter through one door, `analyze(_:each:)`, a `Batch` at a time;
+/// what arrives already extracted (a relayed event, a line of an access log or a session
+/// file in `analyze`) through the `observe…` calls. Each message's result is an `Observation`,
+/// a plain value (no allocation, no existential), so a caller that keeps more than detection
+/// and the stats do (the offline report, an edge forwarding its events) builds on the same path.
+///
+/// A value: a copy is an analyzer of its own, and it may be handed to another thread (Sendable).
 ///
 /// Event times go through `clocks` (one per host): no time a sender claims can move another
 /// host's windows, or the engine's clock past the time its message arrived (docs/clocks.md).
 ///
 /// Pure: times are passed in. Per message it allocates nothing in the steady state
 /// (a new host, section or client in the stats allocates once).
-public struct Analyzer {
+public struct Analyzer: Sendable {
     public var engine: DetectionEngine
     public var stats: TrafficStats
     public private(set) var counters = Counters()
@@ -90,11 +94,64 @@ public struct Analyzer {
         return engine.reconfigure(settings)
     }
 
-    /// Analyzes one parsed syslog message of `host` received at `receivedAt`.
-    @discardableResult
-    public mutating func observe(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) -> Observation {
-        observe(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), host: host,
-                at: MessageTime(fields, received: receivedAt))
+    /// Parsed syslog messages waiting for `analyze(_:each:)`, in arrival order. The frames are
+    /// borrowed: the caller keeps each one's memory unchanged until the batch is analyzed.
+    /// Not sendable (it holds pointers); it lives with its driver, beside that driver's analyzer.
+    public struct Batch {
+        /// One parsed message: its frame, its fields, its host and when it arrived.
+        public struct Message {
+            public let frame: UnsafeRawBufferPointer
+            public let fields: SyslogFields
+            public let host: HostID
+            public let received: Timestamp
+        }
+
+        /// How many messages a full batch holds: enough that the table lookups of one message
+        /// are in flight while the others are read, few enough that their frames stay in cache.
+        public static let capacity = 32
+        public private(set) var messages: [Message] = []
+        /// What was read from each message, filled by `analyze`.
+        fileprivate var extractions: [Extraction] = []
+
+        /// An empty batch (its storage is allocated once, here).
+        public init() {
+            messages.reserveCapacity(Self.capacity)
+            extractions.reserveCapacity(Self.capacity)
+        }
+
+        public var isEmpty: Bool { messages.isEmpty }
+        /// Whether it holds `capacity` messages: time to analyze it.
+        public var isFull: Bool { messages.count >= Self.capacity }
+
+        /// Adds the message `frame`, parsed into `fields`, of `host`, received at `receivedAt`.
+        public mutating func append(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, receivedAt: Timestamp) {
+            messages.append(Message(frame: frame, fields: fields, host: host, received: receivedAt))
+        }
+
+        fileprivate mutating func removeAll() {
+            messages.removeAll(keepingCapacity: true)
+            extractions.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Analyzes the messages of `batch` in order and empties it; `each` gets every message's
+    /// observation with the message (a `.none` one too). Every message is read first, starting
+    /// the table loads its analysis will need, then the loads those point to, and only then is
+    /// each analyzed: the cache misses of a batch overlap instead of stalling one message after
+    /// another. A batch of one is analyzed as it would be alone.
+    public mutating func analyze(_ batch: inout Batch, each: (Observation, Batch.Message) -> Void = { _, _ in }) {
+        for m in batch.messages {
+            let extraction = extract(m.frame, text: m.fields.text, app: m.fields.appName, pid: Self.pid(m.frame, m.fields.procID))
+            prefetch(extraction, host: m.host)
+            batch.extractions.append(extraction)
+        }
+        // The buckets asked for as each message was read have arrived by now: ask for what they point to.
+        for i in batch.messages.indices { prefetchState(batch.extractions[i], host: batch.messages[i].host) }
+        for i in batch.messages.indices {
+            let m = batch.messages[i]
+            each(observe(batch.extractions[i], text: m.frame, host: m.host, at: MessageTime(m.fields, received: m.received)), m)
+        }
+        batch.removeAll()
     }
 
     /// Feeds an event another collector already extracted (`RelayDecoder`, docs/relay.md), of
@@ -124,11 +181,11 @@ public struct Analyzer {
         return clocks.detectionTime(claimed: time.claimed, zoneless: time.zoneless, host: host, received: time.received)
     }
 
-    /// What one message's payload is: read by `extract`, which changes no state, so that a caller
-    /// can read several messages, start the loads their analysis will need (`prefetch`), and
-    /// then analyze them in order (`observe(_:text:host:time:)`) while those loads are in flight.
+    /// What one message's payload is: read by `extract`, which changes no state, so that
+    /// `analyze` can read a batch of messages, start the loads their analysis will need
+    /// (`prefetch`), and then analyze them in order while those loads are in flight.
     /// Ranges point into the buffer that was read.
-    public enum Extraction: Sendable {
+    enum Extraction: Sendable {
         /// Nothing the analyzer knows.
         case none
         /// An sshd line.
@@ -166,18 +223,11 @@ public struct Analyzer {
         return none
     }
 
-    /// Reads one parsed syslog message. Changes nothing; `mutating` only so that an analyzer kept
-    /// in a class property is used in place rather than copied (with every table in it) per call.
-    @inline(__always)
-    public mutating func extract(frame: UnsafeRawBufferPointer, fields: SyslogFields) -> Extraction {
-        extract(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID))
-    }
-
     /// Starts loading the table entries that observing `extraction` of `host` will touch first:
     /// its connection and its address in the detection rules and the stats. A hint: changes
-    /// nothing (`mutating` for the reason `extract(frame:fields:)` gives).
+    /// nothing (`mutating` only so that the tables are used in place, never copied).
     @inline(__always)
-    public mutating func prefetch(_ extraction: Extraction, host: HostID) {
+    private mutating func prefetch(_ extraction: Extraction, host: HostID) {
         switch extraction {
         case .ssh(let line):
             tracker.prefetch(host: host, pid: line.pid)
@@ -196,7 +246,7 @@ public struct Analyzer {
     /// two (until the first stage's loads have arrived): starts loading the detection state
     /// those loads point to. A hint: changes nothing (`mutating` as `prefetch` is).
     @inline(__always)
-    public mutating func prefetchState(_ extraction: Extraction, host: HostID) {
+    private mutating func prefetchState(_ extraction: Extraction, host: HostID) {
         switch extraction {
         case .ssh(let line):
             engine.prefetchSSHState(host: host, kind: line.kind, ip: line.ip)
@@ -209,8 +259,7 @@ public struct Analyzer {
 
     /// Analyzes what `extract` read from `buffer` (which its ranges point into), of `host`, from
     /// a message with the times `time`.
-    @discardableResult
-    public mutating func observe(_ extraction: Extraction, text buffer: UnsafeRawBufferPointer, host: HostID,
+    private mutating func observe(_ extraction: Extraction, text buffer: UnsafeRawBufferPointer, host: HostID,
                                  at time: MessageTime) -> Observation {
         switch extraction {
         case .none:

@@ -89,3 +89,6 @@ struct IPv4Table<Value> {
         for slot in old where slot.key != 0 { _ = self.slot(for: slot.key, inserting: slot.value) }
     }
 }
+
+/// A table is a plain value: sendable when its values are.
+extension IPv4Table: Sendable where Value: Sendable {}

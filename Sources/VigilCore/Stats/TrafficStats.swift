@@ -7,9 +7,9 @@
 /// resets and reads the totals through `host(_:)` and `allHosts()`). Open sessions are a
 /// gauge and survive `reset()`. Distinct sections and client IPs per host are capped per
 /// interval (`unlimited` for no cap); the excess is counted as "other".
-public struct TrafficStats {
+public struct TrafficStats: Sendable {
     /// The counters of one host for one interval (or of all hosts, from `allHosts()`).
-    public struct Counters {
+    public struct Counters: Sendable {
         public fileprivate(set) var hits = 0
         public fileprivate(set) var bytes: Int64 = 0
         /// 1xx, 2xx, 3xx, 4xx, 5xx, anything else.

@@ -1,6 +1,6 @@
-import CVigilShim
 import Glibc
 public import VigilCore
+public import VigilPosix
 
 /// The engine of `vigil follow`: tails files with `tail -F` semantics and runs every new
 /// line through the shared `Analyzer` (syslog lines by their own host, access-log and summary
@@ -14,6 +14,8 @@ public final class Follower {
     private let tailers: [FileTailer]
     private let names = HostDirectory()
     private var analyzer: Analyzer
+    /// The line being analyzed: a batch of one (a followed line lives only while it is read).
+    private var batch = Analyzer.Batch()
     private let parser: SyslogParser
     /// The date of the last RFC 3339 timestamp parsed (followed lines share it, as in `serve`).
     private var timestampMemo = TimestampMemo()
@@ -84,14 +86,13 @@ public final class Follower {
         withExtendedLifetime((watcher, signals)) {}
     }
 
+    /// A line that is no syslog message (`.unparsed`, the whole line its text, no host of its
+    /// own) is taken as one of the follower's host, received now.
     private func observe(_ line: UnsafeRawBufferPointer, now: Timestamp) {
         let fields = parser.parse(line, receivedAt: now, memo: &timestampMemo)
-        if fields.isParseError {
-            analyzer.observe(line, text: 0..<line.count, app: 0..<0, pid: 0, host: host, at: MessageTime(claimed: nil, received: now))
-            return
-        }
         let h = fields.hostname.isEmpty ? host : names.table.intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
-        analyzer.observe(frame: line, fields: fields, host: h, receivedAt: now)
+        batch.append(frame: line, fields: fields, host: h, receivedAt: now)
+        analyzer.analyze(&batch)
     }
 
     private func emitAlerts() {
