@@ -1,0 +1,32 @@
+import Glibc
+
+/// An open file descriptor with one owner: it cannot be copied, so exactly one value closes it,
+/// either when it is destroyed (`deinit`, ignoring the result) or through `close()`, which
+/// reports the error when the owner must know (a file's last write can fail there).
+/// Syscalls borrow it through `rawValue`.
+public struct FileDescriptor: ~Copyable {
+    /// The kernel's number for the descriptor, valid while this value lives.
+    public let rawValue: Int32
+
+    /// Takes ownership of `rawValue`, which must be an open descriptor no one else closes.
+    public init(owning rawValue: Int32) {
+        precondition(rawValue >= 0, "not a descriptor: \(rawValue)")
+        self.rawValue = rawValue
+    }
+
+    /// Opens `path` (`open(2)`, retrying `EINTR`); fails with `open PATH` and the errno.
+    init(opening path: String, flags: Int32, mode: mode_t = 0) throws(SystemError) {
+        let fd = try Posix.retrying("open \(path)") { Int(Glibc.open(path, flags, mode)) }
+        self.init(owning: Int32(fd))
+    }
+
+    /// Closes the descriptor, reporting the error. `EINTR` is not an error here: on Linux the
+    /// descriptor is closed even then.
+    public consuming func close() throws(SystemError) {
+        let fd = rawValue
+        discard self
+        if Glibc.close(fd) != 0 && errno != EINTR { throw SystemError("close", errno: errno) }
+    }
+
+    deinit { Posix.close(rawValue) }
+}
