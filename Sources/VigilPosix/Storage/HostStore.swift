@@ -82,7 +82,7 @@ public final class HostStore {
         self.hostsDirectory = directory + "/hosts"
         try makeDirectories(hostsDirectory)
         if access(hostsDirectory, W_OK) != 0 { throw SystemError("access \(hostsDirectory)", errno: errno) }
-        spare = openSpare()
+        spare = FileDescriptor.reserve()
     }
 
     deinit { close() }
@@ -248,7 +248,7 @@ public final class HostStore {
         useClock += 1
         records[record].lastUse = useClock
         if let open = records[record].descriptor { return .success(open.descriptor.rawValue) }
-        if spare == nil { spare = openSpare() }
+        if spare == nil { spare = FileDescriptor.reserve() }
         if openFiles.count >= maxOpenFiles, let oldest = openFiles.min(by: { records[$0].lastUse < records[$1].lastUse }) {
             closeDescriptor(of: oldest)
         }
@@ -363,11 +363,6 @@ public func dayFileName(_ day: Int64) -> String {
 /// Whether a failed `open` ran out of descriptors (the process's or the system's).
 private func isOutOfDescriptors(_ error: Int32) -> Bool {
     error == EMFILE || error == ENFILE
-}
-
-/// A descriptor of `/dev/null` to hold in reserve, or nil.
-private func openSpare() -> FileDescriptor? {
-    try? FileDescriptor(opening: "/dev/null", flags: O_RDONLY | O_CLOEXEC)
 }
 
 /// Opens `path` for appending, creating it with mode 0640; retries on EINTR. The caller takes

@@ -28,5 +28,11 @@ public struct FileDescriptor: ~Copyable {
         if Glibc.close(fd) != 0 && errno != EINTR { throw SystemError("close", errno: errno) }
     }
 
+    /// A descriptor of `/dev/null` to hold in reserve for the day the process runs out of
+    /// descriptors (closed then to make room for one), or nil when none can be opened.
+    static func reserve() -> FileDescriptor? {
+        try? FileDescriptor(opening: "/dev/null", flags: O_RDONLY | O_CLOEXEC)
+    }
+
     deinit { Posix.close(rawValue) }
 }
