@@ -102,8 +102,8 @@ public final class HostStore {
         let index = Int(host.rawValue)
         if index < latestByHost.count {
             let latest = Int(latestByHost[index])
-            if latest >= 0 && records[latest].key.day == day {
-                append(line, to: latest)
+            if latest >= 0, let (added, full) = records[latest].append(line, ifDay: day) {
+                appended(added, full: full, to: latest)
                 return true
             }
         }
@@ -120,10 +120,16 @@ public final class HostStore {
         return true
     }
 
-    /// Appends one message to the buffer of `records[record]`, writing the buffer once it is large
-    /// enough (not while the store is blocked: `flush` retries then).
+    /// Appends one message to the buffer of `records[record]`.
     private func append(_ line: UnsafeRawBufferPointer, to record: Int) {
         let (added, full) = records[record].append(line)
+        appended(added, full: full, to: record)
+    }
+
+    /// Counts `added` bytes appended to `records[record]`, writing its buffer once it is `full`
+    /// (not while the store is blocked: `flush` retries then).
+    @inline(__always)
+    private func appended(_ added: Int, full: Bool, to record: Int) {
         bufferedBytes += added
         if full && !isBlocked { _ = write(record) }
     }
@@ -336,6 +342,13 @@ struct DayFile {
         let before = buffer.count
         appendEscapedLine(line, to: &buffer)
         return (buffer.count - before, buffer.count > HostStore.writeThresholdBytes && writable)
+    }
+
+    /// `append(_:)` when this is the file of `day`, else nil: one access to the record for the
+    /// common case (the host's latest file).
+    @inline(__always)
+    mutating func append(_ line: UnsafeRawBufferPointer, ifDay day: Int64) -> (added: Int, full: Bool)? {
+        key.day == day ? append(line) : nil
     }
 }
 
