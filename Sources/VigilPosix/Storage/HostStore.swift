@@ -52,7 +52,10 @@ public final class HostStore {
     /// Every file with buffered data or recent activity, by index; freed indices are in `freeRecords`.
     /// A message finds its file by index and appends to the record in place: no reference is
     /// copied, so no reference count is touched (a retain is an atomic instruction, which waits
-    /// for every memory access in flight, the detection tables' cache misses included).
+    /// for every memory access in flight, the detection tables' cache misses included). What it
+    /// costs instead is the array's uniqueness check: `append` runs 680 instructions per message,
+    /// escaping included, against 663 with unretained references to file objects (callgrind on
+    /// `vigil serve` receiving 200,000 `vigil-bench load --mix mixed` messages).
     private var records: [DayFile] = []
     /// Indices in `records` no file uses, reused first.
     private var freeRecords: [Int] = []
