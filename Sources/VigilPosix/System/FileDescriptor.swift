@@ -1,10 +1,11 @@
+import CVigilShim
 import Glibc
 
 /// An open file descriptor with one owner: it cannot be copied, so exactly one value closes it,
 /// either when it is destroyed (`deinit`, ignoring the result) or through `close()`, which
 /// reports the error when the owner must know (a file's last write can fail there).
 /// Syscalls borrow it through `rawValue`.
-public struct FileDescriptor: ~Copyable {
+public struct FileDescriptor: ~Copyable, Sendable {
     /// The kernel's number for the descriptor, valid while this value lives.
     public let rawValue: Int32
 
@@ -32,6 +33,14 @@ public struct FileDescriptor: ~Copyable {
     /// descriptors (closed then to make room for one), or nil when none can be opened.
     static func reserve() -> FileDescriptor? {
         try? FileDescriptor(opening: "/dev/null", flags: O_RDONLY | O_CLOEXEC)
+    }
+
+    /// A new non-blocking eventfd (`eventfd(2)`) counting from 0: one thread signals it, another
+    /// polls it.
+    static func eventCounter() throws(SystemError) -> FileDescriptor {
+        let fd = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
+        if fd < 0 { throw SystemError("eventfd", errno: errno) }
+        return FileDescriptor(owning: fd)
     }
 
     deinit { Posix.close(rawValue) }
