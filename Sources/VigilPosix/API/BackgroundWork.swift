@@ -14,6 +14,8 @@ public final class BackgroundWork: EventHandler {
     public typealias Job = @Sendable () -> HTTPResponse
 
     private let shared: Shared
+    /// The eventfd the thread signals (`Shared.wakeFD` is its number), owned here until `stop()`.
+    private var wake: FileDescriptor?
     private unowned let loop: EventLoop
     /// Completions waiting for their job's result, by job number (loop thread only).
     private var completions: [UInt64: (HTTPResponse) -> Void] = [:]
@@ -46,19 +48,16 @@ public final class BackgroundWork: EventHandler {
     }
 
     public init(loop: EventLoop, capacity: Int = 64) throws(SystemError) {
-        let fd = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
-        if fd < 0 { throw SystemError("eventfd", errno: errno) }
+        let wake = try FileDescriptor.eventCounter()
+        let fd = wake.rawValue
         shared = Shared(wakeFD: fd)
+        self.wake = consume wake
         self.loop = loop
         self.capacity = capacity
-        do { try loop.register(fd, mask: EventLoop.readable, handler: self) } catch {
-            Posix.close(fd)
-            throw error
-        }
+        try loop.register(fd, mask: EventLoop.readable, handler: self)  // on failure `wake` closes as it goes
         let shared = self.shared
         do { thread = try startThread(named: "vigil-api") { shared.run() } } catch {
             loop.unregister(fd)
-            Posix.close(fd)
             throw error
         }
     }
@@ -105,7 +104,7 @@ public final class BackgroundWork: EventHandler {
         }
         pthread_join(t, nil)
         loop.unregister(shared.wakeFD)
-        Posix.close(shared.wakeFD)
+        wake = nil
         completions.removeAll()
     }
 }

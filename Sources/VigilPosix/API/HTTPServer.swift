@@ -38,7 +38,10 @@ public final class HTTPServer: EventHandler {
         }
     }
 
-    public let fd: Int32
+    /// The listening socket, owned here.
+    private let socket: FileDescriptor
+    /// The listening socket's number.
+    public var fd: Int32 { socket.rawValue }
     public let address: SocketAddress
     public let limits: Limits
     private unowned let loop: EventLoop
@@ -54,18 +57,19 @@ public final class HTTPServer: EventHandler {
 
     public init(address: SocketAddress, limits: Limits = Limits(), loop: EventLoop,
                 route: @escaping (HTTPRequestHead, SocketAddress, Responder) -> Void) throws(SystemError) {
-        (fd, self.address) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue), backlog: 1024)
+        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue), backlog: 1024)
+        socket = FileDescriptor(owning: bound)
+        self.address = boundAddress
         self.limits = limits
         self.loop = loop
         self.route = route
         readBuffer = .allocate(byteCount: 16 * 1024, alignment: 16)
-        try loop.register(fd, mask: EventLoop.readable, handler: self)
+        try loop.register(bound, mask: EventLoop.readable, handler: self)
         loop.every(microseconds: 500_000) { [weak self] _ in self?.sweep() }
     }
 
     deinit {
-        for connection in connections.values { Posix.close(connection.fd) }
-        Posix.close(fd)
+        for connection in connections.values { connection.socket = nil }
         readBuffer.deallocate()
     }
 
@@ -79,9 +83,9 @@ public final class HTTPServer: EventHandler {
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         for _ in 0..<64 {
-            let client: Int32, peer: SocketAddress
+            let accepted: Int32, peer: SocketAddress
             switch Sockets.accept(fd) {
-            case .success(let accepted): (client, peer) = accepted
+            case .success(let result): (accepted, peer) = result
             case .failure(let error):
                 if Sockets.isOutOfDescriptors(error.errno) {
                     // Out of descriptors: stop polling the socket for a second instead of spinning
@@ -91,19 +95,19 @@ public final class HTTPServer: EventHandler {
                 }
                 return
             }
+            let client = FileDescriptor(owning: accepted)
             if connections.count >= limits.maxConnections || perSource[peer.ip, default: 0] >= limits.maxPerSource {
                 refused += 1
                 let busy = HTTPResponse.error(503, "too many connections").serialized(keepAlive: false)
-                _ = busy.withUnsafeBytes { Glibc.write(client, $0.baseAddress, $0.count) }
-                Posix.close(client)
+                _ = busy.withUnsafeBytes { Glibc.write(client.rawValue, $0.baseAddress, $0.count) }
+                continue  // `client` closes as it goes
+            }
+            let connection = HTTPConnection(socket: client, peer: peer, server: self)
+            do { try loop.register(connection.fd, mask: EventLoop.readable | EventLoop.hangup, handler: connection) } catch {
+                connection.socket = nil
                 continue
             }
-            let connection = HTTPConnection(fd: client, peer: peer, server: self)
-            do { try loop.register(client, mask: EventLoop.readable | EventLoop.hangup, handler: connection) } catch {
-                Posix.close(client)
-                continue
-            }
-            connections[client] = connection
+            connections[connection.fd] = connection
             perSource[peer.ip, default: 0] += 1
         }
     }
@@ -256,7 +260,7 @@ public final class HTTPServer: EventHandler {
     private func close(_ connection: HTTPConnection) {
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
         loop.unregister(connection.fd)
-        Posix.close(connection.fd)
+        connection.socket = nil
         connection.serial &+= 1  // a late answer finds nobody
         if let count = perSource[connection.peer.ip], count > 1 { perSource[connection.peer.ip] = count - 1 } else {
             perSource.removeValue(forKey: connection.peer.ip)
@@ -267,6 +271,9 @@ public final class HTTPServer: EventHandler {
 /// One client connection of the `HTTPServer`: what it sent that is not answered yet, and the
 /// answer being written.
 final class HTTPConnection: EventHandler {
+    /// The connection's socket, owned here until the server closes it (sets it to nil).
+    var socket: FileDescriptor?
+    /// The socket's number: the connection's key in the server, still after the socket closed.
     let fd: Int32
     let peer: SocketAddress
     weak var server: HTTPServer?
@@ -287,8 +294,9 @@ final class HTTPConnection: EventHandler {
     var writeStartedMicros: Int64 = 0
     var lastActivityMicros: Int64
 
-    init(fd: Int32, peer: SocketAddress, server: HTTPServer) {
-        self.fd = fd
+    init(socket: consuming FileDescriptor, peer: SocketAddress, server: HTTPServer) {
+        fd = socket.rawValue
+        self.socket = consume socket
         self.peer = peer
         self.server = server
         lastActivityMicros = Posix.monotonicMicros()

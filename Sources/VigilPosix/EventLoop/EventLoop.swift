@@ -17,7 +17,8 @@ public final class EventLoop {
     public static let writable = EPOLLOUT.rawValue
     public static let hangup = EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue
 
-    private let epollFD: Int32
+    /// The epoll instance, owned here.
+    private let epoll: FileDescriptor
     private var handlers: [(any EventHandler)?] = []
     private var timers: [Timer] = []
     private var afterWakeUp: [(Timestamp) -> Void] = []
@@ -33,14 +34,14 @@ public final class EventLoop {
     }
 
     public init() throws(SystemError) {
-        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
-        if epollFD < 0 { throw SystemError("epoll_create1", errno: errno) }
+        let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        if fd < 0 { throw SystemError("epoll_create1", errno: errno) }
+        epoll = FileDescriptor(owning: fd)
         events = .allocate(capacity: maxEvents)
     }
 
     deinit {
         events.deallocate()
-        Posix.close(epollFD)
     }
 
     /// Watches `fd` for `mask` (level-triggered) and calls `handler` when ready.
@@ -48,7 +49,7 @@ public final class EventLoop {
         var ev = epoll_event()
         ev.events = mask
         ev.data.fd = fd
-        if epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &ev) != 0 { throw SystemError("epoll_ctl add", errno: errno) }
+        if epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, &ev) != 0 { throw SystemError("epoll_ctl add", errno: errno) }
         let index = Int(fd)
         if index >= handlers.count { handlers.append(contentsOf: repeatElement(nil, count: index - handlers.count + 1)) }
         handlers[index] = handler
@@ -59,12 +60,12 @@ public final class EventLoop {
         var ev = epoll_event()
         ev.events = mask
         ev.data.fd = fd
-        _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &ev)
+        _ = epoll_ctl(epoll.rawValue, EPOLL_CTL_MOD, fd, &ev)
     }
 
     /// Stops watching `fd` (call before closing it).
     public func unregister(_ fd: Int32) {
-        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        _ = epoll_ctl(epoll.rawValue, EPOLL_CTL_DEL, fd, nil)
         if Int(fd) < handlers.count { handlers[Int(fd)] = nil }
     }
 
@@ -96,7 +97,7 @@ public final class EventLoop {
         let untilTimer = millisecondsUntilNextTimer()
         let timeout = timeoutMilliseconds < 0 ? untilTimer
             : (untilTimer < 0 ? timeoutMilliseconds : min(timeoutMilliseconds, untilTimer))
-        let n = Int(epoll_wait(epollFD, events, Int32(maxEvents), timeout))
+        let n = Int(epoll_wait(epoll.rawValue, events, Int32(maxEvents), timeout))
         let now = Posix.wallClock()
         for i in 0..<max(n, 0) {
             let fd = Int(events[i].data.fd)

@@ -72,7 +72,8 @@ extension SystemError: Equatable {
 public final class FileTailer {
     public let path: String
     private var start: TailStart
-    private var fd: Int32 = -1
+    /// The file being read, nil while there is none.
+    private var file: FileDescriptor?
     private var identity: FileIdentity?
     /// Bytes consumed from the open file.
     public private(set) var offset: Int64 = 0
@@ -98,7 +99,6 @@ public final class FileTailer {
     }
 
     deinit {
-        if fd >= 0 { Posix.close(fd) }
         buffer.deallocate()
     }
 
@@ -117,11 +117,11 @@ public final class FileTailer {
                       onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> [TailNotice] {
         var notices: [TailNotice] = []
         caughtUp = true
-        if fd < 0 {
+        if file == nil {
             if failure != 0 && now < retryAt && changeTime() == failedChange { return notices }
             openFile(&notices, now: now)
-            if fd < 0 { return notices }
         }
+        guard let fd = file?.rawValue else { return notices }
         // copytruncate: the file shrank below what was read.
         var st = stat()
         if fstat(fd, &st) == 0 && Int64(st.st_size) < offset {
@@ -140,11 +140,10 @@ public final class FileTailer {
             if pathExists {
                 notices.append(.rotated(path))
                 splitter.finish(onLine: onLine)
-                Posix.close(fd)
-                fd = -1
+                file = nil
                 start = .beginning
                 openFile(&notices, now: now)
-                if fd >= 0 { caughtUp = drain(maxBytes: maxBytes, onLine: onLine) }
+                if file != nil { caughtUp = drain(maxBytes: maxBytes, onLine: onLine) }
             }
         }
         return notices
@@ -173,22 +172,22 @@ public final class FileTailer {
     }
 
     private func openFile(_ notices: inout [TailNotice], now: Int64) {
-        let opened = open(path, O_RDONLY | O_CLOEXEC)
-        if opened < 0 {
-            let e = errno
-            if e == ENOENT {
+        let opened: FileDescriptor
+        do throws(SystemError) {
+            opened = try FileDescriptor(opening: path, flags: O_RDONLY | O_CLOEXEC)
+        } catch {
+            if error.errno == ENOENT {
                 if !reportedMissing { notices.append(.waitingForFile(path)) }
                 reportedMissing = true
                 failure = 0
             } else {
-                unreadable(SystemError("open \(path)", errno: e), &notices, now: now)
+                unreadable(error, &notices, now: now)
             }
             return
         }
         var st = stat()
-        fstat(opened, &st)
+        fstat(opened.rawValue, &st)
         if st.st_mode & S_IFMT == S_IFDIR {
-            Posix.close(opened)
             unreadable(SystemError("read \(path)", errno: EISDIR), &notices, now: now)
             return
         }
@@ -204,8 +203,8 @@ public final class FileTailer {
         case .saved(let savedID, let savedOffset):
             offset = (savedID == id && savedOffset <= size) ? savedOffset : 0
         }
-        lseek(opened, off_t(offset), SEEK_SET)
-        fd = opened
+        lseek(opened.rawValue, off_t(offset), SEEK_SET)
+        file = consume opened
         identity = id
         reportedMissing = false
         // Every file after the first one is read from its start (it appeared after rotation).
@@ -216,6 +215,7 @@ public final class FileTailer {
 
     /// Reads to the end of the file, or until `maxBytes` were read; true when it reached the end.
     private func drain(maxBytes: Int, onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> Bool {
+        guard let fd = file?.rawValue else { return true }
         var read = 0
         while read < maxBytes {
             let n = Glibc.read(fd, buffer.baseAddress, min(buffer.count, maxBytes - read))

@@ -13,7 +13,9 @@ final class ForwardChannel: @unchecked Sendable {
     let lock = ConditionLock()
     let spool: SinkSpool
     /// An eventfd that, once signalled, makes the sender's socket waits give up (closing).
-    let cancelFD: Int32
+    private let cancel: FileDescriptor
+    /// `cancel`'s number, for the sender's socket waits.
+    var cancelFD: Int32 { cancel.rawValue }
     private(set) var committed: Int
     private(set) var stopping = false
     /// The last attempt to send failed; cleared by the next success.
@@ -22,14 +24,10 @@ final class ForwardChannel: @unchecked Sendable {
     private(set) var reconnects = 0
 
     init(spool: SinkSpool) throws(SystemError) {
-        let fd = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
-        if fd < 0 { throw SystemError("eventfd", errno: errno) }
-        cancelFD = fd
+        cancel = try FileDescriptor.eventCounter()
         self.spool = spool
         committed = spool.end
     }
-
-    deinit { Posix.close(cancelFD) }
 
     /// Reader: appends records (each followed by a newline in `records`), outside the committed part.
     func append(_ records: [UInt8]) throws(SystemError) {

@@ -30,13 +30,13 @@ enum ForwardStateFile {
     /// Replaces the state file atomically: writes `PATH.tmp`, then renames it over `PATH`.
     static func save(_ bytes: [UInt8], to path: String) throws(SystemError) {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        if fd < 0 { throw SystemError("open \(temporary)", errno: errno) }
+        let file = try FileDescriptor(opening: temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o600)
         var failure: SystemError?
         bytes.withUnsafeBytes { b in
-            do throws(SystemError) { try Posix.writeAll(fd, b) } catch { failure = error }
+            do throws(SystemError) { try Posix.writeAll(file.rawValue, b) } catch { failure = error }
         }
-        Posix.close(fd)
+        // A failed close may be the write's failure reported late (NFS, a full quota): not renamed then.
+        do throws(SystemError) { try file.close() } catch { failure = failure ?? error }
         if failure == nil && rename(temporary, path) != 0 { failure = SystemError("rename \(temporary)", errno: errno) }
         if let failure {
             unlink(temporary)

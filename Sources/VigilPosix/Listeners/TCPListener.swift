@@ -44,7 +44,10 @@ public final class TCPListener: EventHandler {
         }
     }
 
-    public let fd: Int32
+    /// The listening socket, owned here.
+    private let socket: FileDescriptor
+    /// The listening socket's number.
+    public var fd: Int32 { socket.rawValue }
     public let address: SocketAddress
     private unowned let loop: EventLoop
     private let consumer: any FrameConsumer
@@ -61,7 +64,7 @@ public final class TCPListener: EventHandler {
     private var perSource: [IPAddress: Int] = [:]
     /// A descriptor held in reserve: when accept fails for lack of descriptors, it is closed so
     /// one waiting client can be accepted and closed at once instead of hanging, then reopened.
-    private var spare: Int32
+    private var spare: FileDescriptor?
     /// While out of descriptors: the monotonic time after which polling the socket resumes.
     private var pausedUntil: Int64?
     /// Closed while what is read cannot be kept; nil: always read.
@@ -82,7 +85,9 @@ public final class TCPListener: EventHandler {
     public init(address: SocketAddress, maxMessageBytes: Int, limits: Limits, loop: EventLoop, consumer: any FrameConsumer,
                 gate: ReadGate? = nil, admits: ((SocketAddress) -> Bool)? = nil,
                 log: @escaping (String) -> Void = { _ in }) throws(SystemError) {
-        (fd, self.address) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue))
+        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue))
+        socket = FileDescriptor(owning: bound)
+        self.address = boundAddress
         self.loop = loop
         self.consumer = consumer
         self.maxMessageBytes = maxMessageBytes
@@ -92,15 +97,13 @@ public final class TCPListener: EventHandler {
         self.log = log
         logLimiter = LogLimiter(intervalMicroseconds: limits.logIntervalMicros)
         readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
-        spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        spare = FileDescriptor.reserve()
         try loop.register(fd, mask: EventLoop.readable, handler: self)
         gate?.onOpen { [weak self] in self?.resumeReading() }
     }
 
     deinit {
-        for connection in connections.values { Posix.close(connection.fd) }
-        Posix.close(fd)
-        if spare >= 0 { Posix.close(spare) }
+        for connection in connections.values { connection.socket = nil }
         readBuffer.deallocate()
     }
 
@@ -120,13 +123,14 @@ public final class TCPListener: EventHandler {
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         for _ in 0..<256 {
-            let client: Int32, peer: SocketAddress
+            let accepted: Int32, peer: SocketAddress
             switch Sockets.accept(fd) {
-            case .success(let accepted): (client, peer) = accepted
+            case .success(let result): (accepted, peer) = result
             case .failure(let error):
                 if Sockets.isOutOfDescriptors(error.errno) { outOfDescriptors(error.errno) }
                 return  // EAGAIN: nothing more to accept
             }
+            let client = FileDescriptor(owning: accepted)
             if let admits, !admits(peer) {
                 refuse(client, .notAllowed, "connection from \(peer.ip) refused: not in the allow list")
                 continue
@@ -137,22 +141,22 @@ public final class TCPListener: EventHandler {
                 continue
             }
             if connections.count >= limits.maxConnections { evictOne(now: now) }
-            let connection = TCPConnection(fd: client, peer: peer, source: source, listener: self, maxMessageBytes: maxMessageBytes)
+            let connection = TCPConnection(socket: client, peer: peer, source: source, listener: self, maxMessageBytes: maxMessageBytes)
             do {
-                try loop.register(client, mask: EventLoop.readable | EventLoop.hangup, handler: connection)
+                try loop.register(connection.fd, mask: EventLoop.readable | EventLoop.hangup, handler: connection)
             } catch {
-                Posix.close(client)
+                connection.socket = nil
                 continue
             }
-            connections[client] = connection
+            connections[connection.fd] = connection
             perSource[source, default: 0] += 1
             consumer.connectionEvent(.accepted)
         }
     }
 
     /// Closes a just-accepted connection at once, counting and (rate-limited) logging why.
-    private func refuse(_ client: Int32, _ event: ConnectionEvent, _ why: String) {
-        Posix.close(client)
+    private func refuse(_ client: consuming FileDescriptor, _ event: ConnectionEvent, _ why: String) {
+        _ = consume client
         consumer.connectionEvent(event)
         note(why)
     }
@@ -169,15 +173,15 @@ public final class TCPListener: EventHandler {
     /// the loop does not spin.
     private func outOfDescriptors(_ error: Int32) {
         var refused = 0
-        if spare >= 0 {
-            Posix.close(spare)
+        if spare != nil {
+            spare = nil
             while refused < 256 {
                 let client = vigil_accept_nonblocking(fd, nil, nil)
                 if client < 0 { break }
                 Posix.close(client)
                 refused += 1
             }
-            spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            spare = FileDescriptor.reserve()
         }
         for _ in 0..<max(1, refused) { consumer.connectionEvent(.noDescriptors) }
         note("out of file descriptors (\(String(cString: strerror(error)))); refusing connections until some close")
@@ -340,7 +344,7 @@ public final class TCPListener: EventHandler {
         connection.partialHeld = 0
         if !connection.isParked { loop.unregister(connection.fd) }
         connection.isParked = false
-        Posix.close(connection.fd)
+        connection.socket = nil
         connections[connection.fd] = nil
         let left = perSource[connection.source, default: 1] - 1
         perSource[connection.source] = left > 0 ? left : nil
@@ -380,6 +384,9 @@ public final class TCPListener: EventHandler {
 
 /// One accepted TCP connection and its framing state.
 final class TCPConnection: EventHandler {
+    /// The connection's socket, owned here until the listener closes it (sets it to nil).
+    var socket: FileDescriptor?
+    /// The socket's number: the connection's key in the listener, still after the socket closed.
     let fd: Int32
     let peer: SocketAddress
     /// What it counts under for the per-source limit (`TCPListener.sourceKey`).
@@ -394,8 +401,9 @@ final class TCPConnection: EventHandler {
     var partialHeld = 0
     var partialSince: UInt64 = 0
 
-    init(fd: Int32, peer: SocketAddress, source: IPAddress, listener: TCPListener, maxMessageBytes: Int) {
-        self.fd = fd
+    init(socket: consuming FileDescriptor, peer: SocketAddress, source: IPAddress, listener: TCPListener, maxMessageBytes: Int) {
+        fd = socket.rawValue
+        self.socket = consume socket
         self.peer = peer
         self.source = source
         self.listener = listener

@@ -5,7 +5,10 @@ public import VigilCore
 /// A UDP syslog listener: one datagram is one message (without a trailing LF, CR or NUL), read in
 /// batches with recvmmsg.
 public final class UDPListener: EventHandler {
-    public let fd: Int32
+    /// The bound socket, owned here.
+    private let socket: FileDescriptor
+    /// The bound socket's number.
+    public var fd: Int32 { socket.rawValue }
     public let address: SocketAddress
     private let consumer: any FrameConsumer
     private let slotBytes: Int
@@ -18,8 +21,10 @@ public final class UDPListener: EventHandler {
     /// Binds `address`; datagrams longer than `maxMessageBytes` are truncated and flagged.
     public init(address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int,
                 loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
-        (fd, self.address) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue))
-        Sockets.setReceiveBuffer(fd, bytes: receiveBufferBytes)
+        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue))
+        socket = FileDescriptor(owning: bound)
+        self.address = boundAddress
+        Sockets.setReceiveBuffer(bound, bytes: receiveBufferBytes)
         self.consumer = consumer
         slotBytes = maxMessageBytes
         buffer = .allocate(byteCount: slotBytes * batch, alignment: 16)
@@ -30,7 +35,6 @@ public final class UDPListener: EventHandler {
     }
 
     deinit {
-        Posix.close(fd)
         buffer.deallocate(); headers.deallocate(); iovecs.deallocate(); names.deallocate()
     }
 

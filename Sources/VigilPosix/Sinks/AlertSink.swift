@@ -67,7 +67,8 @@ public final class FileSink: AlertSink {
     public let path: String
     /// Most bytes of alerts kept in memory while the file cannot be written.
     public let maxPendingBytes: Int
-    private var fd: Int32 = -1
+    /// The open file, nil while closed (after a failed write, or `reopenFile()`).
+    private var file: FileDescriptor?
     /// Whole JSON lines not written yet, oldest first.
     private var pending: [UInt8] = []
     private var line: [UInt8] = []
@@ -91,8 +92,6 @@ public final class FileSink: AlertSink {
         try reopen()
     }
 
-    deinit { if fd >= 0 { Posix.close(fd) } }
-
     /// Bytes of alerts waiting to be written.
     public var pendingBytes: Int { pending.count }
 
@@ -104,9 +103,7 @@ public final class FileSink: AlertSink {
     }
 
     private func reopen() throws(SystemError) {
-        let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        if opened < 0 { throw SystemError("open \(path)", errno: errno) }
-        fd = opened
+        file = try FileDescriptor(opening: path, flags: O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644)
     }
 
     public func deliver(_ alert: Alert) {
@@ -128,18 +125,18 @@ public final class FileSink: AlertSink {
     /// Closes the file, so the next alert opens its path again (a file renamed away by logrotate
     /// is followed by a new one).
     public func reopenFile() {
-        if fd >= 0 { Posix.close(fd); fd = -1 }
+        file = nil
     }
 
     /// Writes what waits; on failure cuts a partly written line back out of the file and keeps the rest.
     private func writePending() {
         guard !pending.isEmpty else { return }
         var failure: SystemError?
-        if fd < 0 {
+        if file == nil {
             do { try reopen() } catch { failure = error }
         }
         var done = 0
-        if failure == nil {
+        if let fd = file?.rawValue {
             let sizeBefore = lseek(fd, 0, SEEK_END)
             let error: Int32? = pending.withUnsafeBytes { raw in
                 while done < raw.count {
@@ -163,7 +160,7 @@ public final class FileSink: AlertSink {
         if let failure {
             if lastError == nil { note("cannot write alerts to \(path) (\(failure)); keeping them in memory and retrying") }
             lastError = failure
-            if fd >= 0 { Posix.close(fd); fd = -1 }  // reopen next time: the file may be replaced or the disk freed
+            file = nil  // reopen next time: the file may be replaced or the disk freed
         } else if lastError != nil {
             lastError = nil
             dropsNoted = false

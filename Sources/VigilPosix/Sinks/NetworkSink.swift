@@ -75,8 +75,8 @@ public final class NetworkSink: AlertSink {
                 log: @escaping @Sendable (String) -> Void = NetworkSink.logToStderr) throws(SystemError) {
         self.name = name
         self.spec = spec
-        let cancelFD = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
-        if cancelFD < 0 { throw SystemError("eventfd", errno: errno) }
+        let cancel = try FileDescriptor.eventCounter()
+        let cancelFD = cancel.rawValue
         let transport: any SinkTransport
         switch spec {
         case .syslogUDP(let host, let port):
@@ -102,12 +102,8 @@ public final class NetworkSink: AlertSink {
         case .stdout, .file:
             preconditionFailure("NetworkSink built for \(spec)")
         }
-        let spool: SinkSpool
-        do { spool = try SinkSpool(directory: spoolDirectory) } catch {
-            Posix.close(cancelFD)
-            throw error
-        }
-        state = SinkState(name: name, spool: spool, options: options, cancelFD: cancelFD, log: log)
+        let spool = try SinkSpool(directory: spoolDirectory)
+        state = SinkState(name: name, spool: spool, options: options, cancel: cancel, log: log)
         let sender = Sender(state: state, transport: transport, backoff: options.backoff)
         thread = try startThread(named: "vigil-sink") { sender.run() }
         if spool.hasPending { log("vigil: sink \(name): \(state.counters.spoolPending) spooled alerts to deliver first") }
@@ -206,20 +202,19 @@ final class SinkState: @unchecked Sendable {
     private var recordsPending = 0
     private var counts = NetworkSink.Counters()
     /// An eventfd that, once signalled, makes the sender's socket waits give up (the sink is closing).
-    private let cancelFD: Int32
+    private let cancel: FileDescriptor
     /// Lines about dropped alerts come at most once per 10 s, however many are dropped.
     private var dropLog = LogLimiter(intervalMicroseconds: 10_000_000)
 
-    init(name: String, spool: SinkSpool, options: NetworkSink.Options, cancelFD: Int32, log: @escaping @Sendable (String) -> Void) {
-        self.cancelFD = cancelFD
+    init(name: String, spool: SinkSpool, options: NetworkSink.Options, cancel: consuming FileDescriptor,
+         log: @escaping @Sendable (String) -> Void) {
+        self.cancel = cancel
         self.name = name
         self.spool = spool
         self.options = options
         self.log = log
         recordsPending = SinkState.countRecords(spool)
     }
-
-    deinit { Posix.close(cancelFD) }
 
     var counters: NetworkSink.Counters {
         lock.withLock {
@@ -402,7 +397,7 @@ final class SinkState: @unchecked Sendable {
             lock.broadcast()
         }
         var one: UInt64 = 1
-        _ = Glibc.write(cancelFD, &one, 8)
+        _ = Glibc.write(cancel.rawValue, &one, 8)
     }
 
     /// After the sender stopped: whatever is still queued goes in front of the spool, and what the

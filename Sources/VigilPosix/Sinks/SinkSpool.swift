@@ -15,8 +15,8 @@ import VigilCore
 /// happen outside the lock, since appends never touch them).
 final class SinkSpool: @unchecked Sendable {
     let directory: String
-    private var journal: Int32
-    private let offsetFile: Int32
+    private var journal: FileDescriptor
+    private let offsetFile: FileDescriptor
     /// Bytes in the journal.
     private(set) var end: Int
     /// Bytes of the journal already delivered.
@@ -27,16 +27,9 @@ final class SinkSpool: @unchecked Sendable {
     init(directory: String) throws(SystemError) {
         self.directory = directory
         try SinkSpool.makeDirectories(directory)
-        let j = open(directory + "/journal", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        if j < 0 { throw SystemError("open \(directory)/journal", errno: errno) }
-        let o = open(directory + "/delivered", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if o < 0 {
-            let e = errno
-            Posix.close(j)
-            throw SystemError("open \(directory)/delivered", errno: e)
-        }
-        journal = j
-        offsetFile = o
+        journal = try FileDescriptor(opening: directory + "/journal", flags: O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, mode: 0o600)
+        offsetFile = try FileDescriptor(opening: directory + "/delivered", flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
+        let j = journal.rawValue
         var st = stat()
         fstat(j, &st)
         end = Int(st.st_size)
@@ -44,7 +37,7 @@ final class SinkSpool: @unchecked Sendable {
         end = SinkSpool.lastRecordEnd(j, size: end)
         if end < Int(st.st_size) { _ = ftruncate(j, off_t(end)) }
         var digits = [UInt8](repeating: 0, count: 32)
-        let n = digits.withUnsafeMutableBytes { pread(o, $0.baseAddress, 32, 0) }
+        let n = digits.withUnsafeMutableBytes { pread(offsetFile.rawValue, $0.baseAddress, 32, 0) }
         var saved = 0
         if n > 0 {
             for d in digits.prefix(n) where d >= UInt8(ascii: "0") && d <= UInt8(ascii: "9") {
@@ -52,11 +45,6 @@ final class SinkSpool: @unchecked Sendable {
             }
         }
         deliveredOffset = min(max(0, saved), end)
-    }
-
-    deinit {
-        Posix.close(journal)
-        Posix.close(offsetFile)
     }
 
     /// Whether records wait to be delivered.
@@ -72,11 +60,11 @@ final class SinkSpool: @unchecked Sendable {
         guard !bytes.isEmpty else { return }
         var failure: SystemError?
         bytes.withUnsafeBytes { b in
-            do throws(SystemError) { try Posix.writeAll(journal, b) } catch { failure = error }
+            do throws(SystemError) { try Posix.writeAll(journal.rawValue, b) } catch { failure = error }
         }
         if let failure {
             // A partial write must not leave half a record in front of the next one.
-            _ = ftruncate(journal, off_t(end))
+            _ = ftruncate(journal.rawValue, off_t(end))
             throw failure
         }
         end += bytes.count
@@ -88,8 +76,7 @@ final class SinkSpool: @unchecked Sendable {
     /// only deliver some records twice, never skip one.
     func prepend(_ payloads: some Collection<[UInt8]>) throws(SystemError) {
         let temporary = directory + "/journal.new"
-        let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
-        if fd < 0 { throw SystemError("open \(temporary)", errno: errno) }
+        let file = try FileDescriptor(opening: temporary, flags: O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, mode: 0o600)
         var bytes: [UInt8] = []
         for p in payloads {
             bytes.append(contentsOf: p)
@@ -100,10 +87,10 @@ final class SinkSpool: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while failure == nil {
             bytes.withUnsafeBytes { b in
-                do throws(SystemError) { try Posix.writeAll(fd, b) } catch { failure = error }
+                do throws(SystemError) { try Posix.writeAll(file.rawValue, b) } catch { failure = error }
             }
             guard position < end else { break }
-            let n = chunk.withUnsafeMutableBytes { pread(journal, $0.baseAddress, min($0.count, end - position), off_t(position)) }
+            let n = chunk.withUnsafeMutableBytes { pread(journal.rawValue, $0.baseAddress, min($0.count, end - position), off_t(position)) }
             if n <= 0 { failure = SystemError("pread \(directory)/journal", errno: n < 0 ? errno : EIO); break }
             bytes = Array(chunk.prefix(n))
             position += n
@@ -116,14 +103,12 @@ final class SinkSpool: @unchecked Sendable {
             }
         }
         if let failure {
-            Posix.close(fd)
             unlink(temporary)
-            throw failure
+            throw failure  // `file` is closed as it goes
         }
         var st = stat()
-        fstat(fd, &st)
-        Posix.close(journal)
-        journal = fd
+        fstat(file.rawValue, &st)
+        journal = file  // the old journal is closed as it is replaced
         end = Int(st.st_size)
         deliveredOffset = 0
     }
@@ -135,7 +120,7 @@ final class SinkSpool: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 8192)
         while position < limit {
             let want = min(chunk.count, limit - position)
-            let n = chunk.withUnsafeMutableBytes { pread(journal, $0.baseAddress, want, off_t(position)) }
+            let n = chunk.withUnsafeMutableBytes { pread(journal.rawValue, $0.baseAddress, want, off_t(position)) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return nil }
             if let nl = chunk.prefix(n).firstIndex(of: UInt8(ascii: "\n")) {
@@ -155,7 +140,7 @@ final class SinkSpool: @unchecked Sendable {
         let want = min(maxBytes, limit - offset)
         guard want > 0 else { return offset }
         if chunk.count < want { chunk = [UInt8](repeating: 0, count: want) }
-        let n = chunk.withUnsafeMutableBytes { pread(journal, $0.baseAddress, want, off_t(offset)) }
+        let n = chunk.withUnsafeMutableBytes { pread(journal.rawValue, $0.baseAddress, want, off_t(offset)) }
         if n <= 0 { return nil }
         var next = offset
         chunk.withUnsafeBytes { bytes in
@@ -179,7 +164,7 @@ final class SinkSpool: @unchecked Sendable {
     /// Cuts the journal back to `length` bytes, dropping records appended after it.
     func truncate(to length: Int) {
         guard length < end else { return }
-        _ = ftruncate(journal, off_t(max(0, length)))
+        _ = ftruncate(journal.rawValue, off_t(max(0, length)))
         end = max(0, length)
         deliveredOffset = min(deliveredOffset, end)
     }
@@ -190,7 +175,7 @@ final class SinkSpool: @unchecked Sendable {
         deliveredOffset = offset
         if deliveredOffset >= end {
             // Journal first: a crash between the two leaves an offset past the end, read as "all delivered".
-            _ = ftruncate(journal, 0)
+            _ = ftruncate(journal.rawValue, 0)
             end = 0
             deliveredOffset = 0
         }
@@ -202,7 +187,7 @@ final class SinkSpool: @unchecked Sendable {
         var text: [UInt8] = []
         appendDigits(offset, width: 20, to: &text)
         text.append(UInt8(ascii: "\n"))
-        _ = text.withUnsafeBytes { pwrite(offsetFile, $0.baseAddress, $0.count, 0) }
+        _ = text.withUnsafeBytes { pwrite(offsetFile.rawValue, $0.baseAddress, $0.count, 0) }
     }
 
     /// The offset after the last newline in the first `size` bytes (0 when there is none).

@@ -38,7 +38,10 @@ final class ClientSocket {
     let type: Int32
     let timeoutMillis: Int32
     let cancelFD: Int32
-    private(set) var fd: Int32 = -1
+    /// The connected socket, nil while not connected.
+    private var socket: FileDescriptor?
+    /// The connected socket's number, -1 while not connected.
+    private var fd: Int32 { socket?.rawValue ?? -1 }
 
     init(host: String, port: UInt16, type: Int32, timeoutMillis: Int32, cancelFD: Int32) {
         self.host = host
@@ -49,12 +52,10 @@ final class ClientSocket {
         vigil_ignore_sigpipe()
     }
 
-    deinit { close() }
-
-    var isOpen: Bool { fd >= 0 }
+    var isOpen: Bool { socket != nil }
 
     func close() {
-        if fd >= 0 { Posix.close(fd); fd = -1 }
+        socket = nil
     }
 
     /// The addresses of `host` (a literal, `[v6]` literal or a name) for this socket type.
@@ -80,7 +81,7 @@ final class ClientSocket {
 
     /// Connects (if not connected) to the first address that answers; nil on success, else the reason.
     func connectIfNeeded() -> String? {
-        if fd >= 0 { return nil }
+        if socket != nil { return nil }
         let addresses: [SocketAddress]
         switch resolve() {
         case .failure(let failure): return failure.reason
@@ -88,8 +89,10 @@ final class ClientSocket {
         }
         var reason = "no address"
         for address in addresses {
-            let s = socket(address.family, type | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            if s < 0 { reason = "socket: " + String(cString: strerror(errno)); continue }
+            let opened = Glibc.socket(address.family, type | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if opened < 0 { reason = "socket: " + String(cString: strerror(errno)); continue }
+            let candidate = FileDescriptor(owning: opened)
+            let s = candidate.rawValue
             if type == Int32(SOCK_STREAM.rawValue) {
                 var one: Int32 = 1
                 setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -107,11 +110,10 @@ final class ClientSocket {
                 }
             }
             if rc == 0 {
-                fd = s
+                socket = consume candidate
                 return nil
             }
-            reason = "connect \(address): " + String(cString: strerror(errno))
-            Posix.close(s)
+            reason = "connect \(address): " + String(cString: strerror(errno))  // `candidate` closes as it goes
         }
         return reason
     }
