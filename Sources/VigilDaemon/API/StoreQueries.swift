@@ -1,4 +1,3 @@
-import Glibc
 public import VigilCore
 import VigilPosix
 
@@ -27,8 +26,7 @@ public enum StoreQueries {
     /// `job`, for a host seen since the start or with a directory in the store; else 404.
     static func ofKnownHost(directory: String, seen: Bool, _ job: @escaping BackgroundWork.Job) -> BackgroundWork.Job {
         return {
-            var info = stat()
-            guard seen || (stat(directory, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR) else {
+            guard seen || Posix.status(directory)?.isDirectory == true else {
                 return .error(404, "unknown host")
             }
             return job()
@@ -166,7 +164,7 @@ public enum StoreQueries {
             let dayStart = Timestamp(seconds: day * 86_400)
             var tally = SSHLoginTally()
             let path = directory + "/" + dayFileName(day)
-            if access(path, F_OK) == 0 {
+            if Posix.status(path) != nil {
                 do {
                     let reader = try LineReader(path: path)
                     while let line = try reader.next() { tally.add(line, receivedAt: dayStart) }
@@ -207,11 +205,7 @@ public enum StoreQueries {
 
     static func newestDayFile(_ directory: String) -> (name: String, day: Int64)? { dayFiles(directory).first }
 
-    static func modificationTime(_ path: String) -> Timestamp? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return Timestamp(microseconds: Int64(info.st_mtim.tv_sec) * 1_000_000 + Int64(info.st_mtim.tv_nsec) / 1000)
-    }
+    static func modificationTime(_ path: String) -> Timestamp? { Posix.status(path)?.modified }
 
     /// Percent-encodes everything but unreserved characters, for a query value.
     static func percentEncoded(_ text: String) -> String {

@@ -1,4 +1,3 @@
-import Glibc
 public import VigilCore
 public import VigilPosix
 
@@ -32,8 +31,7 @@ public final class Follower {
                 parser: SyslogParser = SyslogParser(), output: @escaping (String) -> Void, notice: @escaping (String) -> Void) {
         // A file that does not exist yet is read from its start once it appears.
         tailers = paths.map { path in
-            var st = stat()
-            return FileTailer(path: path, start: start == .end && stat(path, &st) != 0 ? .beginning : start)
+            FileTailer(path: path, start: start == .end && Posix.status(path) == nil ? .beginning : start)
         }
         analyzer = Analyzer(settings: settings, hashSeed: Posix.randomSeed())
         self.parser = parser

@@ -86,6 +86,20 @@ public enum Posix {
         return seed
     }
 
+    /// What kind of file `path` names, and when it last changed; nil when it cannot be looked up.
+    public struct FileStatus: Sendable {
+        public var isDirectory: Bool
+        public var modified: Timestamp
+    }
+
+    /// `stat(2)` of `path` (following symbolic links); nil when it does not exist or cannot be read.
+    public static func status(_ path: String) -> FileStatus? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return FileStatus(isDirectory: info.st_mode & S_IFMT == S_IFDIR,
+                          modified: Timestamp(microseconds: Int64(info.st_mtim.tv_sec) * 1_000_000 + Int64(info.st_mtim.tv_nsec) / 1000))
+    }
+
     /// This machine's host name (`localhost` when it cannot be read).
     public static func machineName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
