@@ -36,23 +36,27 @@ func serveConfiguration(_ arguments: ServeArguments) -> Result<ServeSetup, Serve
     case .failure(let errors): return .failure(ServeConfigProblem(lines: errors.diagnostics.map { "\($0)" }))
     case .success(let built): config = built
     }
+    /// A problem with the setting `key`, prefixed with where the file sets it (`PATH:LINE: `).
+    func problem(_ key: String, _ message: String) -> ServeConfigProblem {
+        let place = file?.location(of: key).map { "\($0): " } ?? ""
+        return ServeConfigProblem(lines: ["\(place)\(key): \(message)"])
+    }
     for path in config.fileInput.paths {
-        if let reason = unfollowableReason(path) { return .failure(ServeConfigProblem(lines: ["input.file: \(reason)"])) }
+        if let reason = unfollowableReason(path) { return .failure(problem("input.file.paths", reason)) }
     }
     var setup = ServeSetup(config: config)
     if !config.server.http.isEmpty {
         var fileContents: String?
         if !config.api.tokenFile.isEmpty {
             do { fileContents = String(decoding: try SecretFile.read(config.api.tokenFile), as: UTF8.self) } catch {
-                return .failure(ServeConfigProblem(lines: ["api.token_file: \(error)"]))
+                return .failure(problem("api.token_file", "\(error)"))
             }
         }
         let environment = getenv("VIGIL_API_TOKEN").map { String(cString: $0) }
         setup.apiToken = config.api.effectiveToken(environmentToken: environment, tokenFileContents: fileContents)
         if setup.apiToken == nil, let open = config.server.http.first(where: { !$0.ip.isLoopback }) {
-            return .failure(ServeConfigProblem(lines: [
-                "server.http: \(open) is not a loopback address and no API token is set; set [api] token or token_file, or VIGIL_API_TOKEN",
-            ]))
+            return .failure(problem("server.http",
+                                    "\(open) is not a loopback address and no API token is set; set [api] token or token_file, or VIGIL_API_TOKEN"))
         }
     }
     guard config.relay.needsKey(config.server) else { return .success(setup) }
@@ -60,7 +64,7 @@ func serveConfiguration(_ arguments: ServeArguments) -> Result<ServeSetup, Serve
         setup.relayKey = try RelayKey(fileContents: try SecretFile.read(config.relay.keyFile))
         return .success(setup)
     } catch {
-        return .failure(ServeConfigProblem(lines: ["relay.key_file: \(error)"]))
+        return .failure(problem("relay.key_file", "\(error)"))
     }
 }
 

@@ -7,6 +7,21 @@ import Testing
 
     func lines(_ diagnostics: [ConfigDiagnostic]) -> [String] { diagnostics.map(\.description) }
 
+    /// check-config and serve name where a setting they refuse is set.
+    @Test func locationOfASetting() {
+        let file = parse("""
+            [server]
+            # the API
+            http = ["0.0.0.0:8514"]
+            [api]
+            token = ""
+            """)
+        #expect(file.location(of: "server.http") == "t.conf:3")
+        #expect(file.location(of: "api.token") == "t.conf:5")
+        #expect(file.location(of: "api.token_file") == nil)
+        #expect(file.location(of: "nodot") == nil)
+    }
+
     @Test func valuesOfEveryType() {
         let file = parse("""
             [server]

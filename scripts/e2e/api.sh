@@ -263,8 +263,8 @@ NONLOOPBACK_MSG='server.http: 0.0.0.0:0 is not a loopback address and no API tok
 printf '[server]\nhttp = ["0.0.0.0:0"]\n' >"$API/nonloopback.toml"
 env -u VIGIL_API_TOKEN timeout 10 "$VIGIL" check-config "$API/nonloopback.toml" >"$API/check-config.out" 2>&1
 rc=$?
-if [ "$rc" = 2 ] && grep -qF "$NONLOOPBACK_MSG" "$API/check-config.out"; then
-    pass "check-config: http on 0.0.0.0 without a token exits 2 ($NONLOOPBACK_MSG)"
+if [ "$rc" = 2 ] && grep -qF "$API/nonloopback.toml:2: $NONLOOPBACK_MSG" "$API/check-config.out"; then
+    pass "check-config: http on 0.0.0.0 without a token exits 2, naming the file and line ($NONLOOPBACK_MSG)"
     CHECKED_NONLOOPBACK=1
 else
     fail "check-config: http on 0.0.0.0 without a token exits 2" "exit $rc: $(cat "$API/check-config.out")"
@@ -284,7 +284,7 @@ chmod 644 "$API/open-token"
 printf '[server]\nhttp = ["127.0.0.1:0"]\n[api]\ntoken_file = "%s"\n' "$API/open-token" >"$API/open-token.toml"
 env -u VIGIL_API_TOKEN timeout 10 "$VIGIL" check-config "$API/open-token.toml" >"$API/check-config-open.out" 2>&1
 rc=$?
-if [ "$rc" = 2 ] && grep -q "api.token_file: .*open-token is open to other users" "$API/check-config-open.out" \
+if [ "$rc" = 2 ] && grep -q "open-token.toml:4: api.token_file: .*open-token is open to other users" "$API/check-config-open.out" \
     && [ "$(grep -c '' "$API/check-config-open.out")" = 1 ]; then
     pass "check-config: an API token file readable by others is refused in one line (exit 2)"
 else

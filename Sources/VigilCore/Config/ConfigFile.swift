@@ -64,6 +64,15 @@ public struct ConfigFile: Hashable, Sendable {
     /// Syntax errors, in line order.
     public var diagnostics: [ConfigDiagnostic]
 
+    /// Where `section.key` (e.g. `server.http`) is set in this file, as `PATH:LINE`; nil when the
+    /// file does not set it.
+    public func location(of dottedKey: String) -> String? {
+        guard let dot = dottedKey.lastIndex(of: ".") else { return nil }
+        let section = dottedKey[..<dot], key = dottedKey[dottedKey.index(after: dot)...]
+        let line = sections.filter { $0.name == section }.flatMap(\.entries).last { $0.key == key }?.line
+        return line.map { "\(path):\($0)" }
+    }
+
     /// Parses config text. `path` only labels the diagnostics.
     public static func parse(_ text: String, path: String) -> ConfigFile {
         var parser = ConfigTextParser(bytes: Array(text.utf8), path: path)
