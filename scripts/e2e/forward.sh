@@ -25,13 +25,14 @@ FWD_FILES=("$FWD_LOGS/app.log" "$FWD_LOGS/rot.log" "$FWD_LOGS/ct.log" "$FWD_LOGS
 
 # fwd_start: starts the forwarder on every file (auth.log does not exist yet) into FWD_PORT.
 fwd_start() {
+    # Ready once it follows the last existing file (each restart says so again): counted before
+    # the start, so that a forwarder quicker than this shell is not waited for twice.
+    local want
+    want=$(( $(grep -c "following $FWD_LOGS/down.log" "$FWD_ERR" 2>/dev/null) + 1 ))
     "$VIGIL" forward "${FWD_FILES[@]}" --to "tcp://127.0.0.1:$FWD_PORT" --state "$FWD/state" \
         --host "$FWD_HOST" --stats-interval 1s 2>>"$FWD_ERR" &
     FWD_PID=$!
     EXTRA_PIDS+=("$FWD_PID")
-    # Ready once it follows the last existing file (each restart says so again).
-    local want
-    want=$(( $(grep -c "following $FWD_LOGS/down.log" "$FWD_ERR") + 1 ))
     wait_for 10 _fwd_following "$want"
 }
 _fwd_following() { [ "$(grep -c "following $FWD_LOGS/down.log" "$FWD_ERR")" -ge "$1" ]; }
