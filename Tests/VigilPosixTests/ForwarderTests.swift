@@ -36,6 +36,15 @@ import VigilCore
     }
 
     /// Waits until the collector holds exactly `expected` (and not more).
+    /// A temporary directory holding an empty `name` (so a forwarder starts at its end) and a
+    /// collector on 127.0.0.1 to send to; the caller stops the receiver.
+    func existingFile(_ name: String) throws -> (dir: String, path: String, receiver: TestReceiver) {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/" + name
+        append(path, "")
+        return (dir, path, try TestReceiver(.syslogTCP))
+    }
+
     func expectReceived(_ receiver: TestReceiver, _ expected: [String], sourceLocation: SourceLocation = #_sourceLocation) {
         let ok = receiver.wait { $0.count >= expected.count }
         #expect(ok, sourceLocation: sourceLocation)
@@ -94,10 +103,7 @@ import VigilCore
     }
 
     @Test func renameRotationLosesNothing() throws {
-        let dir = TemporaryDirectory().path
-        let path = dir + "/access.log"
-        append(path, "")
-        let receiver = try TestReceiver(.syslogTCP)
+        let (dir, path, receiver) = try existingFile("access.log")
         defer { receiver.stop() }
         let f = try forwarder([path], state: dir + "/state", port: receiver.port)
         f.check(now: Posix.wallClock())
@@ -115,10 +121,7 @@ import VigilCore
     }
 
     @Test func copyTruncateLosesNothingReadBeforeTheTruncation() throws {
-        let dir = TemporaryDirectory().path
-        let path = dir + "/app.log"
-        append(path, "")
-        let receiver = try TestReceiver(.syslogTCP)
+        let (dir, path, receiver) = try existingFile("app.log")
         defer { receiver.stop() }
         let f = try forwarder([path], state: dir + "/state", port: receiver.port)
         f.check(now: Posix.wallClock())
@@ -132,10 +135,7 @@ import VigilCore
     }
 
     @Test func restartAfterAKillResumesAtTheSavedPosition() throws {
-        let dir = TemporaryDirectory().path
-        let path = dir + "/app.log"
-        append(path, "")
-        let receiver = try TestReceiver(.syslogTCP)
+        let (dir, path, receiver) = try existingFile("app.log")
         defer { receiver.stop() }
         do {
             let f = try forwarder([path], state: dir + "/state", port: receiver.port)
@@ -234,10 +234,7 @@ import VigilCore
     }
 
     @Test func fileRotatedWhileStoppedIsFinishedFirst() throws {
-        let dir = TemporaryDirectory().path
-        let path = dir + "/auth.log"
-        append(path, "")
-        let receiver = try TestReceiver(.syslogTCP)
+        let (dir, path, receiver) = try existingFile("auth.log")
         defer { receiver.stop() }
         do {
             let f = try forwarder([path], state: dir + "/state", port: receiver.port)
