@@ -144,6 +144,21 @@ EOF
     fi
 }
 
+# ship_log_while_down SOCKET SEEN TEXT WHAT: stops vigil, logs three messages "TEXT #1..3" to
+# the shipper's SOCKET and waits until its SEEN file shows it took them; WHAT names the shipper in
+# the failure line.
+ship_log_while_down() {
+    local i
+    ship_vigil_stop || return 1
+    for i in 1 2 3; do
+        logger -u "$1" -t shipped "$3 #$i"
+    done
+    if ! wait_for 10 _ship_seen "$2" "$3 #" 3; then
+        fail "$4 takes three messages while vigil is down" "seen.log: $(tail -n 3 "$2" 2>/dev/null)"
+        return 1
+    fi
+}
+
 # ship_rsyslog_outage (from ship_rsyslog, whose locals it uses): vigil stopped, three messages
 # logged, rsyslogd restarted (the queue saved to the spool and read back), vigil started again.
 # Plain TCP has no acknowledgement: the first message rsyslogd sends after vigil closed the
@@ -153,14 +168,7 @@ ship_rsyslog_outage() {
     # What rsyslogd says about the outage (closed connection, refused, queue spooled) is expected;
     # what it said before is checked by the caller.
     before=$(grep -c '' "$dir/rsyslogd.out")
-    ship_vigil_stop || return 1
-    for i in 1 2 3; do
-        logger -u "$dir/log.sock" -t shipped "$name-outage $RUN #$i"
-    done
-    if ! wait_for 10 _ship_seen "$dir/seen.log" "$name-outage $RUN #" 3; then
-        fail "conf/$file: rsyslogd takes three messages while vigil is down" "seen.log: $(tail -n 3 "$dir/seen.log" 2>/dev/null)"
-        return 1
-    fi
+    ship_log_while_down "$dir/log.sock" "$dir/seen.log" "$name-outage $RUN" "conf/$file: rsyslogd" || return 1
     ship_stop "conf/$file: the private rsyslogd, vigil down," "$RSYSLOG_PID"
     RSYSLOG_PID=
     # start_rsyslogd below starts rsyslogd.out afresh; this run's output up to the outage is
@@ -285,14 +293,7 @@ sng_start() {
 # buffer), vigil started again: all three must arrive.
 sng_outage() {
     local f=conf/syslog-ng-forward.conf
-    ship_vigil_stop || return 1
-    for i in 1 2 3; do
-        logger -u "$SNG/log.sock" -t shipped "syslog-ng-outage $RUN #$i"
-    done
-    if ! wait_for 10 _ship_seen "$SNG/seen.log" "syslog-ng-outage $RUN #" 3; then
-        fail "$f: syslog-ng takes three messages while vigil is down" "seen.log: $(tail -n 3 "$SNG/seen.log" 2>/dev/null)"
-        return 1
-    fi
+    ship_log_while_down "$SNG/log.sock" "$SNG/seen.log" "syslog-ng-outage $RUN" "$f: syslog-ng" || return 1
     ship_stop "$f: the private syslog-ng, vigil down," "$SNG_PID"
     ship_vigil_start || return 1
     sng_start || return 1
