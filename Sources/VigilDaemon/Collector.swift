@@ -18,12 +18,17 @@ public import VigilPosix
 /// detection goes on either way. One line is logged when the store blocks and one when it recovers.
 ///
 /// Runs on the event loop's thread; per message it allocates nothing once a host is known
-/// (forwarding allocates the message it hands to the relay sender). Frames are stored at once
-/// and analyzed in small batches (see `pending`), always before the listener reuses their memory.
+/// (forwarding allocates the message it hands to the relay sender). Frames are stored at once.
+/// The analyzer runs where `Placement` says: here, in small batches (see `pending`) always
+/// analyzed before the listener reuses their memory, or on an `AnalysisThread`, which gets a
+/// copy of each frame (`server.threads`; docs/architecture.md, "Threads").
 public final class Collector: FrameConsumer {
     public private(set) var counters = IngestCounters()
     public let hosts: HostDirectory
-    public var analyzer: Analyzer
+    /// The analyzer when it runs on this thread; nil when `analysisThread` has it.
+    private var analyzer: Analyzer?
+    /// The analyzer's own thread, when it has one.
+    private let analysisThread: AnalysisThread?
     private let parser: SyslogParser
     /// The date of the last RFC 3339 timestamp parsed (most frames share it).
     private var timestampMemo = TimestampMemo()
@@ -45,7 +50,7 @@ public final class Collector: FrameConsumer {
     /// What relaying did since start.
     public var relayCounters: RelayCounters {
         var counters = relayTally
-        counters.suppressedAlerts = analyzer.engine.alertsLeft
+        counters.suppressedAlerts = withAnalyzer { $0.engine.alertsLeft }
         return counters
     }
     /// Closed while the store cannot write (shared with the TCP listeners).
@@ -84,14 +89,31 @@ public final class Collector: FrameConsumer {
         }
     }
 
+    /// Where the analyzer runs.
+    public enum Placement {
+        /// On the collector's own thread (`server.threads` 1, and an edge, whose forwarding names
+        /// hosts with the collector's host table).
+        case inline(Analyzer)
+        /// On a thread of its own, which owns it.
+        case thread(AnalysisThread)
+    }
+
     /// A collector; `relay` makes it an edge that seals and forwards its events.
-    public init(parser: SyslogParser, store: HostStore, analyzer: Analyzer, hosts: HostDirectory, sinks: [any AlertSink],
+    public init(parser: SyslogParser, store: HostStore, analysis: Placement, hosts: HostDirectory, sinks: [any AlertSink],
                 relay: RelayOutput? = nil, gate: ReadGate = ReadGate(), log: @escaping (String) -> Void = { _ in }) {
+        precondition(relay == nil || { if case .inline = analysis { true } else { false } }(), "an edge analyzes inline")
         self.parser = parser
         self.gate = gate
         self.log = log
         self.store = store
-        self.analyzer = analyzer
+        switch analysis {
+        case .inline(let analyzer):
+            self.analyzer = analyzer
+            analysisThread = nil
+        case .thread(let thread):
+            analyzer = nil
+            analysisThread = thread
+        }
         self.hosts = hosts
         self.sinks = sinks
         self.relay = relay
@@ -108,12 +130,24 @@ public final class Collector: FrameConsumer {
 
     /// The clock and detection counters for the stats line:
     /// `late=N future=N zone_corrected=N clock_offsets=N evicted_keys=N rates_skipped=N`.
+    /// With an analysis thread, `analysis_waits=N` follows: how often ingest waited for it.
     public var detectionSummary: String {
-        let c = analyzer.clocks.counters
-        let engine = analyzer.engine
-        let evicted = RuleID.allCases.reduce(0) { $0 + engine.evictions(of: $1) }
-        return "late=\(engine.lateEvents) future=\(c.future) zone_corrected=\(c.zoneCorrected) clock_offsets=\(c.offsetsLearned) "
-            + "evicted_keys=\(evicted) rates_skipped=\(engine.ratesSkipped)"
+        var line = withAnalyzer { analyzer in
+            let c = analyzer.clocks.counters
+            let engine = analyzer.engine
+            let evicted = RuleID.allCases.reduce(0) { $0 + engine.evictions(of: $1) }
+            return "late=\(engine.lateEvents) future=\(c.future) zone_corrected=\(c.zoneCorrected) clock_offsets=\(c.offsetsLearned) "
+                + "evicted_keys=\(evicted) rates_skipped=\(engine.ratesSkipped)"
+        }
+        if let analysisThread { line += " analysis_waits=\(analysisThread.waits)" }
+        return line
+    }
+
+    /// Runs `body` on the analyzer (reading its stats and counters, reconfiguring it), wherever it
+    /// runs; alerts it raises are dispatched with the others.
+    public func withAnalyzer<R>(_ body: (inout Analyzer) -> R) -> R {
+        if let analysisThread { return analysisThread.withAnalyzer(body) }
+        return body(&analyzer!)
     }
 
     public func consume(frame: UnsafeRawBufferPointer, truncated: Bool, sender: SocketAddress, transport: Transport, now: Timestamp) {
@@ -156,14 +190,19 @@ public final class Collector: FrameConsumer {
                         droppable: Bool = false) {
         keep(frame, host: host, now: now, droppable: droppable)
         activity.recordMessage(host: host, frame: frame, program: fields.appName, at: now)
+        if let analysisThread {
+            analysisThread.appendMessage(frame: frame, fields: fields, host: host, received: now)
+            return
+        }
         pending.append(frame: frame, fields: fields, host: host, receivedAt: now)
         if pending.isFull { analyzePending() }
     }
 
     /// Analyzes the pending frames in arrival order; an edge forwards each event it recognised.
+    /// (With an analysis thread nothing is pending here: each frame was copied to it.)
     private func analyzePending() {
         guard !pending.isEmpty else { return }
-        analyzer.analyze(&pending) { observation, message in
+        analyzer!.analyze(&pending) { observation, message in
             guard relay != nil, observation != .none else { return }
             let sender = relay!.sender
             RelayMessage.forEachMessage(of: observation, buffer: message.frame, host: hosts.table.name(of: message.host),
@@ -184,8 +223,11 @@ public final class Collector: FrameConsumer {
         let origin = hosts.table.intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
         keep(frame, host: origin, now: now, droppable: false)
         activity.recordMessage(host: origin, frame: frame, program: 0..<0, at: now)
-        analyzer.engine.leaveHostAlerts(of: origin)
-        analyzer.observeRelayed(decoded.event, text: text, host: origin, receivedAt: now)
+        if let analysisThread {
+            analysisThread.appendRelayed(decoded.event, text: text, host: origin, received: now)
+        } else {
+            analyzer!.acceptRelayed(decoded.event, text: text, host: origin, receivedAt: now)
+        }
     }
 
     public func framingError(_ error: FramingError, sender: SocketAddress) {
@@ -217,9 +259,24 @@ public final class Collector: FrameConsumer {
     /// The sinks alerts go to from now on (a reload).
     public func replaceSinks(_ new: [any AlertSink]) { sinks = new }
 
+    /// The end of an event-loop wake-up: what it read goes to the analysis thread (if any), and
+    /// the alerts raised so far to the sinks.
+    public func finishWakeUp() {
+        analysisThread?.submit()
+        dispatchAlerts()
+    }
+
+    /// Analyzes everything handed over so far (waiting for the analysis thread) and dispatches
+    /// the alerts: at shutdown, and for tests that compare what was raised.
+    public func finishAnalysis() {
+        analyzePending()
+        analysisThread?.drain()
+        dispatchAlerts()
+    }
+
     /// Hands the alerts raised since the last call to every sink.
     public func dispatchAlerts() {
-        let alerts = analyzer.engine.takeAlerts()
+        let alerts = analysisThread?.takeAlerts() ?? analyzer!.engine.takeAlerts()
         guard !alerts.isEmpty else { return }
         for detected in alerts {
             let alert = detected.named(by: hosts.table.name(of:))
@@ -231,7 +288,11 @@ public final class Collector: FrameConsumer {
 
     /// Moves detection to `now` (quiet periods resolve alerts) and dispatches what that raised.
     public func advance(now: Timestamp) {
-        analyzer.advance(now: now)
+        if let analysisThread {
+            analysisThread.advance(now: now)  // its alerts arrive through the loop
+        } else {
+            analyzer!.advance(now: now)
+        }
         dispatchAlerts()
     }
 
@@ -284,6 +345,7 @@ public final class Collector: FrameConsumer {
 
     /// At shutdown: writes what it can; says how many buffered lines could not be written and are lost.
     public func close() {
+        analysisThread?.stop()
         store.close()
         counters.storeErrors = UInt64(store.writeErrors)
         if store.bufferedBytes > 0 {

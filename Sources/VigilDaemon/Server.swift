@@ -84,8 +84,17 @@ public final class Server {
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
                                 idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed())
         let gate = ReadGate()
+        let placement: Collector.Placement
+        switch Server.analysisPlacement(threads: settings.threads, isEdge: relayOutput != nil) {
+        case .inline:
+            placement = .inline(analyzer)
+        case .ownThread:
+            let thread = try AnalysisThread(analyzer: analyzer)
+            try thread.watch(on: loop)
+            placement = .thread(thread)
+        }
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
-                              analyzer: analyzer, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)
+                              analysis: placement, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)
         for address in settings.udp {
             udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 receiveBufferBytes: settings.udpReceiveBufferBytes,
@@ -138,7 +147,7 @@ public final class Server {
         }
         let console = self.console
         // Alerts raised by a batch of input go out right after it; quiet periods resolve on a tick.
-        loop.afterEachWakeUp { _ in collector.dispatchAlerts() }
+        loop.afterEachWakeUp { _ in collector.finishWakeUp() }
         loop.every(microseconds: 250_000) { now in collector.advance(now: now) }
         let statsMicros = settings.statsInterval.microseconds
         if statsMicros > 0 {
@@ -158,9 +167,12 @@ public final class Server {
                     log("vigil: relay listener received=\(counters.received) suppressed_alerts=\(counters.suppressedAlerts) "
                         + receiver.counters.summary)
                 }
-                console.writeLine(collector.analyzer.stats.render(at: now, intervalSeconds: max(1, statsMicros / 1_000_000),
-                                                                  hostName: { hosts.table.name(of: $0) }))
-                collector.analyzer.stats.reset()
+                let block = collector.withAnalyzer { analyzer in
+                    defer { analyzer.stats.reset() }
+                    return analyzer.stats.render(at: now, intervalSeconds: max(1, statsMicros / 1_000_000),
+                                                 hostName: { hosts.table.name(of: $0) })
+                }
+                console.writeLine(block)
             }
         }
         loop.every(microseconds: 3_600_000_000) { now in
@@ -226,7 +238,8 @@ public final class Server {
         func say(_ line: String) { lines.append(line); log(line) }
         // Rules, thresholds, allowlist.
         let settings = Collector.detectionSettings(DetectionSettings(config: new), isEdge: relay != nil)
-        let fresh = collector.analyzer.reconfigure(settings, ssh: SSHExtractor(countFailedPublickey: new.detection.countPublickeyFailures))
+        let ssh = SSHExtractor(countFailedPublickey: new.detection.countPublickeyFailures)
+        let fresh = collector.withAnalyzer { $0.reconfigure(settings, ssh: ssh) }
         collector.dispatchAlerts()  // what the changed rules resolved
         // Sinks: keep the unchanged ones, close the removed ones, open the new ones.
         var kept: [(config: VigilConfig.Sink, sink: any AlertSink)] = []
@@ -266,6 +279,21 @@ public final class Server {
         say(summary)
         if !restart.isEmpty { say("vigil: reload: " + restart.joined(separator: ", ") + " changed; these take effect after a restart") }
         return lines
+    }
+
+    /// Where detection runs (`server.threads`, docs/architecture.md "Threads").
+    enum AnalysisPlacement: Equatable {
+        /// On the event loop's thread, with everything else.
+        case inline
+        /// On a thread of its own (`AnalysisThread`).
+        case ownThread
+    }
+
+    /// `threads` (0: the CPUs online) of 2 or more give detection its own thread, except on an
+    /// edge: its relay forwarding names hosts with the loop's host table, so it analyzes inline.
+    static func analysisPlacement(threads: Int, isEdge: Bool, processors: Int = Posix.onlineProcessors()) -> AnalysisPlacement {
+        let count = threads == 0 ? processors : threads
+        return count >= 2 && !isEdge ? .ownThread : .inline
     }
 
     /// The retention `config` asks for.
@@ -404,7 +432,7 @@ public final class Server {
         for listener in tcpListeners + relayListeners { listener.drainAndCloseAll(now: now) }
         fileInputs.check(now: now)
         saveRelaySeen()
-        collector.dispatchAlerts()
+        collector.finishAnalysis()
         for sink in sinks {
             sink.flush()
             (sink as? NetworkSink)?.close()

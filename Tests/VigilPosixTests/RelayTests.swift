@@ -127,7 +127,7 @@ import VigilDaemon
         edge.shutdown()
         central.shutdown()
         #expect(edge.collector.alertsRaised == 0)
-        #expect(edge.collector.analyzer.engine.keyCount(of: .sshDistributed) == 0)
+        #expect(edge.collector.withAnalyzer { $0.engine.keyCount(of: .sshDistributed) } == 0)
         #expect(try Self.alerts(root + "/central").first?.contains(#""rule":"ssh_distributed""#) == true)
     }
 
@@ -155,7 +155,7 @@ import VigilDaemon
         #expect(alerts.first?.contains(#""host":"web1""#) == true && alerts.first?.contains("198.51.100.70") == true)
         #expect(!alerts.contains { $0.contains("192.0.2.66") })
         #expect(central.collector.relayCounters == Collector.RelayCounters())
-        #expect(central.collector.analyzer.counters.sshEvents == 8 && central.collector.analyzer.counters.httpRequests == 0)
+        #expect(central.collector.withAnalyzer { $0.counters.sshEvents } == 8 && central.collector.withAnalyzer { $0.counters.httpRequests } == 0)
         // Stored as the lines they are, under the host they name.
         let day = Posix.wallClock().dayString
         #expect(try readLines(dir + "/hosts/web7/\(day).log").count == 1)
@@ -184,7 +184,7 @@ import VigilDaemon
         central.shutdown()
         #expect(central.collector.relayCounters.received == 1)
         #expect(receiver.counters.rejected == ["unsigned": 1, "not_relay": 1, "bad_mac": 1, "replayed": 1])
-        #expect(central.collector.analyzer.counters.sshEvents == 1)
+        #expect(central.collector.withAnalyzer { $0.counters.sshEvents } == 1)
         #expect(stranger.isClosedByPeer())
     }
 
@@ -230,7 +230,7 @@ import VigilDaemon
         central.shutdown()
         #expect(central.collector.relayCounters.received == 1)
         #expect(receiver.counters.rejectedTotal == count && receiver.counters.framingErrors == 0)
-        #expect(central.collector.analyzer.counters.sshEvents == 1 && central.collector.analyzer.counters.httpRequests == 0)
+        #expect(central.collector.withAnalyzer { $0.counters.sshEvents } == 1 && central.collector.withAnalyzer { $0.counters.httpRequests } == 0)
     }
 
     /// The central remembers each edge's newest message across a restart (`DATA/relay-seen`):

@@ -142,7 +142,7 @@ import VigilDaemon
         #expect(stored.last?.contains("GET /two HTTP/1.1") == true)
         #expect(try readLines("\(dir)/hosts/web3/\(day).log") == ["<13>1 2026-11-22T10:00:02Z web3 app - - - syslog line"])
         #expect(first.collector.counters.fileLines == 2 && second.collector.counters.fileLines == 1)
-        #expect(first.collector.analyzer.counters.httpRequests == 1 && second.collector.analyzer.counters.httpRequests == 1)
+        #expect(first.collector.withAnalyzer { $0.counters.httpRequests } == 1 && second.collector.withAnalyzer { $0.counters.httpRequests } == 1)
     }
 
     /// SIGTERM must reach the signalfd, never a sink's sender thread (whose default action would kill

@@ -81,7 +81,7 @@ import VigilDaemon
         let store = try HostStore(directory: dir, maxBufferedBytes: 1_000)
         let names = HostDirectory()
         let analyzer = Analyzer(settings: DetectionSettings())
-        let collector = Collector(parser: SyslogParser(), store: store, analyzer: analyzer, hosts: names, sinks: [])
+        let collector = Collector(parser: SyslogParser(), store: store, analysis: .inline(analyzer), hosts: names, sinks: [])
         let now = Posix.wallClock()
         mkdir(dir + "/hosts/web1", 0o750)
         symlink("/dev/full", dir + "/hosts/web1/\(now.dayString).log")
@@ -97,8 +97,8 @@ import VigilDaemon
         #expect(collector.isStoreBlocked && !collector.gate.isOpen)
         for i in 1..<40 { datagram(i) }
         #expect(collector.counters.lost > 0 && collector.storeBufferedBytes <= 1_000 + 100)
-        #expect(collector.analyzer.counters.sshEvents == 40)
-        #expect(collector.analyzer.engine.takeAlerts().contains { $0.rule == .sshBruteforce })
+        #expect(collector.withAnalyzer { $0.counters.sshEvents } == 40)
+        #expect(collector.withAnalyzer { $0.engine.takeAlerts() }.contains { $0.rule == .sshBruteforce })
     }
 
     /// Runs the loop (5 ms waits) while `condition()` holds, at most `seconds`; false on timeout.

@@ -33,6 +33,8 @@ public struct VigilConfig: Hashable, Sendable {
         public var maxHosts: Int
         public var idleTimeout: TimeSpan
         public var flushInterval: TimeSpan
+        /// Threads for ingest (`server.threads`); 0 means the number of CPUs.
+        public var threads: Int
         /// Where normalised events are forwarded (`--relay`); nil = not a relay.
         public var relay: SinkSpec?
     }
@@ -339,7 +341,8 @@ private struct SettingStore {
             udpReceiveBufferBytes: int("server.udp_receive_buffer_bytes"), maxConnections: int("server.max_connections"),
             maxConnectionsPerSource: int("server.max_connections_per_source"),
             maxPartialFrameBytes: int("server.max_partial_frame_bytes"), maxHosts: int("server.max_hosts"),
-            idleTimeout: span("server.idle_timeout"), flushInterval: span("server.flush_interval"), relay: relayTarget)
+            idleTimeout: span("server.idle_timeout"), flushInterval: span("server.flush_interval"),
+            threads: int("server.threads"), relay: relayTarget)
         let tcpPorts = Set(server.tcp.filter { $0.port != 0 })
         for address in server.http where address.port != 0 && tcpPorts.contains(address) {
             diagnostics.append(ConfigDiagnostic(origins["server.http"] ?? .builtIn,

@@ -173,6 +173,16 @@ public struct Analyzer: Sendable {
         }
     }
 
+    /// An event an authenticated edge relayed about `host` (docs/relay.md): from now on that
+    /// host's host-scoped alerts are its edge's (`DetectionEngine.leaveHostAlerts`), and the
+    /// event is observed as one of that host's (`observeRelayed`).
+    @discardableResult
+    public mutating func acceptRelayed(_ event: RelayEvent, text: UnsafeRawBufferPointer, host: HostID,
+                                       receivedAt: Timestamp) -> Observation {
+        engine.leaveHostAlerts(of: host)
+        return observeRelayed(event, text: text, host: host, receivedAt: receivedAt)
+    }
+
     /// The detection time of an event of `host` at `time` whose own claim is `own` (an access-log
     /// line's time, which has a zone), or else the message's.
     @inline(__always)

@@ -149,20 +149,21 @@ public final class APIService {
     private func hostsJob(_ head: HTTPRequestHead) -> BackgroundWork.Job {
         refreshNames()
         let activity = server.collector.activity
-        let stats = server.collector.analyzer.stats
         var seen: [StoreQueries.HostSummary] = []
         seen.reserveCapacity(idsByName.count)
-        for (name, ids) in idsByName {
-            var summary = StoreQueries.HostSummary(host: name)
-            for id in ids {
-                guard let entry = activity.entry(id) else { continue }
-                let counted = stats.host(id)
-                summary.messages += entry.messages
-                summary.sshFailures += UInt64(counted.sshFailuresSinceStart)
-                summary.httpHits += UInt64(counted.hitsSinceStart)
-                if let last = entry.lastSeen, summary.lastSeen.map({ last > $0 }) ?? true { summary.lastSeen = last }
+        server.collector.withAnalyzer { analyzer in
+            for (name, ids) in idsByName {
+                var summary = StoreQueries.HostSummary(host: name)
+                for id in ids {
+                    guard let entry = activity.entry(id) else { continue }
+                    let counted = analyzer.stats.host(id)
+                    summary.messages += entry.messages
+                    summary.sshFailures += UInt64(counted.sshFailuresSinceStart)
+                    summary.httpHits += UInt64(counted.hitsSinceStart)
+                    if let last = entry.lastSeen, summary.lastSeen.map({ last > $0 }) ?? true { summary.lastSeen = last }
+                }
+                if summary.messages > 0 { seen.append(summary) }  // not the names only interned (a file input's default host)
             }
-            if summary.messages > 0 { seen.append(summary) }  // not the names only interned (a file input's default host)
         }
         return StoreQueries.hosts(hostsDirectory: hostsDirectory, seen: seen)
     }
@@ -224,7 +225,7 @@ public final class APIService {
         json.beginArray()
         let mono = Posix.monotonicMicros()
         if topClients.map({ mono - $0.atMicros >= 1_000_000 }) ?? true {
-            topClients = (mono, collector.analyzer.stats.allHosts().topClients(10))
+            topClients = (mono, collector.withAnalyzer { $0.stats.allHosts().topClients(10) })
         }
         for client in topClients?.clients ?? [] {
             json.beginObject()
@@ -265,8 +266,12 @@ public final class APIService {
     func metrics() -> String {
         let collector = server.collector
         let c = collector.counters
-        let clocks = collector.analyzer.clocks.counters
-        let engine = collector.analyzer.engine
+        // Small values only: a copy of the engine would share its tables, and the analysis
+        // thread would then copy them whole on its next write.
+        let (clocks, lateEvents, ratesSkipped, evictions) = collector.withAnalyzer { analyzer in
+            let engine = analyzer.engine
+            return (analyzer.clocks.counters, engine.lateEvents, engine.ratesSkipped, RuleID.allCases.map { engine.evictions(of: $0) })
+        }
         var m = PrometheusText()
         m.single("vigil_received_messages_total", .counter, "Messages received (syslog frames and followed file lines).", c.received)
         m.single("vigil_received_bytes_total", .counter, "Bytes of messages received.", c.bytes)
@@ -284,13 +289,13 @@ public final class APIService {
         m.single("vigil_connections_timed_out_total", .counter, "Connections closed after the idle timeout.", c.connectionsTimedOut)
         m.single("vigil_store_errors_total", .counter, "Failed writes to the store (retried).", c.storeErrors)
         m.single("vigil_lost_messages_total", .counter, "Messages lost (datagrams beyond the store's memory bound while it could not write).", c.lost)
-        m.single("vigil_late_events_total", .counter, "Events older than their window when they arrived.", engine.lateEvents)
+        m.single("vigil_late_events_total", .counter, "Events older than their window when they arrived.", lateEvents)
         m.single("vigil_future_events_total", .counter, "Events whose time was ahead of the receive time beyond the tolerance (clamped).", clocks.future)
         m.single("vigil_zone_corrected_total", .counter, "RFC 3164 times corrected by the sender's learned UTC offset.", clocks.zoneCorrected)
         m.single("vigil_clock_offsets_learned_total", .counter, "UTC offsets learned for RFC 3164 senders.", clocks.offsetsLearned)
         m.family("vigil_detection_evicted_keys_total", .counter, "Detection keys evicted at the table cap, by rule.")
-        for rule in RuleID.allCases { m.sample("vigil_detection_evicted_keys_total", ["rule": rule.name], engine.evictions(of: rule)) }
-        m.single("vigil_rates_skipped_total", .counter, "Per-host rate windows not kept because of detection.max_memory.", engine.ratesSkipped)
+        for (rule, evicted) in zip(RuleID.allCases, evictions) { m.sample("vigil_detection_evicted_keys_total", ["rule": rule.name], evicted) }
+        m.single("vigil_rates_skipped_total", .counter, "Per-host rate windows not kept because of detection.max_memory.", ratesSkipped)
         for (family, help, counts) in [("vigil_alerts_fired_total", "Alerts that fired, by rule.", collector.recentAlerts.fired),
                                        ("vigil_alerts_resolved_total", "Alerts that resolved, by rule.", collector.recentAlerts.resolved)] {
             m.family(family, .counter, help)

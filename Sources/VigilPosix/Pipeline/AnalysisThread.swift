@@ -1,0 +1,195 @@
+import Glibc
+public import VigilCore
+
+/// An `Analyzer` on a thread of its own (`server.threads` 2 or more; docs/architecture.md,
+/// "Threads"): the ingest thread copies what it parsed into `CopiedBatch`es, this thread
+/// analyzes them in the order they were filled and keeps the alerts they raise until the ingest
+/// thread takes them (`takeAlerts`, after a wake-up through `handleEvents`).
+///
+/// Bounded: at most `capacity` batches wait. A full batch that finds them all waiting blocks
+/// the ingest thread until the analyzer has taken one: it stops reading, so TCP senders wait
+/// in their windows and nothing is dropped between the stages (counted in `waits`). The
+/// analyzer never waits on the ingest thread. The ingest thread reads or changes the analyzer
+/// (stats, counters, a reload) with `withAnalyzer`, once the queue is drained, under the lock
+/// the analyzer holds while it works on a batch.
+public final class AnalysisThread: EventHandler {
+    /// Batches that may wait for the analyzer (a full one holds `CopiedBatch.entryCapacity`
+    /// messages, at most about `CopiedBatch.byteCapacity` bytes).
+    public let capacity: Int
+    private let shared: Shared
+    /// The batch being filled (ingest thread only).
+    private var filling = CopiedBatch()
+    /// The eventfd the thread signals when it has alerts (`Shared.wakeFD` is its number).
+    private var wake: FileDescriptor?
+    private var thread: pthread_t?
+    private weak var loop: EventLoop?
+
+    /// What both threads share: the queues under `queue`, the analyzer under `analysis`.
+    private final class Shared: @unchecked Sendable {
+        let queue = ConditionLock()
+        let analysis = ConditionLock()
+        let wakeFD: Int32
+        /// Guarded by `analysis`.
+        var analyzer: Analyzer
+        // Guarded by `queue`:
+        var waiting: [CopiedBatch] = []
+        var spare: [CopiedBatch] = []
+        var alerts: [DetectedAlert] = []
+        var busy = false
+        var stopping = false
+        var waits = 0
+
+        init(analyzer: Analyzer, wakeFD: Int32) {
+            self.analyzer = analyzer
+            self.wakeFD = wakeFD
+        }
+
+        /// The analysis thread: takes batches in order until stopped and drained.
+        func run() {
+            var scratch = Analyzer.Batch()
+            while true {
+                let next: CopiedBatch? = queue.withLock {
+                    while waiting.isEmpty && !stopping { queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }
+                    guard !waiting.isEmpty else { return nil }
+                    busy = true
+                    return waiting.removeFirst()
+                }
+                guard var batch = next else { return }
+                let raised = analysis.withLock {
+                    analyzer.analyze(batch, scratch: &scratch)
+                    return publish(analyzer.engine.takeAlerts())
+                }
+                if raised { signal() }
+                batch.removeAll()
+                queue.withLock {
+                    busy = false
+                    spare.append(batch)
+                    queue.broadcast()
+                }
+            }
+        }
+
+        /// Adds alerts to those the ingest thread takes (called holding `analysis`, so alerts
+        /// keep the order they were raised in); true when there were any.
+        func publish(_ raised: [DetectedAlert]) -> Bool {
+            guard !raised.isEmpty else { return false }
+            queue.withLock { alerts.append(contentsOf: raised) }
+            return true
+        }
+
+        func signal() {
+            var one: UInt64 = 1
+            _ = Glibc.write(wakeFD, &one, 8)
+        }
+    }
+
+    /// Starts the thread with `analyzer`, which it owns from now on.
+    public init(analyzer: Analyzer, capacity: Int = 8) throws(SystemError) {
+        let wake = try FileDescriptor.eventCounter()
+        shared = Shared(analyzer: analyzer, wakeFD: wake.rawValue)
+        self.wake = consume wake
+        self.capacity = max(1, capacity)
+        let shared = self.shared
+        thread = try startThread(named: "vigil-analyze") { shared.run() }
+    }
+
+    deinit { stop() }
+
+    /// Has `loop` wake up (and its after-wake-up actions take the alerts) when the analyzer raised some.
+    public func watch(on loop: EventLoop) throws(SystemError) {
+        try loop.register(shared.wakeFD, mask: EventLoop.readable, handler: self)
+        self.loop = loop
+    }
+
+    public func handleEvents(_ events: UInt32, now: Timestamp) {
+        var count: UInt64 = 0
+        _ = Glibc.read(shared.wakeFD, &count, 8)
+    }
+
+    /// Copies in a parsed message (`CopiedBatch.appendMessage`); hands the batch over when full.
+    @inline(__always)
+    public func appendMessage(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, received: Timestamp) {
+        filling.appendMessage(frame: frame, fields: fields, host: host, received: received)
+        if filling.isFull { submit() }
+    }
+
+    /// Copies in a relayed event (`CopiedBatch.appendRelayed`); hands the batch over when full.
+    public func appendRelayed(_ event: RelayEvent, text: UnsafeRawBufferPointer, host: HostID, received: Timestamp) {
+        filling.appendRelayed(event, text: text, host: host, received: received)
+        if filling.isFull { submit() }
+    }
+
+    /// Moves detection time to `now` after everything handed over so far, at once.
+    public func advance(now: Timestamp) {
+        filling.appendAdvance(now)
+        submit()
+    }
+
+    /// Hands over the batch being filled, if it holds anything; waits while `capacity` batches wait.
+    public func submit() {
+        guard !filling.isEmpty else { return }
+        let shared = self.shared
+        let capacity = self.capacity
+        filling = shared.queue.withLock {
+            if shared.waiting.count >= capacity {
+                shared.waits += 1
+                while shared.waiting.count >= capacity {
+                    shared.queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000)
+                }
+            }
+            shared.waiting.append(filling)
+            shared.queue.broadcast()
+            return shared.spare.popLast() ?? CopiedBatch()
+        }
+    }
+
+    /// Hands over what is being filled and waits until the analyzer has analyzed everything.
+    public func drain() {
+        submit()
+        shared.queue.withLock {
+            while !shared.waiting.isEmpty || shared.busy { shared.queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }
+        }
+    }
+
+    /// The alerts raised since the last call, in the order they were raised.
+    public func takeAlerts() -> [DetectedAlert] {
+        shared.queue.withLock {
+            let alerts = shared.alerts
+            shared.alerts.removeAll()
+            return alerts
+        }
+    }
+
+    /// Times a full batch had to wait for the analyzer since the start.
+    public var waits: Int { shared.queue.withLock { shared.waits } }
+
+    /// Runs `body` on the analyzer once everything handed over so far is analyzed (so what it
+    /// reads counts every message read before), while the thread waits; alerts it raises (a
+    /// reload resolving a rule's) go out with the others.
+    public func withAnalyzer<R>(_ body: (inout Analyzer) -> R) -> R {
+        drain()
+        let shared = self.shared
+        var raised = false
+        let result = shared.analysis.withLock {
+            let result = body(&shared.analyzer)
+            raised = shared.publish(shared.analyzer.engine.takeAlerts())
+            return result
+        }
+        if raised { shared.signal() }
+        return result
+    }
+
+    /// Analyzes what was handed over, then stops the thread (the analyzer stays readable).
+    public func stop() {
+        guard let t = thread else { return }
+        drain()
+        thread = nil
+        shared.queue.withLock {
+            shared.stopping = true
+            shared.queue.broadcast()
+        }
+        pthread_join(t, nil)
+        loop?.unregister(shared.wakeFD)
+        wake = nil
+    }
+}
