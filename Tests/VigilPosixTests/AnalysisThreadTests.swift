@@ -1,0 +1,158 @@
+import Glibc
+import Testing
+import VigilTestSupport
+@testable import VigilCore
+import VigilDaemon
+@testable import VigilPosix
+
+/// `server.threads`: detection on a thread of its own raises exactly what it raises on the
+/// ingest thread, and a slow analyzer holds ingest back instead of losing anything.
+@Suite struct AnalysisThreadTests {
+    /// Every alert a collector hands out, as JSON lines.
+    final class RecordingSink: AlertSink {
+        let name = "recording"
+        var lines: [String] = []
+        var dropped: Int { 0 }
+        var metrics: SinkMetrics { SinkMetrics(delivered: lines.count) }
+        func deliver(_ alert: Alert) { lines.append(alert.jsonLine()) }
+    }
+
+    /// A stream of RFC 5424 frames from 12 hosts with every attack the generator knows: sshd
+    /// (brute force, distributed, repeat access, long session) and nginx (scan, error burst,
+    /// spike), the two kinds interleaved by event time.
+    static let stream: [[UInt8]] = {
+        func frames(_ kind: TrafficGenerator.Kind, _ scenarios: [TrafficGenerator.Scenario], seed: UInt64) -> [(Timestamp, [UInt8])] {
+            var generator = TrafficGenerator(options: .init(kind: kind, format: .syslog, count: 6_000, hosts: 12,
+                                                            scenarios: scenarios, seed: seed))
+            var out: [(Timestamp, [UInt8])] = []
+            var line: [UInt8] = []
+            while generator.next(into: &line) {
+                out.append((generator.lastTime, line))
+                line.removeAll(keepingCapacity: true)
+            }
+            return out
+        }
+        let ssh = frames(.ssh, [.bruteforce, .distributed, .repeatAccess, .longSession], seed: 7)
+        let http = frames(.http, [.scan, .errors, .spike], seed: 8)
+        return (ssh + http).enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }.map(\.element.1)
+    }()
+
+    /// Feeds `stream` to a collector placed as `server.threads = threads` would place it, each
+    /// frame received one second after its own time, with a clock tick every 1,000 frames;
+    /// returns the alerts it raised and the messages its analyzer counted.
+    func run(threads: Int) throws -> (alerts: [String], analyzed: Int) {
+        let dir = TemporaryDirectory().path
+        let store = try HostStore(directory: dir)
+        let analyzer = Analyzer(settings: DetectionSettings(), idPrefix: "run-", hashSeed: 42)
+        let placement: Collector.Placement = threads >= 2 ? .thread(try AnalysisThread(analyzer: analyzer, capacity: 2)) : .inline(analyzer)
+        let sink = RecordingSink()
+        let collector = Collector(parser: SyslogParser(), store: store, analysis: placement, hosts: HostDirectory(), sinks: [sink])
+        let parser = SyslogParser()
+        let sender = SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 514)
+        var memo = TimestampMemo()
+        var latest = Timestamp(microseconds: 0)
+        for (i, frame) in Self.stream.enumerated() {
+            frame.withUnsafeBytes { bytes in
+                let received = Timestamp(microseconds: (parser.parse(bytes, receivedAt: latest, memo: &memo).timestamp?.microseconds ?? 0) + 1_000_000)
+                latest = max(latest, received)
+                collector.consume(frame: bytes, truncated: false, sender: sender, transport: .stream, now: received)
+                collector.releaseFrames()
+            }
+            if i % 1_000 == 999 { collector.advance(now: latest) }
+            if i % 97 == 0 { collector.finishWakeUp() }
+        }
+        collector.advance(now: Timestamp(microseconds: latest.microseconds + 86_400_000_000))
+        collector.finishAnalysis()
+        let analyzed = collector.withAnalyzer { $0.counters.sshLines + $0.counters.httpRequests }
+        collector.close()
+        return (sink.lines, analyzed)
+    }
+
+    @Test func sameAlertsAtEveryThreadCount() throws {
+        let one = try run(threads: 1)
+        // Every scenario fired and resolved (the last tick is a day later).
+        for rule in ["ssh_bruteforce", "ssh_distributed", "ssh_repeat_access", "ssh_long_session", "http_scan", "http_error_burst",
+                     "http_high_traffic"] {
+            #expect(one.alerts.contains { $0.contains("\"rule\":\"\(rule)\"") && $0.contains("\"state\":\"firing\"") }, "\(rule) fired")
+            #expect(one.alerts.contains { $0.contains("\"rule\":\"\(rule)\"") && $0.contains("\"state\":\"resolved\"") }, "\(rule) resolved")
+        }
+        #expect(one.analyzed == Self.stream.count)
+        for threads in [2, 4] {
+            let other = try run(threads: threads)
+            #expect(other.analyzed == one.analyzed)
+            #expect(other.alerts == one.alerts, "alerts at \(threads) threads differ from 1 thread")
+        }
+    }
+
+    /// While the analyzer is busy (held here by `withAnalyzer` on another thread), ingest fills
+    /// the queue and then waits in `submit` — it neither drops a batch nor runs ahead; once the
+    /// analyzer goes on, everything is analyzed.
+    @Test func aFullQueueHoldsIngestBackAndLosesNothing() throws {
+        // Its ingest side is used by one test thread at a time (ordered by the flags).
+        let handed = HandedOver(try AnalysisThread(analyzer: Analyzer(settings: DetectionSettings()), capacity: 1))
+        let frame = Array("<38>1 2026-01-01T00:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 22 ssh2".utf8)
+        let fields = frame.withUnsafeBytes { SyslogParser().parse($0, receivedAt: Timestamp(seconds: 1_767_225_601)) }
+        let received = Timestamp(seconds: 1_767_225_601)
+        /// Fills one whole batch and hands it over.
+        @Sendable func submitBatch() {
+            frame.withUnsafeBytes { bytes in
+                for _ in 0..<CopiedBatch.entryCapacity - 1 {
+                    handed.value.appendMessage(frame: bytes, fields: fields, host: HostID(0), received: received)
+                }
+            }
+            handed.value.submit()
+        }
+        let thread = handed.value
+        let holder = OneShotFlag(), release = OneShotFlag(), submitted = OneShotFlag()
+        let hold = try startThread(named: "test-hold") {
+            handed.value.withAnalyzer { _ in
+                holder.set()
+                release.wait()
+            }
+        }
+        holder.wait()
+        submitBatch()  // taken by the analyzer, which then waits for the lock
+        submitBatch()  // waits in the queue (capacity 1)
+        let waitsBefore = thread.waits
+        let producer = try startThread(named: "test-produce") {
+            submitBatch()  // finds the queue full: must wait
+            submitted.set()
+        }
+        #expect(waitUntil { thread.waits == waitsBefore + 1 }, "the third batch did not wait")
+        #expect(!submitted.isSet, "ingest ran ahead of a busy analyzer")
+        release.set()
+        pthread_join(hold, nil)
+        pthread_join(producer, nil)
+        #expect(submitted.isSet)
+        let counted = thread.withAnalyzer { $0.counters.sshLines }
+        #expect(counted == 3 * (CopiedBatch.entryCapacity - 1))
+        thread.stop()
+    }
+
+    /// Polls `condition` (no sleep standing in for it) for at most 10 s.
+    func waitUntil(_ condition: () -> Bool) -> Bool {
+        let deadline = Posix.monotonicMicros() + 10_000_000
+        while !condition() {
+            if Posix.monotonicMicros() > deadline { return false }
+            sched_yield()
+        }
+        return true
+    }
+}
+
+/// A value handed from one test thread to another, used by one at a time.
+final class HandedOver<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// A one-shot event between test threads.
+final class OneShotFlag: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true; lock.broadcast() } }
+    func wait() {
+        lock.withLock { while !value { lock.wait(untilMonotonicMicros: Posix.monotonicMicros() + 1_000_000) } }
+    }
+}
