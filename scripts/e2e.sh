@@ -709,8 +709,13 @@ fi
 # shellcheck source=scripts/e2e/shard.sh
 . "$ROOT/scripts/e2e/shard.sh"
 
+# --- server.threads: one and two threads store the same lines and raise the same alerts
+
+# shellcheck source=scripts/e2e/threads.sh
+. "$ROOT/scripts/e2e/threads.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr "$WORK"/shard/*.stderr "$WORK"/shard/rsyslog/rsyslogd.out "$WORK"/forward/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr "$WORK"/shard/*.stderr "$WORK"/shard/rsyslog/rsyslogd.out "$WORK"/forward/*.stderr "$WORK"/threads/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2
