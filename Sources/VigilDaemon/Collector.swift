@@ -29,6 +29,10 @@ public final class Collector: FrameConsumer {
     private var analyzer: Analyzer?
     /// The analyzer's own thread, when it has one.
     private let analysisThread: AnalysisThread?
+    /// `analysisThread != nil`, read per message (binding the reference would retain it each time).
+    private let analyzesElsewhere: Bool
+    /// What is copied for the analysis thread and not submitted yet (empty when there is none).
+    private var copied = CopiedBatch()
     private let parser: SyslogParser
     /// The date of the last RFC 3339 timestamp parsed (most frames share it).
     private var timestampMemo = TimestampMemo()
@@ -114,6 +118,7 @@ public final class Collector: FrameConsumer {
             analyzer = nil
             analysisThread = thread
         }
+        analyzesElsewhere = analysisThread != nil
         self.hosts = hosts
         self.sinks = sinks
         self.relay = relay
@@ -146,7 +151,10 @@ public final class Collector: FrameConsumer {
     /// Runs `body` on the analyzer (reading its stats and counters, reconfiguring it), wherever it
     /// runs; alerts it raises are dispatched with the others.
     public func withAnalyzer<R>(_ body: (inout Analyzer) -> R) -> R {
-        if let analysisThread { return analysisThread.withAnalyzer(body) }
+        if let analysisThread {
+            analysisThread.submit(&copied)
+            return analysisThread.withAnalyzer(body)
+        }
         return body(&analyzer!)
     }
 
@@ -190,8 +198,9 @@ public final class Collector: FrameConsumer {
                         droppable: Bool = false) {
         keep(frame, host: host, now: now, droppable: droppable)
         activity.recordMessage(host: host, frame: frame, program: fields.appName, at: now)
-        if let analysisThread {
-            analysisThread.appendMessage(frame: frame, fields: fields, host: host, received: now)
+        if analyzesElsewhere {
+            copied.appendMessage(frame: frame, fields: fields, host: host, received: now)
+            if copied.isFull { analysisThread!.submit(&copied) }
             return
         }
         pending.append(frame: frame, fields: fields, host: host, receivedAt: now)
@@ -224,7 +233,8 @@ public final class Collector: FrameConsumer {
         keep(frame, host: origin, now: now, droppable: false)
         activity.recordMessage(host: origin, frame: frame, program: 0..<0, at: now)
         if let analysisThread {
-            analysisThread.appendRelayed(decoded.event, text: text, host: origin, received: now)
+            copied.appendRelayed(decoded.event, text: text, host: origin, received: now)
+            if copied.isFull { analysisThread.submit(&copied) }
         } else {
             analyzer!.acceptRelayed(decoded.event, text: text, host: origin, receivedAt: now)
         }
@@ -262,7 +272,7 @@ public final class Collector: FrameConsumer {
     /// The end of an event-loop wake-up: what it read goes to the analysis thread (if any), and
     /// the alerts raised so far to the sinks.
     public func finishWakeUp() {
-        analysisThread?.submit()
+        analysisThread?.submit(&copied)
         dispatchAlerts()
     }
 
@@ -270,6 +280,7 @@ public final class Collector: FrameConsumer {
     /// the alerts: at shutdown, and for tests that compare what was raised.
     public func finishAnalysis() {
         analyzePending()
+        analysisThread?.submit(&copied)
         analysisThread?.drain()
         dispatchAlerts()
     }
@@ -289,7 +300,8 @@ public final class Collector: FrameConsumer {
     /// Moves detection to `now` (quiet periods resolve alerts) and dispatches what that raised.
     public func advance(now: Timestamp) {
         if let analysisThread {
-            analysisThread.advance(now: now)  // its alerts arrive through the loop
+            copied.appendAdvance(now)
+            analysisThread.submit(&copied)  // its alerts arrive through the loop
         } else {
             analyzer!.advance(now: now)
         }
@@ -345,6 +357,7 @@ public final class Collector: FrameConsumer {
 
     /// At shutdown: writes what it can; says how many buffered lines could not be written and are lost.
     public func close() {
+        analysisThread?.submit(&copied)
         analysisThread?.stop()
         store.close()
         counters.storeErrors = UInt64(store.writeErrors)

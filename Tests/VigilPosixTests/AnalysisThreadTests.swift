@@ -95,12 +95,13 @@ import VigilDaemon
         let received = Timestamp(seconds: 1_767_225_601)
         /// Fills one whole batch and hands it over.
         @Sendable func submitBatch() {
+            var batch = CopiedBatch()
             frame.withUnsafeBytes { bytes in
                 for _ in 0..<CopiedBatch.entryCapacity - 1 {
-                    handed.value.appendMessage(frame: bytes, fields: fields, host: HostID(0), received: received)
+                    batch.appendMessage(frame: bytes, fields: fields, host: HostID(0), received: received)
                 }
             }
-            handed.value.submit()
+            handed.value.submit(&batch)
         }
         let thread = handed.value
         let holder = OneShotFlag(), release = OneShotFlag(), submitted = OneShotFlag()

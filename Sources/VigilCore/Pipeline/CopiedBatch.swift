@@ -3,8 +3,8 @@
 /// copied out of the buffers the listeners reuse.
 ///
 /// Bytes sit back to back in one array and entries name them by offset, so filling a batch
-/// copies each frame once and allocates nothing once the arrays have grown; a batch is emptied
-/// and used again. `Analyzer.analyze(_:scratch:)` makes exactly the calls the ingest thread would
+/// copies each frame once and allocates nothing once the arrays have grown (a batch is emptied
+/// and used again, keeping its storage). `Analyzer.analyze(_:scratch:)` makes exactly the calls the ingest thread would
 /// have made itself, in the same order, so alerts do not depend on where the analyzer runs.
 public struct CopiedBatch: Sendable {
     /// One thing to analyze, in arrival order.
@@ -26,11 +26,8 @@ public struct CopiedBatch: Sendable {
     public private(set) var bytes: [UInt8] = []
     public private(set) var entries: [Entry] = []
 
-    /// An empty batch with its storage allocated.
-    public init() {
-        bytes.reserveCapacity(Self.byteCapacity)
-        entries.reserveCapacity(Self.entryCapacity)
-    }
+    /// An empty batch (its storage grows with its first use).
+    public init() {}
 
     public var isEmpty: Bool { entries.isEmpty }
     /// Whether it is time to hand it over.

@@ -2,9 +2,9 @@ import Glibc
 public import VigilCore
 
 /// An `Analyzer` on a thread of its own (`server.threads` 2 or more; docs/architecture.md,
-/// "Threads"): the ingest thread copies what it parsed into `CopiedBatch`es, this thread
-/// analyzes them in the order they were filled and keeps the alerts they raise until the ingest
-/// thread takes them (`takeAlerts`, after a wake-up through `handleEvents`).
+/// "Threads"): the ingest thread copies what it parsed into `CopiedBatch`es and submits them,
+/// this thread analyzes them in the order they were submitted and keeps the alerts they raise
+/// until the ingest thread takes them (`takeAlerts`, after a wake-up through `handleEvents`).
 ///
 /// Bounded: at most `capacity` batches wait. A full batch that finds them all waiting blocks
 /// the ingest thread until the analyzer has taken one: it stops reading, so TCP senders wait
@@ -17,8 +17,6 @@ public final class AnalysisThread: EventHandler {
     /// messages, at most about `CopiedBatch.byteCapacity` bytes).
     public let capacity: Int
     private let shared: Shared
-    /// The batch being filled (ingest thread only).
-    private var filling = CopiedBatch()
     /// The eventfd the thread signals when it has alerts (`Shared.wakeFD` is its number).
     private var wake: FileDescriptor?
     private var thread: pthread_t?
@@ -106,46 +104,28 @@ public final class AnalysisThread: EventHandler {
         _ = Glibc.read(shared.wakeFD, &count, 8)
     }
 
-    /// Copies in a parsed message (`CopiedBatch.appendMessage`); hands the batch over when full.
-    @inline(__always)
-    public func appendMessage(frame: UnsafeRawBufferPointer, fields: SyslogFields, host: HostID, received: Timestamp) {
-        filling.appendMessage(frame: frame, fields: fields, host: host, received: received)
-        if filling.isFull { submit() }
-    }
-
-    /// Copies in a relayed event (`CopiedBatch.appendRelayed`); hands the batch over when full.
-    public func appendRelayed(_ event: RelayEvent, text: UnsafeRawBufferPointer, host: HostID, received: Timestamp) {
-        filling.appendRelayed(event, text: text, host: host, received: received)
-        if filling.isFull { submit() }
-    }
-
-    /// Moves detection time to `now` after everything handed over so far, at once.
-    public func advance(now: Timestamp) {
-        filling.appendAdvance(now)
-        submit()
-    }
-
-    /// Hands over the batch being filled, if it holds anything; waits while `capacity` batches wait.
-    public func submit() {
-        guard !filling.isEmpty else { return }
+    /// Hands over what `batch` holds, if anything, and leaves an empty batch in its place (one
+    /// analyzed earlier, its storage reused); waits while `capacity` batches wait.
+    public func submit(_ batch: inout CopiedBatch) {
+        guard !batch.isEmpty else { return }
         let shared = self.shared
         let capacity = self.capacity
-        filling = shared.queue.withLock {
+        let full = batch
+        batch = shared.queue.withLock {
             if shared.waiting.count >= capacity {
                 shared.waits += 1
                 while shared.waiting.count >= capacity {
                     shared.queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000)
                 }
             }
-            shared.waiting.append(filling)
+            shared.waiting.append(full)
             shared.queue.broadcast()
             return shared.spare.popLast() ?? CopiedBatch()
         }
     }
 
-    /// Hands over what is being filled and waits until the analyzer has analyzed everything.
+    /// Waits until the analyzer has analyzed everything submitted.
     public func drain() {
-        submit()
         shared.queue.withLock {
             while !shared.waiting.isEmpty || shared.busy { shared.queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }
         }
@@ -163,8 +143,8 @@ public final class AnalysisThread: EventHandler {
     /// Times a full batch had to wait for the analyzer since the start.
     public var waits: Int { shared.queue.withLock { shared.waits } }
 
-    /// Runs `body` on the analyzer once everything handed over so far is analyzed (so what it
-    /// reads counts every message read before), while the thread waits; alerts it raises (a
+    /// Runs `body` on the analyzer once everything submitted is analyzed (so what it reads
+    /// counts every message submitted before), while the thread waits; alerts it raises (a
     /// reload resolving a rule's) go out with the others.
     public func withAnalyzer<R>(_ body: (inout Analyzer) -> R) -> R {
         drain()
@@ -179,7 +159,7 @@ public final class AnalysisThread: EventHandler {
         return result
     }
 
-    /// Analyzes what was handed over, then stops the thread (the analyzer stays readable).
+    /// Analyzes what was submitted, then stops the thread (the analyzer stays readable).
     public func stop() {
         guard let t = thread else { return }
         drain()
