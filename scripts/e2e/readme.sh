@@ -80,14 +80,23 @@ if [ -n "$(readme_block quick-tour)" ] && readme_ports_free; then
     else
         fail "the quick tour stores the hosts its comment names (web1 vm edge-tcp-forward ...) and both logger messages" "hosts: $hosts"
     fi
+    # The samples' sshd lines are from November 2026: live, they are late once the collector's
+    # first clock tick passed them, so only web1's alert is certain (README, after the block).
     if grep -q '"rule":"ssh_bruteforce","state":"firing".*"host":"web1","ip":"203.0.113.7"' "$RM/quick-tour.out" \
-        && ! grep -q '198\.51\.100\.9"' "$TOUR/vigil-data/alerts.jsonl" \
-        && grep -q '"rule":"ssh_bruteforce","state":"firing".*"host":"vm","ip":"127.0.0.1"' "$RM/quick-tour.out" \
-        && grep -q '"rule":"ssh_repeat_access","state":"firing".*"host":"vm","ip":"127.0.0.1"' "$RM/quick-tour.out"; then
-        pass "the quick tour's cat shows ssh_bruteforce for 203.0.113.7 on web1 (nothing for the planted 198.51.100.9) and the samples' two alerts on vm"
+        && ! grep -q '198\.51\.100\.9"' "$TOUR/vigil-data/alerts.jsonl"; then
+        pass "the quick tour's cat shows ssh_bruteforce for 203.0.113.7 on web1 (nothing for the planted 198.51.100.9)"
     else
-        fail "the quick tour's cat shows ssh_bruteforce for 203.0.113.7 on web1 (nothing for the planted 198.51.100.9) and the samples' two alerts on vm" \
+        fail "the quick tour's cat shows ssh_bruteforce for 203.0.113.7 on web1 (nothing for the planted 198.51.100.9)" \
             "$(grep '"rule"' "$RM/quick-tour.out" | cut -c1-200)"
+    fi
+    # What the README says to run instead.
+    if "$VIGIL" analyze "$ROOT/Tests/Fixtures/samples/sshd-normal-auth.log" 2>/dev/null \
+        | grep -q 'FIRING warning ssh_bruteforce vm 127.0.0.1' \
+        && "$VIGIL" analyze "$ROOT/Tests/Fixtures/samples/sshd-normal-auth.log" 2>/dev/null \
+        | grep -q 'FIRING info ssh_repeat_access vm 127.0.0.1'; then
+        pass "vigil analyze on the sshd sample shows ssh_bruteforce and ssh_repeat_access for 127.0.0.1 on vm, as the README says"
+    else
+        fail "vigil analyze on the sshd sample shows ssh_bruteforce and ssh_repeat_access for 127.0.0.1 on vm, as the README says"
     fi
 fi
 
