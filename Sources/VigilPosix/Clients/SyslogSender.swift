@@ -37,6 +37,8 @@ public final class SyslogSender {
     }
 
     public let target: Target
+    /// One socket per connection, closed in `deinit` (raw numbers: an array cannot hold the
+    /// non-copyable `FileDescriptor`).
     private var fds: [Int32] = []
     private var next = 0
     /// TCP: framed bytes waiting; UDP: message bytes back to back, with `ends`.

@@ -7,6 +7,7 @@ import VigilCore
 /// beyond that, whole lines are dropped and counted. No control character other than the
 /// line feeds between lines ever reaches the descriptor (`TerminalText.escapedBlock`).
 public final class ConsoleWriter {
+    /// Borrowed (standard output by default) and never closed here, so not a `FileDescriptor`.
     private let fd: Int32
     private let capacity: Int
     private var pending: [UInt8] = []
