@@ -108,7 +108,8 @@ final class TrafficBlock {
     @inline(__always)
     func frames(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         guard !range.isEmpty else { return UnsafeRawBufferPointer(rebasing: bytes[0..<0]) }
-        return UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound == 0 ? 0 : ends[range.lowerBound - 1])..<ends[range.upperBound - 1]])
+        let from = range.lowerBound == 0 ? 0 : ends[range.lowerBound - 1]
+        return UnsafeRawBufferPointer(rebasing: bytes[from..<ends[range.upperBound - 1]])
     }
 
     // MARK: - Shapes
