@@ -338,7 +338,7 @@ ratio() {
 # R[rsyslog.KEY], and their ratio.
 row() {
     local v=${3:-vigil}
-    printf '%-44s %26s %26s %10s\n' "$1" "${R[$v.$2]:--}" "${R[rsyslog.$2]:--}" \
+    printf '%-50s %26s %26s %10s\n' "$1" "${R[$v.$2]:--}" "${R[rsyslog.$2]:--}" \
         "$(ratio "${R[$v.$2]:-}" "${R[rsyslog.$2]:-}")"
 }
 
@@ -346,9 +346,9 @@ row() {
 table_head() {
     echo
     echo "$1"
-    printf '%-44s %26s %26s %10s\n' "" vigil rsyslogd vigil/rsys
-    printf '%-44s %26s %26s %10s\n' "--------------------------------------------" "--------------------------" \
-        "--------------------------" "----------"
+    printf '%-50s %26s %26s %10s\n' "" vigil rsyslogd vigil/rsys
+    printf '%s %s %s %s\n' "$(printf '%050d' 0 | tr 0 -)" "$(printf '%026d' 0 | tr 0 -)" \
+        "$(printf '%026d' 0 | tr 0 -)" "$(printf '%010d' 0 | tr 0 -)"
 }
 
 # udp_rows TRAFFIC: the UDP rows of real or filler traffic.
