@@ -35,7 +35,6 @@ func datagramSocket(to target: SocketAddress) -> Result<Int32, LoadError> {
 final class DatagramBatches {
     private let fd: Int32
     private let target: SocketAddress
-    private let ends: [Int]
     private let iovecs: UnsafeMutablePointer<iovec>
     private let headers: UnsafeMutablePointer<vigil_mmsghdr>
     /// ECONNREFUSED answers so far (ICMP "port unreachable" for earlier datagrams).
@@ -45,7 +44,6 @@ final class DatagramBatches {
     init(fd: Int32, target: SocketAddress, buffer: UnsafeMutableRawPointer, ends: [Int]) {
         self.fd = fd
         self.target = target
-        self.ends = ends
         iovecs = .allocate(capacity: ends.count)
         headers = .allocate(capacity: ends.count)
         var start = 0
@@ -83,11 +81,6 @@ final class DatagramBatches {
             default: return .failure(.system("sendmmsg", code))
             }
         }
-    }
-
-    /// Bytes of the datagrams `range`.
-    func bytes(_ range: Range<Int>) -> Int {
-        range.isEmpty ? 0 : ends[range.upperBound - 1] - (range.lowerBound == 0 ? 0 : ends[range.lowerBound - 1])
     }
 }
 
@@ -132,7 +125,7 @@ final class UDPSender: CountingSender, @unchecked Sendable {
             case .success(let taken): n = taken
             case .failure(let error): failure = error; return
             }
-            bytes += batches.bytes(index..<(index + n))
+            bytes += block.length(ofFirst: index + n) - block.length(ofFirst: index)
             sent += n
             if rate > 0 {
                 let due = begin + UInt64(sent) * 1_000_000_000 / UInt64(rate)
