@@ -21,6 +21,7 @@ COPY Sources ./Sources
 COPY Tests/VigilTestSupport ./Tests/VigilTestSupport
 COPY Tests/VigilCoreTests ./Tests/VigilCoreTests
 COPY Tests/VigilPosixTests ./Tests/VigilPosixTests
+COPY Tests/VigilBenchTests ./Tests/VigilBenchTests
 # The Swift runtime linked in: the binary needs only libc, libm, libstdc++ and libgcc_s.
 RUN swift build -c release --static-swift-stdlib --product vigil \
     && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --product vigil --show-bin-path)/vigil" /out/vigil

@@ -35,6 +35,7 @@ let package = Package(
         // Fixture reading shared by the test targets.
         .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"], swiftSettings: strict),
+        .testTarget(name: "VigilBenchTests", dependencies: ["vigil-bench", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilPosixTests", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon", "CVigilShim", "VigilTestSupport"],
                     swiftSettings: strict),
     ]

@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # Throughput of `vigil serve` against rsyslogd, with the same load, in one run; then detection.
 #
-# For each receiver, on loopback: TCP with 1 and with 8 connections (msgs/s from the first send
-# until all N messages are in DATA/hosts/*/*.log), UDP at the sender's full speed (loss), and UDP
-# at a few fixed rates (the highest loss-free one). Then vigil's parser alone (vigil-bench parse). rsyslogd runs with a private config (imtcp,
-# imudp, no imuxsock, no /dev/log) writing one file per host and day, like vigil.
+# Ingest (part ingest): for each receiver in the same run, on loopback, first with realistic
+# traffic (the headline figures), then with filler, printed in two tables:
+#   - realistic: vigil-bench load --mix mixed --hosts 41: RFC 5424 sshd lines and RFC 3164 nginx
+#     access lines (2 for 3), from 41 hosts (web-01...web-41) and 1,000,000 source addresses;
+#   - filler: vigil-bench load --size BENCH_SIZE: RFC 5424 lines of BENCH_SIZE bytes from 16 hosts.
+# Each traffic: TCP (octet-counted) with 1 and with 8 connections: msgs/s from the first send until
+# all N messages are in DATA/hosts/*/*.log; for realistic traffic also the receiver's CPU time
+# (/proc utime + stime of all its threads, from before the first send until then) per message and
+# as a share of one core. Then UDP (one frame per datagram) at the sender's full speed (loss) and
+# at the rates of BENCH_UDP_RATES, 2 s each (the highest loss-free one); loss is datagrams sent
+# minus lines stored, so every stored line is checked to be one whole frame. The ratio column is
+# vigil/rsyslogd. With BENCH_THREADS set, vigil's realistic TCP phases run once per thread count N
+# with `vigil serve --threads N`, one vigil row each (against the same rsyslogd figures); every
+# other vigil phase runs without --threads. Then vigil's parser alone (vigil-bench parse).
+# rsyslogd runs with a private config (imtcp, imudp, no imuxsock, no /dev/log) writing one file
+# per host and day with %rawmsg%, like vigil. vigil writes a file's buffer once it passes 64 KiB
+# and the rest at its flush, every second (default server.flush_interval): up to a second that
+# counts in its time (and lowers its CPU share), so small BENCH_COUNTs understate its rate.
 #
-# Detection (vigil only, after the table above):
+# Detection (vigil only, after the tables above):
 #   - extract + detect on one core (vigil-bench detect): realistic sshd and nginx frames through
 #     SyslogParser + Analyzer with the default rules, msgs/s; resident memory with 1,000,000
 #     distinct source IPs in the windows, and with 3,000,000 (past the 1M key cap: eviction);
@@ -47,7 +61,8 @@
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "100000 200000 300000 400000"), BENCH_UDP_SENDERS (UDP sender threads,
 # default 3: one thread alone cannot outrun either receiver on loopback),
-# BENCH_SIZE (bytes per message, 200),
+# BENCH_SIZE (bytes per filler message, 200), BENCH_THREADS (space-separated `vigil serve --threads`
+# counts for the realistic TCP phases, e.g. "1 2"; default empty: vigil runs without --threads),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
 # VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest forward detect latency cost sinks api analyze"; analyze runs scripts/bench-analyze.sh),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
@@ -66,6 +81,12 @@ UDP_COUNT=${BENCH_UDP_COUNT:-300000}
 UDP_RATES=${BENCH_UDP_RATES:-100000 200000 300000 400000}
 UDP_SENDERS=${BENCH_UDP_SENDERS:-3}
 SIZE=${BENCH_SIZE:-200}
+THREADS=${BENCH_THREADS:-}
+# The ingest part's realistic traffic: sshd and nginx lines (vigil-bench's mix "mixed": 2 sshd
+# lines for 3 nginx lines) from 41 hosts (a count sharing no factor with the mix's period of 20
+# lines, so every host sends every kind of line) and 1,000,000 source addresses.
+REAL_HOSTS=41
+REAL_IPS=1000000
 TIMEOUT=${BENCH_TIMEOUT:-180}
 ONLY=${BENCH_ONLY:-}
 UDP_RATE_SECONDS=2
@@ -84,7 +105,7 @@ RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_hi
 # part NAME: true when BENCH_PARTS includes NAME.
 part() { [[ $PARTS == *" $1 "* ]]; }
 
-for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
+for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES $THREADS "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
     "$API_STORE_MB" "$API_SECONDS" "$FORWARD_LINES"; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
@@ -115,11 +136,13 @@ ensure_command rsyslogd rsyslog
 # Results, keyed "receiver.metric".
 declare -A R
 
-# --- receivers: start_<name> DATA_DIR sets SERVER_PID, TCP_PORT, UDP_PORT; stop_server stops it.
+# --- receivers: start_<name> DATA_DIR [VIGIL_ARGS...] sets SERVER_PID, TCP_PORT, UDP_PORT;
+# stop_server stops it. Only vigil takes arguments (appended to `vigil serve`).
 
 start_vigil_receiver() {
     local data=$1
-    start_vigil "$data" "$data.stderr" --stats-interval 1s || return 1
+    shift
+    start_vigil "$data" "$data.stderr" --stats-interval 1s "$@" || return 1
     SERVER_PID=$VIGIL_PID
     CHILDREN+=("$SERVER_PID")
     TCP_PORT=$VIGIL_TCP_PORT
@@ -164,37 +187,59 @@ stop_server() {
 # rate_per_s MESSAGES MICROSECONDS
 rate_per_s() { printf '%s' "$(( $1 * 1000000 / ($2 > 0 ? $2 : 1) ))"; }
 
-# tcp_phase RECEIVER CONNECTIONS: N messages over CONNECTIONS connections; records msgs/s.
+# traffic_args real|filler: sets TRAFFIC to vigil-bench load's arguments for that traffic.
+traffic_args() {
+    case $1 in
+        real) TRAFFIC=(--mix mixed --hosts "$REAL_HOSTS" --ips "$REAL_IPS") ;;
+        filler) TRAFFIC=(--size "$SIZE") ;;
+        *) die "unknown traffic '$1'" ;;
+    esac
+}
+
+# tcp_phase RECEIVER CONNECTIONS real|filler [THREADS]: COUNT messages of that traffic over
+# CONNECTIONS connections. Records under R[NAME.TRAFFIC.tcpCONNECTIONS*] (NAME: the receiver, or
+# vigil-tTHREADS for a vigil run with --threads THREADS): msgs/s from the first send until all are
+# in DATA/hosts/*/*.log, and the receiver's CPU time (/proc utime + stime, all threads) over
+# that time: per message (_ns) and as a share of one core (_cpu, %).
 tcp_phase() {
-    local rx=$1 conns=$2 data="$WORK/$1-tcp$2" t0 out
-    "start_${rx}_receiver" "$data" || { R[$rx.tcp$conns]="failed"; return; }
-    say "$rx: TCP, $conns connection(s), $COUNT messages"
+    local rx=$1 conns=$2 traffic=$3 threads=${4:-} name=$1 args=() data t0 ticks gen
+    if [ -n "$threads" ]; then name=$rx-t$threads; args=(--threads "$threads"); fi
+    local key=$name.$traffic.tcp$conns
+    data=$WORK/$name-$traffic-tcp$conns
+    traffic_args "$traffic"
+    "start_${rx}_receiver" "$data" "${args[@]}" || { R[$key]="failed"; return; }
+    say "$name: TCP, $conns connection(s), $COUNT $traffic messages"
+    ticks=$(cpu_ticks "$SERVER_PID")
     t0=$(now_us)
-    "$LOADGEN" load --tcp "127.0.0.1:$TCP_PORT" --connections "$conns" --count "$COUNT" --size "$SIZE" \
+    "$LOADGEN" load --tcp "127.0.0.1:$TCP_PORT" --connections "$conns" --count "$COUNT" "${TRAFFIC[@]}" \
         >"$data.loadgen" 2>&1 &
-    local gen=$!
+    gen=$!
     CHILDREN+=("$gen")
     if wait_for_lines "$data" "$COUNT" "$TIMEOUT" 30; then
-        R[$rx.tcp$conns]=$(rate_per_s "$COUNT" $((WAIT_END_US - t0)))
+        ticks=$(( $(cpu_ticks "$SERVER_PID") - ticks ))
+        R[$key]=$(rate_per_s "$COUNT" $((WAIT_END_US - t0)))
+        # Ticks are 10 ms: ns per message, and % of one core over the phase.
+        R[${key}_ns]=$((ticks * 10000000 / COUNT))
+        R[${key}_cpu]=$((ticks * 1000000 / (WAIT_END_US - t0 > 0 ? WAIT_END_US - t0 : 1)))
     else
-        R[$rx.tcp$conns]="incomplete ($WAIT_LINES/$COUNT)"
+        R[$key]="incomplete ($WAIT_LINES/$COUNT)"
     fi
     wait "$gen" || say "load generator failed: $(cat "$data.loadgen")"
     say "  $(cat "$data.loadgen")"
-    say "  => ${R[$rx.tcp$conns]} msgs/s"
+    say "  => ${R[$key]} msgs/s, CPU ${R[${key}_ns]:--} ns/msg (${R[${key}_cpu]:--} % of a core)"
     [ "$rx" = vigil ] && say "  $(grep '^vigil: stats' "$data.stderr" | tail -n1)"
     stop_server
     rm -rf "$data"
 }
 
-# udp_run DATA RATE COUNT: sends COUNT datagrams at RATE (0 = full speed) to the running receiver
-# and waits for them to stop arriving. Sets UDP_SENT, UDP_GOT, UDP_SEND_RATE.
+# udp_run DATA RATE COUNT: sends COUNT datagrams of TRAFFIC at RATE (0 = full speed) to the
+# running receiver and waits for them to stop arriving. Sets UDP_SENT, UDP_GOT, UDP_SEND_RATE.
 udp_run() {
     local data=$1 rate=$2 count=$3 before out
     before=$(count_lines "$data")
     # Several sender threads (the rate split between them): one thread alone tops out near 200k/s here.
     local senders=$UDP_SENDERS
-    out=$("$LOADGEN" load --udp "127.0.0.1:$UDP_PORT" --count "$count" --rate "$rate" --size "$SIZE" --connections "$senders") \
+    out=$("$LOADGEN" load --udp "127.0.0.1:$UDP_PORT" --count "$count" --rate "$rate" --connections "$senders" "${TRAFFIC[@]}") \
         || die "load generator failed: $out"
     UDP_SENT=$(sed -n 's/.* sent=\([0-9]*\) .*/\1/p' <<<"$out")
     UDP_SEND_RATE=$(sed -n 's/.* rate=\([0-9]*\)$/\1/p' <<<"$out")
@@ -202,37 +247,53 @@ udp_run() {
     UDP_GOT=$((WAIT_LINES - before))
 }
 
-# loss_pct SENT GOT: loss as a percentage with two decimals.
+# loss_pct SENT GOT: loss as a percentage with two decimals; an error text when the receiver
+# stored more lines than there were datagrams (it split some), which must not pass as 0 %.
 loss_pct() {
     local lost=$(( $1 - $2 ))
-    [ "$lost" -lt 0 ] && lost=0
+    if [ "$lost" -lt 0 ]; then
+        printf 'ERROR: %d lines too many' $((-lost))
+        return
+    fi
     printf '%d.%02d' $((lost * 100 / $1)) $((lost * 10000 / $1 % 100))
 }
 
-# udp_phase RECEIVER: full-speed loss, then the rates in UDP_RATES (one receiver for all runs).
+# udp_phase RECEIVER real|filler: full-speed loss, then the rates in UDP_RATES (one receiver for
+# all runs). Records under R[RECEIVER.TRAFFIC.udp_*].
 udp_phase() {
-    local rx=$1 data="$WORK/$1-udp" rate best=0
-    "start_${rx}_receiver" "$data" || { R[$rx.udp_loss]="failed"; return; }
-    say "$rx: UDP, $UDP_COUNT datagrams at full speed from $UDP_SENDERS sender threads (as are the paced runs)"
+    local rx=$1 traffic=$2 data="$WORK/$1-$2-udp" rate best=0
+    local key=$rx.$traffic
+    traffic_args "$traffic"
+    "start_${rx}_receiver" "$data" || { R[$key.udp_loss]="failed"; return; }
+    say "$rx: UDP, $UDP_COUNT $traffic datagrams at full speed from $UDP_SENDERS sender threads (as are the paced runs)"
     udp_run "$data" 0 "$UDP_COUNT"
-    R[$rx.udp_send]=$UDP_SEND_RATE
-    R[$rx.udp_loss]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% ($UDP_GOT/$UDP_SENT)"
+    R[$key.udp_send]=$UDP_SEND_RATE
+    R[$key.udp_loss]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% ($UDP_GOT/$UDP_SENT)"
     say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT"
     # No loss at the sender's full speed: the receiver's limit is beyond what one sender reaches.
     local sender_bound=0
-    if [ "$UDP_GOT" -ge "$UDP_SENT" ]; then best=$UDP_SEND_RATE; sender_bound=1; fi
+    if [ "$UDP_GOT" -eq "$UDP_SENT" ]; then best=$UDP_SEND_RATE; sender_bound=1; fi
     for rate in $UDP_RATES; do
         say "$rx: UDP at $rate msgs/s for ${UDP_RATE_SECONDS}s"
         udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
         # The sender may fall short of the asked rate on a busy machine: report what it achieved.
-        R[$rx.udp_at_$rate]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% at $UDP_SEND_RATE/s"
+        R[$key.udp_at_$rate]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% at $UDP_SEND_RATE/s"
         say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT"
-        if [ "$UDP_GOT" -ge "$UDP_SENT" ] && [ "$UDP_SEND_RATE" -gt "$best" ]; then best=$UDP_SEND_RATE; fi
+        if [ "$UDP_GOT" -eq "$UDP_SENT" ] && [ "$UDP_SEND_RATE" -gt "$best" ]; then best=$UDP_SEND_RATE; fi
     done
     if [ "$sender_bound" = 1 ]; then
-        R[$rx.udp_lossfree]=">= $best (sender limit)"
+        R[$key.udp_lossfree]=">= $best (sender limit)"
     else
-        R[$rx.udp_lossfree]=$best
+        R[$key.udp_lossfree]=$best
+    fi
+    # Lost datagrams are counted as missing lines: that holds only if every stored line is one
+    # whole datagram (a split adds lines, a merge hides one). Both traffics' frames start with
+    # <PRI> and hold no other '<'.
+    local torn
+    torn=$(cat "$data"/hosts/*/*.log | grep -c -v -E '^<[0-9]{1,3}>[^<]*$' || true)
+    if [ "$torn" != 0 ]; then
+        R[$key.udp_lossfree]="ERROR: $torn lines not one frame"
+        say "  $torn stored lines are not one whole datagram each: the loss figures do not hold"
     fi
     [ "$rx" = vigil ] && say "  $(grep '^vigil: stats' "$data.stderr" | tail -n1)"
     stop_server
@@ -247,11 +308,19 @@ case "$ONLY" in
 esac
 
 if part ingest; then
-    say "load: $COUNT TCP messages of $SIZE bytes, $UDP_COUNT UDP datagrams; $(nproc) CPU(s) shared by sender and receiver"
+    say "load: $COUNT TCP messages, $UDP_COUNT UDP datagrams, realistic then filler; $(nproc) CPU(s) shared by sender and receiver"
     for rx in "${RECEIVERS[@]}"; do
-        tcp_phase "$rx" 1
-        tcp_phase "$rx" 8
-        udp_phase "$rx"
+        for conns in 1 8; do
+            if [ "$rx" = vigil ] && [ -n "$THREADS" ]; then
+                for n in $THREADS; do tcp_phase vigil "$conns" real "$n"; done
+            else
+                tcp_phase "$rx" "$conns" real
+            fi
+        done
+        udp_phase "$rx" real
+        tcp_phase "$rx" 1 filler
+        tcp_phase "$rx" 8 filler
+        udp_phase "$rx" filler
     done
 
     say "parser micro-benchmark: 5000000 frames"
@@ -265,23 +334,58 @@ ratio() {
     printf '%d.%02d' $(($1 / $2)) $(($1 * 100 / $2 % 100))
 }
 
+# row LABEL KEY [VIGIL]: R[VIGIL.KEY] (VIGIL: vigil, or vigil-tN for its --threads N runs) beside
+# R[rsyslog.KEY], and their ratio.
 row() {
-    printf '%-36s %26s %26s %10s\n' "$1" "${R[vigil.$2]:--}" "${R[rsyslog.$2]:--}" \
-        "$(ratio "${R[vigil.$2]:-}" "${R[rsyslog.$2]:-}")"
+    local v=${3:-vigil}
+    printf '%-50s %26s %26s %10s\n' "$1" "${R[$v.$2]:--}" "${R[rsyslog.$2]:--}" \
+        "$(ratio "${R[$v.$2]:-}" "${R[rsyslog.$2]:-}")"
+}
+
+# table_head TITLE: a table's title and column heads.
+table_head() {
+    echo
+    echo "$1"
+    printf '%-50s %26s %26s %10s\n' "" vigil rsyslogd vigil/rsys
+    printf '%s %s %s %s\n' "$(printf '%050d' 0 | tr 0 -)" "$(printf '%026d' 0 | tr 0 -)" \
+        "$(printf '%026d' 0 | tr 0 -)" "$(printf '%010d' 0 | tr 0 -)"
+}
+
+# udp_rows TRAFFIC: the UDP rows of real or filler traffic.
+udp_rows() {
+    row "UDP sender full speed (msgs/s)" "$1.udp_send"
+    row "UDP loss at full speed" "$1.udp_loss"
+    for rate in $UDP_RATES; do
+        row "UDP loss, $rate msgs/s asked" "$1.udp_at_$rate"
+    done
+    row "UDP highest loss-free rate (msgs/s)" "$1.udp_lossfree"
+}
+
+# real_tcp_rows CONNECTIONS [THREADS]: msgs/s, CPU per message and CPU use of the realistic TCP
+# phase with CONNECTIONS connections; vigil's --threads THREADS run when given.
+real_tcp_rows() {
+    local label="TCP $1 connection" v=vigil
+    [ "$1" = 1 ] || label+=s
+    if [ -n "${2:-}" ]; then label+=", --threads $2"; v=vigil-t$2; fi
+    row "$label: msgs/s" "real.tcp$1" "$v"
+    row "$label: CPU ns/msg" "real.tcp${1}_ns" "$v"
+    row "$label: CPU % of one core" "real.tcp${1}_cpu" "$v"
 }
 
 if part ingest; then
-    echo
-    printf '%-36s %26s %26s %10s\n' "$COUNT msgs x $SIZE B" vigil rsyslogd vigil/rsys
-    printf '%-36s %26s %26s %10s\n' "------------------------------------" "--------------------------" "--------------------------" "----------"
-    row "TCP 1 connection (msgs/s)" tcp1
-    row "TCP 8 connections (msgs/s)" tcp8
-    row "UDP sender full speed (msgs/s)" udp_send
-    row "UDP loss at full speed" udp_loss
-    for rate in $UDP_RATES; do
-        row "UDP loss, $rate msgs/s asked" "udp_at_$rate"
+    table_head "realistic: $COUNT TCP msgs, $UDP_COUNT UDP datagrams; 2 sshd lines for 3 nginx lines, $REAL_HOSTS hosts, $REAL_IPS addresses"
+    for conns in 1 8; do
+        if [ -n "$THREADS" ]; then
+            for n in $THREADS; do real_tcp_rows "$conns" "$n"; done
+        else
+            real_tcp_rows "$conns"
+        fi
     done
-    row "UDP highest loss-free rate (msgs/s)" udp_lossfree
+    udp_rows real
+    table_head "filler: $COUNT TCP msgs, $UDP_COUNT UDP datagrams; $SIZE B each, 16 hosts"
+    row "TCP 1 connection: msgs/s" filler.tcp1
+    row "TCP 8 connections: msgs/s" filler.tcp8
+    udp_rows filler
     echo
     echo "parser (SyslogParser.parse, half RFC 5424, half RFC 3164): $(sed -n 's/.* ns_per_frame=\([0-9]*\) rate=\([0-9]*\) .*/\1 ns\/frame, \2 frames\/s on one core/p' <<<"$PARSE")"
 fi

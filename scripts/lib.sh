@@ -292,11 +292,13 @@ count_lines() {
 
 # wait_for_lines DATA_DIR WANT TIMEOUT_S SETTLE_S: waits until DATA_DIR/hosts/*/*.log hold WANT
 # lines. Polls file sizes every 50 ms (cheap) and counts lines only when the size suggests it is
-# done or has stopped growing. Gives up after TIMEOUT_S, or once nothing has grown for SETTLE_S.
-# Sets WAIT_LINES (lines seen) and WAIT_END_US (when WANT was first seen). True when WANT reached.
+# done (WANT lines of the mean length of the first 64 KiB of one file: lines of different lengths
+# need more than the first line) or has stopped growing. Gives up after TIMEOUT_S, or once nothing
+# has grown for SETTLE_S. Sets WAIT_LINES (lines seen) and WAIT_END_US (the poll at which the size
+# last grew, so the wait for it to stop growing is not counted). True when WANT reached.
 wait_for_lines() {
     local dir=$1 want=$2 timeout=$3 settle=$4
-    local start now size line_len=0 last_size=-1 counted_size=-1 changed_at deadline files
+    local start now size line_len=0 last_size=-1 counted_size=-1 changed_at deadline files sample_lines sample_bytes
     start=$(now_us)
     deadline=$((start + timeout * 1000000))
     changed_at=$start
@@ -307,18 +309,20 @@ wait_for_lines() {
         size=$(total_bytes "$dir")
         if [ "$line_len" = 0 ] && [ "$size" -gt 0 ]; then
             files=("$dir"/hosts/*/*.log)
-            line_len=$(head -n1 -- "${files[0]}" | wc -c)
+            read -r sample_lines sample_bytes < <(head -c 65536 -- "${files[0]}" | wc -lc)
+            if [ "$sample_lines" -gt 0 ]; then line_len=$((sample_bytes / sample_lines)); fi
         fi
         if [ "$size" != "$last_size" ]; then
             last_size=$size
             changed_at=$now
         fi
         if [ "$size" != "$counted_size" ] && [ "$size" -gt 0 ] \
-            && { [ $((size * 100)) -ge $((want * line_len * 97)) ] || [ $((now - changed_at)) -ge 300000 ]; }; then
+            && { { [ "$line_len" -gt 0 ] && [ $((size * 100)) -ge $((want * line_len * 97)) ]; } \
+                || [ $((now - changed_at)) -ge 300000 ]; }; then
             counted_size=$size
             WAIT_LINES=$(count_lines "$dir")
             if [ "$WAIT_LINES" -ge "$want" ]; then
-                WAIT_END_US=$now
+                WAIT_END_US=$changed_at
                 return 0
             fi
         fi
@@ -329,7 +333,7 @@ wait_for_lines() {
     WAIT_LINES=$(count_lines "$dir")
     [ "$WAIT_LINES" -ge "$want" ] || return 1
     # shellcheck disable=SC2034  # read by the caller
-    WAIT_END_US=$(now_us)
+    WAIT_END_US=$changed_at
 }
 
 # send_tcp_file HOST PORT FILE: sends FILE's bytes unchanged over one TCP connection with nc,

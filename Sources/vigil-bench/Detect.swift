@@ -54,7 +54,7 @@ final class HostNames {
 func runDetectBenchmark(_ options: DetectOptions) -> String {
     let today = wallClockNow().seconds / 86_400 * 86_400
     let start = Timestamp(seconds: today + 3600)
-    let block = TrafficBlock(frames: detectBlockFrames, mix: options.mix, kind: .datagram, start: start)
+    let block = TrafficBlock(frames: detectBlockFrames, mix: options.mix, hosts: benchHostCount, kind: .datagram, start: start)
     let mask = detectBlockFrames - 1
     let parser = SyslogParser()
 

@@ -22,7 +22,8 @@ enum FrameKind {
     case datagram
 }
 
-/// Number of distinct `bench-host-NN` names the generated messages rotate through.
+/// Number of distinct `bench-host-NN` names the generated messages rotate through; also the
+/// default number of `web-NN` hosts of the realistic frames (`TrafficBlock`).
 let benchHostCount = 16
 
 /// Builds `frames` RFC 5424 messages of exactly `size` bytes each (framing excluded, as long

@@ -116,9 +116,9 @@ func runLatencyBenchmark(_ options: LatencyOptions) -> Result<String, LoadError>
     var threads: [pthread_t] = []
     if options.rate > 0 {
         for c in 0..<options.connections {
-            let rate = options.rate / options.connections + (c < options.rate % options.connections ? 1 : 0)
-            senders.append(RealisticSender(target: options.target, mix: options.mix, ips: options.ips,
-                                           count: BenchOptions.maxCount, rate: rate, deadline: deadline))
+            senders.append(RealisticSender(target: options.target, transport: .tcp, mix: options.mix, hosts: benchHostCount,
+                                           ips: options.ips, count: BenchOptions.maxCount,
+                                           rate: evenShare(options.rate, of: options.connections, c), deadline: deadline))
         }
         for sender in senders {
             switch startThread({ sender.run() }) {

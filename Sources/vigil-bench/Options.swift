@@ -33,16 +33,21 @@ struct BenchOptions {
     var size = 200
     /// Messages per second for UDP; 0 means as fast as possible.
     var rate = 0
-    /// TCP only: send realistic sshd/nginx frames of this mix (`TrafficBlock`) instead of filler.
+    /// Send realistic sshd/nginx frames of this mix (`TrafficBlock`) instead of filler:
+    /// octet-counted over TCP, one bare frame per datagram over UDP.
     var mix: TrafficMix?
     /// Distinct source addresses the realistic frames cycle through.
     var ips = 1_000_000
+    /// Hosts (`web-01…`) the realistic frames are spread over.
+    var hosts = benchHostCount
 
     /// The text printed after a usage error.
     static let usage = """
         usage: vigil-bench load --tcp HOST:PORT --count N [--connections N] [--framing octet|lf] [--size BYTES]
-               vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--connections N]
+               vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--hosts N] [--connections N]
                vigil-bench load --udp HOST:PORT --count N [--connections N] [--rate MSGS_PER_S] [--size BYTES]
+               vigil-bench load --udp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--hosts N] [--connections N]
+                   [--rate MSGS_PER_S]
                vigil-bench parse --count N [--size BYTES]
                vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S] [--rules on|off]
                vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S]
@@ -74,13 +79,15 @@ struct BenchOptions {
                 case "--rate": options.rate = try integer(flag, value, in: 0...100_000_000)
                 case "--mix": options.mix = try trafficMix(value)
                 case "--ips": options.ips = try integer(flag, value, in: 1...AddressCycle.capacity)
+                case "--hosts": options.hosts = try integer(flag, value, in: 1...999)
                 default: throw unknownFlag(flag)
                 }
             }
             guard let transport else { throw UsageError(message: "give one of --tcp HOST:PORT or --udp HOST:PORT") }
             guard options.count > 0 else { throw UsageError(message: "--count is required") }
-            if transport == .udp && options.mix != nil { throw UsageError(message: "--mix applies to --tcp only") }
-            if options.mix != nil && options.framing != .octet { throw UsageError(message: "--mix frames are octet-counted") }
+            if transport == .tcp && options.mix != nil && options.framing != .octet {
+                throw UsageError(message: "--mix frames are octet-counted over TCP")
+            }
             if transport == .tcp && options.rate != 0 { throw UsageError(message: "--rate applies to --udp only") }
             if transport == .udp && options.size > 65_000 {
                 throw UsageError(message: "--size for UDP must fit a datagram (at most 65000)")
@@ -89,6 +96,17 @@ struct BenchOptions {
             return options
         }
     }
+
+    /// Connection `c`'s share of `count` (the first ones take the remainder).
+    func countShare(_ c: Int) -> Int { evenShare(count, of: connections, c) }
+
+    /// Connection `c`'s share of `rate` (at least 1), or 0 when unpaced.
+    func rateShare(_ c: Int) -> Int { rate > 0 ? max(evenShare(rate, of: connections, c), 1) : 0 }
+}
+
+/// Part `index` of `total` split into `parts` shares that differ by at most one.
+func evenShare(_ total: Int, of parts: Int, _ index: Int) -> Int {
+    total / parts + (index < total % parts ? 1 : 0)
 }
 
 /// Parses `127.0.0.1:5514`, `[::1]:5514` or `localhost:5514` and refuses any address

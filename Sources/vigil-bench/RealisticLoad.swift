@@ -2,15 +2,18 @@ import CVigilShim
 import Glibc
 import VigilCore
 
-/// Frames handed to one write() by `RealisticSender`.
+/// Frames handed to one write() by a TCP `RealisticSender` (a UDP one hands `udpBatchSize`
+/// datagrams to one sendmmsg).
 let realisticChunkFrames = 256
 
-/// One TCP connection sending realistic octet-counted frames (`TrafficBlock`) stamped with the
-/// wall clock, each with the next of `ips` source addresses, optionally paced to `rate` msgs/s;
-/// stops after `count` messages or at `deadline` (monotonic ns), whichever comes first.
-/// Runs on its own thread; results are read after `pthread_join`.
-final class RealisticSender: @unchecked Sendable {
+/// One connection sending realistic frames (`TrafficBlock`) stamped with the wall clock, each with
+/// the next of `ips` source addresses (from the `firstAddress`-th on), optionally paced to `rate` msgs/s; stops after `count`
+/// messages or at `deadline` (monotonic ns), whichever comes first. Over TCP the frames are
+/// octet-counted; over UDP each is one datagram, without framing. Runs on its own thread; results
+/// are read after `pthread_join`.
+final class RealisticSender: CountingSender, @unchecked Sendable {
     let target: SocketAddress
+    let transport: Transport
     let block: TrafficBlock
     let count: Int
     let rate: Int
@@ -24,11 +27,15 @@ final class RealisticSender: @unchecked Sendable {
     /// The first error, if any.
     private(set) var failure: LoadError?
 
-    /// A sender of `mix` frames; `rate` 0 sends as fast as the connection takes them.
-    init(target: SocketAddress, mix: TrafficMix, ips: Int, count: Int, rate: Int, deadline: UInt64) {
+    /// A sender of `mix` frames from `hosts` hosts; `rate` 0 sends as fast as the socket takes them.
+    init(target: SocketAddress, transport: Transport, mix: TrafficMix, hosts: Int, ips: Int, firstAddress: Int = 0,
+         count: Int, rate: Int, deadline: UInt64) {
         self.target = target
-        self.block = TrafficBlock(frames: tcpBlockFrames, mix: mix, kind: .octetCounted, start: wallClockNow())
-        self.addresses = AddressCycle(count: ips)
+        self.transport = transport
+        self.block = transport == .tcp
+            ? TrafficBlock(frames: tcpBlockFrames, mix: mix, hosts: hosts, kind: .octetCounted, start: wallClockNow())
+            : TrafficBlock(frames: udpBlockFrames, mix: mix, hosts: hosts, kind: .datagram, start: wallClockNow())
+        self.addresses = AddressCycle(count: ips, first: firstAddress)
         self.count = count
         self.rate = rate
         self.deadline = deadline
@@ -37,7 +44,7 @@ final class RealisticSender: @unchecked Sendable {
     /// Connects and sends; records the first error and stops there.
     func run() {
         let fd: Int32
-        switch connectedSocket(Int32(SOCK_STREAM.rawValue), to: target) {
+        switch transport == .tcp ? connectedSocket(Int32(SOCK_STREAM.rawValue), to: target) : datagramSocket(to: target) {
         case .success(let opened): fd = opened
         case .failure(let error): failure = error; return
         }
@@ -46,6 +53,9 @@ final class RealisticSender: @unchecked Sendable {
             close(fd)
             elapsedNanoseconds = monotonicNanoseconds() - begin
         }
+        let datagrams = transport == .udp
+            ? DatagramBatches(fd: fd, target: target, buffer: block.bytes.baseAddress!, ends: block.ends) : nil
+        let chunkFrames = datagrams == nil ? realisticChunkFrames : udpBatchSize
         var second = Int64.min
         var clock = ClockText(wallClockNow())
         var next = 0
@@ -66,23 +76,31 @@ final class RealisticSender: @unchecked Sendable {
                 second = wall.seconds
                 clock = ClockText(wall)
             }
-            let frames = min(realisticChunkFrames, count - sent, block.count - next)
+            let frames = min(chunkFrames, count - sent, block.count - next)
             for t in next..<(next + frames) {
                 block.rewriteAddress(t, addresses)
                 block.rewriteClock(t, clock)
                 addresses.advance()
             }
-            let from = next == 0 ? 0 : block.ends[next - 1]
-            let chunk = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(block.bytes)[from..<block.ends[next + frames - 1]])
-            if let error = writeAll(fd, chunk) {
-                failure = error
-                return
+            // Frames the socket took; over UDP the rest of the batch is rewritten again next time.
+            let taken: Int
+            if let datagrams {
+                switch datagrams.send(next..<(next + frames)) {
+                case .success(let n): taken = n
+                case .failure(let error): failure = error; return
+                }
+            } else {
+                if let error = writeAll(fd, block.frames(next..<(next + frames))) {
+                    failure = error
+                    return
+                }
+                taken = frames
             }
-            sent += frames
-            bytes += chunk.count
-            next = (next + frames) % block.count
+            sent += taken
+            bytes += block.frames(next..<(next + taken)).count
+            next = (next + taken) % block.count
         }
-        _ = shutdown(fd, Int32(SHUT_WR))
+        if transport == .tcp { _ = shutdown(fd, Int32(SHUT_WR)) }
     }
 }
 
@@ -105,26 +123,14 @@ func startThread(_ body: @escaping @Sendable () -> Void) -> Result<pthread_t, Lo
     return .success(thread)
 }
 
-/// `vigil-bench load --tcp … --mix M`: `--connections` realistic senders at full speed.
-func runRealisticTCPLoad(_ options: BenchOptions, mix: TrafficMix, ips: Int) -> Result<LoadReport, LoadError> {
-    var senders: [RealisticSender] = []
-    for c in 0..<options.connections {
-        let frames = options.count / options.connections + (c < options.count % options.connections ? 1 : 0)
-        senders.append(RealisticSender(target: options.target, mix: mix, ips: ips, count: frames, rate: 0, deadline: .max))
+/// `vigil-bench load --tcp|--udp … --mix M`: `--connections` realistic senders, each with its
+/// share of `--count` and of `--rate` (0: full speed), and each starting at its own part of the
+/// `--ips` addresses, so that together they cycle through all of them.
+func runRealisticLoad(_ options: BenchOptions, mix: TrafficMix) -> Result<LoadReport, LoadError> {
+    let senders = (0..<options.connections).map { c in
+        RealisticSender(target: options.target, transport: options.transport, mix: mix, hosts: options.hosts, ips: options.ips,
+                        firstAddress: options.ips / options.connections * c, count: options.countShare(c),
+                        rate: options.rateShare(c), deadline: .max)
     }
-    let start = monotonicNanoseconds()
-    var threads: [pthread_t] = []
-    for sender in senders {
-        switch startThread({ sender.run() }) {
-        case .success(let thread): threads.append(thread)
-        case .failure(let error):
-            for t in threads { pthread_join(t, nil) }
-            return .failure(error)
-        }
-    }
-    for t in threads { pthread_join(t, nil) }
-    let elapsed = monotonicNanoseconds() - start
-    if let error = senders.lazy.compactMap(\.failure).first { return .failure(error) }
-    return .success(LoadReport(messages: senders.reduce(0) { $0 + $1.sent }, bytes: senders.reduce(0) { $0 + $1.bytes },
-                               elapsedNanoseconds: elapsed))
+    return runCountingSenders(senders)
 }

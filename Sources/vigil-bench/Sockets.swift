@@ -23,12 +23,11 @@ struct LoadReport {
     func line(_ options: BenchOptions) -> String {
         let seconds = Double(elapsedNanoseconds) / 1e9
         let rate = seconds > 0 ? Int(Double(messages) / seconds) : 0
+        let traffic = options.mix.map { "mix=\($0.rawValue) hosts=\(options.hosts) ips=\(options.ips)" } ?? "size=\(options.size)"
         let shape: String
         switch options.transport {
-        case .tcp:
-            shape = "connections=\(options.connections) framing=\(options.framing.rawValue) "
-                + (options.mix.map { "mix=\($0.rawValue) ips=\(options.ips)" } ?? "size=\(options.size)")
-        case .udp: shape = "batch=\(udpBatchSize) max_rate=\(options.rate) size=\(options.size)"
+        case .tcp: shape = "connections=\(options.connections) framing=\(options.framing.rawValue) \(traffic)"
+        case .udp: shape = "connections=\(options.connections) batch=\(udpBatchSize) max_rate=\(options.rate) \(traffic)"
         }
         let millis = Int(elapsedNanoseconds / 1_000_000)
         var fraction: [UInt8] = []

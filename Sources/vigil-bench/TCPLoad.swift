@@ -64,7 +64,7 @@ func runTCPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
     var senders: [TCPSender] = []
     var totalBytes = 0
     for c in 0..<options.connections {
-        let frames = options.count / options.connections + (c < options.count % options.connections ? 1 : 0)
+        let frames = options.countShare(c)
         let block = buildFrameBlock(frames: min(frames, tcpBlockFrames), size: options.size, kind: kind,
                                     connection: c, timestamp: now)
         let whole = frames / max(block.ends.count, 1)
@@ -84,6 +84,21 @@ protocol LoadSender: AnyObject {
     /// Sends everything, recording the first error in `failure`.
     func run()
     var failure: LoadError? { get }
+}
+
+/// A load thread that counts what it sent; read after it is done.
+protocol CountingSender: LoadSender {
+    var sent: Int { get }
+    var bytes: Int { get }
+}
+
+/// Runs each sender on its own thread; what they sent together and how long it took, or the
+/// first error.
+func runCountingSenders(_ senders: [any CountingSender]) -> Result<LoadReport, LoadError> {
+    runInThreads(senders.map { $0 }).map { elapsed in
+        LoadReport(messages: senders.reduce(0) { $0 + $1.sent }, bytes: senders.reduce(0) { $0 + $1.bytes },
+                   elapsedNanoseconds: elapsed)
+    }
 }
 
 /// Runs each sender on its own thread; the elapsed time once all are done, or the first error.

@@ -33,8 +33,9 @@ final class TrafficBlock {
     var count: Int { ends.count }
 
     /// Builds `frames` frames of `mix` for the day of `start`, framed as `kind`, spread over
-    /// `benchHostCount` hosts named `web-01…`; their clocks read `start`'s time of day.
-    init(frames: Int, mix: TrafficMix, kind: FrameKind, start: Timestamp) {
+    /// `hosts` hosts named `web-01…` (frame t from host t % hosts; a count sharing no factor with
+    /// 20 gives every host every shape of the mix); their clocks read `start`'s time of day.
+    init(frames: Int, mix: TrafficMix, hosts: Int, kind: FrameKind, start: Timestamp) {
         let civil = CivilDateTime(start)
         var out: [UInt8] = []
         var message: [UInt8] = []
@@ -44,7 +45,7 @@ final class TrafficBlock {
             message.removeAll(keepingCapacity: true)
             addressAt = -1
             clocksAt.removeAll(keepingCapacity: true)
-            let host = t % benchHostCount + 1
+            let host = t % hosts + 1
             let useHTTP: Bool
             switch mix {
             case .ssh: useHTTP = false
@@ -103,9 +104,12 @@ final class TrafficBlock {
         UnsafeRawBufferPointer(rebasing: bytes[messages[t]])
     }
 
-    /// The first `frames` frames with their framing, as sent on a connection.
-    func prefix(frames: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: bytes[0..<(frames == 0 ? 0 : ends[frames - 1])])
+    /// Frames `range` with their framing, back to back as sent on a connection.
+    @inline(__always)
+    func frames(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        guard !range.isEmpty else { return UnsafeRawBufferPointer(rebasing: bytes[0..<0]) }
+        let from = range.lowerBound == 0 ? 0 : ends[range.lowerBound - 1]
+        return UnsafeRawBufferPointer(rebasing: bytes[from..<ends[range.upperBound - 1]])
     }
 
     // MARK: - Shapes
@@ -246,8 +250,15 @@ struct AddressCycle {
     private(set) var c = 100
     private(set) var d = 100
 
-    /// A cycle over the first `count` addresses (1...capacity).
-    init(count: Int) { self.count = count }
+    /// A cycle over the first `count` addresses (1...capacity), starting at the `first`-th
+    /// (counted from 0, modulo `count`).
+    init(count: Int, first: Int = 0) {
+        self.count = count
+        index = first % count
+        d = 100 + index % 156
+        c = 100 + index / 156 % 156
+        b = 100 + index / (156 * 156)
+    }
 
     /// Moves to the next address, back to the first after `count`.
     @inline(__always)

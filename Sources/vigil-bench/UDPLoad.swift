@@ -14,22 +14,78 @@ func runUDPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
     let now = wallClockNow()
     var senders: [UDPSender] = []
     for c in 0..<options.connections {
-        let count = options.count / options.connections + (c < options.count % options.connections ? 1 : 0)
-        let rate = options.rate / options.connections + (c < options.rate % options.connections ? 1 : 0)
+        let count = options.countShare(c)
         let block = buildFrameBlock(frames: min(max(count, 1), udpBlockFrames), size: options.size, kind: .datagram,
                                     connection: c, timestamp: now)
-        senders.append(UDPSender(target: options.target, block: block, count: count, rate: options.rate > 0 ? max(rate, 1) : 0))
+        senders.append(UDPSender(target: options.target, block: block, count: count, rate: options.rateShare(c)))
     }
-    switch runInThreads(senders) {
-    case .failure(let error): return .failure(error)
-    case .success(let elapsed):
-        return .success(LoadReport(messages: senders.reduce(0) { $0 + $1.sent }, bytes: senders.reduce(0) { $0 + $1.bytes },
-                                   elapsedNanoseconds: elapsed))
+    return runCountingSenders(senders)
+}
+
+/// A connected UDP socket for the load, with a 4 MiB send buffer.
+func datagramSocket(to target: SocketAddress) -> Result<Int32, LoadError> {
+    connectedSocket(Int32(SOCK_DGRAM.rawValue), to: target).map { fd in
+        setSocketOption(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20)
+        return fd
     }
 }
 
-/// One UDP socket's share of the load, run on its own thread.
-final class UDPSender: LoadSender, @unchecked Sendable {
+/// sendmmsg over a connected UDP socket, for datagrams lying back to back in one buffer that
+/// outlives this object: one header per datagram, built once.
+final class DatagramBatches {
+    private let fd: Int32
+    private let target: SocketAddress
+    private let iovecs: UnsafeMutablePointer<iovec>
+    private let headers: UnsafeMutablePointer<vigil_mmsghdr>
+    /// ECONNREFUSED answers so far (ICMP "port unreachable" for earlier datagrams).
+    private var refusals = 0
+
+    /// Headers for the datagrams of `buffer` that end (exclusive) at each of `ends`, sent on `fd`.
+    init(fd: Int32, target: SocketAddress, buffer: UnsafeMutableRawPointer, ends: [Int]) {
+        self.fd = fd
+        self.target = target
+        iovecs = .allocate(capacity: ends.count)
+        headers = .allocate(capacity: ends.count)
+        var start = 0
+        for i in ends.indices {
+            iovecs[i] = iovec(iov_base: buffer + start, iov_len: ends[i] - start)
+            var header = msghdr()
+            header.msg_iov = iovecs + i
+            header.msg_iovlen = 1
+            headers[i] = vigil_mmsghdr(msg_hdr: header, msg_len: 0)
+            start = ends[i]
+        }
+    }
+
+    deinit {
+        iovecs.deallocate()
+        headers.deallocate()
+    }
+
+    /// Sends the datagrams `range` (at most `udpBatchSize`) in one sendmmsg call; returns how many
+    /// the kernel took. Retries EINTR, pauses 0.1 ms on ENOBUFS and EAGAIN, and gives up after
+    /// 1000 refusals (nothing listens).
+    func send(_ range: Range<Int>) -> Result<Int, LoadError> {
+        while true {
+            let n = vigil_sendmmsg(fd, headers + range.lowerBound, UInt32(range.count), 0)
+            if n >= 0 { return .success(Int(n)) }
+            let code = errno
+            switch code {
+            case EINTR: continue
+            case ECONNREFUSED:
+                refusals += 1
+                if refusals > 1000 { return .failure(LoadError(description: "nothing is listening on \(target) (udp)")) }
+            case ENOBUFS, EAGAIN:
+                var pause = timespec(tv_sec: 0, tv_nsec: 100_000)
+                nanosleep(&pause, nil)
+            default: return .failure(.system("sendmmsg", code))
+            }
+        }
+    }
+}
+
+/// One UDP socket's share of the filler load, run on its own thread.
+final class UDPSender: CountingSender, @unchecked Sendable {
     let target: SocketAddress
     let block: FrameBlock
     let count: Int
@@ -48,58 +104,29 @@ final class UDPSender: LoadSender, @unchecked Sendable {
 
     func run() {
         let fd: Int32
-        switch connectedSocket(Int32(SOCK_DGRAM.rawValue), to: target) {
+        switch datagramSocket(to: target) {
         case .success(let opened): fd = opened
         case .failure(let error): failure = error; return
         }
         defer { close(fd) }
-        setSocketOption(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20)
 
         let frames = block.ends.count
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: block.bytes.count, alignment: 16)
         storage.copyBytes(from: block.bytes)
-        let iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: frames)
-        let headers = UnsafeMutablePointer<vigil_mmsghdr>.allocate(capacity: frames)
-        defer {
-            storage.deallocate()
-            iovecs.deallocate()
-            headers.deallocate()
-        }
-        var start = 0
-        for i in 0..<frames {
-            iovecs[i] = iovec(iov_base: storage.baseAddress! + start, iov_len: block.ends[i] - start)
-            var header = msghdr()
-            header.msg_iov = iovecs + i
-            header.msg_iovlen = 1
-            headers[i] = vigil_mmsghdr(msg_hdr: header, msg_len: 0)
-            start = block.ends[i]
-        }
+        defer { storage.deallocate() }
+        let batches = DatagramBatches(fd: fd, target: target, buffer: storage.baseAddress!, ends: block.ends)
 
-        var refusals = 0
         let begin = monotonicNanoseconds()
         while sent < count {
             let index = sent % frames
-            let batch = min(udpBatchSize, count - sent, frames - index)
-            let n = vigil_sendmmsg(fd, headers + index, UInt32(batch), 0)
-            if n < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                // A connected UDP socket reports an earlier ICMP "port unreachable" here.
-                if code == ECONNREFUSED {
-                    refusals += 1
-                    if refusals > 1000 { failure = LoadError(description: "nothing is listening on \(target) (udp)"); return }
-                    continue
-                }
-                if code == ENOBUFS || code == EAGAIN {
-                    var pause = timespec(tv_sec: 0, tv_nsec: 100_000)
-                    nanosleep(&pause, nil)
-                    continue
-                }
-                failure = .system("sendmmsg", code)
-                return
+            let batch = index..<(index + min(udpBatchSize, count - sent, frames - index))
+            let n: Int
+            switch batches.send(batch) {
+            case .success(let taken): n = taken
+            case .failure(let error): failure = error; return
             }
-            for i in index..<(index + Int(n)) { bytes += block.ends[i] - (i == 0 ? 0 : block.ends[i - 1]) }
-            sent += Int(n)
+            bytes += block.length(ofFirst: index + n) - block.length(ofFirst: index)
+            sent += n
             if rate > 0 {
                 let due = begin + UInt64(sent) * 1_000_000_000 / UInt64(rate)
                 let now = monotonicNanoseconds()

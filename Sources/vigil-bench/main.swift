@@ -5,8 +5,9 @@ import Glibc
 // of extraction + detection, and an alert-latency probe; used by scripts/bench.sh.
 //
 //   vigil-bench load --tcp HOST:PORT --connections N --count N [--framing octet|lf] [--size BYTES]
-//   vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--connections N]
+//   vigil-bench load --tcp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--hosts N] [--connections N]
 //   vigil-bench load --udp HOST:PORT --count N [--rate MSGS_PER_S] [--size BYTES]
+//   vigil-bench load --udp HOST:PORT --count N --mix ssh|http|mixed [--ips N] [--hosts N] [--rate MSGS_PER_S]
 //   vigil-bench parse --count N [--size BYTES]
 //   vigil-bench detect --count N [--ips N] [--mix ssh|http|mixed] [--event-rate MSGS_PER_S] [--rules on|off]
 //   vigil-bench latency --tcp HOST:PORT --alerts FILE [--rate MSGS_PER_S] [--duration S] [--probes-per-s N] …
@@ -50,9 +51,9 @@ case "load":
     vigil_ignore_sigpipe()
     let outcome: Result<LoadReport, LoadError>
     switch (options.transport, options.mix) {
-    case (.tcp, let mix?): outcome = runRealisticTCPLoad(options, mix: mix, ips: options.ips)
+    case (_, let mix?): outcome = runRealisticLoad(options, mix: mix)
     case (.tcp, nil): outcome = runTCPLoad(options)
-    case (.udp, _): outcome = runUDPLoad(options)
+    case (.udp, nil): outcome = runUDPLoad(options)
     }
     switch outcome {
     case .success(let report):
