@@ -16,9 +16,11 @@
 # with `vigil serve --threads N`, one vigil row each (against the same rsyslogd figures); every
 # other vigil phase runs without --threads. Then vigil's parser alone (vigil-bench parse).
 # rsyslogd runs with a private config (imtcp, imudp, no imuxsock, no /dev/log) writing one file
-# per host and day with %rawmsg%, like vigil. vigil writes a file's buffer once it passes 64 KiB
-# and the rest at its flush, every second (default server.flush_interval): up to a second that
-# counts in its time (and lowers its CPU share), so small BENCH_COUNTs understate its rate.
+# per host and day with %rawmsg%, like vigil. rsyslogd's omfile writes its buffer at the end of
+# every batch it dequeues (flushOnTXEnd); vigil writes a file's buffer once it passes 64 KiB and
+# the rest at its flush, which runs here every 100 ms (--server.flush_interval 100ms; the default,
+# 1 s, would add up to a second of waiting for the last lines to every run: a latency setting,
+# not a throughput one).
 #
 # Detection (vigil only, after the tables above):
 #   - extract + detect on one core (vigil-bench detect): realistic sshd and nginx frames through
@@ -142,7 +144,7 @@ declare -A R
 start_vigil_receiver() {
     local data=$1
     shift
-    start_vigil "$data" "$data.stderr" --stats-interval 1s "$@" || return 1
+    start_vigil "$data" "$data.stderr" --stats-interval 1s --server.flush_interval 100ms "$@" || return 1
     SERVER_PID=$VIGIL_PID
     CHILDREN+=("$SERVER_PID")
     TCP_PORT=$VIGIL_TCP_PORT
