@@ -130,6 +130,17 @@ import VigilDaemon
         thread.stop()
     }
 
+    /// `server.threads`: 0 is the CPUs online; 2 or more give detection its own thread, but never
+    /// on an edge (its forwarding names hosts with the loop's table).
+    @Test func threadsSettingPlacesTheAnalyzer() {
+        #expect(Server.analysisPlacement(threads: 0, isEdge: false, processors: 1) == .inline)
+        #expect(Server.analysisPlacement(threads: 0, isEdge: false, processors: 2) == .ownThread)
+        #expect(Server.analysisPlacement(threads: 1, isEdge: false, processors: 8) == .inline)
+        #expect(Server.analysisPlacement(threads: 2, isEdge: false, processors: 1) == .ownThread)
+        #expect(Server.analysisPlacement(threads: 4, isEdge: true, processors: 4) == .inline)
+        #expect(Server.analysisPlacement(threads: 0, isEdge: true, processors: 4) == .inline)
+    }
+
     /// Polls `condition` (no sleep standing in for it) for at most 10 s.
     func waitUntil(_ condition: () -> Bool) -> Bool {
         let deadline = Posix.monotonicMicros() + 10_000_000
