@@ -112,8 +112,12 @@ import VigilDaemon
             }
         }
         holder.wait()
+        let started = Posix.monotonicMicros()
         submitBatch()  // taken by the analyzer, which then waits for the lock
-        submitBatch()  // waits in the queue (capacity 1)
+        submitBatch()  // waits in the queue (capacity 1); if the first was not taken yet, waits until it is
+        // Taking a batch must wake a submit waiting for room (the waits' 60 s timeout would
+        // otherwise hide a lost wake-up).
+        #expect(Posix.monotonicMicros() - started < 20_000_000)
         let waitsBefore = thread.waits
         let producer = try startThread(named: "test-produce") {
             submitBatch()  // finds the queue full: must wait
@@ -128,6 +132,9 @@ import VigilDaemon
         let counted = thread.withAnalyzer { $0.counters.sshLines }
         #expect(counted == 3 * (CopiedBatch.entryCapacity - 1))
         thread.stop()
+        // After the stop a batch is analyzed on the caller's thread instead of waiting forever.
+        submitBatch()
+        #expect(thread.withAnalyzer { $0.counters.sshLines } == 4 * (CopiedBatch.entryCapacity - 1))
     }
 
     /// `server.threads`: 0 is the CPUs online; 2 or more give detection its own thread, but never

@@ -50,14 +50,11 @@ public final class AnalysisThread: EventHandler {
                     while waiting.isEmpty && !stopping { queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }
                     guard !waiting.isEmpty else { return nil }
                     busy = true
+                    queue.broadcast()  // room for a submit waiting on a full queue
                     return waiting.removeFirst()
                 }
                 guard var batch = next else { return }
-                let raised = analysis.withLock {
-                    analyzer.analyze(batch, scratch: &scratch)
-                    return publish(analyzer.engine.takeAlerts())
-                }
-                if raised { signal() }
+                analyze(batch, scratch: &scratch)
                 batch.removeAll()
                 queue.withLock {
                     busy = false
@@ -65,6 +62,15 @@ public final class AnalysisThread: EventHandler {
                     queue.broadcast()
                 }
             }
+        }
+
+        /// Analyzes `batch` under the lock and publishes the alerts it raised.
+        func analyze(_ batch: CopiedBatch, scratch: inout Analyzer.Batch) {
+            let raised = analysis.withLock {
+                analyzer.analyze(batch, scratch: &scratch)
+                return publish(analyzer.engine.takeAlerts())
+            }
+            if raised { signal() }
         }
 
         /// Adds alerts to those the ingest thread takes (called holding `analysis`, so alerts
@@ -105,10 +111,17 @@ public final class AnalysisThread: EventHandler {
     }
 
     /// Hands over what `batch` holds, if anything, and leaves an empty batch in its place (one
-    /// analyzed earlier, its storage reused); waits while `capacity` batches wait.
+    /// analyzed earlier, its storage reused); waits while `capacity` batches wait. After `stop`
+    /// (nothing should come then) the batch is analyzed here, on the caller's thread.
     public func submit(_ batch: inout CopiedBatch) {
         guard !batch.isEmpty else { return }
         let shared = self.shared
+        if thread == nil {
+            var scratch = Analyzer.Batch()
+            shared.analyze(batch, scratch: &scratch)
+            batch.removeAll()
+            return
+        }
         let capacity = self.capacity
         let full = batch
         batch = shared.queue.withLock {
