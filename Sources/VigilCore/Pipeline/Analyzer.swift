@@ -230,8 +230,7 @@ public struct Analyzer: Sendable {
     private mutating func prefetch(_ extraction: Extraction, host: HostID) {
         switch extraction {
         case .ssh(let line):
-            tracker.prefetch(host: host, pid: line.pid)
-            engine.prefetchSSH(host: host, kind: line.kind, ip: line.ip, pid: line.pid)
+            prefetch(line, host: host)
         case .http(let request):
             if let ip = request.clientIP {
                 engine.prefetchHTTP(clientIP: ip, status: request.status)
@@ -240,6 +239,13 @@ public struct Analyzer: Sendable {
         case .none, .sessionSummary:
             break
         }
+    }
+
+    /// `prefetch(_:host:)` for an sshd line: its connection and its address in the detection rules.
+    @inline(__always)
+    mutating func prefetch(_ line: SSHLine, host: HostID) {
+        tracker.prefetch(host: host, pid: line.pid)
+        engine.prefetchSSH(host: host, kind: line.kind, ip: line.ip, pid: line.pid)
     }
 
     /// The second stage of `prefetch(_:host:)`, for a caller that can wait a little between the

@@ -49,7 +49,43 @@ struct ExtractedLine {
     var length: Int32
 }
 
-/// Reads lines of one input into a `LineChunk`: its format (given, or detected from its first
+/// What a run of lines reads as: one `ExtractedLine` per line, and what the lines hold, each
+/// type in its own array in line order.
+struct ExtractedLines {
+    var lines: [ExtractedLine] = []
+    var headers: [ExtractedLine.SyslogHeader] = []
+    var sshLines: [SSHLine] = []
+    var requests: [HTTPRequest] = []
+    var summaries: [SessionSummary] = []
+
+    /// Appends `line` and its items, at `items` in `other`.
+    mutating func append(_ line: ExtractedLine, items: LineChunk.Items, of other: ExtractedLines) {
+        lines.append(line)
+        switch line.kind {
+        case .blank, .undetected, .invalid, .csvHeader: return
+        case .syslog: headers.append(other.headers[items.header])
+        case .bareSSH: sshLines.append(other.sshLines[items.ssh])
+        case .access: requests.append(other.requests[items.request])
+        case .summary: summaries.append(other.summaries[items.summary])
+        }
+        switch line.payload {
+        case .none: break
+        case .ssh: sshLines.append(other.sshLines[items.ssh])
+        case .http: requests.append(other.requests[items.request])
+        case .summary: summaries.append(other.summaries[items.summary])
+        }
+    }
+
+    mutating func removeAll() {
+        lines.removeAll(keepingCapacity: true)
+        headers.removeAll(keepingCapacity: true)
+        sshLines.removeAll(keepingCapacity: true)
+        requests.removeAll(keepingCapacity: true)
+        summaries.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Reads lines of one input into `ExtractedLines`: its format (given, or detected from its first
 /// readable line), the header of a CSV access log, and a memo of the last syslog date. Only a
 /// CSV input or one whose format is still undecided reads a line differently because of the
 /// lines before it; otherwise a copy reads any run of lines just as the original would, which
@@ -72,9 +108,9 @@ public struct LineExtractor: Sendable {
     /// not CSV, whose header changes how later lines read).
     public var readsLinesIndependently: Bool { format != nil && format != .csv }
 
-    /// Reads `raw`, one line without its LF, into `chunk` (which holds its bytes at `raw`).
+    /// Reads `raw`, one line without its LF, onto the end of `out`.
     @inline(__always)
-    mutating func extract(_ raw: UnsafeRawBufferPointer, into chunk: LineChunk) {
+    mutating func extract(_ raw: UnsafeRawBufferPointer, into out: inout ExtractedLines) {
         var end = raw.count
         while end > 0 && (raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t")) { end -= 1 }
         let line = UnsafeRawBufferPointer(rebasing: raw[0..<end])
@@ -83,11 +119,11 @@ public struct LineExtractor: Sendable {
         if end == 0 {
             kind = .blank
         } else if let format = self.format ?? detect(line) {
-            kind = read(line, as: format, into: chunk, payload: &payload)
+            kind = read(line, as: format, into: &out, payload: &payload)
         } else {
             kind = .undetected
         }
-        chunk.lines.append(ExtractedLine(kind: kind, payload: payload, length: Int32(end)))
+        out.lines.append(ExtractedLine(kind: kind, payload: payload, length: Int32(end)))
     }
 
     /// The format `line` shows, which becomes the input's; nil when it shows none.
@@ -97,7 +133,7 @@ public struct LineExtractor: Sendable {
     }
 
     @inline(__always)
-    private mutating func read(_ line: UnsafeRawBufferPointer, as format: LogFormat, into chunk: LineChunk,
+    private mutating func read(_ line: UnsafeRawBufferPointer, as format: LogFormat, into out: inout ExtractedLines,
                                payload: inout ExtractedLine.Payload) -> ExtractedLine.Kind {
         switch format {
         case .syslog, .auth:
@@ -105,31 +141,31 @@ public struct LineExtractor: Sendable {
             if fields.isParseError {
                 // An auth.log may hold bare sshd messages (journalctl -o cat, copied snippets).
                 guard format == .auth, let found = ssh.extract(line, range: 0..<line.count, pid: 0) else { return .invalid }
-                chunk.sshLines.append(found)
+                out.sshLines.append(found)
                 return .bareSSH
             }
-            chunk.headers.append(ExtractedLine.SyslogHeader(timestamp: fields.timestamp, timestampIsZoneless: fields.timestampIsZoneless,
-                                                            hostname: fields.hostname))
+            out.headers.append(ExtractedLine.SyslogHeader(timestamp: fields.timestamp, timestampIsZoneless: fields.timestampIsZoneless,
+                                                          hostname: fields.hostname))
             payload = Analyzer.route(line, text: fields.text, app: fields.appName, pid: Analyzer.pid(line, fields.procID), extractor: ssh,
-                                     ssh: { chunk.sshLines.append($0); return .ssh },
-                                     http: { chunk.requests.append($0); return .http },
-                                     summary: { chunk.summaries.append($0); return .summary }, none: .none)
+                                     ssh: { out.sshLines.append($0); return .ssh },
+                                     http: { out.requests.append($0); return .http },
+                                     summary: { out.summaries.append($0); return .summary }, none: .none)
             return .syslog
         case .clf, .combined:
             guard let request = AccessLogExtractor.extract(line) else { return .invalid }
-            chunk.requests.append(request)
+            out.requests.append(request)
             return .access
         case .csv:
             switch csv.read(line) {
             case .header: return .csvHeader
             case .request(let request):
-                chunk.requests.append(request)
+                out.requests.append(request)
                 return .access
             case .invalid: return .invalid
             }
         case .sessions:
             guard let summary = SessionSummaryExtractor.extract(line, range: 0..<line.count) else { return .invalid }
-            chunk.summaries.append(summary)
+            out.summaries.append(summary)
             return .summary
         }
     }
@@ -141,18 +177,18 @@ public struct LineExtractor: Sendable {
 /// (`LogAnalysis.feed(_:source:)`). Reused: `removeAll()` keeps its storage.
 ///
 /// `@unchecked Sendable`: a mutable buffer that one thread at a time uses; the driver hands it
-/// from thread to thread under a lock (VigilDaemon's `ParallelAnalysis`).
+/// from thread to thread under a lock (VigilDaemon's `ParallelAnalysis`). Each step works on
+/// local copies and stores them back once: the chunks' objects lie close together in memory,
+/// and a thread storing into one of them for every line slowed the thread reading its neighbour
+/// about twofold (the same cache lines going back and forth between the cores; perf, the
+/// 1,000,000-line auth.log of `scripts/bench-analyze.sh` at `--threads 2`).
 public final class LineChunk: @unchecked Sendable {
     /// The lines, each followed by an LF (a line never holds one: the reader split at them).
-    private(set) var bytes: [UInt8] = []
+    private var bytes: [UInt8] = []
     /// Where each line ends in `bytes` (its LF's offset).
     private var lineEnds: [Int] = []
-    /// What each line reads as, filled by `extract(with:)`; what the lines hold, in line order.
-    fileprivate(set) var lines: [ExtractedLine] = []
-    fileprivate(set) var headers: [ExtractedLine.SyslogHeader] = []
-    fileprivate(set) var sshLines: [SSHLine] = []
-    fileprivate(set) var requests: [HTTPRequest] = []
-    fileprivate(set) var summaries: [SessionSummary] = []
+    /// What the lines read as, filled by `extract(with:)`.
+    private var extracted = ExtractedLines()
 
     /// An empty chunk with room for `bytes` bytes of lines.
     public init(reservingBytes bytes: Int) {
@@ -165,43 +201,86 @@ public final class LineChunk: @unchecked Sendable {
 
     /// Adds a copy of `line` (without its LF).
     public func append(_ line: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: line)
-        lineEnds.append(bytes.count)
-        bytes.append(UInt8(ascii: "\n"))
+        fill(upTo: 0) { line }
+    }
+
+    /// Adds copies of the lines `nextLine` gives (without their LF) until it gives nil or the
+    /// chunk holds `limit` bytes (at least one line is taken); true when `nextLine` gave nil.
+    @discardableResult
+    public func fill<E: Error>(upTo limit: Int, from nextLine: () throws(E) -> UnsafeRawBufferPointer?) throws(E) -> Bool {
+        var bytes: [UInt8] = []
+        var lineEnds: [Int] = []
+        swap(&bytes, &self.bytes)
+        swap(&lineEnds, &self.lineEnds)
+        defer {
+            swap(&bytes, &self.bytes)
+            swap(&lineEnds, &self.lineEnds)
+        }
+        repeat {
+            guard let line = try nextLine() else { return true }
+            bytes.append(contentsOf: line)
+            lineEnds.append(bytes.count)
+            bytes.append(UInt8(ascii: "\n"))
+        } while bytes.count < limit
+        return false
     }
 
     /// Reads every line with `extractor` (for another thread's, a copy of the input's: see
     /// `LineExtractor.readsLinesIndependently`).
     public func extract(with extractor: inout LineExtractor) {
-        lines.reserveCapacity(lineEnds.count)
+        var out = ExtractedLines()
+        swap(&out, &extracted)
+        out.removeAll()
+        out.lines.reserveCapacity(lineEnds.count)
+        let lineEnds = self.lineEnds
         bytes.withUnsafeBytes { all in
             var start = 0
             for end in lineEnds {
-                extractor.extract(UnsafeRawBufferPointer(rebasing: all[start..<end]), into: self)
+                extractor.extract(UnsafeRawBufferPointer(rebasing: all[start..<end]), into: &out)
                 start = end + 1
             }
         }
+        extracted = out
     }
 
     /// Calls `body` with each line's bytes (trimmed as its extraction says) and extraction, in
-    /// order, and where it is: what it holds is at `items`' index of its type, and `items`
-    /// moves past it after `body`.
+    /// order, what the lines hold (`ExtractedLines`) and where this line's is: at `items`' index
+    /// of its type. Before a line, `upcoming` is called for the sshd line `lookahead` lines
+    /// further on, if that line is one, with its syslog host name (nil for a bare sshd
+    /// message): time to start loading what analysing it will touch.
     @inline(__always)
-    func forEachLine(_ body: (UnsafeRawBufferPointer, ExtractedLine, Items) -> Void) {
+    func forEachLine(lookahead: Int = 0, upcoming: (SSHLine, UnsafeRawBufferPointer?) -> Void = { _, _ in },
+                     _ body: (UnsafeRawBufferPointer, ExtractedLine, ExtractedLines, Items) -> Void) {
+        let extracted = self.extracted
+        let lineEnds = self.lineEnds
         bytes.withUnsafeBytes { all in
             var start = 0
             var items = Items()
+            var ahead = 0, aheadStart = 0, aheadItems = Items()
             for i in lineEnds.indices {
-                let line = lines[i]
-                body(UnsafeRawBufferPointer(rebasing: all[start..<(start + Int(line.length))]), line, items)
+                while ahead < lineEnds.count && ahead <= i + lookahead {
+                    let line = extracted.lines[ahead]
+                    if line.kind == .bareSSH {
+                        upcoming(extracted.sshLines[aheadItems.ssh], nil)
+                    } else if line.kind == .syslog && line.payload == .ssh {
+                        let hostname = extracted.headers[aheadItems.header].hostname
+                        upcoming(extracted.sshLines[aheadItems.ssh],
+                                 UnsafeRawBufferPointer(rebasing: all[(aheadStart + hostname.lowerBound)..<(aheadStart + hostname.upperBound)]))
+                    }
+                    aheadItems.pass(line)
+                    aheadStart = lineEnds[ahead] + 1
+                    ahead += 1
+                }
+                let line = extracted.lines[i]
+                body(UnsafeRawBufferPointer(rebasing: all[start..<(start + Int(line.length))]), line, extracted, items)
                 items.pass(line)
                 start = lineEnds[i] + 1
             }
         }
     }
 
-    /// Where a line's items are in the chunk's arrays: the number of items of each type the
-    /// lines before it hold.
+    /// Where a line's items are in `ExtractedLines`' arrays: the number of items of each type
+    /// the lines before it hold.
     struct Items {
         var header = 0, ssh = 0, request = 0, summary = 0
 
@@ -228,10 +307,6 @@ public final class LineChunk: @unchecked Sendable {
     public func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         lineEnds.removeAll(keepingCapacity: true)
-        lines.removeAll(keepingCapacity: true)
-        headers.removeAll(keepingCapacity: true)
-        sshLines.removeAll(keepingCapacity: true)
-        requests.removeAll(keepingCapacity: true)
-        summaries.removeAll(keepingCapacity: true)
+        extracted.removeAll()
     }
 }

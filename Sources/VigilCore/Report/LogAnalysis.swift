@@ -44,9 +44,25 @@ public struct LogAnalysis {
         /// next timed line of this source tells whether the file's time really jumped there
         /// (a quiet night: the next line is as late) or the line is a lone forged or broken one
         /// (the next line is back: it is taken at `reference`, counted as future).
-        var held: [UInt8] = []
+        var held = HeldLine()
         var heldTime: Int64 = 0
         var isHolding = false
+    }
+
+    /// A copy of a held line (see `Source.held`) and of what it read as, so that feeding it once
+    /// its successor decided needs no second reading.
+    struct HeldLine {
+        var bytes: [UInt8] = []
+        /// Its record and items alone.
+        var extracted = ExtractedLines()
+
+        /// Replaces the held line with `line`, read as `record`, whose items are at `items` in `chunk`.
+        mutating func keep(_ line: UnsafeRawBufferPointer, _ record: ExtractedLine, _ items: LineChunk.Items, of chunk: ExtractedLines) {
+            bytes.removeAll(keepingCapacity: true)
+            bytes.append(contentsOf: line)
+            extracted.removeAll()
+            extracted.append(record, items: items, of: chunk)
+        }
     }
 
     /// How a held line is fed once its successor decided.
@@ -78,10 +94,8 @@ public struct LogAnalysis {
 
     public let options: Options
     private let names = HostDirectory()
-    /// Where `feed(_:source:)` reads a single line, and where a held line is read again (while
-    /// the line that decided it is being read in one of the others).
+    /// Where `feed(_:source:)` reads a single line.
     private let lineChunk = LineChunk(reservingBytes: 1024)
-    private let replayChunk = LineChunk(reservingBytes: 1024)
     /// The one path from payload to detection and traffic counts, the same as `serve`'s;
     /// its stats have no caps and are never reset, so they are the report's HTTP and ssh totals.
     private var analyzer: Analyzer
@@ -164,33 +178,42 @@ public struct LogAnalysis {
     /// Analyses one line (without its LF) of source `source`; blank lines are skipped,
     /// lines that do not read as the source's format are counted as invalid.
     public mutating func feed(_ line: UnsafeRawBufferPointer, source: Int) {
-        sources[source].lines += 1
-        process(line, source: source, in: lineChunk)
+        lineChunk.removeAll()
+        lineChunk.append(line)
+        lineChunk.extract(with: &sources[source].extractor)
+        feed(lineChunk, source: source)
     }
 
     /// Analyses the lines of `chunk`, extracted with (a copy of) this source's `extractor(of:)`
     /// as it was after every line before them was fed: the report `feed` gives line by line,
     /// whichever thread extracted them.
     public mutating func feed(_ chunk: LineChunk, source: Int) {
-        chunk.forEachLine { line, extracted, items in
+        chunk.forEachLine(lookahead: Self.prefetchDistance, upcoming: { prefetch($0, hostname: $1, source: source) }) { line, extracted, all, items in
             sources[source].lines += 1
-            apply(extracted, line, items, of: chunk, source: source)
+            apply(extracted, line, items, of: all, source: source)
         }
     }
 
-    /// Analyses one line of `source` on its own, through `chunk` (emptied first).
-    private mutating func process(_ line: UnsafeRawBufferPointer, source: Int, in chunk: LineChunk) {
-        chunk.removeAll()
-        chunk.append(line)
-        chunk.extract(with: &sources[source].extractor)
-        chunk.forEachLine { line, extracted, items in apply(extracted, line, items, of: chunk, source: source) }
+    /// How many lines ahead of the one being analysed `feed(_:source:)` starts loading what
+    /// an sshd line will touch (its address's tallies and rule state, its connection).
+    static let prefetchDistance = 8
+
+    /// Starts loading what analysing the sshd line `ssh` of `source` will touch: its address's
+    /// failure count, and its connection and rule state when its host is one seen lately
+    /// (`hostname` nil or empty: the source's host).
+    @inline(__always)
+    private mutating func prefetch(_ ssh: SSHLine, hostname: UnsafeRawBufferPointer?, source: Int) {
+        if let ip = ssh.ip { failuresByIP.prefetch(ip) }
+        let host: HostID?
+        if let hostname, !hostname.isEmpty { host = recentHost(hostname) } else { host = sources[source].host }
+        if let host { analyzer.prefetch(ssh, host: host) }
     }
 
     /// Analyses what a line of `source` read as; `line` is its bytes without trailing blanks,
     /// and what it holds is at `items` in `chunk`.
     @inline(__always)
     private mutating func apply(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
-                                of chunk: LineChunk, source: Int) {
+                                of chunk: ExtractedLines, source: Int) {
         switch extracted.kind {
         case .blank:
             return
@@ -202,18 +225,17 @@ public struct LogAnalysis {
         case .csvHeader:
             break
         case .syslog:
-            feedSyslog(chunk.headers[items.header], extracted.payload, line, items, of: chunk, source: source)
+            feedSyslog(extracted, line, items, of: chunk, source: source)
         case .bareSSH:
             let found = chunk.sshLines[items.ssh]
-            if let ip = found.ip { failuresByIP.prefetch(ip) }
             let host = sources[source].host
             count(host: host, format: .auth)
             let received = sources[source].reference
             note(analyzer.observeSSH(found, host: host, at: MessageTime(claimed: nil, received: received)), host: host, received: received)
         case .access:
-            feedAccess(chunk.requests[items.request], line, source: source)
+            feedAccess(extracted, line, items, of: chunk, source: source)
         case .summary:
-            feedSummary(chunk.summaries[items.summary], line, source: source)
+            feedSummary(extracted, line, items, of: chunk, source: source)
         }
         linesSinceAlerts += 1
         if linesSinceAlerts >= 4096 { collectAlerts() }
@@ -223,10 +245,10 @@ public struct LogAnalysis {
     private func knownFormat(_ source: Int) -> LogFormat { sources[source].extractor.format! }
 
     @inline(__always)
-    private mutating func feedSyslog(_ header: ExtractedLine.SyslogHeader, _ payload: ExtractedLine.Payload,
-                                     _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items, of chunk: LineChunk, source: Int) {
-        if payload == .ssh, let ip = chunk.sshLines[items.ssh].ip { failuresByIP.prefetch(ip) }
-        guard let received = reference(for: header.timestamp, line, source: source) else { return }
+    private mutating func feedSyslog(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
+                                     of chunk: ExtractedLines, source: Int) {
+        let header = chunk.headers[items.header], payload = extracted.payload
+        guard let received = reference(for: header.timestamp, line, extracted, items, of: chunk, source: source) else { return }
         let host = header.hostname.isEmpty ? sources[source].host : intern(UnsafeRawBufferPointer(rebasing: line[header.hostname]))
         count(host: host, format: knownFormat(source))
         // sshd by its app name; nginx `access_log syslog:` and forwarded summaries by the payload.
@@ -243,8 +265,10 @@ public struct LogAnalysis {
         }
     }
 
-    private mutating func feedAccess(_ request: borrowing HTTPRequest, _ line: UnsafeRawBufferPointer, source: Int) {
-        guard let received = reference(for: request.time, line, source: source) else { return }
+    private mutating func feedAccess(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
+                                     of chunk: ExtractedLines, source: Int) {
+        let request = chunk.requests[items.request]
+        guard let received = reference(for: request.time, line, extracted, items, of: chunk, source: source) else { return }
         let host = sources[source].host
         count(host: host, format: knownFormat(source))
         // The observation would only repeat the request: the report keeps nothing of it beyond the stats.
@@ -253,8 +277,10 @@ public struct LogAnalysis {
         }
     }
 
-    private mutating func feedSummary(_ summary: SessionSummary, _ line: UnsafeRawBufferPointer, source: Int) {
-        guard let received = reference(for: summary.end, line, source: source) else { return }
+    private mutating func feedSummary(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
+                                      of chunk: ExtractedLines, source: Int) {
+        let summary = chunk.summaries[items.summary]
+        guard let received = reference(for: summary.end, line, extracted, items, of: chunk, source: source) else { return }
         let host = sources[source].host
         count(host: host, format: .sessions)
         note(analyzer.observeSessionSummary(summary, host: host, receivedAt: received), host: host, received: received)
@@ -264,9 +290,11 @@ public struct LogAnalysis {
 
     /// The reference time (what `serve` would have as the receive time) for a line of `source`
     /// that claims `claimed`, advancing the file's timeline; nil when the line is held because it
-    /// claims a time more than the clock tolerance past the timeline (see `Source.held`). A line
-    /// already held decides first: this line's time says whether it was a jump or an outlier.
-    private mutating func reference(for claimed: Timestamp?, _ line: UnsafeRawBufferPointer, source: Int) -> Timestamp? {
+    /// claims a time more than the clock tolerance past the timeline (see `Source.held`; kept
+    /// with `record`, whose items are at `items` in `chunk`). A line already held decides first:
+    /// this line's time says whether it was a jump or an outlier.
+    private mutating func reference(for claimed: Timestamp?, _ line: UnsafeRawBufferPointer, _ record: ExtractedLine,
+                                    _ items: LineChunk.Items, of chunk: ExtractedLines, source: Int) -> Timestamp? {
         if let replay {
             // The held line itself, fed again now that its successor decided.
             self.replay = nil
@@ -282,8 +310,7 @@ public struct LogAnalysis {
             sources[source].hasReference = true
             sources[source].reference = claimed
         } else if t > sources[source].reference.microseconds &+ analyzer.clocks.toleranceMicroseconds {
-            sources[source].held.removeAll(keepingCapacity: true)
-            sources[source].held.append(contentsOf: line)
+            sources[source].held.keep(line, record, items, of: chunk)
             sources[source].heldTime = t
             sources[source].isHolding = true
             return nil
@@ -306,7 +333,7 @@ public struct LogAnalysis {
         sources[source].isHolding = false
         let held = sources[source].held
         replay = confirmed ? .confirmed : .outlier
-        held.withUnsafeBytes { process($0, source: source, in: replayChunk) }
+        held.bytes.withUnsafeBytes { apply(held.extracted.lines[0], $0, LineChunk.Items(), of: held.extracted, source: source) }
         replay = nil
     }
 
@@ -382,17 +409,31 @@ public struct LogAnalysis {
     /// `recentHosts` (picked by its length and last bytes, where names like `web-01`, `web-02`
     /// differ) before the table is asked.
     private mutating func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {
-        let n = bytes.count
-        let tail = n >= 8 ? bytes.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
-            : n >= 4 ? UInt64(bytes.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) : UInt64(bytes[n &- 1])
-        let entry = Int(truncatingIfNeeded: ((tail ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15) >> 60)
-        if recentHosts[entry].name.count == n && recentHosts[entry].name.withUnsafeBytes({ memcmpEqual($0, bytes) }) {
-            return recentHosts[entry].id
-        }
+        let entry = Self.recentEntry(bytes)
+        if let id = recentHost(bytes, entry: entry) { return id }
         let id = names.table.intern(bytes)
         growHosts(id)
         recentHosts[entry] = (Array(bytes), id)
         return id
+    }
+
+    /// The id of the host named by `bytes` (not empty) if it is in its entry of `recentHosts`.
+    @inline(__always)
+    private func recentHost(_ bytes: UnsafeRawBufferPointer, entry: Int? = nil) -> HostID? {
+        let entry = entry ?? Self.recentEntry(bytes)
+        guard recentHosts[entry].name.count == bytes.count && recentHosts[entry].name.withUnsafeBytes({ memcmpEqual($0, bytes) }) else {
+            return nil
+        }
+        return recentHosts[entry].id
+    }
+
+    /// The entry of `recentHosts` for the host name `bytes` (not empty).
+    @inline(__always)
+    private static func recentEntry(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = bytes.count
+        let tail = n >= 8 ? bytes.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            : n >= 4 ? UInt64(bytes.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) : UInt64(bytes[n &- 1])
+        return Int(truncatingIfNeeded: ((tail ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15) >> 60)
     }
 
     private mutating func intern(_ name: String) -> HostID {
