@@ -208,8 +208,8 @@ public struct Analyzer: Sendable {
     /// line by its `app`, else an access-log request, else a session summary, else `none`.
     @inline(__always)
     static func route<R>(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
-                                 extractor: SSHExtractor, ssh: (SSHLine) -> R, http: (HTTPRequest) -> R,
-                                 summary: (SessionSummary) -> R, none: R) -> R {
+                         extractor: SSHExtractor, ssh: (SSHLine) -> R, http: (HTTPRequest) -> R,
+                         summary: (SessionSummary) -> R, none: R) -> R {
         if !app.isEmpty && SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: buffer[app])) {
             guard let line = extractor.extract(buffer, range: text, pid: pid) else { return none }
             return ssh(line)
@@ -230,7 +230,8 @@ public struct Analyzer: Sendable {
     private mutating func prefetch(_ extraction: Extraction, host: HostID) {
         switch extraction {
         case .ssh(let line):
-            prefetch(line, host: host)
+            tracker.prefetch(host: host, pid: line.pid)
+            engine.prefetchSSH(host: host, kind: line.kind, ip: line.ip, pid: line.pid)
         case .http(let request):
             if let ip = request.clientIP {
                 engine.prefetchHTTP(clientIP: ip, status: request.status)
@@ -239,13 +240,6 @@ public struct Analyzer: Sendable {
         case .none, .sessionSummary:
             break
         }
-    }
-
-    /// `prefetch(_:host:)` for an sshd line: its connection and its address in the detection rules.
-    @inline(__always)
-    mutating func prefetch(_ line: SSHLine, host: HostID) {
-        tracker.prefetch(host: host, pid: line.pid)
-        engine.prefetchSSH(host: host, kind: line.kind, ip: line.ip, pid: line.pid)
     }
 
     /// The second stage of `prefetch(_:host:)`, for a caller that can wait a little between the

@@ -245,32 +245,15 @@ public final class LineChunk: @unchecked Sendable {
 
     /// Calls `body` with each line's bytes (trimmed as its extraction says) and extraction, in
     /// order, what the lines hold (`ExtractedLines`) and where this line's is: at `items`' index
-    /// of its type. Before a line, `upcoming` is called for the sshd line `lookahead` lines
-    /// further on, if that line is one, with its syslog host name (nil for a bare sshd
-    /// message): time to start loading what analysing it will touch.
+    /// of its type.
     @inline(__always)
-    func forEachLine(lookahead: Int = 0, upcoming: (SSHLine, UnsafeRawBufferPointer?) -> Void = { _, _ in },
-                     _ body: (UnsafeRawBufferPointer, ExtractedLine, ExtractedLines, Items) -> Void) {
+    func forEachLine(_ body: (UnsafeRawBufferPointer, ExtractedLine, ExtractedLines, Items) -> Void) {
         let extracted = self.extracted
         let lineEnds = self.lineEnds
         bytes.withUnsafeBytes { all in
             var start = 0
             var items = Items()
-            var ahead = 0, aheadStart = 0, aheadItems = Items()
             for i in lineEnds.indices {
-                while ahead < lineEnds.count && ahead <= i + lookahead {
-                    let line = extracted.lines[ahead]
-                    if line.kind == .bareSSH {
-                        upcoming(extracted.sshLines[aheadItems.ssh], nil)
-                    } else if line.kind == .syslog && line.payload == .ssh {
-                        let hostname = extracted.headers[aheadItems.header].hostname
-                        upcoming(extracted.sshLines[aheadItems.ssh],
-                                 UnsafeRawBufferPointer(rebasing: all[(aheadStart + hostname.lowerBound)..<(aheadStart + hostname.upperBound)]))
-                    }
-                    aheadItems.pass(line)
-                    aheadStart = lineEnds[ahead] + 1
-                    ahead += 1
-                }
                 let line = extracted.lines[i]
                 body(UnsafeRawBufferPointer(rebasing: all[start..<(start + Int(line.length))]), line, extracted, items)
                 items.pass(line)

@@ -3,10 +3,14 @@
 /// to `serve`'s own `Analyzer` (detection and traffic counts), driven by the log's own
 /// timestamps, and builds an `AnalysisReport` from what the analyzer recognised.
 ///
-/// Pure and streaming: lines are borrowed bytes, nothing per line is kept except what the
-/// report needs (counters, per-IP and per-section tallies, a histogram of session durations
-/// and the `keptSessions` longest sessions, alerts), so memory follows the number of distinct
-/// IPs and sections, not the file size.
+/// Each line is first read into an `ExtractedLine` (`LineExtractor`), then analysed in file
+/// order; `feed(_:source:)` takes a line or a `LineChunk` that another thread may have read
+/// (`vigil analyze --threads N`, docs/architecture.md), with the same report.
+///
+/// Pure and streaming: a line is at most copied into a reused chunk, nothing per line is kept
+/// except what the report needs (counters, per-IP and per-section tallies, a histogram of
+/// session durations and the `keptSessions` longest sessions, alerts), so memory follows the
+/// number of distinct IPs and sections, not the file size.
 public struct LogAnalysis {
     /// What the caller decides for every source.
     public struct Options: Sendable {
@@ -188,25 +192,10 @@ public struct LogAnalysis {
     /// as it was after every line before them was fed: the report `feed` gives line by line,
     /// whichever thread extracted them.
     public mutating func feed(_ chunk: LineChunk, source: Int) {
-        chunk.forEachLine(lookahead: Self.prefetchDistance, upcoming: { prefetch($0, hostname: $1, source: source) }) { line, extracted, all, items in
+        chunk.forEachLine { line, extracted, all, items in
             sources[source].lines += 1
             apply(extracted, line, items, of: all, source: source)
         }
-    }
-
-    /// How many lines ahead of the one being analysed `feed(_:source:)` starts loading what
-    /// an sshd line will touch (its address's tallies and rule state, its connection).
-    static let prefetchDistance = 8
-
-    /// Starts loading what analysing the sshd line `ssh` of `source` will touch: its address's
-    /// failure count, and its connection and rule state when its host is one seen lately
-    /// (`hostname` nil or empty: the source's host).
-    @inline(__always)
-    private mutating func prefetch(_ ssh: SSHLine, hostname: UnsafeRawBufferPointer?, source: Int) {
-        if let ip = ssh.ip { failuresByIP.prefetch(ip) }
-        let host: HostID?
-        if let hostname, !hostname.isEmpty { host = recentHost(hostname) } else { host = sources[source].host }
-        if let host { analyzer.prefetch(ssh, host: host) }
     }
 
     /// Analyses what a line of `source` read as; `line` is its bytes without trailing blanks,
@@ -228,6 +217,7 @@ public struct LogAnalysis {
             feedSyslog(extracted, line, items, of: chunk, source: source)
         case .bareSSH:
             let found = chunk.sshLines[items.ssh]
+            if let ip = found.ip { failuresByIP.prefetch(ip) }
             let host = sources[source].host
             count(host: host, format: .auth)
             let received = sources[source].reference
@@ -248,6 +238,8 @@ public struct LogAnalysis {
     private mutating func feedSyslog(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
                                      of chunk: ExtractedLines, source: Int) {
         let header = chunk.headers[items.header], payload = extracted.payload
+        // The address's failure count is loaded while the line's time and host are looked at.
+        if payload == .ssh, let ip = chunk.sshLines[items.ssh].ip { failuresByIP.prefetch(ip) }
         guard let received = reference(for: header.timestamp, line, extracted, items, of: chunk, source: source) else { return }
         let host = header.hostname.isEmpty ? sources[source].host : intern(UnsafeRawBufferPointer(rebasing: line[header.hostname]))
         count(host: host, format: knownFormat(source))
@@ -409,31 +401,17 @@ public struct LogAnalysis {
     /// `recentHosts` (picked by its length and last bytes, where names like `web-01`, `web-02`
     /// differ) before the table is asked.
     private mutating func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {
-        let entry = Self.recentEntry(bytes)
-        if let id = recentHost(bytes, entry: entry) { return id }
+        let n = bytes.count
+        let tail = n >= 8 ? bytes.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            : n >= 4 ? UInt64(bytes.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) : UInt64(bytes[n &- 1])
+        let entry = Int(truncatingIfNeeded: ((tail ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15) >> 60)
+        if recentHosts[entry].name.count == n && recentHosts[entry].name.withUnsafeBytes({ memcmpEqual($0, bytes) }) {
+            return recentHosts[entry].id
+        }
         let id = names.table.intern(bytes)
         growHosts(id)
         recentHosts[entry] = (Array(bytes), id)
         return id
-    }
-
-    /// The id of the host named by `bytes` (not empty) if it is in its entry of `recentHosts`.
-    @inline(__always)
-    private func recentHost(_ bytes: UnsafeRawBufferPointer, entry: Int? = nil) -> HostID? {
-        let entry = entry ?? Self.recentEntry(bytes)
-        guard recentHosts[entry].name.count == bytes.count && recentHosts[entry].name.withUnsafeBytes({ memcmpEqual($0, bytes) }) else {
-            return nil
-        }
-        return recentHosts[entry].id
-    }
-
-    /// The entry of `recentHosts` for the host name `bytes` (not empty).
-    @inline(__always)
-    private static func recentEntry(_ bytes: UnsafeRawBufferPointer) -> Int {
-        let n = bytes.count
-        let tail = n >= 8 ? bytes.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
-            : n >= 4 ? UInt64(bytes.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) : UInt64(bytes[n &- 1])
-        return Int(truncatingIfNeeded: ((tail ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15) >> 60)
     }
 
     private mutating func intern(_ name: String) -> HostID {
