@@ -113,6 +113,26 @@ import VigilCore
         #expect(report.contains("invalid"))
     }
 
+    /// NUL bytes and invalid UTF-8 are read as before threads (the figures are those of the
+    /// version before `--threads`): in a field they make the line invalid, in a message they
+    /// are part of it; quoted invalid lines show U+FFFD and `\u0000`.
+    @Test func nulBytesAndInvalidUTF8AreReadAsBefore() throws {
+        let lines: [[UInt8]] = [
+            Array("<38>1 2026-11-22T10:00:00Z web1 sshd 100 - - Invalid user a".utf8) + [0] + Array("b from 203.0.113.5 port 1".utf8),
+            [0x3C, 0x00, 0x31, 0xFF, 0xFE, 0x20, 0x00],
+            Array("<38>1 2026-11-22T10:00:01Z web1 sshd 101 - - Failed password for r".utf8) + [0xC3, 0x28]
+                + Array("t from 203.0.113.5 port 2 ssh2".utf8),
+            Array("not syslog ".utf8) + [0xE9, 0x00] + Array(" at all".utf8),
+            Array("<38>1 2026-11-22T10:00:02Z web".utf8) + [0xFF] + Array("1 sshd 102 - - Invalid user b from 203.0.113.5 port 3".utf8),
+        ]
+        let path = TemporaryDirectory().path + "/nul.log"
+        write(lines.flatMap { $0 + [UInt8(ascii: "\n")] }, to: path)
+        let report = try expectSameReportEverywhere(path)
+        #expect(report.contains(#""lines":5,"invalid_lines":3,"first_invalid":[{"line":2,"text":"<\u00001\#u{FFFD}\#u{FFFD} \u0000"},"#
+            + #"{"line":4,"text":"not syslog \#u{FFFD}\u0000 at all"},{"line":5,"#))
+        #expect(report.contains(#""ssh":{"failures":1,"invalid_users":1,"#))
+    }
+
     /// A last line without an LF, and lines longer than the small chunk sizes (chunks end inside them).
     @Test func aFileWithoutAFinalNewlineAndLinesLongerThanAChunk() throws {
         var text = ""
