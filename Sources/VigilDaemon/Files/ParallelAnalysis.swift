@@ -2,19 +2,20 @@ import VigilCore
 import VigilPosix
 
 /// Feeds one input to a `LogAnalysis` on several threads (`vigil analyze --threads N`), with the
-/// report one thread gives: a reader thread copies the lines into `LineChunk`s; N − 1 worker
-/// threads extract them (parse the syslog header, read the sshd line or the request: the part
-/// of the work that does not depend on the lines before); the calling thread feeds the
+/// report one thread gives: N − 1 worker threads take turns to copy the next lines into a
+/// `LineChunk` and then extract it (parse the syslog header, read the sshd line or the request:
+/// the part of the work that does not depend on the lines before); the calling thread feeds the
 /// extracted chunks to the analysis in file order (the file's timeline, connections, detection,
-/// report: the part that does). When the next chunk in file order is still waiting for a
-/// worker, the calling thread extracts it itself. At most `2 · N` chunks exist at once: the
-/// reader waits for the analysis rather than buffering the file (docs/architecture.md,
-/// "`vigil analyze` on several threads"). With N = 1 the calling thread does all of it.
+/// report: the part that does), and reads and extracts a chunk itself when none is waiting to
+/// be fed. A chunk is extracted by the thread that copied its lines, so they are in that core's
+/// cache. At most `2 · N` chunks exist at once: reading waits for the analysis rather than
+/// buffering the file (docs/architecture.md, "`vigil analyze` on several threads"). With N = 1
+/// the calling thread does all of it.
 enum ParallelAnalysis {
     /// What the threads share; every `var` is guarded by `lock`.
     private final class Queue: @unchecked Sendable {
         let lock = ConditionLock()
-        /// Used by one thread at a time: the reader thread, or the calling thread when there is none.
+        /// Used by the one thread whose turn it is to read (`reading`).
         let reader: LineReader
         let chunkBytes: Int
         /// How the input's lines read (its format known and not CSV): each thread reads with a copy.
@@ -23,10 +24,10 @@ enum ParallelAnalysis {
         var free: [LineChunk]
         /// Chunks read and not yet fed, in file order.
         var inOrder: [LineChunk] = []
-        /// Chunks read and not yet taken by a thread to extract, in file order.
-        var waiting: [LineChunk] = []
-        /// Chunks a worker finished extracting, not yet fed.
+        /// Chunks extracted and not yet fed.
         var extracted: Set<ObjectIdentifier> = []
+        /// A thread is copying lines into a chunk.
+        var reading = false
         /// The input is read to its end (or to `readError`).
         var readAll = false
         var readError: SystemError?
@@ -39,15 +40,23 @@ enum ParallelAnalysis {
             free = (0..<chunks).map { _ in LineChunk(reservingBytes: chunkBytes) }
         }
 
-        /// Reads the next chunk when one is free (waiting for one when `waits`); false once
-        /// the input is read to its end or the queue stops.
+        /// Copies the next lines into a free chunk (its place in file order taken as it is read)
+        /// and extracts them with `extractor`. A worker (`byFeeder` false) waits for its turn and
+        /// a free chunk; the feeding thread reads only when no chunk waits to be fed and it can
+        /// at once. False once the input is read to its end or the queue stops.
         @discardableResult
-        func readChunk(waits: Bool) -> Bool {
+        func readAndExtract(with extractor: inout LineExtractor, byFeeder: Bool) -> Bool {
             let taken: LineChunk? = lock.withLock {
-                while waits && free.isEmpty && !stopping { lock.wait() }
-                return stopping || readAll ? nil : free.popLast()
+                if byFeeder {
+                    guard inOrder.isEmpty else { return nil }
+                } else {
+                    while (reading || free.isEmpty) && !stopping && !readAll { lock.wait() }
+                }
+                guard !reading, !stopping, !readAll, let chunk = free.popLast() else { return nil }
+                reading = true
+                return chunk
             }
-            guard let chunk = taken else { return !readAll && !stopping }
+            guard let chunk = taken else { return lock.withLock { !readAll && !stopping } }
             var atEnd = false
             var error: SystemError?
             do {
@@ -56,52 +65,33 @@ enum ParallelAnalysis {
                 error = e
                 atEnd = true
             }
-            return lock.withLock {
-                if chunk.isEmpty {
-                    free.append(chunk)
-                } else {
-                    inOrder.append(chunk)
-                    waiting.append(chunk)
-                }
+            lock.withLock {
+                reading = false
+                if chunk.isEmpty { free.append(chunk) } else { inOrder.append(chunk) }
                 if atEnd {
                     readAll = true
                     readError = error
                 }
                 lock.broadcast()
-                return !atEnd
             }
-        }
-
-        /// A worker's loop: extracts waiting chunks until `stopping`.
-        func work() {
-            var extractor = self.extractor
-            while true {
-                let next: LineChunk? = lock.withLock {
-                    while waiting.isEmpty && !stopping { lock.wait() }
-                    return waiting.isEmpty ? nil : waiting.removeFirst()
-                }
-                guard let chunk = next else { return }
+            if !chunk.isEmpty {
                 chunk.extract(with: &extractor)
                 lock.withLock {
                     extracted.insert(ObjectIdentifier(chunk))
                     lock.broadcast()
                 }
             }
+            return !atEnd
         }
 
-        /// The next chunk in file order once read (nil after the last), and whether it is the
-        /// caller's to extract (no worker took it yet) or already extracted.
-        func next() -> (chunk: LineChunk, extractHere: Bool)? {
+        /// The next chunk in file order once extracted; nil after the last.
+        func next() -> LineChunk? {
             lock.withLock {
                 while inOrder.isEmpty && !readAll { lock.wait() }
                 guard !inOrder.isEmpty else { return nil }
                 let chunk = inOrder.removeFirst()
-                if let i = waiting.firstIndex(where: { $0 === chunk }) {
-                    waiting.remove(at: i)
-                    return (chunk, true)
-                }
                 while extracted.remove(ObjectIdentifier(chunk)) == nil { lock.wait() }
-                return (chunk, false)
+                return chunk
             }
         }
 
@@ -123,11 +113,10 @@ enum ParallelAnalysis {
     }
 
     /// Feeds the rest of `reader`'s lines to `analysis` as source `source`, on `threads` threads
-    /// (the caller's included; and one that reads when `threads` > 1) in chunks of about
-    /// `chunkBytes` bytes. Lines are fed one by one on the calling thread while how a line reads
-    /// still depends on the lines before it (the input's format not yet detected, or a CSV
-    /// access log's header: then the whole input). Throws the read error that cut the input
-    /// short, after feeding every line read before it.
+    /// (the caller's included) in chunks of about `chunkBytes` bytes. Lines are fed one by one
+    /// on the calling thread while how a line reads still depends on the lines before it (the
+    /// input's format not yet detected, or a CSV access log's header: then the whole input).
+    /// Throws the read error that cut the input short, after feeding every line read before it.
     static func feed(_ reader: LineReader, source: Int, into analysis: inout LogAnalysis, threads: Int,
                      chunkBytes: Int) throws(SystemError) {
         while !analysis.extractor(of: source).readsLinesIndependently {
@@ -136,25 +125,23 @@ enum ParallelAnalysis {
         }
         let threads = max(1, threads)
         let queue = Queue(reader: reader, chunkBytes: chunkBytes, chunks: 2 * threads, extractor: analysis.extractor(of: source))
-        var helpers: [JoinableThread] = []
+        var workers: [JoinableThread] = []
         defer {
             queue.stop()
-            for thread in helpers { thread.join() }
+            for worker in workers { worker.join() }
         }
-        if threads > 1, let thread = try? JoinableThread(named: "vigil-read", { while queue.readChunk(waits: true) {} }) {
-            helpers.append(thread)
-        }
-        let readsHere = helpers.isEmpty
         for n in 1..<threads {
             // Without a thread, fewer chunks are extracted at once; the report is the same.
-            guard let worker = try? JoinableThread(named: "vigil-analyze\(n)", { queue.work() }) else { break }
-            helpers.append(worker)
+            guard let worker = try? JoinableThread(named: "vigil-analyze\(n)", {
+                var extractor = queue.extractor
+                while queue.readAndExtract(with: &extractor, byFeeder: false) {}
+            }) else { break }
+            workers.append(worker)
         }
         var ownExtractor = queue.extractor
         while true {
-            if readsHere { queue.readChunk(waits: false) }
-            guard let (chunk, extractHere) = queue.next() else { break }
-            if extractHere { chunk.extract(with: &ownExtractor) }
+            queue.readAndExtract(with: &ownExtractor, byFeeder: true)
+            guard let chunk = queue.next() else { break }
             analysis.feed(chunk, source: source)
             queue.recycle(chunk)
         }
