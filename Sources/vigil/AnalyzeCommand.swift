@@ -21,9 +21,9 @@ let analyzeHelp = """
                        follow and serve's [input.file])
       --config FILE    rule thresholds and windows from a vigil config file
       --top N          length of the top lists (default 10)
-      --threads N      threads that read a single FILE's lines (default: the number of CPUs
-                       online); the report is the same at every count. Several files are
-                       merged on one thread.
+      --threads N      threads that read a single FILE's lines, 1 to 256 (default: the
+                       number of CPUs online); the report is the same at every count.
+                       Several files are merged on one thread.
 
     An input that cannot be opened, or is gzip-compressed (`zcat FILE | vigil analyze -`), is
     skipped: the report covers the others and lists it; each bad input is one line on stderr.
@@ -67,7 +67,8 @@ func analyze(_ args: [String]) -> ExitCode {
             top = n
         case "--threads":
             guard let v = arguments.value(for: arg) else { return .usage }
-            guard let n = Int(v), n >= 1 else { logLine("vigil analyze: --threads must be a positive number, got `\(v)`"); return .usage }
+            // Each thread keeps two chunks of lines (LogFiles.defaultChunkBytes) in flight.
+            guard let n = Int(v), n >= 1, n <= 256 else { logLine("vigil analyze: --threads must be 1 to 256, got `\(v)`"); return .usage }
             threads = n
         default:
             if arg.hasPrefix("--") { return arguments.unknown(arg) }
