@@ -172,8 +172,8 @@ public struct LineExtractor: Sendable {
 }
 
 /// A run of consecutive lines of one input, copied out of the reader's buffer, and what each
-/// reads as once `extract(with:)` ran: the unit `vigil analyze` hands from its reader to a
-/// thread that extracts it and on to the thread that feeds the analysis in file order
+/// reads as once `extract(with:)` ran: the unit of `vigil analyze --threads N`, filled and
+/// extracted by one thread and handed on to the thread that feeds the analysis in file order
 /// (`LogAnalysis.feed(_:source:)`). Reused: `removeAll()` keeps its storage.
 ///
 /// `@unchecked Sendable`: a mutable buffer that one thread at a time uses; the driver hands it
@@ -195,12 +195,10 @@ public final class LineChunk: @unchecked Sendable {
         self.bytes.reserveCapacity(bytes)
     }
 
-    /// The bytes of its lines so far (with their LFs).
-    public var byteCount: Int { bytes.count }
     public var isEmpty: Bool { lineEnds.isEmpty }
 
     /// Adds a copy of `line` (without its LF).
-    public func append(_ line: UnsafeRawBufferPointer) {
+    func append(_ line: UnsafeRawBufferPointer) {
         fill(upTo: 0) { line }
     }
 
