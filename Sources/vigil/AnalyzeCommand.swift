@@ -5,6 +5,7 @@ import VigilDaemon
 
 let analyzeHelp = """
     usage: vigil analyze FILE... [--format F] [--json] [--host NAME] [--config FILE] [--top N]
+                         [--threads N]
 
     Reads log files (`-` = standard input) and prints one report over all of them: lines per
     format and host, ssh sessions and their 95th percentile, repeated access, brute-force and
@@ -20,6 +21,9 @@ let analyzeHelp = """
                        follow and serve's [input.file])
       --config FILE    rule thresholds and windows from a vigil config file
       --top N          length of the top lists (default 10)
+      --threads N      threads that read a single FILE's lines, 1 to 256 (default: the
+                       number of CPUs online); the report is the same at every count.
+                       Several files are merged on one thread.
 
     An input that cannot be opened, or is gzip-compressed (`zcat FILE | vigil analyze -`), is
     skipped: the report covers the others and lists it; each bad input is one line on stderr.
@@ -37,6 +41,7 @@ func analyze(_ args: [String]) -> ExitCode {
     var host: String?
     var configPath: String?
     var top = 10
+    var threads = Posix.onlineCPUs()
     var arguments = Arguments(args, command: "analyze")
     while let arg = arguments.next() {
         switch arg {
@@ -60,6 +65,11 @@ func analyze(_ args: [String]) -> ExitCode {
             guard let v = arguments.value(for: arg) else { return .usage }
             guard let n = Int(v), n >= 1 else { logLine("vigil analyze: --top must be a positive number, got `\(v)`"); return .usage }
             top = n
+        case "--threads":
+            guard let v = arguments.value(for: arg) else { return .usage }
+            // Each thread keeps two chunks of lines (LogFiles.defaultChunkBytes) in flight.
+            guard let n = Int(v), n >= 1, n <= 256 else { logLine("vigil analyze: --threads must be 1 to 256, got `\(v)`"); return .usage }
+            threads = n
         default:
             if arg.hasPrefix("--") { return arguments.unknown(arg) }
             paths.append(arg)
@@ -74,7 +84,7 @@ func analyze(_ args: [String]) -> ExitCode {
                                options: .init(format: format, referenceTime: Posix.wallClock(), top: top),
                                parser: SyslogParser(utcOffsetSeconds: config.server.timezoneOffsetSeconds),
                                ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures))
-    let failures = LogFiles.analyze(paths, host: Posix.fileHost(host), into: &analysis)
+    let failures = LogFiles.analyze(paths, host: Posix.fileHost(host), threads: threads, into: &analysis)
     let skipped = failures.filter(\.skipped)
     if skipped.count < paths.count {
         var report = analysis.report()

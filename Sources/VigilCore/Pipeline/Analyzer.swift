@@ -214,12 +214,12 @@ public struct Analyzer: Sendable {
                    ssh: { .ssh($0) }, http: { .http($0) }, summary: { .sessionSummary($0) }, none: .none)
     }
 
-    /// The one routing of a payload, shared by `extract` and `observe`: an sshd line by its
-    /// `app`, else an access-log request, else a session summary, else `none`.
+    /// The one routing of a payload, shared by `extract`, `observe` and `LineExtractor`: an sshd
+    /// line by its `app`, else an access-log request, else a session summary, else `none`.
     @inline(__always)
-    private static func route<R>(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
-                                 extractor: SSHExtractor, ssh: (SSHLine) -> R, http: (HTTPRequest) -> R,
-                                 summary: (SessionSummary) -> R, none: R) -> R {
+    static func route<R>(_ buffer: UnsafeRawBufferPointer, text: Range<Int>, app: Range<Int>, pid: Int32,
+                         extractor: SSHExtractor, ssh: (SSHLine) -> R, http: (HTTPRequest) -> R,
+                         summary: (SessionSummary) -> R, none: R) -> R {
         if !app.isEmpty && SSHExtractor.isSSHD(app: UnsafeRawBufferPointer(rebasing: buffer[app])) {
             guard let line = extractor.extract(buffer, range: text, pid: pid) else { return none }
             return ssh(line)
@@ -275,7 +275,7 @@ public struct Analyzer: Sendable {
         case .none:
             return .none
         case .ssh(let line):
-            return observeSSH(line, host: host, time: detectionTime(nil, time, host: host))
+            return observeSSH(line, host: host, at: time)
         case .http(let request):
             return observeHTTP(request, text: buffer, host: host, time: detectionTime(request.time, time, host: host))
         case .sessionSummary(let summary):
@@ -308,6 +308,13 @@ public struct Analyzer: Sendable {
         guard let line = ssh.extract(buffer, range: text, pid: pid) else { return .none }
         if let ip = line.ip { prefetch.prefetch(ip) }
         return observeSSH(line, host: host, time: detectionTime(nil, time, host: host))
+    }
+
+    /// Joins one sshd line already extracted of a message with the times `time` to its connection
+    /// and detects its events.
+    @discardableResult @inline(__always)
+    mutating func observeSSH(_ line: SSHLine, host: HostID, at time: MessageTime) -> Observation {
+        observeSSH(line, host: host, time: detectionTime(nil, time, host: host))
     }
 
     /// Counts one access-log request already extracted (ranges into `text`) of a message with the

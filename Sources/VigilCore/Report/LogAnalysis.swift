@@ -3,10 +3,14 @@
 /// to `serve`'s own `Analyzer` (detection and traffic counts), driven by the log's own
 /// timestamps, and builds an `AnalysisReport` from what the analyzer recognised.
 ///
-/// Pure and streaming: lines are borrowed bytes, nothing per line is kept except what the
-/// report needs (counters, per-IP and per-section tallies, a histogram of session durations
-/// and the `keptSessions` longest sessions, alerts), so memory follows the number of distinct
-/// IPs and sections, not the file size.
+/// Each line is first read into an `ExtractedLine` (`LineExtractor`), then analysed in file
+/// order; `feed(_:source:)` takes a line or a `LineChunk` that another thread may have read
+/// (`vigil analyze --threads N`, docs/architecture.md), with the same report.
+///
+/// Pure and streaming: a line is at most copied into a reused chunk, nothing per line is kept
+/// except what the report needs (counters, per-IP and per-section tallies, a histogram of
+/// session durations and the `keptSessions` longest sessions, alerts), so memory follows the
+/// number of distinct IPs and sections, not the file size.
 public struct LogAnalysis {
     /// What the caller decides for every source.
     public struct Options: Sendable {
@@ -30,8 +34,8 @@ public struct LogAnalysis {
     struct Source {
         var name: String
         var host: HostID
-        var format: LogFormat?
-        var csv = CSVAccessLogReader()
+        /// Reads its lines: its format, its CSV header.
+        var extractor: LineExtractor
         var lines = 0
         var invalid = 0
         var examples: [AnalysisReport.InvalidLine] = []
@@ -44,9 +48,25 @@ public struct LogAnalysis {
         /// next timed line of this source tells whether the file's time really jumped there
         /// (a quiet night: the next line is as late) or the line is a lone forged or broken one
         /// (the next line is back: it is taken at `reference`, counted as future).
-        var held: [UInt8] = []
+        var held = HeldLine()
         var heldTime: Int64 = 0
         var isHolding = false
+    }
+
+    /// A copy of a held line (see `Source.held`) and of what it read as, so that feeding it once
+    /// its successor decided needs no second reading.
+    struct HeldLine {
+        var bytes: [UInt8] = []
+        /// Its record and items alone.
+        var extracted = ExtractedLines()
+
+        /// Replaces the held line with `line`, read as `record`, whose items are at `items` in `chunk`.
+        mutating func keep(_ line: UnsafeRawBufferPointer, _ record: ExtractedLine, _ items: LineChunk.Items, of chunk: ExtractedLines) {
+            bytes.removeAll(keepingCapacity: true)
+            bytes.append(contentsOf: line)
+            extracted.removeAll()
+            extracted.append(record, items: items, of: chunk)
+        }
     }
 
     /// How a held line is fed once its successor decided.
@@ -78,12 +98,12 @@ public struct LogAnalysis {
 
     public let options: Options
     private let names = HostDirectory()
+    /// Where `feed(_:source:)` reads a single line.
+    private let lineChunk = LineChunk(reservingBytes: 1024)
     /// The one path from payload to detection and traffic counts, the same as `serve`'s;
     /// its stats have no caps and are never reset, so they are the report's HTTP and ssh totals.
     private var analyzer: Analyzer
     private let parser: SyslogParser
-    /// The date of the last syslog timestamp read (lines come in time order).
-    private var timestampMemo = TimestampMemo()
     private let ssh: SSHExtractor
     private var sources: [Source] = []
     /// Lines per host and format: host h's count of format f at `h * formats + column(f)`.
@@ -124,17 +144,22 @@ public struct LogAnalysis {
     /// index for `feed`.
     public mutating func addSource(name: String, host: String) -> Int {
         let id = intern(host)
-        sources.append(Source(name: name, host: id, format: options.format, reference: options.referenceTime))
+        let extractor = LineExtractor(parser: parser, ssh: ssh, referenceTime: options.referenceTime, format: options.format)
+        sources.append(Source(name: name, host: id, extractor: extractor, reference: options.referenceTime))
         return sources.count - 1
     }
 
     /// The format of source `source`: given, detected, or nil while undecided.
-    public func format(of source: Int) -> LogFormat? { sources[source].format }
+    public func format(of source: Int) -> LogFormat? { sources[source].extractor.format }
+
+    /// How source `source`'s lines are read as of now: a copy for `LineChunk.extract(with:)`
+    /// once it `readsLinesIndependently`.
+    public func extractor(of source: Int) -> LineExtractor { sources[source].extractor }
 
     /// The time a line claims, without analysing it (to merge several sources in time order);
     /// nil when it has none that can be read.
     public func eventTime(_ line: UnsafeRawBufferPointer, source: Int) -> Timestamp? {
-        var format = sources[source].format
+        var format = sources[source].extractor.format
         if format == nil {
             format = LogFormat.detect(line, parser: parser, ssh: ssh, referenceTime: options.referenceTime)
         }
@@ -146,7 +171,7 @@ public struct LogAnalysis {
         case .sessions?:
             return SessionSummaryExtractor.extract(line)?.end
         case .csv?:
-            var reader = sources[source].csv
+            var reader = sources[source].extractor.csv
             if case .request(let r) = reader.read(line) { return r.time }
             return nil
         case nil:
@@ -157,98 +182,111 @@ public struct LogAnalysis {
     /// Analyses one line (without its LF) of source `source`; blank lines are skipped,
     /// lines that do not read as the source's format are counted as invalid.
     public mutating func feed(_ line: UnsafeRawBufferPointer, source: Int) {
-        sources[source].lines += 1
-        process(line, source: source)
+        lineChunk.removeAll()
+        lineChunk.append(line)
+        lineChunk.extract(with: &sources[source].extractor)
+        feed(lineChunk, source: source)
     }
 
-    private mutating func process(_ line: UnsafeRawBufferPointer, source: Int) {
-        var end = line.count
-        while end > 0 && (line[end - 1] == UInt8(ascii: " ") || line[end - 1] == UInt8(ascii: "\t")) { end -= 1 }
-        if end == 0 { return }
-        let line = UnsafeRawBufferPointer(rebasing: line[0..<end])
-        let format: LogFormat
-        if let known = sources[source].format {
-            format = known
-        } else if let detected = LogFormat.detect(line, parser: parser, ssh: ssh, referenceTime: options.referenceTime) {
-            format = detected
-            sources[source].format = detected
-        } else {
+    /// Analyses the lines of `chunk`, extracted with (a copy of) this source's `extractor(of:)`
+    /// as it was after every line before them was fed: the report `feed` gives line by line,
+    /// whichever thread extracted them.
+    public mutating func feed(_ chunk: LineChunk, source: Int) {
+        chunk.forEachLine { line, extracted, all, items in
+            sources[source].lines += 1
+            apply(extracted, line, items, of: all, source: source)
+        }
+    }
+
+    /// Analyses what a line of `source` read as; `line` is its bytes without trailing blanks,
+    /// and what it holds is at `items` in `chunk`.
+    @inline(__always)
+    private mutating func apply(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
+                                of chunk: ExtractedLines, source: Int) {
+        switch extracted.kind {
+        case .blank:
+            return
+        case .undetected:
             invalid(line, source: source)
             return
+        case .invalid:
+            invalid(line, source: source)
+        case .csvHeader:
+            break
+        case .syslog:
+            feedSyslog(extracted, line, items, of: chunk, source: source)
+        case .bareSSH:
+            let found = chunk.sshLines[items.ssh]
+            if let ip = found.ip { failuresByIP.prefetch(ip) }
+            let host = sources[source].host
+            count(host: host, format: .auth)
+            let received = sources[source].reference
+            note(analyzer.observeSSH(found, host: host, at: MessageTime(claimed: nil, received: received)), host: host, received: received)
+        case .access:
+            feedAccess(extracted, line, items, of: chunk, source: source)
+        case .summary:
+            feedSummary(extracted, line, items, of: chunk, source: source)
         }
-        let ok: Bool
-        switch format {
-        case .syslog, .auth: ok = feedSyslog(line, source: source, format: format)
-        case .clf, .combined:
-            if let request = AccessLogExtractor.extract(line) {
-                feedAccess(request, line, source: source, format: format)
-                ok = true
-            } else {
-                ok = false
-            }
-        case .csv:
-            switch sources[source].csv.read(line) {
-            case .header: ok = true
-            case .request(let request):
-                feedAccess(request, line, source: source, format: .csv)
-                ok = true
-            case .invalid: ok = false
-            }
-        case .sessions: ok = feedSummary(line, range: 0..<line.count, host: sources[source].host, source: source, format: .sessions)
-        }
-        if !ok { invalid(line, source: source) }
         linesSinceAlerts += 1
         if linesSinceAlerts >= 4096 { collectAlerts() }
     }
 
-    private mutating func feedSyslog(_ line: UnsafeRawBufferPointer, source: Int, format: LogFormat) -> Bool {
-        let fields = parser.parse(line, receivedAt: options.referenceTime, memo: &timestampMemo)
-        let fallbackHost = sources[source].host
-        if fields.isParseError {
-            // An auth.log may hold bare sshd messages (journalctl -o cat, copied snippets).
-            guard format == .auth else { return false }
-            let seen = analyzer.observeSSH(line, text: 0..<line.count, pid: 0, host: fallbackHost,
-                                           at: MessageTime(claimed: nil, received: sources[source].reference), prefetch: failuresByIP)
-            if case .none = seen { return false }
-            count(host: fallbackHost, format: format)
-            note(seen, host: fallbackHost, received: sources[source].reference)
-            return true
-        }
-        guard let received = reference(for: fields.timestamp, line, source: source) else { return true }
-        let host = fields.hostname.isEmpty ? fallbackHost : intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
-        count(host: host, format: format)
+    /// The format of a source a line of which was read (so it has one).
+    private func knownFormat(_ source: Int) -> LogFormat { sources[source].extractor.format! }
+
+    @inline(__always)
+    private mutating func feedSyslog(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
+                                     of chunk: ExtractedLines, source: Int) {
+        let header = chunk.headers[items.header], payload = extracted.payload
+        // The address's failure count is loaded while the line's time and host are looked at.
+        if payload == .ssh, let ip = chunk.sshLines[items.ssh].ip { failuresByIP.prefetch(ip) }
+        guard let received = reference(for: header.timestamp, line, extracted, items, of: chunk, source: source) else { return }
+        let host = header.hostname.isEmpty ? sources[source].host : intern(UnsafeRawBufferPointer(rebasing: line[header.hostname]))
+        count(host: host, format: knownFormat(source))
         // sshd by its app name; nginx `access_log syslog:` and forwarded summaries by the payload.
-        note(analyzer.observe(line, text: fields.text, app: fields.appName, pid: Analyzer.pid(line, fields.procID),
-                              host: host, at: MessageTime(fields, received: received), prefetch: failuresByIP),
-             host: host, received: received)
-        return true
+        let time = MessageTime(claimed: header.timestamp, zoneless: header.timestampIsZoneless, received: received)
+        switch payload {
+        case .none:
+            break
+        case .ssh:
+            note(analyzer.observeSSH(chunk.sshLines[items.ssh], host: host, at: time), host: host, received: received)
+        case .http:
+            note(analyzer.observeHTTP(chunk.requests[items.request], text: line, host: host, at: time), host: host, received: received)
+        case .summary:
+            note(analyzer.observeSessionSummary(chunk.summaries[items.summary], host: host, receivedAt: received), host: host, received: received)
+        }
     }
 
-    private mutating func feedAccess(_ request: borrowing HTTPRequest, _ line: UnsafeRawBufferPointer, source: Int, format: LogFormat) {
-        guard let received = reference(for: request.time, line, source: source) else { return }
+    private mutating func feedAccess(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
+                                     of chunk: ExtractedLines, source: Int) {
+        let request = chunk.requests[items.request]
+        guard let received = reference(for: request.time, line, extracted, items, of: chunk, source: source) else { return }
         let host = sources[source].host
-        count(host: host, format: format)
+        count(host: host, format: knownFormat(source))
         // The observation would only repeat the request: the report keeps nothing of it beyond the stats.
         if case .http(_, let at) = analyzer.observeHTTP(request, text: line, host: host, at: MessageTime(claimed: nil, received: received)) {
             passTime(at)
         }
     }
 
-    private mutating func feedSummary(_ line: UnsafeRawBufferPointer, range: Range<Int>, host: HostID, source: Int, format: LogFormat) -> Bool {
-        guard let summary = SessionSummaryExtractor.extract(line, range: range) else { return false }
-        guard let received = reference(for: summary.end, line, source: source) else { return true }
-        count(host: host, format: format)
+    private mutating func feedSummary(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
+                                      of chunk: ExtractedLines, source: Int) {
+        let summary = chunk.summaries[items.summary]
+        guard let received = reference(for: summary.end, line, extracted, items, of: chunk, source: source) else { return }
+        let host = sources[source].host
+        count(host: host, format: .sessions)
         note(analyzer.observeSessionSummary(summary, host: host, receivedAt: received), host: host, received: received)
-        return true
     }
 
     // MARK: - Each file's timeline
 
     /// The reference time (what `serve` would have as the receive time) for a line of `source`
     /// that claims `claimed`, advancing the file's timeline; nil when the line is held because it
-    /// claims a time more than the clock tolerance past the timeline (see `Source.held`). A line
-    /// already held decides first: this line's time says whether it was a jump or an outlier.
-    private mutating func reference(for claimed: Timestamp?, _ line: UnsafeRawBufferPointer, source: Int) -> Timestamp? {
+    /// claims a time more than the clock tolerance past the timeline (see `Source.held`; kept
+    /// with `record`, whose items are at `items` in `chunk`). A line already held decides first:
+    /// this line's time says whether it was a jump or an outlier.
+    private mutating func reference(for claimed: Timestamp?, _ line: UnsafeRawBufferPointer, _ record: ExtractedLine,
+                                    _ items: LineChunk.Items, of chunk: ExtractedLines, source: Int) -> Timestamp? {
         if let replay {
             // The held line itself, fed again now that its successor decided.
             self.replay = nil
@@ -264,8 +302,7 @@ public struct LogAnalysis {
             sources[source].hasReference = true
             sources[source].reference = claimed
         } else if t > sources[source].reference.microseconds &+ analyzer.clocks.toleranceMicroseconds {
-            sources[source].held.removeAll(keepingCapacity: true)
-            sources[source].held.append(contentsOf: line)
+            sources[source].held.keep(line, record, items, of: chunk)
             sources[source].heldTime = t
             sources[source].isHolding = true
             return nil
@@ -288,7 +325,7 @@ public struct LogAnalysis {
         sources[source].isHolding = false
         let held = sources[source].held
         replay = confirmed ? .confirmed : .outlier
-        held.withUnsafeBytes { process($0, source: source) }
+        held.bytes.withUnsafeBytes { apply(held.extracted.lines[0], $0, LineChunk.Items(), of: held.extracted, source: source) }
         replay = nil
     }
 
@@ -447,7 +484,7 @@ public struct LogAnalysis {
         let name = { (id: HostID) in table.name(of: id) }
         var r = AnalysisReport()
         r.sources = sources.map {
-            AnalysisReport.SourceSummary(name: $0.name, format: $0.format, lines: $0.lines, invalidLines: $0.invalid,
+            AnalysisReport.SourceSummary(name: $0.name, format: $0.extractor.format, lines: $0.lines, invalidLines: $0.invalid,
                                          firstInvalid: $0.examples)
         }
         for h in 0..<(formatLines.count / Self.formats) {

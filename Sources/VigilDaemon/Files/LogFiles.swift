@@ -2,9 +2,9 @@ import Glibc
 public import VigilCore
 public import VigilPosix
 
-/// Runs `vigil analyze` over files: one file streams straight through; several are merged
-/// line by line in time order (so cross-host rules see one timeline), each file's lines
-/// staying in their own order.
+/// Runs `vigil analyze` over files: one file streams straight through (its lines read on
+/// `threads` threads, `ParallelAnalysis`); several are merged line by line in time order (so
+/// cross-host rules see one timeline), each file's lines staying in their own order, on one thread.
 public enum LogFiles {
     /// An input that could not be analysed, or not to its end, and why.
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -41,11 +41,19 @@ public enum LogFiles {
         }
     }
 
+    /// How many bytes of lines `analyze` hands to a thread at a time: enough that handing them
+    /// over costs nothing next to reading them, few enough that `2 · threads` of them in flight
+    /// stay a few MiB.
+    public static let defaultChunkBytes = 256 << 10
+
     /// Analyses every readable path into `analysis` (sources named by path, lines that name no
     /// host under `host`, see `Posix.fileHost`) and marks the end of the input
     /// (`LogAnalysis.finish()`); returns the inputs that failed, in the order given. An input
-    /// that cannot be opened or starts with gzip's magic bytes is skipped whole.
-    public static func analyze(_ paths: [String], host: String, into analysis: inout LogAnalysis) -> [Failure] {
+    /// that cannot be opened or starts with gzip's magic bytes is skipped whole. A single
+    /// input's lines are read on `threads` threads in chunks of about `chunkBytes` bytes; the
+    /// report is the same at every thread count.
+    public static func analyze(_ paths: [String], host: String, threads: Int = 1, chunkBytes: Int = defaultChunkBytes,
+                               into analysis: inout LogAnalysis) -> [Failure] {
         defer { analysis.finish() }
         var failures: [Failure] = []
         var cursors: [Cursor] = []
@@ -65,7 +73,7 @@ public enum LogFiles {
         if cursors.count == 1 {
             let c = cursors[0]
             do {
-                while let line = try c.reader.next() { analysis.feed(line, source: c.source) }
+                try ParallelAnalysis.feed(c.reader, source: c.source, into: &analysis, threads: threads, chunkBytes: chunkBytes)
             } catch {
                 failures.append(Failure(path: c.reader.path, reason: .system(error), skipped: false))
             }

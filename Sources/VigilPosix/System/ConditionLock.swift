@@ -1,11 +1,11 @@
 import Glibc
 
 /// A pthread mutex with one condition variable on the monotonic clock.
-final class ConditionLock: @unchecked Sendable {
+public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -22,11 +22,14 @@ final class ConditionLock: @unchecked Sendable {
     }
 
     /// Runs `body` holding the mutex.
-    func withLock<R>(_ body: () -> R) -> R {
+    public func withLock<R>(_ body: () -> R) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return body()
     }
+
+    /// Waits (mutex held) for a broadcast; the caller checks its condition again after.
+    public func wait() { pthread_cond_wait(condition, mutex) }
 
     /// Waits (mutex held) for a broadcast or until the monotonic deadline, in microseconds.
     func wait(untilMonotonicMicros deadline: Int64) {
@@ -35,5 +38,5 @@ final class ConditionLock: @unchecked Sendable {
     }
 
     /// Wakes every waiter.
-    func broadcast() { pthread_cond_broadcast(condition) }
+    public func broadcast() { pthread_cond_broadcast(condition) }
 }

@@ -120,6 +120,12 @@ public enum Posix {
         return machineName()
     }
 
+    /// How many CPUs are online (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1: `vigil analyze`'s
+    /// default thread count.
+    public static func onlineCPUs() -> Int {
+        max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    }
+
     /// Raises the soft open-file limit to the hard limit so thousands of connections fit, and
     /// returns the soft limit now in force.
     @discardableResult

@@ -21,3 +21,17 @@ func startThread(named name: String, _ body: @escaping @Sendable () -> Void) thr
     _ = vigil_set_thread_name(thread, name)
     return thread
 }
+
+/// A thread started for a driver outside VigilPosix (`vigil analyze`'s extraction workers),
+/// which it must `join()` once the thread's body can return.
+public struct JoinableThread: Sendable {
+    private let handle: pthread_t
+
+    /// Starts `body` on a new thread named `name` (see `startThread(named:_:)`).
+    public init(named name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
+        handle = try startThread(named: name, body)
+    }
+
+    /// Waits until the thread's body returned.
+    public func join() { pthread_join(handle, nil) }
+}
