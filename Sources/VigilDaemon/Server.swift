@@ -291,7 +291,7 @@ public final class Server {
 
     /// `threads` (0: the CPUs online) of 2 or more give detection its own thread, except on an
     /// edge: its relay forwarding names hosts with the loop's host table, so it analyzes inline.
-    public static func analysisPlacement(threads: Int, isEdge: Bool, processors: Int = Posix.onlineProcessors()) -> AnalysisPlacement {
+    public static func analysisPlacement(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> AnalysisPlacement {
         let count = threads == 0 ? processors : threads
         return count >= 2 && !isEdge ? .ownThread : .inline
     }

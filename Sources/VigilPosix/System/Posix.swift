@@ -100,9 +100,6 @@ public enum Posix {
                           modified: Timestamp(microseconds: Int64(info.st_mtim.tv_sec) * 1_000_000 + Int64(info.st_mtim.tv_nsec) / 1000))
     }
 
-    /// The CPUs online (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1.
-    public static func onlineProcessors() -> Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
-
     /// This machine's host name (`localhost` when it cannot be read).
     public static func machineName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -120,8 +117,8 @@ public enum Posix {
         return machineName()
     }
 
-    /// How many CPUs are online (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1: `vigil analyze`'s
-    /// default thread count.
+    /// How many CPUs are online (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1: what
+    /// `server.threads` 0 and `vigil analyze`'s default thread count mean.
     public static func onlineCPUs() -> Int {
         max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }
