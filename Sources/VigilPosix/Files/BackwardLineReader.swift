@@ -7,7 +7,7 @@ import VigilCore
 /// within about one block plus the longest line.
 public final class BackwardLineReader {
     public let path: String
-    private let fd: Int32
+    private let file: FileDescriptor
     private let fileSize: Int64
     private let blockBytes: Int
     private let maxLineBytes: Int
@@ -20,23 +20,17 @@ public final class BackwardLineReader {
     private var reachedFirstLine = false
 
     public init(path: String, blockBytes: Int = 64 * 1024, maxLineBytes: Int = 1 << 20) throws(SystemError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw SystemError("open \(path)", errno: errno) }
+        let file = try FileDescriptor(opening: path, flags: O_RDONLY | O_CLOEXEC)
         var info = stat()
-        if fstat(fd, &info) != 0 {
-            let error = errno
-            Glibc.close(fd)
-            throw SystemError("stat \(path)", errno: error)
-        }
+        if fstat(file.rawValue, &info) != 0 { throw SystemError("stat \(path)", errno: errno) }  // `file` closes as it goes
         self.path = path
-        self.fd = fd
+        self.file = file
         fileSize = Int64(info.st_size)
         unreadEnd = fileSize
         self.blockBytes = max(16, blockBytes)
         self.maxLineBytes = max(1, maxLineBytes)
     }
 
-    deinit { Glibc.close(fd) }
 
     /// The previous line (without its `\n`), or nil before the first.
     public func previous() throws(SystemError) -> [UInt8]? {
@@ -64,7 +58,7 @@ public final class BackwardLineReader {
         var block = [UInt8](repeating: 0, count: size)
         var got = 0
         while got < size {
-            let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, size - got, off_t(start) + off_t(got)) }
+            let n = block.withUnsafeMutableBytes { pread(file.rawValue, $0.baseAddress! + got, size - got, off_t(start) + off_t(got)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError("read \(path)", errno: errno)
