@@ -84,15 +84,9 @@ public final class Server {
                                 ssh: SSHExtractor(countFailedPublickey: config.detection.countPublickeyFailures),
                                 idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed())
         let gate = ReadGate()
-        let placement: Collector.Placement
-        switch Server.analysisPlacement(threads: settings.threads, isEdge: relayOutput != nil) {
-        case .inline:
-            placement = .inline(analyzer)
-        case .ownThread:
-            let thread = try AnalysisThread(analyzer: analyzer)
-            try thread.watch(on: loop)
-            placement = .thread(thread)
-        }
+        let placement: Collector.Placement = Server.analyzesOnOwnThread(threads: settings.threads, isEdge: relayOutput != nil)
+            ? .thread(try AnalysisThread(analyzer: analyzer)) : .inline(analyzer)
+        if case .thread(let thread) = placement { try thread.watch(on: loop) }
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
                               analysis: placement, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)
         for address in settings.udp {
@@ -281,19 +275,11 @@ public final class Server {
         return lines
     }
 
-    /// Where detection runs (`server.threads`, docs/architecture.md "Threads").
-    public enum AnalysisPlacement: Equatable {
-        /// On the event loop's thread, with everything else.
-        case inline
-        /// On a thread of its own (`AnalysisThread`).
-        case ownThread
-    }
-
-    /// `threads` (0: the CPUs online) of 2 or more give detection its own thread, except on an
-    /// edge: its relay forwarding names hosts with the loop's host table, so it analyzes inline.
-    public static func analysisPlacement(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> AnalysisPlacement {
-        let count = threads == 0 ? processors : threads
-        return count >= 2 && !isEdge ? .ownThread : .inline
+    /// Whether detection gets a thread of its own (`server.threads`, docs/architecture.md
+    /// "Threads"): `threads` (0: the CPUs online) of 2 or more, except on an edge, whose relay
+    /// forwarding names hosts with the loop's host table, so it analyzes on the loop's thread.
+    public static func analyzesOnOwnThread(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Bool {
+        (threads == 0 ? processors : threads) >= 2 && !isEdge
     }
 
     /// The retention `config` asks for.

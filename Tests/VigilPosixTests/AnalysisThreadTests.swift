@@ -140,12 +140,30 @@ import VigilDaemon
     /// `server.threads`: 0 is the CPUs online; 2 or more give detection its own thread, but never
     /// on an edge (its forwarding names hosts with the loop's table).
     @Test func threadsSettingPlacesTheAnalyzer() {
-        #expect(Server.analysisPlacement(threads: 0, isEdge: false, processors: 1) == .inline)
-        #expect(Server.analysisPlacement(threads: 0, isEdge: false, processors: 2) == .ownThread)
-        #expect(Server.analysisPlacement(threads: 1, isEdge: false, processors: 8) == .inline)
-        #expect(Server.analysisPlacement(threads: 2, isEdge: false, processors: 1) == .ownThread)
-        #expect(Server.analysisPlacement(threads: 4, isEdge: true, processors: 4) == .inline)
-        #expect(Server.analysisPlacement(threads: 0, isEdge: true, processors: 4) == .inline)
+        #expect(Server.analyzesOnOwnThread(threads: 0, isEdge: false, processors: 1) == false)
+        #expect(Server.analyzesOnOwnThread(threads: 0, isEdge: false, processors: 2) == true)
+        #expect(Server.analyzesOnOwnThread(threads: 1, isEdge: false, processors: 8) == false)
+        #expect(Server.analyzesOnOwnThread(threads: 2, isEdge: false, processors: 1) == true)
+        #expect(Server.analyzesOnOwnThread(threads: 4, isEdge: true, processors: 4) == false)
+        #expect(Server.analyzesOnOwnThread(threads: 0, isEdge: true, processors: 4) == false)
+    }
+
+    /// A batch that held one very long frame gives that storage back when emptied; an ordinary
+    /// one keeps its storage for the next fill.
+    @Test func anEmptiedBatchDoesNotKeepAnOversizedFrame() {
+        let fields = SyslogFields(format: .unparsed)
+        var batch = CopiedBatch()
+        [UInt8](repeating: 65, count: 1_000).withUnsafeBytes {
+            batch.appendMessage(frame: $0, fields: fields, host: HostID(0), received: Timestamp(seconds: 0))
+        }
+        batch.removeAll()
+        #expect(batch.isEmpty && batch.bytes.capacity >= 1_000)
+        [UInt8](repeating: 65, count: 4 * CopiedBatch.byteCapacity).withUnsafeBytes {
+            batch.appendMessage(frame: $0, fields: fields, host: HostID(0), received: Timestamp(seconds: 0))
+        }
+        #expect(batch.isFull)
+        batch.removeAll()
+        #expect(batch.isEmpty && batch.bytes.capacity <= 2 * CopiedBatch.byteCapacity)
     }
 
     /// Polls `condition` (no sleep standing in for it) for at most 10 s.

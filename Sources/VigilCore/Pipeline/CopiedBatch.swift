@@ -50,9 +50,11 @@ public struct CopiedBatch: Sendable {
     /// Adds a clock tick.
     public mutating func appendAdvance(_ now: Timestamp) { entries.append(.advance(now)) }
 
-    /// Empties it, keeping its storage.
+    /// Empties it, keeping its storage, unless one long frame grew the bytes past twice a full
+    /// batch: that storage is given back, so the batches that wait and the spares cannot each
+    /// keep the largest message ever received (up to `server.max_message_bytes`, 16 MiB).
     public mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: bytes.capacity <= 2 * Self.byteCapacity)
         entries.removeAll(keepingCapacity: true)
     }
 }
