@@ -69,4 +69,23 @@ import Testing
             #expect(cutter.nextLine(in: buf, from: &start).map { text($0.line, $0.truncated) } == "xy")
         }
     }
+
+    /// The pull side's end of input gives the unterminated last line as `finish` does: without
+    /// its CR, and nothing for the rest of a cut line.
+    @Test func lastLineOfABufferEndsLikeFinish() {
+        var splitter = LineSplitter()
+        Array("one\r\nlast\r".utf8).withUnsafeBytes { buf in
+            var start = 0
+            _ = splitter.nextLine(in: buf, from: &start)
+            #expect(splitter.lastLine(in: buf, from: &start).map { String(decoding: $0, as: UTF8.self) } == "last")
+            #expect(start == buf.count && splitter.lastLine(in: buf, from: &start) == nil)
+        }
+        #expect(split(["one\r\nlast\r"]) == ["one", "last"])
+        var cutter = LineSplitter(maxLineBytes: 4)
+        Array("abcdef".utf8).withUnsafeBytes { buf in
+            #expect(cutter.cut(buf) != nil)
+            var start = 4
+            #expect(cutter.lastLine(in: buf, from: &start) == nil && !cutter.discarding)
+        }
+    }
 }

@@ -97,4 +97,15 @@ import VigilCore
         #expect(lines == [4096, last.utf8.count])
         #expect(reader.truncatedLines == 1)
     }
+
+    /// A CRLF file without a final newline: its last line loses its CR as every other line does
+    /// (as `vigil follow` reads it), so a status at the end of a request line still parses.
+    @Test func aLastLineWithoutItsLFLosesItsCR() throws {
+        let dir = TemporaryDirectory().path
+        write(dir + "/crlf.log", "first\r\nlast 200\r")
+        let reader = try LineReader(path: dir + "/crlf.log")
+        var lines: [String] = []
+        while let line = try reader.next() { lines.append(String(decoding: line, as: UTF8.self)) }
+        #expect(lines == ["first", "last 200"])
+    }
 }

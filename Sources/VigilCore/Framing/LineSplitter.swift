@@ -65,6 +65,18 @@ public struct LineSplitter: Sendable {
         return UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, maxLineBytes)])
     }
 
+    /// End of input for a `nextLine` caller: the unterminated last line of `bytes` from `start`
+    /// on, without its CR, as `finish` gives it to a `feed` caller; nil when there is none or it
+    /// is the rest of a line cut before. Moves `start` to the end.
+    public mutating func lastLine(in bytes: UnsafeRawBufferPointer, from start: inout Int) -> UnsafeRawBufferPointer? {
+        defer {
+            start = bytes.count
+            discarding = false
+        }
+        guard start < bytes.count, !discarding else { return nil }
+        return ending(UnsafeRawBufferPointer(rebasing: bytes[start...]), truncated: false).line
+    }
+
     /// End of input: delivers an unterminated last line, if any.
     public mutating func finish(onLine: (UnsafeRawBufferPointer, Bool) -> Void) {
         if !pending.isEmpty {

@@ -53,15 +53,8 @@ public final class LineReader {
                 return line
             }
             if atEOF {
-                guard start < end else { return nil }
-                let lineStart = start
-                start = end
-                // An unterminated last line, as it is (unless it is the rest of a cut one).
-                if splitter.discarding {
-                    splitter.reset()
-                    return nil
-                }
-                return UnsafeRawBufferPointer(rebasing: buffer[lineStart..<end])
+                // An unterminated last line (unless it is the rest of a cut one).
+                return splitter.lastLine(in: UnsafeRawBufferPointer(rebasing: buffer[0..<end]), from: &start)
             }
             if start > 0 {
                 if end > start { memmove(buffer.baseAddress!, buffer.baseAddress! + start, end - start) }
