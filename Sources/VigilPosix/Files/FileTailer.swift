@@ -214,12 +214,16 @@ public final class FileTailer {
     }
 
     /// Reads to the end of the file, or until `maxBytes` were read; true when it reached the end.
+    /// A read error is not the end: false, so that no rotation is acted on (and the old file's
+    /// rest given up) before the file could be read to its end; the next check tries again.
     private func drain(maxBytes: Int, onLine: (UnsafeRawBufferPointer, Bool) -> Void) -> Bool {
         guard let fd = file?.rawValue else { return true }
         var read = 0
         while read < maxBytes {
             let n = Glibc.read(fd, buffer.baseAddress, min(buffer.count, maxBytes - read))
-            if n <= 0 { return true }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return false }
+            if n == 0 { return true }
             offset += Int64(n)
             read += n
             splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), onLine: onLine)
