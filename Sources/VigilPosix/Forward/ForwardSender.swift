@@ -29,10 +29,13 @@ final class ForwardChannel: @unchecked Sendable {
         committed = spool.end
     }
 
-    /// Reader: appends records (each followed by a newline in `records`), outside the committed part.
-    func append(_ records: [UInt8]) throws(SystemError) {
+    /// Reader: appends records (each followed by a newline in `records`), outside the committed
+    /// part. `beforeAppending` gets the spool's length first, under the lock, so that the sender
+    /// cannot empty the spool between what it does and the append.
+    func append(_ records: [UInt8], beforeAppending: (Int) -> Void = { _ in }) throws(SystemError) {
         var failure: SystemError?
         lock.withLock {
+            beforeAppending(spool.end)
             do throws(SystemError) { try spool.append(CollectionOfOne(Array(records.dropLast()))) } catch { failure = error }
         }
         if let failure { throw failure }

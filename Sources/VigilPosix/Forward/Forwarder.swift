@@ -73,6 +73,8 @@ public final class Forwarder {
     private let statePath: String
     private var lastSaved: [UInt8] = []
     private var savedSpoolLength: Int
+    /// Every file's position before the records in `records` were read.
+    private var positionsBeforeRecords: [String: ForwardState.Position] = [:]
     private var records: [UInt8] = []
     /// Records read but refused by the disk: appended before anything else is read.
     private var unwritten = false
@@ -134,7 +136,12 @@ public final class Forwarder {
     /// holds `spoolMaxBytes` unsent.
     public func check(now: Timestamp) {
         let parser = SyslogParser(utcOffsetSeconds: Self.localUTCOffset(at: now))
-        if unwritten && !writeRecords() { return }
+        if unwritten {
+            guard writeRecords() else { return }
+            // What the retry wrote is committed now: left uncommitted, it could hold the spool
+            // over `--spool-max` and keep reading paused for good.
+            if saveState(spoolLength: channel.end) { channel.commit() }
+        }
         for source in sources {
             repeat {
                 if channel.pendingBytes >= options.spoolMaxBytes {
@@ -149,9 +156,8 @@ public final class Forwarder {
                     paused = false
                     log("vigil forward: the spool has room again; reading resumed")
                 }
-                // The sender emptied the spool since the last save: record that before appending,
-                // so a restart does not keep records past the committed length.
-                if channel.end < savedSpoolLength { saveState(spoolLength: channel.end) }
+                // Where the files stood before the records not yet in the spool were read.
+                if records.isEmpty { positionsBeforeRecords = positions() }
                 let notices = source.read(maxBytes: options.readChunkBytes) { line, truncated in
                     source.message.append(line: line, truncated: truncated, now: now, parser: parser, memo: &memo, to: &records)
                     records.append(UInt8(ascii: "\n"))
@@ -166,16 +172,22 @@ public final class Forwarder {
                     log("vigil forward: \(n)")
                 }
                 if !records.isEmpty && !writeRecords() { return }
-                saveState(spoolLength: channel.end)
-                channel.commit()
+                // Lines whose positions could not be saved are not sent: a restart reads them again.
+                if saveState(spoolLength: channel.end) { channel.commit() }
             } while !source.caughtUp
         }
     }
 
-    /// Appends the records read to the spool; false (logged, kept for the next check) when the disk refuses.
+    /// Appends the records read to the spool; false (logged, kept for the next check) when the disk
+    /// refuses. If the sender emptied the spool since the state was saved, the state is first saved
+    /// with an empty spool and the positions before these records were read (under the channel's
+    /// lock, so the sender cannot empty it in between): a restart then neither keeps the new
+    /// records as committed nor cuts one in half.
     private func writeRecords() -> Bool {
         do throws(SystemError) {
-            try channel.append(records)
+            try channel.append(records) { end in
+                if end < savedSpoolLength { saveState(spoolLength: end, positions: positionsBeforeRecords) }
+            }
             records.removeAll(keepingCapacity: true)
             unwritten = false
             return true
@@ -187,20 +199,31 @@ public final class Forwarder {
     }
 
     /// Saves every file's position with the spool length (write `state.tmp`, rename), when changed.
-    private func saveState(spoolLength: Int) {
+    /// True when the state on disk says this now.
+    @discardableResult
+    private func saveState(spoolLength: Int, positions files: [String: ForwardState.Position]? = nil) -> Bool {
         var state = ForwardState(spoolLength: spoolLength)
-        for source in sources {
-            if let p = source.position { state.files[source.path] = p }
-        }
+        state.files = files ?? positions()
         let bytes = state.encoded()
-        guard bytes != lastSaved else { return }
+        guard bytes != lastSaved else { return true }
         do throws(SystemError) {
             try ForwardStateFile.save(bytes, to: statePath)
             lastSaved = bytes
             savedSpoolLength = spoolLength
+            return true
         } catch {
             logFailure("cannot save the state: \(error)")
+            return false
         }
+    }
+
+    /// Every file's position now.
+    private func positions() -> [String: ForwardState.Position] {
+        var files: [String: ForwardState.Position] = [:]
+        for source in sources {
+            if let p = source.position { files[source.path] = p }
+        }
+        return files
     }
 
     private func logFailure(_ text: String) {
