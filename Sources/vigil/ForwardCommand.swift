@@ -80,7 +80,7 @@ func forward(_ args: [String]) -> ExitCode {
         }
     }
     if Set(paths).count != paths.count { logLine("vigil forward: a FILE is given twice"); return .usage }
-    let options = Forwarder.Options(target: target, stateDirectory: stateDirectory, hostname: host ?? Posix.machineName(),
+    let options = Forwarder.Options(target: target, stateDirectory: stateDirectory, hostname: Posix.fileHost(host),
                                     fromStart: fromStart, spoolMaxBytes: spoolMax)
     // Before the sender thread starts, which inherits this mask (see ShutdownSignals.block).
     ShutdownSignals.block()
