@@ -29,8 +29,7 @@ public struct LogAnalysis {
         }
     }
 
-    /// Host names, shared with the engine's alert text.
-
+    /// One input: its name, its default host and how its lines are read.
     struct Source {
         var name: String
         var host: HostID
@@ -97,6 +96,7 @@ public struct LogAnalysis {
     public static let keptSessions = 1000
 
     public let options: Options
+    /// Host names, shared with the engine's alert text.
     private let names = HostDirectory()
     /// Where `feed(_:source:)` reads a single line.
     private let lineChunk = LineChunk(reservingBytes: 1024)
@@ -148,9 +148,6 @@ public struct LogAnalysis {
         sources.append(Source(name: name, host: id, extractor: extractor, reference: options.referenceTime))
         return sources.count - 1
     }
-
-    /// The format of source `source`: given, detected, or nil while undecided.
-    public func format(of source: Int) -> LogFormat? { sources[source].extractor.format }
 
     /// How source `source`'s lines are read as of now: a copy for `LineChunk.extract(with:)`
     /// once it `readsLinesIndependently`.

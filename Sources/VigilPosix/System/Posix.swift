@@ -119,8 +119,9 @@ public enum Posix {
 
     /// How many CPUs are online (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1: what
     /// `server.threads` 0 and `vigil analyze`'s default thread count mean.
+    /// At most 256 (the most `--threads` takes).
     public static func onlineCPUs() -> Int {
-        max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        min(256, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
     /// Raises the soft open-file limit to the hard limit so thousands of connections fit, and
