@@ -25,7 +25,10 @@
 # and scripts/e2e/shipped.sh: the forwarding configs in conf/ (rsyslog TCP and UDP, syslog-ng,
 # nginx), each checked and run by its real program; scripts/e2e/shard.sh: an edge vigil relaying
 # through a real rsyslogd running conf/rsyslog-shard.conf to two central vigils, each address's
-# ssh_distributed raised once, by the central rsyslog's hash64mod gives it.
+# ssh_distributed raised once, by the central rsyslog's hash64mod gives it; scripts/e2e/forward.sh:
+# vigil forward through rotations, outages and SIGKILL; scripts/e2e/rates.sh: the rate rules live
+# and in analyze on the same traffic; scripts/e2e/threads.sh: serve at one and two threads, the
+# same lines stored and the same alerts.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
