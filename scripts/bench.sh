@@ -31,7 +31,7 @@
 #     bursts of failed logins from fresh IPs, each timed from its write until its ssh_bruteforce
 #     alert is in the file sink; p50/p99.
 #   - the cost of detection: serve's TCP ingest rate for realistic frames with the default rules
-#     and with every rule disabled.
+#     and with every rule disabled, at --threads 1 (detection on the same thread as ingest).
 #
 # API (vigil only; docs/api.md): a store of BENCH_API_STORE_MB (1024) MB of realistic sshd and
 # nginx lines from 16 hosts is built through vigil itself, then a vigil with the API on reads it:
@@ -225,6 +225,7 @@ tcp_phase() {
         R[${key}_cpu]=$((ticks * 1000000 / (WAIT_END_US - t0 > 0 ? WAIT_END_US - t0 : 1)))
     else
         R[$key]="incomplete ($WAIT_LINES/$COUNT)"
+        kill "$gen" 2>/dev/null  # a receiver that stopped reading would hold the generator's writes forever
     fi
     wait "$gen" || say "load generator failed: $(cat "$data.loadgen")"
     say "  $(cat "$data.loadgen")"
@@ -639,11 +640,12 @@ fi
 # cost_run FLAGS...: serve's TCP ingest rate for COST_COUNT realistic messages (one connection).
 # The rate is the sender's: TCP pushes back, so it sends no faster than vigil reads, parses,
 # analyzes and stores (only the socket buffers, a few MB, are still unread when it ends).
-# Sets COST_RATE.
+# On one thread (--threads 1): with detection on a thread of its own the rate follows whichever
+# thread is busier, and no longer measures what the rules cost. Sets COST_RATE.
 cost_run() {
     local data=$WORK/vigil-cost-$((++COST_RUNS)) out
     COST_RATE=failed
-    start_vigil "$data" "$data.stderr" --sink "file:$WORK/cost-sink.jsonl" "$@" || return 0
+    start_vigil "$data" "$data.stderr" --threads 1 --sink "file:$WORK/cost-sink.jsonl" "$@" || return 0
     CHILDREN+=("$VIGIL_PID")
     if out=$("$LOADGEN" load --tcp "127.0.0.1:$VIGIL_TCP_PORT" --count "$COST_COUNT" --mix mixed); then
         COST_RATE=$(field rate "$out")
@@ -799,7 +801,8 @@ if part shard; then
     relay_ports=()
     central_pids=()
     for i in 0 1; do
-        start_vigil "$sw/central$i" "$sw/central$i.stderr" --stats-interval 1s \
+        # One thread, so that the central's main thread is all of its work per event.
+        start_vigil "$sw/central$i" "$sw/central$i.stderr" --stats-interval 1s --threads 1 \
             --relay-listen 127.0.0.1:0 --relay-allow 127.0.0.0/8 --relay-key "$sw/relay.key" || die "central $i did not start"
         CHILDREN+=("$VIGIL_PID")
         central_pids+=("$VIGIL_PID")
