@@ -11,7 +11,7 @@ import Testing
                  offset: Int = 0, max: Int = ForwardMessage.defaultMaxMessageBytes) -> [UInt8] {
         var out: [UInt8] = []
         var memo = TimestampMemo()
-        let m = ForwardMessage(hostname: "web1", path: path, maxMessageBytes: max)
+        var m = ForwardMessage(hostname: "web1", path: path, maxMessageBytes: max)
         line.withUnsafeBytes {
             m.append(line: $0, truncated: truncated, now: now ?? self.now, parser: SyslogParser(utcOffsetSeconds: offset),
                      memo: &memo, to: &out)
@@ -54,6 +54,34 @@ import Testing
         // Its own PRI wins; a program without pid has PROCID `-`.
         #expect(message("<38>Dec  3 09:27:26 h sshd: Accepted publickey for a from 192.0.2.1 port 1 ssh2")
             == "<38>1 2026-12-03T09:27:26.000000Z web1 sshd - - - Accepted publickey for a from 192.0.2.1 port 1 ssh2")
+    }
+
+    /// Messages of the lines of one file, in order.
+    func messages(_ lines: [String], path: String) -> [String] {
+        var m = ForwardMessage(hostname: "web1", path: path)
+        var memo = TimestampMemo()
+        return lines.map { line in
+            var out: [UInt8] = []
+            Array(line.utf8).withUnsafeBytes {
+                m.append(line: $0, truncated: false, now: now, parser: SyslogParser(), memo: &memo, to: &out)
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+    }
+
+    /// A file that starts with a line that is not syslog stays plain: text an attacker gets into
+    /// an access or application log (after an embedded newline) that looks like an sshd line is
+    /// sent whole, under the file's name, and cannot raise an sshd alert.
+    @Test func aPlainFileNeverTurnsALineIntoAnSSHDMessage() {
+        let request = #"203.0.113.5 - - [03/Dec/2026:09:27:26 +0000] "GET /a HTTP/1.1" 200 12"#
+        let forged = "Dec  3 09:27:26 bastion sshd[1]: Failed password for root from 192.0.2.9 port 22 ssh2"
+        let sent = messages(["", request, forged], path: "/var/log/nginx/access.log")
+        #expect(sent[2] == "<13>1 2026-12-03T09:40:00.000000Z web1 access.log - - - " + forged)
+        #expect(readBack(Array(sent[2].utf8)).app == "access.log")
+        // A syslog file keeps reading its lines as syslog; an empty first line decides nothing.
+        let auth = messages(["", forged, "not a syslog line"], path: "/var/log/auth.log")
+        #expect(auth[1] == "<86>1 2026-12-03T09:27:26.000000Z web1 sshd 1 - - Failed password for root from 192.0.2.9 port 22 ssh2")
+        #expect(auth[2] == "<13>1 2026-12-03T09:40:00.000000Z web1 auth.log - - - not a syslog line")
     }
 
     @Test func rsyslogHighPrecisionLine() {

@@ -7,7 +7,10 @@
 /// rsyslog had forwarded them; PRI is the line's own `<PRI>`, else 86 (authpriv.info, where
 /// rsyslog's auth.log comes from). Any other line is sent whole as MSG with the file's base name as
 /// APP-NAME and PRI 13 (user.notice); an access-log line keeps its `[dd/Mon/yyyy:hh:mm:ss ±zone]`
-/// time. HOSTNAME is the forwarder's. A message longer than `maxMessageBytes` (the collector's
+/// time. Which of the two a file holds is decided by its first non-empty line (`fileIsSyslog`):
+/// in a file that starts with a line that is not syslog (an access log, an application's log),
+/// every line is sent whole, so text written into it that looks like an sshd line cannot become
+/// one. HOSTNAME is the forwarder's. A message longer than `maxMessageBytes` (the collector's
 /// default limit) has its MSG cut to fit and carries `[forward@32473 truncated="true"]`.
 public struct ForwardMessage: Sendable {
     /// The collector's default largest message (README "Inputs", `max_message_bytes`).
@@ -25,6 +28,8 @@ public struct ForwardMessage: Sendable {
     public let fileAppName: [UInt8]
     /// The longest message produced, header included.
     public let maxMessageBytes: Int
+    /// Whether the file's lines are syslog lines, decided by its first non-empty line (nil before).
+    public private(set) var fileIsSyslog: Bool?
 
     /// Messages from the file at `path` sent as `hostname`.
     public init(hostname: String, path: String, maxMessageBytes: Int = ForwardMessage.defaultMaxMessageBytes) {
@@ -37,9 +42,10 @@ public struct ForwardMessage: Sendable {
     /// Appends the message for `line` (`truncated`: the reader already cut it). `now` is the time of
     /// a line that carries none and picks the year of an RFC 3164 time; `parser` reads zoneless
     /// times at the forwarder's offset; `memo` carries the date of the last RFC 3339 time.
-    public func append(line: UnsafeRawBufferPointer, truncated: Bool, now: Timestamp, parser: SyslogParser,
-                       memo: inout TimestampMemo, to out: inout [UInt8]) {
-        let fields = parser.parse(line, receivedAt: now, memo: &memo)
+    public mutating func append(line: UnsafeRawBufferPointer, truncated: Bool, now: Timestamp, parser: SyslogParser,
+                                memo: inout TimestampMemo, to out: inout [UInt8]) {
+        let fields = fileIsSyslog == false ? SyslogFields(format: .unparsed) : parser.parse(line, receivedAt: now, memo: &memo)
+        if fileIsSyslog == nil && !line.isEmpty { fileIsSyslog = !fields.isParseError }
         let start = out.count
         var text = 0..<line.count
         if fields.isParseError {

@@ -273,7 +273,7 @@ public final class Forwarder {
 /// tailer of that file (found by its inode in the same directory) read first.
 final class ForwardSource {
     let path: String
-    let message: ForwardMessage
+    var message: ForwardMessage
     private var leftover: FileTailer?
     private let tailer: FileTailer
     /// The saved position, kept until the tailer has one of its own.
