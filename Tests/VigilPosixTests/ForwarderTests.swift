@@ -16,11 +16,11 @@ import VigilCore
     }
 
     func forwarder(_ paths: [String], state: String, port: UInt16, fromStart: Bool = false,
-                   spoolMax: Int = 1 << 30, readChunk: Int = 4 << 20) throws -> Forwarder {
+                   spoolMax: Int = 1 << 30, readChunk: Int = 4 << 20, checkBytes: Int = 64 << 20) throws -> Forwarder {
         let options = Forwarder.Options(target: ForwardTarget(host: "127.0.0.1", port: port), stateDirectory: state,
                                         hostname: "web1", fromStart: fromStart, spoolMaxBytes: spoolMax,
                                         backoff: RetryBackoff(baseMicros: 10_000, maximumMicros: 100_000), timeoutMillis: 2_000,
-                                        readChunkBytes: readChunk)
+                                        readChunkBytes: readChunk, checkBytes: checkBytes)
         return try Forwarder(paths: paths, options: options, log: { _ in })
     }
 
@@ -230,6 +230,26 @@ import VigilCore
             f.check(now: Posix.wallClock())
             _ = receiver.wait(seconds: 1) { $0.count >= 200 || f.counters.spooledBytes == 0 }
         }
+        expectReceived(receiver, expected)
+    }
+
+    /// A backlog larger than one check reads is read over several checks (each stopping at the
+    /// bound and saying it is behind), in order and whole.
+    @Test func aBacklogIsReadOverSeveralChecks() throws {
+        let (dir, path, receiver) = try existingFile("app.log")
+        defer { receiver.stop() }
+        let f = try forwarder([path], state: dir + "/state", port: receiver.port, readChunk: 1024, checkBytes: 4096)
+        f.check(now: Posix.wallClock())
+        let expected = (0..<200).map { "\($0) " + String(repeating: "y", count: 100) }
+        append(path, expected.joined(separator: "\n") + "\n")
+        f.check(now: Posix.wallClock())
+        #expect(f.behind && f.counters.linesRead > 0 && f.counters.linesRead < 60)
+        var checks = 1
+        while f.behind && checks < 100 {
+            f.check(now: Posix.wallClock())
+            checks += 1
+        }
+        #expect(!f.behind && f.counters.linesRead == 200 && checks >= 5)
         expectReceived(receiver, expected)
     }
 

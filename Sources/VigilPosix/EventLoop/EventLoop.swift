@@ -24,7 +24,8 @@ public final class EventLoop {
     private var afterWakeUp: [(Timestamp) -> Void] = []
     private var events: UnsafeMutablePointer<epoll_event>
     private let maxEvents = 256
-    private var stopping = false
+    /// `stop()` was called: `run()` returns after the current wake-up.
+    public private(set) var stopping = false
 
     /// A repeating callback on the monotonic clock.
     private struct Timer {

@@ -31,10 +31,14 @@ public final class Forwarder {
         public var timeoutMillis: Int32
         /// Bytes read from one file before the lines are committed.
         public var readChunkBytes: Int
+        /// Most bytes one check reads from one file: a backlog (`--from-start` on a large file, a
+        /// catch-up) is read over several checks, so that signals and the stats line are not held
+        /// up behind it (`run` checks again at once while a file is behind).
+        public var checkBytes: Int
 
         public init(target: ForwardTarget, stateDirectory: String, hostname: String, fromStart: Bool = false,
                     spoolMaxBytes: Int = 1 << 30, backoff: RetryBackoff = RetryBackoff(baseMicros: 500_000, maximumMicros: 30_000_000),
-                    timeoutMillis: Int32 = 5_000, readChunkBytes: Int = 4 << 20) {
+                    timeoutMillis: Int32 = 5_000, readChunkBytes: Int = 4 << 20, checkBytes: Int = 64 << 20) {
             self.target = target
             self.stateDirectory = stateDirectory
             self.hostname = hostname
@@ -43,6 +47,7 @@ public final class Forwarder {
             self.backoff = backoff
             self.timeoutMillis = timeoutMillis
             self.readChunkBytes = readChunkBytes
+            self.checkBytes = checkBytes
         }
     }
 
@@ -132,9 +137,13 @@ public final class Forwarder {
         return c
     }
 
-    /// Reads what is new in every file into the spool and commits it; pauses while the spool
-    /// holds `spoolMaxBytes` unsent.
+    /// The last check stopped at `checkBytes` in a file with more to read.
+    public private(set) var behind = false
+
+    /// Reads what is new in every file (at most `checkBytes` of each) into the spool and commits
+    /// it; pauses while the spool holds `spoolMaxBytes` unsent.
     public func check(now: Timestamp) {
+        behind = false
         let parser = SyslogParser(utcOffsetSeconds: Self.localUTCOffset(at: now))
         if unwritten {
             guard writeRecords() else { return }
@@ -143,6 +152,7 @@ public final class Forwarder {
             if saveState(spoolLength: channel.end) { channel.commit() }
         }
         for source in sources {
+            var readNow = 0
             repeat {
                 if channel.pendingBytes >= options.spoolMaxBytes {
                     if !paused {
@@ -161,6 +171,7 @@ public final class Forwarder {
                 let notices = source.read(maxBytes: options.readChunkBytes) { line, truncated in
                     source.message.append(line: line, truncated: truncated, now: now, parser: parser, memo: &memo, to: &records)
                     records.append(UInt8(ascii: "\n"))
+                    readNow += line.count + 1
                     counts.linesRead += 1
                 }
                 for n in notices {
@@ -174,7 +185,8 @@ public final class Forwarder {
                 if !records.isEmpty && !writeRecords() { return }
                 // Lines whose positions could not be saved are not sent: a restart reads them again.
                 if saveState(spoolLength: channel.end) { channel.commit() }
-            } while !source.caughtUp
+            } while !source.caughtUp && readNow < options.checkBytes
+            if !source.caughtUp { behind = true }
         }
     }
 
@@ -254,7 +266,10 @@ public final class Forwarder {
         check(now: Posix.wallClock())
         loop.every(microseconds: 1_000_000) { [unowned self] now in self.check(now: now) }
         loop.every(microseconds: statsIntervalSeconds * 1_000_000) { [unowned self] _ in self.log(self.statsLine) }
-        loop.run()
+        while !loop.stopping {
+            loop.runOnce(timeoutMilliseconds: behind ? 0 : -1)
+            if behind && !loop.stopping { check(now: Posix.wallClock()) }
+        }
         withExtendedLifetime((watcher, signals)) {}
         close(drainMicros: drainMicros)
         log(statsLine)
