@@ -384,19 +384,16 @@ make_relay_key() {
     (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
 }
 
-# relay_listener_value FILE KEY: KEY=N of the last `vigil: relay listener` line in FILE (0 if none).
-relay_listener_value() {
+# line_value PREFIX FILE KEY: KEY=N of the last line of FILE that starts with PREFIX (0 if none).
+line_value() {
     local v
-    v=$(grep '^vigil: relay listener ' "$1" 2>/dev/null | tail -n1 | grep -o " $2=[0-9]*" | head -n1 | cut -d= -f2)
+    v=$(grep "^$1" "$2" 2>/dev/null | tail -n1 | grep -o " $3=[0-9]*" | head -n1 | cut -d= -f2)
     printf '%s' "${v:-0}"
 }
-
-# relay_sender_value FILE KEY: KEY=N of an edge's last `vigil: relay syslog+…` line in FILE (0 if none).
-relay_sender_value() {
-    local v
-    v=$(grep '^vigil: relay syslog+' "$1" 2>/dev/null | tail -n1 | grep -o " $2=[0-9]*" | head -n1 | cut -d= -f2)
-    printf '%s' "${v:-0}"
-}
+# relay_listener_value FILE KEY: KEY=N of a central's last `vigil: relay listener` line.
+relay_listener_value() { line_value 'vigil: relay listener ' "$@"; }
+# relay_sender_value FILE KEY: KEY=N of an edge's last `vigil: relay syslog+…` line.
+relay_sender_value() { line_value 'vigil: relay syslog+' "$@"; }
 
 # rsyslog_hash64mod N: reads one key a line on stdin and prints "KEY PARTITION" for each, where
 # PARTITION is what rsyslog's fmhash hash64mod(KEY, N) returns. Debian's rsyslog builds fmhash
