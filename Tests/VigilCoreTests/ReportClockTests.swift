@@ -17,9 +17,9 @@ import Testing
         return a.report()
     }
 
-    func failure(_ host: String, _ second: Int, ip: String = "198.51.100.30", hour: Int = 10) -> String {
+    func failure(_ host: String, _ second: Int, ip: String = "198.51.100.30", hour: Int = 10, day: Int = 22) -> String {
         let ss = second < 10 ? "0\(second)" : "\(second)"
-        return "<38>1 2026-11-22T\(hour):00:\(ss)Z \(host) sshd \(100 + second) - - Failed password for root from \(ip) port \(4000 + second) ssh2"
+        return "<38>1 2026-11-\(day)T\(hour):00:\(ss)Z \(host) sshd \(100 + second) - - Failed password for root from \(ip) port \(4000 + second) ssh2"
     }
 
     /// A central syslog file: web9 writes one line dated a day ahead, then web1 has five failed
@@ -35,6 +35,78 @@ import Testing
         #expect(r.json().contains(#""late_events":0,"future_events":1}"#))
         #expect(r.alerts.contains { $0.rule == .sshBruteforce && $0.state == .firing && $0.host == "web1" })
         #expect(r.alerts.allSatisfy { $0.ts < CivilDateTime(year: 2026, month: 11, day: 23).timestamp() })
+    }
+
+    /// web9 writes two lines dated a day ahead, then web1 has five failed passwords. Before, the
+    /// second forged line confirmed the first as a jump of the file's time, and every later line
+    /// (the brute force too) was late.
+    @Test func twoForgedLinesInASharedFileBlindNobody() {
+        var lines = [failure("web1", 0, ip: "192.0.2.1")]
+        lines += (0..<2).map { failure("web9", $0, ip: "192.0.2.9", day: 23) }
+        lines += (1...5).map { failure("web1", $0) }
+        let r = run([("central.log", lines)])
+        #expect(r.lateEvents == 0)
+        #expect(r.futureEvents == 2)
+        #expect(r.alerts.contains { $0.rule == .sshBruteforce && $0.state == .firing && $0.host == "web1" && $0.ip == IPAddress(198, 51, 100, 30) })
+        #expect(r.alerts.allSatisfy { $0.ts < CivilDateTime(year: 2026, month: 11, day: 23).timestamp() })
+    }
+
+    /// However many lines one host writes dated ahead, in a file of several hosts they do not
+    /// move the timeline for the others: 300 forged lines from web9 (past the most a jump holds),
+    /// then web1's brute force.
+    @Test func aForgedBurstFromOneHostMovesNoOtherHostsTime() {
+        var lines = [failure("web1", 0, ip: "192.0.2.1"), failure("web2", 0, ip: "192.0.2.2")]
+        lines += (0..<300).map { failure("web9", $0 % 60, ip: "192.0.2.9", day: 23) }
+        lines += (1...5).map { failure("web1", $0) }
+        let r = run([("central.log", lines)])
+        #expect(r.lateEvents == 0)
+        #expect(r.futureEvents == 300)
+        #expect(r.alerts.contains { $0.rule == .sshBruteforce && $0.state == .firing && $0.host == "web1" })
+    }
+
+    /// The span that confirms a jump, to the line: after the line that jumps an hour, 15 lines
+    /// that agree and then one back in the old hour refute it (all 16 were outliers); 16 lines
+    /// that agree confirm it, and the line back is then late.
+    @Test func aJumpIsConfirmedByExactlyTheSpanOfAgreeingLines() {
+        func file(agreeing: Int) -> [String] {
+            var lines = [failure("web1", 0, ip: "192.0.2.1")]
+            lines += (0...agreeing).map { failure("web1", $0, ip: "203.0.113.\($0)", hour: 11) }
+            lines.append(failure("web1", 30, ip: "192.0.2.1"))
+            return lines
+        }
+        #expect(LogAnalysis.jumpConfirmingLines == 16)
+        let refuted = run([("auth.log", file(agreeing: 15))])
+        #expect(refuted.futureEvents == 16 && refuted.lateEvents == 0)
+        let confirmed = run([("auth.log", file(agreeing: 16))])
+        #expect(confirmed.futureEvents == 0 && confirmed.lateEvents == 1)
+    }
+
+    /// In a file of several hosts, a jump needs lines from a second host: web1 and web2 both go
+    /// on after a quiet hour (honest), so the timeline moves; web9 alone, with as many lines, does
+    /// not, and web1's next line, back in the old hour, refutes it.
+    @Test func aJumpInASharedFileNeedsASecondHost() {
+        let before = [failure("web1", 0, ip: "192.0.2.1"), failure("web2", 0, ip: "192.0.2.2")]
+        let both = (0...16).map { failure($0 % 2 == 0 ? "web1" : "web2", $0, ip: "203.0.113.\($0)", hour: 11) }
+        let moved = run([("central.log", before + both + (1...5).map { failure("web1", 30 + $0, hour: 11) })])
+        #expect(moved.futureEvents == 0 && moved.lateEvents == 0)
+        #expect(moved.alerts.first { $0.rule == .sshBruteforce && $0.state == .firing }?.ts
+            == CivilDateTime(year: 2026, month: 11, day: 22, hour: 11, minute: 0, second: 35).timestamp())
+        let alone = (0...16).map { failure("web9", $0, ip: "203.0.113.\($0)", hour: 11) }
+        let refuted = run([("central.log", before + alone + [failure("web1", 30, ip: "192.0.2.1")])])
+        #expect(refuted.futureEvents == 17 && refuted.lateEvents == 0)
+    }
+
+    /// A line without a time is held behind a pending jump, so it is detected with the lines
+    /// around it: the third of five failures has no time, and the brute force after the quiet
+    /// hour is whole.
+    @Test func aLineWithoutATimeStaysInFileOrderBehindAJump() {
+        var lines = [failure("web1", 0, ip: "192.0.2.1")]
+        lines += (1...2).map { failure("web1", $0, hour: 11) }
+        lines.append("<38>1 - web1 sshd 103 - - Failed password for root from 198.51.100.30 port 4003 ssh2")
+        lines += (4...5).map { failure("web1", $0, hour: 11) }
+        let r = run([("auth.log", lines)])
+        #expect(r.futureEvents == 0 && r.lateEvents == 0)
+        #expect(r.alerts.contains { $0.rule == .sshBruteforce && $0.state == .firing && $0.ip == IPAddress(198, 51, 100, 30) })
     }
 
     /// A quiet hour in a file is no forgery: the line after the gap is as late, so the file's

@@ -39,21 +39,52 @@ public struct LogAnalysis {
         var invalid = 0
         var examples: [AnalysisReport.InvalidLine] = []
         /// The file's own timeline, which stands in for the receive time `serve` would have: the
-        /// newest time its lines claimed, a line far ahead of the others left out (see `held`).
+        /// newest time its lines claimed, lines far ahead of the others left out (see `pending`).
         /// A line without a time of its own is taken at it. Starts at the options' reference time.
         var reference: Timestamp
         var hasReference = false
-        /// A line claiming a time more than the clock tolerance past `reference`, held until the
-        /// next timed line of this source tells whether the file's time really jumped there
-        /// (a quiet night: the next line is as late) or the line is a lone forged or broken one
-        /// (the next line is back: it is taken at `reference`, counted as future).
-        var held = HeldLine()
-        var heldTime: Int64 = 0
-        var isHolding = false
+        /// Lines claiming a time more than the clock tolerance past `reference`, held until the
+        /// lines after them tell whether the file's time really jumped there (docs/clocks.md).
+        var pending = PendingJump()
+        /// The host of the first line that named one, and whether a line has named another:
+        /// in a file of several hosts, one host's lines alone never move the timeline.
+        var firstHost: HostID?
+        var namesSeveralHosts = false
     }
 
-    /// A copy of a held line (see `Source.held`) and of what it read as, so that feeding it once
-    /// its successor decided needs no second reading.
+    /// A jump of a file's timeline that its next lines have not yet confirmed or refuted: the
+    /// line that claimed it (a quiet night, or a forged or broken line) and the lines held after
+    /// it. A timed line earlier than the jump refutes it: the held lines are outliers, taken at
+    /// the timeline and counted as future. `LogAnalysis.jumpConfirmingLines` timed lines that
+    /// agree with it, from two hosts when the file names several, confirm it: the held lines
+    /// are taken at their own times. The end of the input confirms it when it could have been
+    /// confirmed by its host alone; a file of several hosts whose held lines all come from the
+    /// jumping host gives up at `LogAnalysis.maxHeldLines` and takes them as outliers.
+    struct PendingJump {
+        /// The held lines, in file order; storage past `count` is kept for reuse.
+        var lines: [HeldLine] = []
+        var count = 0
+        /// The time the first held line claimed, µs.
+        var time: Int64 = 0
+        var host = HostID(0)
+        /// Timed lines held after the first (each claims the jump's time, or later, less the tolerance).
+        var agreeing = 0
+        /// One of those came from another host.
+        var otherHostAgreed = false
+
+        var isEmpty: Bool { count == 0 }
+    }
+
+    /// Timed lines that must agree with a jump of a file's timeline, after the line that
+    /// claimed it, to confirm it: a sender that wants to move the timeline of a shared file
+    /// (and make every other host's lines late) must write this many lines, under two host
+    /// names, with no honest line in between.
+    public static let jumpConfirmingLines = 16
+    /// Lines held at most for one jump (see `PendingJump`).
+    public static let maxHeldLines = 256
+
+    /// A copy of a held line (see `PendingJump`) and of what it read as, so that feeding it once
+    /// the jump is decided needs no second reading.
     struct HeldLine {
         var bytes: [UInt8] = []
         /// Its record and items alone.
@@ -68,7 +99,7 @@ public struct LogAnalysis {
         }
     }
 
-    /// How a held line is fed once its successor decided.
+    /// How a held line is fed once its jump is decided.
     private enum Replay {
         /// The file's time did jump: the line is taken at its own time.
         case confirmed
@@ -237,8 +268,8 @@ public struct LogAnalysis {
         let header = chunk.headers[items.header], payload = extracted.payload
         // The address's failure count is loaded while the line's time and host are looked at.
         if payload == .ssh, let ip = chunk.sshLines[items.ssh].ip { failuresByIP.prefetch(ip) }
-        guard let received = reference(for: header.timestamp, line, extracted, items, of: chunk, source: source) else { return }
         let host = header.hostname.isEmpty ? sources[source].host : intern(UnsafeRawBufferPointer(rebasing: line[header.hostname]))
+        guard let received = reference(for: header.timestamp, host: host, line, extracted, items, of: chunk, source: source) else { return }
         count(host: host, format: knownFormat(source))
         // sshd by its app name; nginx `access_log syslog:` and forwarded summaries by the payload.
         let time = MessageTime(claimed: header.timestamp, zoneless: header.timestampIsZoneless, received: received)
@@ -257,8 +288,8 @@ public struct LogAnalysis {
     private mutating func feedAccess(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
                                      of chunk: ExtractedLines, source: Int) {
         let request = chunk.requests[items.request]
-        guard let received = reference(for: request.time, line, extracted, items, of: chunk, source: source) else { return }
         let host = sources[source].host
+        guard let received = reference(for: request.time, host: host, line, extracted, items, of: chunk, source: source) else { return }
         count(host: host, format: knownFormat(source))
         // The observation would only repeat the request: the report keeps nothing of it beyond the stats.
         if case .http(_, let at) = analyzer.observeHTTP(request, text: line, host: host, at: MessageTime(claimed: nil, received: received)) {
@@ -269,39 +300,60 @@ public struct LogAnalysis {
     private mutating func feedSummary(_ extracted: ExtractedLine, _ line: UnsafeRawBufferPointer, _ items: LineChunk.Items,
                                       of chunk: ExtractedLines, source: Int) {
         let summary = chunk.summaries[items.summary]
-        guard let received = reference(for: summary.end, line, extracted, items, of: chunk, source: source) else { return }
         let host = sources[source].host
+        guard let received = reference(for: summary.end, host: host, line, extracted, items, of: chunk, source: source) else { return }
         count(host: host, format: .sessions)
         note(analyzer.observeSessionSummary(summary, host: host, receivedAt: received), host: host, received: received)
     }
 
     // MARK: - Each file's timeline
 
-    /// The reference time (what `serve` would have as the receive time) for a line of `source`
-    /// that claims `claimed`, advancing the file's timeline; nil when the line is held because it
-    /// claims a time more than the clock tolerance past the timeline (see `Source.held`; kept
-    /// with `record`, whose items are at `items` in `chunk`). A line already held decides first:
-    /// this line's time says whether it was a jump or an outlier.
-    private mutating func reference(for claimed: Timestamp?, _ line: UnsafeRawBufferPointer, _ record: ExtractedLine,
+    /// The reference time (what `serve` would have as the receive time) for a line of `host` in
+    /// `source` that claims `claimed`, advancing the file's timeline; nil when the line is held
+    /// (kept with `record`, whose items are at `items` in `chunk`) because it claims a time more
+    /// than the clock tolerance past the timeline, or because an earlier line did and its jump is
+    /// not decided yet (see `PendingJump`); this line may decide it, first.
+    private mutating func reference(for claimed: Timestamp?, host: HostID, _ line: UnsafeRawBufferPointer, _ record: ExtractedLine,
                                     _ items: LineChunk.Items, of chunk: ExtractedLines, source: Int) -> Timestamp? {
         if let replay {
-            // The held line itself, fed again now that its successor decided.
-            self.replay = nil
-            if replay == .confirmed, let claimed { sources[source].reference = claimed }
+            // A held line itself, fed again now that its jump is decided.
+            if replay == .confirmed, let claimed, claimed > sources[source].reference { sources[source].reference = claimed }
             return sources[source].reference
         }
-        guard let claimed else { return sources[source].reference }
+        guard let claimed else {
+            // Held behind a pending jump too, so lines are fed in file order; it has no say.
+            guard sources[source].pending.isEmpty else {
+                hold(line, record, items, of: chunk, time: nil, host: host, source: source)
+                return nil
+            }
+            return sources[source].reference
+        }
+        if let first = sources[source].firstHost {
+            if host != first { sources[source].namesSeveralHosts = true }
+        } else {
+            sources[source].firstHost = host
+        }
         let t = claimed.microseconds
-        if sources[source].isHolding {
-            replayHeld(source: source, confirmed: t >= sources[source].heldTime &- analyzer.clocks.toleranceMicroseconds)
+        let tolerance = analyzer.clocks.toleranceMicroseconds
+        if !sources[source].pending.isEmpty {
+            if t < sources[source].pending.time &- tolerance {
+                replayHeld(source: source, confirmed: false)
+            } else {
+                hold(line, record, items, of: chunk, time: t, host: host, source: source)
+                let pending = sources[source].pending
+                if pending.agreeing >= Self.jumpConfirmingLines && (pending.otherHostAgreed || !sources[source].namesSeveralHosts) {
+                    replayHeld(source: source, confirmed: true)
+                } else if pending.count >= Self.maxHeldLines {
+                    replayHeld(source: source, confirmed: false)
+                }
+                return nil
+            }
         }
         if !sources[source].hasReference {
             sources[source].hasReference = true
             sources[source].reference = claimed
-        } else if t > sources[source].reference.microseconds &+ analyzer.clocks.toleranceMicroseconds {
-            sources[source].held.keep(line, record, items, of: chunk)
-            sources[source].heldTime = t
-            sources[source].isHolding = true
+        } else if t > sources[source].reference.microseconds &+ tolerance {
+            hold(line, record, items, of: chunk, time: t, host: host, source: source)
             return nil
         } else if t > sources[source].reference.microseconds {
             sources[source].reference = claimed
@@ -309,20 +361,48 @@ public struct LogAnalysis {
         return sources[source].reference
     }
 
-    /// Feeds every line still held: the last timed line of its file, so nothing says its time was wrong.
+    /// Adds a line of `host` claiming `time` (µs; nil: none, so no say in the jump) to the
+    /// jump `source` holds, or starts one with it.
+    private mutating func hold(_ line: UnsafeRawBufferPointer, _ record: ExtractedLine, _ items: LineChunk.Items,
+                               of chunk: ExtractedLines, time: Int64?, host: HostID, source: Int) {
+        // Moved out while it changes, so that its held lines are not copied.
+        var pending = sources[source].pending
+        sources[source].pending = PendingJump()
+        if pending.isEmpty {
+            pending.time = time ?? 0
+            pending.host = host
+            pending.agreeing = 0
+            pending.otherHostAgreed = false
+        } else if time != nil {
+            pending.agreeing += 1
+            if host != pending.host { pending.otherHostAgreed = true }
+        }
+        if pending.count == pending.lines.count { pending.lines.append(HeldLine()) }
+        pending.lines[pending.count].keep(line, record, items, of: chunk)
+        pending.count += 1
+        sources[source].pending = pending
+    }
+
+    /// Feeds the lines still held at the end of the input: confirmed when the jump's host could
+    /// confirm it alone (nothing after it says the time was wrong), else outliers.
     private mutating func releaseHeld() {
-        for s in sources.indices where sources[s].isHolding { replayHeld(source: s, confirmed: true) }
+        for s in sources.indices where !sources[s].pending.isEmpty {
+            replayHeld(source: s, confirmed: sources[s].pending.otherHostAgreed || !sources[s].namesSeveralHosts)
+        }
     }
 
     /// Set while a held line is fed again: how its time is taken.
     private var replay: Replay?
 
-    /// Feeds the line `source` holds, as a jump of the file's time (`confirmed`) or an outlier.
+    /// Feeds the lines `source` holds, in file order, as a jump of the file's time (`confirmed`)
+    /// or as outliers.
     private mutating func replayHeld(source: Int, confirmed: Bool) {
-        sources[source].isHolding = false
-        let held = sources[source].held
+        let pending = sources[source].pending
+        sources[source].pending.count = 0
         replay = confirmed ? .confirmed : .outlier
-        held.bytes.withUnsafeBytes { apply(held.extracted.lines[0], $0, LineChunk.Items(), of: held.extracted, source: source) }
+        for held in pending.lines[..<pending.count] {
+            held.bytes.withUnsafeBytes { apply(held.extracted.lines[0], $0, LineChunk.Items(), of: held.extracted, source: source) }
+        }
         replay = nil
     }
 
