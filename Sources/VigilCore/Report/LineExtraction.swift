@@ -223,6 +223,13 @@ public final class LineChunk: @unchecked Sendable {
         return false
     }
 
+    /// Adds a copy of `line` (without its LF) and of what it read as: `record`, whose items
+    /// are at `items` in `other` (a line of another chunk, already extracted).
+    func append(_ line: UnsafeRawBufferPointer, _ record: ExtractedLine, _ items: Items, of other: ExtractedLines) {
+        append(line)
+        extracted.append(record, items: items, of: other)
+    }
+
     /// Reads every line with `extractor` (for another thread's, a copy of the input's: see
     /// `LineExtractor.readsLinesIndependently`).
     public func extract(with extractor: inout LineExtractor) {

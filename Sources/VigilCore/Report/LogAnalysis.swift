@@ -61,8 +61,9 @@ public struct LogAnalysis {
     /// confirmed by its host alone; a file of several hosts whose held lines all come from the
     /// jumping host gives up at `LogAnalysis.maxHeldLines` and takes them as outliers.
     struct PendingJump {
-        /// The held lines, in file order; storage past `count` is kept for reuse.
-        var lines: [HeldLine] = []
+        /// Copies of the held lines and of what they read as, in file order (so that feeding
+        /// them once the jump is decided needs no second reading); its storage is reused.
+        let lines = LineChunk(reservingBytes: 4096)
         var count = 0
         /// The time the first held line claimed, µs.
         var time: Int64 = 0
@@ -82,22 +83,6 @@ public struct LogAnalysis {
     public static let jumpConfirmingLines = 16
     /// Lines held at most for one jump (see `PendingJump`).
     public static let maxHeldLines = 256
-
-    /// A copy of a held line (see `PendingJump`) and of what it read as, so that feeding it once
-    /// the jump is decided needs no second reading.
-    struct HeldLine {
-        var bytes: [UInt8] = []
-        /// Its record and items alone.
-        var extracted = ExtractedLines()
-
-        /// Replaces the held line with `line`, read as `record`, whose items are at `items` in `chunk`.
-        mutating func keep(_ line: UnsafeRawBufferPointer, _ record: ExtractedLine, _ items: LineChunk.Items, of chunk: ExtractedLines) {
-            bytes.removeAll(keepingCapacity: true)
-            bytes.append(contentsOf: line)
-            extracted.removeAll()
-            extracted.append(record, items: items, of: chunk)
-        }
-    }
 
     /// How a held line is fed once its jump is decided.
     private enum Replay {
@@ -365,22 +350,17 @@ public struct LogAnalysis {
     /// jump `source` holds, or starts one with it.
     private mutating func hold(_ line: UnsafeRawBufferPointer, _ record: ExtractedLine, _ items: LineChunk.Items,
                                of chunk: ExtractedLines, time: Int64?, host: HostID, source: Int) {
-        // Moved out while it changes, so that its held lines are not copied.
-        var pending = sources[source].pending
-        sources[source].pending = PendingJump()
-        if pending.isEmpty {
-            pending.time = time ?? 0
-            pending.host = host
-            pending.agreeing = 0
-            pending.otherHostAgreed = false
+        if sources[source].pending.isEmpty {
+            sources[source].pending.time = time ?? 0
+            sources[source].pending.host = host
+            sources[source].pending.agreeing = 0
+            sources[source].pending.otherHostAgreed = false
         } else if time != nil {
-            pending.agreeing += 1
-            if host != pending.host { pending.otherHostAgreed = true }
+            sources[source].pending.agreeing += 1
+            if host != sources[source].pending.host { sources[source].pending.otherHostAgreed = true }
         }
-        if pending.count == pending.lines.count { pending.lines.append(HeldLine()) }
-        pending.lines[pending.count].keep(line, record, items, of: chunk)
-        pending.count += 1
-        sources[source].pending = pending
+        sources[source].pending.lines.append(line, record, items, of: chunk)
+        sources[source].pending.count += 1
     }
 
     /// Feeds the lines still held at the end of the input: confirmed when the jump's host could
@@ -397,13 +377,12 @@ public struct LogAnalysis {
     /// Feeds the lines `source` holds, in file order, as a jump of the file's time (`confirmed`)
     /// or as outliers.
     private mutating func replayHeld(source: Int, confirmed: Bool) {
-        let pending = sources[source].pending
+        let held = sources[source].pending.lines
         sources[source].pending.count = 0
         replay = confirmed ? .confirmed : .outlier
-        for held in pending.lines[..<pending.count] {
-            held.bytes.withUnsafeBytes { apply(held.extracted.lines[0], $0, LineChunk.Items(), of: held.extracted, source: source) }
-        }
+        held.forEachLine { line, extracted, all, items in apply(extracted, line, items, of: all, source: source) }
         replay = nil
+        held.removeAll()
     }
 
     // MARK: - What only the report keeps
