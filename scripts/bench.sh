@@ -786,10 +786,16 @@ thread_ticks() {
     printf '%s' "$sum"
 }
 
-# per_event TICKS: "µs per event, events/s per core" for TICKS over SHARD_COUNT events.
+# per_event TICKS EVENTS: "µs per event, events/s per core" for TICKS (of 10 ms) over EVENTS
+# events; "n/a" with both figures when either is 0 (no events, or less CPU than one tick).
 per_event() {
-    local ns=$(($1 * 10000000 / SHARD_COUNT))
-    printf '%s.%s µs, %s/s' $((ns / 1000)) $((ns / 100 % 10)) $((ns > 0 ? 1000000000 / ns : 0))
+    local ticks=$1 events=$2
+    if [ "$ticks" -eq 0 ] || [ "$events" -eq 0 ]; then
+        printf 'n/a (%s ticks over %s events)' "$ticks" "$events"
+        return
+    fi
+    local ns=$((ticks * 10000000 / events))
+    printf '%s.%s µs, %s/s' $((ns / 1000)) $((ns / 100 % 10)) $((events * 100 / ticks))
 }
 
 SHARD_LINES=()
@@ -853,15 +859,12 @@ PY_LOAD
     c_main=$(($(thread_ticks "${central_pids[0]}" vigil) - c_main))
     rejected=$(($(relay_listener_value "$sw/central0.stderr" rejected) + $(relay_listener_value "$sw/central1.stderr" rejected)))
     SHARD_LINES+=("$(printf '%-52s %s' "events: edge, rsyslog relay, 2 centrals" "$SHARD_COUNT in $wall_ms ms; central 0 took $c0; rejected $rejected")")
-    SHARD_LINES+=("$(printf '%-52s %s' "edge, main thread (ingest, rules, seal)" "$(per_event "$e_main")")")
-    SHARD_LINES+=("$(printf '%-52s %s' "edge, relay sender thread" "$(per_event "$e_send")")")
-    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, ruleset worker (one thread)" "$(per_event "$r_rule")")")
-    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, all threads" "$(per_event "$r_all")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "edge, main thread (ingest, rules, seal)" "$(per_event "$e_main" "$SHARD_COUNT")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "edge, relay sender thread" "$(per_event "$e_send" "$SHARD_COUNT")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, ruleset worker (one thread)" "$(per_event "$r_rule" "$SHARD_COUNT")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, all threads" "$(per_event "$r_all" "$SHARD_COUNT")")")
     # A central took about half of the events: its cost per event it took.
-    SHARD_COUNT_SAVED=$SHARD_COUNT
-    SHARD_COUNT=$c0
-    SHARD_LINES+=("$(printf '%-52s %s' "central 0, main thread, per event it took" "$(per_event "$c_main")")")
-    SHARD_COUNT=$SHARD_COUNT_SAVED
+    SHARD_LINES+=("$(printf '%-52s %s' "central 0, main thread, per event it took" "$(per_event "$c_main" "$c0")")")
     for pid in "$edge_pid" "$relay_pid" "${central_pids[@]}"; do stop_pid "$pid" 15 || true; done
 fi
 
