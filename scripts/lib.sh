@@ -382,6 +382,15 @@ ship_edit() {
     done
 }
 
+# system_rsyslog_conf SNIPPET OUT: writes to OUT this machine's /etc/rsyslog.conf with its
+# `$IncludeConfig /etc/rsyslog.d/...` line replaced by an include of SNIPPET: the config rsyslogd
+# reads once SNIPPET is installed in /etc/rsyslog.d/. False, writing nothing, when there is no
+# /etc/rsyslog.conf or it has no such line.
+system_rsyslog_conf() {
+    [ -f /etc/rsyslog.conf ] && grep -q '^[$]IncludeConfig /etc/rsyslog\.d/' /etc/rsyslog.conf || return 1
+    sed "s|^\\\$IncludeConfig /etc/rsyslog\\.d/.*|include(file=\"$1\")|" /etc/rsyslog.conf >"$2"
+}
+
 # make_relay_key FILE: writes a fresh relay key (64 hex digits, mode 0600) to FILE.
 make_relay_key() {
     (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")

@@ -86,8 +86,7 @@ if [ "$SHARD_OK" = 1 ]; then
         SHARD_OK=0
     fi
 fi
-if [ "$SHARD_OK" = 1 ] && [ -f /etc/rsyslog.conf ] && grep -q '^[$]IncludeConfig /etc/rsyslog\.d/' /etc/rsyslog.conf; then
-    sed "s|^\\\$IncludeConfig /etc/rsyslog\\.d/.*|include(file=\"$SR/50-vigil-shard.conf\")|" /etc/rsyslog.conf >"$SR/system.conf"
+if [ "$SHARD_OK" = 1 ] && system_rsyslog_conf "$SR/50-vigil-shard.conf" "$SR/system.conf"; then
     if out=$(rsyslogd -N1 -f "$SR/system.conf" 2>&1); then
         pass "conf/rsyslog-shard.conf: rsyslogd -N1 accepts it inside /etc/rsyslog.conf"
     else
