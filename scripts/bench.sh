@@ -395,39 +395,6 @@ fi
 
 # --- forward: vigil forward against rsyslogd's imfile -> omfwd, shipping the same files
 
-# fw_wait DATA WANT PID: waits until DATA/hosts/*/*.log hold WANT lines. Polls the total size
-# every 50 ms (stat only, so the wait costs the shippers nothing) and counts the lines only once
-# the size has not moved for 0.5 s; the end is the poll at which the size last grew. Gives up
-# after TIMEOUT s, after 30 s without growth, or once PID (the shipper) has exited and nothing
-# grows. Sets WAIT_LINES and WAIT_END_US; true when WANT lines were seen.
-fw_wait() {
-    local dir=$1 want=$2 pid=$3 start now size last=-1 counted=-1 grew_at
-    start=$(now_us)
-    grew_at=$start
-    WAIT_LINES=0
-    WAIT_END_US=0
-    while :; do
-        now=$(now_us)
-        size=$(total_bytes "$dir")
-        if [ "$size" != "$last" ]; then
-            last=$size
-            grew_at=$now
-        fi
-        if [ "$size" != "$counted" ] && [ $((now - grew_at)) -ge 500000 ]; then
-            counted=$size
-            WAIT_LINES=$(count_lines "$dir")
-            if [ "$WAIT_LINES" -ge "$want" ]; then
-                WAIT_END_US=$grew_at
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || return 1
-        fi
-        [ $((now - start)) -lt $((TIMEOUT * 1000000)) ] || return 1
-        [ $((now - grew_at)) -lt 30000000 ] || return 1
-        sleep 0.05
-    done
-}
-
 # fw_rsyslog_conf DIR PORT: a private rsyslogd config in DIR/rsyslog.conf: imfile reads both input
 # files from their start, omfwd sends each line as RFC 5424, octet-counted over TCP, to PORT.
 # No imuxsock, no imklog, no system socket: only what this file loads; rsyslogd's own messages
@@ -454,7 +421,7 @@ CONF
 # Records R[fw.SHIPPER.RUN.*]: ms, rate (lines/s), cpu_ns (shipper CPU per line), rss (peak, KiB),
 # serve_ns (the collector's CPU per line).
 fw_run() {
-    local who=$1 run=$2 dir="$WORK/fw-$1-$2" data serve pid t0 ticks hwm serve_ticks got access
+    local who=$1 run=$2 dir="$WORK/fw-$1-$2" data serve pid out t0 ticks hwm serve_ticks got access
     data=$dir/data
     mkdir -p "$dir/state"
     start_vigil "$data" "$dir/serve.stderr" --server.flush_interval 100ms "${FW_RULES_OFF[@]}" \
@@ -463,18 +430,20 @@ fw_run() {
     CHILDREN+=("$serve")
     t0=$(now_us)
     if [ "$who" = vigil ]; then
+        out=$dir/shipper.out
         "$VIGIL" forward "$FW_DIR/auth.log" "$FW_DIR/access.log" --to "tcp://127.0.0.1:$VIGIL_TCP_PORT" \
-            --state "$dir/state" --from-start --host bench-forward 2>"$dir/shipper.out" &
+            --state "$dir/state" --from-start --host bench-forward 2>"$out" &
         pid=$!
     else
         fw_rsyslog_conf "$dir" "$VIGIL_TCP_PORT"
-        rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" >"$dir/shipper.out" 2>&1 &
-        pid=$!
+        out=$dir/rsyslogd.out
+        start_rsyslogd "$dir/rsyslog.conf" "$dir" || die "forward: rsyslogd did not start"
+        pid=$RSYSLOG_PID
     fi
     CHILDREN+=("$pid")
-    if ! fw_wait "$data" "$FORWARD_LINES" "$pid"; then
+    if ! wait_for_lines "$data" "$FORWARD_LINES" "$TIMEOUT" 30; then
         say "forward: $who delivered $WAIT_LINES of $FORWARD_LINES lines; its output:"
-        sed 's/^/  | /' "$dir/shipper.out" | tail -n 20 >&2
+        sed 's/^/  | /' "$out" | tail -n 20 >&2
         die "forward: $who did not deliver all $FORWARD_LINES lines"
     fi
     ticks=$(cpu_ticks "$pid")
@@ -786,10 +755,16 @@ thread_ticks() {
     printf '%s' "$sum"
 }
 
-# per_event TICKS: "µs per event, events/s per core" for TICKS over SHARD_COUNT events.
+# per_event TICKS EVENTS: "µs per event, events/s per core" for TICKS (of 10 ms) over EVENTS
+# events; "n/a" with both figures when either is 0 (no events, or less CPU than one tick).
 per_event() {
-    local ns=$(($1 * 10000000 / SHARD_COUNT))
-    printf '%s.%s µs, %s/s' $((ns / 1000)) $((ns / 100 % 10)) $((ns > 0 ? 1000000000 / ns : 0))
+    local ticks=$1 events=$2
+    if [ "$ticks" -eq 0 ] || [ "$events" -eq 0 ]; then
+        printf 'n/a (%s ticks over %s events)' "$ticks" "$events"
+        return
+    fi
+    local ns=$((ticks * 10000000 / events))
+    printf '%s.%s µs, %s/s' $((ns / 1000)) $((ns / 100 % 10)) $((events * 100 / ticks))
 }
 
 SHARD_LINES=()
@@ -853,15 +828,12 @@ PY_LOAD
     c_main=$(($(thread_ticks "${central_pids[0]}" vigil) - c_main))
     rejected=$(($(relay_listener_value "$sw/central0.stderr" rejected) + $(relay_listener_value "$sw/central1.stderr" rejected)))
     SHARD_LINES+=("$(printf '%-52s %s' "events: edge, rsyslog relay, 2 centrals" "$SHARD_COUNT in $wall_ms ms; central 0 took $c0; rejected $rejected")")
-    SHARD_LINES+=("$(printf '%-52s %s' "edge, main thread (ingest, rules, seal)" "$(per_event "$e_main")")")
-    SHARD_LINES+=("$(printf '%-52s %s' "edge, relay sender thread" "$(per_event "$e_send")")")
-    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, ruleset worker (one thread)" "$(per_event "$r_rule")")")
-    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, all threads" "$(per_event "$r_all")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "edge, main thread (ingest, rules, seal)" "$(per_event "$e_main" "$SHARD_COUNT")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "edge, relay sender thread" "$(per_event "$e_send" "$SHARD_COUNT")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, ruleset worker (one thread)" "$(per_event "$r_rule" "$SHARD_COUNT")")")
+    SHARD_LINES+=("$(printf '%-52s %s' "rsyslog relay, all threads" "$(per_event "$r_all" "$SHARD_COUNT")")")
     # A central took about half of the events: its cost per event it took.
-    SHARD_COUNT_SAVED=$SHARD_COUNT
-    SHARD_COUNT=$c0
-    SHARD_LINES+=("$(printf '%-52s %s' "central 0, main thread, per event it took" "$(per_event "$c_main")")")
-    SHARD_COUNT=$SHARD_COUNT_SAVED
+    SHARD_LINES+=("$(printf '%-52s %s' "central 0, main thread, per event it took" "$(per_event "$c_main" "$c0")")")
     for pid in "$edge_pid" "$relay_pid" "${central_pids[@]}"; do stop_pid "$pid" 15 || true; done
 fi
 

@@ -4,8 +4,8 @@
 # changed and checks it is healthy.
 #
 #   scripts/deploy.sh HOSTS_FILE [--dry-run] [--binary PATH] [--config PATH]
-#                     [--forward rsyslog|vigil] [--collector HOST:PORT] [--ssh-opts "OPTS"]
-#                     [--root DIR] [--user USER] [--parallel N]
+#                     [--forward rsyslog|vigil] [--collector HOST:PORT] [--forward-files "FILE..."]
+#                     [--ssh-opts "OPTS"] [--root DIR] [--user USER] [--parallel N]
 #
 # HOSTS_FILE: one host per line, `host` or `user@host`; blank lines and `#` comments are ignored.
 # --binary: default the static build of scripts/install.sh (.build/install/release/vigil, built or
@@ -16,6 +16,9 @@
 # --forward rsyslog: conf/rsyslog-forward.conf, target and port set to --collector, as
 #   /etc/rsyslog.d/60-vigil.conf (checked with rsyslogd -N1, rsyslog restarted when it changed).
 # --forward vigil: conf/vigil-forward.service and /etc/vigil/forward.env (VIGIL_FORWARD_TO).
+# --forward-files: with --forward vigil, the files it ships (absolute paths, space-separated), as
+#   VIGIL_FORWARD_FILES in forward.env; without it, the unit's default (auth.log and nginx's
+#   access.log), which fails on a host without /var/log/nginx.
 # --ssh-opts: extra ssh options, split on spaces (e.g. "-p 2222 -i ~/.ssh/deploy").
 # --root DIR: everything is written below DIR on the host and no service is touched (tests).
 # --dry-run: prints the commands, for every host, without connecting or changing anything.
@@ -39,6 +42,7 @@ BINARY=
 CONFIG=
 FORWARD=
 COLLECTOR=
+FORWARD_FILES=
 SSH_EXTRA=
 ROOT_DIR=
 SSH_USER=
@@ -48,7 +52,7 @@ VERSION=
 
 while [ $# -gt 0 ]; do
     case $1 in
-        --hosts | --binary | --config | --forward | --collector | --ssh-opts | --root | --user | --parallel)
+        --hosts | --binary | --config | --forward | --collector | --forward-files | --ssh-opts | --root | --user | --parallel)
             if [ $# -lt 2 ] || [ -z "$2" ]; then bad "$1 needs a value"; fi
             case $1 in
                 --hosts) HOSTS_FILE=$2 ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
                 --config) CONFIG=$2 ;;
                 --forward) FORWARD=$2 ;;
                 --collector) COLLECTOR=$2 ;;
+                --forward-files) FORWARD_FILES=$2 ;;
                 --ssh-opts) SSH_EXTRA=$2 ;;
                 --root) ROOT_DIR=$2 ;;
                 --user) SSH_USER=$2 ;;
@@ -90,6 +95,16 @@ if [ -n "$COLLECTOR" ]; then
     if [ -z "$COLLECTOR_PORT" ] || [ "$COLLECTOR_PORT" -lt 1 ] || [ "$COLLECTOR_PORT" -gt 65535 ]; then
         bad "--collector must be HOST:PORT (IPv6 as [ADDR]:PORT, port 1-65535), not '$COLLECTOR'"
     fi
+fi
+if [ -n "$FORWARD_FILES" ]; then
+    [ "$FORWARD" = vigil ] || bad "--forward-files needs --forward vigil"
+    read -ra FORWARD_FILE_WORDS <<<"$FORWARD_FILES"
+    [ ${#FORWARD_FILE_WORDS[@]} -gt 0 ] || bad "--forward-files needs a value"
+    for f in "${FORWARD_FILE_WORDS[@]}"; do
+        # Nothing the unit's $VIGIL_FORWARD_FILES (split on spaces) or forward.env could misread.
+        [[ $f =~ ^/[A-Za-z0-9._/@+-]+$ ]] || bad "--forward-files: '$f' is not an absolute path of letters, digits and ._/@+-"
+    done
+    FORWARD_FILES="${FORWARD_FILE_WORDS[*]}"
 fi
 if [ "$FORWARD" = vigil ] && [ ! -f "$ROOT/conf/vigil-forward.service" ]; then
     bad "--forward vigil needs conf/vigil-forward.service, which is not in this tree (use --forward rsyslog)"
@@ -154,8 +169,12 @@ if [ "$FORWARD" = rsyslog ]; then
     fi
 elif [ "$FORWARD" = vigil ]; then
     cp "$ROOT/conf/vigil-forward.service" "$BUNDLE/vigil-forward.service"
-    printf '# Written by scripts/deploy.sh: where vigil forward sends.\nVIGIL_FORWARD_TO=tcp://%s\n' \
-        "$COLLECTOR" >"$BUNDLE/forward.env"
+    {
+        printf '# Written by scripts/deploy.sh: where vigil forward sends.\nVIGIL_FORWARD_TO=tcp://%s\n' "$COLLECTOR"
+        if [ -n "$FORWARD_FILES" ]; then
+            printf '# What it sends (--forward-files), instead of the unit'"'"'s default.\nVIGIL_FORWARD_FILES="%s"\n' "$FORWARD_FILES"
+        fi
+    } >"$BUNDLE/forward.env"
 fi
 {
     printf "ROOT_DIR='%s'\n" "$ROOT_DIR"

@@ -293,9 +293,11 @@ count_lines() {
 # wait_for_lines DATA_DIR WANT TIMEOUT_S SETTLE_S: waits until DATA_DIR/hosts/*/*.log hold WANT
 # lines. Polls file sizes every 50 ms (cheap) and counts lines only when the size suggests it is
 # done (WANT lines of the mean length of the first 64 KiB of one file: lines of different lengths
-# need more than the first line) or has stopped growing. Gives up after TIMEOUT_S, or once nothing
-# has grown for SETTLE_S. Sets WAIT_LINES (lines seen) and WAIT_END_US (the poll at which the size
-# last grew, so the wait for it to stop growing is not counted). True when WANT reached.
+# need more than the first line; after a count that falls short, of the mean length of all lines
+# stored, so a sample of short lines does not make it count on every poll) or has stopped
+# growing. Gives up after TIMEOUT_S, or once nothing has grown for SETTLE_S. Sets WAIT_LINES
+# (lines seen) and WAIT_END_US (the poll at which the size last grew, so the wait for it to stop
+# growing is not counted). True when WANT reached.
 wait_for_lines() {
     local dir=$1 want=$2 timeout=$3 settle=$4
     local start now size line_len=0 last_size=-1 counted_size=-1 changed_at deadline files sample_lines sample_bytes
@@ -325,6 +327,7 @@ wait_for_lines() {
                 WAIT_END_US=$changed_at
                 return 0
             fi
+            if [ "$WAIT_LINES" -gt 0 ]; then line_len=$((size / WAIT_LINES)); fi
         fi
         [ "$now" -lt "$deadline" ] || break
         [ $((now - changed_at)) -lt $((settle * 1000000)) ] || break
@@ -377,6 +380,15 @@ ship_edit() {
             { print }' "$out" >"$out.tmp" && mv -- "$out.tmp" "$out"
         shift 2
     done
+}
+
+# system_rsyslog_conf SNIPPET OUT: writes to OUT this machine's /etc/rsyslog.conf with its
+# `$IncludeConfig /etc/rsyslog.d/...` line replaced by an include of SNIPPET: the config rsyslogd
+# reads once SNIPPET is installed in /etc/rsyslog.d/. False, writing nothing, when there is no
+# /etc/rsyslog.conf or it has no such line.
+system_rsyslog_conf() {
+    [ -f /etc/rsyslog.conf ] && grep -q '^[$]IncludeConfig /etc/rsyslog\.d/' /etc/rsyslog.conf || return 1
+    sed "s|^\\\$IncludeConfig /etc/rsyslog\\.d/.*|include(file=\"$1\")|" /etc/rsyslog.conf >"$2"
 }
 
 # make_relay_key FILE: writes a fresh relay key (64 hex digits, mode 0600) to FILE.

@@ -3,7 +3,7 @@ import Glibc
 import VigilCore
 
 /// The parsed arguments of `vigil-bench latency`.
-struct LatencyOptions {
+struct LatencyOptions: PacedConnections {
     var target = SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 0)
     /// The alert file (a `file:` sink or DATA/alerts.jsonl) to watch.
     var alerts = ""
@@ -118,7 +118,7 @@ func runLatencyBenchmark(_ options: LatencyOptions) -> Result<String, LoadError>
         for c in 0..<options.connections {
             senders.append(RealisticSender(target: options.target, transport: .tcp, mix: options.mix, hosts: benchHostCount,
                                            ips: options.ips, count: BenchOptions.maxCount,
-                                           rate: evenShare(options.rate, of: options.connections, c), deadline: deadline))
+                                           rate: options.rateShare(c), deadline: deadline))
         }
         for sender in senders {
             switch startThread({ sender.run() }) {

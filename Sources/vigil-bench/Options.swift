@@ -16,8 +16,20 @@ struct UsageError: Error {
     var message: String
 }
 
+/// Options whose `rate` (messages per second, 0: unpaced) is split over `connections` senders.
+protocol PacedConnections {
+    var rate: Int { get }
+    var connections: Int { get }
+}
+
+extension PacedConnections {
+    /// Connection `c`'s share of `rate` (at least 1, so a paced sender never runs unpaced), or 0
+    /// when unpaced.
+    func rateShare(_ c: Int) -> Int { rate > 0 ? max(evenShare(rate, of: connections, c), 1) : 0 }
+}
+
 /// The parsed arguments of `vigil-bench load`.
-struct BenchOptions {
+struct BenchOptions: PacedConnections {
     /// Upper bound on `--count`, so that a typo cannot start an endless run.
     static let maxCount = 100_000_000
     /// Upper bound on `--connections` (one thread each).
@@ -99,9 +111,6 @@ struct BenchOptions {
 
     /// Connection `c`'s share of `count` (the first ones take the remainder).
     func countShare(_ c: Int) -> Int { evenShare(count, of: connections, c) }
-
-    /// Connection `c`'s share of `rate` (at least 1), or 0 when unpaced.
-    func rateShare(_ c: Int) -> Int { rate > 0 ? max(evenShare(rate, of: connections, c), 1) : 0 }
 }
 
 /// Part `index` of `total` split into `parts` shares that differ by at most one.

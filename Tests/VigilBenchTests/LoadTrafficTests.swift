@@ -81,6 +81,14 @@ private struct DatagramSink: ~Copyable {
     }
 }
 
+@Test func latencyPacesEverySenderWhenItsRateIsBelowTheConnections() throws {
+    let options = try LatencyOptions.parse(["--tcp", "127.0.0.1:5514", "--alerts", "/dev/null", "--rate", "2",
+                                            "--connections", "4"]).get()
+    #expect((0..<4).map(options.rateShare) == [1, 1, 1, 1])
+    let unpaced = try LatencyOptions.parse(["--tcp", "127.0.0.1:5514", "--alerts", "/dev/null", "--connections", "4"]).get()
+    #expect((0..<4).map(unpaced.rateShare) == [0, 0, 0, 0])
+}
+
 @Test(arguments: [0, 1, 155, 156, 157, 24_335, 24_336, 29_999, 30_000, 30_001])
 func addressCycleStartsWhereAdvancingWouldBe(first: Int) {
     var walked = AddressCycle(count: 30_000)

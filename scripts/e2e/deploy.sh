@@ -10,8 +10,12 @@
 #   - a second deploy, and a dry run, change nothing (same contents, modes and mtimes); an edited
 #     config is kept when no --config is given; a config check-config refuses is not deployed;
 #   - --config replaces only the config; a host that cannot log in fails alone, named, exit 1;
+#   - --forward vigil --forward-files FILE installs vigil-forward.service and forward.env with
+#     VIGIL_FORWARD_TO and VIGIL_FORWARD_FILES; --forward-files without --forward vigil, or with a
+#     relative path, is refused (exit 2);
 #   - the installed binary started as the unit's ExecStart runs it (paths below DIR, listeners on
-#     free loopback ports) reaches `vigil: ready` and stores a logger line;
+#     free loopback ports) reaches `vigil: ready` and stores a logger line; vigil-forward.service's
+#     ExecStart with the deployed forward.env ships a new line of FILE to it;
 #   - scripts/deploy-remote.sh's systemd steps, run directly with a stand-in systemctl that records
 #     its calls: reload, enable, restart, is-active the first time; no restart the second time.
 # Every server listens on loopback only; every wait is bounded.
@@ -170,31 +174,50 @@ if [ "$DEP_UP" = 1 ]; then
         fail "deploy.sh with a failing host: exit 1 naming it" "exit $rc; $(tail -n 3 "$DEP/deploy6.out")"
     fi
 
-    # --- --forward vigil
+    # --- --forward vigil, with --forward-files naming a file of this test's (a host without
+    # nginx cannot run the unit's default, whose /var/log/nginx does not exist there)
     DEP_ROOT2=$DEP/root-forward
+    DEP_FWD_SRC=$DEP/forward-src/app.log
     if "$ROOT/scripts/deploy.sh" "$DEP/hosts" --root "$DEP_ROOT2" --forward vigil \
-        --collector "127.0.0.1:$DEP_COLLECTOR_PORT" --ssh-opts "$DEP_SSH_OPTS" >"$DEP/deploy7.out" 2>"$DEP/deploy7.stderr" \
+        --collector "127.0.0.1:$DEP_COLLECTOR_PORT" --forward-files "$DEP_FWD_SRC" --ssh-opts "$DEP_SSH_OPTS" \
+        >"$DEP/deploy7.out" 2>"$DEP/deploy7.stderr" \
         && cmp -s "$ROOT/conf/vigil-forward.service" "$DEP_ROOT2/etc/systemd/system/vigil-forward.service" \
-        && grep -qx "VIGIL_FORWARD_TO=tcp://127.0.0.1:$DEP_COLLECTOR_PORT" "$DEP_ROOT2/etc/vigil/forward.env"; then
-        pass "deploy.sh --forward vigil installs vigil-forward.service and forward.env (VIGIL_FORWARD_TO)"
+        && grep -qx "VIGIL_FORWARD_TO=tcp://127.0.0.1:$DEP_COLLECTOR_PORT" "$DEP_ROOT2/etc/vigil/forward.env" \
+        && grep -qx "VIGIL_FORWARD_FILES=\"$DEP_FWD_SRC\"" "$DEP_ROOT2/etc/vigil/forward.env"; then
+        pass "deploy.sh --forward vigil --forward-files installs vigil-forward.service and forward.env (VIGIL_FORWARD_TO, VIGIL_FORWARD_FILES)"
     else
-        fail "deploy.sh --forward vigil installs vigil-forward.service and forward.env" "$(tail -n 5 "$DEP/deploy7.out" "$DEP/deploy7.stderr")"
+        fail "deploy.sh --forward vigil --forward-files installs vigil-forward.service and forward.env" \
+            "$(tail -n 5 "$DEP/deploy7.out" "$DEP/deploy7.stderr" "$DEP_ROOT2/etc/vigil/forward.env")"
+    fi
+    rc=0
+    "$ROOT/scripts/deploy.sh" "${DEP_ARGS[@]}" --forward-files /var/log/auth.log >"$DEP/deploy8.out" 2>"$DEP/deploy8.stderr" || rc=$?
+    rc2=0
+    "$ROOT/scripts/deploy.sh" "$DEP/hosts" --root "$DEP_ROOT2" --forward vigil --collector "127.0.0.1:$DEP_COLLECTOR_PORT" \
+        --forward-files "/var/log/auth.log relative.log" --ssh-opts "$DEP_SSH_OPTS" >"$DEP/deploy9.out" 2>"$DEP/deploy9.stderr" || rc2=$?
+    if [ "$rc" = 2 ] && grep -q 'needs --forward vigil' "$DEP/deploy8.stderr" \
+        && [ "$rc2" = 2 ] && grep -q "'relative.log' is not an absolute path" "$DEP/deploy9.stderr"; then
+        pass "deploy.sh refuses --forward-files without --forward vigil, and a relative path in it (exit 2)"
+    else
+        fail "deploy.sh refuses --forward-files without --forward vigil, and a relative path in it" \
+            "exit $rc: $(cat "$DEP/deploy8.stderr")" "exit $rc2: $(cat "$DEP/deploy9.stderr")"
     fi
 
     # deployed_forward_delivers: runs vigil-forward.service's ExecStart as systemd would (its
-    # Environment= defaults, then the deployed forward.env; paths below the root, a private state
-    # directory, one file of this test's instead of the unit's defaults) against the collector the
+    # Environment= defaults, then the deployed forward.env, whose VIGIL_FORWARD_FILES names this
+    # test's file; paths below the root, a private state directory) against the collector the
     # forward deploy named, which the deployed vigil.service is now serving: a new line arrives.
     deployed_forward_delivers() {
-        local unit=$DEP_ROOT2/etc/systemd/system/vigil-forward.service line words w cmd=() fwd_pid src=$DEP/forward-src/app.log
+        local unit=$DEP_ROOT2/etc/systemd/system/vigil-forward.service line words w files cmd=() fwd_pid src=$DEP_FWD_SRC
         mkdir -p "$DEP/forward-src" "$DEP/forward-state"
         line=$(sed -n 's/^ExecStart=//p' "$unit" | head -n1)
         # shellcheck disable=SC1091
         VIGIL_FORWARD_TO=$(. "$DEP_ROOT2/etc/vigil/forward.env" && printf '%s' "$VIGIL_FORWARD_TO")
+        # shellcheck disable=SC1091
+        read -ra files <<<"$(. "$DEP_ROOT2/etc/vigil/forward.env" && printf '%s' "$VIGIL_FORWARD_FILES")"
         read -ra words <<<"$line"
         for w in "${words[@]}"; do
             case $w in
-                '$VIGIL_FORWARD_FILES') w=$src ;;
+                '$VIGIL_FORWARD_FILES') cmd+=("${files[@]}"); continue ;;
                 '${VIGIL_FORWARD_TO}') w=$VIGIL_FORWARD_TO ;;
                 /var/lib/vigil-forward) w=$DEP/forward-state ;;
                 /*) w=$DEP_ROOT2$w ;;

@@ -33,8 +33,8 @@ if VIGIL_STDOUT=/dev/null start_vigil "$RATES/data" "$RATES/vigil.stderr" --stat
     RATES_GEN_PID=$!
     EXTRA_PIDS+=("$RATES_GEN_PID")
     wait_for 20 _rates_fired_live
-    # Alerts are written in order: whatever the normal lines sent before the burst fired (taken in
-    # one second, they fired http_high_traffic on every host) is in the file by now.
+    # Alerts are written in order: whatever the lines sent before the burst fired is in the file
+    # by now (nothing, as in analyze: the lines dated before this part's start keep their times).
     kill "$RATES_GEN_PID" 2>/dev/null
     sed -n 's/.*"rule":"\([a-z_]*\)","state":"firing".*"host":"\([^"]*\)".*/\1 \2/p' "$RATES/data/alerts.jsonl" \
         | sort -u >"$RATES/live"

@@ -92,8 +92,7 @@ ship_rsyslog() {
         return
     fi
     # As installed: this machine's rsyslog.conf, its include of /etc/rsyslog.d/ pointing at the file.
-    if [ -f /etc/rsyslog.conf ] && grep -q '^[$]IncludeConfig /etc/rsyslog\.d/' /etc/rsyslog.conf; then
-        sed "s|^\\\$IncludeConfig /etc/rsyslog\\.d/.*|include(file=\"$dir/60-vigil.conf\")|" /etc/rsyslog.conf >"$dir/system.conf"
+    if system_rsyslog_conf "$dir/60-vigil.conf" "$dir/system.conf"; then
         if out=$(rsyslogd -N1 -f "$dir/system.conf" 2>&1); then
             pass "conf/$file: rsyslogd -N1 accepts it inside /etc/rsyslog.conf"
         else
