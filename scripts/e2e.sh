@@ -28,7 +28,8 @@
 # ssh_distributed raised once, by the central rsyslog's hash64mod gives it; scripts/e2e/forward.sh:
 # vigil forward through rotations, outages and SIGKILL; scripts/e2e/rates.sh: the rate rules live
 # and in analyze on the same traffic; scripts/e2e/threads.sh: serve at one and two threads, the
-# same lines stored and the same alerts.
+# same lines stored and the same alerts; scripts/e2e/analyze.sh: analyze's --threads values, a line
+# longer than its read buffer, a read error mid-input.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
 # VIGIL=PATH tests another vigil binary; E2E_ONLY="api trust" runs only those parts (scripts/e2e/).
@@ -717,8 +718,13 @@ fi
 # shellcheck source=scripts/e2e/threads.sh
 . "$ROOT/scripts/e2e/threads.sh"
 
+# --- analyze: --threads values, a line longer than the read buffer, a read error mid-input
+
+# shellcheck source=scripts/e2e/analyze.sh
+. "$ROOT/scripts/e2e/analyze.sh"
+
 if [ "$FAILED" != 0 ]; then
-    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr "$WORK"/shard/*.stderr "$WORK"/shard/rsyslog/rsyslogd.out "$WORK"/forward/*.stderr "$WORK"/threads/*.stderr; do
+    for f in "$WORK/vigil.stderr" "$WORK/vigil-detect.stderr" "$WORK/vigil-am.stderr" "$WORK"/trust/*.stderr "$WORK"/trust/fd/stderr "$WORK"/durability/*.stderr "$WORK"/api/*.stderr "$WORK"/readme/*.stderr "$WORK"/readme/*/serve.log "$WORK"/install/*.stderr "$WORK"/deploy/*.stderr "$WORK"/shipped/*.stderr "$WORK"/shipped/*/rsyslogd*.out "$WORK"/rates/*.stderr "$WORK"/shard/*.stderr "$WORK"/shard/rsyslog/rsyslogd.out "$WORK"/forward/*.stderr "$WORK"/threads/*.stderr "$WORK"/analyze/*.stderr; do
         [ -f "$f" ] || continue
         say "$(basename "$f") (last 20 lines):"
         tail -n 20 "$f" | sed 's/^/  | /' >&2

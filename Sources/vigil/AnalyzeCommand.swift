@@ -21,8 +21,8 @@ let analyzeHelp = """
                        follow and serve's [input.file])
       --config FILE    rule thresholds and windows from a vigil config file
       --top N          length of the top lists (default 10)
-      --threads N      threads that read a single FILE's lines, 1 to 256 (default: the
-                       number of CPUs online); the report is the same at every count.
+      --threads N      threads that read a single FILE's lines, 1 to 256; 0 (the default)
+                       is the number of CPUs online; the report is the same at every count.
                        Several files are merged on one thread.
 
     An input that cannot be opened, or is gzip-compressed (`zcat FILE | vigil analyze -`), is
@@ -66,10 +66,9 @@ func analyze(_ args: [String]) -> ExitCode {
             guard let n = Int(v), n >= 1 else { logLine("vigil analyze: --top must be a positive number, got `\(v)`"); return .usage }
             top = n
         case "--threads":
-            guard let v = arguments.value(for: arg) else { return .usage }
             // Each thread keeps two chunks of lines (LogFiles.defaultChunkBytes) in flight.
-            guard let n = Int(v), n >= 1, n <= 256 else { logLine("vigil analyze: --threads must be 1 to 256, got `\(v)`"); return .usage }
-            threads = n
+            guard let n = arguments.integer(for: arg, in: 0...256) else { return .usage }
+            threads = n == 0 ? Posix.onlineCPUs() : n
         default:
             if arg.hasPrefix("--") { return arguments.unknown(arg) }
             paths.append(arg)

@@ -104,6 +104,22 @@ import VigilTestSupport
         #expect(r.http.hits == 3)
     }
 
+    /// Cut lines are added up per source; the text names them only when there are some, the
+    /// JSON always.
+    @Test func cutLinesAreCountedPerSource() {
+        var a = LogAnalysis(settings: DetectionSettings(), options: .init(referenceTime: now))
+        let cut = a.addSource(name: "cut.log", host: "h"), whole = a.addSource(name: "whole.log", host: "h")
+        a.addCutLines(2, source: cut)
+        a.addCutLines(1, source: cut)
+        a.addCutLines(0, source: whole)
+        let r = a.report()
+        #expect(r.sources.map(\.cutLines) == [3, 0])
+        #expect(r.text().hasPrefix("== inputs ==\ncut.log: unknown format, 0 lines, 0 invalid, 3 cut (too long)\n"
+            + "whole.log: unknown format, 0 lines, 0 invalid\n"))
+        #expect(r.json().hasPrefix(#"{"sources":[{"name":"cut.log","format":null,"lines":0,"invalid_lines":0,"first_invalid":[],"cut_lines":3},"#
+            + #"{"name":"whole.log","format":null,"lines":0,"invalid_lines":0,"first_invalid":[],"cut_lines":0}],"#))
+    }
+
     @Test func leadingGarbageDoesNotStopDetection() {
         let r = run([("x.log", ["???", "80.112.125.122 : 18/07/22 01:06 - 18/07/22 01:18"])])
         #expect(r.sources[0].format == .sessions && r.sources[0].firstInvalid.map(\.line) == [1])

@@ -86,6 +86,20 @@ import VigilCore
         #expect(r.bruteForce.isEmpty)
     }
 
+    /// Merged files count their cut lines each, as one file does (`AnalyzeThreadsTests`).
+    @Test func cutLinesAreCountedPerFileWhenFilesAreMerged() throws {
+        let dir = TemporaryDirectory().path
+        let request = #"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 1"#
+        write(dir + "/a.log", request + "\n" + String(repeating: "x", count: 3 << 19) + "\n" + request + "\n")
+        write(dir + "/b.log", request + "\n")
+        var a = analysis()
+        #expect(LogFiles.analyze([dir + "/a.log", dir + "/b.log"], host: "h", into: &a).isEmpty)
+        let r = a.report()
+        #expect(r.sources.map(\.cutLines) == [1, 0])
+        #expect(r.sources.map(\.lines) == [3, 1])
+        #expect(r.http.hits == 3)
+    }
+
     @Test func longLinesAndAMissingFinalNewlineAreRead() throws {
         let dir = TemporaryDirectory().path
         let long = String(repeating: "x", count: 5000)

@@ -24,6 +24,7 @@ import VigilCore
         let source = a.addSource(name: path, host: "h")
         let reader = try LineReader(path: path)
         while let line = try reader.next() { a.feed(line, source: source) }
+        a.addCutLines(reader.truncatedLines, source: source)
         a.finish()
         let r = a.report()
         return r.text() + r.json()
@@ -145,6 +146,23 @@ import VigilCore
         write(Array(text.utf8), to: path)
         let report = try expectSameReportEverywhere(path)
         #expect(report.contains("\"lines\":41"))
+    }
+
+    /// A line of 1.5 MiB between ten failed passwords: it is analysed cut to the reader's 1 MiB
+    /// and counted as cut (text and JSON), the others are analysed, at every thread count.
+    @Test func aLineLongerThanTheReaderKeepsIsCountedAsCut() throws {
+        var text = ""
+        for k in 0..<10 {
+            text += "2026-11-22T10:00:0\(k)+00:00 web1 sshd[\(100 + k)]: Failed password for root from 203.0.113.7 port 4\(k)00 ssh2\n"
+            if k == 4 { text += "2026-11-22T10:00:04+00:00 web1 sshd[99]: Received disconnect " + String(repeating: "x", count: 3 << 19) + "\n" }
+        }
+        let path = TemporaryDirectory().path + "/auth.log"
+        write(Array(text.utf8), to: path)
+        let report = try expectSameReportEverywhere(path)
+        #expect(analyzed(path, threads: 2, chunkBytes: LogFiles.defaultChunkBytes) == report)
+        #expect(report.contains("\(path): auth, 11 lines, 0 invalid, 1 cut (too long)\n"))
+        #expect(report.contains(#""lines":11,"invalid_lines":0,"first_invalid":[],"cut_lines":1}"#))
+        #expect(report.contains(#""ssh":{"failures":10,"#))
     }
 
     /// A file smaller than one chunk, and an empty one.

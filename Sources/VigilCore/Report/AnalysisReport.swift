@@ -11,6 +11,9 @@ public struct AnalysisReport: Sendable, Equatable {
         public var invalidLines: Int
         /// The first few invalid lines, with their 1-based line numbers.
         public var firstInvalid: [InvalidLine]
+        /// Lines longer than the reader keeps (1 MiB): each was analysed cut to that length and
+        /// the rest of it skipped; they are among `lines`.
+        public var cutLines = 0
     }
 
     /// A line that did not read as its source's format.
@@ -146,7 +149,8 @@ public struct AnalysisReport: Sendable, Equatable {
         let esc: (String) -> String = TerminalText.escaped
         var out = "== inputs ==\n"
         for s in sources {
-            out += "\(esc(s.name)): \(s.format?.rawValue ?? "unknown format"), \(s.lines) lines, \(s.invalidLines) invalid\n"
+            out += "\(esc(s.name)): \(s.format?.rawValue ?? "unknown format"), \(s.lines) lines, \(s.invalidLines) invalid"
+                + (s.cutLines > 0 ? ", \(s.cutLines) cut (too long)\n" : "\n")
             for bad in s.firstInvalid { out += "  invalid line \(bad.line): \(esc(bad.text))\n" }
         }
         for s in skipped { out += "\(esc(s.name)): skipped, \(esc(s.reason))\n" }
@@ -233,7 +237,7 @@ public struct AnalysisReport: Sendable, Equatable {
                 if j > 0 { o.append(UInt8(ascii: ",")) }
                 o += #"{"line":\#(bad.line),"text":"#.utf8; JSON.appendString(bad.text, to: &o); o.append(UInt8(ascii: "}"))
             }
-            o += "]}".utf8
+            o += #"],"cut_lines":\#(s.cutLines)}"#.utf8
         }
         o += #"],"skipped":["#.utf8
         for (i, s) in skipped.enumerated() {

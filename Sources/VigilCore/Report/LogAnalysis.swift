@@ -38,6 +38,8 @@ public struct LogAnalysis {
         var lines = 0
         var invalid = 0
         var examples: [AnalysisReport.InvalidLine] = []
+        /// Lines the reader cut (`addCutLines`).
+        var cut = 0
         /// The file's own timeline, which stands in for the receive time `serve` would have: the
         /// newest time its lines claimed, lines far ahead of the others left out (see `pending`).
         /// A line without a time of its own is taken at it. Starts at the options' reference time.
@@ -163,6 +165,12 @@ public struct LogAnalysis {
         let extractor = LineExtractor(parser: parser, ssh: ssh, referenceTime: options.referenceTime, format: options.format)
         sources.append(Source(name: name, host: id, extractor: extractor, reference: options.referenceTime))
         return sources.count - 1
+    }
+
+    /// Counts `count` lines of source `source` that were longer than its reader keeps: each was
+    /// fed cut to that length (so it is among the source's lines) and the rest of it skipped.
+    public mutating func addCutLines(_ count: Int, source: Int) {
+        sources[source].cut += count
     }
 
     /// How source `source`'s lines are read as of now: a copy for `LineChunk.extract(with:)`
@@ -541,7 +549,7 @@ public struct LogAnalysis {
         var r = AnalysisReport()
         r.sources = sources.map {
             AnalysisReport.SourceSummary(name: $0.name, format: $0.extractor.format, lines: $0.lines, invalidLines: $0.invalid,
-                                         firstInvalid: $0.examples)
+                                         firstInvalid: $0.examples, cutLines: $0.cut)
         }
         for h in 0..<(formatLines.count / Self.formats) {
             for format in LogFormat.allCases where formatLines[h * Self.formats + Self.column(format)] > 0 {

@@ -51,7 +51,8 @@ public enum LogFiles {
     /// (`LogAnalysis.finish()`); returns the inputs that failed, in the order given. An input
     /// that cannot be opened or starts with gzip's magic bytes is skipped whole. A single
     /// input's lines are read on `threads` threads in chunks of about `chunkBytes` bytes; the
-    /// report is the same at every thread count.
+    /// report is the same at every thread count. Lines longer than `LineReader` keeps are
+    /// analysed cut and counted per source (`AnalysisReport.SourceSummary.cutLines`).
     public static func analyze(_ paths: [String], host: String, threads: Int = 1, chunkBytes: Int = defaultChunkBytes,
                                into analysis: inout LogAnalysis) -> [Failure] {
         defer { analysis.finish() }
@@ -89,6 +90,7 @@ public enum LogFiles {
                 advance(&cursors[best], &analysis, &failures)
             }
         }
+        for c in cursors { analysis.addCutLines(c.reader.truncatedLines, source: c.source) }
         return failures.sorted { a, b in (paths.firstIndex(of: a.path) ?? 0) < (paths.firstIndex(of: b.path) ?? 0) }
     }
 
