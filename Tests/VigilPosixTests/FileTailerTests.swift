@@ -146,6 +146,40 @@ import VigilCore
         #expect(notices == [.opened(path)] && lines == ["now readable"])
     }
 
+    /// Finding: a FIFO given as the file to follow was opened blocking, so the open waited, with
+    /// the event loop, for a writer that may never come. Now it is refused up front and, when one
+    /// appears at the path later, reported as unreadable without waiting. A watchdog opens the
+    /// FIFO for writing if the check has not returned within 10 s, so a regression fails here
+    /// instead of hanging the suite.
+    @Test func aFIFOIsRefusedWithoutWaitingForAWriter() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/access.log"
+        #expect(mkfifo(path, 0o600) == 0)
+        #expect(unfollowableReason(path) == "\(path) is not a regular file (a FIFO, a device or a socket cannot be followed)")
+        final class Watchdog: @unchecked Sendable {
+            let lock = ConditionLock()
+            var done = false, fired = false
+        }
+        let watchdog = Watchdog()
+        let thread = try startThread(named: "fifo-watchdog") {
+            let deadline = Posix.monotonicMicros() + 10_000_000
+            let stuck = watchdog.lock.withLock { () -> Bool in
+                while !watchdog.done && Posix.monotonicMicros() < deadline { watchdog.lock.wait(untilMonotonicMicros: deadline) }
+                watchdog.fired = !watchdog.done
+                return watchdog.fired
+            }
+            if stuck { Posix.close(open(path, O_WRONLY | O_CLOEXEC)) }
+        }
+        let notices = FileTailer(path: path, start: .beginning).check { _, _ in }
+        watchdog.lock.withLock {
+            watchdog.done = true
+            watchdog.lock.broadcast()
+        }
+        pthread_join(thread, nil)
+        #expect(!watchdog.fired)
+        #expect(notices == [.unreadable(path, SystemError("read \(path)", errno: ESPIPE))])
+    }
+
     @Test func pathsThatCanNeverBeFollowedAreNamed() throws {
         let dir = TemporaryDirectory().path
         #expect(unfollowableReason(dir) == "\(dir) is a directory; give the log file in it")

@@ -13,12 +13,17 @@ public enum TailStart: Sendable, Equatable {
     case saved(FileIdentity, offset: Int64)
 }
 
-/// Why `path` can never be followed: it is a directory, or its directory does not exist (a file
-/// that does not exist yet, or cannot be read yet, is waited for instead). Nil when it can be.
+/// Why `path` can never be followed: it is a directory, a FIFO, a device or a socket (a tailer
+/// reads regular files by offset), or its directory does not exist (a file that does not exist
+/// yet, or cannot be read yet, is waited for instead). Nil when it can be.
 public func unfollowableReason(_ path: String) -> String? {
     var st = stat()
     if stat(path, &st) == 0 {
-        return st.st_mode & S_IFMT == S_IFDIR ? "\(path) is a directory; give the log file in it" : nil
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "\(path) is a directory; give the log file in it"
+        default: return "\(path) is not a regular file (a FIFO, a device or a socket cannot be followed)"
+        }
     }
     let directory = DirectoryWatcher.directory(of: path)
     if stat(directory, &st) != 0 { return "\(path): its directory \(directory) does not exist" }
@@ -174,7 +179,8 @@ public final class FileTailer {
     private func openFile(_ notices: inout [TailNotice], now: Int64) {
         let opened: FileDescriptor
         do throws(SystemError) {
-            opened = try FileDescriptor(opening: path, flags: O_RDONLY | O_CLOEXEC)
+            // Non-blocking: opening a FIFO would otherwise wait, with the event loop, for a writer.
+            opened = try FileDescriptor(opening: path, flags: O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         } catch {
             if error.errno == ENOENT {
                 if !reportedMissing { notices.append(.waitingForFile(path)) }
@@ -187,8 +193,15 @@ public final class FileTailer {
         }
         var st = stat()
         fstat(opened.rawValue, &st)
-        if st.st_mode & S_IFMT == S_IFDIR {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG:
+            break
+        case S_IFDIR:
             unreadable(SystemError("read \(path)", errno: EISDIR), &notices, now: now)
+            return
+        default:
+            // A FIFO, a device or a socket has no offsets to resume at or sizes to compare.
+            unreadable(SystemError("read \(path)", errno: ESPIPE), &notices, now: now)
             return
         }
         failure = 0
