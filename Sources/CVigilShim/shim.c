@@ -42,3 +42,7 @@ int vigil_set_thread_name(pthread_t thread, const char *name) {
 int vigil_malloc_trim(void) {
     return malloc_trim(0);
 }
+
+int vigil_punch_hole(int fd, long long offset, long long length) {
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+}

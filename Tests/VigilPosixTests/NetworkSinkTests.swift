@@ -331,6 +331,31 @@ import VigilTestSupport
         #expect(reopened.end == 0 && reopened.deliveredOffset == 0)
     }
 
+    /// Finding: the journal was emptied only once everything was delivered, so a sender always a
+    /// little behind (`vigil forward` on a busy log) grew it for ever, bounded only by the disk,
+    /// though little was ever unsent. Now the delivered part's blocks are given back as it goes:
+    /// 8 MiB appended, all but the last record delivered, and the file holds about 1 MiB on disk,
+    /// keeps its offsets, and the last record reads as written, after a reopen too.
+    @Test func theDeliveredPartOfAJournalThatNeverEmptiesGivesItsDiskBack() throws {
+        let dir = TemporaryDirectory()
+        let spool = try SinkSpool(directory: dir.path + "/s")
+        let record = [UInt8](repeating: UInt8(ascii: "x"), count: 4095)  // 4 KiB with its newline
+        var last: [UInt8] = []
+        for i in 0..<2048 {
+            if i == 2047 { last = Array("the last one".utf8) }
+            try spool.append([i == 2047 ? last : record])
+            if i > 0 { spool.markDelivered(upTo: i * 4096) }  // the sender one record behind
+        }
+        var st = stat()
+        stat(dir.path + "/s/journal", &st)
+        #expect(st.st_size == 2047 * 4096 + 13)
+        #expect(spool.reclaimedOffset >= 2047 * 4096 - SinkSpool.reclaimStep)
+        #expect(Int(st.st_blocks) * 512 <= SinkSpool.reclaimStep + 8192)
+        #expect(spool.record(at: spool.deliveredOffset, limit: spool.end)?.payload == last)
+        let reopened = try SinkSpool(directory: dir.path + "/s")
+        #expect(reopened.deliveredOffset == 2047 * 4096 && reopened.record(at: reopened.deliveredOffset, limit: reopened.end)?.payload == last)
+    }
+
     @Test func prependPutsQueuedPayloadsBeforeTheUndeliveredTail() throws {
         let dir = TemporaryDirectory()
         let spool = try SinkSpool(directory: dir.path + "/s")

@@ -48,4 +48,8 @@ int vigil_set_thread_name(pthread_t thread, const char *name);
 /// malloc_trim(0): hands freed heap memory back to the kernel (glibc keeps it otherwise).
 int vigil_malloc_trim(void);
 
+/// fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length): frees the file's
+/// blocks in that range (reads of it then give zeros) without changing its size or other offsets.
+int vigil_punch_hole(int fd, long long offset, long long length);
+
 #endif

@@ -1,3 +1,4 @@
+import CVigilShim
 import Glibc
 import VigilCore
 
@@ -5,7 +6,11 @@ import VigilCore
 /// `STATE/spool/`, docs/forward.md): an append-only journal of
 /// payloads, one per line (`journal`), and the byte offset up to which they were delivered
 /// (`delivered`, 20 decimal digits rewritten in place). Order is the journal's order; a restart
-/// resumes at the saved offset. When everything is delivered both are reset to empty.
+/// resumes at the saved offset. When everything is delivered both are reset to empty; while
+/// records keep arriving faster than that happens (a sender always a little behind), the
+/// delivered part's disk blocks are given back every `reclaimStep` bytes (a hole punched into
+/// the file, which keeps its offsets), so the disk holds about what is undelivered, not all
+/// that passed through since the spool was last empty.
 ///
 /// Written with plain `write`, without `fsync`: a crash of vigil loses nothing (the page cache
 /// survives it), a power cut may lose the last writes. A payload may be delivered twice only if
@@ -21,6 +26,10 @@ final class SinkSpool: @unchecked Sendable {
     private(set) var end: Int
     /// Bytes of the journal already delivered.
     private(set) var deliveredOffset: Int
+    /// The journal's blocks before this offset were given back to the file system.
+    private(set) var reclaimedOffset = 0
+    /// Delivered bytes that, once behind `reclaimedOffset`, are given back at once.
+    static let reclaimStep = 1 << 20
 
     /// Opens (creating) the spool in `directory`, creating missing parent directories. A journal
     /// whose last line was cut short by a crash is trimmed back to its last complete record.
@@ -111,6 +120,7 @@ final class SinkSpool: @unchecked Sendable {
         journal = file  // the old journal is closed as it is replaced
         end = Int(st.st_size)
         deliveredOffset = 0
+        reclaimedOffset = 0
     }
 
     /// The record starting at `offset` and the offset after it, or nil at the end or on a read error.
@@ -167,6 +177,7 @@ final class SinkSpool: @unchecked Sendable {
         _ = ftruncate(journal.rawValue, off_t(max(0, length)))
         end = max(0, length)
         deliveredOffset = min(deliveredOffset, end)
+        reclaimedOffset = min(reclaimedOffset, end)
     }
 
     /// Records that everything before `offset` was delivered; when that is the whole journal,
@@ -178,6 +189,12 @@ final class SinkSpool: @unchecked Sendable {
             _ = ftruncate(journal.rawValue, 0)
             end = 0
             deliveredOffset = 0
+            reclaimedOffset = 0
+        } else if deliveredOffset - reclaimedOffset >= Self.reclaimStep {
+            // Whole 4 KiB blocks only: the block holding the next record stays.
+            let upTo = deliveredOffset & ~4095
+            // A file system without holes (EOPNOTSUPP) keeps the blocks until the spool is empty.
+            if vigil_punch_hole(journal.rawValue, Int64(reclaimedOffset), Int64(upTo - reclaimedOffset)) == 0 { reclaimedOffset = upTo }
         }
         writeOffset(deliveredOffset)
     }
