@@ -96,6 +96,25 @@ import Testing
         #expect(refuted.futureEvents == 17 && refuted.lateEvents == 0)
     }
 
+    /// A jump holds at most `maxHeldBytes`: web9 writes lines of about 1 MB dated a day ahead in a
+    /// shared file (before, 255 of them after the first would have been held: 256 MB). At the
+    /// bound they are outliers; the two after start a new jump, which web2's lines confirm.
+    @Test func aJumpHoldsAtMostMaxHeldBytes() {
+        func request(_ host: String, _ second: Int, path: String) -> String {
+            let ss = second < 10 ? "0\(second)" : "\(second)"
+            return #"<190>1 2026-11-23T10:00:\#(ss)Z \#(host) nginx - - - 10.0.0.1 - - [23/Nov/2026:10:00:\#(ss) +0000] "GET /\#(path) HTTP/1.1" 200 5"#
+        }
+        let big = String(repeating: "x", count: 1_000_000)
+        let lineBytes = request("web9", 0, path: big).utf8.count + 1
+        let bounded = (LogAnalysis.maxHeldBytes + lineBytes - 1) / lineBytes
+        #expect(bounded + 2 + 16 < 60)
+        var lines = [failure("web1", 0, ip: "192.0.2.1"), failure("web2", 0, ip: "192.0.2.2")]
+        lines += (0..<bounded + 2).map { request("web9", $0, path: big) }
+        lines += (0..<16).map { request($0 % 2 == 0 ? "web2" : "web9", bounded + 2 + $0, path: "small") }
+        let r = run([("central.log", lines)])
+        #expect(r.futureEvents == bounded && r.lateEvents == 0)
+    }
+
     /// A line without a time is held behind a pending jump, so it is detected with the lines
     /// around it: the third of five failures has no time, and the brute force after the quiet
     /// hour is whole.

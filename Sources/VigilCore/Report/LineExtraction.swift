@@ -196,6 +196,8 @@ public final class LineChunk: @unchecked Sendable {
     }
 
     public var isEmpty: Bool { lineEnds.isEmpty }
+    /// Bytes of lines held, their LFs included.
+    var byteCount: Int { bytes.count }
 
     /// Adds a copy of `line` (without its LF).
     func append(_ line: UnsafeRawBufferPointer) {

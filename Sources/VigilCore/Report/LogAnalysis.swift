@@ -61,11 +61,13 @@ public struct LogAnalysis {
     /// agree with it, from two hosts when the file names several, confirm it: the held lines
     /// are taken at their own times. The end of the input confirms it when it could have been
     /// confirmed by its host alone; a file of several hosts whose held lines all come from the
-    /// jumping host gives up at `LogAnalysis.maxHeldLines` and takes them as outliers.
+    /// jumping host gives up at `LogAnalysis.maxHeldLines` lines or `maxHeldBytes` bytes and
+    /// takes them as outliers.
     struct PendingJump {
         /// Copies of the held lines and of what they read as, in file order (so that feeding
-        /// them once the jump is decided needs no second reading); its storage is reused.
-        let lines = LineChunk(reservingBytes: 4096)
+        /// them once the jump is decided needs no second reading); its storage is reused
+        /// unless it grew past `LogAnalysis.keptHeldBytes`.
+        var lines = LineChunk(reservingBytes: 4096)
         var count = 0
         /// The time the first held line claimed, µs.
         var time: Int64 = 0
@@ -85,6 +87,12 @@ public struct LogAnalysis {
     public static let jumpConfirmingLines = 16
     /// Lines held at most for one jump (see `PendingJump`).
     public static let maxHeldLines = 256
+    /// Bytes held at most for one jump: past them, as past `maxHeldLines`, the held lines are
+    /// outliers. Enough for the confirming lines at the longest line read (1 MiB); without it,
+    /// a forged jump followed by 255 such lines would hold 256 MiB.
+    public static let maxHeldBytes = 32 << 20
+    /// Storage a jump's held lines keep for the next jump once decided.
+    static let keptHeldBytes = 1 << 20
 
     /// How a held line is fed once its jump is decided.
     private enum Replay {
@@ -336,7 +344,7 @@ public struct LogAnalysis {
                 let pending = sources[source].pending
                 if pending.agreeing >= Self.jumpConfirmingLines && (pending.otherHostAgreed || !sources[source].namesSeveralHosts) {
                     replayHeld(source: source, confirmed: true)
-                } else if pending.count >= Self.maxHeldLines {
+                } else if pending.count >= Self.maxHeldLines || pending.lines.byteCount >= Self.maxHeldBytes {
                     replayHeld(source: source, confirmed: false)
                 }
                 return nil
@@ -390,7 +398,11 @@ public struct LogAnalysis {
         replay = confirmed ? .confirmed : .outlier
         held.forEachLine { line, extracted, all, items in apply(extracted, line, items, of: all, source: source) }
         replay = nil
-        held.removeAll()
+        if held.byteCount > Self.keptHeldBytes {
+            sources[source].pending.lines = LineChunk(reservingBytes: 4096)
+        } else {
+            held.removeAll()
+        }
     }
 
     // MARK: - What only the report keeps
