@@ -273,6 +273,31 @@ import VigilCore
         expectReceived(receiver, ["a", "b-while-down", "c-unterminated", "d-new"])
     }
 
+    /// Finding: once the file rotated away during a stop was finished, and until the path's new
+    /// file was first read, the position saved for the path was still the old file's: a stop in
+    /// between made the next start read the old file again from there (duplicates). Now it is
+    /// "the path's file, from its start".
+    @Test func aFinishedRotatedFileIsNotReadAgainAfterAStop() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/auth.log"
+        append(path, "a\nb\n")
+        var st = stat()
+        stat(path, &st)
+        let old = ForwardState.Position.file(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: 2)
+        rename(path, path + ".1")
+        append(path, "c\n")
+        let source = ForwardSource(path: path, saved: old, fromStart: false,
+                                   message: ForwardMessage(hostname: "h", path: path), log: { _ in })
+        var lines: [String] = []
+        _ = source.read(maxBytes: 1 << 20) { line, _ in lines.append(String(decoding: line, as: UTF8.self)) }
+        #expect(lines == ["b"])
+        #expect(source.position == .new)
+        _ = source.read(maxBytes: 1 << 20) { line, _ in lines.append(String(decoding: line, as: UTF8.self)) }
+        stat(path, &st)
+        #expect(lines == ["b", "c"])
+        #expect(source.position == .file(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: 2))
+    }
+
     @Test func fileThatAppearsLaterIsReadFromItsStartAlsoAfterARestart() throws {
         let dir = TemporaryDirectory().path
         let path = dir + "/late.log"

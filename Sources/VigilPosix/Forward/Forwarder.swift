@@ -291,8 +291,9 @@ final class ForwardSource {
     var message: ForwardMessage
     private var leftover: FileTailer?
     private let tailer: FileTailer
-    /// The saved position, kept until the tailer has one of its own.
-    private let saved: ForwardState.Position?
+    /// The saved position, kept until the tailer has one of its own; `.new` once a rotated-away
+    /// file is finished (the path's file is then read from its start).
+    private var saved: ForwardState.Position?
 
     init(path: String, saved: ForwardState.Position?, fromStart: Bool, message: ForwardMessage,
          log: @Sendable (String) -> Void) {
@@ -346,6 +347,9 @@ final class ForwardSource {
         if old.caughtUp {
             old.finish(onLine: onLine)
             leftover = nil
+            // Not the old file's position: a stop before the path's file is opened would read
+            // the old one again after a restart.
+            saved = .new
         }
         return notices
     }
