@@ -152,6 +152,8 @@ fi
 
 HUP=$DUR/hup
 mkdir -p "$HUP"
+# _hup_reopened_twice: true once the store said twice that it reopened its files (two SIGHUPs).
+_hup_reopened_twice() { [ "$(grep -c 'store files reopened' "$HUP/stderr")" -ge 2 ]; }
 printf '[server]\nflush_interval = "5s"\n[rule.ssh_bruteforce]\nthreshold = 5\n' >"$HUP/vigil.conf"
 if start_vigil "$HUP/data" "$HUP/stderr" --config "$HUP/vigil.conf"; then
     HUP_PID=$VIGIL_PID
@@ -189,7 +191,7 @@ if start_vigil "$HUP/data" "$HUP/stderr" --config "$HUP/vigil.conf"; then
     wait_for 10 grep -q "before the reload $RUN" "$HUP/data/hosts/e2e-hup/$day.log"
     mv "$HUP/data/hosts/e2e-hup/$day.log" "$HUP/data/hosts/e2e-hup/$day.log.1"
     kill -HUP "$HUP_PID"
-    wait_for 10 test "$(grep -c 'store files reopened' "$HUP/stderr")" -ge 2
+    wait_for 20 _hup_reopened_twice
     printf '<13>1 - e2e-hup app - - - after the rotation %s\n' "$RUN" | timeout 10 nc -N -w 3 127.0.0.1 "$VIGIL_TCP_PORT"
     stop_pid "$HUP_PID" 15
     rc=$?

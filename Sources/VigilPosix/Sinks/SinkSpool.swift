@@ -190,13 +190,15 @@ final class SinkSpool: @unchecked Sendable {
             end = 0
             deliveredOffset = 0
             reclaimedOffset = 0
-        } else if deliveredOffset - reclaimedOffset >= Self.reclaimStep {
-            // Whole 4 KiB blocks only: the block holding the next record stays.
+        }
+        writeOffset(deliveredOffset)
+        if deliveredOffset - reclaimedOffset >= Self.reclaimStep {
+            // After the offset is saved: a restart never resumes inside the hole (its zeros would
+            // be sent as a record). Whole 4 KiB blocks only: the block holding the next record stays.
             let upTo = deliveredOffset & ~4095
             // A file system without holes (EOPNOTSUPP) keeps the blocks until the spool is empty.
             if vigil_punch_hole(journal.rawValue, Int64(reclaimedOffset), Int64(upTo - reclaimedOffset)) == 0 { reclaimedOffset = upTo }
         }
-        writeOffset(deliveredOffset)
     }
 
     /// Rewrites the `delivered` file in place (fixed width, so one `pwrite` replaces it).
