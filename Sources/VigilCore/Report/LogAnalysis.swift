@@ -52,21 +52,28 @@ public struct LogAnalysis {
         /// in a file of several hosts, one host's lines alone never move the timeline.
         var firstHost: HostID?
         var namesSeveralHosts = false
+        /// While a confirmed jump's lines are fed again: how far past the timeline they may move
+        /// it without holding (`PendingJump.confirmedTime`); `.min` otherwise.
+        var confirmedUpTo: Int64 = .min
     }
 
     /// A jump of a file's timeline that its next lines have not yet confirmed or refuted: the
-    /// line that claimed it (a quiet night, or a forged or broken line) and the lines held after
-    /// it. A timed line earlier than the jump refutes it: the held lines are outliers, taken at
-    /// the timeline and counted as future. `LogAnalysis.jumpConfirmingLines` timed lines that
-    /// agree with it, from two hosts when the file names several, confirm it: the held lines
-    /// are taken at their own times. The end of the input confirms it when it could have been
-    /// confirmed by its host alone; a file of several hosts whose held lines all come from the
-    /// jumping host gives up at `LogAnalysis.maxHeldLines` lines or `maxHeldBytes` bytes and
-    /// takes them as outliers.
+    /// line that claimed it (a quiet night, or a forged or broken line) and every line held
+    /// after it, in file order (docs/clocks.md).
+    /// - A timed line earlier than the jump (less the tolerance) refutes it: the held lines are
+    ///   outliers, taken at the timeline (which stays) and counted as future.
+    /// - `LogAnalysis.jumpConfirmingLines` timed lines after it that claim its time or later
+    ///   (less the tolerance), one of them from another host when the file names several,
+    ///   confirm it; so does reaching `maxHeldLines` or `maxHeldBytes` with nothing refuting it
+    ///   (a shared file down to one host). The timeline then moves only to the second-highest
+    ///   time claimed (of hosts' highest, when another host agreed): no single line, or single
+    ///   host, sets it. The held lines are then fed again as if read now: one still far ahead
+    ///   starts a jump of its own.
+    /// - At the end of the input it is confirmed unless it still lacks another host's line.
     struct PendingJump {
-        /// Copies of the held lines and of what they read as, in file order (so that feeding
-        /// them once the jump is decided needs no second reading); its storage is reused
-        /// unless it grew past `LogAnalysis.keptHeldBytes`.
+        /// Copies of the held lines and of what they read as (so that feeding them once the
+        /// jump is decided needs no second reading); its storage is reused unless it grew past
+        /// `LogAnalysis.keptHeldBytes`.
         var lines = LineChunk(reservingBytes: 4096)
         var count = 0
         /// The time the first held line claimed, µs.
@@ -76,8 +83,54 @@ public struct LogAnalysis {
         var agreeing = 0
         /// One of those came from another host.
         var otherHostAgreed = false
+        /// The two highest times the held timed lines claimed, and the two highest of their
+        /// hosts' highest (each with its host): where a confirmed jump may move the timeline.
+        var lineTimes = TopTwo()
+        var hostTimes = TopTwo()
 
         var isEmpty: Bool { count == 0 }
+
+        /// Where the timeline moves when the jump is confirmed.
+        var confirmedTime: Int64 { otherHostAgreed ? hostTimes.second : lineTimes.second }
+    }
+
+    /// The two highest times seen: of lines (`note`), or of distinct hosts' highest (`noteHost`).
+    struct TopTwo {
+        var first: Int64 = .min, second: Int64 = .min
+        var firstHost = HostID(0), secondHost = HostID(0)
+        var notes = 0
+
+        /// A line's time; while it is the only one, it is the second highest too.
+        mutating func note(_ t: Int64) {
+            notes += 1
+            if notes == 1 {
+                first = t; second = t
+            } else if notes == 2 {
+                second = min(first, t); first = max(first, t)
+            } else if t > first {
+                second = first; first = t
+            } else if t > second {
+                second = t
+            }
+        }
+
+        /// A time of `host`: `first` and `second` are the highest times of two distinct hosts,
+        /// the two highest of all hosts' highest.
+        mutating func noteHost(_ t: Int64, _ host: HostID) {
+            notes += 1
+            if notes == 1 {
+                first = t; firstHost = host
+            } else if host == firstHost {
+                first = max(first, t)
+            } else if second != .min && host == secondHost {
+                second = max(second, t)
+                if second > first { swap(&first, &second); swap(&firstHost, &secondHost) }
+            } else if t > first {
+                second = first; secondHost = firstHost; first = t; firstHost = host
+            } else if t > second {
+                second = t; secondHost = host
+            }
+        }
     }
 
     /// Timed lines that must agree with a jump of a file's timeline, after the line that
@@ -93,14 +146,6 @@ public struct LogAnalysis {
     public static let maxHeldBytes = 32 << 20
     /// Storage a jump's held lines keep for the next jump once decided.
     static let keptHeldBytes = 1 << 20
-
-    /// How a held line is fed once its jump is decided.
-    private enum Replay {
-        /// The file's time did jump: the line is taken at its own time.
-        case confirmed
-        /// The line stands alone: taken at the file's timeline.
-        case outlier
-    }
 
     struct Session {
         var host: HostID
@@ -245,6 +290,11 @@ public struct LogAnalysis {
         case .syslog:
             feedSyslog(extracted, line, items, of: chunk, source: source)
         case .bareSSH:
+            if !replayingOutliers && !sources[source].pending.isEmpty {
+                // No time of its own: held behind the pending jump, so lines stay in file order.
+                hold(line, extracted, items, of: chunk, time: nil, host: sources[source].host, source: source)
+                return
+            }
             let found = chunk.sshLines[items.ssh]
             if let ip = found.ip { failuresByIP.prefetch(ip) }
             let host = sources[source].host
@@ -316,11 +366,8 @@ public struct LogAnalysis {
     /// not decided yet (see `PendingJump`); this line may decide it, first.
     private mutating func reference(for claimed: Timestamp?, host: HostID, _ line: UnsafeRawBufferPointer, _ record: ExtractedLine,
                                     _ items: LineChunk.Items, of chunk: ExtractedLines, source: Int) -> Timestamp? {
-        if let replay {
-            // A held line itself, fed again now that its jump is decided.
-            if replay == .confirmed, let claimed, claimed > sources[source].reference { sources[source].reference = claimed }
-            return sources[source].reference
-        }
+        // A held line of a refuted jump: at the timeline, which it does not move.
+        if replayingOutliers { return sources[source].reference }
         guard let claimed else {
             // Held behind a pending jump too, so lines are fed in file order; it has no say.
             guard sources[source].pending.isEmpty else {
@@ -341,19 +388,13 @@ public struct LogAnalysis {
                 replayHeld(source: source, confirmed: false)
             } else {
                 hold(line, record, items, of: chunk, time: t, host: host, source: source)
-                let pending = sources[source].pending
-                if pending.agreeing >= Self.jumpConfirmingLines && (pending.otherHostAgreed || !sources[source].namesSeveralHosts) {
-                    replayHeld(source: source, confirmed: true)
-                } else if pending.count >= Self.maxHeldLines || pending.lines.byteCount >= Self.maxHeldBytes {
-                    replayHeld(source: source, confirmed: false)
-                }
                 return nil
             }
         }
         if !sources[source].hasReference {
             sources[source].hasReference = true
             sources[source].reference = claimed
-        } else if t > sources[source].reference.microseconds &+ tolerance {
+        } else if t > max(sources[source].reference.microseconds &+ tolerance, sources[source].confirmedUpTo) {
             hold(line, record, items, of: chunk, time: t, host: host, source: source)
             return nil
         } else if t > sources[source].reference.microseconds {
@@ -363,7 +404,8 @@ public struct LogAnalysis {
     }
 
     /// Adds a line of `host` claiming `time` (µs; nil: none, so no say in the jump) to the
-    /// jump `source` holds, or starts one with it.
+    /// jump `source` holds, or starts one with it; then confirms the jump if that line made
+    /// it due (see `PendingJump`).
     private mutating func hold(_ line: UnsafeRawBufferPointer, _ record: ExtractedLine, _ items: LineChunk.Items,
                                of chunk: ExtractedLines, time: Int64?, host: HostID, source: Int) {
         if sources[source].pending.isEmpty {
@@ -371,37 +413,60 @@ public struct LogAnalysis {
             sources[source].pending.host = host
             sources[source].pending.agreeing = 0
             sources[source].pending.otherHostAgreed = false
+            sources[source].pending.lineTimes = TopTwo()
+            sources[source].pending.hostTimes = TopTwo()
         } else if time != nil {
             sources[source].pending.agreeing += 1
             if host != sources[source].pending.host { sources[source].pending.otherHostAgreed = true }
         }
+        if let time {
+            sources[source].pending.lineTimes.note(time)
+            sources[source].pending.hostTimes.noteHost(time, host)
+        }
         sources[source].pending.lines.append(line, record, items, of: chunk)
         sources[source].pending.count += 1
-    }
-
-    /// Feeds the lines still held at the end of the input: confirmed when the jump's host could
-    /// confirm it alone (nothing after it says the time was wrong), else outliers.
-    private mutating func releaseHeld() {
-        for s in sources.indices where !sources[s].pending.isEmpty {
-            replayHeld(source: s, confirmed: sources[s].pending.otherHostAgreed || !sources[s].namesSeveralHosts)
+        let pending = sources[source].pending
+        if pending.agreeing >= Self.jumpConfirmingLines && (pending.otherHostAgreed || !sources[source].namesSeveralHosts)
+            || pending.count >= Self.maxHeldLines || pending.lines.byteCount >= Self.maxHeldBytes {
+            replayHeld(source: source, confirmed: true)
         }
     }
 
-    /// Set while a held line is fed again: how its time is taken.
-    private var replay: Replay?
+    /// Feeds the lines still held at the end of the input: confirmed unless the file names
+    /// several hosts and no other host agreed (nothing after it says the time was wrong), else
+    /// outliers; a line fed again that starts a jump of its own is decided the same way.
+    private mutating func releaseHeld() {
+        for s in sources.indices {
+            while !sources[s].pending.isEmpty {
+                replayHeld(source: s, confirmed: sources[s].pending.otherHostAgreed || !sources[s].namesSeveralHosts)
+            }
+        }
+    }
 
-    /// Feeds the lines `source` holds, in file order, as a jump of the file's time (`confirmed`)
-    /// or as outliers.
+    /// Set while the lines of a refuted jump are fed again.
+    private var replayingOutliers = false
+    /// Emptied chunks for the next jumps' held lines (a confirmed jump's lines are fed again
+    /// while a new jump may be holding lines).
+    private var spareChunks: [LineChunk] = []
+
+    /// Feeds the lines `source` holds, in file order: when `confirmed`, as lines read now that
+    /// may move the timeline as far as the jump's lines put it (`PendingJump.confirmedTime`);
+    /// else as outliers.
     private mutating func replayHeld(source: Int, confirmed: Bool) {
         let held = sources[source].pending.lines
+        let movesTo = sources[source].pending.confirmedTime
         sources[source].pending.count = 0
-        replay = confirmed ? .confirmed : .outlier
+        sources[source].pending.lines = spareChunks.popLast() ?? LineChunk(reservingBytes: 4096)
+        let wasReplayingOutliers = replayingOutliers, wasConfirmedUpTo = sources[source].confirmedUpTo
+        replayingOutliers = !confirmed
+        // The lines up to there move the timeline as they come, each at its own time.
+        if confirmed { sources[source].confirmedUpTo = max(wasConfirmedUpTo, movesTo) }
         held.forEachLine { line, extracted, all, items in apply(extracted, line, items, of: all, source: source) }
-        replay = nil
-        if held.byteCount > Self.keptHeldBytes {
-            sources[source].pending.lines = LineChunk(reservingBytes: 4096)
-        } else {
+        replayingOutliers = wasReplayingOutliers
+        sources[source].confirmedUpTo = wasConfirmedUpTo
+        if held.byteCount <= Self.keptHeldBytes {
             held.removeAll()
+            spareChunks.append(held)
         }
     }
 
