@@ -80,6 +80,17 @@ import Testing
             == CivilDateTime(year: 2026, month: 11, day: 22, hour: 11, minute: 0, second: 35).timestamp())
     }
 
+    /// The lines that confirm a jump may claim a little less than it (within the tolerance): the
+    /// jump's own line is then the highest, and the timeline moves to it. (Moved only to the
+    /// second-highest, the jump's line was held again behind itself, for ever.)
+    @Test func aJumpConfirmedByLinesJustBeforeItEnds() {
+        var lines = [failure("web1", 0, ip: "192.0.2.1"), failure("web1", 10, ip: "192.0.2.2", hour: 11)]
+        lines += (0..<16).map { failure("web1", $0 % 10, ip: "203.0.113.\($0)", hour: 11) }
+        lines.append(failure("web1", 30, ip: "192.0.2.1"))
+        let r = run([("auth.log", lines)])
+        #expect(r.futureEvents == 0 && r.lateEvents == 1 + 10)
+    }
+
     /// Finding (review): in a file that once named two hosts, a host left alone could never
     /// confirm a jump, so after its first quiet gap every line was an outlier at the old time
     /// (300 here). A jump nothing refuted is confirmed once `maxHeldLines` are held: web1's
@@ -192,6 +203,37 @@ import Testing
         #expect(r.futureEvents == 0 && r.lateEvents == 0)
         let fired = r.alerts.first { $0.rule == .sshBruteforce && $0.state == .firing }
         #expect(fired?.ts == CivilDateTime(year: 2026, month: 11, day: 22, hour: 11, minute: 0, second: 5).timestamp())
+    }
+
+    /// Random timelines (mostly forward, with gaps, lines back, lines far ahead, lines without a
+    /// time, three hosts): every analysis ends, and every line is counted exactly once (a held
+    /// line fed twice, or never, would change the count).
+    @Test func everyLineIsFedOnceWhateverTheTimes() {
+        var random = SeededRandom(seed: 16)
+        for _ in 0..<200 {
+            var clock = 10 * 3600
+            var lines: [String] = []
+            for _ in 0..<(50 + random.below(400)) {
+                let host = "web\(1 + random.below(3))"
+                switch random.below(20) {
+                case 0: lines.append("<38>1 - \(host) sshd 7 - - Failed password for root from 198.51.100.\(random.below(9)) port 4000 ssh2")
+                case 1: lines.append(line(host, at: clock + 50 * 365 * 86_400))
+                case 2: lines.append(line(host, at: clock - random.below(7200)))
+                case 3: clock += 120 + random.below(7200); lines.append(line(host, at: clock))
+                default: clock += random.below(30); lines.append(line(host, at: clock))
+                }
+            }
+            // A gap, then a line far ahead, at the very end: fed again at the end as a jump of its own.
+            if random.below(2) == 0 { lines += [line("web1", at: clock + 3600), line("web1", at: clock + 3601), line("web2", at: clock + 50 * 365 * 86_400)] }
+            let r = run([("central.log", lines)])
+            #expect(r.lines.reduce(0) { $0 + $1.lines } == lines.count)
+        }
+    }
+
+    /// A failed password of `host` at `second` seconds after 2026-11-22T00:00:00Z.
+    func line(_ host: String, at second: Int) -> String {
+        let t = Timestamp(microseconds: CivilDateTime(year: 2026, month: 11, day: 22).timestamp().microseconds + Int64(second) * 1_000_000)
+        return "<38>1 \(t.rfc3339()) \(host) sshd 9 - - Failed password for root from 203.0.113.\(second % 200) port 4000 ssh2"
     }
 
     /// One file mixes hosts; web5's lines are RFC 3164 local time five hours west of UTC. Read at

@@ -90,8 +90,9 @@ public struct LogAnalysis {
 
         var isEmpty: Bool { count == 0 }
 
-        /// Where the timeline moves when the jump is confirmed.
-        var confirmedTime: Int64 { otherHostAgreed ? hostTimes.second : lineTimes.second }
+        /// Where the timeline may move when the jump is confirmed: the jump's own time at least
+        /// (so that its first line is taken and feeding them again ends), else the second-highest.
+        var confirmedTime: Int64 { max(time, otherHostAgreed ? hostTimes.second : lineTimes.second) }
     }
 
     /// The two highest times seen: of lines (`note`), or of distinct hosts' highest (`noteHost`).
@@ -140,9 +141,9 @@ public struct LogAnalysis {
     public static let jumpConfirmingLines = 16
     /// Lines held at most for one jump (see `PendingJump`).
     public static let maxHeldLines = 256
-    /// Bytes held at most for one jump: past them, as past `maxHeldLines`, the held lines are
-    /// outliers. Enough for the confirming lines at the longest line read (1 MiB); without it,
-    /// a forged jump followed by 255 such lines would hold 256 MiB.
+    /// Bytes held at most for one jump: there, as at `maxHeldLines`, a jump nothing refuted is
+    /// confirmed. Enough for the confirming lines at the longest line read (1 MiB); without it,
+    /// a jump followed by 255 such lines would hold 256 MiB.
     public static let maxHeldBytes = 32 << 20
     /// Storage a jump's held lines keep for the next jump once decided.
     static let keptHeldBytes = 1 << 20
