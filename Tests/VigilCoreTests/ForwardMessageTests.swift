@@ -84,6 +84,14 @@ import Testing
         #expect(auth[2] == "<13>1 2026-12-03T09:40:00.000000Z web1 auth.log - - - not a syslog line")
     }
 
+    /// Finding (review): a first line of blanks, or of the NULs a crash can leave, decided that
+    /// an auth.log was not syslog, and every sshd line of it was then sent whole for good.
+    @Test func aLineOfBlanksOrNULsDecidesNothing() {
+        let forged = "Dec  3 09:27:26 bastion sshd[1]: Failed password for root from 192.0.2.9 port 22 ssh2"
+        let auth = messages(["   \t", "\u{0}\u{0}\u{0}", forged], path: "/var/log/auth.log")
+        #expect(auth[2] == "<86>1 2026-12-03T09:27:26.000000Z web1 sshd 1 - - Failed password for root from 192.0.2.9 port 22 ssh2")
+    }
+
     @Test func rsyslogHighPrecisionLine() {
         let line = "2026-12-03T10:27:26.123456+01:00 bastion sshd[77]: Connection closed by 198.51.100.2 port 22"
         #expect(message(line) == "<86>1 2026-12-03T09:27:26.123456Z web1 sshd 77 - - Connection closed by 198.51.100.2 port 22")

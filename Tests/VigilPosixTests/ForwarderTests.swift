@@ -16,12 +16,13 @@ import VigilCore
     }
 
     func forwarder(_ paths: [String], state: String, port: UInt16, fromStart: Bool = false,
-                   spoolMax: Int = 1 << 30, readChunk: Int = 4 << 20, checkBytes: Int = 64 << 20) throws -> Forwarder {
+                   spoolMax: Int = 1 << 30, readChunk: Int = 4 << 20, checkBytes: Int = 64 << 20,
+                   log: @escaping @Sendable (String) -> Void = { _ in }) throws -> Forwarder {
         let options = Forwarder.Options(target: ForwardTarget(host: "127.0.0.1", port: port), stateDirectory: state,
                                         hostname: "web1", fromStart: fromStart, spoolMaxBytes: spoolMax,
                                         backoff: RetryBackoff(baseMicros: 10_000, maximumMicros: 100_000), timeoutMillis: 2_000,
                                         readChunkBytes: readChunk, checkBytes: checkBytes)
-        return try Forwarder(paths: paths, options: options, log: { _ in })
+        return try Forwarder(paths: paths, options: options, log: log)
     }
 
     /// The MSG of every message the collector received, in order.
@@ -296,6 +297,26 @@ import VigilCore
         stat(path, &st)
         #expect(lines == ["b", "c"])
         #expect(source.position == .file(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: 2))
+    }
+
+    /// A file read as not syslog (its first line decided) is said so once on the log: its sshd
+    /// lines, if any, no longer reach the collector's sshd detection.
+    @Test func aFileThatIsNotSyslogIsSaidSoOnce() throws {
+        let (dir, path, receiver) = try existingFile("access.log")
+        defer { receiver.stop() }
+        final class Log: @unchecked Sendable { let lock = ConditionLock(); var lines: [String] = [] }
+        let log = Log()
+        let f = try forwarder([path], state: dir + "/state", port: receiver.port) { line in log.lock.withLock { log.lines.append(line) } }
+        f.check(now: Posix.wallClock())
+        append(path, "203.0.113.5 - - [03/Dec/2026:09:27:26 +0000] \"GET /a HTTP/1.1\" 200 12\n")
+        f.check(now: Posix.wallClock())
+        append(path, "203.0.113.5 - - [03/Dec/2026:09:27:27 +0000] \"GET /b HTTP/1.1\" 200 12\n")
+        f.check(now: Posix.wallClock())
+        expectReceived(receiver, [#"203.0.113.5 - - [03/Dec/2026:09:27:26 +0000] "GET /a HTTP/1.1" 200 12"#,
+                                  #"203.0.113.5 - - [03/Dec/2026:09:27:27 +0000] "GET /b HTTP/1.1" 200 12"#])
+        f.close()
+        let said = log.lock.withLock { log.lines.filter { $0.contains("its first line is not a syslog line") } }
+        #expect(said == ["vigil forward: \(path): its first line is not a syslog line; each of its lines is sent whole, as the text of a message of its own (docs/forward.md)"])
     }
 
     @Test func fileThatAppearsLaterIsReadFromItsStartAlsoAfterARestart() throws {

@@ -28,7 +28,9 @@ public struct ForwardMessage: Sendable {
     public let fileAppName: [UInt8]
     /// The longest message produced, header included.
     public let maxMessageBytes: Int
-    /// Whether the file's lines are syslog lines, decided by its first non-empty line (nil before).
+    /// Whether the file's lines are syslog lines, decided by its first line that holds more than
+    /// blanks and NULs (nil before): a line of spaces, or the zeros a crash can leave at a
+    /// file's end, decides nothing.
     public private(set) var fileIsSyslog: Bool?
 
     /// Messages from the file at `path` sent as `hostname`.
@@ -45,7 +47,7 @@ public struct ForwardMessage: Sendable {
     public mutating func append(line: UnsafeRawBufferPointer, truncated: Bool, now: Timestamp, parser: SyslogParser,
                                 memo: inout TimestampMemo, to out: inout [UInt8]) {
         let fields = fileIsSyslog == false ? SyslogFields(format: .unparsed) : parser.parse(line, receivedAt: now, memo: &memo)
-        if fileIsSyslog == nil && !line.isEmpty { fileIsSyslog = !fields.isParseError }
+        if fileIsSyslog == nil && line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0 }) { fileIsSyslog = !fields.isParseError }
         let start = out.count
         var text = 0..<line.count
         if fields.isParseError {

@@ -3,7 +3,7 @@ import Glibc
 import VigilCore
 
 /// What `vigil forward`'s reader (the event loop) and its sender thread share, every field guarded
-/// by `lock` (docs/forward.md, "Guarantees"): the spool, how far of it is committed (its lines'
+/// by `lock` (docs/forward.md, "State and guarantees"): the spool, how far of it is committed (its lines'
 /// file positions are saved in the state file) and the sender's counters.
 ///
 /// The sender sends only committed records, so a record that reaches the collector is never read

@@ -174,6 +174,10 @@ public final class Forwarder {
                     readNow += line.count + 1
                     counts.linesRead += 1
                 }
+                if !source.formatReported && source.message.fileIsSyslog == false {
+                    source.formatReported = true
+                    log("vigil forward: \(source.path): its first line is not a syslog line; each of its lines is sent whole, as the text of a message of its own (docs/forward.md)")
+                }
                 for n in notices {
                     switch n {
                     case .rotated: counts.rotations += 1
@@ -289,6 +293,8 @@ public final class Forwarder {
 final class ForwardSource {
     let path: String
     var message: ForwardMessage
+    /// Whether the log said that the file is not syslog (once).
+    var formatReported = false
     private var leftover: FileTailer?
     private let tailer: FileTailer
     /// The saved position, kept until the tailer has one of its own; `.new` once a rotated-away

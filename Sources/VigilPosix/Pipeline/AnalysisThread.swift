@@ -6,8 +6,9 @@ public import VigilCore
 /// this thread analyzes them in the order they were submitted and keeps the alerts they raise
 /// until the ingest thread takes them (`takeAlerts`, after a wake-up through `handleEvents`).
 ///
-/// Bounded: at most `capacity` batches wait. A full batch that finds them all waiting blocks
-/// the ingest thread until the analyzer has taken one: it stops reading, so TCP senders wait
+/// Bounded: at most `capacity` batches wait, whatever their size (a full one, or what one
+/// wake-up of the loop copied). A submit that finds them all waiting blocks the ingest thread
+/// until the analyzer has taken one: it stops reading, so TCP senders wait
 /// in their windows and nothing is dropped between the stages (counted in `waits`). The
 /// analyzer never waits on the ingest thread. The ingest thread reads or changes the analyzer
 /// (stats, counters, a reload) with `withAnalyzer`, once the queue is drained, under the lock
@@ -18,7 +19,7 @@ public final class AnalysisThread: EventHandler {
     public let capacity: Int
     private let shared: Shared
     /// The eventfd the thread signals when it has alerts (`Shared.wakeFD` is its number).
-    private var wake: FileDescriptor?
+    private let wake: FileDescriptor
     private var thread: pthread_t?
     private weak var loop: EventLoop?
 
@@ -183,6 +184,7 @@ public final class AnalysisThread: EventHandler {
         }
         pthread_join(t, nil)
         loop?.unregister(shared.wakeFD)
-        wake = nil
+        // The eventfd stays open until deinit: a submit or `withAnalyzer` after this still
+        // signals it, and a closed number may already name another file.
     }
 }
