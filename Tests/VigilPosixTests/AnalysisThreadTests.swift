@@ -137,6 +137,26 @@ import VigilDaemon
         #expect(thread.withAnalyzer { $0.counters.sshLines } == 4 * (CopiedBatch.entryCapacity - 1))
     }
 
+    /// After `stop` a late submit or `withAnalyzer` still signals the thread's eventfd: it stays
+    /// open (and an eventfd) until the thread is gone, so the signal cannot land in a file that
+    /// took over its number.
+    @Test func theEventfdOutlivesStop() throws {
+        let thread = try AnalysisThread(analyzer: Analyzer(settings: DetectionSettings()))
+        let fd = thread.wakeDescriptor
+        thread.stop()
+        var batch = CopiedBatch()
+        let frame = Array("<38>1 2026-01-01T00:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 22 ssh2".utf8)
+        frame.withUnsafeBytes { bytes in
+            let fields = SyslogParser().parse(bytes, receivedAt: Timestamp(seconds: 1_767_225_601))
+            for _ in 0..<20 { batch.appendMessage(frame: bytes, fields: fields, host: HostID(0), received: Timestamp(seconds: 1_767_225_601)) }
+        }
+        thread.submit(&batch)
+        #expect(thread.takeAlerts().contains { $0.rule == .sshBruteforce }, "the late batch raised an alert, so it signalled")
+        var target = [CChar](repeating: 0, count: 64)
+        let n = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
+        #expect(n > 0 && String(cString: target) == "anon_inode:[eventfd]", "descriptor \(fd) is no longer the eventfd")
+    }
+
     /// `server.threads`: 0 is the CPUs online; 2 or more give detection its own thread, but never
     /// on an edge (its forwarding names hosts with the loop's table).
     @Test func threadsSettingPlacesTheAnalyzer() {

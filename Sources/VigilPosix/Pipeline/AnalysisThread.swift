@@ -154,6 +154,9 @@ public final class AnalysisThread: EventHandler {
         }
     }
 
+    /// The eventfd's number, for tests that check it outlives `stop`.
+    var wakeDescriptor: Int32 { shared.wakeFD }
+
     /// Times a full batch had to wait for the analyzer since the start.
     public var waits: Int { shared.queue.withLock { shared.waits } }
 
