@@ -152,9 +152,10 @@ import VigilDaemon
         }
         thread.submit(&batch)
         #expect(thread.takeAlerts().contains { $0.rule == .sshBruteforce }, "the late batch raised an alert, so it signalled")
-        var target = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
-        #expect(n > 0 && String(cString: target) == "anon_inode:[eventfd]", "descriptor \(fd) is no longer the eventfd")
+        var target = [UInt8](repeating: 0, count: 64)
+        let n = target.withUnsafeMutableBufferPointer { readlink("/proc/self/fd/\(fd)", $0.baseAddress!, 63) }
+        #expect(n > 0 && String(decoding: target.prefix(max(0, n)), as: UTF8.self) == "anon_inode:[eventfd]",
+                "descriptor \(fd) is no longer the eventfd")
     }
 
     /// `server.threads`: 0 is the CPUs online; 2 or more give detection its own thread, but never
