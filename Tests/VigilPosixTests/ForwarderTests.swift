@@ -103,6 +103,62 @@ import VigilCore
         #expect(second.count == 1 && String(decoding: frames, as: UTF8.self) == "24 <13>1 - h a - - - second")
     }
 
+    @Test func theStateIsSavedOutsideTheChannelsLock() throws {
+        // Once the sender has emptied the spool, the next append first saves the state, then the
+        // commit saves it again: another thread (the sender) must be able to take the channel's
+        // lock during each save.
+        let (dir, path, receiver) = try existingFile("app.log")
+        defer { receiver.stop() }
+        let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+        f.check(now: Posix.wallClock())
+        append(path, "1\n")
+        f.check(now: Posix.wallClock())
+        expectReceived(receiver, ["1"])
+        #expect(receiver.wait { _ in f.counters.spooledBytes == 0 })
+        let channel = f.channel
+        var lockTaken: [Bool] = []
+        var threads: [pthread_t] = []
+        f.writeStateFile = { (bytes: [UInt8], path: String) throws(SystemError) in
+            let taken = OneShotFlag()
+            threads.append(try startThread(named: "test-take-lock") { channel.lock.withLock {}; taken.set() })
+            let deadline = Posix.monotonicMicros() + 5_000_000
+            while !taken.isSet && Posix.monotonicMicros() < deadline { sched_yield() }
+            lockTaken.append(taken.isSet)
+            try ForwardStateFile.save(bytes, to: path)
+        }
+        append(path, "2\n")
+        f.check(now: Posix.wallClock())
+        for t in threads { pthread_join(t, nil) }
+        #expect(lockTaken == [true, true])
+        expectReceived(receiver, ["1", "2"])
+    }
+
+    @Test func nothingIsAppendedWhenTheSaveBeforeItFails() throws {
+        // Once the sender has emptied the spool, the next append first saves the state. Appending
+        // although that save failed would leave records that a restart keeps (the saved spool
+        // length covers them) and sends, and then reads again from the file.
+        let (dir, path, receiver) = try existingFile("app.log")
+        defer { receiver.stop() }
+        do {
+            let f = try forwarder([path], state: dir + "/state", port: receiver.port)
+            f.check(now: Posix.wallClock())
+            append(path, "1\n2\n")
+            f.check(now: Posix.wallClock())
+            expectReceived(receiver, ["1", "2"])
+            #expect(receiver.wait { _ in f.counters.spooledBytes == 0 })
+            f.writeStateFile = { (_: [UInt8], _: String) throws(SystemError) in throw SystemError("test", errno: EIO) }
+            append(path, "3\n")
+            f.check(now: Posix.wallClock())
+            #expect(f.counters.linesRead == 3 && f.counters.spooledBytes == 0)
+            // Dropped without close: no drain, no save (as SIGKILL would).
+        }
+        let g = try forwarder([path], state: dir + "/state", port: receiver.port)
+        g.check(now: Posix.wallClock())
+        append(path, "4\n")
+        g.check(now: Posix.wallClock())
+        expectReceived(receiver, ["1", "2", "3", "4"])
+    }
+
     @Test func renameRotationLosesNothing() throws {
         let (dir, path, receiver) = try existingFile("access.log")
         defer { receiver.stop() }

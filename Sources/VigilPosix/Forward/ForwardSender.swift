@@ -30,15 +30,18 @@ final class ForwardChannel: @unchecked Sendable {
     }
 
     /// Reader: appends records (each followed by a newline in `records`), outside the committed
-    /// part. `beforeAppending` gets the spool's length first, under the lock, so that the sender
-    /// cannot empty the spool between what it does and the append.
-    func append(_ records: [UInt8], beforeAppending: (Int) -> Void = { _ in }) throws(SystemError) {
+    /// part, if the spool holds at least `minimumEnd` bytes (checked under the lock, so the sender
+    /// cannot empty it in between); false, nothing appended, when it holds less.
+    @discardableResult
+    func append(_ records: [UInt8], ifEndIsAtLeast minimumEnd: Int = 0) throws(SystemError) -> Bool {
         var failure: SystemError?
-        lock.withLock {
-            beforeAppending(spool.end)
+        let appended = lock.withLock {
+            guard spool.end >= minimumEnd else { return false }
             do throws(SystemError) { try spool.append(CollectionOfOne(Array(records.dropLast()))) } catch { failure = error }
+            return true
         }
         if let failure { throw failure }
+        return appended
     }
 
     /// The spool's length now.

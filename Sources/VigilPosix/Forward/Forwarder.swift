@@ -72,7 +72,9 @@ public final class Forwarder {
 
     public let options: Options
     private let sources: [ForwardSource]
-    private let channel: ForwardChannel
+    let channel: ForwardChannel
+    /// Writes the state file (`ForwardStateFile.save`); tests replace it to watch a save.
+    var writeStateFile: ([UInt8], String) throws(SystemError) -> Void = ForwardStateFile.save
     private var thread: pthread_t?
     private let log: @Sendable (String) -> Void
     private let statePath: String
@@ -196,13 +198,17 @@ public final class Forwarder {
 
     /// Appends the records read to the spool; false (logged, kept for the next check) when the disk
     /// refuses. If the sender emptied the spool since the state was saved, the state is first saved
-    /// with an empty spool and the positions before these records were read (under the channel's
-    /// lock, so the sender cannot empty it in between): a restart then neither keeps the new
-    /// records as committed nor cuts one in half.
+    /// with the spool's length now and the positions before these records were read: a restart then
+    /// neither keeps the new records as committed nor cuts one in half. That save runs outside the
+    /// channel's lock; the append then happens only if the spool is still as long as saved (checked
+    /// under the lock), else it is saved again. If the save fails nothing is appended.
     private func writeRecords() -> Bool {
         do throws(SystemError) {
-            try channel.append(records) { end in
-                if end < savedSpoolLength { saveState(spoolLength: end, positions: positionsBeforeRecords) }
+            while try !channel.append(records, ifEndIsAtLeast: savedSpoolLength) {
+                guard saveState(spoolLength: channel.end, positions: positionsBeforeRecords) else {
+                    unwritten = true
+                    return false
+                }
             }
             records.removeAll(keepingCapacity: true)
             unwritten = false
@@ -223,7 +229,7 @@ public final class Forwarder {
         let bytes = state.encoded()
         guard bytes != lastSaved else { return true }
         do throws(SystemError) {
-            try ForwardStateFile.save(bytes, to: statePath)
+            try writeStateFile(bytes, statePath)
             lastSaved = bytes
             savedSpoolLength = spoolLength
             return true
