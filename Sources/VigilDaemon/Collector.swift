@@ -29,6 +29,12 @@ public final class Collector: FrameConsumer {
     private var analyzer: Analyzer?
     /// The analyzer's own thread, when it has one.
     private let analysisThread: AnalysisThread?
+    /// Whether this collector stops `analysisThread` when it closes (an ingest shard only feeds
+    /// the thread the server's main collector owns).
+    private let ownsAnalysisThread: Bool
+    /// This thread's memory of a shared host directory (ingest shards, `HostCache`); nil when
+    /// `hosts` is this collector's alone.
+    private var hostCache: HostCache?
     /// `analysisThread != nil`, read per message (binding the reference would retain it each time).
     private let analyzesElsewhere: Bool
     /// What is copied for the analysis thread and not submitted yet (empty when there is none).
@@ -100,9 +106,12 @@ public final class Collector: FrameConsumer {
         case inline(Analyzer)
         /// On a thread of its own, which owns it.
         case thread(AnalysisThread)
+        /// On a thread another collector owns (an ingest shard's collector feeds the main one's).
+        case feeding(AnalysisThread)
     }
 
     /// A collector; `relay` makes it an edge that seals and forwards its events.
+    /// A shared `hosts` (one with a lock) is interned through a `HostCache` of this collector's.
     public init(parser: SyslogParser, store: HostStore, analysis: Placement, hosts: HostDirectory, sinks: [any AlertSink],
                 relay: RelayOutput? = nil, gate: ReadGate = ReadGate(), log: @escaping (String) -> Void = { _ in }) {
         precondition(relay == nil || { if case .inline = analysis { true } else { false } }(), "an edge analyzes inline")
@@ -117,6 +126,14 @@ public final class Collector: FrameConsumer {
         case .thread(let thread):
             analyzer = nil
             analysisThread = thread
+        case .feeding(let thread):
+            analyzer = nil
+            analysisThread = thread
+        }
+        if case .feeding = analysis { ownsAnalysisThread = false } else { ownsAnalysisThread = true }
+        if hosts.isShared {
+            let table = hosts.snapshot()
+            hostCache = HostCache(seed: Posix.randomSeed(), maxHosts: table.maxHosts)
         }
         analyzesElsewhere = analysisThread != nil
         self.hosts = hosts
@@ -169,9 +186,9 @@ public final class Collector: FrameConsumer {
         if fields.hostname.isEmpty {
             senderText.removeAll(keepingCapacity: true)
             sender.ip.append(to: &senderText)
-            host = senderText.withUnsafeBytes { hosts.table.intern($0) }
+            host = senderText.withUnsafeBytes { intern($0) }
         } else {
-            host = hosts.table.intern(UnsafeRawBufferPointer(rebasing: frame[fields.hostname]))
+            host = intern(UnsafeRawBufferPointer(rebasing: frame[fields.hostname]))
         }
         ingest(frame, fields, host: host, now: now, droppable: transport == .datagram)
     }
@@ -181,9 +198,17 @@ public final class Collector: FrameConsumer {
     public func consumeLine(_ line: UnsafeRawBufferPointer, defaultHost: HostID, now: Timestamp) {
         let fields = parser.parse(line, receivedAt: now, memo: &timestampMemo)
         counters.fileLines &+= 1
-        let host = fields.hostname.isEmpty ? defaultHost : hosts.table.intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
+        let host = fields.hostname.isEmpty ? defaultHost : intern(UnsafeRawBufferPointer(rebasing: line[fields.hostname]))
         ingest(line, fields, host: host, now: now)
         analyzePending()
+    }
+
+    /// The id of the host spelled `name`: from `hosts` directly when it is this collector's
+    /// alone, through `hostCache` when threads share it.
+    @inline(__always)
+    public func intern(_ name: UnsafeRawBufferPointer) -> HostID {
+        if hostCache == nil { return hosts.table.intern(name) }
+        return hostCache!.intern(name, in: hosts)
     }
 
     /// Frames stored but not analyzed yet: analyzed together (`Analyzer.analyze`, which overlaps
@@ -214,7 +239,7 @@ public final class Collector: FrameConsumer {
         analyzer!.analyze(&pending) { observation, message in
             guard relay != nil, observation != .none else { return }
             let sender = relay!.sender
-            RelayMessage.forEachMessage(of: observation, buffer: message.frame, host: hosts.table.name(of: message.host),
+            RelayMessage.forEachMessage(of: observation, buffer: message.frame, host: hosts.name(of: message.host),
                                         procID: relay!.procID, signer: &relay!.signer) {
                 sender.send($0)
                 relayTally.forwarded += 1
@@ -229,7 +254,7 @@ public final class Collector: FrameConsumer {
     public func acceptRelayed(_ frame: UnsafeRawBufferPointer, _ decoded: RelayDecoded, text: UnsafeRawBufferPointer, now: Timestamp) {
         analyzePending()  // events keep their order
         relayTally.received += 1
-        let origin = hosts.table.intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
+        let origin = intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
         keep(frame, host: origin, now: now, droppable: false)
         activity.recordMessage(host: origin, frame: frame, program: 0..<0, at: now)
         if let analysisThread {
@@ -272,8 +297,14 @@ public final class Collector: FrameConsumer {
     /// The end of an event-loop wake-up: what it read goes to the analysis thread (if any), and
     /// the alerts raised so far to the sinks.
     public func finishWakeUp() {
-        analysisThread?.submit(&copied)
+        handOver()
         dispatchAlerts()
+    }
+
+    /// Hands what was copied for the analysis thread over to it (an ingest shard's end of a
+    /// wake-up: the main collector dispatches the alerts).
+    public func handOver() {
+        analysisThread?.submit(&copied)
     }
 
     /// Analyzes everything handed over so far (waiting for the analysis thread) and dispatches
@@ -290,7 +321,7 @@ public final class Collector: FrameConsumer {
         let alerts = analysisThread?.takeAlerts() ?? analyzer!.engine.takeAlerts()
         guard !alerts.isEmpty else { return }
         for detected in alerts {
-            let alert = detected.named(by: hosts.table.name(of:))
+            let alert = detected.named(by: hosts.name(of:))
             alertsRaised += 1
             recentAlerts.record(alert)
             for sink in sinks { sink.deliver(alert) }
@@ -316,7 +347,7 @@ public final class Collector: FrameConsumer {
     /// Appends a frame to the store, and closes the gate when the store just blocked.
     @inline(__always)
     private func keep(_ frame: UnsafeRawBufferPointer, host: HostID, now: Timestamp, droppable: Bool) {
-        if !store.append(host: host, name: hosts.table.name(of: host), day: now.epochDay, line: frame, droppable: droppable) {
+        if !store.append(host: host, name: hosts.name(of: host), day: now.epochDay, line: frame, droppable: droppable) {
             counters.lost &+= 1
         }
         if store.isBlocked && gate.isOpen { storeBlocked() }
@@ -358,7 +389,7 @@ public final class Collector: FrameConsumer {
     /// At shutdown: writes what it can; says how many buffered lines could not be written and are lost.
     public func close() {
         analysisThread?.submit(&copied)
-        analysisThread?.stop()
+        if ownsAnalysisThread { analysisThread?.stop() }
         store.close()
         counters.storeErrors = UInt64(store.writeErrors)
         if store.bufferedBytes > 0 {

@@ -26,7 +26,7 @@ public final class FileInputs {
             if let (identity, offset) = saved[path] { return FileTailer(path: path, start: .saved(identity, offset: offset)) }
             return FileTailer(path: path, start: input.fromBeginning ? .beginning : .end)
         }
-        host = collector.hosts.table.intern(Posix.fileHost(input.host))
+        host = collector.hosts.intern(Posix.fileHost(input.host))
         if !tailers.isEmpty {
             watcher = try DirectoryWatcher(paths: input.paths, loop: loop) { [unowned self] now in self.check(now: now) }
         }

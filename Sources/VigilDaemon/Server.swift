@@ -12,6 +12,9 @@ public final class Server {
     private let store: HostStore
     private var udpListeners: [UDPListener] = []
     private var tcpListeners: [TCPListener] = []
+    /// More threads of ingest on the same syslog addresses (`server.threads` 3 or more;
+    /// docs/architecture.md, "Ingest shards"); empty when this loop reads them alone.
+    private var shards: [IngestShard] = []
     /// A central's relay listeners (`relay.listen`) and what takes their messages.
     private var relayListeners: [TCPListener] = []
     public let relayReceiver: RelayReceiver?
@@ -59,7 +62,13 @@ public final class Server {
         ShutdownSignals.block()
         let fileLimit = Posix.raiseFileLimit()
         loop = try EventLoop()
-        store = try HostStore(directory: settings.dataDirectory, retention: Server.retention(config))
+        let shardCount = Server.ingestShards(threads: settings.threads, isEdge: settings.relay != nil)
+        // The store's bounds (open files, memory) and the connection limits are the process's,
+        // divided between the loops that read syslog.
+        let shares = shardCount + 1
+        store = try HostStore(directory: settings.dataDirectory, retention: Server.retention(config),
+                              maxOpenFiles: max(16, HostStore.defaultMaxOpenFiles / shares),
+                              maxBufferedBytes: max(1 << 20, HostStore.defaultMaxBufferedBytes / shares))
         console = ConsoleWriter()
         alertsFile = try FileSink(path: settings.dataDirectory + "/alerts.jsonl", log: log)
         var made: [(config: VigilConfig.Sink, sink: any AlertSink)] = []
@@ -68,7 +77,8 @@ public final class Server {
         }
         configuredSinks = made
         let sinks = [alertsFile] + made.map(\.sink)
-        let hosts = HostDirectory(table: HostTable(seed: Posix.randomSeed(), maxHosts: settings.maxHosts))
+        let hosts = HostDirectory(table: HostTable(seed: Posix.randomSeed(), maxHosts: settings.maxHosts),
+                                  lock: shardCount > 0 ? ConditionLock() : nil)
         let start = Posix.wallClock()
         relay = try Server.makeRelay(config)
         var relayOutput: Collector.RelayOutput?
@@ -92,7 +102,7 @@ public final class Server {
         for address in settings.udp {
             udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 receiveBufferBytes: settings.udpReceiveBufferBytes,
-                                                loop: loop, consumer: collector))
+                                                loop: loop, consumer: collector, sharedPort: shardCount > 0))
         }
         let logMicros = settings.statsInterval.microseconds > 0 ? settings.statsInterval.microseconds : 10_000_000
         apiConnectionCap = settings.http.isEmpty ? 0 : Server.apiConnectionCap(fileLimit: fileLimit, listeners: settings.http.count)
@@ -105,9 +115,16 @@ public final class Server {
         let limits = TCPListener.Limits(maxConnections: connectionCap, maxPerSource: settings.maxConnectionsPerSource,
                                         idleTimeoutMicros: settings.idleTimeout.microseconds, logIntervalMicros: logMicros,
                                         maxPartialBytes: settings.maxPartialFrameBytes)
+        // Each syslog loop takes its part of the limits (rounded up): the kernel spreads a
+        // source's connections over the loops, so no source holds much more than its limit.
+        let syslogLimits = TCPListener.Limits(maxConnections: (connectionCap + shares - 1) / shares,
+                                              maxPerSource: (settings.maxConnectionsPerSource + shares - 1) / shares,
+                                              idleTimeoutMicros: limits.idleTimeoutMicros, logIntervalMicros: logMicros,
+                                              maxPartialBytes: max(1, settings.maxPartialFrameBytes / shares))
         for address in settings.tcp {
             tcpListeners.append(try TCPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
-                                                limits: limits, loop: loop, consumer: collector, gate: gate, log: log))
+                                                limits: syslogLimits, loop: loop, consumer: collector, gate: gate,
+                                                sharedPort: shardCount > 0, log: log))
         }
         relaySeenPath = settings.dataDirectory + "/relay-seen"
         if !config.relay.listen.isEmpty, let relayKey {
@@ -125,6 +142,13 @@ public final class Server {
         }
         fileInputs = try FileInputs(input: config.fileInput, dataDirectory: settings.dataDirectory,
                                     collector: collector, loop: loop, log: log)
+        if case .thread(let analysis) = placement {
+            for number in stride(from: 1, through: shardCount, by: 1) {
+                shards.append(try IngestShard(number: number, tcp: tcpListeners.map(\.address), udp: udpListeners.map(\.address),
+                                              settings: settings, retention: Server.retention(config), shares: shares,
+                                              limits: syslogLimits, hosts: hosts, analysis: analysis, log: log))
+            }
+        }
         let collector = self.collector
         let tcp = tcpListeners + relayListeners
         let store = self.store
@@ -149,8 +173,8 @@ public final class Server {
             let fileSinks = sinks.compactMap { $0 as? FileSink }
             let relay = self.relay
             let receiver = relayReceiver
-            loop.every(microseconds: statsMicros) { now in
-                log("vigil: " + collector.counters.summaryLine + " " + collector.detectionSummary)
+            loop.every(microseconds: statsMicros) { [unowned self] now in
+                log("vigil: " + self.ingestCounters.summaryLine + " " + collector.detectionSummary)
                 for sink in networkSinks { log("vigil: sink \(sink.name) " + sink.counters.summary) }
                 for sink in fileSinks { log("vigil: sink \(sink.name) " + sink.summary) }
                 let counters = collector.relayCounters
@@ -164,16 +188,36 @@ public final class Server {
                 let block = collector.withAnalyzer { analyzer in
                     defer { analyzer.stats.reset() }
                     return analyzer.stats.render(at: now, intervalSeconds: max(1, statsMicros / 1_000_000),
-                                                 hostName: { hosts.table.name(of: $0) })
+                                                 hostName: { hosts.name(of: $0) })
                 }
                 console.writeLine(block)
             }
         }
+        let shards = self.shards
         loop.every(microseconds: 3_600_000_000) { now in
             store.enforceRetention(today: now.epochDay)
+            // The shards write through descriptors of their own: none may go on into a deleted file.
+            for shard in shards { shard.reopenFiles() }
         }
         store.enforceRetention(today: Posix.wallClock().epochDay)
         if !settings.http.isEmpty { try startAPI(settings, token: apiToken, started: start) }
+        for shard in shards { try shard.start() }
+    }
+
+    /// What every syslog loop received: this one's collector's counts and each shard's, as of
+    /// its last wake-up.
+    public var ingestCounters: IngestCounters {
+        var total = collector.counters
+        for shard in shards { total.add(shard.counters) }
+        return total
+    }
+
+    /// What each host sent since the start, over every syslog loop (a shard's part as of its
+    /// last flush tick).
+    public var activity: HostActivity {
+        var total = collector.activity
+        for shard in shards { total.add(shard.activity) }
+        return total
     }
 
     /// Binds the API's listeners and starts its query thread.
@@ -261,6 +305,7 @@ public final class Server {
         // Retention; files reopened for rotations done outside.
         store.retention = Server.retention(new)
         store.reopenFiles()
+        for shard in shards { shard.reopenFiles() }
         for case let sink as FileSink in sinks { sink.reopenFile() }
         // What only a restart applies.
         let restart = Server.restartOnlyChanges(from: config, to: new)
@@ -280,6 +325,13 @@ public final class Server {
     /// forwarding names hosts with the loop's host table, so it analyzes on the loop's thread.
     public static func analyzesOnOwnThread(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Bool {
         (threads == 0 ? processors : threads) >= 2 && !isEdge
+    }
+
+    /// How many ingest shards read syslog beside the server's own loop (docs/architecture.md,
+    /// "Ingest shards"): with `threads` (0: the CPUs online) of 3 or more, all but the loop's and
+    /// the analysis thread's; none on an edge, which analyzes on its loop.
+    public static func ingestShards(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Int {
+        isEdge ? 0 : max(0, (threads == 0 ? processors : threads) - 2)
     }
 
     /// The retention `config` asks for.
@@ -416,6 +468,7 @@ public final class Server {
         apiWork?.stop()
         for listener in udpListeners { listener.handleEvents(EventLoop.readable, now: now) }
         for listener in tcpListeners + relayListeners { listener.drainAndCloseAll(now: now) }
+        for shard in shards { shard.stop() }  // each hands over what its connections held
         fileInputs.check(now: now)
         saveRelaySeen()
         collector.finishAnalysis()
@@ -427,6 +480,6 @@ public final class Server {
         collector.close()
         if !collector.isStoreBlocked { fileInputs.saveOffsets() }
         console.flush()
-        log("vigil: " + collector.counters.summaryLine + " " + collector.detectionSummary)
+        log("vigil: " + ingestCounters.summaryLine + " " + collector.detectionSummary)
     }
 }

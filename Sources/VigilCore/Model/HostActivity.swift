@@ -102,6 +102,20 @@ public struct HostActivity: Sendable {
         }
     }
 
+    /// Adds what `other` counted (another ingest thread's activity over the same host ids):
+    /// messages summed, the later last message, the programs of both (bounded as ever).
+    public mutating func add(_ other: HostActivity) {
+        if other.counts.count > counts.count { grow(to: other.counts.count) }
+        for i in other.counts.indices {
+            counts[i].messages &+= other.counts[i].messages
+            counts[i].lastSeen = max(counts[i].lastSeen, other.counts[i].lastSeen)
+            programsDropped[i] &+= other.programsDropped[i]
+            for (k, program) in other.programs[i].enumerated() {
+                program.withUnsafeBytes { recordProgram(i, $0, other.packedPrograms[i][k] < 1 << 63 ? other.packedPrograms[i][k] : 0) }
+            }
+        }
+    }
+
     private mutating func grow(to count: Int) {
         let more = count - counts.count
         counts.append(contentsOf: repeatElement(Counts(), count: more))

@@ -5,11 +5,85 @@ public struct HostID: Hashable, Comparable, Sendable {
     public static func < (a: HostID, b: HostID) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// The host names seen so far, shared by reference between the stage that interns them and the
-/// detection engine, which names hosts in alerts.
-public final class HostDirectory {
+/// The host names seen so far, shared by reference between the stages that intern them and
+/// those that name hosts (alerts at dispatch, the stats block, the API).
+///
+/// When ingest runs on several threads (`serve`'s ingest shards, docs/architecture.md) the
+/// directory is given a `lock`, every method takes it, and each thread interns through its own
+/// `HostCache`, so the lock is taken once per host a thread meets, not per message. Without a
+/// lock it belongs to one thread, which may also use `table` directly.
+public final class HostDirectory: @unchecked Sendable {
+    /// The table; used directly only by the one thread of a directory without a lock.
     public var table: HostTable
-    public init(table: HostTable = HostTable()) { self.table = table }
+    private let lock: (any MutualExclusion)?
+
+    public init(table: HostTable = HostTable(), lock: (any MutualExclusion)? = nil) {
+        self.table = table
+        self.lock = lock
+    }
+
+    /// Whether threads share it (it has a lock).
+    public var isShared: Bool { lock != nil }
+
+    /// `HostTable.intern`, under the lock.
+    public func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {
+        guard let lock else { return table.intern(bytes) }
+        return lock.withLock { table.intern(bytes) }
+    }
+
+    /// `HostTable.intern`, under the lock.
+    public func intern(_ name: String) -> HostID {
+        guard let lock else { return table.intern(name) }
+        return lock.withLock { table.intern(name) }
+    }
+
+    /// The name of `id`, under the lock.
+    public func name(of id: HostID) -> String {
+        guard let lock else { return table.name(of: id) }
+        return lock.withLock { table.name(of: id) }
+    }
+
+    /// How many hosts it names, under the lock.
+    public var count: Int {
+        guard let lock else { return table.count }
+        return lock.withLock { table.count }
+    }
+
+    /// A copy of the table as it is now (for reading many names at once).
+    public func snapshot() -> HostTable {
+        guard let lock else { return table }
+        return lock.withLock { table }
+    }
+}
+
+/// Mutual exclusion for state that threads share, provided by the POSIX layer (`ConditionLock`).
+public protocol MutualExclusion: AnyObject, Sendable {
+    func withLock<R>(_ body: () -> R) -> R
+}
+
+/// One ingest thread's memory of the hosts it met in a shared `HostDirectory`: its own table
+/// (same cap) and, for each of its ids, the directory's. A host already met costs a lookup in
+/// this table and no lock; a new one (or a new spelling) takes the directory's lock once. Bounded
+/// like the directory: past `maxHosts` names every new one is `HostTable.overflowName`.
+public struct HostCache {
+    private var local: HostTable
+    /// The directory's id of each local id.
+    private var shared: [HostID] = []
+
+    public init(seed: UInt64, maxHosts: Int) {
+        local = HostTable(seed: seed, maxHosts: maxHosts)
+    }
+
+    /// The directory's id of the host spelled by `bytes`, interning it there the first time.
+    @inline(__always)
+    public mutating func intern(_ bytes: UnsafeRawBufferPointer, in directory: HostDirectory) -> HostID {
+        let id = Int(local.intern(bytes).rawValue)
+        if id < shared.count { return shared[id] }
+        // Local ids are handed out in order, so this is the next one.
+        let global = directory.intern(local.name(of: HostID(UInt32(id))))
+        shared.append(global)
+        return global
+    }
 }
 
 /// Interns host names: the first time a name's bytes are seen it gets a `HostID` and one

@@ -34,6 +34,25 @@ public struct IngestCounters: Sendable, Equatable {
 
     public init() {}
 
+    /// Adds `other`'s counts (another ingest thread's) to these.
+    public mutating func add(_ other: IngestCounters) {
+        received &+= other.received
+        bytes &+= other.bytes
+        parseErrors &+= other.parseErrors
+        truncated &+= other.truncated
+        framesCut &+= other.framesCut
+        framingErrors &+= other.framingErrors
+        connectionsOpen &+= other.connectionsOpen
+        connectionsAccepted &+= other.connectionsAccepted
+        connectionsRefusedPerSource &+= other.connectionsRefusedPerSource
+        connectionsRefusedNoDescriptors &+= other.connectionsRefusedNoDescriptors
+        connectionsEvicted &+= other.connectionsEvicted
+        connectionsTimedOut &+= other.connectionsTimedOut
+        fileLines &+= other.fileLines
+        storeErrors &+= other.storeErrors
+        lost &+= other.lost
+    }
+
     /// The one-line summary printed on stderr every stats interval.
     public var summaryLine: String {
         "stats received=\(received) bytes=\(bytes) parse_errors=\(parseErrors) truncated=\(truncated) "

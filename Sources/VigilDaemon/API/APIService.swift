@@ -129,7 +129,7 @@ public final class APIService {
     }
 
     private func refreshNames() {
-        let table = server.collector.hosts.table
+        let table = server.collector.hosts.snapshot()
         while namedHosts < table.count {
             idsByName[HostName.sanitize(table.names[namedHosts]), default: []].append(HostID(UInt32(namedHosts)))
             namedHosts += 1
@@ -139,7 +139,7 @@ public final class APIService {
     private func programs(of name: String) -> [[UInt8]] {
         var out: [[UInt8]] = []
         for id in idsByName[name] ?? [] {
-            for program in server.collector.activity.entry(id)?.programs ?? [] where !out.contains(program) { out.append(program) }
+            for program in server.activity.entry(id)?.programs ?? [] where !out.contains(program) { out.append(program) }
         }
         return out
     }
@@ -148,7 +148,7 @@ public final class APIService {
 
     private func hostsJob(_ head: HTTPRequestHead) -> BackgroundWork.Job {
         refreshNames()
-        let activity = server.collector.activity
+        let activity = server.activity
         var seen: [StoreQueries.HostSummary] = []
         seen.reserveCapacity(idsByName.count)
         server.collector.withAnalyzer { analyzer in
@@ -204,7 +204,7 @@ public final class APIService {
 
     private func stats() -> [UInt8] {
         let collector = server.collector
-        let c = collector.counters
+        let c = server.ingestCounters
         var json = JSONWriter()
         json.beginObject()
         json.key("data")
@@ -219,7 +219,7 @@ public final class APIService {
         json.member("connections", c.connectionsOpen)
         json.member("store_errors", c.storeErrors)
         json.member("lost", c.lost)
-        json.member("hosts", collector.hosts.table.count)
+        json.member("hosts", collector.hosts.count)
         json.member("alerts_firing", collector.recentAlerts.firingCount)
         json.key("top_ips")
         json.beginArray()
@@ -265,7 +265,7 @@ public final class APIService {
     /// Every counter of the stats line, per sink and per rule, in Prometheus text format.
     func metrics() -> String {
         let collector = server.collector
-        let c = collector.counters
+        let c = server.ingestCounters
         // Small values only: a copy of the engine would share its tables, and the analysis
         // thread would then copy them whole on its next write.
         let (clocks, lateEvents, ratesSkipped, evictions) = collector.withAnalyzer { analyzer in
@@ -321,7 +321,7 @@ public final class APIService {
             }
             m.sample("vigil_relay_rejected_total", ["reason": "connection_not_allowed"], receiver.counters.refusedConnections)
         }
-        m.single("vigil_hosts", .gauge, "Hosts seen since the start.", collector.hosts.table.count)
+        m.single("vigil_hosts", .gauge, "Hosts seen since the start.", collector.hosts.count)
         m.single("vigil_api_requests_total", .counter, "API requests answered.", counters.requests)
         m.single("vigil_api_unauthorized_total", .counter, "API requests refused for a missing or wrong token.", counters.unauthorized)
         m.single("vigil_api_busy_total", .counter, "API requests answered 503 because 64 store queries were waiting.", counters.busy)

@@ -80,12 +80,13 @@ public final class TCPListener: EventHandler {
     /// Numbers partial frames in the order they started, to cut the oldest first.
     private var partialClock: UInt64 = 0
 
-    /// Binds `address` and starts accepting; `admits` (when given) decides which peers may
-    /// connect at all; `log` gets the (rate-limited) lines about refused connections.
+    /// Binds `address` (with `sharedPort`, beside other sockets on it: `Sockets.bind`) and starts
+    /// accepting; `admits` (when given) decides which peers may connect at all; `log` gets the
+    /// (rate-limited) lines about refused connections.
     public init(address: SocketAddress, maxMessageBytes: Int, limits: Limits, loop: EventLoop, consumer: any FrameConsumer,
-                gate: ReadGate? = nil, admits: ((SocketAddress) -> Bool)? = nil,
+                gate: ReadGate? = nil, admits: ((SocketAddress) -> Bool)? = nil, sharedPort: Bool = false,
                 log: @escaping (String) -> Void = { _ in }) throws(SystemError) {
-        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue))
+        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue), sharedPort: sharedPort)
         socket = FileDescriptor(owning: bound)
         self.address = boundAddress
         self.loop = loop

@@ -1,7 +1,8 @@
 import Glibc
+public import VigilCore
 
 /// A pthread mutex with one condition variable on the monotonic clock.
-public final class ConditionLock: @unchecked Sendable {
+public final class ConditionLock: MutualExclusion, @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 

@@ -37,7 +37,7 @@ public struct FileDescriptor: ~Copyable, Sendable {
 
     /// A new non-blocking eventfd (`eventfd(2)`) counting from 0: one thread signals it, another
     /// polls it.
-    static func eventCounter() throws(SystemError) -> FileDescriptor {
+    public static func eventCounter() throws(SystemError) -> FileDescriptor {
         let fd = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
         if fd < 0 { throw SystemError("eventfd", errno: errno) }
         return FileDescriptor(owning: fd)

@@ -1,0 +1,148 @@
+import Glibc
+public import VigilCore
+public import VigilPosix
+
+/// One more thread of `vigil serve`'s ingest (docs/architecture.md, "Ingest shards"): an event
+/// loop of its own with TCP and UDP listeners on the server's syslog addresses (`SO_REUSEPORT`:
+/// the kernel spreads connections, and datagrams by source, over the shards), its own frame
+/// decoders, parser, store and `Collector`, which hands its batches to the server's one
+/// `AnalysisThread` and interns hosts in the server's shared `HostDirectory`.
+///
+/// Everything it holds belongs to its thread once started. The server's thread talks to it only
+/// through `Mailbox` (under a lock): requests (stop, reopen the store's files) that an eventfd
+/// wakes the shard's loop for, and the counters the shard publishes after every wake-up (its
+/// hosts' activity on each flush tick, and when it stops).
+public final class IngestShard {
+    /// What the two threads share.
+    private final class Mailbox: @unchecked Sendable {
+        let lock = ConditionLock()
+        // Guarded by `lock`:
+        var stopRequested = false
+        var reopenRequested = false
+        var counters = IngestCounters()
+        var activity = HostActivity()
+    }
+
+    /// What the shard's thread owns, handed to it once at start.
+    private final class Owned: @unchecked Sendable {
+        let loop: EventLoop
+        let collector: Collector
+        var tcp: [TCPListener] = []
+        var udp: [UDPListener] = []
+        init(loop: EventLoop, collector: Collector) { self.loop = loop; self.collector = collector }
+    }
+
+    private let mailbox = Mailbox()
+    private let owned: Owned
+    /// Wakes the shard's loop for a request.
+    private let wake: FileDescriptor
+    private let wakeHandler: WakeHandler
+    private var thread: JoinableThread?
+    /// The shard's number, from 1 (the server's own loop is shard 0), for its thread's name.
+    public let number: Int
+
+    /// A shard reading `tcp` and `udp` (addresses already bound by the server with a shared
+    /// port), storing under `dataDirectory` with a `1/shares` part of the store's bounds, and
+    /// analyzing on `analysis`. Binds its sockets here, so an error is the server's start-up error.
+    public init(number: Int, tcp: [SocketAddress], udp: [SocketAddress], settings: VigilConfig.Server,
+                retention: StoreRetention, shares: Int, limits: TCPListener.Limits, hosts: HostDirectory,
+                analysis: AnalysisThread, log: @escaping (String) -> Void) throws(SystemError) {
+        self.number = number
+        let loop = try EventLoop()
+        let store = try HostStore(directory: settings.dataDirectory, retention: retention,
+                                  maxOpenFiles: max(16, HostStore.defaultMaxOpenFiles / shares),
+                                  maxBufferedBytes: max(1 << 20, HostStore.defaultMaxBufferedBytes / shares))
+        let gate = ReadGate()
+        let collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
+                                  analysis: .feeding(analysis), hosts: hosts, sinks: [], gate: gate, log: log)
+        owned = Owned(loop: loop, collector: collector)
+        for address in udp {
+            owned.udp.append(try UDPListener(address: address, maxMessageBytes: settings.maxMessageBytes,
+                                             receiveBufferBytes: settings.udpReceiveBufferBytes, loop: loop,
+                                             consumer: collector, sharedPort: true))
+        }
+        for address in tcp {
+            owned.tcp.append(try TCPListener(address: address, maxMessageBytes: settings.maxMessageBytes, limits: limits,
+                                             loop: loop, consumer: collector, gate: gate, sharedPort: true, log: log))
+        }
+        wake = try FileDescriptor.eventCounter()
+        let mailbox = self.mailbox, owned = self.owned
+        wakeHandler = WakeHandler(fd: wake.rawValue) {
+            let (stop, reopen) = mailbox.lock.withLock {
+                defer { mailbox.stopRequested = false; mailbox.reopenRequested = false }
+                return (mailbox.stopRequested, mailbox.reopenRequested)
+            }
+            if reopen { store.reopenFiles() }
+            if stop { owned.loop.stop() }
+        }
+        try loop.register(wake.rawValue, mask: EventLoop.readable, handler: wakeHandler)
+        let tcpListeners = owned.tcp
+        loop.afterEachWakeUp { _ in
+            collector.handOver()
+            let counters = collector.counters
+            mailbox.lock.withLock { mailbox.counters = counters }
+        }
+        loop.every(microseconds: settings.flushInterval.microseconds) { now in
+            collector.flush(monotonicMicros: Posix.monotonicMicros())
+            let mono = Posix.monotonicMicros()
+            for listener in tcpListeners { listener.closeIdleConnections(monotonicMicros: mono, now: now) }
+            let activity = collector.activity
+            mailbox.lock.withLock { mailbox.activity = activity }
+        }
+    }
+
+    /// Starts the shard's thread: its loop runs until `stop`.
+    public func start() throws(SystemError) {
+        let owned = self.owned, mailbox = self.mailbox
+        thread = try JoinableThread(named: "vigil-ingest\(number)") {
+            owned.loop.run()
+            // Read what connections and sockets already hold, hand it over, write the store.
+            let now = Posix.wallClock()
+            for listener in owned.udp { listener.handleEvents(EventLoop.readable, now: now) }
+            for listener in owned.tcp { listener.drainAndCloseAll(now: now) }
+            owned.collector.close()
+            let counters = owned.collector.counters, activity = owned.collector.activity
+            mailbox.lock.withLock {
+                mailbox.counters = counters
+                mailbox.activity = activity
+            }
+        }
+    }
+
+    /// Stops the shard after it read what its connections hold and handed it to the analysis
+    /// thread, and wrote its store; waits for that.
+    public func stop() {
+        guard let thread else { return }
+        request { $0.stopRequested = true }
+        thread.join()
+        self.thread = nil
+    }
+
+    /// Has the shard close its store's files, to open them again by name on the next line (a
+    /// reload following a rotation; after retention deleted files).
+    public func reopenFiles() { request { $0.reopenRequested = true } }
+
+    /// What the shard counted, as of its last wake-up.
+    public var counters: IngestCounters { mailbox.lock.withLock { mailbox.counters } }
+
+    /// Its hosts' activity, as of its last flush tick (or its stop).
+    public var activity: HostActivity { mailbox.lock.withLock { mailbox.activity } }
+
+    private func request(_ change: (Mailbox) -> Void) {
+        mailbox.lock.withLock { change(mailbox) }
+        var one: UInt64 = 1
+        _ = Glibc.write(wake.rawValue, &one, 8)
+    }
+
+    /// Reads the eventfd and runs the shard's side of the requests.
+    private final class WakeHandler: EventHandler {
+        let fd: Int32
+        let action: () -> Void
+        init(fd: Int32, action: @escaping () -> Void) { self.fd = fd; self.action = action }
+        func handleEvents(_ events: UInt32, now: Timestamp) {
+            var count: UInt64 = 0
+            _ = Glibc.read(fd, &count, 8)
+            action()
+        }
+    }
+}
