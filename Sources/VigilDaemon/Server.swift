@@ -212,6 +212,9 @@ public final class Server {
         return total
     }
 
+    /// Messages each syslog loop received, the server's own first: how the kernel spread the senders.
+    public var ingestLoads: [UInt64] { [collector.counters.received] + shards.map(\.counters.received) }
+
     /// What each host sent since the start, over every syslog loop (a shard's part as of its
     /// last flush tick).
     public var activity: HostActivity {

@@ -77,4 +77,60 @@ import Testing
             }
         }
     }
+
+    /// A lock that counts how often it is taken (one thread only: it excludes nothing).
+    final class CountingLock: MutualExclusion, @unchecked Sendable {
+        var taken = 0
+        func withLock<R>(_ body: () -> R) -> R { taken += 1; return body() }
+    }
+
+    /// Interning through a `HostCache` gives the shared directory's ids, whichever thread's
+    /// cache met a host first, and takes the directory's lock once per host (or spelling) a
+    /// cache meets, not per message.
+    @Test func cachesGiveTheSharedIDsAndLockOncePerNewHost() {
+        let lock = CountingLock()
+        let shared = HostDirectory(table: HostTable(seed: 1), lock: lock)
+        var first = HostCache(seed: 2, maxHosts: 100), second = HostCache(seed: 3, maxHosts: 100)
+        func intern(_ cache: inout HostCache, _ name: String) -> HostID {
+            Array(name.utf8).withUnsafeBytes { cache.intern($0, in: shared) }
+        }
+        let b = intern(&second, "beta")
+        let a = intern(&first, "alpha")
+        #expect(intern(&second, "alpha") == a && intern(&first, "beta") == b && a != b)
+        #expect(shared.name(of: a) == "alpha" && shared.name(of: b) == "beta")
+        let taken = lock.taken
+        for _ in 0..<100 { _ = intern(&first, "alpha"); _ = intern(&second, "beta") }
+        #expect(lock.taken == taken, "a host a cache knows costs no lock")
+        #expect(intern(&first, "ALPHA") == a, "another spelling is the same host")
+        #expect(shared.count == 2)
+    }
+
+    /// A cache is bounded like the directory: past `maxHosts` names a cache maps every new one to
+    /// the directory's overflow host, and its own table stops growing.
+    @Test func aFullCacheMapsNewNamesToTheOverflowHost() {
+        let shared = HostDirectory(table: HostTable(seed: 1, maxHosts: 3), lock: CountingLock())
+        var cache = HostCache(seed: 2, maxHosts: 3)
+        let ids = (0..<10).map { i in Array("h\(i)".utf8).withUnsafeBytes { cache.intern($0, in: shared) } }
+        #expect(Set(ids.prefix(3)).count == 3)
+        #expect(Set(ids.dropFirst(3)).count == 1)
+        #expect(shared.name(of: ids[9]) == HostTable.overflowName)
+    }
+
+    /// Activity from two threads adds up: messages summed, the later last message, both
+    /// threads' programs once each.
+    @Test func activityFromTwoThreadsAddsUp() {
+        var one = HostActivity(), two = HostActivity()
+        let frame = Array("sshdnginx-long-program-name".utf8)
+        frame.withUnsafeBytes { f in
+            one.recordMessage(host: HostID(1), frame: f, program: 0..<4, at: Timestamp(seconds: 10))
+            two.recordMessage(host: HostID(1), frame: f, program: 4..<27, at: Timestamp(seconds: 20))
+            two.recordMessage(host: HostID(1), frame: f, program: 0..<4, at: Timestamp(seconds: 15))
+            two.recordMessage(host: HostID(3), frame: f, program: 0..<4, at: Timestamp(seconds: 5))
+        }
+        one.add(two)
+        let host1 = one.entry(HostID(1))
+        #expect(host1?.messages == 3 && host1?.lastSeen == Timestamp(seconds: 15))
+        #expect(host1?.programs.map { String(decoding: $0, as: UTF8.self) } == ["sshd", "nginx-long-program-name"])
+        #expect(one.entry(HostID(3))?.messages == 1)
+    }
 }
