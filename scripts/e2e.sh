@@ -27,7 +27,7 @@
 # through a real rsyslogd running conf/rsyslog-shard.conf to two central vigils, each address's
 # ssh_distributed raised once, by the central rsyslog's hash64mod gives it; scripts/e2e/forward.sh:
 # vigil forward through rotations, outages and SIGKILL; scripts/e2e/rates.sh: the rate rules live
-# and in analyze on the same traffic; scripts/e2e/threads.sh: serve at one and two threads, the
+# and in analyze on the same traffic; scripts/e2e/threads.sh: serve at one, two and four threads, the
 # same lines stored and the same alerts; scripts/e2e/analyze.sh: analyze's --threads values, a line
 # longer than its read buffer, a read error mid-input.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.

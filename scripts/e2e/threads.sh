@@ -2,11 +2,13 @@
 # Sourced by scripts/e2e.sh (which defines pass, fail, wait_for, wait_for_lines, start_vigil,
 # stop_pid, WORK, VIGIL, EXTRA_PIDS): `server.threads`. The same sshd and nginx traffic (brute
 # force, distributed and scan attacks from `vigil generate`, RFC 5424 lines) is sent by netcat
-# over one TCP connection into a `vigil serve --threads 1` and a `vigil serve --threads 2`: both
-# store every line and raise the same alerts (compared without their ids, which carry each run's
-# start). The traffic starts 40 minutes in the past and the lateness is an hour, so no clock tick
+# over one TCP connection into a `vigil serve` at --threads 1, 2 and 4 (the loop, two ingest
+# shards on the same port and the analysis thread): each stores every line and raises the same
+# alerts (compared without their ids, which carry each run's start). The traffic starts 40 minutes in the past and the lateness is an hour, so no clock tick
 # of either run makes an event late and nothing resolves during the run: what fires depends on the
-# lines alone. With two threads the stats line counts `analysis_waits`.
+# lines alone. With two threads the stats line counts `analysis_waits`. Then, at --threads 4, eight
+# netcat connections at once, a host each: every line lands in its host's file, the ingest shards'
+# threads exist, and the stats line counts every line of every loop.
 
 THREADS_DIR=$WORK/threads
 mkdir -p "$THREADS_DIR"
@@ -18,7 +20,7 @@ THREADS_START=$(($(date +%s) - 2400))
 } >"$THREADS_DIR/traffic.log" 2>"$THREADS_DIR/generate.stderr"
 THREADS_LINES=$(wc -l <"$THREADS_DIR/traffic.log")
 
-for threads in 1 2; do
+for threads in 1 2 4; do
     data=$THREADS_DIR/data$threads
     if ! VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/vigil$threads.stderr" --threads "$threads" \
         --stats-interval 1s --detection.lateness 1h; then
@@ -39,11 +41,11 @@ for threads in 1 2; do
     stats=$(grep "^vigil: stats received=$THREADS_LINES " "$THREADS_DIR/vigil$threads.stderr" | tail -n 1)
     stop_pid "$pid" 10 || true
     sed 's/^{"id":"[^"]*",//' "$data/alerts.jsonl" >"$THREADS_DIR/alerts$threads" 2>/dev/null || true
-    if [ "$threads" = 2 ]; then
+    if [ "$threads" != 1 ]; then
         if [[ $stats == *" analysis_waits="* ]]; then
-            pass "threads: with two threads the stats line counts analysis_waits"
+            pass "threads: with $threads threads the stats line counts analysis_waits"
         else
-            fail "threads: with two threads the stats line counts analysis_waits" "$stats"
+            fail "threads: with $threads threads the stats line counts analysis_waits" "$stats"
         fi
     elif [[ -n $stats && $stats != *analysis_waits* ]]; then
         pass "threads: with one thread the stats line has no analysis_waits"
@@ -54,9 +56,55 @@ done
 
 fired=$(grep -o '"rule":"[a-z_]*","state":"firing"' "$THREADS_DIR/alerts1" 2>/dev/null | sort -u | sed 's/"rule":"\([a-z_]*\)".*/\1/' | tr '\n' ' ')
 if [[ $fired == *ssh_bruteforce* && $fired == *ssh_distributed* && $fired == *http_scan* ]] \
-    && cmp -s "$THREADS_DIR/alerts1" "$THREADS_DIR/alerts2"; then
-    pass "threads: --threads 1 and --threads 2 raise the same $(wc -l <"$THREADS_DIR/alerts1") alerts (${fired% })"
+    && cmp -s "$THREADS_DIR/alerts1" "$THREADS_DIR/alerts2" && cmp -s "$THREADS_DIR/alerts1" "$THREADS_DIR/alerts4"; then
+    pass "threads: --threads 1, 2 and 4 raise the same $(wc -l <"$THREADS_DIR/alerts1") alerts (${fired% })"
 else
-    fail "threads: --threads 1 and --threads 2 raise the same alerts" "fired with 1: $fired" \
-        "$(diff "$THREADS_DIR/alerts1" "$THREADS_DIR/alerts2" 2>&1 | head -n 6)"
+    fail "threads: --threads 1, 2 and 4 raise the same alerts" "fired with 1: $fired" \
+        "$(diff "$THREADS_DIR/alerts1" "$THREADS_DIR/alerts2" 2>&1 | head -n 4)" \
+        "$(diff "$THREADS_DIR/alerts1" "$THREADS_DIR/alerts4" 2>&1 | head -n 4)"
+fi
+
+# Eight connections at once into four threads.
+data=$THREADS_DIR/spread
+if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/spread.stderr" --threads 4 --stats-interval 1s; then
+    pid=$VIGIL_PID
+    EXTRA_PIDS+=("$pid")
+    ingest_threads=$(grep -l '^vigil-ingest' /proc/"$pid"/task/*/comm 2>/dev/null | wc -l)
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    senders=()
+    for c in 1 2 3 4 5 6 7 8; do
+        for n in $(seq 1 500); do printf '<13>1 %s spread-%s app - - - line %s\n' "$now" "$c" "$n"; done \
+            >"$THREADS_DIR/spread-$c.log"
+        timeout 30 nc -q 1 127.0.0.1 "$VIGIL_TCP_PORT" <"$THREADS_DIR/spread-$c.log" &
+        senders+=("$!")
+    done
+    wait "${senders[@]}" 2>/dev/null
+    if wait_for_lines "$data" 4000 30 2; then
+        whole=1
+        for c in 1 2 3 4 5 6 7 8; do
+            day_file=$(find "$data/hosts/spread-$c" -name '*.log' 2>/dev/null | head -n 1)
+            [ -n "$day_file" ] && [ "$(wc -l <"$day_file")" = 500 ] && [ "$(tail -n 1 "$day_file")" = "$(tail -n 1 "$THREADS_DIR/spread-$c.log")" ] || whole=0
+        done
+        if [ "$whole" = 1 ]; then
+            pass "threads: --threads 4 stores eight connections' 4000 lines, each host's in order"
+        else
+            fail "threads: --threads 4 stores eight connections' 4000 lines, each host's in order"
+        fi
+    else
+        fail "threads: --threads 4 stores eight connections' 4000 lines" "stored $WAIT_LINES"
+    fi
+    if [ "$ingest_threads" = 2 ]; then
+        pass "threads: --threads 4 runs two ingest shards (vigil-ingest1, vigil-ingest2)"
+    else
+        fail "threads: --threads 4 runs two ingest shards" "found $ingest_threads"
+    fi
+    _spread_counted() { grep -q "^vigil: stats received=4000 " "$THREADS_DIR/spread.stderr"; }
+    if wait_for 10 _spread_counted; then
+        pass "threads: the stats line counts every loop's lines (received=4000)"
+    else
+        fail "threads: the stats line counts every loop's lines" "$(grep '^vigil: stats' "$THREADS_DIR/spread.stderr" | tail -n 1)"
+    fi
+    stop_pid "$pid" 10 || true
+else
+    fail "threads: vigil serve --threads 4 starts"
 fi
