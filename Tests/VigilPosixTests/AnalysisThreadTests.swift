@@ -158,6 +158,37 @@ import VigilDaemon
                 "descriptor \(fd) is no longer the eventfd")
     }
 
+    /// With several producers (ingest shards) `drain` — and so `withAnalyzer`, on every stats
+    /// block and API read — waits for what was submitted before it, not for a queue that the
+    /// others keep filling: it returns while another thread goes on submitting full batches.
+    @Test func drainDoesNotWaitForOtherProducers() throws {
+        let handed = HandedOver(try AnalysisThread(analyzer: Analyzer(settings: DetectionSettings()), capacity: 2))
+        let frame = Array("<38>1 2026-01-01T00:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 22 ssh2".utf8)
+        let fields = frame.withUnsafeBytes { SyslogParser().parse($0, receivedAt: Timestamp(seconds: 1_767_225_601)) }
+        let done = OneShotFlag(), producing = OneShotFlag()
+        let produced = HandedOver(ConditionLockedCount())
+        let producer = try startThread(named: "test-produce") {
+            var batch = CopiedBatch()
+            while !done.isSet && produced.value.value < 2_000 {
+                frame.withUnsafeBytes { bytes in
+                    for _ in 0..<CopiedBatch.entryCapacity - 1 {
+                        batch.appendMessage(frame: bytes, fields: fields, host: HostID(0), received: Timestamp(seconds: 1_767_225_601))
+                    }
+                }
+                handed.value.submit(&batch)
+                produced.value.increment()
+                if produced.value.value == 4 { producing.set() }
+            }
+        }
+        producing.wait()
+        for _ in 0..<20 { handed.value.drain() }
+        let when = produced.value.value
+        done.set()
+        pthread_join(producer, nil)
+        #expect(when < 2_000, "drain waited until the other producer stopped")
+        handed.value.stop()
+    }
+
     /// `server.threads`: 0 is the CPUs online; 2 or more give detection its own thread, but never
     /// on an edge (its forwarding names hosts with the loop's table).
     @Test func threadsSettingPlacesTheAnalyzer() {
@@ -213,4 +244,12 @@ final class OneShotFlag: @unchecked Sendable {
     func wait() {
         lock.withLock { while !value { lock.wait(untilMonotonicMicros: Posix.monotonicMicros() + 1_000_000) } }
     }
+}
+
+/// A counter shared by test threads.
+final class ConditionLockedCount: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
 }

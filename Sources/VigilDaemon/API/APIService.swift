@@ -138,8 +138,9 @@ public final class APIService {
 
     private func programs(of name: String) -> [[UInt8]] {
         var out: [[UInt8]] = []
+        let activity = server.activity
         for id in idsByName[name] ?? [] {
-            for program in server.activity.entry(id)?.programs ?? [] where !out.contains(program) { out.append(program) }
+            for program in activity.entry(id)?.programs ?? [] where !out.contains(program) { out.append(program) }
         }
         return out
     }

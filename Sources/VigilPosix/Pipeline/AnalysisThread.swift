@@ -37,6 +37,10 @@ public final class AnalysisThread: EventHandler {
         var busy = false
         var stopping = false
         var waits = 0
+        /// Batches handed over, and batches analyzed, since the start: `drain` waits for the
+        /// count at its start, so producers going on (ingest shards) cannot keep it waiting.
+        var submitted = 0
+        var analyzed = 0
 
         init(analyzer: Analyzer, wakeFD: Int32) {
             self.analyzer = analyzer
@@ -59,6 +63,7 @@ public final class AnalysisThread: EventHandler {
                 batch.removeAll()
                 queue.withLock {
                     busy = false
+                    analyzed += 1
                     spare.append(batch)
                     queue.broadcast()
                 }
@@ -133,15 +138,18 @@ public final class AnalysisThread: EventHandler {
                 }
             }
             shared.waiting.append(full)
+            shared.submitted += 1
             shared.queue.broadcast()
             return shared.spare.popLast() ?? CopiedBatch()
         }
     }
 
-    /// Waits until the analyzer has analyzed everything submitted.
+    /// Waits until the analyzer has analyzed everything submitted before the call (by any
+    /// thread: what other producers submit meanwhile does not hold it up).
     public func drain() {
         shared.queue.withLock {
-            while !shared.waiting.isEmpty || shared.busy { shared.queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }
+            let target = shared.submitted
+            while shared.analyzed < target { shared.queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }
         }
     }
 
