@@ -20,7 +20,7 @@ let analyzeHelp = """
       --host NAME      host of lines that name none (default: this machine's name, as in
                        follow and serve's [input.file])
       --config FILE    rule thresholds and windows from a vigil config file
-      --top N          length of the top lists (default 10)
+      --top N          length of the top lists, 1 to 1000000 (default 10)
       --threads N      threads that read a single FILE's lines, 1 to 256; 0 (the default)
                        is the number of CPUs online; the report is the same at every count.
                        Several files are merged on one thread.
@@ -62,8 +62,8 @@ func analyze(_ args: [String]) -> ExitCode {
             guard let v = arguments.value(for: arg) else { return .usage }
             configPath = v
         case "--top":
-            guard let v = arguments.value(for: arg) else { return .usage }
-            guard let n = Int(v), n >= 1 else { logLine("vigil analyze: --top must be a positive number, got `\(v)`"); return .usage }
+            // The helper wants a bound; a million entries per list is more than any report needs.
+            guard let n = arguments.integer(for: arg, in: 1...1_000_000) else { return .usage }
             top = n
         case "--threads":
             // Each thread keeps two chunks of lines (LogFiles.defaultChunkBytes) in flight.

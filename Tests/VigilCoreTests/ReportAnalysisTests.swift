@@ -207,4 +207,50 @@ import VigilTestSupport
         #expect(lines.contains { $0.hasPrefix("  ") && $0.hasSuffix(#" on evil__2j_fake.log within 10m"#) })
         #expect(!r.json().utf8.contains { $0 < 0x20 && $0 != 0x0A })
     }
+
+    /// `read(_:source:into:)` (how several files are merged in time order) reads a line as
+    /// `feed` does, and `firstLineTime` is the time the analysis places it at: a syslog header's,
+    /// a request's, a session summary's end; none for blank, invalid, undetected and bare sshd
+    /// lines or a CSV header. A syslog line of a header only that ends in a tab has its time:
+    /// the line is read without its trailing blanks (merging once read it with them, found no
+    /// time, and fed it out of time order). Feeding the read chunks gives `feed`'s report.
+    @Test func readGivesEachLineTheTimeTheAnalysisPlacesItAt() {
+        let t0 = Timestamp(seconds: 1_795_341_600)  // 2026-11-22T10:00:00Z
+        let files: [(String, [(String, Timestamp?)])] = [
+            ("auth.log", [
+                ("", nil),
+                ("2026-11-22T10:00:00+00:00 web1 sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2", t0),
+                ("Failed password for root from 10.0.0.1 port 22 ssh2", nil),
+                ("<38>1 2026-11-22T10:00:30Z web1 sshd - - -\t", Timestamp(seconds: 1_795_341_630)),
+                ("2026-11-22T10:05:00+00:00 web1 sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2 \t ",
+                 Timestamp(seconds: 1_795_341_900)),
+                ("nothing of the sort", nil),
+            ]),
+            ("access.log", [
+                ("  \t", nil),
+                (#"10.0.0.2 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 43 "-" "curl/7.88.1"  "#, t0),
+                ("10.0.0.2 garbage", nil),
+            ]),
+            ("access.csv", [
+                (#""remotehost","rfc931","authuser","date","request","status","bytes""#, nil),
+                (#""10.0.0.2","-","-",1795341600,"GET / HTTP/1.1",200,43"#, t0),
+            ]),
+            ("sessions.log", [("10.0.0.3 : 22/11/26 09:55 - 22/11/26 10:05", Timestamp(seconds: 1_795_341_900))]),
+            ("other.log", [("hello world", nil), ("still nothing", nil)]),
+        ]
+        var read = LogAnalysis(settings: DetectionSettings(), options: .init(referenceTime: now))
+        let chunk = LineChunk(reservingBytes: 64)
+        for (name, lines) in files {
+            let source = read.addSource(name: name, host: "h")
+            for (line, time) in lines {
+                Array(line.utf8).withUnsafeBytes { read.read($0, source: source, into: chunk) }
+                #expect(chunk.firstLineTime == time, "\(name): \(line)")
+                read.feed(chunk, source: source)
+            }
+        }
+        let fed = run(files.map { ($0.0, $0.1.map(\.0)) }, host: "h")
+        #expect(read.report().text() == fed.text())
+        #expect(fed.sources.map(\.format) == [.auth, .combined, .csv, .sessions, nil])
+        #expect(fed.sources.map(\.invalidLines) == [1, 1, 0, 0, 2])
+    }
 }

@@ -3,6 +3,8 @@
 # runs it on one file.
 #   - --threads: 0 (the CPUs online), 1, 2 and 256 give the same report; -1, x, 257, a number
 #     too big for an Int, an empty value and a missing one are refused in one line, exit 2;
+#   - --top: 1 and 1000000 are accepted; 0, -1, x, 1000001, a number too big for an Int, an
+#     empty value and a missing one are refused in one line, exit 2;
 #   - a line of 1.5 MiB between normal lines is counted as 1 cut line, at 1 and 2 threads alike;
 #   - a read error mid-file at --threads 1 and 2: standard input is a non-blocking pipe whose
 #     writer stays open, so once the lines written are read, read() fails with EAGAIN. The
@@ -44,6 +46,36 @@ if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(cat "$AN/bad.stderr")" = "vig
     pass "analyze --threads without a value: one clear line, exit 2"
 else
     fail "analyze --threads without a value: one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
+fi
+
+# --- --top: 1 and 1000000 accepted; bad values one line (the --threads style) and exit 2
+
+if "$VIGIL" analyze "$AN/auth.log" --top 1 >"$AN/top1.out" 2>"$AN/top1.stderr" && [ ! -s "$AN/top1.stderr" ] \
+    && "$VIGIL" analyze "$AN/auth.log" --top 1000000 >"$AN/topmax.out" 2>"$AN/topmax.stderr" && [ ! -s "$AN/topmax.stderr" ] \
+    && grep -qE '^top failing IPs: [0-9.]+ [0-9]+$' "$AN/top1.out" \
+    && grep -qE '^top failing IPs: ([0-9.]+ [0-9]+, ){10}' "$AN/topmax.out"; then
+    pass "analyze --top 1 and 1000000: exit 0, one failing IP at 1, more than 10 at 1000000"
+else
+    fail "analyze --top 1 and 1000000: exit 0, one failing IP at 1, more than 10 at 1000000" \
+        "$(cat "$AN/top1.stderr" "$AN/topmax.stderr")"
+fi
+for bad in 0 -1 x 1000001 99999999999999999999 ''; do
+    "$VIGIL" analyze "$AN/auth.log" --top "$bad" >"$AN/bad.out" 2>"$AN/bad.stderr"
+    rc=$?
+    # shellcheck disable=SC2016  # the backquotes are in vigil's message
+    if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(grep -c '' "$AN/bad.stderr")" = 1 ] \
+        && grep -qxF "vigil analyze: --top must be 1...1000000, got \`$bad\`" "$AN/bad.stderr"; then
+        pass "analyze --top '$bad': one clear line, exit 2"
+    else
+        fail "analyze --top '$bad': one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
+    fi
+done
+"$VIGIL" analyze "$AN/auth.log" --top >"$AN/bad.out" 2>"$AN/bad.stderr"
+rc=$?
+if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(cat "$AN/bad.stderr")" = "vigil analyze: --top needs a value" ]; then
+    pass "analyze --top without a value: one clear line, exit 2"
+else
+    fail "analyze --top without a value: one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
 fi
 
 # --- a line longer than the 1 MiB read buffer: counted as cut, the others analysed

@@ -96,7 +96,7 @@ public struct LineExtractor: Sendable {
     let referenceTime: Timestamp
     /// The input's format; nil until one line is readable (then detected from it).
     public private(set) var format: LogFormat?
-    private(set) var csv = CSVAccessLogReader()
+    private var csv = CSVAccessLogReader()
     /// The date of the last syslog timestamp read (lines come in time order).
     private var timestampMemo = TimestampMemo()
 
@@ -248,6 +248,21 @@ public final class LineChunk: @unchecked Sendable {
             }
         }
         extracted = out
+    }
+
+    /// The time the first line claims once extracted: the one its input's timeline places it at
+    /// (`LogAnalysis`; a syslog header's, a request's, a session summary's end); nil when it
+    /// claims none (blank, invalid or undetected, a CSV header, a bare sshd line, a syslog
+    /// header without a readable time).
+    public var firstLineTime: Timestamp? {
+        guard let line = extracted.lines.first else { return nil }
+        // The first line's items are the first of each array (`Items` all zero).
+        switch line.kind {
+        case .blank, .undetected, .invalid, .csvHeader, .bareSSH: return nil
+        case .syslog: return extracted.headers[0].timestamp
+        case .access: return extracted.requests[0].time
+        case .summary: return extracted.summaries[0].end
+        }
     }
 
     /// Calls `body` with each line's bytes (trimmed as its extraction says) and extraction, in

@@ -231,35 +231,20 @@ public struct LogAnalysis {
     /// once it `readsLinesIndependently`.
     public func extractor(of source: Int) -> LineExtractor { sources[source].extractor }
 
-    /// The time a line claims, without analysing it (to merge several sources in time order);
-    /// nil when it has none that can be read.
-    public func eventTime(_ line: UnsafeRawBufferPointer, source: Int) -> Timestamp? {
-        var format = sources[source].extractor.format
-        if format == nil {
-            format = LogFormat.detect(line, parser: parser, ssh: ssh, referenceTime: options.referenceTime)
-        }
-        switch format {
-        case .syslog?, .auth?:
-            return parser.parse(line, receivedAt: options.referenceTime).timestamp
-        case .clf?, .combined?:
-            return AccessLogExtractor.extract(line)?.time
-        case .sessions?:
-            return SessionSummaryExtractor.extract(line)?.end
-        case .csv?:
-            var reader = sources[source].extractor.csv
-            if case .request(let r) = reader.read(line) { return r.time }
-            return nil
-        case nil:
-            return nil
-        }
+    /// Reads `line` (without its LF) of source `source` into `chunk`, emptied first, as
+    /// `feed(_:source:)` reads it, and moves the source's reading past it (its format once
+    /// detected, a CSV header): feed `chunk` next, before any other line of this source. For
+    /// merging several sources in time order (`LineChunk.firstLineTime`), each line read once.
+    public mutating func read(_ line: UnsafeRawBufferPointer, source: Int, into chunk: LineChunk) {
+        chunk.removeAll()
+        chunk.append(line)
+        chunk.extract(with: &sources[source].extractor)
     }
 
     /// Analyses one line (without its LF) of source `source`; blank lines are skipped,
     /// lines that do not read as the source's format are counted as invalid.
     public mutating func feed(_ line: UnsafeRawBufferPointer, source: Int) {
-        lineChunk.removeAll()
-        lineChunk.append(line)
-        lineChunk.extract(with: &sources[source].extractor)
+        read(line, source: source, into: lineChunk)
         feed(lineChunk, source: source)
     }
 

@@ -86,7 +86,7 @@ public enum LogFiles {
                     if best < 0 || cursors[i].time < cursors[best].time { best = i }
                 }
                 if best < 0 { break }
-                cursors[best].line.withUnsafeBytes { analysis.feed($0, source: cursors[best].source) }
+                analysis.feed(cursors[best].chunk, source: cursors[best].source)
                 advance(&cursors[best], &analysis, &failures)
             }
         }
@@ -97,7 +97,8 @@ public enum LogFiles {
     struct Cursor {
         let reader: LineReader
         let source: Int
-        var line: [UInt8] = []
+        /// The next line with a time, read (`LogAnalysis.read(_:source:into:)`) but not yet fed.
+        let chunk = LineChunk(reservingBytes: 1024)
         var time: Int64 = .min
         var done = false
     }
@@ -107,13 +108,12 @@ public enum LogFiles {
     private static func advance(_ c: inout Cursor, _ analysis: inout LogAnalysis, _ failures: inout [Failure]) {
         do {
             while let line = try c.reader.next() {
-                if let t = analysis.eventTime(line, source: c.source) {
-                    c.line.removeAll(keepingCapacity: true)
-                    c.line.append(contentsOf: line)
+                analysis.read(line, source: c.source, into: c.chunk)
+                if let t = c.chunk.firstLineTime {
                     c.time = t.microseconds
                     return
                 }
-                analysis.feed(line, source: c.source)
+                analysis.feed(c.chunk, source: c.source)
             }
         } catch {
             failures.append(Failure(path: c.reader.path, reason: .system(error), skipped: false))
