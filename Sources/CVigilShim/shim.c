@@ -5,6 +5,7 @@
 
 _Static_assert(sizeof(struct vigil_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 #include <pthread.h>
+#include <sched.h>
 
 int vigil_set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL, 0);
@@ -45,4 +46,11 @@ int vigil_malloc_trim(void) {
 
 int vigil_punch_hole(int fd, long long offset, long long length) {
     return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+}
+
+int vigil_cpus_allowed(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    return CPU_COUNT(&set);
 }

@@ -3,15 +3,15 @@ public import VigilCore
 public import VigilPosix
 
 /// One more thread of `vigil serve`'s ingest (docs/architecture.md, "Ingest shards"): an event
-/// loop of its own with TCP and UDP listeners on the server's syslog addresses (`SO_REUSEPORT`:
-/// the kernel spreads connections, and datagrams by source, over the shards), its own frame
-/// decoders, parser, store and `Collector`, which hands its batches to the server's one
-/// `AnalysisThread` and interns hosts in the server's shared `HostDirectory`.
+/// loop of its own accepting on the server's TCP syslog sockets (the loops race to accept each
+/// connection; the one that takes it reads it), with its own frame decoders, parser, store and
+/// `Collector`, which hands its batches to the server's one `AnalysisThread` and interns hosts in
+/// the server's shared `HostDirectory`.
 ///
 /// Everything it holds belongs to its thread once started. The server's thread talks to it only
 /// through `Mailbox` (under a lock): requests (stop, reopen the store's files) that an eventfd
 /// wakes the shard's loop for, and the counters the shard publishes after every wake-up (its
-/// hosts' activity on each flush tick, and when it stops).
+/// hosts' activity every `activityInterval`, and when it stops).
 public final class IngestShard {
     /// What the two threads share.
     private final class Mailbox: @unchecked Sendable {
@@ -28,7 +28,6 @@ public final class IngestShard {
         let loop: EventLoop
         let collector: Collector
         var tcp: [TCPListener] = []
-        var udp: [UDPListener] = []
         init(loop: EventLoop, collector: Collector) { self.loop = loop; self.collector = collector }
     }
 
@@ -41,29 +40,22 @@ public final class IngestShard {
     /// The shard's number, from 1 (the server's own loop is shard 0), for its thread's name.
     public let number: Int
 
-    /// A shard reading `tcp` and `udp` (addresses already bound by the server with a shared
-    /// port), storing under `dataDirectory` with a `1/shares` part of the store's bounds, and
-    /// analyzing on `analysis`. Binds its sockets here, so an error is the server's start-up error.
-    public init(number: Int, tcp: [SocketAddress], udp: [SocketAddress], settings: VigilConfig.Server,
-                retention: StoreRetention, shares: Int, limits: TCPListener.Limits, hosts: HostDirectory,
+    /// A shard accepting on the server's `tcp` listeners, storing under `settings.dataDirectory`
+    /// with `storeBounds`, and analyzing on `analysis`.
+    public init(number: Int, tcp: [TCPListener], settings: VigilConfig.Server, retention: StoreRetention,
+                storeBounds: (openFiles: Int, bufferedBytes: Int), limits: TCPListener.Limits, hosts: HostDirectory,
                 analysis: AnalysisThread, log: @escaping (String) -> Void) throws(SystemError) {
         self.number = number
         let loop = try EventLoop()
-        let store = try HostStore(directory: settings.dataDirectory, retention: retention,
-                                  maxOpenFiles: max(16, HostStore.defaultMaxOpenFiles / shares),
-                                  maxBufferedBytes: max(1 << 20, HostStore.defaultMaxBufferedBytes / shares))
+        let store = try HostStore(directory: settings.dataDirectory, retention: retention, maxOpenFiles: storeBounds.openFiles,
+                                  maxBufferedBytes: storeBounds.bufferedBytes, sharesFiles: true)
         let gate = ReadGate()
         let collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
                                   analysis: .feeding(analysis), hosts: hosts, sinks: [], gate: gate, log: log)
         owned = Owned(loop: loop, collector: collector)
-        for address in udp {
-            owned.udp.append(try UDPListener(address: address, maxMessageBytes: settings.maxMessageBytes,
-                                             receiveBufferBytes: settings.udpReceiveBufferBytes, loop: loop,
-                                             consumer: collector, sharedPort: true))
-        }
-        for address in tcp {
-            owned.tcp.append(try TCPListener(address: address, maxMessageBytes: settings.maxMessageBytes, limits: limits,
-                                             loop: loop, consumer: collector, gate: gate, sharedPort: true, log: log))
+        for listener in tcp {
+            owned.tcp.append(try TCPListener(sharing: listener, maxMessageBytes: settings.maxMessageBytes, limits: limits,
+                                             loop: loop, consumer: collector, gate: gate, log: log))
         }
         wake = try FileDescriptor.eventCounter()
         let mailbox = self.mailbox, owned = self.owned
@@ -86,6 +78,9 @@ public final class IngestShard {
             collector.flush(monotonicMicros: Posix.monotonicMicros())
             let mono = Posix.monotonicMicros()
             for listener in tcpListeners { listener.closeIdleConnections(monotonicMicros: mono, now: now) }
+        }
+        // Once a second: the copy costs the shard a copy of its activity arrays on its next message.
+        loop.every(microseconds: IngestShard.activityInterval) { _ in
             let activity = collector.activity
             mailbox.lock.withLock { mailbox.activity = activity }
         }
@@ -96,9 +91,8 @@ public final class IngestShard {
         let owned = self.owned, mailbox = self.mailbox
         thread = try JoinableThread(named: "vigil-ingest\(number)") {
             owned.loop.run()
-            // Read what connections and sockets already hold, hand it over, write the store.
+            // Read what connections already hold, hand it over, write the store.
             let now = Posix.wallClock()
-            for listener in owned.udp { listener.handleEvents(EventLoop.readable, now: now) }
             for listener in owned.tcp { listener.drainAndCloseAll(now: now) }
             owned.collector.close()
             let counters = owned.collector.counters, activity = owned.collector.activity
@@ -125,7 +119,10 @@ public final class IngestShard {
     /// What the shard counted, as of its last wake-up.
     public var counters: IngestCounters { mailbox.lock.withLock { mailbox.counters } }
 
-    /// Its hosts' activity, as of its last flush tick (or its stop).
+    /// How often a shard publishes its hosts' activity, µs.
+    public static let activityInterval: Int64 = 1_000_000
+
+    /// Its hosts' activity, as of its last publication (or its stop).
     public var activity: HostActivity { mailbox.lock.withLock { mailbox.activity } }
 
     private func request(_ change: (Mailbox) -> Void) {

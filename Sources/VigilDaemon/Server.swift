@@ -66,9 +66,10 @@ public final class Server {
         // The store's bounds (open files, memory) and the connection limits are the process's,
         // divided between the loops that read syslog.
         let shares = shardCount + 1
+        let storeBounds = (openFiles: HostStore.defaultMaxOpenFiles / shares, bufferedBytes: HostStore.defaultMaxBufferedBytes / shares)
         store = try HostStore(directory: settings.dataDirectory, retention: Server.retention(config),
-                              maxOpenFiles: max(16, HostStore.defaultMaxOpenFiles / shares),
-                              maxBufferedBytes: max(1 << 20, HostStore.defaultMaxBufferedBytes / shares))
+                              maxOpenFiles: storeBounds.openFiles, maxBufferedBytes: storeBounds.bufferedBytes,
+                              sharesFiles: shardCount > 0)
         console = ConsoleWriter()
         alertsFile = try FileSink(path: settings.dataDirectory + "/alerts.jsonl", log: log)
         var made: [(config: VigilConfig.Sink, sink: any AlertSink)] = []
@@ -102,29 +103,28 @@ public final class Server {
         for address in settings.udp {
             udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
                                                 receiveBufferBytes: settings.udpReceiveBufferBytes,
-                                                loop: loop, consumer: collector, sharedPort: shardCount > 0))
+                                                loop: loop, consumer: collector))
         }
         let logMicros = settings.statsInterval.microseconds > 0 ? settings.statsInterval.microseconds : 10_000_000
         apiConnectionCap = settings.http.isEmpty ? 0 : Server.apiConnectionCap(fileLimit: fileLimit, listeners: settings.http.count)
         connectionCap = Server.connectionCap(configured: settings.maxConnections, fileLimit: fileLimit,
                                              listeners: settings.tcp.count + config.relay.listen.count, sinks: sinks.count,
-                                             apiConnections: apiConnectionCap * settings.http.count)
+                                             apiConnections: apiConnectionCap * settings.http.count, shards: shardCount)
         if connectionCap < settings.maxConnections {
             log("vigil: max_connections lowered to \(connectionCap) per TCP listener to fit the open-file limit of \(fileLimit)")
         }
         let limits = TCPListener.Limits(maxConnections: connectionCap, maxPerSource: settings.maxConnectionsPerSource,
                                         idleTimeoutMicros: settings.idleTimeout.microseconds, logIntervalMicros: logMicros,
                                         maxPartialBytes: settings.maxPartialFrameBytes)
-        // Each syslog loop takes its part of the limits (rounded up): the kernel spreads a
-        // source's connections over the loops, so no source holds much more than its limit.
+        // Each syslog loop takes its part of the limits (rounded up): a source's connections are
+        // spread over the loops, so no source holds much more than its limit.
         let syslogLimits = TCPListener.Limits(maxConnections: (connectionCap + shares - 1) / shares,
                                               maxPerSource: (settings.maxConnectionsPerSource + shares - 1) / shares,
                                               idleTimeoutMicros: limits.idleTimeoutMicros, logIntervalMicros: logMicros,
-                                              maxPartialBytes: max(1, settings.maxPartialFrameBytes / shares))
+                                              maxPartialBytes: (settings.maxPartialFrameBytes + shares - 1) / shares)
         for address in settings.tcp {
             tcpListeners.append(try TCPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
-                                                limits: syslogLimits, loop: loop, consumer: collector, gate: gate,
-                                                sharedPort: shardCount > 0, log: log))
+                                                limits: syslogLimits, loop: loop, consumer: collector, gate: gate, log: log))
         }
         relaySeenPath = settings.dataDirectory + "/relay-seen"
         if !config.relay.listen.isEmpty, let relayKey {
@@ -144,9 +144,8 @@ public final class Server {
                                     collector: collector, loop: loop, log: log)
         if case .thread(let analysis) = placement {
             for number in stride(from: 1, through: shardCount, by: 1) {
-                shards.append(try IngestShard(number: number, tcp: tcpListeners.map(\.address), udp: udpListeners.map(\.address),
-                                              settings: settings, retention: Server.retention(config), shares: shares,
-                                              limits: syslogLimits, hosts: hosts, analysis: analysis, log: log))
+                shards.append(try IngestShard(number: number, tcp: tcpListeners, settings: settings, retention: Server.retention(config),
+                                              storeBounds: storeBounds, limits: syslogLimits, hosts: hosts, analysis: analysis, log: log))
             }
         }
         let collector = self.collector
@@ -201,7 +200,12 @@ public final class Server {
         }
         store.enforceRetention(today: Posix.wallClock().epochDay)
         if !settings.http.isEmpty { try startAPI(settings, token: apiToken, started: start) }
-        for shard in shards { try shard.start() }
+        do {
+            for shard in shards { try shard.start() }
+        } catch {
+            for shard in shards { shard.stop() }  // those started; stop() ignores the others
+            throw error
+        }
     }
 
     /// What every syslog loop received: this one's collector's counts and each shard's, as of
@@ -212,16 +216,12 @@ public final class Server {
         return total
     }
 
-    /// Messages each syslog loop received, the server's own first: how the kernel spread the senders.
+    /// Messages each syslog loop received, the server's own first: how the senders were spread.
     public var ingestLoads: [UInt64] { [collector.counters.received] + shards.map(\.counters.received) }
 
-    /// What each host sent since the start, over every syslog loop (a shard's part as of its
-    /// last flush tick).
-    public var activity: HostActivity {
-        var total = collector.activity
-        for shard in shards { total.add(shard.activity) }
-        return total
-    }
+    /// What each syslog loop counted of each host since the start, the server's own first (a
+    /// shard's as of its last publication): `HostActivity.combined` makes one host's entry.
+    public var activityParts: [HostActivity] { [collector.activity] + shards.map(\.activity) }
 
     /// Binds the API's listeners and starts its query thread.
     private func startAPI(_ settings: VigilConfig.Server, token configured: String?, started: Timestamp) throws(SystemError) {
@@ -331,11 +331,16 @@ public final class Server {
     }
 
     /// How many ingest shards read syslog beside the server's own loop (docs/architecture.md,
-    /// "Ingest shards"): with `threads` (0: the CPUs online) of 3 or more, all but the loop's and
-    /// the analysis thread's; none on an edge, which analyzes on its loop.
+    /// "Ingest shards"): with `threads` (0: the CPUs this process may use) of 3 or more, all but
+    /// the loop's and the analysis thread's, at most `maxIngestShards`; none on an edge, which
+    /// analyzes on its loop.
     public static func ingestShards(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Int {
-        isEdge ? 0 : max(0, (threads == 0 ? processors : threads) - 2)
+        isEdge ? 0 : min(maxIngestShards, max(0, (threads == 0 ? processors : threads) - 2))
     }
+
+    /// The most ingest shards: eight loops read syslog at most. The one analysis thread takes
+    /// about 2.5 M messages a second, which two loops already bring (docs/architecture.md).
+    public static let maxIngestShards = 7
 
     /// The retention `config` asks for.
     static func retention(_ config: VigilConfig) -> StoreRetention {
@@ -364,11 +369,13 @@ public final class Server {
     }
 
     /// Each TCP listener's connection cap: `configured`, or what the open-file limit leaves for
-    /// `listeners` listeners once the store (its open files), the sinks, the API's connections
-    /// and the daemon's own descriptors (epoll, signals, inotify, the spool, standard streams)
-    /// have theirs.
-    public static func connectionCap(configured: Int, fileLimit: Int, listeners: Int, sinks: Int, apiConnections: Int = 0) -> Int {
-        let reserve = HostStore.defaultMaxOpenFiles + 64 + 8 * sinks + apiConnections
+    /// `listeners` listeners once the store (its open files, divided between the loops), the
+    /// sinks, the API's connections, the daemon's own descriptors (epoll, signals, inotify, the
+    /// spool, standard streams) and each ingest shard's (epoll, eventfd, spares, its copies of
+    /// the listening sockets) have theirs.
+    public static func connectionCap(configured: Int, fileLimit: Int, listeners: Int, sinks: Int, apiConnections: Int = 0,
+                                     shards: Int = 0) -> Int {
+        let reserve = HostStore.defaultMaxOpenFiles + 64 + 8 * sinks + apiConnections + (4 + 2 * listeners) * shards
         let room = max(0, fileLimit - reserve) / max(1, listeners)
         return max(1, min(configured, room))
     }

@@ -105,20 +105,27 @@ import Testing
         #expect(shared.count == 2)
     }
 
-    /// A cache is bounded like the directory: past `maxHosts` names a cache maps every new one to
-    /// the directory's overflow host, and its own table stops growing.
-    @Test func aFullCacheMapsNewNamesToTheOverflowHost() {
-        let shared = HostDirectory(table: HostTable(seed: 1, maxHosts: 3), lock: CountingLock())
-        var cache = HostCache(seed: 2, maxHosts: 3)
-        let ids = (0..<10).map { i in Array("h\(i)".utf8).withUnsafeBytes { cache.intern($0, in: shared) } }
-        #expect(Set(ids.prefix(3)).count == 3)
-        #expect(Set(ids.dropFirst(3)).count == 1)
-        #expect(shared.name(of: ids[9]) == HostTable.overflowName)
+    /// A full cache (one thread flooded with names) still gives every host the directory knows
+    /// its own id, and stops growing; names past the directory's own cap go to its overflow host.
+    @Test func aFullCacheStillNamesKnownHostsRight() {
+        let shared = HostDirectory(table: HostTable(seed: 1, maxHosts: 5), lock: CountingLock())
+        var quiet = HostCache(seed: 2, maxHosts: 5), flooded = HostCache(seed: 3, maxHosts: 5)
+        func intern(_ cache: inout HostCache, _ name: String) -> HostID {
+            Array(name.utf8).withUnsafeBytes { cache.intern($0, in: shared) }
+        }
+        let web1 = intern(&quiet, "web1")
+        // Five names fill the flooded cache; the fifth is already past the directory's cap.
+        let forged = (0..<5).map { intern(&flooded, "forged-\($0)") }
+        #expect(Set(forged.prefix(4) + [web1]).count == 5 && shared.name(of: forged[4]) == HostTable.overflowName)
+        #expect(intern(&flooded, "web1") == web1, "a known host keeps its id on the flooded thread")
+        #expect(intern(&flooded, "WEB1") == web1, "and any spelling of it")
+        #expect(intern(&flooded, "forged-9") == forged[4] && intern(&quiet, "another") == forged[4])
+        #expect(intern(&flooded, "forged-0") == forged[0])
     }
 
-    /// Activity from two threads adds up: messages summed, the later last message, both
-    /// threads' programs once each.
-    @Test func activityFromTwoThreadsAddsUp() {
+    /// Activity from two threads combines: messages summed, the later last message, both
+    /// threads' programs once each; a host only one thread saw is that thread's entry.
+    @Test func activityFromTwoThreadsCombines() {
         var one = HostActivity(), two = HostActivity()
         let frame = Array("sshdnginx-long-program-name".utf8)
         frame.withUnsafeBytes { f in
@@ -127,10 +134,10 @@ import Testing
             two.recordMessage(host: HostID(1), frame: f, program: 0..<4, at: Timestamp(seconds: 15))
             two.recordMessage(host: HostID(3), frame: f, program: 0..<4, at: Timestamp(seconds: 5))
         }
-        one.add(two)
-        let host1 = one.entry(HostID(1))
+        let host1 = HostActivity.combined([one, two].compactMap { $0.entry(HostID(1)) })
         #expect(host1?.messages == 3 && host1?.lastSeen == Timestamp(seconds: 15))
         #expect(host1?.programs.map { String(decoding: $0, as: UTF8.self) } == ["sshd", "nginx-long-program-name"])
-        #expect(one.entry(HostID(3))?.messages == 1)
+        #expect(HostActivity.combined([one, two].compactMap { $0.entry(HostID(3)) }) == two.entry(HostID(3)))
+        #expect(HostActivity.combined([]) == nil)
     }
 }

@@ -38,6 +38,34 @@ extension HostStore {
 }
 
 @Suite struct HostStoreTests {
+    /// Stores that share their files (ingest shards) write under the file's `flock`: while
+    /// another holder has it, a write waits, so no other store's bytes land inside its lines and
+    /// a write cut short trims only its own; two stores' lines all arrive whole.
+    @Test func storesThatShareFilesWriteUnderTheFilesLock() throws {
+        let tmp = TemporaryDirectory()
+        let one = try HostStore(directory: tmp.path + "/data", sharesFiles: true)
+        let two = HandedOver(try HostStore(directory: tmp.path + "/data", sharesFiles: true))
+        one.append(0, "vm", day: nov22, "from one")
+        #expect(one.flush() == nil)
+        let path = tmp.path + "/data/hosts/vm/2026-11-22.log"
+        let holder = open(path, O_RDONLY)
+        #expect(holder >= 0 && flock(holder, LOCK_EX) == 0)
+        let written = OneShotFlag()
+        let writer = try startThread(named: "test-store") {
+            two.value.append(7, "vm", day: nov22, "from two")
+            _ = two.value.flush()
+            written.set()
+        }
+        // Bounded wait for a write that must not happen while the lock is held.
+        let deadline = Posix.monotonicMicros() + 300_000
+        while !written.isSet && Posix.monotonicMicros() < deadline { sched_yield() }
+        #expect(!written.isSet, "the store wrote while another held the file's lock")
+        flock(holder, LOCK_UN)
+        close(holder)
+        pthread_join(writer, nil)
+        #expect(contents(path) == "from one\nfrom two\n")
+    }
+
     @Test func appendsLandInPerHostPerDayFilesAfterFlush() throws {
         let tmp = TemporaryDirectory()
         let store = try HostStore(directory: tmp.path + "/data")

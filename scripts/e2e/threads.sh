@@ -3,7 +3,7 @@
 # stop_pid, WORK, VIGIL, EXTRA_PIDS): `server.threads`. The same sshd and nginx traffic (brute
 # force, distributed and scan attacks from `vigil generate`, RFC 5424 lines) is sent by netcat
 # over one TCP connection into a `vigil serve` at --threads 1, 2 and 4 (the loop, two ingest
-# shards on the same port and the analysis thread): each stores every line and raises the same
+# shards accepting on the same socket and the analysis thread): each stores every line and raises the same
 # alerts (compared without their ids, which carry each run's start). The traffic starts 40 minutes in the past and the lateness is an hour, so no clock tick
 # of either run makes an event late and nothing resolves during the run: what fires depends on the
 # lines alone. With two threads the stats line counts `analysis_waits`. Then, at --threads 4, eight

@@ -45,6 +45,9 @@ void vigil_ignore_sigpipe(void);
 /// Names a thread (at most 15 bytes are kept), for `top -H` and /proc.
 int vigil_set_thread_name(pthread_t thread, const char *name);
 
+/// The CPUs this process may run on (its affinity mask), or -1 when it cannot be read.
+int vigil_cpus_allowed(void);
+
 /// malloc_trim(0): hands freed heap memory back to the kernel (glibc keeps it otherwise).
 int vigil_malloc_trim(void);
 

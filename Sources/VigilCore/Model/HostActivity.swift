@@ -34,6 +34,22 @@ public struct HostActivity: Sendable {
         public var programsDropped: UInt64
     }
 
+    /// One host's entries as several ingest threads counted them, as one: messages summed, the
+    /// latest last message, the programs of all (the first `maxProgramsPerHost`, in order; the
+    /// rest counted as dropped); nil when none counted the host.
+    public static func combined(_ entries: [Entry]) -> Entry? {
+        guard var total = entries.first else { return nil }
+        for other in entries.dropFirst() {
+            total.messages &+= other.messages
+            if let last = other.lastSeen, total.lastSeen.map({ last > $0 }) ?? true { total.lastSeen = last }
+            total.programsDropped &+= other.programsDropped
+            for program in other.programs where !total.programs.contains(program) {
+                if total.programs.count < maxProgramsPerHost { total.programs.append(program) } else { total.programsDropped &+= 1 }
+            }
+        }
+        return total
+    }
+
     public func entry(_ host: HostID) -> Entry? {
         let i = Int(host.rawValue)
         guard i < counts.count else { return nil }
@@ -99,20 +115,6 @@ public struct HostActivity: Sendable {
             packedPrograms[i].append(key)
         } else {
             programsDropped[i] &+= 1
-        }
-    }
-
-    /// Adds what `other` counted (another ingest thread's activity over the same host ids):
-    /// messages summed, the later last message, the programs of both (bounded as ever).
-    public mutating func add(_ other: HostActivity) {
-        if other.counts.count > counts.count { grow(to: other.counts.count) }
-        for i in other.counts.indices {
-            counts[i].messages &+= other.counts[i].messages
-            counts[i].lastSeen = max(counts[i].lastSeen, other.counts[i].lastSeen)
-            programsDropped[i] &+= other.programsDropped[i]
-            for (k, program) in other.programs[i].enumerated() {
-                program.withUnsafeBytes { recordProgram(i, $0, other.packedPrograms[i][k] < 1 << 63 ? other.packedPrograms[i][k] : 0) }
-            }
         }
     }
 

@@ -63,8 +63,10 @@ public protocol MutualExclusion: AnyObject, Sendable {
 
 /// One ingest thread's memory of the hosts it met in a shared `HostDirectory`: its own table
 /// (same cap) and, for each of its ids, the directory's. A host already met costs a lookup in
-/// this table and no lock; a new one (or a new spelling) takes the directory's lock once. Bounded
-/// like the directory: past `maxHosts` names every new one is `HostTable.overflowName`.
+/// this table and no lock; a new one (or a new spelling) takes the directory's lock once. Once
+/// it holds `maxHosts` names, a name it never met is the directory's to answer, each time, under
+/// its lock (uncached): so a flood of forged names on one thread cannot send a host the
+/// directory knows to the overflow host, and the cache's memory stays bounded.
 public struct HostCache {
     private var local: HostTable
     /// The directory's id of each local id.
@@ -77,6 +79,7 @@ public struct HostCache {
     /// The directory's id of the host spelled by `bytes`, interning it there the first time.
     @inline(__always)
     public mutating func intern(_ bytes: UnsafeRawBufferPointer, in directory: HostDirectory) -> HostID {
+        if local.count >= local.maxHosts && local.id(of: bytes) == nil { return directory.intern(bytes) }
         let id = Int(local.intern(bytes).rawValue)
         if id < shared.count { return shared[id] }
         // Local ids are handed out in order, so this is the next one.
@@ -141,6 +144,10 @@ public struct HostTable: Sendable {
     }
 
     public func name(of id: HostID) -> String { names[Int(id.rawValue)] }
+
+    /// The ID of the host spelled by `bytes`, if it was seen in that spelling or is its sanitized
+    /// name; nothing is added.
+    public func id(of bytes: UnsafeRawBufferPointer) -> HostID? { lookup(bytes, hash: Self.hash(bytes, seed: seed)) }
 
     /// The ID of the host spelled `name`, if it was seen in that spelling or is its sanitized name.
     public func id(of name: String) -> HostID? {

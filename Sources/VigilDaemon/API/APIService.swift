@@ -138,9 +138,11 @@ public final class APIService {
 
     private func programs(of name: String) -> [[UInt8]] {
         var out: [[UInt8]] = []
-        let activity = server.activity
+        let parts = server.activityParts
         for id in idsByName[name] ?? [] {
-            for program in activity.entry(id)?.programs ?? [] where !out.contains(program) { out.append(program) }
+            for program in HostActivity.combined(parts.compactMap { $0.entry(id) })?.programs ?? [] where !out.contains(program) {
+                out.append(program)
+            }
         }
         return out
     }
@@ -149,14 +151,14 @@ public final class APIService {
 
     private func hostsJob(_ head: HTTPRequestHead) -> BackgroundWork.Job {
         refreshNames()
-        let activity = server.activity
+        let parts = server.activityParts
         var seen: [StoreQueries.HostSummary] = []
         seen.reserveCapacity(idsByName.count)
         server.collector.withAnalyzer { analyzer in
             for (name, ids) in idsByName {
                 var summary = StoreQueries.HostSummary(host: name)
                 for id in ids {
-                    guard let entry = activity.entry(id) else { continue }
+                    guard let entry = HostActivity.combined(parts.compactMap({ $0.entry(id) })) else { continue }
                     let counted = analyzer.stats.host(id)
                     summary.messages += entry.messages
                     summary.sshFailures += UInt64(counted.sshFailuresSinceStart)

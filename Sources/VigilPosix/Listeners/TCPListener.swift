@@ -79,16 +79,42 @@ public final class TCPListener: EventHandler {
     private var partialHighWater = 0
     /// Numbers partial frames in the order they started, to cut the oldest first.
     private var partialClock: UInt64 = 0
+    /// Connections accepted per wake-up at most: 256, or 1 when several loops poll the socket
+    /// (`init(sharing:…)`), so a burst of connections (every sender reconnecting after a restart)
+    /// is spread over the loops awake instead of taken whole by the first.
+    private var acceptsPerWakeUp = 256
 
-    /// Binds `address` (with `sharedPort`, beside other sockets on it: `Sockets.bind`) and starts
-    /// accepting; `admits` (when given) decides which peers may connect at all; `log` gets the
-    /// (rate-limited) lines about refused connections.
-    public init(address: SocketAddress, maxMessageBytes: Int, limits: Limits, loop: EventLoop, consumer: any FrameConsumer,
-                gate: ReadGate? = nil, admits: ((SocketAddress) -> Bool)? = nil, sharedPort: Bool = false,
-                log: @escaping (String) -> Void = { _ in }) throws(SystemError) {
-        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue), sharedPort: sharedPort)
-        socket = FileDescriptor(owning: bound)
-        self.address = boundAddress
+    /// Binds `address` and starts accepting; `admits` (when given) decides which peers may
+    /// connect at all; `log` gets the (rate-limited) lines about refused connections.
+    public convenience init(address: SocketAddress, maxMessageBytes: Int, limits: Limits, loop: EventLoop, consumer: any FrameConsumer,
+                            gate: ReadGate? = nil, admits: ((SocketAddress) -> Bool)? = nil,
+                            log: @escaping (String) -> Void = { _ in }) throws(SystemError) {
+        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_STREAM.rawValue))
+        try self.init(socket: FileDescriptor(owning: bound), address: boundAddress, maxMessageBytes: maxMessageBytes, limits: limits,
+                      loop: loop, consumer: consumer, gate: gate, admits: admits, log: log)
+    }
+
+    /// Accepts on `other`'s listening socket too, from `loop` (an ingest shard's): through a
+    /// duplicate of its descriptor, so no other socket, and no other process, can bind the port.
+    /// The loops that poll one socket race to accept each connection; the one that takes it reads
+    /// it, in order, to its end. `other` takes every peer (a syslog listener).
+    public convenience init(sharing other: TCPListener, maxMessageBytes: Int, limits: Limits, loop: EventLoop,
+                            consumer: any FrameConsumer, gate: ReadGate? = nil,
+                            log: @escaping (String) -> Void = { _ in }) throws(SystemError) {
+        precondition(other.admits == nil, "only a listener that takes every peer is shared")
+        let copy = fcntl(other.fd, F_DUPFD_CLOEXEC, 0)
+        if copy < 0 { throw SystemError("dup \(other.address)", errno: errno) }
+        try self.init(socket: FileDescriptor(owning: copy), address: other.address, maxMessageBytes: maxMessageBytes, limits: limits,
+                      loop: loop, consumer: consumer, gate: gate, admits: nil, log: log)
+        acceptsPerWakeUp = 1
+        other.acceptsPerWakeUp = 1
+    }
+
+    private init(socket: consuming FileDescriptor, address: SocketAddress, maxMessageBytes: Int, limits: Limits, loop: EventLoop,
+                 consumer: any FrameConsumer, gate: ReadGate?, admits: ((SocketAddress) -> Bool)?,
+                 log: @escaping (String) -> Void) throws(SystemError) {
+        self.socket = socket
+        self.address = address
         self.loop = loop
         self.consumer = consumer
         self.maxMessageBytes = maxMessageBytes
@@ -123,7 +149,7 @@ public final class TCPListener: EventHandler {
     }
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
-        for _ in 0..<256 {
+        for _ in 0..<acceptsPerWakeUp {
             let accepted: Int32, peer: SocketAddress
             switch Sockets.accept(fd) {
             case .success(let result): (accepted, peer) = result

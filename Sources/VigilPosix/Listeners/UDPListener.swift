@@ -18,11 +18,10 @@ public final class UDPListener: EventHandler {
     private let iovecs: UnsafeMutablePointer<iovec>
     private let names: UnsafeMutablePointer<sockaddr_storage>
 
-    /// Binds `address` (with `sharedPort`, beside other sockets on it: `Sockets.bind`); datagrams
-    /// longer than `maxMessageBytes` are truncated and flagged.
+    /// Binds `address`; datagrams longer than `maxMessageBytes` are truncated and flagged.
     public init(address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int,
-                loop: EventLoop, consumer: any FrameConsumer, sharedPort: Bool = false) throws(SystemError) {
-        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue), sharedPort: sharedPort)
+                loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
+        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue))
         socket = FileDescriptor(owning: bound)
         self.address = boundAddress
         Sockets.setReceiveBuffer(bound, bytes: receiveBufferBytes)

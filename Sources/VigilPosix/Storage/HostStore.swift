@@ -23,6 +23,8 @@ public final class HostStore {
     /// buffer released); a later line re-creates it.
     public static let idleFlushesBeforeRelease = 60
 
+    /// Whether other stores write the same files (writes then hold the file's `flock`).
+    public let sharesFiles: Bool
     /// The data directory; messages live under its `hosts` subdirectory.
     public let directory: String
     /// The rules `enforceRetention(today:)` applies.
@@ -75,9 +77,13 @@ public final class HostStore {
 
     /// Opens (creating when missing) `directory` and `directory/hosts`; fails when they cannot be created or
     /// `hosts` is not writable.
+    /// `sharesFiles`: other stores (the ingest shards') may write the same files, so each
+    /// write holds the file's lock (`flock`): another store's lines never land inside a line,
+    /// and a write cut short by a full disk trims back only its own bytes.
     public init(directory: String, retention: StoreRetention = StoreRetention(), maxOpenFiles: Int = defaultMaxOpenFiles,
-                maxBufferedBytes: Int = defaultMaxBufferedBytes) throws(SystemError) {
+                maxBufferedBytes: Int = defaultMaxBufferedBytes, sharesFiles: Bool = false) throws(SystemError) {
         precondition(maxOpenFiles > 0 && maxBufferedBytes > 0)
+        self.sharesFiles = sharesFiles
         self.directory = directory
         self.retention = retention
         self.maxOpenFiles = maxOpenFiles
@@ -206,6 +212,8 @@ public final class HostStore {
         case .success(let open): fd = open
         case .failure(let error): return self.record(error, blocking: record)
         }
+        if sharesFiles { Posix.lockFile(fd) }
+        defer { if sharesFiles { Posix.unlockFile(fd) } }
         let sizeBefore = lseek(fd, 0, SEEK_END)
         var written = 0
         let failure: Int32? = records[record].buffer.withUnsafeBytes { raw in

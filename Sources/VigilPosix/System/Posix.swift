@@ -117,12 +117,22 @@ public enum Posix {
         return machineName()
     }
 
-    /// How many CPUs are online (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1: what
-    /// `server.threads` 0 and `vigil analyze`'s default thread count mean.
-    /// At most 256 (the most `--threads` takes).
+    /// How many CPUs this process may run on (its affinity mask, `sched_getaffinity`, so
+    /// `taskset` and a cpuset-limited container count; else the CPUs online), at least 1: what
+    /// `server.threads` 0 and `vigil analyze`'s default thread count mean. At most 256 (the most
+    /// `--threads` takes).
     public static func onlineCPUs() -> Int {
-        min(256, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let allowed = Int(vigil_cpus_allowed())
+        return min(256, max(1, allowed > 0 ? allowed : sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
+
+    /// Holds the exclusive `flock` of the file open at `fd` (waiting for it; retried on EINTR).
+    public static func lockFile(_ fd: Int32) {
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+    }
+
+    /// Releases the `flock` of the file open at `fd`.
+    public static func unlockFile(_ fd: Int32) { _ = flock(fd, LOCK_UN) }
 
     /// Raises the soft open-file limit to the hard limit so thousands of connections fit, and
     /// returns the soft limit now in force.

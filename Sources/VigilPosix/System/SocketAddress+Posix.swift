@@ -48,19 +48,11 @@ extension SocketAddress {
 public enum Sockets {
     /// Creates a non-blocking socket bound to `address` (SO_REUSEADDR; IPv6-only for v6 addresses).
     /// For TCP also listens. Returns the descriptor and the address actually bound (real port for port 0).
-    /// `sharedPort`: SO_REUSEPORT, so that the ingest shards' sockets bind the same address and the
-    /// kernel spreads connections (and datagrams, by source) over them.
-    public static func bind(_ address: SocketAddress, type: Int32, backlog: Int32 = 4096,
-                            sharedPort: Bool = false) throws(SystemError) -> (Int32, SocketAddress) {
+    public static func bind(_ address: SocketAddress, type: Int32, backlog: Int32 = 4096) throws(SystemError) -> (Int32, SocketAddress) {
         let fd = socket(address.family, type | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw SystemError("socket", errno: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        if sharedPort && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-            let e = errno
-            Posix.close(fd)
-            throw SystemError("setsockopt SO_REUSEPORT \(address)", errno: e)
-        }
         if !address.ip.isIPv4 {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
