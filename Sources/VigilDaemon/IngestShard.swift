@@ -18,7 +18,9 @@ public final class IngestShard {
         let lock = ConditionLock()
         // Guarded by `lock`:
         var stopRequested = false
-        var reopenRequested = false
+        /// Reopenings asked for, and done by the shard (`reopenFiles` waits for them).
+        var reopensAsked = 0
+        var reopensDone = 0
         var counters = IngestCounters()
         var activity = HostActivity()
     }
@@ -60,11 +62,14 @@ public final class IngestShard {
         wake = try FileDescriptor.eventCounter()
         let mailbox = self.mailbox, owned = self.owned
         wakeHandler = WakeHandler(fd: wake.rawValue) {
-            let (stop, reopen) = mailbox.lock.withLock {
-                defer { mailbox.stopRequested = false; mailbox.reopenRequested = false }
-                return (mailbox.stopRequested, mailbox.reopenRequested)
+            let (stop, reopens) = mailbox.lock.withLock { (mailbox.stopRequested, mailbox.reopensAsked) }
+            if reopens > mailbox.lock.withLock({ mailbox.reopensDone }) {
+                store.reopenFiles()
+                mailbox.lock.withLock {
+                    mailbox.reopensDone = reopens
+                    mailbox.lock.broadcast()
+                }
             }
-            if reopen { store.reopenFiles() }
             if stop { owned.loop.stop() }
         }
         try loop.register(wake.rawValue, mask: EventLoop.readable, handler: wakeHandler)
@@ -112,9 +117,20 @@ public final class IngestShard {
         self.thread = nil
     }
 
-    /// Has the shard close its store's files, to open them again by name on the next line (a
-    /// reload following a rotation; after retention deleted files).
-    public func reopenFiles() { request { $0.reopenRequested = true } }
+    /// Has the shard write what its store holds and close its files, to open them again by name
+    /// on the next line (a reload following a rotation; after retention deleted files), and
+    /// waits (at most 5 s) until it has: lines it reads afterwards go to the files opened anew.
+    public func reopenFiles() {
+        guard thread != nil else { return }
+        let asked = mailbox.lock.withLock { mailbox.reopensAsked += 1; return mailbox.reopensAsked }
+        request { _ in }
+        let deadline = Posix.monotonicMicros() + 5_000_000
+        mailbox.lock.withLock {
+            while mailbox.reopensDone < asked && Posix.monotonicMicros() < deadline {
+                mailbox.lock.wait(untilMonotonicMicros: deadline)
+            }
+        }
+    }
 
     /// What the shard counted, as of its last wake-up.
     public var counters: IngestCounters { mailbox.lock.withLock { mailbox.counters } }

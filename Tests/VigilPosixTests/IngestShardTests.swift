@@ -152,6 +152,37 @@ import VigilDaemon
         server.shutdown()
     }
 
+    /// A reload reaches the shards' stores: after a rotation (the day file renamed away) and a
+    /// reload, a shard writes the host's next lines to a new file at the old path, and the lines
+    /// before the reload stay whole in the rotated one.
+    @Test func aReloadReopensTheShardsFiles() throws {
+        let dir = TemporaryDirectory().path
+        var config = VigilConfig.defaults
+        config.server.tcp = [ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0)]
+        config.server.udp = []
+        config.server.http = []
+        config.server.dataDirectory = dir
+        config.server.threads = 3
+        config.server.flushInterval = TimeSpan(microseconds: 20_000)
+        config.sinks = []
+        let server = try Server(config: config, log: { _ in })
+        let client = try TestClient(tcp: server.boundTCP[0])
+        let t = Posix.wallClock().rfc3339()
+        for n in 0..<20 { client.send("<13>1 \(t) rotated app - - - before \(n)\n") }
+        #expect(shardsRead(server, 20))
+        let path = "\(dir)/hosts/rotated/\(Posix.wallClock().dayString).log"
+        // The shard flushes every 20 ms: wait (bounded) for the twenty lines on disk.
+        let deadline = Posix.monotonicMicros() + 20_000_000
+        while ((try? readLines(path))?.count ?? 0) < 20 && Posix.monotonicMicros() < deadline { sched_yield() }
+        #expect(rename(path, path + ".1") == 0)
+        server.reload(config)
+        for n in 0..<10 { client.send("<13>1 \(t) rotated app - - - after \(n)\n") }
+        #expect(shardsRead(server, 30))
+        server.shutdown()
+        #expect(try readLines(path + ".1") == (0..<20).map { "<13>1 \(t) rotated app - - - before \($0)" })
+        #expect(try readLines(path) == (0..<10).map { "<13>1 \(t) rotated app - - - after \($0)" })
+    }
+
     /// 0 threads is the CPUs online; shards are what the loop and the analysis thread leave,
     /// none on an edge.
     @Test func threadsSettingCountsTheShards() {

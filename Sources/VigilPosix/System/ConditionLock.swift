@@ -33,7 +33,7 @@ public final class ConditionLock: MutualExclusion, @unchecked Sendable {
     public func wait() { pthread_cond_wait(condition, mutex) }
 
     /// Waits (mutex held) for a broadcast or until the monotonic deadline, in microseconds.
-    func wait(untilMonotonicMicros deadline: Int64) {
+    public func wait(untilMonotonicMicros deadline: Int64) {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000), tv_nsec: Int(deadline % 1_000_000) * 1000)
         pthread_cond_timedwait(condition, mutex, &ts)
     }
