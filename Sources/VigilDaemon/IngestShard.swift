@@ -18,7 +18,7 @@ public final class IngestShard {
         let lock = ConditionLock()
         // Guarded by `lock`:
         var stopRequested = false
-        /// Reopenings asked for, and done by the shard (`reopenFiles` waits for them).
+        /// Reopenings asked for, and done by the shard (`waitForReopening` waits for them).
         var reopensAsked = 0
         var reopensDone = 0
         var counters = IngestCounters()
@@ -43,14 +43,16 @@ public final class IngestShard {
     public let number: Int
 
     /// A shard accepting on the server's `tcp` listeners, storing under `settings.dataDirectory`
-    /// with `storeBounds`, and analyzing on `analysis`.
+    /// with `storeBounds` and, around each write, `writeLocks` (shared with the server's store),
+    /// and analyzing on `analysis`.
     public init(number: Int, tcp: [TCPListener], settings: VigilConfig.Server, retention: StoreRetention,
-                storeBounds: (openFiles: Int, bufferedBytes: Int), limits: TCPListener.Limits, hosts: HostDirectory,
+                storeBounds: (openFiles: Int, bufferedBytes: Int), writeLocks: StoreWriteLocks, limits: TCPListener.Limits,
+                hosts: HostDirectory,
                 analysis: AnalysisThread, log: @escaping (String) -> Void) throws(SystemError) {
         self.number = number
         let loop = try EventLoop()
         let store = try HostStore(directory: settings.dataDirectory, retention: retention, maxOpenFiles: storeBounds.openFiles,
-                                  maxBufferedBytes: storeBounds.bufferedBytes, sharesFiles: true)
+                                  maxBufferedBytes: storeBounds.bufferedBytes, sharedWrites: writeLocks)
         let gate = ReadGate()
         let collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
                                   analysis: .feeding(analysis), hosts: hosts, sinks: [], gate: gate, log: log)
@@ -117,18 +119,24 @@ public final class IngestShard {
         self.thread = nil
     }
 
-    /// Has the shard write what its store holds and close its files, to open them again by name
-    /// on the next line (a reload following a rotation; after retention deleted files), and
-    /// waits (at most 5 s) until it has: lines it reads afterwards go to the files opened anew.
-    public func reopenFiles() {
-        guard thread != nil else { return }
-        let asked = mailbox.lock.withLock { mailbox.reopensAsked += 1; return mailbox.reopensAsked }
+    /// Asks the shard to write what its store holds and close its files, to open them again by
+    /// name on the next line (a reload following a rotation; after retention deleted files).
+    /// Returns the ticket `waitForReopening` takes; nil when the shard is not running.
+    public func askToReopenFiles() -> Int? {
+        guard thread != nil else { return nil }
+        let ticket = mailbox.lock.withLock { mailbox.reopensAsked += 1; return mailbox.reopensAsked }
         request { _ in }
-        let deadline = Posix.monotonicMicros() + 5_000_000
+        return ticket
+    }
+
+    /// Waits until the shard has reopened its files for `ticket`, or until `deadline`
+    /// (monotonic µs); false when it had not by then.
+    public func waitForReopening(_ ticket: Int, until deadline: Int64) -> Bool {
         mailbox.lock.withLock {
-            while mailbox.reopensDone < asked && Posix.monotonicMicros() < deadline {
+            while mailbox.reopensDone < ticket && Posix.monotonicMicros() < deadline {
                 mailbox.lock.wait(untilMonotonicMicros: deadline)
             }
+            return mailbox.reopensDone >= ticket
         }
     }
 

@@ -67,9 +67,14 @@ public final class Server {
         // divided between the loops that read syslog.
         let shares = shardCount + 1
         let storeBounds = (openFiles: HostStore.defaultMaxOpenFiles / shares, bufferedBytes: HostStore.defaultMaxBufferedBytes / shares)
+        let writeLocks = StoreWriteLocks()
         store = try HostStore(directory: settings.dataDirectory, retention: Server.retention(config),
                               maxOpenFiles: storeBounds.openFiles, maxBufferedBytes: storeBounds.bufferedBytes,
-                              sharesFiles: shardCount > 0)
+                              sharedWrites: shardCount > 0 ? writeLocks : nil)
+        let asked = settings.threads == 0 ? Posix.onlineCPUs() : settings.threads
+        if shardCount == Server.maxIngestShards && asked > shardCount + 2 {
+            log("vigil: server.threads: \(shardCount + 2) threads used of \(asked) (at most \(Server.maxIngestShards) ingest shards)")
+        }
         console = ConsoleWriter()
         alertsFile = try FileSink(path: settings.dataDirectory + "/alerts.jsonl", log: log)
         var made: [(config: VigilConfig.Sink, sink: any AlertSink)] = []
@@ -145,7 +150,8 @@ public final class Server {
         if case .thread(let analysis) = placement {
             for number in stride(from: 1, through: shardCount, by: 1) {
                 shards.append(try IngestShard(number: number, tcp: tcpListeners, settings: settings, retention: Server.retention(config),
-                                              storeBounds: storeBounds, limits: syslogLimits, hosts: hosts, analysis: analysis, log: log))
+                                              storeBounds: storeBounds, writeLocks: writeLocks, limits: syslogLimits, hosts: hosts,
+                                              analysis: analysis, log: log))
             }
         }
         let collector = self.collector
@@ -192,11 +198,9 @@ public final class Server {
                 console.writeLine(block)
             }
         }
-        let shards = self.shards
-        loop.every(microseconds: 3_600_000_000) { now in
-            store.enforceRetention(today: now.epochDay)
+        loop.every(microseconds: 3_600_000_000) { [unowned self] now in
             // The shards write through descriptors of their own: none may go on into a deleted file.
-            for shard in shards { shard.reopenFiles() }
+            if store.enforceRetention(today: now.epochDay).filesDeleted > 0 { self.reopenShardFiles() }
         }
         store.enforceRetention(today: Posix.wallClock().epochDay)
         if !settings.http.isEmpty { try startAPI(settings, token: apiToken, started: start) }
@@ -214,6 +218,19 @@ public final class Server {
         var total = collector.counters
         for shard in shards { total.add(shard.counters) }
         return total
+    }
+
+    /// Has every shard write what it holds and reopen its files by name, and waits for them all
+    /// (at most 5 s together; a shard later than that is named in the log), so lines read
+    /// afterwards go to the files opened anew.
+    private func reopenShardFiles() {
+        let tickets = shards.map { $0.askToReopenFiles() }
+        let deadline = Posix.monotonicMicros() + 5_000_000
+        for (shard, ticket) in zip(shards, tickets) {
+            if let ticket, !shard.waitForReopening(ticket, until: deadline) {
+                log("vigil: store: ingest shard \(shard.number) had not reopened its files after 5 s; it will on its next wake-up")
+            }
+        }
     }
 
     /// Messages each syslog loop received, the server's own first: how the senders were spread.
@@ -308,7 +325,7 @@ public final class Server {
         // Retention; files reopened for rotations done outside.
         store.retention = Server.retention(new)
         store.reopenFiles()
-        for shard in shards { shard.reopenFiles() }
+        reopenShardFiles()
         for case let sink as FileSink in sinks { sink.reopenFile() }
         // What only a restart applies.
         let restart = Server.restartOnlyChanges(from: config, to: new)
@@ -324,7 +341,7 @@ public final class Server {
     }
 
     /// Whether detection gets a thread of its own (`server.threads`, docs/architecture.md
-    /// "Threads"): `threads` (0: the CPUs online) of 2 or more, except on an edge, whose relay
+    /// "Threads"): `threads` (0: the CPUs this process may use) of 2 or more, except on an edge, whose relay
     /// forwarding names hosts with the loop's host table, so it analyzes on the loop's thread.
     public static func analyzesOnOwnThread(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Bool {
         (threads == 0 ? processors : threads) >= 2 && !isEdge

@@ -38,21 +38,27 @@ extension HostStore {
 }
 
 @Suite struct HostStoreTests {
-    /// Stores that share their files (ingest shards) write under the file's `flock`: while
-    /// another holder has it, a write waits, so no other store's bytes land inside its lines and
-    /// a write cut short trims only its own; two stores' lines all arrive whole.
+    /// Stores that share their files (ingest shards) write under the file's lock in their
+    /// `StoreWriteLocks`: while another holds it, a write waits, so no other store's bytes land
+    /// inside its lines and a write cut short trims only its own; two stores' lines arrive whole.
     @Test func storesThatShareFilesWriteUnderTheFilesLock() throws {
         let tmp = TemporaryDirectory()
-        let one = try HostStore(directory: tmp.path + "/data", sharesFiles: true)
-        let two = HandedOver(try HostStore(directory: tmp.path + "/data", sharesFiles: true))
+        let locks = StoreWriteLocks()
+        let one = try HostStore(directory: tmp.path + "/data", sharedWrites: locks)
+        let two = HandedOver(try HostStore(directory: tmp.path + "/data", sharedWrites: locks))
         one.append(0, "vm", day: nov22, "from one")
         #expect(one.flush() == nil)
         let path = tmp.path + "/data/hosts/vm/2026-11-22.log"
-        let holder = open(path, O_RDONLY)
-        #expect(holder >= 0 && flock(holder, LOCK_EX) == 0)
-        let written = OneShotFlag()
+        let held = OneShotFlag(), release = OneShotFlag(), written = OneShotFlag()
+        let holder = try startThread(named: "test-hold") {
+            locks.withLock(host: HostID(0), day: nov22) {
+                held.set()
+                release.wait()
+            }
+        }
+        held.wait()
         let writer = try startThread(named: "test-store") {
-            two.value.append(7, "vm", day: nov22, "from two")
+            two.value.append(0, "vm", day: nov22, "from two")
             _ = two.value.flush()
             written.set()
         }
@@ -60,8 +66,8 @@ extension HostStore {
         let deadline = Posix.monotonicMicros() + 300_000
         while !written.isSet && Posix.monotonicMicros() < deadline { sched_yield() }
         #expect(!written.isSet, "the store wrote while another held the file's lock")
-        flock(holder, LOCK_UN)
-        close(holder)
+        release.set()
+        pthread_join(holder, nil)
         pthread_join(writer, nil)
         #expect(contents(path) == "from one\nfrom two\n")
     }

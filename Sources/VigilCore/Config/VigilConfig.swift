@@ -33,7 +33,7 @@ public struct VigilConfig: Hashable, Sendable {
         public var maxHosts: Int
         public var idleTimeout: TimeSpan
         public var flushInterval: TimeSpan
-        /// Threads for ingest (`server.threads`); 0 means the number of CPUs.
+        /// Threads for ingest (`server.threads`); 0 means the CPUs this process may use.
         public var threads: Int
         /// Where normalised events are forwarded (`--relay`); nil = not a relay.
         public var relay: SinkSpec?

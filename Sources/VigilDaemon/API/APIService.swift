@@ -151,14 +151,19 @@ public final class APIService {
 
     private func hostsJob(_ head: HTTPRequestHead) -> BackgroundWork.Job {
         refreshNames()
+        // Each loop's counts combined before the analyzer is held (its thread waits meanwhile).
         let parts = server.activityParts
+        var activity: [HostID: HostActivity.Entry] = [:]
+        for ids in idsByName.values {
+            for id in ids { activity[id] = HostActivity.combined(parts.compactMap { $0.entry(id) }) }
+        }
         var seen: [StoreQueries.HostSummary] = []
         seen.reserveCapacity(idsByName.count)
         server.collector.withAnalyzer { analyzer in
             for (name, ids) in idsByName {
                 var summary = StoreQueries.HostSummary(host: name)
                 for id in ids {
-                    guard let entry = HostActivity.combined(parts.compactMap({ $0.entry(id) })) else { continue }
+                    guard let entry = activity[id] else { continue }
                     let counted = analyzer.stats.host(id)
                     summary.messages += entry.messages
                     summary.sshFailures += UInt64(counted.sshFailuresSinceStart)

@@ -23,8 +23,8 @@ public final class HostStore {
     /// buffer released); a later line re-creates it.
     public static let idleFlushesBeforeRelease = 60
 
-    /// Whether other stores write the same files (writes then hold the file's `flock`).
-    public let sharesFiles: Bool
+    /// The locks of the stores that write the same files (nil: this store writes its files alone).
+    public let sharedWrites: StoreWriteLocks?
     /// The data directory; messages live under its `hosts` subdirectory.
     public let directory: String
     /// The rules `enforceRetention(today:)` applies.
@@ -77,13 +77,13 @@ public final class HostStore {
 
     /// Opens (creating when missing) `directory` and `directory/hosts`; fails when they cannot be created or
     /// `hosts` is not writable.
-    /// `sharesFiles`: other stores (the ingest shards') may write the same files, so each
-    /// write holds the file's lock (`flock`): another store's lines never land inside a line,
-    /// and a write cut short by a full disk trims back only its own bytes.
+    /// `sharedWrites`: other stores of this process (the ingest shards') may write the same files,
+    /// so each write holds that file's lock there: another store's lines never land inside a
+    /// line, and a write cut short by a full disk trims back only its own bytes.
     public init(directory: String, retention: StoreRetention = StoreRetention(), maxOpenFiles: Int = defaultMaxOpenFiles,
-                maxBufferedBytes: Int = defaultMaxBufferedBytes, sharesFiles: Bool = false) throws(SystemError) {
+                maxBufferedBytes: Int = defaultMaxBufferedBytes, sharedWrites: StoreWriteLocks? = nil) throws(SystemError) {
         precondition(maxOpenFiles > 0 && maxBufferedBytes > 0)
-        self.sharesFiles = sharesFiles
+        self.sharedWrites = sharedWrites
         self.directory = directory
         self.retention = retention
         self.maxOpenFiles = maxOpenFiles
@@ -212,27 +212,28 @@ public final class HostStore {
         case .success(let open): fd = open
         case .failure(let error): return self.record(error, blocking: record)
         }
-        if sharesFiles { Posix.lockFile(fd) }
-        defer { if sharesFiles { Posix.unlockFile(fd) } }
-        let sizeBefore = lseek(fd, 0, SEEK_END)
         var written = 0
-        let failure: Int32? = records[record].buffer.withUnsafeBytes { raw in
-            while written < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n > 0 {
-                    written += n
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return n < 0 ? errno : EIO
+        let failure: Int32? = sharedWriting(records[record].key) {
+            let sizeBefore = lseek(fd, 0, SEEK_END)
+            let failure: Int32? = records[record].buffer.withUnsafeBytes { raw in
+                while written < raw.count {
+                    let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                    if n > 0 {
+                        written += n
+                    } else if n < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return n < 0 ? errno : EIO
+                    }
                 }
+                return nil
             }
-            return nil
-        }
-        if failure != nil && written > 0 {
-            // Keep only whole lines in the file: cut it back to the end of the last line written whole.
-            let whole = records[record].buffer[..<written].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
-            if whole < written && sizeBefore >= 0 && ftruncate(fd, sizeBefore + off_t(whole)) == 0 { written = whole }
+            if failure != nil && written > 0 {
+                // Keep only whole lines in the file: cut it back to the end of the last line written whole.
+                let whole = records[record].buffer[..<written].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+                if whole < written && sizeBefore >= 0 && ftruncate(fd, sizeBefore + off_t(whole)) == 0 { written = whole }
+            }
+            return failure
         }
         if written == records[record].buffer.count {
             records[record].buffer.removeAll(keepingCapacity: true)
@@ -244,6 +245,12 @@ public final class HostStore {
         // Reopen next time: the file may have been replaced or the disk freed.
         closeDescriptor(of: record)
         return self.record(SystemError("write \(records[record].path)", errno: failure), blocking: record)
+    }
+
+    /// Runs `body` (the appending to one file) under `sharedWrites`' lock for `key`, when there is one.
+    private func sharedWriting<R>(_ key: FileKey, _ body: () -> R) -> R {
+        guard let sharedWrites else { return body() }
+        return sharedWrites.withLock(host: key.host, day: key.day, body)
     }
 
     /// Counts a failure, blocks the store and stops `append` from retrying this file before the next `flush()`.
@@ -410,4 +417,22 @@ func makeDirectories(_ path: String) throws(SystemError) {
     }
     try makeDirectories(String(path[..<slash]))
     if mkdir(path, 0o750) != 0 && errno != EEXIST { throw SystemError("mkdir \(path)", errno: errno) }
+}
+
+/// The locks that the stores of one process (the ingest shards', docs/architecture.md) take
+/// around each write to a day file they may share: striped by host and day, in memory, so no
+/// other process can hold one and they work on any file system (unlike `flock`, which a reader
+/// of the files could take, and which NFS turns into per-process locks).
+public final class StoreWriteLocks: @unchecked Sendable {
+    private let stripes: [ConditionLock]
+
+    public init(stripes: Int = 64) {
+        self.stripes = (0..<max(1, stripes)).map { _ in ConditionLock() }
+    }
+
+    /// Runs `body` holding the lock of `host`'s file of `day`.
+    public func withLock<R>(host: HostID, day: Int64, _ body: () -> R) -> R {
+        let mixed = (UInt64(host.rawValue) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(bitPattern: day)
+        return stripes[Int(mixed % UInt64(stripes.count))].withLock(body)
+    }
 }

@@ -126,14 +126,6 @@ public enum Posix {
         return min(256, max(1, allowed > 0 ? allowed : sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
-    /// Holds the exclusive `flock` of the file open at `fd` (waiting for it; retried on EINTR).
-    public static func lockFile(_ fd: Int32) {
-        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
-    }
-
-    /// Releases the `flock` of the file open at `fd`.
-    public static func unlockFile(_ fd: Int32) { _ = flock(fd, LOCK_UN) }
-
     /// Raises the soft open-file limit to the hard limit so thousands of connections fit, and
     /// returns the soft limit now in force.
     @discardableResult
