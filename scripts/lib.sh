@@ -199,6 +199,9 @@ _not_running() { ! kill -0 "$1" 2>/dev/null; }
 # on 127.0.0.1:0, and VIGIL_HTTP_PORT is set, and VIGIL_API_TOKEN_VALUE to the token vigil wrote
 # to the file it names on stderr, or, when it wrote none, to $VIGIL_API_TOKEN (empty if unset:
 # a token from a config file is the caller's to know). Both are empty with the API off.
+# It runs at --threads 2 (the loop and the analysis thread) whatever the machine's CPUs, so every
+# part behaves the same everywhere (VIGIL_THREADS changes it; a later --threads in EXTRA_ARGS wins;
+# scripts/e2e/threads.sh tests more threads).
 # Needs VIGIL (path of the binary).
 start_vigil() {
     local data=$1 log=$2 http=off token_file
@@ -210,7 +213,7 @@ start_vigil() {
     # Truncated here, not only by the child's redirection: the readiness poll below must never
     # see an earlier run's "ready" in a reused log file.
     : >"$log"
-    "$VIGIL" serve --udp 127.0.0.1:0 --tcp 127.0.0.1:0 --http "$http" --data-dir "$data" "$@" \
+    "$VIGIL" serve --udp 127.0.0.1:0 --tcp 127.0.0.1:0 --http "$http" --data-dir "$data" --threads "${VIGIL_THREADS:-2}" "$@" \
         >"${VIGIL_STDOUT:-/dev/null}" 2>"$log" &
     VIGIL_PID=$!
     if ! wait_for 10 _vigil_ready "$log" "$VIGIL_PID"; then

@@ -12,6 +12,7 @@ import VigilDaemon
 
     func makeServer(dir: String) throws -> Server {
         var config = VigilConfig.defaults
+        config.server.threads = 2  // the loop reads every connection, whatever the CPUs (shards: IngestShardTests)
         let v4 = ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0)
         config.server.udp = []
         config.server.tcp = [v4]

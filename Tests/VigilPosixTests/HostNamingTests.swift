@@ -53,6 +53,7 @@ import VigilDaemon
 
         // serve, [input.file]
         var config = VigilConfig.defaults
+        config.server.threads = 2  // the loop reads every connection, whatever the CPUs (shards: IngestShardTests)
         config.server.udp = []
         config.server.tcp = []
         config.server.http = []

@@ -35,7 +35,7 @@ import VigilDaemon
             case 0: lines.append("<38>1 \(t) \(host) sshd \(1000 + i) - - Accepted publickey for deploy from 192.0.2.\(i % 50 + 1) port 4\(i) ssh2")
             case 1 where i < 48: lines.append("<38>1 \(t) web-01 sshd \(2000 + i) - - Failed password for root from 203.0.113.7 port 5\(i) ssh2")
             case 2 where i < 40: lines.append("<38>1 \(t) \(host) sshd \(3000 + i) - - Failed password for admin from 198.51.100.23 port 6\(i) ssh2")
-            case 3, 4, 5 where i < 200:
+            case 3...5 where i < 200:
                 lines.append("<190>1 \(t) \(host) nginx - - - 203.0.113.99 - - [\(time)] \"GET /wp-\(i).php HTTP/1.1\" 404 153 \"-\" \"scan\"")
             default: lines.append("<190>1 \(t) \(host) nginx - - - 192.0.2.\(i % 50 + 1) - - [\(time)] \"GET / HTTP/1.1\" 200 612 \"-\" \"ok\"")
             }

@@ -16,6 +16,7 @@ import VigilDaemon
     static func makeServer(dir: String, relayTo central: SocketAddress? = nil, edge: String = "edge-a", central isCentral: Bool = false,
                            allow: [String] = ["127.0.0.0/8"], configure: (inout VigilConfig) -> Void = { _ in }) throws -> Server {
         var config = VigilConfig.defaults
+        config.server.threads = 2  // the loop reads every connection, whatever the CPUs (shards: IngestShardTests)
         config.server.udp = []
         config.server.tcp = [ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0)]
         config.server.http = []  // the API has its own tests (APIServerTests)

@@ -10,6 +10,7 @@ import VigilDaemon
 @Suite struct ReloadTests {
     func config(dir: String, _ configure: (inout VigilConfig) -> Void = { _ in }) -> VigilConfig {
         var config = VigilConfig.defaults
+        config.server.threads = 2  // the loop reads every connection, whatever the CPUs (shards: IngestShardTests)
         config.server.udp = []
         config.server.tcp = [ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0)]
         config.server.http = []  // the API has its own tests (APIServerTests)

@@ -9,6 +9,7 @@ import VigilDaemon
 @Suite struct ServerTests {
     func makeServer(dir: String, maxMessageBytes: Int = 65_536) throws -> Server {
         var config = VigilConfig.defaults
+        config.server.threads = 2  // the loop reads every connection, whatever the CPUs (shards: IngestShardTests)
         let v4 = ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0), v6 = ListenAddress(ip: IPAddress.parse("::1")!, port: 0)
         config.server.udp = [v4, v6]
         config.server.tcp = [v4, v6]
@@ -117,6 +118,7 @@ import VigilDaemon
         append("192.0.2.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /old HTTP/1.1\" 200 5 \"-\" \"curl\"\n")
         func server() throws -> Server {
             var config = VigilConfig.defaults
+            config.server.threads = 2  // the loop reads every connection, whatever the CPUs (shards: IngestShardTests)
             config.server.udp = []
             config.server.tcp = []
             config.server.http = []  // the API has its own tests (APIServerTests)
@@ -149,6 +151,7 @@ import VigilDaemon
     /// the process without its graceful shutdown): every thread blocks it.
     @Test func sinkThreadsLeaveShutdownSignalsToTheLoop() throws {
         var config = VigilConfig.defaults
+        config.server.threads = 2  // the loop reads every connection, whatever the CPUs (shards: IngestShardTests)
         config.server.udp = []
         config.server.tcp = []
         config.server.http = []  // the API has its own tests (APIServerTests)

@@ -11,6 +11,7 @@ import VigilDaemon
 @Suite struct StoreFullTests {
     func makeServer(dir: String) throws -> Server {
         var config = VigilConfig.defaults
+        config.server.threads = 2  // the loop reads every connection, whatever the CPUs (shards: IngestShardTests)
         let v4 = ListenAddress(ip: IPAddress(127, 0, 0, 1), port: 0)
         config.server.udp = [v4]
         config.server.tcp = [v4]

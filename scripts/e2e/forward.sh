@@ -145,7 +145,7 @@ if [ -n "$FWD_SERVE_PID" ]; then
         fail "forward: the collector being down is said, with the retry delay" "$(tail -n 3 "$FWD_ERR")"
     fi
     : >"$FWD/serve2.stderr"
-    "$VIGIL" serve --udp 127.0.0.1:0 --tcp "127.0.0.1:$FWD_PORT" --http off --data-dir "$FWD_DATA" --stats-interval 1s \
+    "$VIGIL" serve --udp 127.0.0.1:0 --tcp "127.0.0.1:$FWD_PORT" --http off --data-dir "$FWD_DATA" --threads 2 --stats-interval 1s \
         >>"$FWD/serve.stdout" 2>"$FWD/serve2.stderr" &
     FWD_SERVE_PID=$!
     EXTRA_PIDS+=("$FWD_SERVE_PID")
