@@ -131,10 +131,7 @@ public final class Collector: FrameConsumer {
             analysisThread = thread
         }
         if case .feeding = analysis { ownsAnalysisThread = false } else { ownsAnalysisThread = true }
-        if hosts.isShared {
-            let table = hosts.snapshot()
-            hostCache = HostCache(seed: Posix.randomSeed(), maxHosts: table.maxHosts)
-        }
+        if hosts.isShared { hostCache = HostCache(seed: Posix.randomSeed(), maxHosts: hosts.maxHosts) }
         analyzesElsewhere = analysisThread != nil
         self.hosts = hosts
         self.sinks = sinks
@@ -388,7 +385,7 @@ public final class Collector: FrameConsumer {
 
     /// At shutdown: writes what it can; says how many buffered lines could not be written and are lost.
     public func close() {
-        analysisThread?.submit(&copied)
+        handOver()
         if ownsAnalysisThread { analysisThread?.stop() }
         store.close()
         counters.storeErrors = UInt64(store.writeErrors)

@@ -1,4 +1,3 @@
-import Glibc
 public import VigilCore
 public import VigilPosix
 
@@ -151,8 +150,7 @@ public final class IngestShard {
 
     private func request(_ change: (Mailbox) -> Void) {
         mailbox.lock.withLock { change(mailbox) }
-        var one: UInt64 = 1
-        _ = Glibc.write(wake.rawValue, &one, 8)
+        Posix.signalEventCounter(wake.rawValue)
     }
 
     /// Reads the eventfd and runs the shard's side of the requests.
@@ -161,8 +159,7 @@ public final class IngestShard {
         let action: () -> Void
         init(fd: Int32, action: @escaping () -> Void) { self.fd = fd; self.action = action }
         func handleEvents(_ events: UInt32, now: Timestamp) {
-            var count: UInt64 = 0
-            _ = Glibc.read(fd, &count, 8)
+            Posix.clearEventCounter(fd)
             action()
         }
     }

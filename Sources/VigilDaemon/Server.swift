@@ -71,7 +71,7 @@ public final class Server {
         store = try HostStore(directory: settings.dataDirectory, retention: Server.retention(config),
                               maxOpenFiles: storeBounds.openFiles, maxBufferedBytes: storeBounds.bufferedBytes,
                               sharedWrites: shardCount > 0 ? writeLocks : nil)
-        let asked = settings.threads == 0 ? Posix.onlineCPUs() : settings.threads
+        let asked = Server.threadCount(settings.threads)
         if shardCount == Server.maxIngestShards && asked > shardCount + 2 {
             log("vigil: server.threads: \(shardCount + 2) threads used of \(asked) (at most \(Server.maxIngestShards) ingest shards)")
         }
@@ -344,7 +344,12 @@ public final class Server {
     /// "Threads"): `threads` (0: the CPUs this process may use) of 2 or more, except on an edge, whose relay
     /// forwarding names hosts with the loop's host table, so it analyzes on the loop's thread.
     public static func analyzesOnOwnThread(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Bool {
-        (threads == 0 ? processors : threads) >= 2 && !isEdge
+        threadCount(threads, processors: processors) >= 2 && !isEdge
+    }
+
+    /// The threads `server.threads` asks for: `threads`, or `processors` for 0.
+    static func threadCount(_ threads: Int, processors: Int = Posix.onlineCPUs()) -> Int {
+        threads == 0 ? processors : threads
     }
 
     /// How many ingest shards read syslog beside the server's own loop (docs/architecture.md,
@@ -352,7 +357,7 @@ public final class Server {
     /// the loop's and the analysis thread's, at most `maxIngestShards`; none on an edge, which
     /// analyzes on its loop.
     public static func ingestShards(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Int {
-        isEdge ? 0 : min(maxIngestShards, max(0, (threads == 0 ? processors : threads) - 2))
+        isEdge ? 0 : min(maxIngestShards, max(0, threadCount(threads, processors: processors) - 2))
     }
 
     /// The most ingest shards: eight loops read syslog at most. The one analysis thread takes

@@ -20,10 +20,14 @@ public final class HostDirectory: @unchecked Sendable {
     public init(table: HostTable = HostTable(), lock: (any MutualExclusion)? = nil) {
         self.table = table
         self.lock = lock
+        maxHosts = table.maxHosts
     }
 
     /// Whether threads share it (it has a lock).
     public var isShared: Bool { lock != nil }
+
+    /// The most hosts it names (`HostTable.maxHosts`; it does not change).
+    public let maxHosts: Int
 
     /// `HostTable.intern`, under the lock.
     public func intern(_ bytes: UnsafeRawBufferPointer) -> HostID {

@@ -41,8 +41,7 @@ public final class BackgroundWork: EventHandler {
                 guard let (number, job) = next else { return }
                 let response = job()
                 lock.withLock { results.append((number, response)) }
-                var one: UInt64 = 1
-                _ = Glibc.write(wakeFD, &one, 8)
+                Posix.signalEventCounter(wakeFD)
             }
         }
     }
@@ -81,8 +80,7 @@ public final class BackgroundWork: EventHandler {
     }
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
-        var count: UInt64 = 0
-        _ = Glibc.read(shared.wakeFD, &count, 8)
+        Posix.clearEventCounter(shared.wakeFD)
         let done = shared.lock.withLock {
             let r = shared.results
             shared.results.removeAll()

@@ -34,7 +34,6 @@ public final class AnalysisThread: EventHandler {
         var waiting: [CopiedBatch] = []
         var spare: [CopiedBatch] = []
         var alerts: [DetectedAlert] = []
-        var busy = false
         var stopping = false
         var waits = 0
         /// Batches handed over, and batches analyzed, since the start: `drain` waits for the
@@ -54,7 +53,6 @@ public final class AnalysisThread: EventHandler {
                 let next: CopiedBatch? = queue.withLock {
                     while waiting.isEmpty && !stopping { queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }
                     guard !waiting.isEmpty else { return nil }
-                    busy = true
                     queue.broadcast()  // room for a submit waiting on a full queue
                     return waiting.removeFirst()
                 }
@@ -62,7 +60,6 @@ public final class AnalysisThread: EventHandler {
                 analyze(batch, scratch: &scratch)
                 batch.removeAll()
                 queue.withLock {
-                    busy = false
                     analyzed += 1
                     spare.append(batch)
                     queue.broadcast()
@@ -87,10 +84,7 @@ public final class AnalysisThread: EventHandler {
             return true
         }
 
-        func signal() {
-            var one: UInt64 = 1
-            _ = Glibc.write(wakeFD, &one, 8)
-        }
+        func signal() { Posix.signalEventCounter(wakeFD) }
     }
 
     /// Starts the thread with `analyzer`, which it owns from now on.
@@ -111,10 +105,7 @@ public final class AnalysisThread: EventHandler {
         self.loop = loop
     }
 
-    public func handleEvents(_ events: UInt32, now: Timestamp) {
-        var count: UInt64 = 0
-        _ = Glibc.read(shared.wakeFD, &count, 8)
-    }
+    public func handleEvents(_ events: UInt32, now: Timestamp) { Posix.clearEventCounter(shared.wakeFD) }
 
     /// Hands over what `batch` holds, if anything, and leaves an empty batch in its place (one
     /// analyzed earlier, its storage reused); waits while `capacity` batches wait. After `stop`

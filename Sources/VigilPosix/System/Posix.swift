@@ -126,6 +126,18 @@ public enum Posix {
         return min(256, max(1, allowed > 0 ? allowed : sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
+    /// Adds one to the eventfd `fd` (`FileDescriptor.eventCounter`), waking the loop that polls it.
+    public static func signalEventCounter(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
+    }
+
+    /// Reads the eventfd `fd` back to zero, so it stops being readable until signalled again.
+    public static func clearEventCounter(_ fd: Int32) {
+        var count: UInt64 = 0
+        _ = Glibc.read(fd, &count, 8)
+    }
+
     /// Raises the soft open-file limit to the hard limit so thousands of connections fit, and
     /// returns the soft limit now in force.
     @discardableResult
