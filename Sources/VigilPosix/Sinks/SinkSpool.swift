@@ -30,6 +30,9 @@ final class SinkSpool: @unchecked Sendable {
     private(set) var reclaimedOffset = 0
     /// Delivered bytes that, once behind `reclaimedOffset`, are given back at once.
     static let reclaimStep = 1 << 20
+    /// False once the file system refused a hole (EOPNOTSUPP): no more tries, one syscall per
+    /// delivery saved; the blocks then come back when the spool is empty.
+    private var punchesHoles = true
 
     /// Opens (creating) the spool in `directory`, creating missing parent directories. A journal
     /// whose last line was cut short by a crash is trimmed back to its last complete record.
@@ -192,12 +195,16 @@ final class SinkSpool: @unchecked Sendable {
             reclaimedOffset = 0
         }
         writeOffset(deliveredOffset)
-        if deliveredOffset - reclaimedOffset >= Self.reclaimStep {
+        if punchesHoles && deliveredOffset - reclaimedOffset >= Self.reclaimStep {
             // After the offset is saved: a restart never resumes inside the hole (its zeros would
             // be sent as a record). Whole 4 KiB blocks only: the block holding the next record stays.
             let upTo = deliveredOffset & ~4095
             // A file system without holes (EOPNOTSUPP) keeps the blocks until the spool is empty.
-            if vigil_punch_hole(journal.rawValue, Int64(reclaimedOffset), Int64(upTo - reclaimedOffset)) == 0 { reclaimedOffset = upTo }
+            if vigil_punch_hole(journal.rawValue, Int64(reclaimedOffset), Int64(upTo - reclaimedOffset)) == 0 {
+                reclaimedOffset = upTo
+            } else if errno == EOPNOTSUPP {
+                punchesHoles = false
+            }
         }
     }
 
