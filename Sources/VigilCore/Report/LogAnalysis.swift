@@ -93,6 +93,27 @@ public struct LogAnalysis {
         /// Where the timeline may move when the jump is confirmed: the jump's own time at least
         /// (so that its first line is taken and feeding them again ends), else the second-highest.
         var confirmedTime: Int64 { max(time, otherHostAgreed ? hostTimes.second : lineTimes.second) }
+
+        /// Counts one more held line, of `host`, claiming `time` (nil: none): the first starts
+        /// the jump (its time and host); a later timed one agrees with it.
+        mutating func add(time: Int64?, host: HostID) {
+            if isEmpty {
+                self.time = time ?? 0
+                self.host = host
+                agreeing = 0
+                otherHostAgreed = false
+                lineTimes = TopTwo()
+                hostTimes = TopTwo()
+            } else if time != nil {
+                agreeing += 1
+                if host != self.host { otherHostAgreed = true }
+            }
+            if let time {
+                lineTimes.note(time)
+                hostTimes.noteHost(time, host)
+            }
+            count += 1
+        }
     }
 
     /// The two highest times seen: of lines (`note`), or of distinct hosts' highest (`noteHost`).
@@ -394,23 +415,8 @@ public struct LogAnalysis {
     /// it due (see `PendingJump`).
     private mutating func hold(_ line: UnsafeRawBufferPointer, _ record: ExtractedLine, _ items: LineChunk.Items,
                                of chunk: ExtractedLines, time: Int64?, host: HostID, source: Int) {
-        if sources[source].pending.isEmpty {
-            sources[source].pending.time = time ?? 0
-            sources[source].pending.host = host
-            sources[source].pending.agreeing = 0
-            sources[source].pending.otherHostAgreed = false
-            sources[source].pending.lineTimes = TopTwo()
-            sources[source].pending.hostTimes = TopTwo()
-        } else if time != nil {
-            sources[source].pending.agreeing += 1
-            if host != sources[source].pending.host { sources[source].pending.otherHostAgreed = true }
-        }
-        if let time {
-            sources[source].pending.lineTimes.note(time)
-            sources[source].pending.hostTimes.noteHost(time, host)
-        }
+        sources[source].pending.add(time: time, host: host)
         sources[source].pending.lines.append(line, record, items, of: chunk)
-        sources[source].pending.count += 1
         let pending = sources[source].pending
         if pending.agreeing >= Self.jumpConfirmingLines && (pending.otherHostAgreed || !sources[source].namesSeveralHosts)
             || pending.count >= Self.maxHeldLines || pending.lines.byteCount >= Self.maxHeldBytes {
