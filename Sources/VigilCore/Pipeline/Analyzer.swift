@@ -48,6 +48,9 @@ public struct Analyzer: Sendable {
     public let keepsSessions: Bool
     private var tracker: SSHConnectionTracker
     private var ssh: SSHExtractor
+    /// While detection is deferred (`deferDetection()`): the engine's calls, in order, for the
+    /// thread that holds the engine; nil while `engine` takes them at once.
+    private var deferred: [DetectionInput]?
 
     /// What the analyzer recognised.
     public struct Counters: Sendable, Equatable {
@@ -89,6 +92,7 @@ public struct Analyzer: Sendable {
     /// (`DetectionEngine.reconfigure`). Returns those rules.
     @discardableResult
     public mutating func reconfigure(_ settings: DetectionSettings, ssh: SSHExtractor) -> [RuleID] {
+        precondition(deferred == nil, "reconfigured while detection is deferred")
         self.ssh = ssh
         clocks.retune(toleranceMicroseconds: settings.clockToleranceMicroseconds, latenessMicroseconds: settings.latenessMicroseconds)
         return engine.reconfigure(settings)
@@ -335,7 +339,11 @@ public struct Analyzer: Sendable {
     private mutating func observeHTTP(_ request: HTTPRequest, text: UnsafeRawBufferPointer, host: HostID,
                                       time: Timestamp) -> Observation {
         counters.httpRequests += 1
-        engine.observeHTTP(host: host, time: time, clientIP: request.clientIP, status: request.status)
+        if deferred != nil {
+            deferred!.append(.http(host: host, time: time, clientIP: request.clientIP, status: request.status))
+        } else {
+            engine.observeHTTP(host: host, time: time, clientIP: request.clientIP, status: request.status)
+        }
         stats.recordHTTP(host: host, request: request, text: text)
         return .http(request, time: time)
     }
@@ -346,19 +354,55 @@ public struct Analyzer: Sendable {
     public mutating func observeSessionSummary(_ summary: SessionSummary, host: HostID, receivedAt: Timestamp) -> Observation {
         counters.sessionSummaries += 1
         let end = clocks.detectionTime(claimed: summary.end, host: host, received: receivedAt, learns: false)
-        engine.observeSessionSummary(host: host, time: end, summary: summary)
+        if deferred != nil {
+            deferred!.append(.sessionSummary(host: host, time: end, summary: summary))
+        } else {
+            engine.observeSessionSummary(host: host, time: end, summary: summary)
+        }
         return .sessionSummary(summary)
     }
 
     /// Moves detection time forward (resolutions, long sessions) and expires idle connections.
     public mutating func advance(now: Timestamp) {
-        engine.advance(now: now)
+        if deferred != nil { deferred!.append(.advance(now: now)) } else { engine.advance(now: now) }
         tracker.expire(now: now)
+    }
+
+    // MARK: - Detection on another thread
+
+    /// Hands the detection engine over (to a thread of its own) and from now on records its
+    /// calls instead of making them: take them with `takeDeferredDetection(into:)` and apply them
+    /// to the engine in that order, then give it back with `resumeDetection(_:)`. Joining
+    /// connections, the clocks and the stats stay here. `engine` meanwhile is an empty one with
+    /// the same settings: read nothing from it (alerts, counts) until the engine is back.
+    public mutating func deferDetection() -> DetectionEngine {
+        precondition(deferred == nil, "detection is already deferred")
+        var handed = DetectionEngine(settings: engine.settings)
+        swap(&handed, &engine)
+        deferred = []
+        return handed
+    }
+
+    /// Moves the calls recorded since the last take to the end of `inputs` (emptied first,
+    /// its storage reused), in the order they were made.
+    public mutating func takeDeferredDetection(into inputs: inout [DetectionInput]) {
+        inputs.removeAll(keepingCapacity: true)
+        guard deferred != nil else { return }
+        swap(&inputs, &deferred!)
+    }
+
+    /// Takes back the engine `deferDetection()` handed over, once it applied every call taken
+    /// before: the calls recorded since are applied now, and the engine takes calls at once again.
+    public mutating func resumeDetection(_ handed: DetectionEngine) {
+        guard let rest = deferred else { return }
+        engine = handed
+        deferred = nil
+        engine.apply(rest)
     }
 
     private mutating func record(_ event: SSHEvent, host: HostID, time: Timestamp) {
         counters.sshEvents += 1
-        engine.observeSSH(host: host, time: time, event: event)
+        if deferred != nil { deferred!.append(.ssh(host: host, time: time, event: event)) } else { engine.observeSSH(host: host, time: time, event: event) }
         stats.recordSSH(host: host, event: event)
     }
 

@@ -221,6 +221,8 @@ public struct LogAnalysis {
     /// The newest event time seen, µs; nil before any event.
     private var latest: Int64?
     private var finished = false
+    /// The engine is on another thread (`deferDetection()`).
+    private var detectionDeferred = false
     /// Host names seen in syslog headers, each in the entry `intern` picks for it.
     private var recentHosts = [(name: [UInt8], id: HostID)](repeating: ([], HostID(0)), count: 16)
 
@@ -584,8 +586,34 @@ public struct LogAnalysis {
     }
 
     private mutating func collectAlerts() {
-        alerts += analyzer.engine.takeAlerts().map { $0.named(by: names.table.name(of:)) }
         linesSinceAlerts = 0
+        guard !detectionDeferred else { return }
+        alerts += analyzer.engine.takeAlerts().map { $0.named(by: names.table.name(of:)) }
+    }
+
+    // MARK: - Detection on another thread
+
+    /// Hands the detection engine to a thread of its own (VigilDaemon's `ParallelAnalysis`):
+    /// from now on the analysis records the engine's calls (`takeDetectionInputs(into:)`), to be
+    /// applied to it in that order, and the report waits for the engine to come back
+    /// (`resumeDetection(_:)`) before it reads alerts or late events. The report is the one
+    /// detection in place gives (docs/architecture.md, "`vigil analyze` on several threads").
+    public mutating func deferDetection() -> DetectionEngine {
+        collectAlerts()
+        detectionDeferred = true
+        return analyzer.deferDetection()
+    }
+
+    /// The engine's calls since the last take, in order, in `inputs` (its storage reused).
+    public mutating func takeDetectionInputs(into inputs: inout [DetectionInput]) {
+        analyzer.takeDeferredDetection(into: &inputs)
+    }
+
+    /// Takes the engine back once it applied every call taken (the rest are applied now).
+    public mutating func resumeDetection(_ engine: DetectionEngine) {
+        analyzer.resumeDetection(engine)
+        detectionDeferred = false
+        collectAlerts()
     }
 
     /// Marks the end of the input: detection is advanced to the newest event time plus the
@@ -595,6 +623,7 @@ public struct LogAnalysis {
     /// Nothing fires past the end of the input: a session still open at the end is not
     /// reported as long because of time the log does not cover. Feeding after this is a mistake.
     public mutating func finish() {
+        precondition(!detectionDeferred, "finish while detection is deferred")
         releaseHeld()
         guard !finished, let last = latest else { return }
         finished = true
@@ -611,6 +640,7 @@ public struct LogAnalysis {
     /// The report over everything fed so far. Unless `finish()` was called, detection is not
     /// advanced past the last line: a condition still holding there stays firing.
     public mutating func report() -> AnalysisReport {
+        precondition(!detectionDeferred, "report while detection is deferred")
         releaseHeld()
         collectAlerts()
         let table = names.table

@@ -95,6 +95,11 @@ enum ParallelAnalysis {
             }
         }
 
+        /// The next chunk in file order is extracted (or the input is all fed): `next()` would not wait.
+        var nextIsReady: Bool {
+            lock.withLock { inOrder.first.map { extracted.contains(ObjectIdentifier($0)) } ?? readAll }
+        }
+
         /// Gives back a chunk that was fed.
         func recycle(_ chunk: LineChunk) {
             chunk.removeAll()
@@ -125,25 +130,35 @@ enum ParallelAnalysis {
         }
         let threads = max(1, threads)
         let queue = Queue(reader: reader, chunkBytes: chunkBytes, chunks: 2 * threads, extractor: analysis.extractor(of: source))
+        // With workers, they run detection too, between chunks: the engine's calls of each
+        // chunk are handed to them once the chunk is fed.
+        let detection = threads > 1 ? DetectionRuns(engine: analysis.deferDetection()) : nil
         var workers: [JoinableThread] = []
         defer {
             queue.stop()
             for worker in workers { worker.join() }
+            if let detection { analysis.resumeDetection(detection.finish()) }
         }
         for n in 1..<threads {
             // Without a thread, fewer chunks are extracted at once; the report is the same.
             guard let worker = try? JoinableThread(named: "vigil-analyze\(n)", {
                 var extractor = queue.extractor
-                while queue.readAndExtract(with: &extractor, byFeeder: false) {}
+                repeat { detection?.applyWaiting() } while queue.readAndExtract(with: &extractor, byFeeder: false)
             }) else { break }
             workers.append(worker)
         }
+        var inputs: [DetectionInput] = []
         var ownExtractor = queue.extractor
         while true {
             queue.readAndExtract(with: &ownExtractor, byFeeder: true)
+            if let detection, !queue.nextIsReady { detection.applyWaiting() }
             guard let chunk = queue.next() else { break }
             analysis.feed(chunk, source: source)
             queue.recycle(chunk)
+            if let detection {
+                analysis.takeDetectionInputs(into: &inputs)
+                detection.submit(&inputs)
+            }
         }
         if let error = queue.lock.withLock({ queue.readError }) { throw error }
     }
