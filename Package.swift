@@ -31,7 +31,7 @@ let package = Package(
         // The command-line tool, kept thin.
         .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPosix", "VigilDaemon"], swiftSettings: strict),
         // Load generator and micro-benchmarks used by scripts/bench.sh.
-        .executableTarget(name: "vigil-bench", dependencies: ["VigilCore", "CVigilShim"], swiftSettings: strict),
+        .executableTarget(name: "vigil-bench", dependencies: ["VigilCore", "VigilPosix", "CVigilShim"], swiftSettings: strict),
         // Fixture reading shared by the test targets.
         .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"], swiftSettings: strict),

@@ -1,5 +1,6 @@
 import Glibc
 import VigilCore
+import VigilPosix
 
 /// The parsed arguments of `vigil-bench api`: `connections` keep-alive clients, each sending
 /// `GET path` with the token and waiting for the answer before the next, for `duration` seconds.
@@ -121,16 +122,16 @@ func runAPILoad(_ options: APILoadOptions) -> Result<String, LoadError> {
     let deadline = monotonicNanoseconds() + UInt64(options.duration) * 1_000_000_000
     let clients = (0..<options.connections).map { _ in APIClient(options: options, deadline: deadline) }
     let start = monotonicNanoseconds()
-    var threads: [pthread_t] = []
+    var threads: [JoinableThread] = []
     for client in clients {
-        switch startThread({ client.run() }) {
-        case .success(let thread): threads.append(thread)
-        case .failure(let error):
-            for t in threads { pthread_join(t, nil) }
-            return .failure(error)
+        do {
+            threads.append(try JoinableThread(named: "bench-api") { client.run() })
+        } catch {
+            for t in threads { t.join() }
+            return .failure(.system(error.call, error.errno))
         }
     }
-    for t in threads { pthread_join(t, nil) }
+    for t in threads { t.join() }
     let elapsed = max(1, monotonicNanoseconds() - start)
     if let error = clients.lazy.compactMap(\.failure).first { return .failure(error) }
     let latencies = clients.flatMap(\.latencies).sorted()

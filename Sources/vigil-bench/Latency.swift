@@ -1,6 +1,7 @@
 import CVigilShim
 import Glibc
 import VigilCore
+import VigilPosix
 
 /// The parsed arguments of `vigil-bench latency`.
 struct LatencyOptions: PacedConnections {
@@ -113,7 +114,7 @@ func millisText(_ nanos: UInt64) -> String {
 func runLatencyBenchmark(_ options: LatencyOptions) -> Result<String, LoadError> {
     let deadline = monotonicNanoseconds() + UInt64(options.duration) * 1_000_000_000
     var senders: [RealisticSender] = []
-    var threads: [pthread_t] = []
+    var threads: [JoinableThread] = []
     if options.rate > 0 {
         for c in 0..<options.connections {
             senders.append(RealisticSender(target: options.target, transport: .tcp, mix: options.mix, hosts: benchHostCount,
@@ -121,15 +122,15 @@ func runLatencyBenchmark(_ options: LatencyOptions) -> Result<String, LoadError>
                                            rate: options.rateShare(c), deadline: deadline))
         }
         for sender in senders {
-            switch startThread({ sender.run() }) {
-            case .success(let thread): threads.append(thread)
-            case .failure(let error):
-                for t in threads { pthread_join(t, nil) }
-                return .failure(error)
+            do {
+                threads.append(try JoinableThread(named: "bench-load") { sender.run() })
+            } catch {
+                for t in threads { t.join() }
+                return .failure(.system(error.call, error.errno))
             }
         }
     }
-    defer { for t in threads { pthread_join(t, nil) } }
+    defer { for t in threads { t.join() } }
 
     let fd: Int32
     switch connectedSocket(Int32(SOCK_STREAM.rawValue), to: options.target) {
@@ -176,7 +177,7 @@ func runLatencyBenchmark(_ options: LatencyOptions) -> Result<String, LoadError>
         if !seen { missed += 1 }
     }
     _ = shutdown(fd, Int32(SHUT_WR))
-    for t in threads { pthread_join(t, nil) }
+    for t in threads { t.join() }
     threads.removeAll()
     if let error = senders.lazy.compactMap(\.failure).first { return .failure(error) }
     let sent = senders.reduce(0) { $0 + $1.sent }

@@ -10,7 +10,7 @@ let realisticChunkFrames = 256
 /// the next of `ips` source addresses (from the `firstAddress`-th on), optionally paced to `rate` msgs/s; stops after `count`
 /// messages or at `deadline` (monotonic ns), whichever comes first. Over TCP the frames are
 /// octet-counted; over UDP each is one datagram, without framing. Runs on its own thread; results
-/// are read after `pthread_join`.
+/// are read after `join()`.
 final class RealisticSender: CountingSender, @unchecked Sendable {
     let target: SocketAddress
     let transport: Transport
@@ -102,25 +102,6 @@ final class RealisticSender: CountingSender, @unchecked Sendable {
         }
         if transport == .tcp { _ = shutdown(fd, Int32(SHUT_WR)) }
     }
-}
-
-/// Starts `body` on a new thread; returns the thread, or the pthread_create error.
-func startThread(_ body: @escaping @Sendable () -> Void) -> Result<pthread_t, LoadError> {
-    final class Box: @unchecked Sendable {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(Box(body)).toOpaque()
-    let rc = pthread_create(&thread, nil, { raw in
-        Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, context)
-    if rc != 0 {
-        Unmanaged<Box>.fromOpaque(context).release()
-        return .failure(.system("pthread_create", rc))
-    }
-    return .success(thread)
 }
 
 /// `vigil-bench load --tcp|--udp … --mix M`: `--connections` realistic senders, each with its

@@ -1,6 +1,7 @@
 import CVigilShim
 import Glibc
 import VigilCore
+import VigilPosix
 
 /// Frames per pre-built block; one block is about 800 KB at the default size.
 let tcpBlockFrames = 4096
@@ -11,7 +12,7 @@ final class TCPSender: LoadSender, @unchecked Sendable {
     let target: SocketAddress
     let block: FrameBlock
     let frames: Int
-    /// Set by the sender thread before it exits; read after pthread_join.
+    /// Set by the sender thread before it exits; read after join().
     var failure: LoadError?
 
     init(target: SocketAddress, block: FrameBlock, frames: Int) {
@@ -79,8 +80,8 @@ func runTCPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
     return .success(LoadReport(messages: options.count, bytes: totalBytes, elapsedNanoseconds: elapsed))
 }
 
-/// One load thread's work.
-protocol LoadSender: AnyObject {
+/// One load thread's work; handed to the thread that runs it, read once that thread is joined.
+protocol LoadSender: AnyObject, Sendable {
     /// Sends everything, recording the first error in `failure`.
     func run()
     var failure: LoadError? { get }
@@ -103,27 +104,17 @@ func runCountingSenders(_ senders: [any CountingSender]) -> Result<LoadReport, L
 
 /// Runs each sender on its own thread; the elapsed time once all are done, or the first error.
 func runInThreads(_ senders: [any LoadSender]) -> Result<UInt64, LoadError> {
-    final class Box: @unchecked Sendable {
-        let sender: any LoadSender
-        init(_ sender: any LoadSender) { self.sender = sender }
-    }
     let start = monotonicNanoseconds()
-    var threads: [pthread_t] = []
+    var threads: [JoinableThread] = []
     for sender in senders {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(Box(sender)).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().sender.run()
-            return nil
-        }, context)
-        if rc != 0 {
-            Unmanaged<Box>.fromOpaque(context).release()
-            for t in threads { pthread_join(t, nil) }
-            return .failure(.system("pthread_create", rc))
+        do {
+            threads.append(try JoinableThread(named: "bench-send") { sender.run() })
+        } catch {
+            for t in threads { t.join() }
+            return .failure(.system(error.call, error.errno))
         }
-        threads.append(thread)
     }
-    for t in threads { pthread_join(t, nil) }
+    for t in threads { t.join() }
     let elapsed = monotonicNanoseconds() - start
     if let error = senders.lazy.compactMap(\.failure).first { return .failure(error) }
     return .success(elapsed)

@@ -90,7 +90,7 @@ final class UDPSender: CountingSender, @unchecked Sendable {
     let block: FrameBlock
     let count: Int
     let rate: Int
-    /// Set by the sender thread; read after pthread_join.
+    /// Set by the sender thread; read after join().
     var sent = 0
     var bytes = 0
     var failure: LoadError?
