@@ -29,6 +29,8 @@ import VigilCore
         return engine.takeAlerts()
     }
 
+    /// Each run is waited for until a worker took it: every run is applied by the worker, none
+    /// by the feeding thread, and the engine given back has the alerts of the runs in order.
     @Test func aWorkerApplyingRunsGivesTheAlertsOfApplyingThemInPlace() throws {
         let runs = runs()
         let expected = inPlace(runs)
@@ -36,12 +38,13 @@ import VigilCore
         let detection = DetectionRuns(engine: DetectionEngine())
         let done = Flag()
         let worker = try JoinableThread(named: "test-detect") {
-            while !done.isSet { detection.applyWaiting() }
+            while !done.isSet { _ = detection.applyOldest() }
         }
         for run in runs {
             var handed = run
             detection.submit(&handed)
             #expect(handed.isEmpty)
+            while detection.waitingCount > 0 {}
         }
         done.set()
         worker.join()
@@ -49,15 +52,18 @@ import VigilCore
         #expect(engine.takeAlerts() == expected)
     }
 
-    /// Nobody applies: past `capacity` runs the feeding thread applies the oldest itself.
+    /// Nobody applies: no more than `capacity` runs ever wait, the feeding thread applying the
+    /// oldest itself instead of waiting for room.
     @Test func aFullQueueIsAppliedByTheFeederInsteadOfWaiting() {
         let runs = runs()
         let detection = DetectionRuns(engine: DetectionEngine())
-        for run in runs {
+        for (n, run) in runs.enumerated() {
             var handed = run
             detection.submit(&handed)
+            #expect(detection.waitingCount == min(n + 1, DetectionRuns.capacity))
         }
         var engine = detection.finish()
+        #expect(detection.waitingCount == 0)
         #expect(engine.takeAlerts() == inPlace(runs))
     }
 

@@ -2,7 +2,7 @@
 /// thread: `Analyzer.deferDetection()` records its calls as these, and whoever holds the engine
 /// applies them in the order they were recorded (`DetectionEngine.apply(_:)`), which gives the
 /// alerts the calls made at once would have (docs/architecture.md, "`vigil analyze` on several
-/// threads"). Plain values: nothing in them points into a buffer.
+/// threads"). Plain values (an `SSHEvent`'s user range is not read by the engine).
 public enum DetectionInput: Sendable, Equatable {
     /// `DetectionEngine.observeSSH(host:time:event:)`.
     case ssh(host: HostID, time: Timestamp, event: SSHEvent)
@@ -15,15 +15,19 @@ public enum DetectionInput: Sendable, Equatable {
 }
 
 extension DetectionEngine {
+    /// Makes the call `input` recorded.
+    @inline(__always)
+    public mutating func apply(_ input: DetectionInput) {
+        switch input {
+        case .ssh(let host, let time, let event): observeSSH(host: host, time: time, event: event)
+        case .http(let host, let time, let clientIP, let status): observeHTTP(host: host, time: time, clientIP: clientIP, status: status)
+        case .sessionSummary(let host, let time, let summary): observeSessionSummary(host: host, time: time, summary: summary)
+        case .advance(let now): advance(now: now)
+        }
+    }
+
     /// Makes the calls `inputs` recorded, in order.
     public mutating func apply(_ inputs: [DetectionInput]) {
-        for input in inputs {
-            switch input {
-            case .ssh(let host, let time, let event): observeSSH(host: host, time: time, event: event)
-            case .http(let host, let time, let clientIP, let status): observeHTTP(host: host, time: time, clientIP: clientIP, status: status)
-            case .sessionSummary(let host, let time, let summary): observeSessionSummary(host: host, time: time, summary: summary)
-            case .advance(let now): advance(now: now)
-            }
-        }
+        for input in inputs { apply(input) }
     }
 }

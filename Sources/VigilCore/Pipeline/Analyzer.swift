@@ -248,6 +248,7 @@ public struct Analyzer: Sendable {
     @discardableResult
     public mutating func acceptRelayed(_ event: RelayEvent, text: UnsafeRawBufferPointer, host: HostID,
                                        receivedAt: Timestamp) -> Observation {
+        precondition(deferred == nil, "a relayed event while detection is deferred")
         engine.leaveHostAlerts(of: host)
         return observeRelayed(event, text: text, host: host, receivedAt: receivedAt)
     }
@@ -339,11 +340,7 @@ public struct Analyzer: Sendable {
     private mutating func observeHTTP(_ request: HTTPRequest, text: UnsafeRawBufferPointer, host: HostID,
                                       time: Timestamp) -> Observation {
         counters.httpRequests += 1
-        if deferred != nil {
-            deferred!.append(.http(host: host, time: time, clientIP: request.clientIP, status: request.status))
-        } else {
-            engine.observeHTTP(host: host, time: time, clientIP: request.clientIP, status: request.status)
-        }
+        detect(.http(host: host, time: time, clientIP: request.clientIP, status: request.status))
         stats.recordHTTP(host: host, request: request, text: text)
         return .http(request, time: time)
     }
@@ -354,18 +351,20 @@ public struct Analyzer: Sendable {
     public mutating func observeSessionSummary(_ summary: SessionSummary, host: HostID, receivedAt: Timestamp) -> Observation {
         counters.sessionSummaries += 1
         let end = clocks.detectionTime(claimed: summary.end, host: host, received: receivedAt, learns: false)
-        if deferred != nil {
-            deferred!.append(.sessionSummary(host: host, time: end, summary: summary))
-        } else {
-            engine.observeSessionSummary(host: host, time: end, summary: summary)
-        }
+        detect(.sessionSummary(host: host, time: end, summary: summary))
         return .sessionSummary(summary)
     }
 
     /// Moves detection time forward (resolutions, long sessions) and expires idle connections.
     public mutating func advance(now: Timestamp) {
-        if deferred != nil { deferred!.append(.advance(now: now)) } else { engine.advance(now: now) }
+        detect(.advance(now: now))
         tracker.expire(now: now)
+    }
+
+    /// Makes a call to the engine, or records it while detection is deferred.
+    @inline(__always)
+    private mutating func detect(_ input: DetectionInput) {
+        if deferred != nil { deferred!.append(input) } else { engine.apply(input) }
     }
 
     // MARK: - Detection on another thread
@@ -394,7 +393,7 @@ public struct Analyzer: Sendable {
     /// Takes back the engine `deferDetection()` handed over, once it applied every call taken
     /// before: the calls recorded since are applied now, and the engine takes calls at once again.
     public mutating func resumeDetection(_ handed: DetectionEngine) {
-        guard let rest = deferred else { return }
+        guard let rest = deferred else { preconditionFailure("detection is not deferred") }
         engine = handed
         deferred = nil
         engine.apply(rest)
@@ -402,7 +401,7 @@ public struct Analyzer: Sendable {
 
     private mutating func record(_ event: SSHEvent, host: HostID, time: Timestamp) {
         counters.sshEvents += 1
-        if deferred != nil { deferred!.append(.ssh(host: host, time: time, event: event)) } else { engine.observeSSH(host: host, time: time, event: event) }
+        detect(.ssh(host: host, time: time, event: event))
         stats.recordSSH(host: host, event: event)
     }
 

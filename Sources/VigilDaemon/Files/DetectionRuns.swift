@@ -35,7 +35,7 @@ final class DetectionRuns: @unchecked Sendable {
     /// applied earlier, its storage reused); applies the oldest run first when `capacity` wait.
     func submit(_ inputs: inout [DetectionInput]) {
         guard !inputs.isEmpty else { return }
-        while lock.withLock({ waiting.count >= Self.capacity }) { applyOne(waitingForTurn: true) }
+        while lock.withLock({ waiting.count >= Self.capacity }) { _ = applyOne(waitingForTurn: true) }
         let full = inputs
         inputs = lock.withLock {
             waiting.append(full)
@@ -43,23 +43,21 @@ final class DetectionRuns: @unchecked Sendable {
         }
     }
 
-    /// Applies the runs waiting, in order, unless another thread holds the turn; true when it
-    /// applied any (a worker's call between chunks).
-    @discardableResult
-    func applyWaiting() -> Bool {
-        var applied = false
-        while applyOne(waitingForTurn: false) { applied = true }
-        return applied
-    }
+    /// Applies the oldest run waiting unless another thread holds the turn; false when none
+    /// waited or the turn was taken (a free thread's call, between chunks).
+    func applyOldest() -> Bool { applyOne(waitingForTurn: false) }
 
-    /// Applies every run handed over, then gives the engine back.
+    /// Once nothing more is submitted: applies every run handed over, then gives the engine back.
     func finish() -> DetectionEngine {
         while applyOne(waitingForTurn: true) {}
-        return lock.withLock {
-            while applying { lock.wait() }
-            return engine
-        }
+        // The last run's turn ended under the lock: the engine is this thread's now.
+        var handed = DetectionEngine(settings: engine.settings)
+        swap(&handed, &engine)
+        return handed
     }
+
+    /// Runs handed over and not yet taken (for tests of the bound).
+    var waitingCount: Int { lock.withLock { waiting.count } }
 
     /// Takes the turn (waiting for it, or giving up when another holds it) and applies the
     /// oldest waiting run; false when none waited or the turn was taken.

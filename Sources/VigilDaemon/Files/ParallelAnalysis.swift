@@ -5,9 +5,10 @@ import VigilPosix
 /// report one thread gives: N − 1 worker threads take turns to copy the next lines into a
 /// `LineChunk` and then extract it (parse the syslog header, read the sshd line or the request:
 /// the part of the work that does not depend on the lines before); the calling thread feeds the
-/// extracted chunks to the analysis in file order (the file's timeline, connections, detection,
-/// report: the part that does), and reads and extracts a chunk itself when none is waiting to
-/// be fed. A chunk is extracted by the thread that copied its lines, so they are in that core's
+/// extracted chunks to the analysis in file order (the file's timeline, connections, report:
+/// the part that does), and reads and extracts a chunk itself when none is waiting to be fed.
+/// Detection, ordered too, is applied by whichever thread is free between chunks
+/// (`DetectionRuns`). A chunk is extracted by the thread that copied its lines, so they are in that core's
 /// cache. At most `2 · N` chunks exist at once: reading waits for the analysis rather than
 /// buffering the file (docs/architecture.md, "`vigil analyze` on several threads"). With N = 1
 /// the calling thread does all of it.
@@ -143,7 +144,9 @@ enum ParallelAnalysis {
             // Without a thread, fewer chunks are extracted at once; the report is the same.
             guard let worker = try? JoinableThread(named: "vigil-analyze\(n)", {
                 var extractor = queue.extractor
-                repeat { detection?.applyWaiting() } while queue.readAndExtract(with: &extractor, byFeeder: false)
+                repeat {
+                    while detection?.applyOldest() == true {}
+                } while queue.readAndExtract(with: &extractor, byFeeder: false)
             }) else { break }
             workers.append(worker)
         }
@@ -151,7 +154,7 @@ enum ParallelAnalysis {
         var ownExtractor = queue.extractor
         while true {
             queue.readAndExtract(with: &ownExtractor, byFeeder: true)
-            if let detection, !queue.nextIsReady { detection.applyWaiting() }
+            if let detection { while !queue.nextIsReady, detection.applyOldest() {} }
             guard let chunk = queue.next() else { break }
             analysis.feed(chunk, source: source)
             queue.recycle(chunk)

@@ -22,7 +22,7 @@ func startThread(named name: String, _ body: @escaping @Sendable () -> Void) thr
     return thread
 }
 
-/// A thread started for a driver outside VigilPosix (`vigil analyze`'s extraction workers),
+/// A thread started for a driver outside VigilPosix (`vigil analyze`'s extraction workers, `vigil-bench`'s senders),
 /// which it must `join()` once the thread's body can return.
 public struct JoinableThread: Sendable {
     private let handle: pthread_t
