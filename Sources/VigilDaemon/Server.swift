@@ -72,8 +72,9 @@ public final class Server {
                               maxOpenFiles: storeBounds.openFiles, maxBufferedBytes: storeBounds.bufferedBytes,
                               sharedWrites: shardCount > 0 ? writeLocks : nil)
         let asked = Server.threadCount(settings.threads)
-        if shardCount == Server.maxIngestShards && asked > shardCount + 2 {
-            log("vigil: server.threads: \(shardCount + 2) threads used of \(asked) (at most \(Server.maxIngestShards) ingest shards)")
+        let detectionThreads = Server.detectsOnOwnThread(threads: settings.threads, isEdge: settings.relay != nil) ? 1 : 0
+        if shardCount == Server.maxIngestShards && asked > shardCount + 2 + detectionThreads {
+            log("vigil: server.threads: \(shardCount + 2 + detectionThreads) threads used of \(asked) (at most \(Server.maxIngestShards) ingest shards)")
         }
         console = ConsoleWriter()
         alertsFile = try FileSink(path: settings.dataDirectory + "/alerts.jsonl", log: log)
@@ -101,7 +102,7 @@ public final class Server {
                                 idPrefix: Server.runPrefix(start), hashSeed: Posix.randomSeed())
         let gate = ReadGate()
         let placement: Collector.Placement = Server.analyzesOnOwnThread(threads: settings.threads, isEdge: relayOutput != nil)
-            ? .thread(try AnalysisThread(analyzer: analyzer)) : .inline(analyzer)
+            ? .thread(try AnalysisThread(analyzer: analyzer, detectsOnOwnThread: detectionThreads == 1)) : .inline(analyzer)
         if case .thread(let thread) = placement { try thread.watch(on: loop) }
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
                               analysis: placement, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)
@@ -347,6 +348,13 @@ public final class Server {
         threadCount(threads, processors: processors) >= 2 && !isEdge
     }
 
+    /// Whether detection is a stage of its own beside the analysis thread (`vigil-detect`,
+    /// docs/architecture.md "Threads"): with 4 threads or more, not on an edge. At 3 the analysis
+    /// thread is not yet the slowest stage, so the third thread is an ingest shard.
+    public static func detectsOnOwnThread(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Bool {
+        threadCount(threads, processors: processors) >= 4 && !isEdge
+    }
+
     /// The threads `server.threads` asks for: `threads`, or `processors` for 0.
     static func threadCount(_ threads: Int, processors: Int = Posix.onlineCPUs()) -> Int {
         threads == 0 ? processors : threads
@@ -354,14 +362,17 @@ public final class Server {
 
     /// How many ingest shards read syslog beside the server's own loop (docs/architecture.md,
     /// "Ingest shards"): with `threads` (0: the CPUs this process may use) of 3 or more, all but
-    /// the loop's and the analysis thread's, at most `maxIngestShards`; none on an edge, which
-    /// analyzes on its loop.
+    /// the loop's, the analysis thread's and the detection thread's, at most `maxIngestShards`;
+    /// none on an edge, which analyzes on its loop.
     public static func ingestShards(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Int {
-        isEdge ? 0 : min(maxIngestShards, max(0, threadCount(threads, processors: processors) - 2))
+        guard !isEdge else { return 0 }
+        let detection = detectsOnOwnThread(threads: threads, isEdge: isEdge, processors: processors) ? 1 : 0
+        return min(maxIngestShards, max(0, threadCount(threads, processors: processors) - 2 - detection))
     }
 
-    /// The most ingest shards: eight loops read syslog at most. The one analysis thread takes
-    /// about 2.5 M messages a second, which two loops already bring (docs/architecture.md).
+    /// The most ingest shards: eight loops read syslog at most. The analysis and detection
+    /// threads take about 2.5–3 M messages a second, which two or three loops already bring
+    /// (docs/architecture.md).
     public static let maxIngestShards = 7
 
     /// The retention `config` asks for.

@@ -37,20 +37,28 @@ import VigilDaemon
         return (ssh + http).enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }.map(\.element.1)
     }()
 
-    /// Feeds `stream` to a collector placed as `server.threads = threads` would place it, each
-    /// frame received one second after its own time, with a clock tick every 1,000 frames;
-    /// returns the alerts it raised and the messages its analyzer counted.
-    func run(threads: Int) throws -> (alerts: [String], analyzed: Int) {
+    /// Feeds `stream` to a collector placed as `server.threads = threads` would place it (from 4,
+    /// with detection on a thread of its own), each frame received one second after its own time,
+    /// with a clock tick every 1,000 frames and, after frame `reloadAt`, a reload that changes
+    /// `ssh_bruteforce`'s threshold (its firing alerts resolve); returns the alerts it raised,
+    /// the messages its analyzer counted, the keys its engine holds at the end, and the first
+    /// frame after which an `ssh_bruteforce` alert had been handed out (at 1 thread, the frame
+    /// where it is firing).
+    func run(threads: Int, reloadAt: Int = -1) throws -> (alerts: [String], analyzed: Int, keys: [Int], firstBruteforce: Int?) {
         let dir = TemporaryDirectory().path
         let store = try HostStore(directory: dir)
         let analyzer = Analyzer(settings: DetectionSettings(), idPrefix: "run-", hashSeed: 42)
-        let placement: Collector.Placement = threads >= 2 ? .thread(try AnalysisThread(analyzer: analyzer, capacity: 2)) : .inline(analyzer)
+        let placement: Collector.Placement = threads >= 2
+            ? .thread(try AnalysisThread(analyzer: analyzer, capacity: 2, detectsOnOwnThread: threads >= 4)) : .inline(analyzer)
+        var reloaded = DetectionSettings()
+        reloaded[.sshBruteforce].threshold += 1
         let sink = RecordingSink()
         let collector = Collector(parser: SyslogParser(), store: store, analysis: placement, hosts: HostDirectory(), sinks: [sink])
         let parser = SyslogParser()
         let sender = SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 514)
         var memo = TimestampMemo()
         var latest = Timestamp(microseconds: 0)
+        var firstBruteforce: Int?
         for (i, frame) in Self.stream.enumerated() {
             frame.withUnsafeBytes { bytes in
                 let received = Timestamp(microseconds: (parser.parse(bytes, receivedAt: latest, memo: &memo).timestamp?.microseconds ?? 0) + 1_000_000)
@@ -59,17 +67,24 @@ import VigilDaemon
                 collector.releaseFrames()
             }
             if i % 1_000 == 999 { collector.advance(now: latest) }
-            if i % 97 == 0 { collector.finishWakeUp() }
+            if i == reloadAt { _ = collector.withAnalyzer { $0.reconfigure(reloaded, ssh: SSHExtractor()) } }
+            if i % 97 == 0 {
+                collector.finishWakeUp()
+                if firstBruteforce == nil && sink.lines.contains(where: { $0.contains("\"rule\":\"ssh_bruteforce\"") }) { firstBruteforce = i }
+            }
         }
         collector.advance(now: Timestamp(microseconds: latest.microseconds + 86_400_000_000))
         collector.finishAnalysis()
         let analyzed = collector.withAnalyzer { $0.counters.sshLines + $0.counters.httpRequests }
+        let keys = collector.withAnalyzer { a in RuleID.allCases.map { a.engine.keyCount(of: $0) } }
         collector.close()
-        return (sink.lines, analyzed)
+        return (sink.lines, analyzed, keys, firstBruteforce)
     }
 
     @Test func sameAlertsAtEveryThreadCount() throws {
-        let one = try run(threads: 1)
+        // Where ssh_bruteforce is firing, for the reload to resolve it.
+        let firing = try #require(try run(threads: 1).firstBruteforce)
+        let one = try run(threads: 1, reloadAt: firing)
         // Every scenario fired and resolved (the last tick is a day later).
         for rule in ["ssh_bruteforce", "ssh_distributed", "ssh_repeat_access", "ssh_long_session", "http_scan", "http_error_burst",
                      "http_high_traffic"] {
@@ -77,9 +92,12 @@ import VigilDaemon
             #expect(one.alerts.contains { $0.contains("\"rule\":\"\(rule)\"") && $0.contains("\"state\":\"resolved\"") }, "\(rule) resolved")
         }
         #expect(one.analyzed == Self.stream.count)
+        #expect(one.alerts.contains { $0.contains("(rule reconfigured)") }, "the reload resolved a firing alert")
+        #expect(one.keys.reduce(0, +) > 0)
         for threads in [2, 4] {
-            let other = try run(threads: threads)
+            let other = try run(threads: threads, reloadAt: firing)
             #expect(other.analyzed == one.analyzed)
+            #expect(other.keys == one.keys, "the engine read at \(threads) threads")
             #expect(other.alerts == one.alerts, "alerts at \(threads) threads differ from 1 thread")
         }
     }

@@ -65,7 +65,7 @@ import VigilDaemon
 
     /// The same stream over one connection raises the same alerts at 1, 2 and 4 threads: one
     /// connection is read by one loop, in order; at 4 threads a shard reads it (the server's loop
-    /// does not run until the shard has read it all).
+    /// does not run until the shard has read it all) and detection has a thread of its own.
     @Test func oneStreamRaisesTheSameAlertsAtEveryThreadCount() throws {
         let now = Posix.wallClock()
         let stream = Self.attackStream(now: now)
@@ -88,12 +88,12 @@ import VigilDaemon
         #expect(sets[4] == one)
     }
 
-    /// Connections are taken by the shards (4 threads: the server's loop and two shards; the
+    /// Connections are taken by the shards (5 threads: the server's loop and two shards; the
     /// server's loop does not run until they have read them), datagrams by the server's loop,
     /// every line lands whole in its host's file, and the counters and activity add up.
     @Test func connectionsSpreadOverTheShardsAndNothingIsLost() throws {
         let dir = TemporaryDirectory().path
-        let server = try makeServer(dir: dir, threads: 4)
+        let server = try makeServer(dir: dir, threads: 5)
         let hostsBefore = server.collector.hosts.count  // the file input's default host
         let clients = try (0..<12).map { _ in try TestClient(tcp: server.boundTCP[0]) }
         let udp = TestClient(udpFamilyOf: server.boundUDP[0])
@@ -183,14 +183,19 @@ import VigilDaemon
         #expect(try readLines(path) == (0..<10).map { "<13>1 \(t) rotated app - - - after \($0)" })
     }
 
-    /// 0 threads is the CPUs online; shards are what the loop and the analysis thread leave,
-    /// none on an edge.
+    /// 0 threads is the CPUs online; shards are what the loop, the analysis thread and (from 4
+    /// threads) the detection thread leave, none on an edge.
     @Test func threadsSettingCountsTheShards() {
         #expect(Server.ingestShards(threads: 0, isEdge: false, processors: 2) == 0)
-        #expect(Server.ingestShards(threads: 0, isEdge: false, processors: 8) == 6)
+        #expect(Server.ingestShards(threads: 0, isEdge: false, processors: 8) == 5)
         #expect(Server.ingestShards(threads: 3, isEdge: false, processors: 2) == 1)
+        #expect(Server.ingestShards(threads: 4, isEdge: false, processors: 2) == 1)
         #expect(Server.ingestShards(threads: 1, isEdge: false, processors: 8) == 0)
         #expect(Server.ingestShards(threads: 4, isEdge: true, processors: 8) == 0)
+        #expect(!Server.detectsOnOwnThread(threads: 3, isEdge: false))
+        #expect(Server.detectsOnOwnThread(threads: 4, isEdge: false))
+        #expect(Server.detectsOnOwnThread(threads: 0, isEdge: false, processors: 4))
+        #expect(!Server.detectsOnOwnThread(threads: 8, isEdge: true))
     }
 }
 

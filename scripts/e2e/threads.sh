@@ -2,13 +2,13 @@
 # Sourced by scripts/e2e.sh (which defines pass, fail, wait_for, wait_for_lines, start_vigil,
 # stop_pid, WORK, VIGIL, EXTRA_PIDS): `server.threads`. The same sshd and nginx traffic (brute
 # force, distributed and scan attacks from `vigil generate`, RFC 5424 lines) is sent by netcat
-# over one TCP connection into a `vigil serve` at --threads 1, 2 and 4 (the loop, two ingest
-# shards accepting on the same socket and the analysis thread): each stores every line and raises the same
+# over one TCP connection into a `vigil serve` at --threads 1, 2 and 4 (the loop, an ingest
+# shard accepting on the same socket, the analysis thread and the detection thread): each stores every line and raises the same
 # alerts (compared without their ids, which carry each run's start). The traffic starts 40 minutes in the past and the lateness is an hour, so no clock tick
 # of either run makes an event late and nothing resolves during the run: what fires depends on the
-# lines alone. With two threads the stats line counts `analysis_waits`. Then, at --threads 4, eight
-# netcat connections at once, a host each: every line lands in its host's file, the ingest shards'
-# threads exist, and the stats line counts every line of every loop.
+# lines alone. With two threads the stats line counts `analysis_waits`. Then, at --threads 5, eight
+# netcat connections at once, a host each: every line lands in its host's file, the two ingest
+# shards' threads and the detection thread exist, and the stats line counts every line of every loop.
 
 THREADS_DIR=$WORK/threads
 mkdir -p "$THREADS_DIR"
@@ -64,12 +64,13 @@ else
         "$(diff "$THREADS_DIR/alerts1" "$THREADS_DIR/alerts4" 2>&1 | head -n 4)"
 fi
 
-# Eight connections at once into four threads.
+# Eight connections at once into five threads.
 data=$THREADS_DIR/spread
-if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/spread.stderr" --threads 4 --stats-interval 1s; then
+if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/spread.stderr" --threads 5 --stats-interval 1s; then
     pid=$VIGIL_PID
     EXTRA_PIDS+=("$pid")
     ingest_threads=$(grep -l '^vigil-ingest' /proc/"$pid"/task/*/comm 2>/dev/null | wc -l)
+    detect_threads=$(grep -l '^vigil-detect' /proc/"$pid"/task/*/comm 2>/dev/null | wc -l)
     now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     senders=()
     for c in 1 2 3 4 5 6 7 8; do
@@ -86,17 +87,17 @@ if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/spread.stderr" --thr
             [ -n "$day_file" ] && [ "$(wc -l <"$day_file")" = 500 ] && [ "$(tail -n 1 "$day_file")" = "$(tail -n 1 "$THREADS_DIR/spread-$c.log")" ] || whole=0
         done
         if [ "$whole" = 1 ]; then
-            pass "threads: --threads 4 stores eight connections' 4000 lines, each host's in order"
+            pass "threads: --threads 5 stores eight connections' 4000 lines, each host's in order"
         else
-            fail "threads: --threads 4 stores eight connections' 4000 lines, each host's in order"
+            fail "threads: --threads 5 stores eight connections' 4000 lines, each host's in order"
         fi
     else
-        fail "threads: --threads 4 stores eight connections' 4000 lines" "stored $WAIT_LINES"
+        fail "threads: --threads 5 stores eight connections' 4000 lines" "stored $WAIT_LINES"
     fi
-    if [ "$ingest_threads" = 2 ]; then
-        pass "threads: --threads 4 runs two ingest shards (vigil-ingest1, vigil-ingest2)"
+    if [ "$ingest_threads" = 2 ] && [ "$detect_threads" = 1 ]; then
+        pass "threads: --threads 5 runs two ingest shards (vigil-ingest1, vigil-ingest2) and vigil-detect"
     else
-        fail "threads: --threads 4 runs two ingest shards" "found $ingest_threads"
+        fail "threads: --threads 5 runs two ingest shards and vigil-detect" "found $ingest_threads and $detect_threads"
     fi
     _spread_counted() { grep -q "^vigil: stats received=4000 " "$THREADS_DIR/spread.stderr"; }
     if wait_for 10 _spread_counted; then
@@ -106,5 +107,5 @@ if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/spread.stderr" --thr
     fi
     stop_pid "$pid" 10 || true
 else
-    fail "threads: vigil serve --threads 4 starts"
+    fail "threads: vigil serve --threads 5 starts"
 fi

@@ -164,18 +164,20 @@ public struct Analyzer: Sendable {
     /// each analyzed: the cache misses of a batch overlap instead of stalling one message after
     /// another. A batch of one is analyzed as it would be alone.
     public mutating func analyze(_ batch: inout Batch, each: (Observation, Batch.Message) -> Void = { _, _ in }) {
+        // The engine's tables are worth loading only where the engine is.
+        let prefetchesDetection = deferred == nil
         for i in batch.messages.indices {
             let frame = batch.messages[i].frame, fields = batch.messages[i].fields, host = batch.messages[i].host
             let read = Self.route(frame, text: fields.text, app: fields.appName, pid: Self.pid(frame, fields.procID), extractor: ssh,
                                   ssh: { line -> Batch.Read in
                                       tracker.prefetch(host: host, pid: line.pid)
-                                      engine.prefetchSSH(host: host, kind: line.kind, ip: line.ip, pid: line.pid)
+                                      if prefetchesDetection { engine.prefetchSSH(host: host, kind: line.kind, ip: line.ip, pid: line.pid) }
                                       batch.sshLines.append(line)
                                       return .ssh(batch.sshLines.count - 1)
                                   },
                                   http: { request -> Batch.Read in
                                       if let ip = request.clientIP {
-                                          engine.prefetchHTTP(clientIP: ip, status: request.status)
+                                          if prefetchesDetection { engine.prefetchHTTP(clientIP: ip, status: request.status) }
                                           stats.prefetchClient(host: host, ip: ip)
                                       }
                                       batch.requests.append(request)
@@ -192,7 +194,7 @@ public struct Analyzer: Sendable {
                 batch.summaries.withUnsafeBufferPointer { summaries in
                     batch.messages.withUnsafeBufferPointer { messages in
                         // The buckets asked for as each message was read have arrived by now: ask for what they point to.
-                        for i in messages.indices {
+                        for i in messages.indices where prefetchesDetection {
                             switch batch.read[i] {
                             case .ssh(let k): engine.prefetchSSHState(host: messages[i].host, kind: sshLines[k].kind, ip: sshLines[k].ip)
                             case .http(let k): if let ip = requests[k].clientIP { engine.prefetchHTTPState(clientIP: ip, status: requests[k].status) }
@@ -248,8 +250,7 @@ public struct Analyzer: Sendable {
     @discardableResult
     public mutating func acceptRelayed(_ event: RelayEvent, text: UnsafeRawBufferPointer, host: HostID,
                                        receivedAt: Timestamp) -> Observation {
-        precondition(deferred == nil, "a relayed event while detection is deferred")
-        engine.leaveHostAlerts(of: host)
+        detect(.leaveHostAlerts(host: host))
         return observeRelayed(event, text: text, host: host, receivedAt: receivedAt)
     }
 
@@ -392,7 +393,7 @@ public struct Analyzer: Sendable {
 
     /// Takes back the engine `deferDetection()` handed over, once it applied every call taken
     /// before: the calls recorded since are applied now, and the engine takes calls at once again.
-    public mutating func resumeDetection(_ handed: DetectionEngine) {
+    public mutating func resumeDetection(_ handed: consuming DetectionEngine) {
         guard let rest = deferred else { preconditionFailure("detection is not deferred") }
         engine = handed
         deferred = nil

@@ -13,6 +13,12 @@ public import VigilCore
 /// analyzer never waits on the ingest thread. The ingest thread reads or changes the analyzer
 /// (stats, counters, a reload) with `withAnalyzer`, once the queue is drained, under the lock
 /// the analyzer holds while it works on a batch.
+///
+/// With `detectsOnOwnThread`, detection is a stage of its own (`server.threads` 4 or more): the
+/// analyzer records the engine's calls (`Analyzer.deferDetection`) and hands each batch's to a
+/// second thread, `vigil-detect`, through `DetectionRuns`, which applies them in order and
+/// publishes the alerts they raise; `withAnalyzer` gives the analyzer its engine back for the
+/// duration of the call.
 public final class AnalysisThread: EventHandler {
     /// Batches that may wait for the analyzer (a full one holds `CopiedBatch.entryCapacity`
     /// messages, at most about `CopiedBatch.byteCapacity` bytes).
@@ -21,6 +27,8 @@ public final class AnalysisThread: EventHandler {
     /// The eventfd the thread signals when it has alerts (`Shared.wakeFD` is its number).
     private let wake: FileDescriptor
     private var thread: pthread_t?
+    /// The detection thread (`detectsOnOwnThread`).
+    private var detectionThread: pthread_t?
     private weak var loop: EventLoop?
 
     /// What both threads share: the queues under `queue`, the analyzer under `analysis`.
@@ -30,6 +38,10 @@ public final class AnalysisThread: EventHandler {
         let wakeFD: Int32
         /// Guarded by `analysis`.
         var analyzer: Analyzer
+        /// Where the engine is while detection has its own thread; nil: in `analyzer`. Set once.
+        var detection: DetectionRuns?
+        /// The engine's calls of the batch just analyzed (guarded by `analysis`).
+        var inputs: [DetectionInput] = []
         // Guarded by `queue`:
         var waiting: [CopiedBatch] = []
         var spare: [CopiedBatch] = []
@@ -67,13 +79,41 @@ public final class AnalysisThread: EventHandler {
             }
         }
 
-        /// Analyzes `batch` under the lock and publishes the alerts it raised.
+        /// Analyzes `batch` under the lock and publishes the alerts it raised, or hands its
+        /// detection calls to the detection thread, which publishes them.
         func analyze(_ batch: CopiedBatch, scratch: inout Analyzer.Batch) {
             let raised = analysis.withLock {
                 analyzer.analyze(batch, scratch: &scratch)
+                if let detection {
+                    analyzer.takeDeferredDetection(into: &inputs)
+                    detection.submit(&inputs)
+                    return false
+                }
                 return publish(analyzer.engine.takeAlerts())
             }
             if raised { signal() }
+        }
+
+        /// Runs `body` on the analyzer with its engine (called holding `analysis`): the detection
+        /// thread's engine, once every call handed to it is applied, is lent to the analyzer for
+        /// the call; alerts the body raised are published.
+        func withWholeAnalyzer<R>(_ body: (inout Analyzer) -> R) -> R {
+            guard let detection else {
+                let result = body(&analyzer)
+                if publish(analyzer.engine.takeAlerts()) { signal() }
+                return result
+            }
+            analyzer.takeDeferredDetection(into: &inputs)
+            detection.submit(&inputs)
+            return detection.withEngine { engine in
+                var lent = DetectionEngine(settings: engine.settings)
+                swap(&lent, &engine)
+                analyzer.resumeDetection(consume lent)
+                let result = body(&analyzer)
+                var back = analyzer.deferDetection()
+                swap(&back, &engine)
+                return result
+            }
         }
 
         /// Adds alerts to those the ingest thread takes (called holding `analysis`, so alerts
@@ -87,14 +127,45 @@ public final class AnalysisThread: EventHandler {
         func signal() { Posix.signalEventCounter(wakeFD) }
     }
 
-    /// Starts the thread with `analyzer`, which it owns from now on.
-    public init(analyzer: Analyzer, capacity: Int = 8) throws(SystemError) {
+    /// Starts the thread with `analyzer`, which it owns from now on; with `detectsOnOwnThread`,
+    /// a second thread for its detection engine.
+    public init(analyzer: Analyzer, capacity: Int = 8, detectsOnOwnThread: Bool = false) throws(SystemError) {
         let wake = try FileDescriptor.eventCounter()
         shared = Shared(analyzer: analyzer, wakeFD: wake.rawValue)
         self.wake = consume wake
         self.capacity = max(1, capacity)
         let shared = self.shared
-        thread = try startThread(named: "vigil-analyze") { shared.run() }
+        if detectsOnOwnThread {
+            let detection = DetectionRuns(engine: shared.analyzer.deferDetection()) { raised in
+                if shared.publish(raised) { shared.signal() }
+            }
+            do {
+                detectionThread = try startThread(named: "vigil-detect") { while detection.waitAndApply() {} }
+            } catch {
+                shared.analyzer.resumeDetection(detection.finish())
+                throw error
+            }
+            shared.detection = detection
+        }
+        do {
+            thread = try startThread(named: "vigil-analyze") { shared.run() }
+        } catch {
+            stopDetection()
+            throw error
+        }
+    }
+
+    /// Stops the detection thread, if any, once it applied everything, and gives the analyzer
+    /// its engine back.
+    private func stopDetection() {
+        guard let detection = shared.detection, let d = detectionThread else { return }
+        detection.stop()
+        pthread_join(d, nil)
+        detectionThread = nil
+        shared.analysis.withLock {
+            shared.analyzer.resumeDetection(detection.finish())
+            shared.detection = nil
+        }
     }
 
     deinit { stop() }
@@ -136,12 +207,13 @@ public final class AnalysisThread: EventHandler {
     }
 
     /// Waits until the analyzer has analyzed everything submitted before the call (by any
-    /// thread: what other producers submit meanwhile does not hold it up).
+    /// thread: what other producers submit meanwhile does not hold it up), and detected it.
     public func drain() {
         shared.queue.withLock {
             let target = shared.submitted
             while shared.analyzed < target { shared.queue.wait(untilMonotonicMicros: Posix.monotonicMicros() + 60_000_000) }
         }
+        shared.detection?.drain()
     }
 
     /// The alerts raised since the last call, in the order they were raised.
@@ -165,14 +237,7 @@ public final class AnalysisThread: EventHandler {
     public func withAnalyzer<R>(_ body: (inout Analyzer) -> R) -> R {
         drain()
         let shared = self.shared
-        var raised = false
-        let result = shared.analysis.withLock {
-            let result = body(&shared.analyzer)
-            raised = shared.publish(shared.analyzer.engine.takeAlerts())
-            return result
-        }
-        if raised { shared.signal() }
-        return result
+        return shared.analysis.withLock { shared.withWholeAnalyzer(body) }
     }
 
     /// Analyzes what was submitted, then stops the thread (the analyzer stays readable).
@@ -185,6 +250,7 @@ public final class AnalysisThread: EventHandler {
             shared.queue.broadcast()
         }
         pthread_join(t, nil)
+        stopDetection()
         loop?.unregister(shared.wakeFD)
         // The eventfd stays open until deinit: a submit or `withAnalyzer` after this still
         // signals it, and a closed number may already name another file.
