@@ -349,8 +349,9 @@ public final class Server {
     }
 
     /// Whether detection is a stage of its own beside the analysis thread (`vigil-detect`,
-    /// docs/architecture.md "Threads"): with 4 threads or more, not on an edge. At 3 the analysis
-    /// thread is not yet the slowest stage, so the third thread is an ingest shard.
+    /// docs/architecture.md "Threads"): with 4 threads or more, not on an edge. At 2 threads the
+    /// loop is the slower stage, so a third reads syslog (an ingest shard); with the loop's work
+    /// divided the analysis thread is the slowest, so a fourth takes detection off it.
     public static func detectsOnOwnThread(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Bool {
         threadCount(threads, processors: processors) >= 4 && !isEdge
     }
@@ -370,9 +371,9 @@ public final class Server {
         return min(maxIngestShards, max(0, threadCount(threads, processors: processors) - 2 - detection))
     }
 
-    /// The most ingest shards: eight loops read syslog at most. The analysis and detection
-    /// threads take about 2.5–3 M messages a second, which two or three loops already bring
-    /// (docs/architecture.md).
+    /// The most ingest shards: eight loops read syslog at most. The one analysis thread takes
+    /// about 2.1 M messages a second (detection on its own thread), which three loops already
+    /// bring (docs/architecture.md).
     public static let maxIngestShards = 7
 
     /// The retention `config` asks for.

@@ -75,6 +75,36 @@ import Testing
         #expect(!expected.alerts.isEmpty)
     }
 
+    /// A central's relayed events, deferred: the host's alerts are left to its edge in the same
+    /// place among the calls, so the alerts (a distributed attack over hosts whose own alerts
+    /// stay with their edges) and the count of alerts left are those of detection in place.
+    @Test func relayedEventsGiveTheSameAlertsWhenDetectionIsDeferred() {
+        func run(deferred: Bool) -> (alerts: [DetectedAlert], left: Int) {
+            var a = Analyzer(settings: DetectionSettings())
+            var engine = deferred ? a.deferDetection() : nil
+            let text: [UInt8] = []
+            text.withUnsafeBytes { buffer in
+                for i in 0..<30 {
+                    let time = Timestamp(seconds: 1_000 + Int64(i))
+                    let event = SSHEvent(kind: .authFailure, ip: IPAddress(203, 0, 113, 9), port: 22)
+                    _ = a.acceptRelayed(.ssh(event, time: time), text: buffer, host: HostID(UInt32(i % 3)), receivedAt: time)
+                }
+            }
+            a.advance(now: Timestamp(seconds: 5_000))
+            if var handed = engine {
+                var inputs: [DetectionInput] = []
+                a.takeDeferredDetection(into: &inputs)
+                handed.apply(inputs)
+                engine = nil
+                a.resumeDetection(handed)
+            }
+            return (a.engine.takeAlerts(), a.engine.alertsLeft)
+        }
+        let inPlace = run(deferred: false), deferred = run(deferred: true)
+        #expect(inPlace.alerts.map(\.rule).contains(.sshDistributed) && inPlace.left > 0)
+        #expect(deferred.alerts == inPlace.alerts && deferred.left == inPlace.left)
+    }
+
     /// While deferred, the analysis's own engine takes nothing: every call is in the inputs.
     @Test func aDeferredAnalyzerRecordsEveryCallInsteadOfMakingIt() {
         var a = Analyzer(settings: DetectionSettings())

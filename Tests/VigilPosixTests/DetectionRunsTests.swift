@@ -1,11 +1,10 @@
 import Testing
 import VigilCore
 @testable import VigilPosix
-@testable import VigilDaemon
 
-/// `DetectionRuns`, the engine of `vigil analyze --threads N` applied by the extraction
-/// workers: runs handed over are applied in order, whichever thread applies them, and a
-/// full queue never makes the feeding thread wait.
+/// `DetectionRuns`, the engine applied away from the thread that records its calls (`vigil
+/// analyze`'s extraction workers, `serve`'s detection thread): runs handed over are applied in
+/// order, whichever thread applies them, and a full queue never makes the submitter wait.
 @Suite struct DetectionRunsTests {
     /// 40 runs of calls: failures from 20 addresses on 3 hosts (bruteforce on one host,
     /// distributed across them), each run ending with an advance that resolves what went quiet.
@@ -31,7 +30,7 @@ import VigilCore
 
     /// Each run is waited for until a worker took it: every run is applied by the worker, none
     /// by the feeding thread, and the engine given back has the alerts of the runs in order.
-    @Test func aWorkerApplyingRunsGivesTheAlertsOfApplyingThemInPlace() throws {
+    @Test(.timeLimit(.minutes(1))) func aWorkerApplyingRunsGivesTheAlertsOfApplyingThemInPlace() throws {
         let runs = runs()
         let expected = inPlace(runs)
         #expect(expected.count > 10)
@@ -65,6 +64,42 @@ import VigilCore
         var engine = detection.finish()
         #expect(detection.waitingCount == 0)
         #expect(engine.takeAlerts() == inPlace(runs))
+    }
+
+    /// A detection thread (`serve`): it waits for runs and applies them, the alerts go to
+    /// `onAlerts` in order, `drain` returns once everything handed over is applied, `withEngine`
+    /// reads the engine between runs, and `stop` ends the thread once nothing waits. Each run is
+    /// drained before the next, so the thread, not the submitter, applies every one.
+    @Test(.timeLimit(.minutes(1))) func aDetectionThreadAppliesRunsAndHandsOverTheirAlerts() throws {
+        let runs = runs()
+        var reference = DetectionEngine()
+        for run in runs { reference.apply(run) }
+        let expected = reference.takeAlerts()
+        let received = Received()
+        let detection = DetectionRuns(engine: DetectionEngine()) { received.add($0) }
+        let thread = try JoinableThread(named: "test-detect") { while detection.waitAndApply() {} }
+        for (n, run) in runs.enumerated() {
+            var handed = run
+            detection.submit(&handed)
+            detection.drain()
+            #expect(detection.waitingCount == 0)
+            if n == runs.count / 2 {
+                #expect(detection.withEngine { $0.keyCount(of: .sshBruteforce) } > 0)
+            }
+        }
+        #expect(received.alerts == expected)
+        detection.stop()
+        thread.join()
+        let engine = detection.finish()
+        #expect(engine.keyCount(of: .sshDistributed) == reference.keyCount(of: .sshDistributed))
+    }
+
+    /// Alerts handed over by the applying thread.
+    final class Received: @unchecked Sendable {
+        private let lock = ConditionLock()
+        private var all: [DetectedAlert] = []
+        var alerts: [DetectedAlert] { lock.withLock { all } }
+        func add(_ alerts: [DetectedAlert]) { lock.withLock { all += alerts } }
     }
 
     /// A flag one thread sets and another reads.

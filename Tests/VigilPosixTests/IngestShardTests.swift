@@ -138,10 +138,11 @@ import VigilDaemon
     }
 
     /// The per-source limit stays the process's: each loop takes its share (rounded up: 1 of 3
-    /// on three loops), so a source opening many connections holds at most the limit in all.
+    /// on three loops, at 5 threads), so a source opening many connections holds at most the
+    /// limit in all.
     @Test func oneSourceHoldsNoMoreThanItsLimitAcrossTheShards() throws {
         let dir = TemporaryDirectory().path
-        let server = try makeServer(dir: dir, threads: 4, maxPerSource: 3)
+        let server = try makeServer(dir: dir, threads: 5, maxPerSource: 3)
         let clients = try (0..<12).map { _ in try TestClient(tcp: server.boundTCP[0]) }
         #expect(pump(server.loop) {
             let c = server.ingestCounters

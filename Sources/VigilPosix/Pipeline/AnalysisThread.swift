@@ -38,7 +38,9 @@ public final class AnalysisThread: EventHandler {
         let wakeFD: Int32
         /// Guarded by `analysis`.
         var analyzer: Analyzer
-        /// Where the engine is while detection has its own thread; nil: in `analyzer`. Set once.
+        /// Where the engine is while detection has its own thread; nil: in `analyzer`. Set by
+        /// `init` and `stopDetection`, which, like `drain` and `withAnalyzer` that read it, run
+        /// on the thread that owns the `AnalysisThread`.
         var detection: DetectionRuns?
         /// The engine's calls of the batch just analyzed (guarded by `analysis`).
         var inputs: [DetectionInput] = []
@@ -85,13 +87,19 @@ public final class AnalysisThread: EventHandler {
             let raised = analysis.withLock {
                 analyzer.analyze(batch, scratch: &scratch)
                 if let detection {
-                    analyzer.takeDeferredDetection(into: &inputs)
-                    detection.submit(&inputs)
+                    handOverDetection(to: detection)
                     return false
                 }
                 return publish(analyzer.engine.takeAlerts())
             }
             if raised { signal() }
+        }
+
+        /// Hands the engine's calls recorded since the last time to the detection thread
+        /// (called holding `analysis`).
+        func handOverDetection(to detection: DetectionRuns) {
+            analyzer.takeDeferredDetection(into: &inputs)
+            detection.submit(&inputs)
         }
 
         /// Runs `body` on the analyzer with its engine (called holding `analysis`): the detection
@@ -103,8 +111,7 @@ public final class AnalysisThread: EventHandler {
                 if publish(analyzer.engine.takeAlerts()) { signal() }
                 return result
             }
-            analyzer.takeDeferredDetection(into: &inputs)
-            detection.submit(&inputs)
+            handOverDetection(to: detection)
             return detection.withEngine { engine in
                 var lent = DetectionEngine(settings: engine.settings)
                 swap(&lent, &engine)
@@ -116,8 +123,9 @@ public final class AnalysisThread: EventHandler {
             }
         }
 
-        /// Adds alerts to those the ingest thread takes (called holding `analysis`, so alerts
-        /// keep the order they were raised in); true when there were any.
+        /// Adds alerts to those the ingest thread takes (called holding `analysis`, or the
+        /// detection turn when detection has its own thread, so alerts keep the order they were
+        /// raised in); true when there were any.
         func publish(_ raised: [DetectedAlert]) -> Bool {
             guard !raised.isEmpty else { return false }
             queue.withLock { alerts.append(contentsOf: raised) }
