@@ -1,6 +1,5 @@
 import Glibc
 import VigilCore
-import VigilPosix
 
 /// The parsed arguments of `vigil-bench api`: `connections` keep-alive clients, each sending
 /// `GET path` with the token and waiting for the answer before the next, for `duration` seconds.
@@ -36,7 +35,7 @@ struct APILoadOptions {
 }
 
 /// One keep-alive client of `vigil-bench api`; runs on its own thread, results read after join.
-final class APIClient: @unchecked Sendable {
+final class APIClient: LoadSender, @unchecked Sendable {
     let options: APILoadOptions
     let deadline: UInt64
     /// Each answered request's latency, in microseconds.
@@ -121,19 +120,11 @@ final class APIClient: @unchecked Sendable {
 func runAPILoad(_ options: APILoadOptions) -> Result<String, LoadError> {
     let deadline = monotonicNanoseconds() + UInt64(options.duration) * 1_000_000_000
     let clients = (0..<options.connections).map { _ in APIClient(options: options, deadline: deadline) }
-    let start = monotonicNanoseconds()
-    var threads: [JoinableThread] = []
-    for client in clients {
-        do {
-            threads.append(try JoinableThread(named: "bench-api") { client.run() })
-        } catch {
-            for t in threads { t.join() }
-            return .failure(.system(error.call, error.errno))
-        }
+    let elapsed: UInt64
+    switch runInThreads(clients, named: "bench-api") {
+    case .failure(let error): return .failure(error)
+    case .success(let nanoseconds): elapsed = max(1, nanoseconds)
     }
-    for t in threads { t.join() }
-    let elapsed = max(1, monotonicNanoseconds() - start)
-    if let error = clients.lazy.compactMap(\.failure).first { return .failure(error) }
     let latencies = clients.flatMap(\.latencies).sorted()
     func percentile(_ p: Int) -> UInt32 { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, latencies.count * p / 100)] }
     let rate = UInt64(latencies.count) * 1_000_000_000 / elapsed

@@ -102,13 +102,14 @@ func runCountingSenders(_ senders: [any CountingSender]) -> Result<LoadReport, L
     }
 }
 
-/// Runs each sender on its own thread; the elapsed time once all are done, or the first error.
-func runInThreads(_ senders: [any LoadSender]) -> Result<UInt64, LoadError> {
+/// Runs each sender on its own thread named `name`; the elapsed time once all are done, or the
+/// first error.
+func runInThreads(_ senders: [any LoadSender], named name: String = "bench-send") -> Result<UInt64, LoadError> {
     let start = monotonicNanoseconds()
     var threads: [JoinableThread] = []
     for sender in senders {
         do {
-            threads.append(try JoinableThread(named: "bench-send") { sender.run() })
+            threads.append(try JoinableThread(named: name) { sender.run() })
         } catch {
             for t in threads { t.join() }
             return .failure(.system(error.call, error.errno))
