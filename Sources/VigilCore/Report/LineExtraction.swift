@@ -201,7 +201,9 @@ public final class LineChunk: @unchecked Sendable {
 
     /// Adds a copy of `line` (without its LF).
     func append(_ line: UnsafeRawBufferPointer) {
-        fill(upTo: 0) { line }
+        bytes.append(contentsOf: line)
+        lineEnds.append(bytes.count)
+        bytes.append(UInt8(ascii: "\n"))
     }
 
     /// Adds copies of the lines `nextLine` gives (without their LF) until it gives nil or the

@@ -94,6 +94,13 @@ public struct LogAnalysis {
         /// (so that its first line is taken and feeding them again ends), else the second-highest.
         var confirmedTime: Int64 { max(time, otherHostAgreed ? hostTimes.second : lineTimes.second) }
 
+        /// Whether the lines held confirm the jump (see `PendingJump`), in a file that
+        /// `namesSeveralHosts` or not.
+        func isDue(namesSeveralHosts: Bool) -> Bool {
+            agreeing >= LogAnalysis.jumpConfirmingLines && (otherHostAgreed || !namesSeveralHosts)
+                || count >= LogAnalysis.maxHeldLines || lines.byteCount >= LogAnalysis.maxHeldBytes
+        }
+
         /// Counts one more held line, of `host`, claiming `time` (nil: none): the first starts
         /// the jump (its time and host); a later timed one agrees with it.
         mutating func add(time: Int64?, host: HostID) {
@@ -419,9 +426,7 @@ public struct LogAnalysis {
                                of chunk: ExtractedLines, time: Int64?, host: HostID, source: Int) {
         sources[source].pending.add(time: time, host: host)
         sources[source].pending.lines.append(line, record, items, of: chunk)
-        let pending = sources[source].pending
-        if pending.agreeing >= Self.jumpConfirmingLines && (pending.otherHostAgreed || !sources[source].namesSeveralHosts)
-            || pending.count >= Self.maxHeldLines || pending.lines.byteCount >= Self.maxHeldBytes {
+        if sources[source].pending.isDue(namesSeveralHosts: sources[source].namesSeveralHosts) {
             replayHeld(source: source, confirmed: true)
         }
     }
