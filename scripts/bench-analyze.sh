@@ -10,14 +10,15 @@
 # What each tool does with the lines differs: sshg-parser only parses (one line out per
 # attack), fail2ban-regex matches the sshd filter's regexes, GoAccess parses and aggregates;
 # vigil analyze parses, joins sshd connections, runs the seven detection rules and builds
-# its whole report, on as many threads as there are CPUs online (its default); auth.log is
+# its whole report, on as many threads as the CPUs it may use (its default); auth.log is
 # also analysed with --threads 1.
 #
 # Environment: BENCH_LINES (lines per file, default 1000000), BENCH_AUTH_IPS (source addresses
 # of auth.log, default 50000), BENCH_BIG_LINES (when set, also
 # runs vigil analyze on files this long, e.g. 9000000 for about 1 GB, to show memory does not
 # follow file size), BENCH_RUNS (runs of each tool, default 5: the run of median wall time is
-# reported, since a run of a quarter of a second varies by a third on a shared machine;
+# reported (of an even number, the faster of the two middle ones), since a run of a quarter
+# of a second varies by a third on a shared machine;
 # fail2ban-regex, at half a minute, runs once), BENCH_TIMEOUT (seconds per run, default 300), BENCH_NO_BUILD=1,
 # VIGIL=PATH (another vigil binary), BENCH_KEEP=DIR (keep the generated files there).
 set -euo pipefail

@@ -609,7 +609,7 @@ fi
 # cost_run FLAGS...: serve's TCP ingest rate for COST_COUNT realistic messages (one connection).
 # The rate is the sender's: TCP pushes back, so it sends no faster than vigil reads, parses,
 # analyzes and stores (only the socket buffers, a few MB, are still unread when it ends).
-# On one thread (--threads 1): with detection on a thread of its own the rate follows whichever
+# On one thread (--threads 1): with the analyzer on a thread of its own the rate follows whichever
 # thread is busier, and no longer measures what the rules cost. Sets COST_RATE.
 cost_run() {
     local data=$WORK/vigil-cost-$((++COST_RUNS)) out

@@ -28,7 +28,7 @@
 # ssh_distributed raised once, by the central rsyslog's hash64mod gives it; scripts/e2e/forward.sh:
 # vigil forward through rotations, outages and SIGKILL; scripts/e2e/rates.sh: the rate rules live
 # and in analyze on the same traffic; scripts/e2e/threads.sh: serve at one, two and four threads, the
-# same lines stored and the same alerts; scripts/e2e/analyze.sh: analyze's --threads and --top values, a line
+# same lines stored and the same alerts, and at five (two shards, the detection thread); scripts/e2e/analyze.sh: analyze's --threads and --top values, a line
 # longer than its read buffer, a read error mid-input.
 # Last line: "N passed, N failed"; exit status 1 on any failure. Every wait is bounded.
 # Environment: E2E_KEEP=1 keeps the work directory; E2E_NO_BUILD=1 skips `swift build`;
@@ -713,7 +713,7 @@ fi
 # shellcheck source=scripts/e2e/shard.sh
 . "$ROOT/scripts/e2e/shard.sh"
 
-# --- server.threads: one and two threads store the same lines and raise the same alerts
+# --- server.threads: one, two and four threads store the same lines and raise the same alerts
 
 # shellcheck source=scripts/e2e/threads.sh
 . "$ROOT/scripts/e2e/threads.sh"

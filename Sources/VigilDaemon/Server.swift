@@ -341,7 +341,7 @@ public final class Server {
         return lines
     }
 
-    /// Whether detection gets a thread of its own (`server.threads`, docs/architecture.md
+    /// Whether the analyzer gets a thread of its own (`server.threads`, docs/architecture.md
     /// "Threads"): `threads` (0: the CPUs this process may use) of 2 or more, except on an edge, whose relay
     /// forwarding names hosts with the loop's host table, so it analyzes on the loop's thread.
     public static func analyzesOnOwnThread(threads: Int, isEdge: Bool, processors: Int = Posix.onlineCPUs()) -> Bool {

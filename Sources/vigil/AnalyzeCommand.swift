@@ -21,7 +21,7 @@ let analyzeHelp = """
                        follow and serve's [input.file])
       --config FILE    rule thresholds and windows from a vigil config file
       --top N          length of the top lists, 1 to 1000000 (default 10)
-      --threads N      threads that read a single FILE's lines, 1 to 256; 0 (the default)
+      --threads N      threads that read and analyze a single FILE's lines, 1 to 256; 0 (the default)
                        is the CPUs vigil may use; the report is the same at every count.
                        Several files are merged on one thread.
 

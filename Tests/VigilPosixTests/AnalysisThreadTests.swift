@@ -5,8 +5,9 @@ import VigilTestSupport
 import VigilDaemon
 @testable import VigilPosix
 
-/// `server.threads`: detection on a thread of its own raises exactly what it raises on the
-/// ingest thread, and a slow analyzer holds ingest back instead of losing anything.
+/// `server.threads`: the analyzer on a thread of its own (and from 4 threads detection on
+/// another) raises exactly what it raises on the ingest thread, and a slow analyzer holds
+/// ingest back instead of losing anything.
 @Suite struct AnalysisThreadTests {
     /// Every alert a collector hands out, as JSON lines.
     final class RecordingSink: AlertSink {
@@ -207,7 +208,7 @@ import VigilDaemon
         handed.value.stop()
     }
 
-    /// `server.threads`: 0 is the CPUs online; 2 or more give detection its own thread, but never
+    /// `server.threads`: 0 is the CPUs online; 2 or more give the analyzer its own thread, but never
     /// on an edge (its forwarding names hosts with the loop's table).
     @Test func threadsSettingPlacesTheAnalyzer() {
         #expect(Server.analyzesOnOwnThread(threads: 0, isEdge: false, processors: 1) == false)

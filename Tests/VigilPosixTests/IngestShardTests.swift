@@ -193,6 +193,8 @@ import VigilDaemon
         #expect(Server.ingestShards(threads: 4, isEdge: false, processors: 2) == 1)
         #expect(Server.ingestShards(threads: 1, isEdge: false, processors: 8) == 0)
         #expect(Server.ingestShards(threads: 4, isEdge: true, processors: 8) == 0)
+        #expect(Server.ingestShards(threads: 10, isEdge: false, processors: 2) == 7)
+        #expect(Server.ingestShards(threads: 12, isEdge: false, processors: 2) == 7)
         #expect(!Server.detectsOnOwnThread(threads: 3, isEdge: false))
         #expect(Server.detectsOnOwnThread(threads: 4, isEdge: false))
         #expect(Server.detectsOnOwnThread(threads: 0, isEdge: false, processors: 4))

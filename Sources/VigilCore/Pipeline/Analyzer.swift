@@ -194,11 +194,14 @@ public struct Analyzer: Sendable {
                 batch.summaries.withUnsafeBufferPointer { summaries in
                     batch.messages.withUnsafeBufferPointer { messages in
                         // The buckets asked for as each message was read have arrived by now: ask for what they point to.
-                        for i in messages.indices where prefetchesDetection {
-                            switch batch.read[i] {
-                            case .ssh(let k): engine.prefetchSSHState(host: messages[i].host, kind: sshLines[k].kind, ip: sshLines[k].ip)
-                            case .http(let k): if let ip = requests[k].clientIP { engine.prefetchHTTPState(clientIP: ip, status: requests[k].status) }
-                            case .none, .sessionSummary: break
+                        if prefetchesDetection {
+                            for i in messages.indices {
+                                switch batch.read[i] {
+                                case .ssh(let k): engine.prefetchSSHState(host: messages[i].host, kind: sshLines[k].kind, ip: sshLines[k].ip)
+                                case .http(let k):
+                                    if let ip = requests[k].clientIP { engine.prefetchHTTPState(clientIP: ip, status: requests[k].status) }
+                                case .none, .sessionSummary: break
+                                }
                             }
                         }
                         for i in messages.indices {
@@ -370,7 +373,8 @@ public struct Analyzer: Sendable {
 
     // MARK: - Detection on another thread
 
-    /// Hands the detection engine over (to a thread of its own) and from now on records its
+    /// Hands the detection engine over (to other threads: `vigil analyze`'s workers, `serve`'s
+    /// detection thread) and from now on records its
     /// calls instead of making them: take them with `takeDeferredDetection(into:)` and apply them
     /// to the engine in that order, then give it back with `resumeDetection(_:)`. Joining
     /// connections, the clocks and the stats stay here. `engine` meanwhile is an empty one with

@@ -598,7 +598,8 @@ public struct LogAnalysis {
 
     // MARK: - Detection on another thread
 
-    /// Hands the detection engine to a thread of its own (VigilDaemon's `ParallelAnalysis`):
+    /// Hands the detection engine to other threads (VigilDaemon's `ParallelAnalysis`: its
+    /// extraction workers, between chunks):
     /// from now on the analysis records the engine's calls (`takeDetectionInputs(into:)`), to be
     /// applied to it in that order, and the report waits for the engine to come back
     /// (`resumeDetection(_:)`) before it reads alerts or late events. The report is the one
