@@ -73,8 +73,12 @@ public final class Server {
                               sharedWrites: shardCount > 0 ? writeLocks : nil)
         let asked = Server.threadCount(settings.threads)
         let detectionThreads = Server.detectsOnOwnThread(threads: settings.threads, isEdge: settings.relay != nil) ? 1 : 0
-        if shardCount == Server.maxIngestShards && asked > shardCount + 2 + detectionThreads {
-            log("vigil: server.threads: \(shardCount + 2 + detectionThreads) threads used of \(asked) (at most \(Server.maxIngestShards) ingest shards)")
+        if shardCount > 0 {
+            // Which thread does what, since the layout changes with the count (docs/architecture.md, "Threads").
+            let used = shardCount + 2 + detectionThreads
+            log("vigil: threads: the loop, \(shardCount) ingest shard\(shardCount == 1 ? "" : "s"), analysis"
+                + (detectionThreads == 1 ? ", detection" : "")
+                + (used < asked ? " (\(used) of the \(asked) asked: at most \(Server.maxIngestShards) ingest shards)" : ""))
         }
         console = ConsoleWriter()
         alertsFile = try FileSink(path: settings.dataDirectory + "/alerts.jsonl", log: log)

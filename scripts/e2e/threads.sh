@@ -94,6 +94,11 @@ if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/spread.stderr" --thr
     else
         fail "threads: --threads 5 stores eight connections' 4000 lines" "stored $WAIT_LINES"
     fi
+    if grep -q '^vigil: threads: the loop, 2 ingest shards, analysis, detection$' "$THREADS_DIR/spread.stderr"; then
+        pass "threads: --threads 5 logs its layout (the loop, 2 ingest shards, analysis, detection)"
+    else
+        fail "threads: --threads 5 logs its layout" "$(grep '^vigil: threads' "$THREADS_DIR/spread.stderr")"
+    fi
     if [ "$ingest_threads" = 2 ] && [ "$detect_threads" = 1 ]; then
         pass "threads: --threads 5 runs two ingest shards (vigil-ingest1, vigil-ingest2) and vigil-detect"
     else
