@@ -26,27 +26,34 @@ for n in 1 0 2 256; do
     fi
 done
 if [ "$an_same" = 1 ] && grep -qxF "$AN/auth.log: auth, $AN_LINES lines, 0 invalid" "$AN/threads1.out"; then
-    pass "analyze --threads 0 (the CPUs online), 1, 2 and 256: exit 0, the same report"
+    pass "analyze --threads 0 (the CPUs vigil may use), 1, 2 and 256: exit 0, the same report"
 fi
 
-for bad in -1 x 257 99999999999999999999 ''; do
-    "$VIGIL" analyze "$AN/auth.log" --threads "$bad" >"$AN/bad.out" 2>"$AN/bad.stderr"
+# bad_values FLAG RANGE VALUE...: each VALUE of FLAG is one clear line naming RANGE, no report,
+# exit 2; so is FLAG without a value.
+bad_values() {
+    local flag=$1 range=$2 bad rc
+    shift 2
+    for bad in "$@"; do
+        "$VIGIL" analyze "$AN/auth.log" "$flag" "$bad" >"$AN/bad.out" 2>"$AN/bad.stderr"
+        rc=$?
+        # shellcheck disable=SC2016  # the backquotes are in vigil's message
+        if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(grep -c '' "$AN/bad.stderr")" = 1 ] \
+            && grep -qxF "vigil analyze: $flag must be $range, got \`$bad\`" "$AN/bad.stderr"; then
+            pass "analyze $flag '$bad': one clear line, exit 2"
+        else
+            fail "analyze $flag '$bad': one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
+        fi
+    done
+    "$VIGIL" analyze "$AN/auth.log" "$flag" >"$AN/bad.out" 2>"$AN/bad.stderr"
     rc=$?
-    # shellcheck disable=SC2016  # the backquotes are in vigil's message
-    if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(grep -c '' "$AN/bad.stderr")" = 1 ] \
-        && grep -qxF "vigil analyze: --threads must be 0...256, got \`$bad\`" "$AN/bad.stderr"; then
-        pass "analyze --threads '$bad': one clear line, exit 2"
+    if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(cat "$AN/bad.stderr")" = "vigil analyze: $flag needs a value" ]; then
+        pass "analyze $flag without a value: one clear line, exit 2"
     else
-        fail "analyze --threads '$bad': one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
+        fail "analyze $flag without a value: one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
     fi
-done
-"$VIGIL" analyze "$AN/auth.log" --threads >"$AN/bad.out" 2>"$AN/bad.stderr"
-rc=$?
-if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(cat "$AN/bad.stderr")" = "vigil analyze: --threads needs a value" ]; then
-    pass "analyze --threads without a value: one clear line, exit 2"
-else
-    fail "analyze --threads without a value: one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
-fi
+}
+bad_values --threads 0...256 -1 x 257 99999999999999999999 ''
 
 # --- --top: 1 and 1000000 accepted; bad values one line (the --threads style) and exit 2
 
@@ -59,24 +66,7 @@ else
     fail "analyze --top 1 and 1000000: exit 0, one failing IP at 1, more than 10 at 1000000" \
         "$(cat "$AN/top1.stderr" "$AN/topmax.stderr")"
 fi
-for bad in 0 -1 x 1000001 99999999999999999999 ''; do
-    "$VIGIL" analyze "$AN/auth.log" --top "$bad" >"$AN/bad.out" 2>"$AN/bad.stderr"
-    rc=$?
-    # shellcheck disable=SC2016  # the backquotes are in vigil's message
-    if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(grep -c '' "$AN/bad.stderr")" = 1 ] \
-        && grep -qxF "vigil analyze: --top must be 1...1000000, got \`$bad\`" "$AN/bad.stderr"; then
-        pass "analyze --top '$bad': one clear line, exit 2"
-    else
-        fail "analyze --top '$bad': one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
-    fi
-done
-"$VIGIL" analyze "$AN/auth.log" --top >"$AN/bad.out" 2>"$AN/bad.stderr"
-rc=$?
-if [ "$rc" = 2 ] && [ ! -s "$AN/bad.out" ] && [ "$(cat "$AN/bad.stderr")" = "vigil analyze: --top needs a value" ]; then
-    pass "analyze --top without a value: one clear line, exit 2"
-else
-    fail "analyze --top without a value: one clear line, exit 2" "exit $rc: $(cat "$AN/bad.stderr")"
-fi
+bad_values --top 1...1000000 0 -1 x 1000001 99999999999999999999 ''
 
 # --- a line longer than the 1 MiB read buffer: counted as cut, the others analysed
 

@@ -387,6 +387,24 @@ public struct Analyzer: Sendable {
         return handed
     }
 
+    /// Whether the engine is away (`deferDetection()`) and its calls are being recorded.
+    public var detectionIsDeferred: Bool { deferred != nil }
+
+    /// Runs `body` on the analyzer with `handed` (the engine `deferDetection()` handed over, which
+    /// has applied every call taken) as its engine, then hands it back, with what `body` did to it;
+    /// detection stays deferred. For reading or changing the engine (stats, a reload) from the
+    /// thread that owns the analyzer, without building an engine to stand in meanwhile.
+    public mutating func lendingDetection<R>(_ handed: inout DetectionEngine, _ body: (inout Analyzer) -> R) -> R {
+        precondition(deferred?.isEmpty == true, "lend the engine once every recorded call is taken")
+        swap(&engine, &handed)
+        let recording = deferred
+        deferred = nil
+        let result = body(&self)
+        deferred = recording
+        swap(&engine, &handed)
+        return result
+    }
+
     /// Moves the calls recorded since the last take to the end of `inputs` (emptied first,
     /// its storage reused), in the order they were made.
     public mutating func takeDeferredDetection(into inputs: inout [DetectionInput]) {

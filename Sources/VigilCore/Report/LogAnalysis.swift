@@ -228,8 +228,6 @@ public struct LogAnalysis {
     /// The newest event time seen, µs; nil before any event.
     private var latest: Int64?
     private var finished = false
-    /// The engine is on another thread (`deferDetection()`).
-    private var detectionDeferred = false
     /// Host names seen in syslog headers, each in the entry `intern` picks for it.
     private var recentHosts = [(name: [UInt8], id: HostID)](repeating: ([], HostID(0)), count: 16)
 
@@ -592,7 +590,7 @@ public struct LogAnalysis {
 
     private mutating func collectAlerts() {
         linesSinceAlerts = 0
-        guard !detectionDeferred else { return }
+        guard !analyzer.detectionIsDeferred else { return }
         alerts += analyzer.engine.takeAlerts().map { $0.named(by: names.table.name(of:)) }
     }
 
@@ -606,7 +604,6 @@ public struct LogAnalysis {
     /// detection in place gives (docs/architecture.md, "`vigil analyze` on several threads").
     public mutating func deferDetection() -> DetectionEngine {
         collectAlerts()
-        detectionDeferred = true
         return analyzer.deferDetection()
     }
 
@@ -618,7 +615,6 @@ public struct LogAnalysis {
     /// Takes the engine back once it applied every call taken (the rest are applied now).
     public mutating func resumeDetection(_ engine: DetectionEngine) {
         analyzer.resumeDetection(engine)
-        detectionDeferred = false
         collectAlerts()
     }
 
@@ -629,7 +625,7 @@ public struct LogAnalysis {
     /// Nothing fires past the end of the input: a session still open at the end is not
     /// reported as long because of time the log does not cover. Feeding after this is a mistake.
     public mutating func finish() {
-        precondition(!detectionDeferred, "finish while detection is deferred")
+        precondition(!analyzer.detectionIsDeferred, "finish while detection is deferred")
         releaseHeld()
         guard !finished, let last = latest else { return }
         finished = true
@@ -646,7 +642,7 @@ public struct LogAnalysis {
     /// The report over everything fed so far. Unless `finish()` was called, detection is not
     /// advanced past the last line: a condition still holding there stays firing.
     public mutating func report() -> AnalysisReport {
-        precondition(!detectionDeferred, "report while detection is deferred")
+        precondition(!analyzer.detectionIsDeferred, "report while detection is deferred")
         releaseHeld()
         collectAlerts()
         let table = names.table

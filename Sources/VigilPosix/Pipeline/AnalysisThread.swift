@@ -112,15 +112,7 @@ public final class AnalysisThread: EventHandler {
                 return result
             }
             handOverDetection(to: detection)
-            return detection.withEngine { engine in
-                var lent = DetectionEngine(settings: engine.settings)
-                swap(&lent, &engine)
-                analyzer.resumeDetection(consume lent)
-                let result = body(&analyzer)
-                var back = analyzer.deferDetection()
-                swap(&back, &engine)
-                return result
-            }
+            return detection.withEngine { analyzer.lendingDetection(&$0, body) }
         }
 
         /// Adds alerts to those the ingest thread takes (called holding `analysis`, or the

@@ -212,29 +212,7 @@ public final class HostStore {
         case .success(let open): fd = open
         case .failure(let error): return self.record(error, blocking: record)
         }
-        var written = 0
-        let failure: Int32? = sharedWriting(records[record].key) {
-            let sizeBefore = lseek(fd, 0, SEEK_END)
-            let failure: Int32? = records[record].buffer.withUnsafeBytes { raw in
-                while written < raw.count {
-                    let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                    if n > 0 {
-                        written += n
-                    } else if n < 0 && errno == EINTR {
-                        continue
-                    } else {
-                        return n < 0 ? errno : EIO
-                    }
-                }
-                return nil
-            }
-            if failure != nil && written > 0 {
-                // Keep only whole lines in the file: cut it back to the end of the last line written whole.
-                let whole = records[record].buffer[..<written].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
-                if whole < written && sizeBefore >= 0 && ftruncate(fd, sizeBefore + off_t(whole)) == 0 { written = whole }
-            }
-            return failure
-        }
+        let (written, failure) = sharedWriting(records[record].key) { appendWholeLines(records[record].buffer, to: fd) }
         if written == records[record].buffer.count {
             records[record].buffer.removeAll(keepingCapacity: true)
         } else {
@@ -245,6 +223,32 @@ public final class HostStore {
         // Reopen next time: the file may have been replaced or the disk freed.
         closeDescriptor(of: record)
         return self.record(SystemError("write \(records[record].path)", errno: failure), blocking: record)
+    }
+
+    /// Appends `buffer` to the end of `fd`; a write that fails part-way through a line is cut back
+    /// to the last whole line (the file truncated to it). Returns the bytes of `buffer` now in the
+    /// file and the errno of the failure, if any.
+    private func appendWholeLines(_ buffer: [UInt8], to fd: Int32) -> (written: Int, failure: Int32?) {
+        let sizeBefore = lseek(fd, 0, SEEK_END)
+        var written = 0
+        let failure: Int32? = buffer.withUnsafeBytes { raw in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n > 0 {
+                    written += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return n < 0 ? errno : EIO
+                }
+            }
+            return nil
+        }
+        if failure != nil && written > 0 {
+            let whole = buffer[..<written].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            if whole < written && sizeBefore >= 0 && ftruncate(fd, sizeBefore + off_t(whole)) == 0 { written = whole }
+        }
+        return (written, failure)
     }
 
     /// Runs `body` (the appending to one file) under `sharedWrites`' lock for `key`, when there is one.
