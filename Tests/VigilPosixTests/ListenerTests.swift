@@ -48,6 +48,29 @@ import VigilCore
             ["<13>1 - h a - - - crlf", "<13>1 - h a - - - nul", "<13>1 - h a - - - inner\nline"])
     }
 
+    /// Finding: UDP sockets were bound with SO_REUSEADDR, with which Linux lets any process of
+    /// any user that sets it too bind the same port, and hands every datagram to the socket bound
+    /// last: a local user could take vigil's whole UDP syslog stream and leave it silent. An
+    /// attacker's socket, SO_REUSEADDR set, is now refused (EADDRINUSE), and vigil keeps receiving.
+    @Test(arguments: [false, true])
+    func noOtherSocketCanBindTheUDPPort(v6: Bool) throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try UDPListener(address: loopback(v6), maxMessageBytes: 65_536, receiveBufferBytes: 1 << 20,
+                                       loop: loop, consumer: consumer)
+        let thief = socket(listener.address.family, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { Glibc.close(thief) }
+        var one: Int32 = 1
+        setsockopt(thief, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if v6 { setsockopt(thief, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        let rc = listener.address.withSockAddr { Glibc.bind(thief, $0, $1) }
+        let bindError = errno
+        #expect(rc == -1 && bindError == EADDRINUSE)
+        let client = TestClient(udpFamilyOf: listener.address)
+        client.sendDatagram(Array("<13>1 - h a - - - still here".utf8), to: listener.address)
+        #expect(pump(loop) { consumer.frames.count == 1 })
+    }
+
     @Test func udpDatagramLongerThanLimitIsTruncatedAndFlagged() throws {
         let loop = try EventLoop()
         let consumer = RecordingConsumer()

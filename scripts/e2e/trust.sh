@@ -8,7 +8,9 @@
 #   - one sender's clock an hour ahead blinds nobody, and no alert carries a future time;
 #   - under prlimit, 1,100 connections neither spin the loop nor lock out a new sender, and out
 #     of descriptors the listener refuses politely instead of spinning;
-#   - an escape sequence in a request path never reaches the terminal raw.
+#   - an escape sequence in a request path never reaches the terminal raw;
+#   - another local user cannot take vigil's UDP port: `nc -u -l` as nobody is refused, and
+#     logger's datagram still reaches vigil.
 # Every server listens on loopback only; every wait and load is bounded.
 
 TRUST=$WORK/trust
@@ -253,4 +255,30 @@ if start_vigil "$FD/data" "$FD/stderr" --stats-interval 1s; then
 else
     VIGIL=$VIGIL_SAVED
     fail "vigil serve starts under prlimit --nofile=1024:1024"
+fi
+
+
+# --- no other local user takes the UDP port (SO_REUSEADDR on UDP let any user bind it too, and
+# the socket bound last received every datagram: vigil went silent)
+
+PORT_DIR=$TRUST/udp-port
+if start_vigil "$PORT_DIR/data" "$PORT_DIR/stderr"; then
+    PORT_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$PORT_PID")
+    rc=0
+    setpriv --reuid=65534 --regid=65534 --clear-groups timeout 5 nc -u -l 127.0.0.1 "$VIGIL_UDP_PORT" \
+        >"$PORT_DIR/nc.out" 2>"$PORT_DIR/nc.err" || rc=$?
+    if [ "$rc" = 1 ] && grep -q 'Address already in use' "$PORT_DIR/nc.err"; then
+        pass "another user's nc -u -l on vigil's UDP port is refused (address in use)"
+    else
+        fail "another user's nc -u -l on vigil's UDP port is refused" "exit $rc: $(cat "$PORT_DIR/nc.err")"
+    fi
+    logger -n 127.0.0.1 -P "$VIGIL_UDP_PORT" -d --rfc5424 -t porttest -p auth.info "still vigil's $RUN"
+    DATA_SAVED=$DATA
+    DATA=$PORT_DIR/data
+    expect "the next datagram is vigil's" "$HOST_FULL" "still vigil's $RUN"
+    DATA=$DATA_SAVED
+    stop_pid "$PORT_PID" 15 || true
+else
+    fail "vigil serve starts for the UDP port check"
 fi

@@ -46,13 +46,18 @@ extension SocketAddress {
 
 /// Socket creation and option helpers shared by listeners and clients.
 public enum Sockets {
-    /// Creates a non-blocking socket bound to `address` (SO_REUSEADDR; IPv6-only for v6 addresses).
-    /// For TCP also listens. Returns the descriptor and the address actually bound (real port for port 0).
+    /// Creates a non-blocking socket bound to `address` (IPv6-only for v6 addresses). For TCP
+    /// also listens, with SO_REUSEADDR (a restart binds while old connections are in TIME_WAIT).
+    /// Never SO_REUSEADDR for UDP: there it lets any process of any user bind the same port too,
+    /// and the socket bound last receives every datagram, so vigil would go silent.
+    /// Returns the descriptor and the address actually bound (real port for port 0).
     public static func bind(_ address: SocketAddress, type: Int32, backlog: Int32 = 4096) throws(SystemError) -> (Int32, SocketAddress) {
         let fd = socket(address.family, type | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw SystemError("socket", errno: errno) }
         var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if type == Int32(SOCK_STREAM.rawValue) {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         if !address.ip.isIPv4 {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
