@@ -60,6 +60,9 @@ public final class Server {
         precondition(relayKey != nil || !config.relay.needsKey(settings), "the configuration needs the relay key")
         // Before the sinks start their threads, which inherit this mask (see ShutdownSignals.block).
         ShutdownSignals.block()
+        // A client that resets a connection vigil is writing to must never end the process:
+        // sockets are written with MSG_NOSIGNAL, and SIGPIPE is ignored for anything else.
+        Posix.ignoreBrokenPipes()
         let fileLimit = Posix.raiseFileLimit()
         loop = try EventLoop()
         let shardCount = Server.ingestShards(threads: settings.threads, isEdge: settings.relay != nil)

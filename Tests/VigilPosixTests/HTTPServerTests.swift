@@ -1,3 +1,4 @@
+import CVigilShim
 import Glibc
 import Testing
 import VigilTestSupport
@@ -7,6 +8,33 @@ import VigilTestSupport
 /// The API's HTTP server alone, with short limits: clients too slow to send or to read are cut
 /// off while the others are served, the connection cap, half-closed clients, late answers.
 @Suite struct HTTPServerTests {
+    /// Finding: the API wrote its responses with write(2), so a client that reset its connection
+    /// while a response was being written raised SIGPIPE, which ended `vigil serve` (any local
+    /// user could, without a token: pipelined requests, a small receive buffer, then a reset).
+    /// Socket writes now use MSG_NOSIGNAL: the write fails (EPIPE) and no SIGPIPE is raised,
+    /// checked with SIGPIPE blocked on this thread, where a raised one would wait.
+    @Test func writingToAResetPeerRaisesNoSIGPIPE() throws {
+        var pair: [Int32] = [0, 0]
+        let made = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair)
+        #expect(made == 0)
+        Glibc.close(pair[1])
+        var pipeSignal = sigset_t(), saved = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &saved)
+        defer {
+            var none = timespec()
+            _ = sigtimedwait(&pipeSignal, nil, &none)  // one raised by a regression must not reach the process
+            pthread_sigmask(SIG_SETMASK, &saved, nil)
+            Glibc.close(pair[0])
+        }
+        let bytes = Array("HTTP/1.1 200 OK\r\n".utf8)
+        #expect(throws: SystemError.self) { try bytes.withUnsafeBytes { _ = try Posix.send(pair[0], $0) } }
+        var pending = sigset_t()
+        sigpending(&pending)
+        #expect(sigismember(&pending, SIGPIPE) == 0)
+    }
+
     /// A server whose route answers `ok` at once, or hands the responder to `held` when the path
     /// is `/hold`, or answers `bodyBytes` bytes for `/big`.
     final class Harness {

@@ -10,7 +10,9 @@
 #     of descriptors the listener refuses politely instead of spinning;
 #   - an escape sequence in a request path never reaches the terminal raw;
 #   - another local user cannot take vigil's UDP port: `nc -u -l` as nobody is refused, and
-#     logger's datagram still reaches vigil.
+#     logger's datagram still reaches vigil;
+#   - an API client that resets its connection while vigil writes to it (no token needed: the
+#     dashboard) ends nothing: before MSG_NOSIGNAL, SIGPIPE killed `vigil serve` (exit 141).
 # Every server listens on loopback only; every wait and load is bounded.
 
 TRUST=$WORK/trust
@@ -281,4 +283,30 @@ if start_vigil "$PORT_DIR/data" "$PORT_DIR/stderr"; then
     stop_pid "$PORT_PID" 15 || true
 else
     fail "vigil serve starts for the UDP port check"
+fi
+
+
+# --- a client resetting a connection vigil is writing to (SIGPIPE ended serve, exit 141)
+
+PIPE_DIR=$TRUST/sigpipe
+if VIGIL_HTTP=1 start_vigil "$PIPE_DIR/data" "$PIPE_DIR/stderr"; then
+    PIPE_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$PIPE_PID")
+    timeout 30 python3 "$ROOT/scripts/e2e/reset_while_writing.py" "$VIGIL_HTTP_PORT" >"$PIPE_DIR/attack.out" 2>&1 || true
+    answered=0
+    for _ in 1 2; do
+        curl -sf -H "Authorization: Bearer $VIGIL_API_TOKEN_VALUE" "http://127.0.0.1:$VIGIL_HTTP_PORT/stats" >/dev/null \
+            && answered=$((answered + 1))
+    done
+    if grep -q '^reset sent$' "$PIPE_DIR/attack.out" && [ "$answered" = 2 ] && kill -0 "$PIPE_PID" 2>/dev/null; then
+        pass "a client resetting a connection mid-response ends nothing: serve still answers the API"
+    else
+        status=running
+        kill -0 "$PIPE_PID" 2>/dev/null || { wait "$PIPE_PID"; status="exited $?"; }
+        fail "a client resetting a connection mid-response ends nothing" "$(cat "$PIPE_DIR/attack.out")" \
+            "vigil: $status, answered $answered of 2"
+    fi
+    stop_pid "$PIPE_PID" 15 || true
+else
+    fail "vigil serve starts for the reset check"
 fi

@@ -99,7 +99,7 @@ public final class HTTPServer: EventHandler {
             if connections.count >= limits.maxConnections || perSource[peer.ip, default: 0] >= limits.maxPerSource {
                 refused += 1
                 let busy = HTTPResponse.error(503, "too many connections").serialized(keepAlive: false)
-                _ = busy.withUnsafeBytes { Glibc.write(client.rawValue, $0.baseAddress, $0.count) }
+                _ = busy.withUnsafeBytes { try? Posix.send(client.rawValue, $0) }
                 continue  // `client` closes as it goes
             }
             let connection = HTTPConnection(socket: client, peer: peer, server: self)
@@ -207,7 +207,7 @@ public final class HTTPServer: EventHandler {
             let result: IOResult
             do {
                 result = try connection.output.withUnsafeBytes {
-                    try Posix.write(connection.fd, UnsafeRawBufferPointer(rebasing: $0[connection.outputOffset...]))
+                    try Posix.send(connection.fd, UnsafeRawBufferPointer(rebasing: $0[connection.outputOffset...]))
                 }
             } catch {
                 close(connection)

@@ -50,6 +50,16 @@ public enum Posix {
         try nonBlocking("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// Ignores SIGPIPE process-wide: writing to a closed pipe or reset socket is then an EPIPE
+    /// error for that write.
+    public static func ignoreBrokenPipes() { vigil_ignore_sigpipe() }
+
+    /// Writes to a socket without SIGPIPE (MSG_NOSIGNAL): a peer that reset the connection is
+    /// an EPIPE error for this connection, never a signal that ends the process.
+    public static func send(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult {
+        try nonBlocking("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+    }
+
     /// Writes all of `buffer` to a blocking descriptor (files), retrying short writes.
     public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) {
         var offset = 0
