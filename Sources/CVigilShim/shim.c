@@ -2,6 +2,8 @@
 #include "CVigilShim.h"
 #include <sys/resource.h>
 #include <malloc.h>
+#include <linux/filter.h>
+#include <errno.h>
 
 _Static_assert(sizeof(struct vigil_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 #include <pthread.h>
@@ -53,4 +55,42 @@ int vigil_cpus_allowed(void) {
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
     return CPU_COUNT(&set);
+}
+
+int vigil_spread_by_source(int fd, unsigned int sockets) {
+    if (sockets == 0) { errno = EINVAL; return -1; }
+    struct sock_filter code[] = {
+        /* the IP version, from the network header */
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 0),
+        BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, 3),
+        /* IPv4: the source address */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12),
+        BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, sockets),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+        /* IPv6: the source address's four words, xored */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 8),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12),
+        BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 16),
+        BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 20),
+        BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+        BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, sockets),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+    };
+    struct sock_fprog program = { .len = sizeof code / sizeof code[0], .filter = code };
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program);
+}
+
+int vigil_peer_credentials(int fd, unsigned int *uid, int *pid) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *uid = credentials.uid;
+    *pid = credentials.pid;
+    return 0;
 }

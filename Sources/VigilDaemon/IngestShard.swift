@@ -3,7 +3,8 @@ public import VigilPosix
 
 /// One more thread of `vigil serve`'s ingest (docs/architecture.md, "Ingest shards"): an event
 /// loop of its own accepting on the server's TCP syslog sockets (the loops race to accept each
-/// connection; the one that takes it reads it), with its own frame decoders, parser, store and
+/// connection; the one that takes it reads it) and reading a socket of its own on each UDP port
+/// (the kernel gives it some senders' datagrams), with its own frame decoders, parser, store and
 /// `Collector`, which hands its batches to the server's one `AnalysisThread` and interns hosts in
 /// the server's shared `HostDirectory`.
 ///
@@ -29,6 +30,7 @@ public final class IngestShard {
         let loop: EventLoop
         let collector: Collector
         var tcp: [TCPListener] = []
+        var udp: [UDPListener] = []
         init(loop: EventLoop, collector: Collector) { self.loop = loop; self.collector = collector }
     }
 
@@ -41,10 +43,11 @@ public final class IngestShard {
     /// The shard's number, from 1 (the server's own loop is shard 0), for its thread's name.
     public let number: Int
 
-    /// A shard accepting on the server's `tcp` listeners, storing under `settings.dataDirectory`
+    /// A shard accepting on the server's `tcp` listeners, reading a socket joining each of its
+    /// `udp` ones (bound to be spread over every loop), storing under `settings.dataDirectory`
     /// with `storeBounds` and, around each write, `writeLocks` (shared with the server's store),
     /// and analyzing on `analysis`.
-    public init(number: Int, tcp: [TCPListener], settings: VigilConfig.Server, retention: StoreRetention,
+    public init(number: Int, tcp: [TCPListener], udp: [UDPListener], settings: VigilConfig.Server, retention: StoreRetention,
                 storeBounds: (openFiles: Int, bufferedBytes: Int), writeLocks: StoreWriteLocks, limits: TCPListener.Limits,
                 hosts: HostDirectory,
                 analysis: AnalysisThread, log: @escaping (String) -> Void) throws(SystemError) {
@@ -59,6 +62,9 @@ public final class IngestShard {
         for listener in tcp {
             owned.tcp.append(try TCPListener(sharing: listener, maxMessageBytes: settings.maxMessageBytes, limits: limits,
                                              loop: loop, consumer: collector, gate: gate, log: log))
+        }
+        for listener in udp {
+            owned.udp.append(try UDPListener(joining: listener, loop: loop, consumer: collector))
         }
         wake = try FileDescriptor.eventCounter()
         let mailbox = self.mailbox, owned = self.owned
@@ -97,9 +103,10 @@ public final class IngestShard {
         let owned = self.owned, mailbox = self.mailbox
         thread = try JoinableThread(named: "vigil-ingest\(number)") {
             owned.loop.run()
-            // Read what connections already hold, hand it over, write the store.
+            // Read what connections and sockets already hold, hand it over, write the store.
             let now = Posix.wallClock()
             for listener in owned.tcp { listener.drainAndCloseAll(now: now) }
+            for listener in owned.udp { listener.handleEvents(EventLoop.readable, now: now) }
             owned.collector.close()
             let counters = owned.collector.counters, activity = owned.collector.activity
             mailbox.lock.withLock {
@@ -109,7 +116,7 @@ public final class IngestShard {
         }
     }
 
-    /// Stops the shard after it read what its connections hold and handed it to the analysis
+    /// Stops the shard after it read what its connections and sockets hold and handed it to the analysis
     /// thread, and wrote its store; waits for that.
     public func stop() {
         guard let thread else { return }

@@ -113,10 +113,18 @@ public final class Server {
         if case .thread(let thread) = placement { try thread.watch(on: loop) }
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
                               analysis: placement, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)
+        // With ingest shards every loop reads a socket of each UDP port, each sender's datagrams
+        // on one of them (docs/architecture.md, "UDP on every loop"); the port is claimed so
+        // that no second vigil joins them.
+        let udpSockets = shardCount > 0 ? shares : 1
+        var claimed: Set<[UInt16]> = []
         for address in settings.udp {
-            udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
-                                                receiveBufferBytes: settings.udpReceiveBufferBytes,
-                                                loop: loop, consumer: collector))
+            let socketAddress = address.socketAddress
+            // Once per port and family (port 0 is a new port each time).
+            let claims = udpSockets > 1 && (socketAddress.port == 0 || claimed.insert([socketAddress.ip.isIPv4 ? 4 : 6, socketAddress.port]).inserted)
+            udpListeners.append(try UDPListener(address: socketAddress, maxMessageBytes: settings.maxMessageBytes,
+                                                receiveBufferBytes: settings.udpReceiveBufferBytes, spreadOver: udpSockets,
+                                                claimingPort: claims, loop: loop, consumer: collector))
         }
         let logMicros = settings.statsInterval.microseconds > 0 ? settings.statsInterval.microseconds : 10_000_000
         apiConnectionCap = settings.http.isEmpty ? 0 : Server.apiConnectionCap(fileLimit: fileLimit, listeners: settings.http.count)
@@ -157,7 +165,7 @@ public final class Server {
                                     collector: collector, loop: loop, log: log)
         if case .thread(let analysis) = placement {
             for number in stride(from: 1, through: shardCount, by: 1) {
-                shards.append(try IngestShard(number: number, tcp: tcpListeners, settings: settings, retention: Server.retention(config),
+                shards.append(try IngestShard(number: number, tcp: tcpListeners, udp: udpListeners, settings: settings, retention: Server.retention(config),
                                               storeBounds: storeBounds, writeLocks: writeLocks, limits: syslogLimits, hosts: hosts,
                                               analysis: analysis, log: log))
             }

@@ -89,8 +89,9 @@ import VigilDaemon
     }
 
     /// Connections are taken by the shards (5 threads: the server's loop and two shards; the
-    /// server's loop does not run until they have read them), datagrams by the server's loop,
-    /// every line lands whole in its host's file, and the counters and activity add up.
+    /// server's loop does not run until they have read them), datagrams by the loop their
+    /// sender's address picks, every line lands whole in its host's file, and the counters and
+    /// activity add up.
     @Test func connectionsSpreadOverTheShardsAndNothingIsLost() throws {
         let dir = TemporaryDirectory().path
         let server = try makeServer(dir: dir, threads: 5)
@@ -117,6 +118,63 @@ import VigilDaemon
         let conn0 = server.collector.hosts.snapshot().id(of: "conn-0")!
         #expect(HostActivity.combined(server.activityParts.compactMap { $0.entry(conn0) })?.messages == 50)
         #expect(server.collector.hosts.count == hostsBefore + 13, "each host named once across the loops")
+    }
+
+    /// UDP on every loop (docs/architecture.md): at 5 threads each of the three loops reads a
+    /// socket of the port, and the kernel gives each sender's datagrams to one of them by its
+    /// address, whatever its source port. Senders on eight addresses, each datagram from a new
+    /// socket (as `logger` sends), are read by more than one loop, each sender by one loop only
+    /// (so its lines keep their order), and every line is stored, in order.
+    @Test func datagramsAreSpreadOverTheLoopsBySender() throws {
+        let dir = TemporaryDirectory().path
+        let server = try makeServer(dir: dir, threads: 5)
+        let t = Posix.wallClock().rfc3339()
+        let senders = (2...9).map { IPAddress(127, 0, 0, UInt8($0)) }
+        for round in 0..<40 {
+            for (s, source) in senders.enumerated() {
+                try TestClient(udpFrom: source).sendDatagram(Array("<13>1 \(t) sender-\(s) app - - - line \(round)".utf8),
+                                                            to: server.boundUDP[0])
+            }
+        }
+        #expect(pump(server.loop) { server.ingestCounters.received == UInt64(40 * senders.count) })
+        server.shutdown()
+        let day = Posix.wallClock().dayString
+        let names = server.collector.hosts.snapshot()
+        var loopsUsed = Set<Int>()
+        for s in senders.indices {
+            let lines = try readLines("\(dir)/hosts/sender-\(s)/\(day).log")
+            #expect(lines.map { String($0.split(separator: " ").suffix(2).joined(separator: " ")) } == (0..<40).map { "line \($0)" }, "sender-\(s)")
+            let id = names.id(of: "sender-\(s)")!
+            let loops = server.activityParts.indices.filter { (server.activityParts[$0].entry(id)?.messages ?? 0) > 0 }
+            #expect(loops.count == 1, "sender-\(s) read by loops \(loops)")
+            loopsUsed.formUnion(loops)
+        }
+        #expect(loopsUsed.count >= 2, "datagrams read by loops \(loopsUsed.sorted())")
+    }
+
+    /// While its sockets are shared with the shards', the UDP port is claimed among vigils: a
+    /// second server on it fails to start, with shards (the claim) or without (the bind), and
+    /// the first keeps receiving every datagram.
+    @Test func aSecondVigilCannotShareTheUDPPort() throws {
+        let dir = TemporaryDirectory().path
+        let first = try makeServer(dir: dir, threads: 5)
+        for threads in [5, 2] {
+            var config = VigilConfig.defaults
+            config.server.tcp = []
+            config.server.udp = [ListenAddress(ip: IPAddress(127, 0, 0, 1), port: first.boundUDP[0].port)]
+            config.server.http = []
+            config.server.dataDirectory = TemporaryDirectory().path
+            config.server.threads = threads
+            config.sinks = []
+            #expect(throws: SystemError.self, "\(threads) threads") { _ = try Server(config: config, log: { _ in }) }
+        }
+        let t = Posix.wallClock().rfc3339()
+        for k in 0..<30 {
+            try TestClient(udpFrom: IPAddress(127, 0, 0, UInt8(2 + k % 6))).sendDatagram(
+                Array("<13>1 \(t) kept app - - - line \(k)".utf8), to: first.boundUDP[0])
+        }
+        #expect(pump(first.loop) { first.ingestCounters.received == 30 })
+        first.shutdown()
     }
 
     /// Loops that share a listening socket accept one connection per wake-up each, so a burst

@@ -62,6 +62,13 @@ final class TestClient {
         fd = socket(address.ip.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
     }
 
+    /// A UDP socket bound to `source` (any 127.x.y.z on Linux loopback) on a port of its own.
+    init(udpFrom source: IPAddress) throws {
+        fd = socket(source.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        let rc = SocketAddress(ip: source, port: 0).withSockAddr { bind(fd, $0, $1) }
+        if rc != 0 { throw SystemError("bind", errno: errno) }
+    }
+
     deinit { Glibc.close(fd) }
 
     func send(_ bytes: [UInt8]) {

@@ -3,7 +3,9 @@ import Glibc
 public import VigilCore
 
 /// A UDP syslog listener: one datagram is one message (without a trailing LF, CR or NUL), read in
-/// batches with recvmmsg.
+/// batches with recvmmsg. With ingest shards, each loop has one, all bound to the same port
+/// (`spreadOver`, `joining`), each taking its senders' datagrams (docs/architecture.md, "UDP on
+/// every loop").
 public final class UDPListener: EventHandler {
     /// The bound socket, owned here.
     private let socket: FileDescriptor
@@ -12,21 +14,49 @@ public final class UDPListener: EventHandler {
     public let address: SocketAddress
     private let consumer: any FrameConsumer
     private let slotBytes: Int
+    private let receiveBufferBytes: Int
     private let batch = 64
     private let buffer: UnsafeMutableRawBufferPointer
     private let headers: UnsafeMutablePointer<vigil_mmsghdr>
     private let iovecs: UnsafeMutablePointer<iovec>
     private let names: UnsafeMutablePointer<sockaddr_storage>
+    /// The port's claim among vigils (`Sockets.claimUDPPort`), held while it is shared.
+    private var portClaim: FileDescriptor?
 
-    /// Binds `address`; datagrams longer than `maxMessageBytes` are truncated and flagged.
-    public init(address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int,
-                loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
-        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue))
-        socket = FileDescriptor(owning: bound)
-        self.address = boundAddress
-        Sockets.setReceiveBuffer(bound, bytes: receiveBufferBytes)
+    /// Binds `address`; datagrams longer than `maxMessageBytes` are truncated and flagged. With
+    /// `spreadOver` sockets (this one and those `joining` it later), each sender's datagrams go
+    /// to one of them by its source address (`Sockets.spreadBySource`); `claimingPort` then
+    /// claims the port among vigils (`Sockets.claimUDPPort`: once per port and family).
+    public convenience init(address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int, spreadOver sockets: Int = 1,
+                            claimingPort: Bool = false, loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
+        // Claimed before binding, so that a vigil already on the port is never joined, even briefly
+        // (port 0, a port nobody else knows yet, is claimed once bound).
+        var claim = claimingPort && address.port != 0 ? try Sockets.claimUDPPort(address) : nil
+        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue), sharedPort: sockets > 1)
+        let socket = FileDescriptor(owning: bound)
+        if claimingPort && address.port == 0 { claim = try Sockets.claimUDPPort(boundAddress) }
+        if sockets > 1 { try Sockets.spreadBySource(bound, sockets: sockets) }
+        try self.init(socket: socket, address: boundAddress, maxMessageBytes: maxMessageBytes,
+                      receiveBufferBytes: receiveBufferBytes, loop: loop, consumer: consumer)
+        portClaim = claim
+    }
+
+    /// One more socket on `first`'s port (bound with `spreadOver`), for another loop: its share
+    /// of the senders' datagrams, read for `consumer`.
+    public convenience init(joining first: UDPListener, loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
+        let (bound, boundAddress) = try Sockets.bind(first.address, type: Int32(SOCK_DGRAM.rawValue), sharedPort: true)
+        try self.init(socket: FileDescriptor(owning: bound), address: boundAddress, maxMessageBytes: first.slotBytes,
+                      receiveBufferBytes: first.receiveBufferBytes, loop: loop, consumer: consumer)
+    }
+
+    private init(socket: consuming FileDescriptor, address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int,
+                 loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
+        Sockets.setReceiveBuffer(socket.rawValue, bytes: receiveBufferBytes)
+        self.socket = socket
+        self.address = address
         self.consumer = consumer
         slotBytes = maxMessageBytes
+        self.receiveBufferBytes = receiveBufferBytes
         buffer = .allocate(byteCount: slotBytes * batch, alignment: 16)
         headers = .allocate(capacity: batch)
         iovecs = .allocate(capacity: batch)
