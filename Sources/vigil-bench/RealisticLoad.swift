@@ -13,6 +13,8 @@ let realisticChunkFrames = 256
 /// are read after `join()`.
 final class RealisticSender: CountingSender, @unchecked Sendable {
     let target: SocketAddress
+    /// Its number among the load's senders (its source address, over UDP: `datagramSocket`).
+    let sender: Int
     let transport: Transport
     let block: TrafficBlock
     let count: Int
@@ -29,8 +31,9 @@ final class RealisticSender: CountingSender, @unchecked Sendable {
 
     /// A sender of `mix` frames from `hosts` hosts; `rate` 0 sends as fast as the socket takes them.
     init(target: SocketAddress, transport: Transport, mix: TrafficMix, hosts: Int, ips: Int, firstAddress: Int = 0,
-         count: Int, rate: Int, deadline: UInt64) {
+         sender: Int = 0, count: Int, rate: Int, deadline: UInt64) {
         self.target = target
+        self.sender = sender
         self.transport = transport
         self.block = transport == .tcp
             ? TrafficBlock(frames: tcpBlockFrames, mix: mix, hosts: hosts, kind: .octetCounted, start: wallClockNow())
@@ -44,7 +47,7 @@ final class RealisticSender: CountingSender, @unchecked Sendable {
     /// Connects and sends; records the first error and stops there.
     func run() {
         let fd: Int32
-        switch transport == .tcp ? connectedSocket(Int32(SOCK_STREAM.rawValue), to: target) : datagramSocket(to: target) {
+        switch transport == .tcp ? connectedSocket(Int32(SOCK_STREAM.rawValue), to: target) : datagramSocket(to: target, sender: sender) {
         case .success(let opened): fd = opened
         case .failure(let error): failure = error; return
         }
@@ -110,7 +113,7 @@ final class RealisticSender: CountingSender, @unchecked Sendable {
 func runRealisticLoad(_ options: BenchOptions, mix: TrafficMix) -> Result<LoadReport, LoadError> {
     let senders = (0..<options.connections).map { c in
         RealisticSender(target: options.target, transport: options.transport, mix: mix, hosts: options.hosts, ips: options.ips,
-                        firstAddress: options.ips / options.connections * c, count: options.countShare(c),
+                        firstAddress: options.ips / options.connections * c, sender: c, count: options.countShare(c),
                         rate: options.rateShare(c), deadline: .max)
     }
     return runCountingSenders(senders)

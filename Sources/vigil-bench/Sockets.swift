@@ -53,11 +53,24 @@ func wallClockNow() -> Timestamp {
 }
 
 /// Opens a socket of `type` and connects it to `target`; returns the fd or the failing call.
-func connectedSocket(_ type: Int32, to target: SocketAddress) -> Result<Int32, LoadError> {
+func connectedSocket(_ type: Int32, to target: SocketAddress, from source: IPAddress? = nil) -> Result<Int32, LoadError> {
     let family = target.ip.isIPv4 ? AF_INET : AF_INET6
     let fd = socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
     if fd < 0 { return .failure(.system("socket", errno)) }
     var rc: Int32
+    if let source, source.isIPv4 {
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_addr.s_addr = source.ipv4Value.bigEndian
+        rc = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 {
+            let code = errno
+            close(fd)
+            return .failure(.system("bind \(source)", code))
+        }
+    }
     if target.ip.isIPv4 {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)

@@ -17,14 +17,19 @@ func runUDPLoad(_ options: BenchOptions) -> Result<LoadReport, LoadError> {
         let count = options.countShare(c)
         let block = buildFrameBlock(frames: min(max(count, 1), udpBlockFrames), size: options.size, kind: .datagram,
                                     connection: c, timestamp: now)
-        senders.append(UDPSender(target: options.target, block: block, count: count, rate: options.rateShare(c)))
+        senders.append(UDPSender(target: options.target, sender: c, block: block, count: count, rate: options.rateShare(c)))
     }
     return runCountingSenders(senders)
 }
 
-/// A connected UDP socket for the load, with a 4 MiB send buffer.
-func datagramSocket(to target: SocketAddress) -> Result<Int32, LoadError> {
-    connectedSocket(Int32(SOCK_DGRAM.rawValue), to: target).map { fd in
+/// A connected UDP socket for the load, with a 4 MiB send buffer. To an IPv4 loopback target,
+/// sender number `sender` sends from 127.0.0.(1 + sender), as a fleet's hosts each send from an
+/// address of their own (a `vigil serve` with ingest shards spreads UDP senders over its loops
+/// by address).
+func datagramSocket(to target: SocketAddress, sender: Int) -> Result<Int32, LoadError> {
+    let loopback = target.ip.isIPv4 && target.ip.ipv4Value >> 24 == 127
+    let source = loopback ? IPAddress(ipv4: 0x7F00_0001 + UInt32(sender % 254)) : nil
+    return connectedSocket(Int32(SOCK_DGRAM.rawValue), to: target, from: source).map { fd in
         setSocketOption(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20)
         return fd
     }
@@ -87,6 +92,8 @@ final class DatagramBatches {
 /// One UDP socket's share of the filler load, run on its own thread.
 final class UDPSender: CountingSender, @unchecked Sendable {
     let target: SocketAddress
+    /// Its number among the load's senders (its source address: `datagramSocket`).
+    let sender: Int
     let block: FrameBlock
     let count: Int
     let rate: Int
@@ -95,8 +102,9 @@ final class UDPSender: CountingSender, @unchecked Sendable {
     var bytes = 0
     var failure: LoadError?
 
-    init(target: SocketAddress, block: FrameBlock, count: Int, rate: Int) {
+    init(target: SocketAddress, sender: Int, block: FrameBlock, count: Int, rate: Int) {
         self.target = target
+        self.sender = sender
         self.block = block
         self.count = count
         self.rate = rate
@@ -104,7 +112,7 @@ final class UDPSender: CountingSender, @unchecked Sendable {
 
     func run() {
         let fd: Int32
-        switch datagramSocket(to: target) {
+        switch datagramSocket(to: target, sender: sender) {
         case .success(let opened): fd = opened
         case .failure(let error): failure = error; return
         }
