@@ -54,6 +54,48 @@ import VigilCore
         #expect(lines.take(tailer) == ["f"])
     }
 
+    /// Finding (a review): a user who can write to a followed log's directory replaced the log
+    /// with a symbolic link to a file only vigil could read, and the tailer read that file as the
+    /// rotated log (`vigil forward` then shipped it). A link that appears where a file was is
+    /// refused, reported once, and the next real file is followed from its start.
+    @Test func aSymbolicLinkSwappedInForTheLogIsNotFollowed() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log", secret = dir + "/secret"
+        append(secret, "only vigil may read this\n")
+        append(path, "")
+        let tailer = FileTailer(path: path, start: .beginning)
+        let lines = Lines()
+        append(path, "a\n")
+        #expect(lines.take(tailer) == ["a"])
+        unlink(path)
+        symlink(secret, path)
+        var notices: [TailNotice] = []
+        lines.all.removeAll()
+        notices = tailer.check { line, _ in lines.all.append(String(decoding: line, as: UTF8.self)) }
+        #expect(lines.all == [])
+        #expect(notices.contains { if case .unreadable(_, let e) = $0 { return e.errno == ELOOP } else { return false } })
+        unlink(path)
+        append(path, "b\n")
+        #expect(lines.take(tailer) == ["b"])
+    }
+
+    /// A path that was a symbolic link when following began is followed, through a rotation of
+    /// what it points to.
+    @Test func aPathThatWasALinkIsFollowed() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/current", target = dir + "/app-1.log"
+        append(target, "")
+        symlink(target, path)
+        let tailer = FileTailer(path: path, start: .beginning)
+        let lines = Lines()
+        append(target, "a\n")
+        #expect(lines.take(tailer) == ["a"])
+        append(dir + "/app-2.log", "b\n")
+        unlink(path)
+        symlink(dir + "/app-2.log", path)
+        #expect(lines.take(tailer) == ["b"])
+    }
+
     @Test func copyTruncateRestartsAtZero() throws {
         let dir = TemporaryDirectory().path
         let path = dir + "/access.log"

@@ -12,7 +12,10 @@
 #   - another local user cannot take vigil's UDP port: `nc -u -l` as nobody is refused, and
 #     logger's datagram still reaches vigil;
 #   - an API client that resets its connection while vigil writes to it (no token needed: the
-#     dashboard) ends nothing: before MSG_NOSIGNAL, SIGPIPE killed `vigil serve` (exit 141).
+#     dashboard) ends nothing: before MSG_NOSIGNAL, SIGPIPE killed `vigil serve` (exit 141);
+#   - a user who can write to a followed log's directory swaps the log for a symbolic link to a
+#     root-only file: `vigil forward` (as root) refuses the link and ships none of that file, then
+#     follows the next real log.
 # Every server listens on loopback only; every wait and load is bounded.
 
 TRUST=$WORK/trust
@@ -310,3 +313,44 @@ if VIGIL_HTTP=1 start_vigil "$PIPE_DIR/data" "$PIPE_DIR/stderr"; then
 else
     fail "vigil serve starts for the reset check"
 fi
+
+
+# --- a link swapped in for a followed log (vigil forward shipped a root-only file through it)
+
+SWAP=$(mktemp -d /tmp/vigil-e2e-swap.XXXXXX)
+chmod 755 "$SWAP"
+mkdir -p "$SWAP/logs"
+chown 65534:65534 "$SWAP/logs"
+printf 'SECRET-%s\n' "$RUN" >"$SWAP/secret"
+chmod 600 "$SWAP/secret"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+as_nobody sh -c ": >'$SWAP/logs/app.log'"
+_swap_stored() { grep -rqF -- "$1" "$SWAP/data/hosts" 2>/dev/null; }
+_swap_said() { grep -qF -- "$1" "$SWAP/forward.stderr"; }
+if start_vigil "$SWAP/data" "$SWAP/serve.stderr"; then
+    SWAP_SERVE=$VIGIL_PID
+    EXTRA_PIDS+=("$SWAP_SERVE")
+    "$VIGIL" forward "$SWAP/logs/app.log" --to "tcp://127.0.0.1:$VIGIL_TCP_PORT" --state "$SWAP/state" --host e2e-swap \
+        --from-start 2>"$SWAP/forward.stderr" &
+    SWAP_FWD=$!
+    EXTRA_PIDS+=("$SWAP_FWD")
+    wait_for 10 _swap_said "following $SWAP/logs/app.log" || true
+    as_nobody sh -c "echo 'before-$RUN' >>'$SWAP/logs/app.log'"
+    wait_for 15 _swap_stored "before-$RUN" || true
+    as_nobody sh -c "rm '$SWAP/logs/app.log' && ln -s '$SWAP/secret' '$SWAP/logs/app.log'"
+    wait_for 15 _swap_said "a symbolic link now, which is not followed" || true
+    as_nobody sh -c "rm '$SWAP/logs/app.log' && echo 'after-$RUN' >'$SWAP/logs/app.log'"
+    wait_for 15 _swap_stored "after-$RUN" || true
+    if _swap_stored "before-$RUN" && _swap_stored "after-$RUN" && _swap_said "a symbolic link now, which is not followed" \
+        && ! _swap_stored "SECRET-$RUN"; then
+        pass "forward refuses a symbolic link swapped in for its log (nothing of the root-only file shipped), then follows the next log"
+    else
+        fail "forward refuses a symbolic link swapped in for its log" "$(tail -n 4 "$SWAP/forward.stderr")" \
+            "$(grep -rh -- "-$RUN" "$SWAP/data/hosts" 2>/dev/null | tail -n 3)"
+    fi
+    stop_pid "$SWAP_FWD" 10 || true
+    stop_pid "$SWAP_SERVE" 15 || true
+else
+    fail "vigil serve starts for the symbolic link check"
+fi
+rm -rf "$SWAP"
