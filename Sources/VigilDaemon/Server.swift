@@ -486,9 +486,10 @@ public final class Server {
     public var boundTCP: [SocketAddress] { tcpListeners.map(\.address) }
     public var boundRelay: [SocketAddress] { relayListeners.map(\.address) }
     public var boundHTTP: [SocketAddress] { apiServers.map(\.address) }
-    /// API connections cut off for being too slow, and refused at the cap, on every API listener.
-    public var apiConnectionsCutOff: (timedOut: Int, refused: Int) {
-        apiServers.reduce((0, 0)) { ($0.0 + $1.timedOut, $0.1 + $1.refused) }
+    /// API connections cut off for being too slow, refused at the per-source cap, and closed at
+    /// the total cap to make room, on every API listener.
+    public var apiConnectionsCutOff: (timedOut: Int, refused: Int, evicted: Int) {
+        apiServers.reduce((0, 0, 0)) { ($0.0 + $1.timedOut, $0.1 + $1.refused, $0.2 + $1.evicted) }
     }
 
     /// Stops on SIGTERM/SIGINT and calls `onReload` on SIGHUP (installs the handler; call on the

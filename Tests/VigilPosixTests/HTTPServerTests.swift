@@ -112,18 +112,49 @@ import VigilTestSupport
         #expect(next.response(h.loop)?.status == 200)
     }
 
-    @Test func pastTheConnectionCapANewClientGets503() throws {
-        let h = try Harness(limits: Self.limits(connections: 2))
-        let a = try HTTPTestClient(h.server.address), b = try HTTPTestClient(h.server.address)
+    /// Finding (a review): at the cap every newcomer got 503, so a local user holding 1,024 idle
+    /// connections (256 from each of four loopback addresses) locked the operator out of the
+    /// API. At the cap the longest idle connection of the source holding the most is closed for
+    /// the newcomer; one more from a source at its own cap still gets 503.
+    @Test func atTheCapTheBusiestSourcesLongestIdleConnectionMakesRoom() throws {
+        var limits = Self.limits(connections: 4)
+        limits.maxPerSource = 2
+        let h = try Harness(limits: limits)
+        func client(_ last: UInt8) throws -> HTTPTestClient { try HTTPTestClient(from: IPAddress(127, 0, 0, last), h.server.address) }
+        // One source at its own cap: its third connection is refused.
+        let a = try client(5)
+        #expect(pump(h.loop) { h.server.openConnections == 1 })
+        let b = try client(5)
         #expect(pump(h.loop) { h.server.openConnections == 2 })
-        let c = try HTTPTestClient(h.server.address)
-        c.get("/fast")
-        #expect(c.response(h.loop)?.status == 503)
-        #expect(c.isClosed(h.loop))
+        let refusedOne = try client(5)
+        refusedOne.get("/fast")
+        #expect(refusedOne.response(h.loop)?.status == 503)
         #expect(h.server.refused == 1)
-        a.get("/fast")
-        b.get("/fast")
-        #expect(a.response(h.loop)?.status == 200 && b.response(h.loop)?.status == 200)
+        // Two more sources fill the server; a newcomer still gets in, and the longest idle
+        // connection of the source holding the most (a, of 127.0.0.5) is closed for it.
+        let d = try client(3), e = try client(4)
+        #expect(pump(h.loop) { h.server.openConnections == 4 })
+        let operatorClient = try client(6)
+        operatorClient.get("/fast")
+        #expect(operatorClient.response(h.loop)?.status == 200)
+        #expect(a.isClosed(h.loop))
+        #expect(h.server.evicted == 1 && h.server.openConnections == 4)
+        for other in [b, d, e] {
+            other.get("/fast")
+            #expect(other.response(h.loop)?.status == 200)
+        }
+    }
+
+    /// A connection that sends nothing is cut off (408) after the head timeout, as one sending
+    /// slowly is, instead of holding its place until the idle timeout (a minute).
+    @Test func aConnectionThatSendsNothingIsCutOffAtTheHeadTimeout() throws {
+        var limits = Self.limits(head: 300_000)
+        limits.idleTimeoutMicros = 60_000_000
+        let h = try Harness(limits: limits)
+        let silent = try HTTPTestClient(h.server.address)
+        #expect(pump(h.loop, seconds: 10) { h.server.timedOut == 1 })
+        #expect(silent.isClosed(h.loop))
+        #expect(h.server.openConnections == 0)
     }
 
     @Test func aHalfClosedClientStillGetsItsAnswer() throws {

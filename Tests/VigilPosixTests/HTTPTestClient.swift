@@ -18,6 +18,9 @@ final class HTTPTestClient {
 
     init(_ address: SocketAddress) throws { client = try TestClient(tcp: address) }
 
+    /// A client connecting from `source` (any 127.x.y.z on Linux loopback).
+    init(from source: IPAddress, _ address: SocketAddress) throws { client = try TestClient(tcp: address, from: source) }
+
     /// `GET path`, with the token when given.
     func get(_ path: String, token: String? = nil, close: Bool = false) {
         var request = "GET \(path) HTTP/1.1\r\nHost: test\r\n"

@@ -311,9 +311,9 @@ import VigilCore
 
     @Test func anIPv6SourceIsItsSlash64() {
         let a = IPAddress.parse("2001:db8::1")!, b = IPAddress.parse("2001:db8::ffff:2")!, c = IPAddress.parse("2001:db8:0:1::1")!
-        #expect(TCPListener.sourceKey(a) == TCPListener.sourceKey(b))
-        #expect(TCPListener.sourceKey(a) != TCPListener.sourceKey(c))
-        #expect(TCPListener.sourceKey(IPAddress(10, 0, 0, 1)) != TCPListener.sourceKey(IPAddress(10, 0, 0, 2)))
+        #expect(ConnectionSources.key(a) == ConnectionSources.key(b))
+        #expect(ConnectionSources.key(a) != ConnectionSources.key(c))
+        #expect(ConnectionSources.key(IPAddress(10, 0, 0, 1)) != ConnectionSources.key(IPAddress(10, 0, 0, 2)))
     }
 
     @Test func aListenerWithAnAllowListRefusesEveryoneElse() throws {

@@ -15,7 +15,9 @@
 #     dashboard) ends nothing: before MSG_NOSIGNAL, SIGPIPE killed `vigil serve` (exit 141);
 #   - a user who can write to a followed log's directory swaps the log for a symbolic link to a
 #     root-only file: `vigil forward` (as root) refuses the link and ships none of that file, then
-#     follows the next real log.
+#     follows the next real log;
+#   - 1,024 idle API connections from four addresses (every one the API takes) do not lock the
+#     operator out: the request gets its answer, an idle connection of theirs is closed for it.
 # Every server listens on loopback only; every wait and load is bounded.
 
 TRUST=$WORK/trust
@@ -354,3 +356,32 @@ else
     fail "vigil serve starts for the symbolic link check"
 fi
 rm -rf "$SWAP"
+
+
+# --- idle connections filling the API do not lock the operator out (every newcomer got 503)
+
+LOCK=$TRUST/api-lockout
+if VIGIL_HTTP=1 start_vigil "$LOCK/data" "$LOCK/stderr"; then
+    LOCK_PID=$VIGIL_PID
+    EXTRA_PIDS+=("$LOCK_PID")
+    mkfifo "$LOCK/hold"
+    timeout 60 python3 "$ROOT/scripts/e2e/hold_idle_connections.py" "$VIGIL_HTTP_PORT" 4 256 <"$LOCK/hold" >"$LOCK/holder.out" 2>&1 &
+    LOCK_HOLDER=$!
+    exec {lock_fd}>"$LOCK/hold"
+    _lock_ready() { grep -q '^ready ' "$LOCK/holder.out"; }
+    wait_for 30 _lock_ready || true
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIGIL_API_TOKEN_VALUE" \
+        "http://127.0.0.1:$VIGIL_HTTP_PORT/stats" || true)
+    evicted=$(curl -s -H "Authorization: Bearer $VIGIL_API_TOKEN_VALUE" "http://127.0.0.1:$VIGIL_HTTP_PORT/metrics" \
+        | sed -n 's/^vigil_api_connections_evicted_total \([0-9]*\)$/\1/p')
+    exec {lock_fd}>&-
+    wait "$LOCK_HOLDER" 2>/dev/null || true
+    if [ "$code" = 200 ] && [ "${evicted:-0}" -ge 1 ]; then
+        pass "1,024 idle API connections do not lock the operator out ($(cat "$LOCK/holder.out"); /stats 200; evicted $evicted)"
+    else
+        fail "1,024 idle API connections do not lock the operator out" "holder: $(cat "$LOCK/holder.out")" "/stats: $code, evicted: ${evicted:-?}"
+    fi
+    stop_pid "$LOCK_PID" 15 || true
+else
+    fail "vigil serve starts for the API lockout check"
+fi

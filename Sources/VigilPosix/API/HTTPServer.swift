@@ -4,13 +4,16 @@ public import VigilCore
 
 /// The API's HTTP/1.1 server on the event loop (docs/api.md): keep-alive, one request at a time
 /// per connection, and limits so that no client can hold it up:
-/// - the request head must arrive whole within `headTimeoutMicros` of its first byte (a client
-///   sending one byte a second is cut off with 408), and is size-limited (`HTTPRequestLimits`);
+/// - the request head must arrive whole within `headTimeoutMicros` of its first byte, or of the
+///   connection's start (a client sending one byte a second, or nothing, is cut off with 408),
+///   and is size-limited (`HTTPRequestLimits`);
 /// - an answer must be taken by the client within `writeTimeoutMicros`;
 /// - a keep-alive connection silent for `idleTimeoutMicros` is closed;
-/// - at most `maxConnections` are open (a new one past that gets 503 and is closed), at most
-///   `maxPerSource` from one address; out of descriptors, the listening socket rests for a
-///   second instead of spinning.
+/// - at most `maxPerSource` connections from one source (an IPv4 address or IPv6 /64,
+///   `ConnectionSources`; one more gets 503 and is closed), and at most `maxConnections` in all:
+///   at that cap the connection idle the longest of the source holding the most is closed to
+///   make room, so clients holding connections open cannot lock the operator out; out of
+///   descriptors, the listening socket rests for a second instead of spinning.
 /// `route` answers each request, at once or later (`Responder`); it runs on the loop thread.
 public final class HTTPServer: EventHandler {
     /// How many connections are taken and how long each may take.
@@ -49,9 +52,11 @@ public final class HTTPServer: EventHandler {
     private var connections: [Int32: HTTPConnection] = [:]
     private var perSource: [IPAddress: Int] = [:]
     private let readBuffer: UnsafeMutableRawBufferPointer
-    /// Connections cut off for being too slow, and refused at the connection cap (`/metrics`).
+    /// Connections cut off for being too slow, refused at the per-source cap, and closed at the
+    /// total cap to make room (`/metrics`).
     public private(set) var timedOut = 0
     public private(set) var refused = 0
+    public private(set) var evicted = 0
     /// While out of descriptors: when polling the listening socket resumes.
     private var pausedUntil: Int64?
 
@@ -96,19 +101,26 @@ public final class HTTPServer: EventHandler {
                 return
             }
             let client = FileDescriptor(owning: accepted)
-            if connections.count >= limits.maxConnections || perSource[peer.ip, default: 0] >= limits.maxPerSource {
+            let source = ConnectionSources.key(peer.ip)
+            if perSource[source, default: 0] >= limits.maxPerSource {
                 refused += 1
                 let busy = HTTPResponse.error(503, "too many connections").serialized(keepAlive: false)
                 _ = busy.withUnsafeBytes { try? Posix.send(client.rawValue, $0) }
                 continue  // `client` closes as it goes
             }
-            let connection = HTTPConnection(socket: client, peer: peer, server: self)
+            if connections.count >= limits.maxConnections,
+               let victim = ConnectionSources.evictionVictim(connections.values, perSource: perSource,
+                                                             source: \.source, lastActivity: \.lastActivityMicros) {
+                evicted += 1
+                close(victim)
+            }
+            let connection = HTTPConnection(socket: client, peer: peer, source: source, server: self)
             do { try loop.register(connection.fd, mask: EventLoop.readable | EventLoop.hangup, handler: connection) } catch {
                 connection.socket = nil
                 continue
             }
             connections[connection.fd] = connection
-            perSource[peer.ip, default: 0] += 1
+            perSource[source, default: 0] += 1
         }
     }
 
@@ -152,7 +164,7 @@ public final class HTTPServer: EventHandler {
                 if !connection.awaiting && connection.output.isEmpty { close(connection) }
                 return
             case .processed(let n):
-                if connection.input.isEmpty { connection.headStartedMicros = Posix.monotonicMicros() }
+                if connection.input.isEmpty && connection.headStartedMicros == nil { connection.headStartedMicros = Posix.monotonicMicros() }
                 connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
                 if connection.input.count > limits.request.maxHead + 4 {
                     parse(connection)
@@ -262,8 +274,8 @@ public final class HTTPServer: EventHandler {
         loop.unregister(connection.fd)
         connection.socket = nil
         connection.serial &+= 1  // a late answer finds nobody
-        if let count = perSource[connection.peer.ip], count > 1 { perSource[connection.peer.ip] = count - 1 } else {
-            perSource.removeValue(forKey: connection.peer.ip)
+        if let count = perSource[connection.source], count > 1 { perSource[connection.source] = count - 1 } else {
+            perSource.removeValue(forKey: connection.source)
         }
     }
 }
@@ -276,6 +288,8 @@ final class HTTPConnection: EventHandler {
     /// The socket's number: the connection's key in the server, still after the socket closed.
     let fd: Int32
     let peer: SocketAddress
+    /// What it counts under for the per-source cap (`ConnectionSources.key`).
+    let source: IPAddress
     weak var server: HTTPServer?
     var input: [UInt8] = []
     var output: [UInt8] = []
@@ -289,17 +303,20 @@ final class HTTPConnection: EventHandler {
     var mask = EventLoop.readable | EventLoop.hangup
     /// Numbers the requests, so an answer to one the connection no longer waits for is dropped.
     var serial: UInt64 = 0
-    /// When the first byte of the head being read arrived.
+    /// When the first byte of the head being read arrived (for the first head: when the
+    /// connection was accepted, so that one sending nothing is cut off as one sending slowly).
     var headStartedMicros: Int64?
     var writeStartedMicros: Int64 = 0
     var lastActivityMicros: Int64
 
-    init(socket: consuming FileDescriptor, peer: SocketAddress, server: HTTPServer) {
+    init(socket: consuming FileDescriptor, peer: SocketAddress, source: IPAddress, server: HTTPServer) {
         fd = socket.rawValue
         self.socket = consume socket
         self.peer = peer
+        self.source = source
         self.server = server
         lastActivityMicros = Posix.monotonicMicros()
+        headStartedMicros = lastActivityMicros
     }
 
     func handleEvents(_ events: UInt32, now: Timestamp) {

@@ -60,7 +60,7 @@ public final class TCPListener: EventHandler {
     /// One read buffer shared by every connection of this listener (the loop is single-threaded).
     let readBuffer: UnsafeMutableRawBufferPointer
     private var connections: [Int32: TCPConnection] = [:]
-    /// Open connections per source (`sourceKey`).
+    /// Open connections per source (`ConnectionSources.key`).
     private var perSource: [IPAddress: Int] = [:]
     /// A descriptor held in reserve: when accept fails for lack of descriptors, it is closed so
     /// one waiting client can be accepted and closed at once instead of hanging, then reopened.
@@ -142,12 +142,6 @@ public final class TCPListener: EventHandler {
     /// Connections waiting, unpolled, for the gate to open.
     public var parkedConnections: Int { parked.count }
 
-    /// The source a connection is counted under: its IPv4 address, or the /64 of its IPv6 address
-    /// (one host usually holds a whole /64).
-    static func sourceKey(_ ip: IPAddress) -> IPAddress {
-        ip.isIPv4 ? ip : IPAddress(high: ip.high, low: 0)
-    }
-
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         for _ in 0..<acceptsPerWakeUp {
             let accepted: Int32, peer: SocketAddress
@@ -162,7 +156,7 @@ public final class TCPListener: EventHandler {
                 refuse(client, .notAllowed, "connection from \(peer.ip) refused: not in the allow list")
                 continue
             }
-            let source = Self.sourceKey(peer.ip)
+            let source = ConnectionSources.key(peer.ip)
             if perSource[source, default: 0] >= limits.maxPerSource {
                 refuse(client, .perSourceLimit, "connection from \(peer.ip) refused: its source holds \(limits.maxPerSource) connections already")
                 continue
@@ -226,12 +220,8 @@ public final class TCPListener: EventHandler {
     /// At the cap: closes the connection idle the longest among those of the source holding the
     /// most connections, so a source that filled the listener pays for the room, not the others.
     private func evictOne(now: Timestamp) {
-        guard let busiest = perSource.max(by: { $0.value < $1.value })?.key else { return }
-        var victim: TCPConnection?
-        for connection in connections.values where connection.source == busiest {
-            if victim == nil || connection.lastActivityMicros < victim!.lastActivityMicros { victim = connection }
-        }
-        guard let victim else { return }
+        guard let victim = ConnectionSources.evictionVictim(connections.values, perSource: perSource,
+                                                            source: \.source, lastActivity: \.lastActivityMicros) else { return }
         consumer.connectionEvent(.evicted)
         note("at the cap of \(limits.maxConnections) connections: closed the longest idle one, from \(victim.peer.ip)")
         readReady(victim, now: now, ignoringGate: true)  // what it sent is kept, whatever the gate says
@@ -416,7 +406,7 @@ final class TCPConnection: EventHandler {
     /// The socket's number: the connection's key in the listener, still after the socket closed.
     let fd: Int32
     let peer: SocketAddress
-    /// What it counts under for the per-source limit (`TCPListener.sourceKey`).
+    /// What it counts under for the per-source limit (`ConnectionSources.key`).
     let source: IPAddress
     unowned let listener: TCPListener
     var decoder: FrameDecoder
