@@ -162,6 +162,46 @@ import VigilTestSupport
         #expect(Self.eventually { sink.counters == NetworkSink.Counters(delivered: 20) })
     }
 
+    /// Finding (a review): a webhook receiver answering 200 with an endless body (a 15-digit
+    /// Content-Length, chunks without end, or a body until close) had vigil read it all into
+    /// memory (1.9 GB in 6 s). Past `HTTPTransport.maxBodyBytes` the body is not read: the
+    /// status delivers the alert and the connection is closed, the receiver left holding most
+    /// of the 64 MiB it meant to send.
+    @Test(arguments: ["Content-Length: 999999999999999\r\n", "Transfer-Encoding: chunked\r\n", "Connection: close\r\n"])
+    func anEndlessAnswerBodyIsNotReadToItsEnd(framing: String) throws {
+        let (listening, address) = try Sockets.bind(SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 0), type: Int32(SOCK_STREAM.rawValue))
+        defer { Glibc.close(listening) }
+        final class Sent: @unchecked Sendable { var bytes = 0 }
+        let sent = Sent()
+        let receiver = try JoinableThread(named: "test-hook") {
+            var p = pollfd(fd: listening, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 20_000) == 1 else { return }
+            let fd = accept(listening, nil, nil)
+            guard fd >= 0 else { return }
+            defer { Glibc.close(fd) }
+            var request = [UInt8](repeating: 0, count: 65_536)
+            _ = request.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let chunked = framing.hasPrefix("Transfer")
+            let block = Array((chunked ? "10000\r\n" : "").utf8) + [UInt8](repeating: 0x61, count: 0x10000)
+                + Array((chunked ? "\r\n" : "").utf8)
+            let head = Array("HTTP/1.1 200 OK\r\n\(framing)\r\n".utf8)
+            _ = head.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            while sent.bytes < 64 << 20 {
+                let n = block.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { return }
+                sent.bytes += n
+            }
+        }
+        let transport = HTTPTransport(host: "127.0.0.1", port: address.port, path: "/hook", timeoutMillis: 10_000, cancelFD: -1)
+        let outcome = transport.send(Array(Self.alert(1).jsonLine().utf8))
+        transport.disconnect()
+        receiver.join()
+        #expect(outcome == .delivered)
+        #expect(sent.bytes < 32 << 20, "the receiver sent \(sent.bytes) bytes")
+    }
+
     @Test func alertmanagerPostsV2AlertsWithEndsAtOnResolve() throws {
         let dir = TemporaryDirectory()
         let receiver = try TestReceiver(.http)

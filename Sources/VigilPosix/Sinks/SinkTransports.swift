@@ -302,13 +302,23 @@ final class HTTPTransport: SinkTransport {
         }
     }
 
+    /// Body bytes of an answer read at most: a longer body is not read to its end, the connection
+    /// is closed instead (the status is all that counts), so a receiver cannot make vigil hold
+    /// an endless body in memory.
+    static let maxBodyBytes = 64 << 10
+
     /// Reads the rest of the body so the connection can carry the next request, then maps the status.
     private func finish(_ head: HTTPResponseHead) -> SendOutcome {
         var failure: String?
+        let limit = head.headBytes + Self.maxBodyBytes
         switch head.body {
         case .none:
             break
         case .fixed(let length):
+            if length > Self.maxBodyBytes {
+                failure = "answer body over \(Self.maxBodyBytes) bytes"
+                break
+            }
             while buffer.count < head.headBytes + length && failure == nil {
                 failure = readMore()
             }
@@ -317,13 +327,13 @@ final class HTTPTransport: SinkTransport {
                 let scan = buffer.withUnsafeBytes { ChunkedBody.scan(UnsafeRawBufferPointer(rebasing: $0[head.headBytes...])) }
                 if case .complete = scan { break }
                 if case .invalid = scan { failure = "bad chunked body"; break }
-                failure = readMore()
+                failure = buffer.count > limit ? "answer body over \(Self.maxBodyBytes) bytes" : readMore()
             }
         case .untilClose:
-            while failure == nil {
+            while failure == nil && buffer.count <= limit {
                 failure = readMore()
             }
-            failure = nil
+            failure = failure == nil ? "answer body over \(Self.maxBodyBytes) bytes" : nil
         }
         if failure != nil || !head.keepAlive { socket.close() }
         switch HTTPDeliveryVerdict(status: head.status) {
