@@ -1,3 +1,4 @@
+import CVigilShim
 import Glibc
 import Testing
 import VigilTestSupport
