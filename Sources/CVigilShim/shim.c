@@ -85,12 +85,3 @@ int vigil_spread_by_source(int fd, unsigned int sockets) {
     struct sock_fprog program = { .len = sizeof code / sizeof code[0], .filter = code };
     return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program);
 }
-
-int vigil_peer_credentials(int fd, unsigned int *uid, int *pid) {
-    struct ucred credentials;
-    socklen_t length = sizeof credentials;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
-    *uid = credentials.uid;
-    *pid = credentials.pid;
-    return 0;
-}

@@ -114,17 +114,11 @@ public final class Server {
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
                               analysis: placement, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)
         // With ingest shards every loop reads a socket of each UDP port, each sender's datagrams
-        // on one of them (docs/architecture.md, "UDP on every loop"); the port is claimed so
-        // that no second vigil joins them.
-        let udpSockets = shardCount > 0 ? shares : 1
-        var claimed: Set<[UInt16]> = []
+        // on one of them (docs/architecture.md, "UDP on every loop").
         for address in settings.udp {
-            let socketAddress = address.socketAddress
-            // Once per port and family (port 0 is a new port each time).
-            let claims = udpSockets > 1 && (socketAddress.port == 0 || claimed.insert([socketAddress.ip.isIPv4 ? 4 : 6, socketAddress.port]).inserted)
-            udpListeners.append(try UDPListener(address: socketAddress, maxMessageBytes: settings.maxMessageBytes,
-                                                receiveBufferBytes: settings.udpReceiveBufferBytes, spreadOver: udpSockets,
-                                                claimingPort: claims, loop: loop, consumer: collector))
+            udpListeners.append(try UDPListener(address: address.socketAddress, maxMessageBytes: settings.maxMessageBytes,
+                                                receiveBufferBytes: settings.udpReceiveBufferBytes, sharedWithLoops: shardCount > 0,
+                                                loop: loop, consumer: collector))
         }
         let logMicros = settings.statsInterval.microseconds > 0 ? settings.statsInterval.microseconds : 10_000_000
         apiConnectionCap = settings.http.isEmpty ? 0 : Server.apiConnectionCap(fileLimit: fileLimit, listeners: settings.http.count)
@@ -168,6 +162,9 @@ public final class Server {
                 shards.append(try IngestShard(number: number, tcp: tcpListeners, udp: udpListeners, settings: settings, retention: Server.retention(config),
                                               storeBounds: storeBounds, writeLocks: writeLocks, limits: syslogLimits, hosts: hosts,
                                               analysis: analysis, log: log))
+            }
+            if !shards.isEmpty {
+                for listener in udpListeners { try listener.spreadBySource(sockets: shards.count + 1) }
             }
         }
         let collector = self.collector

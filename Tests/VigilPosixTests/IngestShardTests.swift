@@ -152,9 +152,9 @@ import VigilDaemon
         #expect(loopsUsed.count >= 2, "datagrams read by loops \(loopsUsed.sorted())")
     }
 
-    /// While its sockets are shared with the shards', the UDP port is claimed among vigils: a
-    /// second server on it fails to start, with shards (the claim) or without (the bind), and
-    /// the first keeps receiving every datagram.
+    /// While its sockets share the port with the shards' (SO_REUSEPORT), a second server on it
+    /// fails to start, with shards or without (its first socket binds without SO_REUSEPORT and
+    /// finds the port in use), and the first keeps receiving every datagram.
     @Test func aSecondVigilCannotShareTheUDPPort() throws {
         let dir = TemporaryDirectory().path
         let first = try makeServer(dir: dir, threads: 5)

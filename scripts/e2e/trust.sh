@@ -268,27 +268,31 @@ fi
 # --- no other local user takes the UDP port (SO_REUSEADDR on UDP let any user bind it too, and
 # the socket bound last received every datagram: vigil went silent)
 
-PORT_DIR=$TRUST/udp-port
-if start_vigil "$PORT_DIR/data" "$PORT_DIR/stderr"; then
-    PORT_PID=$VIGIL_PID
-    EXTRA_PIDS+=("$PORT_PID")
-    rc=0
-    setpriv --reuid=65534 --regid=65534 --clear-groups timeout 5 nc -u -l 127.0.0.1 "$VIGIL_UDP_PORT" \
-        >"$PORT_DIR/nc.out" 2>"$PORT_DIR/nc.err" || rc=$?
-    if [ "$rc" = 1 ] && grep -q 'Address already in use' "$PORT_DIR/nc.err"; then
-        pass "another user's nc -u -l on vigil's UDP port is refused (address in use)"
+# At two threads vigil's one socket, at three the loops' sockets sharing the port (SO_REUSEPORT,
+# which only the same user may join).
+for port_threads in 2 3; do
+    PORT_DIR=$TRUST/udp-port-$port_threads
+    if VIGIL_THREADS=$port_threads start_vigil "$PORT_DIR/data" "$PORT_DIR/stderr"; then
+        PORT_PID=$VIGIL_PID
+        EXTRA_PIDS+=("$PORT_PID")
+        rc=0
+        setpriv --reuid=65534 --regid=65534 --clear-groups timeout 5 nc -u -l 127.0.0.1 "$VIGIL_UDP_PORT" \
+            >"$PORT_DIR/nc.out" 2>"$PORT_DIR/nc.err" || rc=$?
+        if [ "$rc" = 1 ] && grep -q 'Address already in use' "$PORT_DIR/nc.err"; then
+            pass "another user's nc -u -l on vigil's UDP port is refused (address in use; --threads $port_threads)"
+        else
+            fail "another user's nc -u -l on vigil's UDP port is refused (--threads $port_threads)" "exit $rc: $(cat "$PORT_DIR/nc.err")"
+        fi
+        logger -n 127.0.0.1 -P "$VIGIL_UDP_PORT" -d --rfc5424 -t porttest -p auth.info "still vigil's $port_threads $RUN"
+        DATA_SAVED=$DATA
+        DATA=$PORT_DIR/data
+        expect "the next datagram is vigil's (--threads $port_threads)" "$HOST_FULL" "still vigil's $port_threads $RUN"
+        DATA=$DATA_SAVED
+        stop_pid "$PORT_PID" 15 || true
     else
-        fail "another user's nc -u -l on vigil's UDP port is refused" "exit $rc: $(cat "$PORT_DIR/nc.err")"
+        fail "vigil serve --threads $port_threads starts for the UDP port check"
     fi
-    logger -n 127.0.0.1 -P "$VIGIL_UDP_PORT" -d --rfc5424 -t porttest -p auth.info "still vigil's $RUN"
-    DATA_SAVED=$DATA
-    DATA=$PORT_DIR/data
-    expect "the next datagram is vigil's" "$HOST_FULL" "still vigil's $RUN"
-    DATA=$DATA_SAVED
-    stop_pid "$PORT_PID" 15 || true
-else
-    fail "vigil serve starts for the UDP port check"
-fi
+done
 
 
 # --- a client resetting a connection vigil is writing to (SIGPIPE ended serve, exit 141)

@@ -55,14 +55,10 @@ int vigil_malloc_trim(void);
 /// blocks in that range (reads of it then give zeros) without changing its size or other offsets.
 int vigil_punch_hole(int fd, long long offset, long long length);
 
-/// Attaches to the SO_REUSEPORT group of `fd` (bound with SO_REUSEPORT) a classic BPF program
+/// Attaches to the SO_REUSEPORT group of `fd` (one that other sockets joined) a classic BPF program
 /// that gives each datagram to the group's socket number hash(source address) % `sockets`
 /// (sockets numbered in the order they were bound), so all of one sender's datagrams go to one
 /// socket whatever its source port. 0 on success, -1 with errno.
 int vigil_spread_by_source(int fd, unsigned int sockets);
-
-/// The user and process of the peer of the connected Unix socket `fd` (SO_PEERCRED): of the
-/// process that listened, for the connecting side. 0 on success, -1 with errno.
-int vigil_peer_credentials(int fd, unsigned int *uid, int *pid);
 
 #endif

@@ -4,7 +4,7 @@ public import VigilCore
 
 /// A UDP syslog listener: one datagram is one message (without a trailing LF, CR or NUL), read in
 /// batches with recvmmsg. With ingest shards, each loop has one, all bound to the same port
-/// (`spreadOver`, `joining`), each taking its senders' datagrams (docs/architecture.md, "UDP on
+/// (`sharedWithLoops`, `joining`), each taking its senders' datagrams (docs/architecture.md, "UDP on
 /// every loop").
 public final class UDPListener: EventHandler {
     /// The bound socket, owned here.
@@ -20,33 +20,30 @@ public final class UDPListener: EventHandler {
     private let headers: UnsafeMutablePointer<vigil_mmsghdr>
     private let iovecs: UnsafeMutablePointer<iovec>
     private let names: UnsafeMutablePointer<sockaddr_storage>
-    /// The port's claim among vigils (`Sockets.claimUDPPort`), held while it is shared.
-    private var portClaim: FileDescriptor?
 
     /// Binds `address`; datagrams longer than `maxMessageBytes` are truncated and flagged. With
-    /// `spreadOver` sockets (this one and those `joining` it later), each sender's datagrams go
-    /// to one of them by its source address (`Sockets.spreadBySource`); `claimingPort` then
-    /// claims the port among vigils (`Sockets.claimUDPPort`: once per port and family).
-    public convenience init(address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int, spreadOver sockets: Int = 1,
-                            claimingPort: Bool = false, loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
-        // Claimed before binding, so that a vigil already on the port is never joined, even briefly
-        // (port 0, a port nobody else knows yet, is claimed once bound).
-        var claim = claimingPort && address.port != 0 ? try Sockets.claimUDPPort(address) : nil
-        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue), sharedPort: sockets > 1)
-        let socket = FileDescriptor(owning: bound)
-        if claimingPort && address.port == 0 { claim = try Sockets.claimUDPPort(boundAddress) }
-        if sockets > 1 { try Sockets.spreadBySource(bound, sockets: sockets) }
-        try self.init(socket: socket, address: boundAddress, maxMessageBytes: maxMessageBytes,
+    /// `sharedWithLoops`, other loops' sockets may then join the port (`joining`), and
+    /// `spreadBySource` says which of them gets a datagram.
+    public convenience init(address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int, sharedWithLoops: Bool = false,
+                            loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
+        let (bound, boundAddress) = try Sockets.bind(address, type: Int32(SOCK_DGRAM.rawValue),
+                                                     sharing: sharedWithLoops ? .opening : .none)
+        try self.init(socket: FileDescriptor(owning: bound), address: boundAddress, maxMessageBytes: maxMessageBytes,
                       receiveBufferBytes: receiveBufferBytes, loop: loop, consumer: consumer)
-        portClaim = claim
     }
 
-    /// One more socket on `first`'s port (bound with `spreadOver`), for another loop: its share
+    /// One more socket on `first`'s port (bound `sharedWithLoops`), for another loop: its share
     /// of the senders' datagrams, read for `consumer`.
     public convenience init(joining first: UDPListener, loop: EventLoop, consumer: any FrameConsumer) throws(SystemError) {
-        let (bound, boundAddress) = try Sockets.bind(first.address, type: Int32(SOCK_DGRAM.rawValue), sharedPort: true)
+        let (bound, boundAddress) = try Sockets.bind(first.address, type: Int32(SOCK_DGRAM.rawValue), sharing: .joining)
         try self.init(socket: FileDescriptor(owning: bound), address: boundAddress, maxMessageBytes: first.slotBytes,
                       receiveBufferBytes: first.receiveBufferBytes, loop: loop, consumer: consumer)
+    }
+
+    /// Once the `sockets` sockets on this one's port (it and those `joining` it) are bound: each
+    /// sender's datagrams go to one of them, by its address (`Sockets.spreadBySource`).
+    public func spreadBySource(sockets: Int) throws(SystemError) {
+        try Sockets.spreadBySource(fd, sockets: sockets)
     }
 
     private init(socket: consuming FileDescriptor, address: SocketAddress, maxMessageBytes: Int, receiveBufferBytes: Int,

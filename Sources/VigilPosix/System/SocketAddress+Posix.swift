@@ -44,6 +44,17 @@ extension SocketAddress {
     var family: Int32 { ip.isIPv4 ? AF_INET : AF_INET6 }
 }
 
+/// Whether a bound UDP socket shares its port with other loops' sockets (SO_REUSEPORT, which only
+/// sockets of the same user can join).
+public enum PortSharing: Sendable {
+    case none
+    /// The first socket: bound as any other (a port held by anyone fails with EADDRINUSE), then
+    /// opened to the sockets `joining` it.
+    case opening
+    /// Another loop's socket on the port of one that was `opening`.
+    case joining
+}
+
 /// Socket creation and option helpers shared by listeners and clients.
 public enum Sockets {
     /// Creates a non-blocking socket bound to `address` (IPv6-only for v6 addresses). For TCP
@@ -51,17 +62,16 @@ public enum Sockets {
     /// Never SO_REUSEADDR for UDP: there it lets any process of any user bind the same port too,
     /// and the socket bound last receives every datagram, so vigil would go silent.
     /// Returns the descriptor and the address actually bound (real port for port 0).
-    /// With `sharedPort`, SO_REUSEPORT: later sockets of the same user bound so too share the
-    /// port (`spreadBySource` says which gets a datagram; `claimUDPPort` keeps other vigils out).
+    /// `sharing` opens the port to sockets of the same process's other loops (`PortSharing`).
     public static func bind(_ address: SocketAddress, type: Int32, backlog: Int32 = 4096,
-                            sharedPort: Bool = false) throws(SystemError) -> (Int32, SocketAddress) {
+                            sharing: PortSharing = .none) throws(SystemError) -> (Int32, SocketAddress) {
         let fd = socket(address.family, type | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw SystemError("socket", errno: errno) }
         var one: Int32 = 1
         if type == Int32(SOCK_STREAM.rawValue) {
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         }
-        if sharedPort {
+        if sharing == .joining {
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
         }
         if !address.ip.isIPv4 {
@@ -72,6 +82,12 @@ public enum Sockets {
             let e = errno
             Posix.close(fd)
             throw SystemError("bind \(address)", errno: e)
+        }
+        if sharing == .opening {
+            // Only now: bound without it, the socket got a port nobody holds (for port 0) or
+            // failed like any other, so a second vigil (whose first socket binds so too) fails
+            // on this port instead of joining it.
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
         }
         if type == Int32(SOCK_STREAM.rawValue) && Glibc.listen(fd, backlog) != 0 {
             let e = errno
@@ -115,53 +131,11 @@ public enum Sockets {
         return address
     }
 
-    /// Makes the sockets sharing `fd`'s port (`bind(sharedPort:)`, `sockets` of them counting
-    /// `fd`) take datagrams by sender: each source address's go to one of them, whatever its
+    /// Makes the sockets sharing `fd`'s port (`PortSharing`, `sockets` of them counting `fd`;
+    /// call once they are all bound) take datagrams by sender: each source address's go to one of them, whatever its
     /// source port, so one sender's datagrams are read by one thread, in the order they came.
     public static func spreadBySource(_ fd: Int32, sockets: Int) throws(SystemError) {
         if vigil_spread_by_source(fd, UInt32(sockets)) != 0 { throw SystemError("SO_ATTACH_REUSEPORT_CBPF", errno: errno) }
-    }
-
-    /// Claims UDP port `address.port` of `address`'s family among the `vigil serve`s of this
-    /// machine (network namespace): a listening abstract Unix socket named after it, held while
-    /// the returned descriptor is open. Sockets that share a port (`bind(sharedPort:)`) let a
-    /// second process of the same user bind it too and take a share of the datagrams; a second
-    /// vigil asking for a claimed port is refused instead (EADDRINUSE), as its bind would be
-    /// without a shared port. Anyone may bind an abstract name, so when the name is taken its
-    /// holder is asked who it is (SO_PEERCRED): a process of another user cannot join this
-    /// user's sockets anyway, so it is left with the name and nil is returned (no claim needed).
-    public static func claimUDPPort(_ address: SocketAddress) throws(SystemError) -> FileDescriptor? {
-        var name = sockaddr_un()
-        name.sun_family = sa_family_t(AF_UNIX)
-        // sun_path[0] stays 0: an abstract name, gone with the socket, no file to clean up.
-        let text = Array("vigil serve udp \(address.ip.isIPv4 ? "ipv4" : "ipv6") port \(address.port)".utf8)
-        withUnsafeMutableBytes(of: &name.sun_path) { path in
-            for (i, byte) in text.enumerated() { path[1 + i] = byte }
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + text.count)
-        func unixSocket() throws(SystemError) -> FileDescriptor {
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            if fd < 0 { throw SystemError("socket", errno: errno) }
-            return FileDescriptor(owning: fd)
-        }
-        let claim = try unixSocket()
-        let bound = withUnsafePointer(to: &name) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(claim.rawValue, $0, length) }
-        }
-        if bound == 0 {
-            if Glibc.listen(claim.rawValue, 1) != 0 { throw SystemError("listen (udp port claim)", errno: errno) }
-            return claim
-        }
-        let refused = SystemError("udp port \(address.port): another vigil serve receives on it; bind", errno: EADDRINUSE)
-        guard errno == EADDRINUSE else { throw SystemError("bind (udp port claim)", errno: errno) }
-        // Who holds the name? Not knowing (its backlog full, say) counts as this user's.
-        let probe = try unixSocket()
-        let connected = withUnsafePointer(to: &name) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(probe.rawValue, $0, length) }
-        }
-        var uid: UInt32 = 0, pid: Int32 = 0
-        guard connected == 0, vigil_peer_credentials(probe.rawValue, &uid, &pid) == 0, uid != geteuid() else { throw refused }
-        return nil
     }
 
     /// Asks for a large receive buffer; as root the `rmem_max` cap is bypassed. Returns the size granted.
