@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Holds idle TCP connections to a server on loopback: PER_SOURCE from each of SOURCES addresses
-(127.0.0.2, 127.0.0.3, ...), sending nothing (the API lockout a review found: 1,024 idle
-connections kept everyone else out). Prints `ready N` once they are open (N: connections the
-server had not closed by then), then holds them until stdin closes or 30 s pass.
+"""Holds idle connections to the API on loopback: PER_SOURCE from each of SOURCES addresses
+(127.0.0.1, the operator's own, then 127.0.0.2, ...), each after one tokenless `GET /` (kept
+alive, its answer left unread): the API lockout a review found, where they kept everyone else
+out. Prints `ready N` once they are open (N: connections the server had not closed by then),
+then holds them until stdin closes or 30 s pass.
 Usage: hold_idle_connections.py PORT SOURCES PER_SOURCE
 """
 import resource
@@ -21,13 +22,14 @@ held = []
 for s in range(sources):
     for _ in range(per_source):
         c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        c.bind(("127.0.0.%d" % (2 + s), 0))
+        c.bind(("127.0.0.%d" % (1 + s), 0))
         c.connect(("127.0.0.1", port))
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         held.append(c)
-# Those the server closed at once (refused or evicted) read as ended.
+# Those the server closed (refused or evicted) read as ended (POLLRDHUP; answers are readable too).
 poller = select.poll()
 for c in held:
-    poller.register(c, select.POLLIN)
+    poller.register(c, select.POLLRDHUP)
 ended = len(poller.poll(500))
 print("ready %d" % (len(held) - ended), flush=True)
 stdin = select.poll()

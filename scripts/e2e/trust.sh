@@ -16,8 +16,9 @@
 #   - a user who can write to a followed log's directory swaps the log for a symbolic link to a
 #     root-only file: `vigil forward` (as root) refuses the link and ships none of that file, then
 #     follows the next real log;
-#   - 1,024 idle API connections from four addresses (every one the API takes) do not lock the
-#     operator out: the request gets its answer, an idle connection of theirs is closed for it.
+#   - 1,024 idle API connections from four addresses, 127.0.0.1 (the operator's own) among them,
+#     each after one tokenless request (every connection the API takes) do not lock the operator
+#     out: the request gets its answer, an idle connection of theirs is closed for it.
 # Every server listens on loopback only; every wait and load is bounded.
 
 TRUST=$WORK/trust
@@ -381,7 +382,7 @@ if VIGIL_HTTP=1 start_vigil "$LOCK/data" "$LOCK/stderr"; then
     exec {lock_fd}>&-
     wait "$LOCK_HOLDER" 2>/dev/null || true
     if [ "$code" = 200 ] && [ "${evicted:-0}" -ge 1 ]; then
-        pass "1,024 idle API connections do not lock the operator out ($(cat "$LOCK/holder.out"); /stats 200; evicted $evicted)"
+        pass "1,024 idle API connections, 256 of them from 127.0.0.1, do not lock the operator out ($(cat "$LOCK/holder.out"); /stats 200; evicted $evicted)"
     else
         fail "1,024 idle API connections do not lock the operator out" "holder: $(cat "$LOCK/holder.out")" "/stats: $code, evicted: ${evicted:-?}"
     fi

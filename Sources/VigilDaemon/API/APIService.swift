@@ -335,9 +335,9 @@ public final class APIService {
         m.single("vigil_api_busy_total", .counter, "API requests answered 503 because 64 store queries were waiting.", counters.busy)
         let cutOff = server.apiConnectionsCutOff
         m.single("vigil_api_connections_timed_out_total", .counter, "API connections cut off: a request or an answer too slow.", cutOff.timedOut)
-        m.single("vigil_api_connections_refused_total", .counter, "API connections refused at the per-source cap.", cutOff.refused)
+        m.single("vigil_api_connections_refused_total", .counter, "API connections refused at a cap, none being idle to make room.", cutOff.refused)
         m.single("vigil_api_connections_evicted_total", .counter,
-                 "API connections closed at the connection cap to make room: the longest idle of the source holding the most.", cutOff.evicted)
+                 "API connections closed at a cap to make room for a newcomer: the longest idle of its source, or of the source holding the most.", cutOff.evicted)
         m.single("vigil_start_time_seconds", .gauge, "When this vigil started, in seconds since the epoch.", started.seconds)
         return m.text
     }

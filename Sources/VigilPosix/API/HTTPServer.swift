@@ -10,10 +10,12 @@ public import VigilCore
 /// - an answer must be taken by the client within `writeTimeoutMicros`;
 /// - a keep-alive connection silent for `idleTimeoutMicros` is closed;
 /// - at most `maxPerSource` connections from one source (an IPv4 address or IPv6 /64,
-///   `ConnectionSources`; one more gets 503 and is closed), and at most `maxConnections` in all:
-///   at that cap the connection idle the longest of the source holding the most is closed to
-///   make room, so clients holding connections open cannot lock the operator out; out of
-///   descriptors, the listening socket rests for a second instead of spinning.
+///   `ConnectionSources`), and at most `maxConnections` in all. At either cap an idle
+///   connection (no request in progress) makes room for the newcomer: that source's longest
+///   idle one, or at the total cap the longest idle one of the source holding the most; only
+///   when none is idle does the newcomer get 503. So clients holding connections open, even
+///   from the operator's own address, cannot lock the operator out. Out of descriptors, the
+///   listening socket rests for a second instead of spinning.
 /// `route` answers each request, at once or later (`Responder`); it runs on the loop thread.
 public final class HTTPServer: EventHandler {
     /// How many connections are taken and how long each may take.
@@ -52,8 +54,8 @@ public final class HTTPServer: EventHandler {
     private var connections: [Int32: HTTPConnection] = [:]
     private var perSource: [IPAddress: Int] = [:]
     private let readBuffer: UnsafeMutableRawBufferPointer
-    /// Connections cut off for being too slow, refused at the per-source cap, and closed at the
-    /// total cap to make room (`/metrics`).
+    /// Connections cut off for being too slow, refused at a cap (none idle to make room), and
+    /// closed at a cap to make room (`/metrics`).
     public private(set) var timedOut = 0
     public private(set) var refused = 0
     public private(set) var evicted = 0
@@ -102,15 +104,16 @@ public final class HTTPServer: EventHandler {
             }
             let client = FileDescriptor(owning: accepted)
             let source = ConnectionSources.key(peer.ip)
-            if perSource[source, default: 0] >= limits.maxPerSource {
-                refused += 1
-                let busy = HTTPResponse.error(503, "too many connections").serialized(keepAlive: false)
-                _ = busy.withUnsafeBytes { try? Posix.send(client.rawValue, $0) }
-                continue  // `client` closes as it goes
-            }
-            if connections.count >= limits.maxConnections,
-               let victim = ConnectionSources.evictionVictim(connections.values, perSource: perSource,
-                                                             source: \.source, lastActivity: \.lastActivityMicros) {
+            let atSourceCap = perSource[source, default: 0] >= limits.maxPerSource
+            if atSourceCap || connections.count >= limits.maxConnections {
+                guard let victim = ConnectionSources.evictionVictim(connections.values, perSource: perSource, source: \.source,
+                                                                    lastActivity: \.lastActivityMicros,
+                                                                    eligible: { $0.isIdle && (!atSourceCap || $0.source == source) }) else {
+                    refused += 1
+                    let busy = HTTPResponse.error(503, "too many connections").serialized(keepAlive: false)
+                    _ = busy.withUnsafeBytes { try? Posix.send(client.rawValue, $0) }
+                    continue  // `client` closes as it goes
+                }
                 evicted += 1
                 close(victim)
             }
@@ -303,6 +306,8 @@ final class HTTPConnection: EventHandler {
     var mask = EventLoop.readable | EventLoop.hangup
     /// Numbers the requests, so an answer to one the connection no longer waits for is dropped.
     var serial: UInt64 = 0
+    /// No request in progress: nothing read of one, none being answered or written.
+    var isIdle: Bool { input.isEmpty && !awaiting && output.isEmpty }
     /// When the first byte of the head being read arrived (for the first head: when the
     /// connection was accepted, so that one sending nothing is cut off as one sending slowly).
     var headStartedMicros: Int64?

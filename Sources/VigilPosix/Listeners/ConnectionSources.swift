@@ -10,14 +10,18 @@ public enum ConnectionSources {
         ip.isIPv4 ? ip : IPAddress(high: ip.high, low: 0)
     }
 
-    /// Of `connections`, the one idle the longest (`lastActivity`, smallest first) among those of
-    /// the source holding the most in `perSource`; nil when there is none.
+    /// Of the `eligible` `connections`, one of the source holding the most (`perSource`), and of
+    /// those the one idle the longest (`lastActivity`, smallest first); nil when none is eligible.
     static func evictionVictim<C>(_ connections: some Sequence<C>, perSource: [IPAddress: Int],
-                                  source: (C) -> IPAddress, lastActivity: (C) -> Int64) -> C? {
-        guard let busiest = perSource.max(by: { $0.value < $1.value })?.key else { return nil }
-        var victim: C?
-        for connection in connections where source(connection) == busiest {
-            if victim == nil || lastActivity(connection) < lastActivity(victim!) { victim = connection }
+                                  source: (C) -> IPAddress, lastActivity: (C) -> Int64,
+                                  eligible: (C) -> Bool = { _ in true }) -> C? {
+        var victim: C?, victimHeld = 0
+        for connection in connections where eligible(connection) {
+            let held = perSource[source(connection), default: 0]
+            if victim == nil || held > victimHeld || (held == victimHeld && lastActivity(connection) < lastActivity(victim!)) {
+                victim = connection
+                victimHeld = held
+            }
         }
         return victim
     }
