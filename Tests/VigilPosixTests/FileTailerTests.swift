@@ -54,11 +54,22 @@ import VigilCore
         #expect(lines.take(tailer) == ["f"])
     }
 
+    /// `check` once, collecting the lines and the notices.
+    func checked(_ tailer: FileTailer) -> (lines: [String], notices: [TailNotice]) {
+        var lines: [String] = []
+        let notices = tailer.check { line, _ in lines.append(String(decoding: line, as: UTF8.self)) }
+        return (lines, notices)
+    }
+
+    static func refusedLink(_ notices: [TailNotice]) -> Bool {
+        notices.contains { if case .unreadable(_, let e) = $0 { return e.errno == ELOOP } else { return false } }
+    }
+
     /// Finding (a review): a user who can write to a followed log's directory replaced the log
     /// with a symbolic link to a file only vigil could read, and the tailer read that file as the
-    /// rotated log (`vigil forward` then shipped it). A link that appears where a file was is
-    /// refused, reported once, and the next real file is followed from its start.
-    @Test func aSymbolicLinkSwappedInForTheLogIsNotFollowed() throws {
+    /// rotated log (`vigil forward` then shipped it). A link of another user is refused, reported
+    /// once, and the next real file is followed from its start.
+    @Test func anotherUsersLinkSwappedInForTheLogIsNotFollowed() throws {
         let dir = TemporaryDirectory().path
         let path = dir + "/app.log", secret = dir + "/secret"
         append(secret, "only vigil may read this\n")
@@ -69,26 +80,37 @@ import VigilCore
         #expect(lines.take(tailer) == ["a"])
         unlink(path)
         symlink(secret, path)
-        var notices: [TailNotice] = []
-        lines.all.removeAll()
-        notices = tailer.check { line, _ in lines.all.append(String(decoding: line, as: UTF8.self)) }
-        #expect(lines.all == [])
-        #expect(notices.contains { if case .unreadable(_, let e) = $0 { return e.errno == ELOOP } else { return false } })
+        lchown(path, 65534, 65534)
+        let swapped = checked(tailer)
+        #expect(swapped.lines == [] && Self.refusedLink(swapped.notices))
         unlink(path)
         append(path, "b\n")
         #expect(lines.take(tailer) == ["b"])
     }
 
-    /// A path that was a symbolic link when following began is followed, through a rotation of
-    /// what it points to.
-    @Test func aPathThatWasALinkIsFollowed() throws {
+    /// The same link, put there while vigil was stopped (before the tailer was made), is refused
+    /// too: whose the link is decides, not when it appeared.
+    @Test func anotherUsersLinkThereAtTheStartIsNotFollowed() throws {
+        let dir = TemporaryDirectory().path
+        let path = dir + "/app.log", secret = dir + "/secret"
+        append(secret, "only vigil may read this\n")
+        symlink(secret, path)
+        lchown(path, 65534, 65534)
+        let tailer = FileTailer(path: path, start: .beginning)
+        let first = checked(tailer)
+        #expect(first.lines == [] && Self.refusedLink(first.notices))
+    }
+
+    /// A link of root or of vigil's own user is followed (Kubernetes' `/var/log/containers`),
+    /// through a rotation of what it points to, and also when it appears after the tailer began.
+    @Test func aLinkOfThisUserIsFollowed() throws {
         let dir = TemporaryDirectory().path
         let path = dir + "/current", target = dir + "/app-1.log"
-        append(target, "")
-        symlink(target, path)
         let tailer = FileTailer(path: path, start: .beginning)
         let lines = Lines()
+        #expect(lines.take(tailer) == [])
         append(target, "a\n")
+        symlink(target, path)
         #expect(lines.take(tailer) == ["a"])
         append(dir + "/app-2.log", "b\n")
         unlink(path)

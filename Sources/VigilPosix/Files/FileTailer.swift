@@ -72,10 +72,11 @@ extension SystemError: Equatable {
 /// again after a wait that doubles from 1 s up to 30 s, or at once when its inode, mode or change
 /// time changed (a `chmod`, a new file): never on every check, so nothing spins on it.
 ///
-/// A symbolic link at the path is followed only when the path was one when the tailer was made
-/// (set up so, as Kubernetes' `/var/log/containers`): one that appears later is refused, reported
-/// as unreadable. Otherwise a user who can write to the log's directory could swap the log for a
-/// link to a file only vigil may read, and have it read as the rotated log, then stored or shipped.
+/// A symbolic link at the path is followed only when it belongs to root or to vigil's own user
+/// (as Kubernetes' `/var/log/containers` links do), checked at every open: one of another user
+/// is refused, reported as unreadable. Otherwise a user who can write to the log's directory
+/// could swap the log for a link to a file only vigil may read (while vigil runs or before it
+/// starts) and have it read as the rotated log, then stored or shipped.
 ///
 /// All the work happens in `check`, which reads whatever is new; inotify (or a timer) only
 /// decides when to call it, so tests drive it directly without sleeping.
@@ -100,14 +101,10 @@ public final class FileTailer {
     private(set) var failedOpens = 0
     static let firstRetryMicros: Int64 = 1_000_000
     static let longestRetryMicros: Int64 = 30_000_000
-    /// The path was a symbolic link when the tailer was made, so links there are followed.
-    private let followsLink: Bool
 
     public init(path: String, start: TailStart = .end, maxLineBytes: Int = 65_536) {
         self.path = path
         self.start = start
-        var st = stat()
-        followsLink = lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK
         splitter = LineSplitter(maxLineBytes: maxLineBytes)
         buffer = .allocate(byteCount: 256 * 1024, alignment: 16)
     }
@@ -149,7 +146,7 @@ public final class FileTailer {
         // Rename rotation: the path now names another file (or none). The old file was just read
         // to its end; anything unterminated in it is a complete last line.
         var pathStat = stat()
-        let pathExists = statPath(&pathStat)
+        let pathExists = stat(path, &pathStat) == 0
         if !pathExists || FileIdentity(device: UInt64(pathStat.st_dev), inode: UInt64(pathStat.st_ino)) != identity {
             if pathExists {
                 notices.append(.rotated(path))
@@ -168,15 +165,10 @@ public final class FileTailer {
         var inode: UInt64, mode: UInt32, seconds: Int, nanoseconds: Int
     }
 
-    /// `stat` of the path, or of the link there unless links are followed (`followsLink`).
-    private func statPath(_ st: inout stat) -> Bool {
-        followsLink ? stat(path, &st) == 0 : lstat(path, &st) == 0
-    }
-
     /// The path's fingerprint, nil when it cannot be read.
     private func changeTime() -> Fingerprint? {
         var st = stat()
-        guard statPath(&st) else { return nil }
+        guard stat(path, &st) == 0 else { return nil }
         return Fingerprint(inode: UInt64(st.st_ino), mode: st.st_mode, seconds: st.st_ctim.tv_sec, nanoseconds: st.st_ctim.tv_nsec)
     }
 
@@ -190,16 +182,34 @@ public final class FileTailer {
         failedChange = changeTime()
     }
 
+    /// Opens the path without following a symbolic link there unless it belongs to root or to
+    /// this user (see `FileTailer`); a link swapped meanwhile for another is not followed.
+    private func openFollowingTrustedLink() throws(SystemError) -> FileDescriptor {
+        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK
+        do throws(SystemError) {
+            return try FileDescriptor(opening: path, flags: flags | O_NOFOLLOW)
+        } catch where error.errno == ELOOP {
+            var link = stat()
+            guard lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK else { throw error }
+            guard link.st_uid == 0 || link.st_uid == geteuid() else {
+                throw SystemError("open \(path) (a symbolic link of uid \(link.st_uid), which is not followed)", errno: ELOOP)
+            }
+            let opened = try FileDescriptor(opening: path, flags: flags)
+            var again = stat()
+            guard lstat(path, &again) == 0, again.st_ino == link.st_ino, again.st_uid == link.st_uid else {
+                throw SystemError("open \(path) (its symbolic link changed while it was opened)", errno: ELOOP)
+            }
+            return opened
+        }
+    }
+
     private func openFile(_ notices: inout [TailNotice], now: Int64) {
         let opened: FileDescriptor
         do throws(SystemError) {
             // Non-blocking: opening a FIFO would otherwise wait, with the event loop, for a writer.
-            opened = try FileDescriptor(opening: path, flags: O_RDONLY | O_CLOEXEC | O_NONBLOCK | (followsLink ? 0 : O_NOFOLLOW))
+            opened = try openFollowingTrustedLink()
         } catch {
-            if error.errno == ELOOP && !followsLink {
-                unreadable(SystemError("open \(path) (a symbolic link now, which is not followed: it was a file)", errno: ELOOP),
-                           &notices, now: now)
-            } else if error.errno == ENOENT {
+            if error.errno == ENOENT {
                 if !reportedMissing { notices.append(.waitingForFile(path)) }
                 reportedMissing = true
                 failure = 0
