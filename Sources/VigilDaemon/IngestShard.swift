@@ -106,7 +106,7 @@ public final class IngestShard {
             // Read what connections and sockets already hold, hand it over, write the store.
             let now = Posix.wallClock()
             for listener in owned.tcp { listener.drainAndCloseAll(now: now) }
-            for listener in owned.udp { listener.handleEvents(EventLoop.readable, now: now) }
+            for listener in owned.udp { listener.drain(now: now) }
             owned.collector.close()
             let counters = owned.collector.counters, activity = owned.collector.activity
             mailbox.lock.withLock {

@@ -523,7 +523,7 @@ public final class Server {
         let now = Posix.wallClock()
         for server in apiServers { server.close() }
         apiWork?.stop()
-        for listener in udpListeners { listener.handleEvents(EventLoop.readable, now: now) }
+        for listener in udpListeners { listener.drain(now: now) }
         for listener in tcpListeners + relayListeners { listener.drainAndCloseAll(now: now) }
         for shard in shards { shard.stop() }  // each hands over what its connections held
         fileInputs.check(now: now)

@@ -72,6 +72,20 @@ import VigilCore
         #expect(pump(loop) { consumer.frames.count == 1 })
     }
 
+    /// At stop a socket is read until it is empty, not just a wake-up's worth (32 batches of
+    /// 64): 5,000 datagrams waiting are all read by one `drain`. (Loopback delivers a datagram
+    /// into the socket before `sendto` returns.)
+    @Test func drainReadsEveryDatagramWaiting() throws {
+        let loop = try EventLoop()
+        let consumer = RecordingConsumer()
+        let listener = try UDPListener(address: loopback(false), maxMessageBytes: 1024, receiveBufferBytes: 64 << 20,
+                                       loop: loop, consumer: consumer)
+        let client = TestClient(udpFamilyOf: listener.address)
+        for i in 0..<5_000 { client.sendDatagram(Array("<13>1 - h a - - - \(i)".utf8), to: listener.address) }
+        listener.drain(now: Posix.wallClock())
+        #expect(consumer.frames.count == 5_000)
+    }
+
     @Test func udpDatagramLongerThanLimitIsTruncatedAndFlagged() throws {
         let loop = try EventLoop()
         let consumer = RecordingConsumer()

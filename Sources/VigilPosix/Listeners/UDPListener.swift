@@ -71,7 +71,18 @@ public final class UDPListener: EventHandler {
 
     public func handleEvents(_ events: UInt32, now: Timestamp) {
         // Bounded number of batches per wake-up so TCP connections get their turn.
-        for _ in 0..<32 {
+        _ = readBatches(32, now: now)
+    }
+
+    /// Reads what the socket holds, at stop: until it is empty (or, against a sender faster than
+    /// this, 64 times a wake-up's worth).
+    public func drain(now: Timestamp) {
+        for _ in 0..<64 where readBatches(32, now: now) {}
+    }
+
+    /// Reads at most `limit` batches; true when the last was full (more may wait).
+    private func readBatches(_ limit: Int, now: Timestamp) -> Bool {
+        for _ in 0..<limit {
             for i in 0..<batch {
                 iovecs[i] = iovec(iov_base: buffer.baseAddress! + i * slotBytes, iov_len: slotBytes)
                 headers[i] = vigil_mmsghdr()
@@ -81,7 +92,7 @@ public final class UDPListener: EventHandler {
                 headers[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
             }
             let n = vigil_recvmmsg(fd, headers, UInt32(batch), Int32(MSG_DONTWAIT))
-            if n <= 0 { return }
+            if n <= 0 { return false }
             for i in 0..<Int(n) {
                 var length = min(Int(headers[i].msg_len), slotBytes)
                 let truncated = headers[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0
@@ -94,7 +105,8 @@ public final class UDPListener: EventHandler {
                                  truncated: truncated, sender: sender, transport: .datagram, now: now)
             }
             consumer.releaseFrames()
-            if Int(n) < batch { return }
+            if Int(n) < batch { return false }
         }
+        return true
     }
 }
