@@ -22,6 +22,18 @@ import VigilCore
         #expect(sink.dropped == 0)
     }
 
+    /// Finding (a review): alert files were created world-readable (0644) while the store's files
+    /// are 0640; a `file:` sink outside the data directory showed every alert's hosts, addresses
+    /// and users to any local user. Created 0640 now.
+    @Test func anAlertFileIsNotWorldReadable() throws {
+        let dir = TemporaryDirectory().path
+        let sink = try FileSink(path: dir + "/alerts.jsonl")
+        sink.deliver(alert(1))
+        var st = stat()
+        #expect(stat(dir + "/alerts.jsonl", &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o640)
+    }
+
     @Test func fileSinkInAMissingDirectoryFailsAtStartNamingThePath() {
         #expect(throws: SystemError.self) { try FileSink(path: "/nonexistent-dir/alerts.jsonl") }
     }

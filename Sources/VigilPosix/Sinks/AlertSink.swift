@@ -102,8 +102,10 @@ public final class FileSink: AlertSink {
         "written=\(written) pending=\(pending.lazy.filter { $0 == UInt8(ascii: "\n") }.count) dropped=\(dropped)"
     }
 
+    /// Created readable by its owner and group only, as the store's files: alerts name hosts,
+    /// addresses and user names.
     private func reopen() throws(SystemError) {
-        file = try FileDescriptor(opening: path, flags: O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644)
+        file = try FileDescriptor(opening: path, flags: O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o640)
     }
 
     public func deliver(_ alert: Alert) {
