@@ -74,6 +74,9 @@ public final class Server {
         store = try HostStore(directory: settings.dataDirectory, retention: Server.retention(config),
                               maxOpenFiles: storeBounds.openFiles, maxBufferedBytes: storeBounds.bufferedBytes,
                               sharedWrites: shardCount > 0 ? writeLocks : nil)
+        // Before anything is written into it (alerts, the API token): this user's own, or another
+        // user could have planted links there (docs/architecture.md, "Who owns what").
+        try OwnDirectory.check(settings.dataDirectory, deniedModeBits: 0o022)
         let asked = Server.threadCount(settings.threads)
         let detectionThreads = Server.detectsOnOwnThread(threads: settings.threads, isEdge: settings.relay != nil) ? 1 : 0
         if shardCount > 0 {

@@ -8,18 +8,29 @@ public enum SecretFile {
         public let description: String
     }
 
-    /// The bytes of the file at `path`; refused when the file cannot be read, is not a regular
-    /// file, is readable by every user or writable by anyone but its owner.
+    /// The bytes of the file at `path`; refused when the file cannot be read, is a symbolic link
+    /// or not a regular file, belongs to neither this user nor root, is readable by every user or
+    /// writable by anyone but its owner. (A link, or another user's file, would let that user
+    /// choose the secret, or point it at a file whose first line is known.)
     public static func read(_ path: String) throws(Problem) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        if fd < 0 {
+            if errno == ELOOP { throw Problem(description: "\(path) is a symbolic link; give the file itself") }
+            throw Problem(description: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { Posix.close(fd) }
         var st = stat()
-        if stat(path, &st) != 0 { throw Problem(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        fstat(fd, &st)
         guard st.st_mode & S_IFMT == S_IFREG else { throw Problem(description: "\(path) is not a regular file") }
+        guard st.st_uid == geteuid() || st.st_uid == 0 else {
+            throw Problem(description: "\(path) belongs to uid \(st.st_uid), neither this user (uid \(geteuid())) nor root; run `chown \(geteuid()) \(path)`")
+        }
         if st.st_mode & 0o022 != 0 || st.st_mode & 0o004 != 0 {
             let mode = String(st.st_mode & 0o777, radix: 8)
             throw Problem(description: "\(path) is open to other users (mode 0\(mode)); run `chmod 600 \(path)`")
         }
         do {
-            return try TextFile.readBytes(path, limit: 64 * 1024)
+            return try TextFile.readBytes(fd: fd, name: path, limit: 64 * 1024)
         } catch {
             throw Problem(description: "cannot read \(path): \(error)")
         }

@@ -13,17 +13,22 @@ public enum TextFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw SystemError("open \(path)", errno: errno) }
         defer { Posix.close(fd) }
+        return try readBytes(fd: fd, name: path, limit: limit)
+    }
+
+    /// The bytes of the open file `fd` (named `name` in errors) from where it is, at most `limit`.
+    public static func readBytes(fd: Int32, name: String, limit: Int) throws(SystemError) -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw SystemError("read \(path)", errno: errno)
+                throw SystemError("read \(name)", errno: errno)
             }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
-            if bytes.count > limit { throw SystemError("read \(path)", errno: EFBIG) }
+            if bytes.count > limit { throw SystemError("read \(name)", errno: EFBIG) }
         }
         return bytes
     }

@@ -103,6 +103,8 @@ public final class Forwarder {
             try SinkSpool.makeDirectories(DirectoryWatcher.directory(of: directory))
             if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir \(directory)", errno: errno) }
         }
+        // It holds the logs forwarded: this user's alone, or another user could have planted links there.
+        try OwnDirectory.check(directory, deniedModeBits: 0o077)
         statePath = directory + "/state"
         let state = try ForwardStateFile.load(statePath)
         let spool = try SinkSpool(directory: directory + "/spool")
