@@ -44,6 +44,14 @@ func serveConfiguration(_ arguments: ServeArguments) -> Result<ServeSetup, Serve
     for path in config.fileInput.paths {
         if let reason = unfollowableReason(path) { return .failure(problem("input.file.paths", reason)) }
     }
+    // A token written in the config file is as secret as a token file: not in one every user reads.
+    if let path = arguments.configPath, !config.api.token.isEmpty, file?.location(of: "api.token") != nil {
+        var st = stat()
+        if stat(path, &st) == 0 && st.st_mode & 0o004 != 0 {
+            return .failure(problem("api.token", "\(path) can be read by every user (mode 0\(String(st.st_mode & 0o777, radix: 8))) and holds the API token; "
+                                    + "run `chmod o-r \(path)`, or keep the token in api.token_file (mode 600) or VIGIL_API_TOKEN"))
+        }
+    }
     var setup = ServeSetup(config: config)
     if !config.server.http.isEmpty {
         var fileContents: String?

@@ -271,10 +271,22 @@ else
     CHECKED_NONLOOPBACK=0
 fi
 printf '[server]\nhttp = ["0.0.0.0:0"]\n[api]\ntoken = "e2e-%s"\n' "$RUN" >"$API/nonloopback-token.toml"
+# A config file holding the token is as secret as a token file: every user reading it is refused.
+chmod 644 "$API/nonloopback-token.toml"
+env -u VIGIL_API_TOKEN timeout 10 "$VIGIL" check-config "$API/nonloopback-token.toml" >"$API/check-config-token.out" 2>&1
+rc=$?
+if [ "$rc" = 2 ] && grep -q "nonloopback-token.toml:4: api.token: .*can be read by every user" "$API/check-config-token.out" \
+    && [ "$(grep -c '' "$API/check-config-token.out")" = 1 ]; then
+    pass "check-config: a config holding [api] token that every user can read is refused in one line (exit 2)"
+else
+    fail "check-config: a config holding [api] token that every user can read is refused in one line (exit 2)" \
+        "exit $rc: $(cat "$API/check-config-token.out")"
+fi
+chmod 640 "$API/nonloopback-token.toml"
 env -u VIGIL_API_TOKEN timeout 10 "$VIGIL" check-config "$API/nonloopback-token.toml" >"$API/check-config-token.out" 2>&1
 rc=$?
 if [ "$rc" = 0 ]; then
-    pass "check-config: http on 0.0.0.0 with [api] token is accepted"
+    pass "check-config: http on 0.0.0.0 with [api] token (config mode 640) is accepted"
 else
     fail "check-config: http on 0.0.0.0 with [api] token is accepted" "exit $rc: $(cat "$API/check-config-token.out")"
 fi
