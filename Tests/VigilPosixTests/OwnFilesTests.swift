@@ -53,17 +53,18 @@ import VigilDaemon
 
     @Test func aStateDirectoryMustBeThisUsersOwn() throws {
         let dir = TemporaryDirectory().path
-        mkdir(dir + "/open", 0o755)
-        chmod(dir + "/open", 0o755)
-        #expect(throws: SystemError.self) { try OwnDirectory.check(dir + "/open", deniedModeBits: 0o077) }
-        mkdir(dir + "/mine", 0o700)
-        try OwnDirectory.check(dir + "/mine", deniedModeBits: 0o077)
+        mkdir(dir + "/open", 0o775)
+        chmod(dir + "/open", 0o775)
+        #expect(throws: SystemError.self) { try OwnDirectory.check(dir + "/open", deniedModeBits: 0o022) }
+        mkdir(dir + "/mine", 0o755)
+        chmod(dir + "/mine", 0o755)
+        try OwnDirectory.check(dir + "/mine", deniedModeBits: 0o022)
         symlink(dir + "/mine", dir + "/link")
-        #expect(throws: SystemError.self) { try OwnDirectory.check(dir + "/link", deniedModeBits: 0o077) }
+        #expect(throws: SystemError.self) { try OwnDirectory.check(dir + "/link", deniedModeBits: 0o022) }
         if Self.isRoot {
             mkdir(dir + "/theirs", 0o700)
             chown(dir + "/theirs", Self.other, Self.other)
-            #expect(throws: SystemError.self) { try OwnDirectory.check(dir + "/theirs", deniedModeBits: 0o077) }
+            #expect(throws: SystemError.self) { try OwnDirectory.check(dir + "/theirs", deniedModeBits: 0o022) }
         }
     }
 

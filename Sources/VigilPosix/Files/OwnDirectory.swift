@@ -6,7 +6,7 @@ import Glibc
 /// what vigil reads back (the API token).
 public enum OwnDirectory {
     /// Refuses `path` unless it is a directory (not a symbolic link) owned by this user with none
-    /// of `deniedModeBits` set (0o022: group or others may write; 0o077: they may do anything).
+    /// of `deniedModeBits` set (0o022: group or others may write).
     public static func check(_ path: String, deniedModeBits: UInt32) throws(SystemError) {
         var st = stat()
         if lstat(path, &st) != 0 { throw SystemError("stat \(path)", errno: errno) }
@@ -18,7 +18,7 @@ public enum OwnDirectory {
                               errno: EPERM)
         }
         if UInt32(st.st_mode) & deniedModeBits != 0 {
-            throw SystemError("\(path) is open to other users (mode 0\(String(st.st_mode & 0o777, radix: 8))): run `chmod go-\(deniedModeBits == 0o022 ? "w" : "rwx") \(path)`",
+            throw SystemError("\(path) is open to other users (mode 0\(String(st.st_mode & 0o777, radix: 8))): run `chmod go-w \(path)`",
                               errno: EPERM)
         }
     }

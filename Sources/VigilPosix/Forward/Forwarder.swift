@@ -103,8 +103,9 @@ public final class Forwarder {
             try SinkSpool.makeDirectories(DirectoryWatcher.directory(of: directory))
             if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir \(directory)", errno: errno) }
         }
-        // It holds the logs forwarded: this user's alone, or another user could have planted links there.
-        try OwnDirectory.check(directory, deniedModeBits: 0o077)
+        // This user's, and no one else may write into it, or another user could have planted links
+        // there (its files are created 0600, so a 0755 directory shows no log line).
+        try OwnDirectory.check(directory, deniedModeBits: 0o022)
         statePath = directory + "/state"
         let state = try ForwardStateFile.load(statePath)
         let spool = try SinkSpool(directory: directory + "/spool")
