@@ -486,8 +486,8 @@ public final class Server {
     public var boundTCP: [SocketAddress] { tcpListeners.map(\.address) }
     public var boundRelay: [SocketAddress] { relayListeners.map(\.address) }
     public var boundHTTP: [SocketAddress] { apiServers.map(\.address) }
-    /// API connections cut off for being too slow, refused at the per-source cap, and closed at
-    /// the total cap to make room, on every API listener.
+    /// API connections cut off for being too slow, refused at a cap (none idle to make room), and
+    /// closed at a cap to make room for a newcomer, on every API listener.
     public var apiConnectionsCutOff: (timedOut: Int, refused: Int, evicted: Int) {
         apiServers.reduce((0, 0, 0)) { ($0.0 + $1.timedOut, $0.1 + $1.refused, $0.2 + $1.evicted) }
     }

@@ -46,10 +46,6 @@ public enum Posix {
         try nonBlocking("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
-    public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult {
-        try nonBlocking("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
-    }
-
     /// Ignores SIGPIPE process-wide: writing to a closed pipe or reset socket is then an EPIPE
     /// error for that write.
     public static func ignoreBrokenPipes() { vigil_ignore_sigpipe() }
