@@ -65,6 +65,15 @@ public final class Collector: FrameConsumer {
     }
     /// Closed while the store cannot write (shared with the TCP listeners).
     public let gate: ReadGate
+    /// With ingest shards: where lines of hosts another loop stores are handed to it
+    /// (docs/architecture.md, "The store, divided by host"); nil when this loop stores every host.
+    private let storeExchange: StoreExchange?
+    /// This loop's number in `storeExchange` (0: the server's loop), and how many loops it has
+    /// (0 without one), read per message.
+    private let loopNumber: Int
+    private let loopCount: Int
+    /// The lines read for each other loop's hosts, not handed over yet (indexed by loop).
+    private var outgoing: [HandedLines] = []
     private let log: (String) -> Void
     /// While the store is blocked: when it blocked, and the next retry (monotonic µs) and its wait.
     private var blockedSince: Int64?
@@ -112,9 +121,16 @@ public final class Collector: FrameConsumer {
 
     /// A collector; `relay` makes it an edge that seals and forwards its events.
     /// A shared `hosts` (one with a lock) is interned through a `HostCache` of this collector's.
+    /// With `storeExchange`, this is loop `loopNumber` of several that divide the store by host:
+    /// it stores the lines of the hosts it owns, whichever loop read them, and hands the others over.
     public init(parser: SyslogParser, store: HostStore, analysis: Placement, hosts: HostDirectory, sinks: [any AlertSink],
-                relay: RelayOutput? = nil, gate: ReadGate = ReadGate(), log: @escaping (String) -> Void = { _ in }) {
+                relay: RelayOutput? = nil, gate: ReadGate = ReadGate(), storeExchange: StoreExchange? = nil, loopNumber: Int = 0,
+                log: @escaping (String) -> Void = { _ in }) {
         precondition(relay == nil || { if case .inline = analysis { true } else { false } }(), "an edge analyzes inline")
+        self.storeExchange = storeExchange
+        self.loopNumber = loopNumber
+        loopCount = storeExchange?.loops ?? 0
+        outgoing = Array(repeating: HandedLines(), count: loopCount)
         self.parser = parser
         self.gate = gate
         self.log = log
@@ -187,7 +203,7 @@ public final class Collector: FrameConsumer {
         } else {
             host = intern(UnsafeRawBufferPointer(rebasing: frame[fields.hostname]))
         }
-        ingest(frame, fields, host: host, now: now, droppable: transport == .datagram)
+        ingest(frame, fields, host: host, now: now, droppable: transport == .datagram, anyLoopMayStore: true)
     }
 
     /// One line of a followed file (`[input.file]`): a syslog line is filed under its own host,
@@ -214,11 +230,19 @@ public final class Collector: FrameConsumer {
 
     public func releaseFrames() { analyzePending() }
 
-    /// Stores (unless `droppable` and the store's bound is reached: counted as lost) one frame;
-    /// its analysis follows in `analyzePending`.
+    /// Stores (unless `droppable` and the store's bound is reached: counted as lost) one frame,
+    /// or hands it to the loop that stores its host when `anyLoopMayStore` (a line from the
+    /// network; a followed file's offsets must be those of lines this loop wrote); its analysis
+    /// follows in `analyzePending`, or on the analysis thread, in the order it was read.
     private func ingest(_ frame: UnsafeRawBufferPointer, _ fields: SyslogFields, host: HostID, now: Timestamp,
-                        droppable: Bool = false) {
-        keep(frame, host: host, now: now, droppable: droppable)
+                        droppable: Bool = false, anyLoopMayStore: Bool = false) {
+        let owner = anyLoopMayStore && loopCount > 0 ? StoreExchange.owner(of: host, loops: loopCount) : loopNumber
+        if owner == loopNumber {
+            keep(frame, host: host, day: now.epochDay, droppable: droppable)
+        } else {
+            outgoing[owner].append(frame, host: host, day: now.epochDay, droppable: droppable)
+            if outgoing[owner].isFull { storeExchange!.hand(&outgoing[owner], to: owner, from: loopNumber) }
+        }
         activity.recordMessage(host: host, frame: frame, program: fields.appName, at: now)
         if analyzesElsewhere {
             copied.appendMessage(frame: frame, fields: fields, host: host, received: now)
@@ -252,7 +276,7 @@ public final class Collector: FrameConsumer {
         analyzePending()  // events keep their order
         relayTally.received += 1
         let origin = intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
-        keep(frame, host: origin, now: now, droppable: false)
+        keep(frame, host: origin, day: now.epochDay, droppable: false)
         activity.recordMessage(host: origin, frame: frame, program: 0..<0, at: now)
         if let analysisThread {
             copied.appendRelayed(decoded.event, text: text, host: origin, received: now)
@@ -298,10 +322,32 @@ public final class Collector: FrameConsumer {
         dispatchAlerts()
     }
 
-    /// Hands what was copied for the analysis thread over to it (an ingest shard's end of a
-    /// wake-up: the main collector dispatches the alerts).
+    /// Hands what was copied for the analysis thread over to it, and the lines of other loops'
+    /// hosts to those that have room (an ingest shard's end of a wake-up: the main collector
+    /// dispatches the alerts). Stops reading TCP when another loop's store cannot write.
     public func handOver() {
         analysisThread?.submit(&copied)
+        guard let storeExchange else { return }
+        for owner in outgoing.indices where !outgoing[owner].isEmpty {
+            _ = storeExchange.handIfRoom(&outgoing[owner], to: owner)
+        }
+        if gate.isOpen && storeExchange.anyStoreBlocked { storeBlocked() }
+    }
+
+    /// Stores lines another loop read of hosts this loop owns (`StoreExchange`).
+    public func storeHanded(_ lines: HandedLines) {
+        lines.forEach { line, bytes in keep(bytes, host: line.host, day: line.day, droppable: line.droppable) }
+        counters.storedForOtherLoops &+= UInt64(lines.lines.count)
+    }
+
+    /// At stop, once the listeners are drained: hands over every line of other loops' hosts,
+    /// then stores what the other loops hand this one until they have all done the same.
+    public func finishStoring() {
+        guard let storeExchange else { return }
+        for owner in outgoing.indices where !outgoing[owner].isEmpty {
+            storeExchange.hand(&outgoing[owner], to: owner, from: loopNumber)
+        }
+        storeExchange.finishReading(loop: loopNumber)
     }
 
     /// Analyzes everything handed over so far (waiting for the analysis thread) and dispatches
@@ -343,21 +389,23 @@ public final class Collector: FrameConsumer {
 
     /// Appends a frame to the store, and closes the gate when the store just blocked.
     @inline(__always)
-    private func keep(_ frame: UnsafeRawBufferPointer, host: HostID, now: Timestamp, droppable: Bool) {
-        if !store.append(host: host, name: hosts.name(of: host), day: now.epochDay, line: frame, droppable: droppable) {
+    private func keep(_ frame: UnsafeRawBufferPointer, host: HostID, day: Int64, droppable: Bool) {
+        if !store.append(host: host, name: hosts.name(of: host), day: day, line: frame, droppable: droppable) {
             counters.lost &+= 1
         }
         if store.isBlocked && gate.isOpen { storeBlocked() }
     }
 
-    /// The store cannot write: stop reading TCP, say so once.
+    /// The store cannot write, or another loop's (which this one hands lines to): stop reading
+    /// TCP, say so once.
     private func storeBlocked() {
         gate.close()
+        storeExchange?.setStoreBlocked(store.isBlocked, loop: loopNumber)
         let now = Posix.monotonicMicros()
         blockedSince = now
         retryWait = 1_000_000
         nextRetry = now + retryWait
-        let why = store.lastError.map { "\($0)" } ?? "write failed"
+        let why = store.isBlocked ? store.lastError.map { "\($0)" } ?? "write failed" : "another ingest loop's store cannot write"
         log("vigil: store: cannot write (\(why)); reading from TCP paused, datagrams kept in memory up to "
             + "\(store.maxBufferedBytes >> 20) MiB, retrying")
     }
@@ -368,11 +416,13 @@ public final class Collector: FrameConsumer {
         if blockedSince != nil && monotonicMicros < nextRetry { return }
         store.flush()
         counters.storeErrors = UInt64(store.writeErrors)
+        storeExchange?.setStoreBlocked(store.isBlocked, loop: loopNumber)
+        let blocked = store.isBlocked || storeExchange?.anyStoreBlocked == true
         guard let since = blockedSince else {
-            if store.isBlocked { storeBlocked() }
+            if blocked { storeBlocked() }
             return
         }
-        if store.isBlocked {
+        if blocked {
             retryWait = min(retryWait * 2, 8_000_000)
             nextRetry = monotonicMicros + retryWait
             return

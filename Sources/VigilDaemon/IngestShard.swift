@@ -5,8 +5,9 @@ public import VigilPosix
 /// loop of its own accepting on the server's TCP syslog sockets (the loops race to accept each
 /// connection; the one that takes it reads it) and reading a socket of its own on each UDP port
 /// (the kernel gives it some senders' datagrams), with its own frame decoders, parser, store and
-/// `Collector`, which hands its batches to the server's one `AnalysisThread` and interns hosts in
-/// the server's shared `HostDirectory`.
+/// `Collector`, which hands its batches to the server's one `AnalysisThread`, interns hosts in
+/// the server's shared `HostDirectory`, and stores the hosts the server's `StoreExchange` gives it,
+/// handing the lines of other hosts to the loops that store them.
 ///
 /// Everything it holds belongs to its thread once started. The server's thread talks to it only
 /// through `Mailbox` (under a lock): requests (stop, reopen the store's files) that an eventfd
@@ -44,12 +45,12 @@ public final class IngestShard {
     public let number: Int
 
     /// A shard accepting on the server's `tcp` listeners, reading a socket joining each of its
-    /// `udp` ones (bound to be spread over every loop), storing under `settings.dataDirectory`
-    /// with `storeBounds` and, around each write, `writeLocks` (shared with the server's store),
-    /// and analyzing on `analysis`.
+    /// `udp` ones (bound to be spread over every loop), storing its hosts of `exchange` (it is
+    /// loop `number` there) under `settings.dataDirectory` with `storeBounds` and, around each
+    /// write, `writeLocks` (shared with the server's store), and analyzing on `analysis`.
     public init(number: Int, tcp: [TCPListener], udp: [UDPListener], settings: VigilConfig.Server, retention: StoreRetention,
-                storeBounds: (openFiles: Int, bufferedBytes: Int), writeLocks: StoreWriteLocks, limits: TCPListener.Limits,
-                hosts: HostDirectory,
+                storeBounds: (openFiles: Int, bufferedBytes: Int), writeLocks: StoreWriteLocks, exchange: StoreExchange,
+                limits: TCPListener.Limits, hosts: HostDirectory,
                 analysis: AnalysisThread, log: @escaping (String) -> Void) throws(SystemError) {
         self.number = number
         let loop = try EventLoop()
@@ -57,8 +58,10 @@ public final class IngestShard {
                                   maxBufferedBytes: storeBounds.bufferedBytes, sharedWrites: writeLocks)
         let gate = ReadGate()
         let collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
-                                  analysis: .feeding(analysis), hosts: hosts, sinks: [], gate: gate, log: log)
+                                  analysis: .feeding(analysis), hosts: hosts, sinks: [], gate: gate,
+                                  storeExchange: exchange, loopNumber: number, log: log)
         owned = Owned(loop: loop, collector: collector)
+        try exchange.receive(number: number, on: loop) { [weak collector] in collector?.storeHanded($0) }
         for listener in tcp {
             owned.tcp.append(try TCPListener(sharing: listener, maxMessageBytes: settings.maxMessageBytes, limits: limits,
                                              loop: loop, consumer: collector, gate: gate, log: log))
@@ -107,6 +110,7 @@ public final class IngestShard {
             let now = Posix.wallClock()
             for listener in owned.tcp { listener.drainAndCloseAll(now: now) }
             for listener in owned.udp { listener.drain(now: now) }
+            owned.collector.finishStoring()
             owned.collector.close()
             let counters = owned.collector.counters, activity = owned.collector.activity
             mailbox.lock.withLock {
@@ -116,13 +120,18 @@ public final class IngestShard {
         }
     }
 
-    /// Stops the shard after it read what its connections and sockets hold and handed it to the analysis
-    /// thread, and wrote its store; waits for that.
-    public func stop() {
-        guard let thread else { return }
-        request { $0.stopRequested = true }
-        thread.join()
-        self.thread = nil
+    /// Asks the shard to stop: to read what its connections and sockets hold, hand it to the
+    /// analysis thread and to the loops that store it, store what the other loops hand it until
+    /// they have all done so (`StoreExchange.finishReading`), and write its store. The server's
+    /// loop then does its own part of that before it waits in `join`.
+    public func askToStop() {
+        if thread != nil { request { $0.stopRequested = true } }
+    }
+
+    /// Waits until the shard, asked to stop, has.
+    public func join() {
+        thread?.join()
+        thread = nil
     }
 
     /// Asks the shard to write what its store holds and close its files, to open them again by

@@ -15,6 +15,9 @@ public final class Server {
     /// More threads of ingest on the same syslog addresses (`server.threads` 3 or more;
     /// docs/architecture.md, "Ingest shards"); empty when this loop reads them alone.
     private var shards: [IngestShard] = []
+    /// How the loops divide the store by host, with shards (docs/architecture.md, "The store,
+    /// divided by host"); this loop is number 0 there.
+    private let storeExchange: StoreExchange?
     /// A central's relay listeners (`relay.listen`) and what takes their messages.
     private var relayListeners: [TCPListener] = []
     public let relayReceiver: RelayReceiver?
@@ -114,8 +117,11 @@ public final class Server {
         let placement: Collector.Placement = Server.analyzesOnOwnThread(threads: settings.threads, isEdge: relayOutput != nil)
             ? .thread(try AnalysisThread(analyzer: analyzer, detectsOnOwnThread: detectionThreads == 1)) : .inline(analyzer)
         if case .thread(let thread) = placement { try thread.watch(on: loop) }
+        storeExchange = shardCount > 0 ? try StoreExchange(loops: shardCount + 1) : nil
         collector = Collector(parser: SyslogParser(utcOffsetSeconds: settings.timezoneOffsetSeconds), store: store,
-                              analysis: placement, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate, log: log)
+                              analysis: placement, hosts: hosts, sinks: sinks, relay: relayOutput, gate: gate,
+                              storeExchange: storeExchange, loopNumber: 0, log: log)
+        try storeExchange?.receive(number: 0, on: loop) { [weak collector] in collector?.storeHanded($0) }
         // With ingest shards every loop reads a socket of each UDP port, each sender's datagrams
         // on one of them (docs/architecture.md, "UDP on every loop").
         for address in settings.udp {
@@ -163,7 +169,8 @@ public final class Server {
         if case .thread(let analysis) = placement {
             for number in stride(from: 1, through: shardCount, by: 1) {
                 shards.append(try IngestShard(number: number, tcp: tcpListeners, udp: udpListeners, settings: settings, retention: Server.retention(config),
-                                              storeBounds: storeBounds, writeLocks: writeLocks, limits: syslogLimits, hosts: hosts,
+                                              storeBounds: storeBounds, writeLocks: writeLocks, exchange: storeExchange!,
+                                              limits: syslogLimits, hosts: hosts,
                                               analysis: analysis, log: log))
             }
             if !shards.isEmpty {
@@ -223,7 +230,9 @@ public final class Server {
         do {
             for shard in shards { try shard.start() }
         } catch {
-            for shard in shards { shard.stop() }  // those started; stop() ignores the others
+            storeExchange?.abandon()  // no loop waits for one that never ran
+            for shard in shards { shard.askToStop() }  // those started; the others have no thread
+            for shard in shards { shard.join() }
             throw error
         }
     }
@@ -243,14 +252,23 @@ public final class Server {
         let tickets = shards.map { $0.askToReopenFiles() }
         let deadline = Posix.monotonicMicros() + 5_000_000
         for (shard, ticket) in zip(shards, tickets) {
-            if let ticket, !shard.waitForReopening(ticket, until: deadline) {
+            guard let ticket else { continue }
+            // The shard may be waiting to hand this loop a batch before it gets to the request:
+            // this loop stores what waits for it meanwhile (`StoreExchange`).
+            var reopened = false
+            while !reopened && Posix.monotonicMicros() < deadline {
+                storeExchange?.deliver(to: 0)
+                reopened = shard.waitForReopening(ticket, until: min(deadline, Posix.monotonicMicros() + 10_000))
+            }
+            if !reopened {
                 log("vigil: store: ingest shard \(shard.number) had not reopened its files after 5 s; it will on its next wake-up")
             }
         }
     }
 
-    /// Messages each syslog loop received, the server's own first: how the senders were spread.
-    public var ingestLoads: [UInt64] { [collector.counters.received] + shards.map(\.counters.received) }
+    /// What each syslog loop counted, the server's own first (each shard's as of its last
+    /// wake-up): how the senders were spread, and the store (`storedForOtherLoops`).
+    public var countersByLoop: [IngestCounters] { [collector.counters] + shards.map(\.counters) }
 
     /// What each syslog loop counted of each host since the start, the server's own first (a
     /// shard's as of its last publication): `HostActivity.combined` makes one host's entry.
@@ -528,7 +546,11 @@ public final class Server {
         apiWork?.stop()
         for listener in udpListeners { listener.drain(now: now) }
         for listener in tcpListeners + relayListeners { listener.drainAndCloseAll(now: now) }
-        for shard in shards { shard.stop() }  // each hands over what its connections held
+        // Each shard hands over what its connections held, and all loops store what the others
+        // hand them until every one has read everything (this one too: `finishStoring`).
+        for shard in shards { shard.askToStop() }
+        collector.finishStoring()
+        for shard in shards { shard.join() }
         fileInputs.check(now: now)
         saveRelaySeen()
         collector.finishAnalysis()

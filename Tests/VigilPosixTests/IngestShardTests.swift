@@ -56,7 +56,7 @@ import VigilDaemon
     /// connection) until the shards have read `count` messages.
     func shardsRead(_ server: Server, _ count: UInt64) -> Bool {
         let deadline = Posix.monotonicMicros() + 20_000_000
-        while server.ingestLoads.dropFirst().reduce(0, +) < count {
+        while server.countersByLoop.dropFirst().reduce(0, { $0 + $1.received }) < count {
             if Posix.monotonicMicros() > deadline { return false }
             sched_yield()
         }
@@ -118,6 +118,38 @@ import VigilDaemon
         let conn0 = server.collector.hosts.snapshot().id(of: "conn-0")!
         #expect(HostActivity.combined(server.activityParts.compactMap { $0.entry(conn0) })?.messages == 50)
         #expect(server.collector.hosts.count == hostsBefore + 13, "each host named once across the loops")
+    }
+
+    /// The store, divided by host (docs/architecture.md): one connection carrying 24 hosts (a
+    /// relay) is read by one loop, and each host's lines are stored by the loop that owns it, so
+    /// the two other loops store exactly the lines of their hosts, and every host's file holds
+    /// its lines whole and in the order they were sent.
+    @Test func oneConnectionCarryingManyHostsSpreadsTheStoreOverTheLoops() throws {
+        let dir = TemporaryDirectory().path
+        let server = try makeServer(dir: dir, threads: 5)
+        let client = try TestClient(tcp: server.boundTCP[0])
+        let t = Posix.wallClock().rfc3339()
+        let hostCount = 24, rounds = 40
+        for round in 0..<rounds {
+            for h in 0..<hostCount { client.send("<13>1 \(t) relayed-\(h) app - - - line \(round)\n") }
+        }
+        #expect(pump(server.loop) { server.ingestCounters.received == UInt64(hostCount * rounds) })
+        server.shutdown()
+        let byLoop = server.countersByLoop
+        let readers = byLoop.indices.filter { byLoop[$0].received > 0 }
+        #expect(readers.count == 1, "one loop reads the connection: \(byLoop.map(\.received))")
+        let day = Posix.wallClock().dayString
+        let names = server.collector.hosts.snapshot()
+        var expected = Array(repeating: UInt64(0), count: byLoop.count)
+        for h in 0..<hostCount {
+            let lines = try readLines("\(dir)/hosts/relayed-\(h)/\(day).log")
+            #expect(lines.map { String($0.split(separator: " ").suffix(2).joined(separator: " ")) } == (0..<rounds).map { "line \($0)" },
+                    "relayed-\(h)")
+            let owner = StoreExchange.owner(of: names.id(of: "relayed-\(h)")!, loops: byLoop.count)
+            if owner != readers.first { expected[owner] += UInt64(rounds) }
+        }
+        #expect(byLoop.map(\.storedForOtherLoops) == expected)
+        #expect(expected.filter { $0 > 0 }.count == 2, "both other loops own some of the hosts")
     }
 
     /// UDP on every loop (docs/architecture.md): at 5 threads each of the three loops reads a

@@ -31,6 +31,9 @@ public struct IngestCounters: Sendable, Equatable {
     public var storeErrors: UInt64 = 0
     /// Messages not stored: datagrams that came while the store's memory bound was reached.
     public var lost: UInt64 = 0
+    /// Lines this loop stored that another ingest loop read (docs/architecture.md, "The store,
+    /// divided by host"); not in the summary line, since the loops' sum says nothing.
+    public var storedForOtherLoops: UInt64 = 0
 
     public init() {}
 
@@ -51,6 +54,7 @@ public struct IngestCounters: Sendable, Equatable {
         fileLines &+= other.fileLines
         storeErrors &+= other.storeErrors
         lost &+= other.lost
+        storedForOtherLoops &+= other.storedForOtherLoops
     }
 
     /// The one-line summary printed on stderr every stats interval.
