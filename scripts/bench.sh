@@ -13,8 +13,9 @@
 # at the rates of BENCH_UDP_RATES, 2 s each (the highest loss-free one); loss is datagrams sent
 # minus lines stored, so every stored line is checked to be one whole frame. The ratio column is
 # vigil/rsyslogd. With BENCH_THREADS set, vigil's realistic TCP phases run once per thread count N
-# with `vigil serve --threads N`, one vigil row each (against the same rsyslogd figures); every
-# other vigil phase runs without --threads. Then vigil's parser alone (vigil-bench parse).
+# with `vigil serve --threads N`, one vigil row each (against the same rsyslogd figures), and print
+# each of vigil's threads' CPU time per message (/proc per thread); every other vigil phase runs
+# without --threads. Then vigil's parser alone (vigil-bench parse).
 # rsyslogd runs with a private config (imtcp, imudp, no imuxsock, no /dev/log) writing one file
 # per host and day with %rawmsg%, like vigil. rsyslogd's omfile writes its buffer at the end of
 # every batch it dequeues (flushOnTXEnd); vigil writes a file's buffer once it passes 64 KiB and
@@ -198,13 +199,41 @@ traffic_args() {
     esac
 }
 
+# thread_ticks PID NAME_PREFIX: CPU ticks (user + system) of PID's threads whose name starts
+# with NAME_PREFIX.
+thread_ticks() {
+    local t sum=0 comm
+    for t in /proc/"$1"/task/*; do
+        comm=$(cat "$t/comm" 2>/dev/null) || continue
+        [[ $comm == "$2"* ]] && sum=$((sum + $(awk '{ print $14 + $15 }' "$t/stat")))
+    done
+    printf '%s' "$sum"
+}
+
+# thread_table PID: "NAME TICKS" for each of PID's threads (CPU ticks, user + system).
+thread_table() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        printf '%s %s\n' "$(cat "$t/comm" 2>/dev/null)" "$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null)"
+    done
+}
+
+# per_thread_ns BEFORE AFTER COUNT: "NAME N ns" for each thread busy between two thread_table
+# snapshots, its CPU time per message of COUNT (vigil's loop is "vigil", its shards
+# "vigil-ingestK", then "vigil-analyze" and "vigil-detect").
+per_thread_ns() {
+    awk -v count="$3" 'NR == FNR { before[$1] = $2; next }
+        $2 - before[$1] > 0 { printf "%s%s %d ns", sep, $1, ($2 - before[$1]) * 10000000 / count; sep = ", " }' \
+        <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
+
 # tcp_phase RECEIVER CONNECTIONS real|filler [THREADS]: COUNT messages of that traffic over
 # CONNECTIONS connections. Records under R[NAME.TRAFFIC.tcpCONNECTIONS*] (NAME: the receiver, or
 # vigil-tTHREADS for a vigil run with --threads THREADS): msgs/s from the first send until all are
 # in DATA/hosts/*/*.log, and the receiver's CPU time (/proc utime + stime, all threads) over
 # that time: per message (_ns) and as a share of one core (_cpu, %).
 tcp_phase() {
-    local rx=$1 conns=$2 traffic=$3 threads=${4:-} name=$1 args=() data t0 ticks gen
+    local rx=$1 conns=$2 traffic=$3 threads=${4:-} name=$1 args=() data t0 ticks gen threads_before
     if [ -n "$threads" ]; then name=$rx-t$threads; args=(--threads "$threads"); fi
     local key=$name.$traffic.tcp$conns
     data=$WORK/$name-$traffic-tcp$conns
@@ -212,6 +241,7 @@ tcp_phase() {
     "start_${rx}_receiver" "$data" "${args[@]}" || { R[$key]="failed"; return; }
     say "$name: TCP, $conns connection(s), $COUNT $traffic messages"
     ticks=$(cpu_ticks "$SERVER_PID")
+    threads_before=$(thread_table "$SERVER_PID")
     t0=$(now_us)
     "$LOADGEN" load --tcp "127.0.0.1:$TCP_PORT" --connections "$conns" --count "$COUNT" "${TRAFFIC[@]}" \
         >"$data.loadgen" 2>&1 &
@@ -223,6 +253,7 @@ tcp_phase() {
         # Ticks are 10 ms: ns per message, and % of one core over the phase.
         R[${key}_ns]=$((ticks * 10000000 / COUNT))
         R[${key}_cpu]=$((ticks * 1000000 / (WAIT_END_US - t0 > 0 ? WAIT_END_US - t0 : 1)))
+        [ -n "$threads" ] && say "  CPU per message by thread: $(per_thread_ns "$threads_before" "$(thread_table "$SERVER_PID")" "$COUNT")"
     else
         R[$key]="incomplete ($WAIT_LINES/$COUNT)"
         kill "$gen" 2>/dev/null  # a receiver that stopped reading would hold the generator's writes forever
@@ -743,17 +774,6 @@ if part api; then
     API_LINES+=("$(printf '%-52s %s' "search for absent text, $host_mb MB: vigil / tac|grep (ms)" "$miss_vigil / $miss_grep")")
     rm -rf "$data"
 fi
-
-# thread_ticks PID NAME_PREFIX: CPU ticks (user + system) of PID's threads whose name starts
-# with NAME_PREFIX.
-thread_ticks() {
-    local t sum=0 comm
-    for t in /proc/"$1"/task/*; do
-        comm=$(cat "$t/comm" 2>/dev/null) || continue
-        [[ $comm == "$2"* ]] && sum=$((sum + $(awk '{ print $14 + $15 }' "$t/stat")))
-    done
-    printf '%s' "$sum"
-}
 
 # per_event TICKS EVENTS: "µs per event, events/s per core" for TICKS (of 10 ms) over EVENTS
 # events; "n/a" with both figures when either is 0 (no events, or less CPU than one tick).

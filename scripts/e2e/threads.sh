@@ -12,7 +12,9 @@
 # Then UDP at --threads 5: six senders on addresses of their own (127.0.0.2-7), a new netcat, so a
 # new source port, per datagram (as logger sends): every loop reads a socket of the port and each
 # sender's datagrams go to one of them, so every host's lines are stored in the order sent; a
-# second vigil serve on that UDP port is refused, with or without shards.
+# second vigil serve on that UDP port is refused, with or without shards. Last, a relay: twelve
+# hosts through a private rsyslogd forwarding over one connection at --threads 5, each host's lines
+# stored in order by the loop that owns the host.
 
 THREADS_DIR=$WORK/threads
 mkdir -p "$THREADS_DIR"
@@ -160,4 +162,68 @@ if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/udp.stderr" --thread
     stop_pid "$pid" 10 || true
 else
     fail "threads: vigil serve --threads 5 starts for UDP"
+fi
+
+# A relay's one connection at five threads: twelve hosts send through a private rsyslogd (imtcp in,
+# omfwd out over one TCP connection, as a relay tier forwards a fleet), so one loop reads all of it;
+# each host's lines are stored by the loop that owns the host (docs/architecture.md, "The store,
+# divided by host"): every host's file holds its lines in the order sent, the stats line shows one
+# connection and lines stored by another loop than the reader.
+data=$THREADS_DIR/relayed
+RL=$THREADS_DIR/relay-rsyslog
+mkdir -p "$RL/spool"
+if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/relayed.stderr" --threads 5 --stats-interval 1s; then
+    pid=$VIGIL_PID
+    EXTRA_PIDS+=("$pid")
+    RL_PORT=$(free_port)
+    cat >"$RL/rsyslog.conf" <<CONF
+# Private rsyslogd for e2e threads: a relay, imtcp on loopback in, one omfwd connection out.
+global(workDirectory="$RL/spool")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="$RL_PORT" ruleset="relay")
+ruleset(name="relay") {
+    action(type="omfwd" target="127.0.0.1" port="$VIGIL_TCP_PORT" protocol="tcp" TCP_Framing="octet-counted"
+           template="RSYSLOG_SyslogProtocol23Format")
+}
+CONF
+    if start_rsyslogd "$RL/rsyslog.conf" "$RL" "$RL_PORT"; then
+        now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+        senders=()
+        for h in $(seq 1 12); do
+            for n in $(seq 1 300); do printf '<13>1 %s relayed-%s app - - - line %s\n' "$now" "$h" "$n"; done \
+                >"$THREADS_DIR/relayed-$h.log"
+            timeout 30 nc -q 1 127.0.0.1 "$RL_PORT" <"$THREADS_DIR/relayed-$h.log" &
+            senders+=("$!")
+        done
+        wait "${senders[@]}" 2>/dev/null
+        if wait_for_lines "$data" 3600 30 2; then
+            ordered=1
+            for h in $(seq 1 12); do
+                day_file=$(find "$data/hosts/relayed-$h" -name '*.log' 2>/dev/null | head -n 1)
+                [ -n "$day_file" ] && [ "$(sed 's/.* - - - //' "$day_file")" = "$(sed 's/.* - - - //' "$THREADS_DIR/relayed-$h.log")" ] \
+                    || ordered=0
+            done
+            if [ "$ordered" = 1 ]; then
+                pass "threads: --threads 5 stores a relay's one connection (rsyslogd, twelve hosts), each host's 300 lines in order"
+            else
+                fail "threads: --threads 5 stores a relay's one connection, each host's lines in order"
+            fi
+        else
+            fail "threads: --threads 5 stores a relay's one connection's 3600 lines" "stored $WAIT_LINES"
+        fi
+        _relayed_counted() { grep -q "^vigil: stats received=3600 .* accepted=1 .* stored_by_other_loop=[1-9]" "$THREADS_DIR/relayed.stderr"; }
+        if wait_for 10 _relayed_counted; then
+            pass "threads: one connection, and its lines stored by the loops owning their hosts (stored_by_other_loop > 0)"
+        else
+            fail "threads: a relay's lines are stored by the loops owning their hosts" \
+                "$(grep '^vigil: stats' "$THREADS_DIR/relayed.stderr" | tail -n 1)"
+        fi
+        stop_pid "$RSYSLOG_PID" 10 || true
+        RSYSLOG_PID=
+    else
+        fail "threads: a private rsyslogd relay starts" "$(cat "$RL/rsyslogd.out" 2>/dev/null)"
+    fi
+    stop_pid "$pid" 10 || true
+else
+    fail "threads: vigil serve --threads 5 starts (relay)"
 fi

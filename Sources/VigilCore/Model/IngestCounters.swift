@@ -31,8 +31,8 @@ public struct IngestCounters: Sendable, Equatable {
     public var storeErrors: UInt64 = 0
     /// Messages not stored: datagrams that came while the store's memory bound was reached.
     public var lost: UInt64 = 0
-    /// Lines this loop stored that another ingest loop read (docs/architecture.md, "The store,
-    /// divided by host"); not in the summary line, since the loops' sum says nothing.
+    /// Lines stored by another ingest loop than the one that read them, the loop owning their
+    /// host (docs/architecture.md, "The store, divided by host"); counted by the storing loop.
     public var storedForOtherLoops: UInt64 = 0
 
     public init() {}
@@ -64,6 +64,6 @@ public struct IngestCounters: Sendable, Equatable {
             + "rejected=\(connectionsRefusedPerSource + connectionsRefusedNoDescriptors) "
             + "rejected_per_source=\(connectionsRefusedPerSource) rejected_no_fds=\(connectionsRefusedNoDescriptors) "
             + "evicted=\(connectionsEvicted) timed_out=\(connectionsTimedOut) store_errors=\(storeErrors) lost=\(lost) frames_cut=\(framesCut) "
-            + "file_lines=\(fileLines)"
+            + "file_lines=\(fileLines) stored_by_other_loop=\(storedForOtherLoops)"
     }
 }

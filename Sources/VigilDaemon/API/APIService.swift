@@ -288,6 +288,8 @@ public final class APIService {
         m.single("vigil_framing_errors_total", .counter, "TCP streams closed because they could not be framed.", c.framingErrors)
         m.single("vigil_frames_cut_total", .counter, "Partial frames cut short to bound the memory they hold.", c.framesCut)
         m.single("vigil_file_lines_total", .counter, "Lines read from followed files.", c.fileLines)
+        m.single("vigil_lines_stored_by_other_loop_total", .counter,
+                 "Lines stored by the ingest loop owning their host, not the one that read them.", c.storedForOtherLoops)
         m.single("vigil_connections_open", .gauge, "Syslog TCP connections open now.", c.connectionsOpen)
         m.single("vigil_connections_accepted_total", .counter, "Syslog TCP connections accepted.", c.connectionsAccepted)
         m.family("vigil_connections_refused_total", .counter, "Syslog TCP connections refused, by reason.")
