@@ -202,7 +202,7 @@ public final class Server {
             let relay = self.relay
             let receiver = relayReceiver
             loop.every(microseconds: statsMicros) { [unowned self] now in
-                log("vigil: " + self.ingestCounters.summaryLine + " " + collector.detectionSummary)
+                log("vigil: " + self.statsLine)
                 for sink in networkSinks { log("vigil: sink \(sink.name) " + sink.counters.summary) }
                 for sink in fileSinks { log("vigil: sink \(sink.name) " + sink.summary) }
                 let counters = collector.relayCounters
@@ -264,6 +264,13 @@ public final class Server {
                 log("vigil: store: ingest shard \(shard.number) had not reopened its files after 5 s; it will on its next wake-up")
             }
         }
+    }
+
+    /// The counters line logged every stats interval and at stop (README, "Stats block"); with
+    /// ingest shards it ends with `store_waits=N`, how often a loop found no room to hand lines
+    /// to the loop storing their host (`StoreExchange.waits`).
+    private var statsLine: String {
+        ingestCounters.summaryLine + " " + collector.detectionSummary + (storeExchange.map { " store_waits=\($0.waits)" } ?? "")
     }
 
     /// What each syslog loop counted, the server's own first (each shard's as of its last
@@ -562,6 +569,6 @@ public final class Server {
         collector.close()
         if !collector.isStoreBlocked { fileInputs.saveOffsets() }
         console.flush()
-        log("vigil: " + ingestCounters.summaryLine + " " + collector.detectionSummary)
+        log("vigil: " + statsLine)
     }
 }

@@ -77,8 +77,11 @@ public final class StoreExchange: @unchecked Sendable {
         var counted = false
         while true {
             let (handed, wake): (Bool, Bool) = lock.withLock {
+                if !counted && inboxes[owner].waiting.count >= Self.capacity && !abandoned {
+                    waitCount += 1
+                    counted = true
+                }
                 while inboxes[owner].waiting.count >= Self.capacity && inboxes[me].waiting.isEmpty && !abandoned {
-                    if !counted { waitCount += 1; counted = true }
                     lock.wait()
                 }
                 return append(&lines, to: owner)
@@ -112,11 +115,11 @@ public final class StoreExchange: @unchecked Sendable {
         }
         guard !taken.isEmpty else { return }
         for batch in taken { inbox.store?(batch) }
+        // Emptied in place, where each batch's storage has one owner: emptying a copy would
+        // allocate new storage for it (and a batch's 256 KiB come fresh from mmap, page by page).
+        for i in taken.indices { taken[i].removeAll() }
         lock.withLock {
-            for var batch in taken {
-                batch.removeAll()
-                if spares.count < loops * Self.capacity { spares.append(batch) }
-            }
+            spares.append(contentsOf: taken.prefix(max(0, loops * Self.capacity - spares.count)))
         }
     }
 
@@ -132,7 +135,8 @@ public final class StoreExchange: @unchecked Sendable {
     /// Whether some loop's store cannot write: lines handed to it would wait in its memory.
     public var anyStoreBlocked: Bool { lock.withLock { blockedCount > 0 } }
 
-    /// How often a loop waited for room to hand a batch over, since the start.
+    /// How often a loop found no room to hand a batch over (and waited, or stored its own inbox
+    /// first), since the start.
     public var waits: Int { lock.withLock { waitCount } }
 
     /// At stop, once loop `number` has read what its sockets held and handed over its batches:
