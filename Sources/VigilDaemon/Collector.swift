@@ -74,6 +74,8 @@ public final class Collector: FrameConsumer {
     private let loopCount: Int
     /// The lines read for each other loop's hosts, not handed over yet (indexed by loop).
     private var outgoing: [HandedLines] = []
+    /// Whether `storeExchange` was last told that this loop's store cannot write.
+    private var reportedBlocked = false
     private let log: (String) -> Void
     /// While the store is blocked: when it blocked, and the next retry (monotonic µs) and its wait.
     private var blockedSince: Int64?
@@ -393,14 +395,24 @@ public final class Collector: FrameConsumer {
         if !store.append(host: host, name: hosts.name(of: host), day: day, line: frame, droppable: droppable) {
             counters.lost &+= 1
         }
-        if store.isBlocked && gate.isOpen { storeBlocked() }
+        if store.isBlocked {
+            if gate.isOpen { storeBlocked() } else if !reportedBlocked { reportStoreState() }
+        }
+    }
+
+    /// Tells the other loops, on a change, whether this loop's store can write: while it cannot,
+    /// they stop reading TCP too, or they would fill its memory with the lines they hand it.
+    private func reportStoreState() {
+        guard let storeExchange, store.isBlocked != reportedBlocked else { return }
+        reportedBlocked = store.isBlocked
+        storeExchange.setStoreBlocked(reportedBlocked, loop: loopNumber)
     }
 
     /// The store cannot write, or another loop's (which this one hands lines to): stop reading
     /// TCP, say so once.
     private func storeBlocked() {
         gate.close()
-        storeExchange?.setStoreBlocked(store.isBlocked, loop: loopNumber)
+        reportStoreState()
         let now = Posix.monotonicMicros()
         blockedSince = now
         retryWait = 1_000_000
@@ -416,7 +428,7 @@ public final class Collector: FrameConsumer {
         if blockedSince != nil && monotonicMicros < nextRetry { return }
         store.flush()
         counters.storeErrors = UInt64(store.writeErrors)
-        storeExchange?.setStoreBlocked(store.isBlocked, loop: loopNumber)
+        reportStoreState()
         let blocked = store.isBlocked || storeExchange?.anyStoreBlocked == true
         guard let since = blockedSince else {
             if blocked { storeBlocked() }

@@ -9,8 +9,9 @@ public import VigilPosix
 /// the server's shared `HostDirectory`, and stores the hosts the server's `StoreExchange` gives it,
 /// handing the lines of other hosts to the loops that store them.
 ///
-/// Everything it holds belongs to its thread once started. The server's thread talks to it only
-/// through `Mailbox` (under a lock): requests (stop, reopen the store's files) that an eventfd
+/// Everything it holds belongs to its thread once started. The other loops hand it lines to
+/// store and take the lines it hands them through the `StoreExchange`; the server's thread talks
+/// to it only through `Mailbox` (under a lock): requests (stop, reopen the store's files) that an eventfd
 /// wakes the shard's loop for, and the counters the shard publishes after every wake-up (its
 /// hosts' activity every `activityInterval`, and when it stops).
 public final class IngestShard {
@@ -101,7 +102,7 @@ public final class IngestShard {
         }
     }
 
-    /// Starts the shard's thread: its loop runs until `stop`.
+    /// Starts the shard's thread: its loop runs until `askToStop`.
     public func start() throws(SystemError) {
         let owned = self.owned, mailbox = self.mailbox
         thread = try JoinableThread(named: "vigil-ingest\(number)") {

@@ -260,6 +260,7 @@ public final class Server {
                 storeExchange?.deliver(to: 0)
                 reopened = shard.waitForReopening(ticket, until: min(deadline, Posix.monotonicMicros() + 10_000))
             }
+            if !reopened { reopened = shard.waitForReopening(ticket, until: 0) }  // an earlier shard used the time
             if !reopened {
                 log("vigil: store: ingest shard \(shard.number) had not reopened its files after 5 s; it will on its next wake-up")
             }

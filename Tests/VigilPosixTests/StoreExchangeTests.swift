@@ -47,6 +47,82 @@ import VigilDaemon
         #expect(exchange.waits > 0, "a loop found the other's inbox full")
     }
 
+    /// When the server fails to start after a shard ran, `abandon` lets every loop finish at
+    /// once: finishing reading returns (before, the count went below zero and it spun), as does
+    /// a second finish (a second stop).
+    @Test(.timeLimit(.minutes(1))) func finishingAfterAbandonOrTwiceReturns() throws {
+        let exchange = try StoreExchange(loops: 3)
+        let loop = try EventLoop()
+        try exchange.receive(number: 1, on: loop) { _ in }
+        exchange.abandon()
+        exchange.finishReading(loop: 1)
+        exchange.finishReading(loop: 1)
+        var lines = HandedLines()
+        for _ in 0...StoreExchange.capacity {
+            Array("line".utf8).withUnsafeBytes { lines.append($0, host: HostID(1), day: 0, droppable: false) }
+            exchange.hand(&lines, to: 1, from: 0)  // no loop waits any more, even past the capacity
+        }
+    }
+
+    /// Two collectors on one thread, loops 0 and 1 of `exchange`, storing under `dir` (their
+    /// event loops never run: the tests deliver each inbox themselves).
+    func twoLoops(_ dir: String, _ exchange: StoreExchange, _ names: HostDirectory) throws -> [Collector] {
+        let collectors = try (0..<2).map { number in
+            Collector(parser: SyslogParser(), store: try HostStore(directory: dir, sharedWrites: StoreWriteLocks()),
+                      analysis: .inline(Analyzer(settings: DetectionSettings())), hosts: names, sinks: [],
+                      storeExchange: exchange, loopNumber: number)
+        }
+        let loops = try [EventLoop(), EventLoop()]
+        for n in 0..<2 { try exchange.receive(number: n, on: loops[n]) { collectors[n].storeHanded($0) } }
+        return collectors
+    }
+
+    /// Makes `host`'s file of `now`'s day /dev/full (every write fails), or a path to remove.
+    func fullDayFile(_ dir: String, _ host: String, _ now: Timestamp) -> String {
+        mkdir(dir + "/hosts", 0o750)
+        mkdir(dir + "/hosts/" + host, 0o750)
+        let file = dir + "/hosts/\(host)/\(now.dayString).log"
+        symlink("/dev/full", file)
+        return file
+    }
+
+    func send(_ collector: Collector, _ text: String, now: Timestamp) {
+        var line = Array(text.utf8)
+        line.withUnsafeMutableBytes {
+            collector.consume(frame: UnsafeRawBufferPointer($0), truncated: false, sender: SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 514),
+                              transport: .stream, now: now)
+        }
+        collector.releaseFrames()
+    }
+
+    /// A loop whose gate another loop's full store closed, and whose own store then fails too,
+    /// says so at once (before, only at its next retry, up to 8 s later): when the first store
+    /// writes again, the loops go on waiting for the second.
+    @Test func aStoreFailingWhileItsGateIsClosedStillTellsTheOthers() throws {
+        let dir = TemporaryDirectory().path
+        let exchange = try StoreExchange(loops: 2)
+        let names = HostDirectory(table: HostTable(seed: 1, maxHosts: 100), lock: ConditionLock())
+        let collectors = try twoLoops(dir, exchange, names)
+        let first = names.intern("full-1"), second = names.intern("full-2")
+        let x = collectors[StoreExchange.owner(of: first, loops: 2)], y = collectors[StoreExchange.owner(of: second, loops: 2)]
+        #expect(x !== y)
+        let now = Posix.wallClock()
+        _ = fullDayFile(dir, "full-1", now)
+        let secondFile = fullDayFile(dir, "full-2", now)
+        let start = Posix.monotonicMicros()
+        send(y, "<13>1 \(now.rfc3339()) full-2 app - - - first to block", now: now)
+        y.flush(monotonicMicros: start)
+        x.handOver()
+        #expect(!x.gate.isOpen && !x.isStoreBlocked, "x stops reading for y's store")
+        for i in 0..<1_000 { send(x, "<13>1 \(now.rfc3339()) full-1 app - - - line \(i) of a store that cannot write", now: now) }
+        #expect(x.isStoreBlocked, "x's buffer passed its write threshold and the write failed")
+        #expect(unlink(secondFile) == 0)
+        y.flush(monotonicMicros: start + 10_000_000)
+        #expect(!y.isStoreBlocked)
+        #expect(exchange.anyStoreBlocked, "x's store still cannot write, and said so")
+        #expect(!y.gate.isOpen && !x.gate.isOpen)
+    }
+
     /// A loop hands a host's lines to the loop that stores it; while that store cannot write (a
     /// full disk: the day file is /dev/full), the handing loop stops reading TCP as well, or it
     /// would go on filling the other store's memory; once the owner writes again, both read again
@@ -55,27 +131,12 @@ import VigilDaemon
         let dir = TemporaryDirectory().path
         let exchange = try StoreExchange(loops: 2)
         let names = HostDirectory(table: HostTable(seed: 1, maxHosts: 100), lock: ConditionLock())
-        let collectors = try (0..<2).map { number in
-            Collector(parser: SyslogParser(), store: try HostStore(directory: dir, sharedWrites: StoreWriteLocks()),
-                      analysis: .inline(Analyzer(settings: DetectionSettings())), hosts: names, sinks: [],
-                      storeExchange: exchange, loopNumber: number)
-        }
-        let loops = try [EventLoop(), EventLoop()]
-        for n in 0..<2 { try exchange.receive(number: n, on: loops[n]) { collectors[n].storeHanded($0) } }
+        let collectors = try twoLoops(dir, exchange, names)
         let owner = StoreExchange.owner(of: names.intern("web1"), loops: 2)
         let (reader, storer) = (collectors[1 - owner], collectors[owner])
         let now = Posix.wallClock()
-        mkdir(dir + "/hosts", 0o750)
-        mkdir(dir + "/hosts/web1", 0o750)
-        let file = dir + "/hosts/web1/\(now.dayString).log"
-        #expect(symlink("/dev/full", file) == 0)
-
-        var line = Array("<13>1 \(now.rfc3339()) web1 app - - - handed over".utf8)
-        line.withUnsafeMutableBytes {
-            reader.consume(frame: UnsafeRawBufferPointer($0), truncated: false, sender: SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 514),
-                           transport: .stream, now: now)
-        }
-        reader.releaseFrames()
+        let file = fullDayFile(dir, "web1", now)
+        send(reader, "<13>1 \(now.rfc3339()) web1 app - - - handed over", now: now)
         reader.handOver()
         exchange.deliver(to: owner)
         let start = Posix.monotonicMicros()

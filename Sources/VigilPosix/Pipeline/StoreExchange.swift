@@ -27,8 +27,9 @@ public final class StoreExchange: @unchecked Sendable {
     private let lock = ConditionLock()
     private let inboxes: [Inbox]
     // Guarded by `lock`:
-    /// Loops that have not finished reading (`finishReading`).
+    /// Loops that have not finished reading (`finishReading`), and which have.
     private var readersLeft: Int
+    private var finished: [Bool]
     /// Which loops' stores cannot write.
     private var blocked: [Bool]
     private var blockedCount = 0
@@ -43,6 +44,7 @@ public final class StoreExchange: @unchecked Sendable {
         precondition(loops >= 2)
         self.loops = loops
         readersLeft = loops
+        finished = Array(repeating: false, count: loops)
         blocked = Array(repeating: false, count: loops)
         var made: [Inbox] = []
         for number in 0..<loops { made.append(Inbox(number: number, wake: try FileDescriptor.eventCounter())) }
@@ -54,7 +56,7 @@ public final class StoreExchange: @unchecked Sendable {
     public static func owner(of host: HostID, loops: Int) -> Int { Int(host.rawValue % UInt32(loops)) }
 
     /// Makes loop `number` store what is handed to it, on its own `loop`: `store` gets each batch.
-    /// Called once per loop, on the thread that owns `loop`, before any loop runs.
+    /// Called once per loop before any loop runs (the thread that starts them orders it before).
     public func receive(number: Int, on loop: EventLoop, store: @escaping (HandedLines) -> Void) throws(SystemError) {
         let inbox = inboxes[number]
         inbox.store = store
@@ -141,9 +143,13 @@ public final class StoreExchange: @unchecked Sendable {
 
     /// At stop, once loop `number` has read what its sockets held and handed over its batches:
     /// stores what the other loops hand it until every loop has done the same, then returns.
+    /// A second call (a second stop) only stores what waits.
     public func finishReading(loop number: Int) {
         lock.withLock {
-            readersLeft -= 1
+            if !finished[number] {
+                finished[number] = true
+                readersLeft = max(0, readersLeft - 1)  // already 0 after `abandon`
+            }
             lock.broadcast()
         }
         while true {
