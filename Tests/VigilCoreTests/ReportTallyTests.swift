@@ -39,6 +39,27 @@ import Testing
         #expect(counts.count == 0 && counts.all.isEmpty)
     }
 
+    /// The best `n` by one pass are the first `n` of the whole list sorted (count down, then
+    /// address up), with many ties, IPv6 addresses and a count past 32 bits among 20,000.
+    @Test func topAddressesAreThoseOfAFullSort() {
+        var counts = AddressCounts()
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<20_000 {
+            let ip = random.next() % 4 == 0
+                ? IPAddress(high: 0x2001_0db8_0000_0000, low: random.next() % 3_000)
+                : IPAddress(ipv4: 0x0A00_0000 | UInt32(truncatingIfNeeded: random.next() % 8_000))
+            _ = counts.add(ip, Int(random.next() % 3) + 1)
+        }
+        _ = counts.add(IPAddress(192, 0, 2, 7), Int(UInt32.max) + 5)
+        let sorted = counts.all.sorted { $0.count != $1.count ? $0.count > $1.count : $0.ip < $1.ip }
+        for n in [1, 2, 10, 100] {
+            #expect(counts.top(n).map(\.ip) == sorted.prefix(n).map(\.ip), "top \(n)")
+            #expect(counts.top(n).map(\.count) == sorted.prefix(n).map(\.count), "top \(n)")
+        }
+        #expect(counts.top(0).isEmpty)
+        #expect(counts.top(100_000).count == counts.count)
+    }
+
     /// Many addresses, each seen once and a fifth of them again: the table grows and loses nothing.
     @Test func theFlatTableGrowsWithoutLosingAddresses() {
         var tally = AddressTally()

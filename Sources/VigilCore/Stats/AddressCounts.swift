@@ -68,19 +68,39 @@ struct AddressCounts: AddressPrefetching {
         }
     }
 
+    /// Calls `body` with every address and its count, in no order.
+    func forEach(_ body: (IPAddress, Int) -> Void) {
+        for (ip, n) in others { body(ip, n) }
+        v4.forEach { key, n in
+            if n != .max { body(IPAddress(ipv4: IPv4Table<UInt32>.address(key)), Int(n)) }
+        }
+    }
+
     /// Every address with its count, in no order.
     var all: [(ip: IPAddress, count: Int)] {
-        var out = others.map { (ip: $0.key, count: $0.value) }
+        var out: [(ip: IPAddress, count: Int)] = []
         out.reserveCapacity(count)
-        v4.forEach { key, n in
-            if n != .max { out.append((ip: IPAddress(ipv4: IPv4Table<UInt32>.address(key)), count: Int(n))) }
-        }
+        forEach { out.append((ip: $0, count: $1)) }
         return out
     }
 
-    /// The `n` addresses with the highest counts, ties by address.
+    /// The `n` addresses with the highest counts, ties by address. One pass that keeps the best
+    /// `n` seen so far, not a sort of every address: the stats block asks this of up to a
+    /// million clients every interval, on the loop's thread, while the analyzer waits.
     func top(_ n: Int) -> [(ip: IPAddress, count: Int)] {
-        Array(all.sorted { $0.count != $1.count ? $0.count > $1.count : $0.ip < $1.ip }.prefix(n))
+        guard n > 0 else { return [] }
+        var best: [(ip: IPAddress, count: Int)] = []
+        best.reserveCapacity(n + 1)
+        forEach { ip, count in
+            if best.count == n {
+                let last = best[n - 1]
+                guard count > last.count || (count == last.count && ip < last.ip) else { return }
+            }
+            let at = best.firstIndex { count > $0.count || (count == $0.count && ip < $0.ip) } ?? best.count
+            best.insert((ip: ip, count: count), at: at)
+            if best.count > n { best.removeLast() }
+        }
+        return best
     }
 
     /// Forgets every address, keeping the memory.

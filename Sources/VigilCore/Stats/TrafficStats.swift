@@ -101,7 +101,7 @@ public struct TrafficStats: Sendable {
                     sectionHits.append(n)
                 }
             }
-            for (ip, n) in other.clientHits.all { _ = clientHits.add(ip, n) }
+            other.clientHits.forEach { ip, n in _ = clientHits.add(ip, n) }
         }
 
         var isIdle: Bool { hits == 0 && sshEvents.allSatisfy { $0 == 0 } && openSessions == 0 }
