@@ -278,6 +278,23 @@ start_rsyslogd() {
     fi
 }
 
+# rsyslog_relay_conf WORK IN_PORT OUT_PORT: writes WORK/rsyslog.conf (and WORK/spool) for a
+# private rsyslogd relay: imtcp on 127.0.0.1:IN_PORT, every message forwarded unchanged (RFC 5424,
+# octet-counted) over one TCP connection to 127.0.0.1:OUT_PORT. Start it with start_rsyslogd.
+rsyslog_relay_conf() {
+    mkdir -p "$1/spool"
+    cat >"$1/rsyslog.conf" <<EOF
+# Private rsyslogd relay: imtcp on loopback in, one omfwd connection (RFC 5424, octet-counted) out.
+global(workDirectory="$1/spool")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="$2" ruleset="relay")
+ruleset(name="relay") {
+    action(type="omfwd" target="127.0.0.1" port="$3" protocol="tcp" TCP_Framing="octet-counted"
+           template="RSYSLOG_SyslogProtocol23Format")
+}
+EOF
+}
+
 # total_bytes DATA_DIR: sum of the sizes of DATA_DIR/hosts/*/*.log.
 total_bytes() {
     local files=("$1"/hosts/*/*.log) sum=0 s

@@ -171,21 +171,11 @@ fi
 # connection and lines stored by another loop than the reader.
 data=$THREADS_DIR/relayed
 RL=$THREADS_DIR/relay-rsyslog
-mkdir -p "$RL/spool"
 if VIGIL_STDOUT=/dev/null start_vigil "$data" "$THREADS_DIR/relayed.stderr" --threads 5 --stats-interval 1s; then
     pid=$VIGIL_PID
     EXTRA_PIDS+=("$pid")
     RL_PORT=$(free_port)
-    cat >"$RL/rsyslog.conf" <<CONF
-# Private rsyslogd for e2e threads: a relay, imtcp on loopback in, one omfwd connection out.
-global(workDirectory="$RL/spool")
-module(load="imtcp")
-input(type="imtcp" address="127.0.0.1" port="$RL_PORT" ruleset="relay")
-ruleset(name="relay") {
-    action(type="omfwd" target="127.0.0.1" port="$VIGIL_TCP_PORT" protocol="tcp" TCP_Framing="octet-counted"
-           template="RSYSLOG_SyslogProtocol23Format")
-}
-CONF
+    rsyslog_relay_conf "$RL" "$RL_PORT" "$VIGIL_TCP_PORT"
     if start_rsyslogd "$RL/rsyslog.conf" "$RL" "$RL_PORT"; then
         now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
         senders=()

@@ -123,19 +123,9 @@ fi
 
 if [ -n "$CENTRAL_PID" ]; then
     RR=$TRUST/rsyslog-relay
-    mkdir -p "$RR/spool"
     RR_PORT=$(free_port)
-    cat >"$RR/rsyslog.conf" <<EOF
-# Private rsyslogd between an edge vigil and a central vigil: takes the edge's octet-counted
-# RFC 5424 over TCP and forwards it unchanged (RFC 5424, octet-counted) to the relay listener.
-global(workDirectory="$RR/spool")
-module(load="imtcp")
-input(type="imtcp" address="127.0.0.1" port="$RR_PORT" ruleset="relay")
-ruleset(name="relay") {
-    action(type="omfwd" target="127.0.0.1" port="$CENTRAL_RELAY" protocol="tcp" TCP_Framing="octet-counted"
-           template="RSYSLOG_SyslogProtocol23Format")
-}
-EOF
+    # Between an edge vigil and a central vigil: the edge's sealed events, forwarded unchanged.
+    rsyslog_relay_conf "$RR" "$RR_PORT" "$CENTRAL_RELAY"
     if start_rsyslogd "$RR/rsyslog.conf" "$RR" "$RR_PORT"; then
         EXTRA_PIDS+=("$RSYSLOG_PID")
         RR_PID=$RSYSLOG_PID
