@@ -137,7 +137,7 @@ public enum ConfigSchema {
             ConfigKeySpec("flush_interval", .duration(.seconds(0)...TimeSpan.seconds(60)), .string("1s"),
                           "how often stored messages are flushed to disk; \"0s\" flushes every write"),
             ConfigKeySpec("threads", .integer(0...1024), .integer(0),
-                          "threads for ingest: 1 runs everything on one thread, 2 gives analysis a thread of its own, 3 adds an ingest shard (taking TCP syslog connections and UDP senders too), 4 gives the detection rules a thread of their own, each one more is a shard (at most 7); 0 = the CPUs vigil may use", flag: "--threads"),
+                          "threads for ingest: 1 runs everything on one thread, 2 gives analysis a thread of its own, 3 adds an ingest shard (taking TCP syslog connections and UDP senders too, and storing its share of the hosts), 4 gives the detection rules a thread of their own, each one more is a shard (at most 7); 0 = the CPUs vigil may use", flag: "--threads"),
             ConfigKeySpec("relay", .relay, .string(""),
                           "edge: forward sealed events to a central's relay listener (syslog+tcp://HOST:PORT); \"\" = off", flag: "--relay"),
         ]),
