@@ -210,20 +210,21 @@ thread_ticks() {
     printf '%s' "$sum"
 }
 
-# thread_table PID: "NAME TICKS" for each of PID's threads (CPU ticks, user + system).
+# thread_table PID: "TID NAME TICKS" for each of PID's threads (CPU ticks, user + system).
 thread_table() {
     local t
     for t in /proc/"$1"/task/*; do
-        printf '%s %s\n' "$(cat "$t/comm" 2>/dev/null)" "$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null)"
+        printf '%s %s %s\n' "${t##*/}" "$(cat "$t/comm" 2>/dev/null)" "$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null)"
     done
 }
 
 # per_thread_ns BEFORE AFTER COUNT: "NAME N ns" for each thread busy between two thread_table
-# snapshots, its CPU time per message of COUNT (vigil's loop is "vigil", its shards
-# "vigil-ingestK", then "vigil-analyze" and "vigil-detect").
+# snapshots (matched by thread id: several sink threads share a name), its CPU time per message
+# of COUNT (vigil's loop is "vigil", its shards "vigil-ingestK", then "vigil-analyze" and
+# "vigil-detect").
 per_thread_ns() {
-    awk -v count="$3" 'NR == FNR { before[$1] = $2; next }
-        $2 - before[$1] > 0 { printf "%s%s %d ns", sep, $1, ($2 - before[$1]) * 10000000 / count; sep = ", " }' \
+    awk -v count="$3" 'NR == FNR { before[$1] = $3; next }
+        $3 - before[$1] > 0 { printf "%s%s %d ns", sep, $2, ($3 - before[$1]) * 10000000 / count; sep = ", " }' \
         <(printf '%s\n' "$1") <(printf '%s\n' "$2")
 }
 

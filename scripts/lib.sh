@@ -284,8 +284,10 @@ start_rsyslogd() {
 rsyslog_relay_conf() {
     mkdir -p "$1/spool"
     cat >"$1/rsyslog.conf" <<EOF
-# Private rsyslogd relay: imtcp on loopback in, one omfwd connection (RFC 5424, octet-counted) out.
+# Private rsyslogd relay: imtcp on loopback in, one omfwd connection (RFC 5424, octet-counted) out;
+# one worker, so the messages leave in the order they came and over one connection.
 global(workDirectory="$1/spool")
+main_queue(queue.workerThreads="1")
 module(load="imtcp")
 input(type="imtcp" address="127.0.0.1" port="$2" ruleset="relay")
 ruleset(name="relay") {

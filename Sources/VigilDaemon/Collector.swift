@@ -333,13 +333,18 @@ public final class Collector: FrameConsumer {
         for owner in outgoing.indices where !outgoing[owner].isEmpty {
             _ = storeExchange.handIfRoom(&outgoing[owner], to: owner)
         }
-        if gate.isOpen && storeExchange.anyStoreBlocked { storeBlocked() }
+        if storeExchange.anyStoreBlocked {
+            if gate.isOpen { storeBlocked() }
+        } else if blockedSince != nil && !store.isBlocked {
+            nextRetry = 0  // the store that blocked writes again: read again at the next flush, not after the backoff
+        }
     }
 
     /// Stores lines another loop read of hosts this loop owns (`StoreExchange`).
     public func storeHanded(_ lines: HandedLines) {
-        lines.forEach { line, bytes in keep(bytes, host: line.host, day: line.day, droppable: line.droppable) }
-        counters.storedForOtherLoops &+= UInt64(lines.lines.count)
+        lines.forEach { line, bytes in
+            if keep(bytes, host: line.host, day: line.day, droppable: line.droppable) { counters.storedForOtherLoops &+= 1 }
+        }
     }
 
     /// At stop, once the listeners are drained: hands over every line of other loops' hosts,
@@ -389,15 +394,17 @@ public final class Collector: FrameConsumer {
     /// Bytes of messages waiting in memory for the store.
     public var storeBufferedBytes: Int { store.bufferedBytes }
 
-    /// Appends a frame to the store, and closes the gate when the store just blocked.
+    /// Appends a frame to the store (false: a datagram refused past the store's memory bound,
+    /// counted as lost), and closes the gate when the store just blocked.
     @inline(__always)
-    private func keep(_ frame: UnsafeRawBufferPointer, host: HostID, day: Int64, droppable: Bool) {
-        if !store.append(host: host, name: hosts.name(of: host), day: day, line: frame, droppable: droppable) {
-            counters.lost &+= 1
-        }
+    @discardableResult
+    private func keep(_ frame: UnsafeRawBufferPointer, host: HostID, day: Int64, droppable: Bool) -> Bool {
+        let kept = store.append(host: host, name: hosts.name(of: host), day: day, line: frame, droppable: droppable)
+        if !kept { counters.lost &+= 1 }
         if store.isBlocked {
             if gate.isOpen { storeBlocked() } else if !reportedBlocked { reportStoreState() }
         }
+        return kept
     }
 
     /// Tells the other loops, on a change, whether this loop's store can write: while it cannot,

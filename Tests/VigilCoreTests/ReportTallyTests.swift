@@ -52,7 +52,7 @@ import Testing
         }
         _ = counts.add(IPAddress(192, 0, 2, 7), Int(UInt32.max) + 5)
         let sorted = counts.all.sorted { $0.count != $1.count ? $0.count > $1.count : $0.ip < $1.ip }
-        for n in [1, 2, 10, 100] {
+        for n in [1, 2, 10, AddressCounts.shortList, AddressCounts.shortList + 1, 1_000, 100_000] {
             #expect(counts.top(n).map(\.ip) == sorted.prefix(n).map(\.ip), "top \(n)")
             #expect(counts.top(n).map(\.count) == sorted.prefix(n).map(\.count), "top \(n)")
         }

@@ -126,7 +126,7 @@ import VigilDaemon
     /// A loop hands a host's lines to the loop that stores it; while that store cannot write (a
     /// full disk: the day file is /dev/full), the handing loop stops reading TCP as well, or it
     /// would go on filling the other store's memory; once the owner writes again, both read again
-    /// and the line is in the file.
+    /// (the reader at its next flush, not after its backoff) and the line is in the file.
     @Test func aLoopStopsReadingWhileTheStoreItHandsToCannotWrite() throws {
         let dir = TemporaryDirectory().path
         let exchange = try StoreExchange(loops: 2)
@@ -151,7 +151,8 @@ import VigilDaemon
         #expect(unlink(file) == 0)  // room again
         storer.flush(monotonicMicros: start + 10_000_000)
         #expect(storer.gate.isOpen)
-        reader.flush(monotonicMicros: start + 20_000_000)
+        reader.handOver()  // sees that no store is blocked any more
+        reader.flush(monotonicMicros: start + 10_000_001)  // inside the backoff the last flush set
         #expect(reader.gate.isOpen)
         #expect(try readLines(file).last?.hasSuffix("handed over") == true)
         #expect(storer.counters.storedForOtherLoops == 1 && reader.counters.storedForOtherLoops == 0)

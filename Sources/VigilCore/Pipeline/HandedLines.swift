@@ -7,9 +7,11 @@
 public struct HandedLines: Sendable {
     /// One line: its bytes end at `end` in `bytes` and start where the previous line ended.
     public struct Line: Sendable {
+        /// The host whose file it goes to.
         public let host: HostID
         /// Days since the epoch (the receive day), the day file it goes to.
         public let day: Int64
+        /// Where its bytes end in `bytes`.
         public let end: Int
         /// A datagram's line, which the store may refuse past its memory bound.
         public let droppable: Bool
@@ -20,12 +22,15 @@ public struct HandedLines: Sendable {
     /// Bytes in a full batch (a longer single line still fits: the array grows for it).
     public static let byteCapacity = 256 << 10
 
+    /// Every line's bytes, back to back.
     public private(set) var bytes: [UInt8] = []
+    /// The lines, in the order they were appended.
     public private(set) var lines: [Line] = []
 
     /// An empty batch (its storage grows with its first use).
     public init() {}
 
+    /// Whether it holds no line.
     public var isEmpty: Bool { lines.isEmpty }
     /// Whether it should be handed over before another line is added.
     public var isFull: Bool { lines.count >= Self.lineCapacity || bytes.count >= Self.byteCapacity }

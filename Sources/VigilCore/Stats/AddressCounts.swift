@@ -84,23 +84,32 @@ struct AddressCounts: AddressPrefetching {
         return out
     }
 
-    /// The `n` addresses with the highest counts, ties by address. One pass that keeps the best
-    /// `n` seen so far, not a sort of every address: the stats block asks this of up to a
-    /// million clients every interval, on the loop's thread, while the analyzer waits.
+    /// The `n` addresses with the highest counts, ties by address. For a short list (the stats
+    /// block's top 5 of up to a million clients, every interval, on the loop's thread while the
+    /// analyzer waits) one pass that keeps the best `n` seen so far rather than a sort of every
+    /// address; a long one (`vigil analyze --top 100000`) is a sort, which the pass's
+    /// insertions would make quadratic.
     func top(_ n: Int) -> [(ip: IPAddress, count: Int)] {
         guard n > 0 else { return [] }
+        guard n <= Self.shortList else { return Array(all.sorted(by: Self.ranksBefore).prefix(n)) }
         var best: [(ip: IPAddress, count: Int)] = []
         best.reserveCapacity(n + 1)
         forEach { ip, count in
-            if best.count == n {
-                let last = best[n - 1]
-                guard count > last.count || (count == last.count && ip < last.ip) else { return }
-            }
-            let at = best.firstIndex { count > $0.count || (count == $0.count && ip < $0.ip) } ?? best.count
-            best.insert((ip: ip, count: count), at: at)
+            let entry = (ip: ip, count: count)
+            if best.count == n && !Self.ranksBefore(entry, best[n - 1]) { return }
+            best.insert(entry, at: best.firstIndex { Self.ranksBefore(entry, $0) } ?? best.count)
             if best.count > n { best.removeLast() }
         }
         return best
+    }
+
+    /// The longest `top` list kept by one pass rather than a sort.
+    static let shortList = 64
+
+    /// Whether `a` comes before `b` in `top`: the higher count first, then the lower address.
+    @inline(__always)
+    private static func ranksBefore(_ a: (ip: IPAddress, count: Int), _ b: (ip: IPAddress, count: Int)) -> Bool {
+        a.count != b.count ? a.count > b.count : a.ip < b.ip
     }
 
     /// Forgets every address, keeping the memory.
