@@ -330,9 +330,7 @@ public final class Collector: FrameConsumer {
     public func handOver() {
         analysisThread?.submit(&copied)
         guard let storeExchange else { return }
-        for owner in outgoing.indices where !outgoing[owner].isEmpty {
-            _ = storeExchange.handIfRoom(&outgoing[owner], to: owner)
-        }
+        handOutgoing(to: storeExchange, waiting: false)
         if storeExchange.anyStoreBlocked {
             if gate.isOpen { storeBlocked() }
         } else if blockedSince != nil && !store.isBlocked {
@@ -351,10 +349,20 @@ public final class Collector: FrameConsumer {
     /// then stores what the other loops hand this one until they have all done the same.
     public func finishStoring() {
         guard let storeExchange else { return }
-        for owner in outgoing.indices where !outgoing[owner].isEmpty {
-            storeExchange.hand(&outgoing[owner], to: owner, from: loopNumber)
-        }
+        handOutgoing(to: storeExchange, waiting: true)
         storeExchange.finishReading(loop: loopNumber)
+    }
+
+    /// Hands every non-empty batch of `outgoing` to its loop: `waiting` for room, or only to
+    /// those that have room now (the others go on filling).
+    private func handOutgoing(to storeExchange: StoreExchange, waiting: Bool) {
+        for owner in outgoing.indices where !outgoing[owner].isEmpty {
+            if waiting {
+                storeExchange.hand(&outgoing[owner], to: owner, from: loopNumber)
+            } else {
+                _ = storeExchange.handIfRoom(&outgoing[owner], to: owner)
+            }
+        }
     }
 
     /// Analyzes everything handed over so far (waiting for the analysis thread) and dispatches

@@ -27,12 +27,10 @@ public final class StoreExchange: @unchecked Sendable {
     private let lock = ConditionLock()
     private let inboxes: [Inbox]
     // Guarded by `lock`:
-    /// Loops that have not finished reading (`finishReading`), and which have.
-    private var readersLeft: Int
+    /// Which loops have finished reading (`finishReading`).
     private var finished: [Bool]
     /// Which loops' stores cannot write.
     private var blocked: [Bool]
-    private var blockedCount = 0
     /// Emptied batches, reused by the next loop that hands one over.
     private var spares: [HandedLines] = []
     private var waitCount = 0
@@ -43,7 +41,6 @@ public final class StoreExchange: @unchecked Sendable {
     public init(loops: Int) throws(SystemError) {
         precondition(loops >= 2)
         self.loops = loops
-        readersLeft = loops
         finished = Array(repeating: false, count: loops)
         blocked = Array(repeating: false, count: loops)
         var made: [Inbox] = []
@@ -127,15 +124,11 @@ public final class StoreExchange: @unchecked Sendable {
 
     /// Says whether loop `number`'s store cannot write (a full disk).
     public func setStoreBlocked(_ isBlocked: Bool, loop number: Int) {
-        lock.withLock {
-            guard blocked[number] != isBlocked else { return }
-            blocked[number] = isBlocked
-            blockedCount += isBlocked ? 1 : -1
-        }
+        lock.withLock { blocked[number] = isBlocked }
     }
 
     /// Whether some loop's store cannot write: lines handed to it would wait in its memory.
-    public var anyStoreBlocked: Bool { lock.withLock { blockedCount > 0 } }
+    public var anyStoreBlocked: Bool { lock.withLock { blocked.contains(true) } }
 
     /// How often a loop found no room to hand a batch over (and waited, or stored its own inbox
     /// first), since the start.
@@ -146,16 +139,13 @@ public final class StoreExchange: @unchecked Sendable {
     /// A second call (a second stop) only stores what waits.
     public func finishReading(loop number: Int) {
         lock.withLock {
-            if !finished[number] {
-                finished[number] = true
-                readersLeft = max(0, readersLeft - 1)  // already 0 after `abandon`
-            }
+            finished[number] = true
             lock.broadcast()
         }
         while true {
             let everyLoopDone: Bool = lock.withLock {
-                while readersLeft > 0 && inboxes[number].waiting.isEmpty { lock.wait() }
-                return readersLeft == 0
+                while !everyLoopFinished && inboxes[number].waiting.isEmpty { lock.wait() }
+                return everyLoopFinished
             }
             deliver(to: number)
             if everyLoopDone { return }
@@ -168,10 +158,12 @@ public final class StoreExchange: @unchecked Sendable {
     public func abandon() {
         lock.withLock {
             abandoned = true
-            readersLeft = 0
             lock.broadcast()
         }
     }
+
+    /// Under `lock`: whether no loop will hand another anything any more.
+    private var everyLoopFinished: Bool { abandoned || !finished.contains(false) }
 
     /// One loop's batches waiting, and the eventfd that wakes it for them.
     private final class Inbox: EventHandler {
