@@ -49,6 +49,10 @@
 # relay sender threads, rsyslogd's ruleset worker and in total, one central's main thread), so
 # events/s per core of each stage, whatever else shares the machine.
 #
+# UDP alone (BENCH_PARTS=udp, not in the default list): the ingest part's realistic UDP phase,
+# vigil's then rsyslogd's, BENCH_UDP_ROUNDS times, one table per round: the UDP rows are the
+# noisiest on two shared cores, so comparing builds or settings needs several rounds.
+#
 # Forward (BENCH_PARTS=forward, about 40 s; docs/forward.md): `vigil forward` against rsyslogd's
 # imfile -> omfwd (the peer operators run today), shipping the same two files from their start:
 # BENCH_FORWARD_LINES (1000000) lines, half an auth.log (`vigil generate ssh --format auth`), half
@@ -63,7 +67,8 @@
 #
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "100000 200000 300000 400000"), BENCH_UDP_SENDERS (UDP sender threads,
-# default 3: one thread alone cannot outrun either receiver on loopback),
+# default 3: one thread alone cannot outrun either receiver on loopback), BENCH_UDP_ROUNDS (rounds
+# of part udp, default 1),
 # BENCH_SIZE (bytes per filler message, 200), BENCH_THREADS (space-separated `vigil serve --threads`
 # counts for the realistic TCP phases, e.g. "1 2"; default empty: vigil runs without --threads),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
@@ -83,6 +88,7 @@ COUNT=${BENCH_COUNT:-2000000}
 UDP_COUNT=${BENCH_UDP_COUNT:-300000}
 UDP_RATES=${BENCH_UDP_RATES:-100000 200000 300000 400000}
 UDP_SENDERS=${BENCH_UDP_SENDERS:-3}
+UDP_ROUNDS=${BENCH_UDP_ROUNDS:-1}
 SIZE=${BENCH_SIZE:-200}
 THREADS=${BENCH_THREADS:-}
 # The ingest part's realistic traffic: sshd and nginx lines (vigil-bench's mix "mixed": 2 sshd
@@ -108,7 +114,7 @@ RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_hi
 # part NAME: true when BENCH_PARTS includes NAME.
 part() { [[ $PARTS == *" $1 "* ]]; }
 
-for n in "$COUNT" "$UDP_COUNT" "$SIZE" "$TIMEOUT" $UDP_RATES $THREADS "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
+for n in "$COUNT" "$UDP_COUNT" "$UDP_ROUNDS" "$SIZE" "$TIMEOUT" $UDP_RATES $THREADS "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
     "$API_STORE_MB" "$API_SECONDS" "$FORWARD_LINES"; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
@@ -363,6 +369,19 @@ if part ingest; then
     say "  $PARSE"
 fi
 
+# UDP alone (part udp): the realistic UDP phase of each receiver, BENCH_UDP_ROUNDS times,
+# alternating, one table per round; for comparing builds or settings on UDP without the TCP phases.
+if part udp; then
+    for round in $(seq 1 "$UDP_ROUNDS"); do
+        for rx in "${RECEIVERS[@]}"; do udp_phase "$rx" real; done
+        for rx in "${RECEIVERS[@]}"; do
+            for k in udp_send udp_loss udp_lossfree $(for r in $UDP_RATES; do echo "udp_at_$r"; done); do
+                R[$rx.round$round.real.$k]=${R[$rx.real.$k]:-}
+            done
+        done
+    done
+fi
+
 # ratio A B: A/B with two decimals, or "-" when either is not a number.
 ratio() {
     [[ ${1:-} =~ ^[0-9]+$ && ${2:-} =~ ^[0-9]+$ && $2 -gt 0 ]] || { printf -- '-'; return; }
@@ -423,6 +442,13 @@ if part ingest; then
     udp_rows filler
     echo
     echo "parser (SyslogParser.parse, half RFC 5424, half RFC 3164): $(sed -n 's/.* ns_per_frame=\([0-9]*\) rate=\([0-9]*\) .*/\1 ns\/frame, \2 frames\/s on one core/p' <<<"$PARSE")"
+fi
+
+if part udp; then
+    for round in $(seq 1 "$UDP_ROUNDS"); do
+        table_head "UDP alone, round $round of $UDP_ROUNDS: $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s; realistic traffic"
+        udp_rows "round$round.real"
+    done
 fi
 
 # --- forward: vigil forward against rsyslogd's imfile -> omfwd, shipping the same files

@@ -39,6 +39,14 @@ public final class Collector: FrameConsumer {
     private let analyzesElsewhere: Bool
     /// What is copied for the analysis thread and not submitted yet (empty when there is none).
     private var copied = CopiedBatch()
+    /// When the end of a wake-up first kept `copied` back, not full, for more to come (monotonic
+    /// µs); nil while nothing is kept back.
+    private var copiedKeptSince: Int64?
+    /// How long the end of a wake-up may keep back a batch that is not full before it goes to the
+    /// analysis thread anyway (docs/architecture.md, "Threads"): handing over each wake-up's few
+    /// datagrams woke that thread thousands of times a second, and on two shared cores the
+    /// context switches cost more than the analysis. An alert waits at most this much longer.
+    public static let handOverDelayMicros: Int64 = 1_000
     private let parser: SyslogParser
     /// The date of the last RFC 3339 timestamp parsed (most frames share it).
     private var timestampMemo = TimestampMemo()
@@ -184,7 +192,7 @@ public final class Collector: FrameConsumer {
     /// runs; alerts it raises are dispatched with the others.
     public func withAnalyzer<R>(_ body: (inout Analyzer) -> R) -> R {
         if let analysisThread {
-            analysisThread.submit(&copied)
+            submitCopied()
             return analysisThread.withAnalyzer(body)
         }
         return body(&analyzer!)
@@ -248,7 +256,7 @@ public final class Collector: FrameConsumer {
         activity.recordMessage(host: host, frame: frame, program: fields.appName, at: now)
         if analyzesElsewhere {
             copied.appendMessage(frame: frame, fields: fields, host: host, received: now)
-            if copied.isFull { analysisThread!.submit(&copied) }
+            if copied.isFull { submitCopied() }
             return
         }
         pending.append(frame: frame, fields: fields, host: host, receivedAt: now)
@@ -282,7 +290,7 @@ public final class Collector: FrameConsumer {
         activity.recordMessage(host: origin, frame: frame, program: 0..<0, at: now)
         if let analysisThread {
             copied.appendRelayed(decoded.event, text: text, host: origin, received: now)
-            if copied.isFull { analysisThread.submit(&copied) }
+            if copied.isFull { submitCopied() }
         } else {
             analyzer!.acceptRelayed(decoded.event, text: text, host: origin, receivedAt: now)
         }
@@ -317,18 +325,40 @@ public final class Collector: FrameConsumer {
     /// The sinks alerts go to from now on (a reload).
     public func replaceSinks(_ new: [any AlertSink]) { sinks = new }
 
-    /// The end of an event-loop wake-up: what it read goes to the analysis thread (if any), and
-    /// the alerts raised so far to the sinks.
-    public func finishWakeUp() {
-        handOver()
+    /// The end of an event-loop wake-up at `monotonicMicros`: what it read goes to the analysis
+    /// thread (if any; see `handOver`), and the alerts raised so far to the sinks. Returns nil, or
+    /// the microseconds within which it must be called again (`EventLoop.afterEachWakeUp`).
+    public func finishWakeUp(monotonicMicros: Int64) -> Int64? {
+        let again = handOver(monotonicMicros: monotonicMicros)
         dispatchAlerts()
+        return again
     }
 
     /// Hands what was copied for the analysis thread over to it, and the lines of other loops'
     /// hosts to those that have room (an ingest shard's end of a wake-up: the main collector
     /// dispatches the alerts). Stops reading TCP when another loop's store cannot write.
-    public func handOver() {
-        analysisThread?.submit(&copied)
+    /// A copied batch that is not full is kept back for more until `handOverDelayMicros` after
+    /// the first wake-up that kept it: then the microseconds left are returned, within which
+    /// this must be called again; nil when nothing is kept back.
+    public func handOver(monotonicMicros: Int64) -> Int64? {
+        var again: Int64?
+        if analysisThread != nil && !copied.isEmpty {
+            let keptSince = copiedKeptSince ?? monotonicMicros
+            let waited = monotonicMicros - keptSince
+            if waited >= Self.handOverDelayMicros {
+                submitCopied()
+            } else {
+                copiedKeptSince = keptSince
+                again = Self.handOverDelayMicros - waited
+            }
+        }
+        handOverLines()
+        return again
+    }
+
+    /// Hands the lines of other loops' hosts to those that have room; stops reading TCP when
+    /// another loop's store cannot write.
+    private func handOverLines() {
         guard let storeExchange else { return }
         handOutgoing(to: storeExchange, waiting: false)
         if storeExchange.anyStoreBlocked {
@@ -336,6 +366,12 @@ public final class Collector: FrameConsumer {
         } else if blockedSince != nil && !store.isBlocked {
             nextRetry = 0  // the store that blocked writes again: read again at the next flush, not after the backoff
         }
+    }
+
+    /// Hands `copied` to the analysis thread (waiting while its queue is full), if there is one.
+    private func submitCopied() {
+        analysisThread?.submit(&copied)
+        copiedKeptSince = nil
     }
 
     /// Stores lines another loop read of hosts this loop owns (`StoreExchange`).
@@ -369,7 +405,7 @@ public final class Collector: FrameConsumer {
     /// the alerts: at shutdown, and for tests that compare what was raised.
     public func finishAnalysis() {
         analyzePending()
-        analysisThread?.submit(&copied)
+        submitCopied()
         analysisThread?.drain()
         dispatchAlerts()
     }
@@ -388,9 +424,9 @@ public final class Collector: FrameConsumer {
 
     /// Moves detection to `now` (quiet periods resolve alerts) and dispatches what that raised.
     public func advance(now: Timestamp) {
-        if let analysisThread {
+        if analysisThread != nil {
             copied.appendAdvance(now)
-            analysisThread.submit(&copied)  // its alerts arrive through the loop
+            submitCopied()  // its alerts arrive through the loop
         } else {
             analyzer!.advance(now: now)
         }
@@ -462,7 +498,8 @@ public final class Collector: FrameConsumer {
 
     /// At shutdown: writes what it can; says how many buffered lines could not be written and are lost.
     public func close() {
-        handOver()
+        submitCopied()
+        handOverLines()
         if ownsAnalysisThread { analysisThread?.stop() }
         store.close()
         counters.storeErrors = UInt64(store.writeErrors)

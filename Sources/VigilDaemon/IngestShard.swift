@@ -86,9 +86,10 @@ public final class IngestShard {
         try loop.register(wake.rawValue, mask: EventLoop.readable, handler: wakeHandler)
         let tcpListeners = owned.tcp
         loop.afterEachWakeUp { _ in
-            collector.handOver()
+            let again = collector.handOver(monotonicMicros: Posix.monotonicMicros())
             let counters = collector.counters
             mailbox.lock.withLock { mailbox.counters = counters }
+            return again
         }
         loop.every(microseconds: settings.flushInterval.microseconds) { now in
             collector.flush(monotonicMicros: Posix.monotonicMicros())

@@ -193,7 +193,7 @@ public final class Server {
         }
         let console = self.console
         // Alerts raised by a batch of input go out right after it; quiet periods resolve on a tick.
-        loop.afterEachWakeUp { _ in collector.finishWakeUp() }
+        loop.afterEachWakeUp { _ in collector.finishWakeUp(monotonicMicros: Posix.monotonicMicros()) }
         loop.every(microseconds: 250_000) { now in collector.advance(now: now) }
         let statsMicros = settings.statsInterval.microseconds
         if statsMicros > 0 {

@@ -70,7 +70,7 @@ import VigilDaemon
             if i % 1_000 == 999 { collector.advance(now: latest) }
             if i == reloadAt { _ = collector.withAnalyzer { $0.reconfigure(reloaded, ssh: SSHExtractor()) } }
             if i % 97 == 0 {
-                collector.finishWakeUp()
+                _ = collector.finishWakeUp(monotonicMicros: Int64(i) * 100)  // keeps a batch back every other time
                 if firstBruteforce == nil && sink.lines.contains(where: { $0.contains("\"rule\":\"ssh_bruteforce\"") }) { firstBruteforce = i }
             }
         }
@@ -101,6 +101,44 @@ import VigilDaemon
             #expect(other.keys == one.keys, "the engine read at \(threads) threads")
             #expect(other.alerts == one.alerts, "alerts at \(threads) threads differ from 1 thread")
         }
+    }
+
+    /// The end of a wake-up keeps a batch that is not full back for more, and hands it over
+    /// `Collector.handOverDelayMicros` after the first wake-up that kept it (injected clock, to the
+    /// microsecond), saying each time how soon it must be called again; a full batch goes at once.
+    @Test func aBatchThatIsNotFullWaitsAtMostTheHandOverDelay() throws {
+        let thread = try AnalysisThread(analyzer: Analyzer(settings: DetectionSettings()))
+        let collector = Collector(parser: SyslogParser(), store: try HostStore(directory: TemporaryDirectory().path),
+                                  analysis: .thread(thread), hosts: HostDirectory(), sinks: [])
+        let frame = Array("<38>1 2026-01-01T00:00:00Z web1 sshd 7 - - Failed password for root from 198.51.100.9 port 22 ssh2".utf8)
+        let sender = SocketAddress(ip: IPAddress(127, 0, 0, 1), port: 514)
+        func send(_ count: Int) {
+            frame.withUnsafeBytes { bytes in
+                for _ in 0..<count {
+                    collector.consume(frame: bytes, truncated: false, sender: sender, transport: .datagram,
+                                      now: Timestamp(seconds: 1_767_225_601))
+                }
+            }
+            collector.releaseFrames()
+        }
+        // What the analysis thread analyzed of what was handed to it (not what the collector keeps).
+        func analyzed() -> Int { thread.withAnalyzer { $0.counters.sshLines } }
+        let delay = Collector.handOverDelayMicros
+        send(3)
+        #expect(collector.handOver(monotonicMicros: 5_000) == delay)
+        #expect(analyzed() == 0)
+        send(2)
+        #expect(collector.handOver(monotonicMicros: 5_000 + delay - 1) == 1)
+        #expect(analyzed() == 0)
+        #expect(collector.handOver(monotonicMicros: 5_000 + delay) == nil)
+        #expect(analyzed() == 5)
+        #expect(collector.handOver(monotonicMicros: 9_000) == nil, "nothing kept back")
+        send(1)
+        #expect(collector.handOver(monotonicMicros: 9_000) == delay, "the wait starts again")
+        send(CopiedBatch.entryCapacity - 1)
+        #expect(analyzed() == 5 + CopiedBatch.entryCapacity, "a full batch went at once")
+        #expect(collector.handOver(monotonicMicros: 9_001) == nil)
+        collector.close()
     }
 
     /// While the analyzer is busy (held here by `withAnalyzer` on another thread), ingest fills

@@ -112,7 +112,7 @@ import VigilDaemon
         let start = Posix.monotonicMicros()
         send(y, "<13>1 \(now.rfc3339()) full-2 app - - - first to block", now: now)
         y.flush(monotonicMicros: start)
-        x.handOver()
+        _ = x.handOver(monotonicMicros: start)
         #expect(!x.gate.isOpen && !x.isStoreBlocked, "x stops reading for y's store")
         for i in 0..<1_000 { send(x, "<13>1 \(now.rfc3339()) full-1 app - - - line \(i) of a store that cannot write", now: now) }
         #expect(x.isStoreBlocked, "x's buffer passed its write threshold and the write failed")
@@ -137,13 +137,13 @@ import VigilDaemon
         let now = Posix.wallClock()
         let file = fullDayFile(dir, "web1", now)
         send(reader, "<13>1 \(now.rfc3339()) web1 app - - - handed over", now: now)
-        reader.handOver()
+        _ = reader.handOver(monotonicMicros: Posix.monotonicMicros())
         exchange.deliver(to: owner)
         let start = Posix.monotonicMicros()
         storer.flush(monotonicMicros: start)  // the write fails: the owner's store blocks
         #expect(storer.isStoreBlocked && !storer.gate.isOpen)
         #expect(reader.gate.isOpen && !reader.isStoreBlocked)
-        reader.handOver()  // the end of the reader's next wake-up
+        _ = reader.handOver(monotonicMicros: start)  // the end of the reader's next wake-up
         #expect(!reader.gate.isOpen, "the reader stops reading TCP too")
         reader.flush(monotonicMicros: start + 10_000_000)
         #expect(!reader.gate.isOpen, "still closed while the owner's store cannot write")
@@ -151,7 +151,7 @@ import VigilDaemon
         #expect(unlink(file) == 0)  // room again
         storer.flush(monotonicMicros: start + 10_000_000)
         #expect(storer.gate.isOpen)
-        reader.handOver()  // sees that no store is blocked any more
+        _ = reader.handOver(monotonicMicros: start)  // sees that no store is blocked any more
         reader.flush(monotonicMicros: start + 10_000_001)  // inside the backoff the last flush set
         #expect(reader.gate.isOpen)
         #expect(try readLines(file).last?.hasSuffix("handed over") == true)

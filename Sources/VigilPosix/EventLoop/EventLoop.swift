@@ -21,7 +21,10 @@ public final class EventLoop {
     private let epoll: FileDescriptor
     private var handlers: [(any EventHandler)?] = []
     private var timers: [Timer] = []
-    private var afterWakeUp: [(Timestamp) -> Void] = []
+    private var afterWakeUp: [(Timestamp) -> Int64?] = []
+    /// The monotonic time (µs) by which the next wait must end, as the after-wake-up actions of
+    /// the last wake-up asked; nil: no such bound.
+    private var wakeBy: Int64?
     private var events: UnsafeMutablePointer<epoll_event>
     private let maxEvents = 256
     /// `stop()` was called: `run()` returns after the current wake-up.
@@ -77,8 +80,10 @@ public final class EventLoop {
     }
 
     /// Calls `action` after the handlers of every wake-up: the place to act once per batch of
-    /// input (for example, to hand out the alerts that batch raised).
-    public func afterEachWakeUp(_ action: @escaping (Timestamp) -> Void) {
+    /// input (for example, to hand out the alerts that batch raised). The action returns nil, or
+    /// the microseconds within which it must run again though nothing else happens (work it kept
+    /// back for more to come): the loop then waits no longer than that.
+    public func afterEachWakeUp(_ action: @escaping (Timestamp) -> Int64?) {
         afterWakeUp.append(action)
     }
 
@@ -106,13 +111,22 @@ public final class EventLoop {
                 handler.handleEvents(events[i].events, now: now)
             }
         }
-        for action in afterWakeUp { action(now) }
+        wakeBy = nil
+        for action in afterWakeUp {
+            if let within = action(now) {
+                let by = Posix.monotonicMicros() + max(within, 0)
+                wakeBy = min(wakeBy ?? by, by)
+            }
+        }
         fireDueTimers(now: now)
         return max(n, 0)
     }
 
+    /// Until the next timer or `wakeBy`, whichever comes first (-1: neither), rounded up.
     private func millisecondsUntilNextTimer() -> Int32 {
-        guard let next = timers.map(\.nextMicros).min() else { return -1 }
+        var next = wakeBy ?? .max
+        for timer in timers { next = min(next, timer.nextMicros) }
+        guard next != .max else { return -1 }
         let delta = next - Posix.monotonicMicros()
         return delta <= 0 ? 0 : Int32(clamping: (delta + 999) / 1000)
     }
