@@ -50,8 +50,10 @@
 # events/s per core of each stage, whatever else shares the machine.
 #
 # UDP alone (BENCH_PARTS=udp, not in the default list): the ingest part's realistic UDP phase,
-# vigil's then rsyslogd's, BENCH_UDP_ROUNDS times, one table per round: the UDP rows are the
-# noisiest on two shared cores, so comparing builds or settings needs several rounds.
+# vigil's (once per BENCH_THREADS count, if set) then rsyslogd's, BENCH_UDP_ROUNDS times, one
+# table per round and vigil run: the UDP rows are the noisiest on two shared cores, so comparing
+# builds or settings needs several rounds. BENCH_RSYSLOG_UDP_THREADS sets imudp's `threads`
+# (default 1, rsyslog's own default) for every rsyslogd run of the script.
 #
 # Forward (BENCH_PARTS=forward, about 40 s; docs/forward.md): `vigil forward` against rsyslogd's
 # imfile -> omfwd (the peer operators run today), shipping the same two files from their start:
@@ -70,7 +72,7 @@
 # default 3: one thread alone cannot outrun either receiver on loopback), BENCH_UDP_ROUNDS (rounds
 # of part udp, default 1),
 # BENCH_SIZE (bytes per filler message, 200), BENCH_THREADS (space-separated `vigil serve --threads`
-# counts for the realistic TCP phases, e.g. "1 2"; default empty: vigil runs without --threads),
+# counts for the realistic TCP phases and part udp, e.g. "1 2"; default empty: vigil runs without --threads),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
 # VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest forward detect latency cost sinks api analyze"; analyze runs scripts/bench-analyze.sh),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
@@ -89,6 +91,7 @@ UDP_COUNT=${BENCH_UDP_COUNT:-300000}
 UDP_RATES=${BENCH_UDP_RATES:-100000 200000 300000 400000}
 UDP_SENDERS=${BENCH_UDP_SENDERS:-3}
 UDP_ROUNDS=${BENCH_UDP_ROUNDS:-1}
+RSYSLOG_UDP_THREADS=${BENCH_RSYSLOG_UDP_THREADS:-1}
 SIZE=${BENCH_SIZE:-200}
 THREADS=${BENCH_THREADS:-}
 # The ingest part's realistic traffic: sshd and nginx lines (vigil-bench's mix "mixed": 2 sshd
@@ -114,7 +117,7 @@ RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_hi
 # part NAME: true when BENCH_PARTS includes NAME.
 part() { [[ $PARTS == *" $1 "* ]]; }
 
-for n in "$COUNT" "$UDP_COUNT" "$UDP_ROUNDS" "$SIZE" "$TIMEOUT" $UDP_RATES $THREADS "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
+for n in "$COUNT" "$UDP_COUNT" "$UDP_ROUNDS" "$RSYSLOG_UDP_THREADS" "$SIZE" "$TIMEOUT" $UDP_RATES $THREADS "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
     "$API_STORE_MB" "$API_SECONDS" "$FORWARD_LINES"; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
@@ -167,7 +170,7 @@ start_rsyslog_receiver() {
 # Private rsyslogd for bench.sh: loopback inputs only, no imuxsock, one file per host and day.
 global(workDirectory="$work/spool" maxMessageSize="64k")
 module(load="imtcp" maxSessions="1000")
-module(load="imudp")
+module(load="imudp" threads="$RSYSLOG_UDP_THREADS")
 template(name="benchFile" type="string"
          string="$data/hosts/%hostname:::lowercase%/%\$year%-%\$month%-%\$day%.log")
 template(name="benchLine" type="string" string="%rawmsg%\n")
@@ -299,14 +302,16 @@ loss_pct() {
     printf '%d.%02d' $((lost * 100 / $1)) $((lost * 10000 / $1 % 100))
 }
 
-# udp_phase RECEIVER real|filler: full-speed loss, then the rates in UDP_RATES (one receiver for
-# all runs). Records under R[RECEIVER.TRAFFIC.udp_*].
+# udp_phase RECEIVER real|filler [THREADS]: full-speed loss, then the rates in UDP_RATES (one
+# receiver for all runs). Records under R[NAME.TRAFFIC.udp_*] (NAME: the receiver, or vigil-tTHREADS
+# for a vigil run with --threads THREADS).
 udp_phase() {
-    local rx=$1 traffic=$2 data="$WORK/$1-$2-udp" rate best=0
-    local key=$rx.$traffic
+    local rx=$1 traffic=$2 threads=${3:-} name=$1 args=() rate best=0
+    if [ -n "$threads" ]; then name=$rx-t$threads; args=(--threads "$threads"); fi
+    local key=$name.$traffic data="$WORK/$name-$traffic-udp"
     traffic_args "$traffic"
-    "start_${rx}_receiver" "$data" || { R[$key.udp_loss]="failed"; return; }
-    say "$rx: UDP, $UDP_COUNT $traffic datagrams at full speed from $UDP_SENDERS sender threads (as are the paced runs)"
+    "start_${rx}_receiver" "$data" "${args[@]}" || { R[$key.udp_loss]="failed"; return; }
+    say "$name: UDP, $UDP_COUNT $traffic datagrams at full speed from $UDP_SENDERS sender threads (as are the paced runs)"
     udp_run "$data" 0 "$UDP_COUNT"
     R[$key.udp_send]=$UDP_SEND_RATE
     R[$key.udp_loss]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% ($UDP_GOT/$UDP_SENT)"
@@ -315,7 +320,7 @@ udp_phase() {
     local sender_bound=0
     if [ "$UDP_GOT" -eq "$UDP_SENT" ]; then best=$UDP_SEND_RATE; sender_bound=1; fi
     for rate in $UDP_RATES; do
-        say "$rx: UDP at $rate msgs/s for ${UDP_RATE_SECONDS}s"
+        say "$name: UDP at $rate msgs/s for ${UDP_RATE_SECONDS}s"
         udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
         # The sender may fall short of the asked rate on a busy machine: report what it achieved.
         R[$key.udp_at_$rate]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% at $UDP_SEND_RATE/s"
@@ -371,12 +376,23 @@ fi
 
 # UDP alone (part udp): the realistic UDP phase of each receiver, BENCH_UDP_ROUNDS times,
 # alternating, one table per round; for comparing builds or settings on UDP without the TCP phases.
+UDP_NAMES=()
+for rx in "${RECEIVERS[@]}"; do
+    if [ "$rx" = vigil ] && [ -n "$THREADS" ]; then
+        for n in $THREADS; do UDP_NAMES+=("vigil-t$n"); done
+    else
+        UDP_NAMES+=("$rx")
+    fi
+done
 if part udp; then
     for round in $(seq 1 "$UDP_ROUNDS"); do
-        for rx in "${RECEIVERS[@]}"; do udp_phase "$rx" real; done
-        for rx in "${RECEIVERS[@]}"; do
+        for name in "${UDP_NAMES[@]}"; do
+            case $name in
+                vigil-t*) udp_phase vigil real "${name#vigil-t}" ;;
+                *) udp_phase "$name" real ;;
+            esac
             for k in udp_send udp_loss udp_lossfree $(for r in $UDP_RATES; do echo "udp_at_$r"; done); do
-                R[$rx.round$round.real.$k]=${R[$rx.real.$k]:-}
+                R[$name.round$round.real.$k]=${R[$name.real.$k]:-}
             done
         done
     done
@@ -405,14 +421,15 @@ table_head() {
         "$(printf '%026d' 0 | tr 0 -)" "$(printf '%010d' 0 | tr 0 -)"
 }
 
-# udp_rows TRAFFIC: the UDP rows of real or filler traffic.
+# udp_rows TRAFFIC [VIGIL]: the UDP rows of real or filler traffic (VIGIL as in row).
 udp_rows() {
-    row "UDP sender full speed (msgs/s)" "$1.udp_send"
-    row "UDP loss at full speed" "$1.udp_loss"
+    local v=${2:-vigil}
+    row "UDP sender full speed (msgs/s)" "$1.udp_send" "$v"
+    row "UDP loss at full speed" "$1.udp_loss" "$v"
     for rate in $UDP_RATES; do
-        row "UDP loss, $rate msgs/s asked" "$1.udp_at_$rate"
+        row "UDP loss, $rate msgs/s asked" "$1.udp_at_$rate" "$v"
     done
-    row "UDP highest loss-free rate (msgs/s)" "$1.udp_lossfree"
+    row "UDP highest loss-free rate (msgs/s)" "$1.udp_lossfree" "$v"
 }
 
 # real_tcp_rows CONNECTIONS [THREADS]: msgs/s, CPU per message and CPU use of the realistic TCP
@@ -446,8 +463,11 @@ fi
 
 if part udp; then
     for round in $(seq 1 "$UDP_ROUNDS"); do
-        table_head "UDP alone, round $round of $UDP_ROUNDS: $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s; realistic traffic"
-        udp_rows "round$round.real"
+        for name in "${UDP_NAMES[@]}"; do
+            [[ $name == vigil* ]] || continue
+            table_head "UDP alone, round $round of $UDP_ROUNDS, $name against rsyslogd (imudp threads=$RSYSLOG_UDP_THREADS): $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s; realistic traffic"
+            udp_rows "round$round.real" "$name"
+        done
     done
 fi
 
