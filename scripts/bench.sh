@@ -12,10 +12,10 @@
 # as a share of one core. Then UDP (one frame per datagram) at the sender's full speed (loss) and
 # at the rates of BENCH_UDP_RATES, 2 s each (the highest loss-free one); loss is datagrams sent
 # minus lines stored, so every stored line is checked to be one whole frame. The ratio column is
-# vigil/rsyslogd. With BENCH_THREADS set, vigil's realistic TCP phases run once per thread count N
-# with `vigil serve --threads N`, one vigil row each (against the same rsyslogd figures), and print
-# each of vigil's threads' CPU time per message (/proc per thread); every other vigil phase runs
-# without --threads. Then vigil's parser alone (vigil-bench parse).
+# vigil/rsyslogd. With BENCH_THREADS set, vigil's realistic TCP and UDP phases run once per thread
+# count N with `vigil serve --threads N`, one vigil row each (against the same rsyslogd figures),
+# and the TCP ones print each of vigil's threads' CPU time per message (/proc per thread); every
+# other vigil phase runs without --threads. Then vigil's parser alone (vigil-bench parse).
 # rsyslogd runs with a private config (imtcp, imudp, no imuxsock, no /dev/log) writing one file
 # per host and day with %rawmsg%, like vigil. rsyslogd's omfile writes its buffer at the end of
 # every batch it dequeues (flushOnTXEnd); vigil writes a file's buffer once it passes 64 KiB and
@@ -72,7 +72,7 @@
 # default 3: one thread alone cannot outrun either receiver on loopback), BENCH_UDP_ROUNDS (rounds
 # of part udp, default 1),
 # BENCH_SIZE (bytes per filler message, 200), BENCH_THREADS (space-separated `vigil serve --threads`
-# counts for the realistic TCP phases and part udp, e.g. "1 2"; default empty: vigil runs without --threads),
+# counts for the realistic TCP and UDP phases and part udp, e.g. "1 2"; default empty: vigil runs without --threads),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
 # VIGIL=PATH (another vigil binary), BENCH_PARTS (default "ingest forward detect latency cost sinks api analyze"; analyze runs scripts/bench-analyze.sh),
 # BENCH_DETECT_COUNT (default 5000000), BENCH_LATENCY_RATE (default 500000),
@@ -302,13 +302,13 @@ loss_pct() {
     printf '%d.%02d' $((lost * 100 / $1)) $((lost * 10000 / $1 % 100))
 }
 
-# udp_phase RECEIVER real|filler [THREADS]: full-speed loss, then the rates in UDP_RATES (one
-# receiver for all runs). Records under R[NAME.TRAFFIC.udp_*] (NAME: the receiver, or vigil-tTHREADS
-# for a vigil run with --threads THREADS).
+# udp_phase RECEIVER real|filler [THREADS [LABEL]]: full-speed loss, then the rates in UDP_RATES
+# (one receiver for all runs). Records under R[NAME.LABEL.udp_*] (NAME: the receiver, or
+# vigil-tTHREADS for a vigil run with --threads THREADS; LABEL: the traffic unless given).
 udp_phase() {
     local rx=$1 traffic=$2 threads=${3:-} name=$1 args=() rate best=0
     if [ -n "$threads" ]; then name=$rx-t$threads; args=(--threads "$threads"); fi
-    local key=$name.$traffic data="$WORK/$name-$traffic-udp"
+    local key=$name.${4:-$traffic} data="$WORK/$name-$traffic-udp"
     traffic_args "$traffic"
     "start_${rx}_receiver" "$data" "${args[@]}" || { R[$key.udp_loss]="failed"; return; }
     say "$name: UDP, $UDP_COUNT $traffic datagrams at full speed from $UDP_SENDERS sender threads (as are the paced runs)"
@@ -363,7 +363,11 @@ if part ingest; then
                 tcp_phase "$rx" "$conns" real
             fi
         done
-        udp_phase "$rx" real
+        if [ "$rx" = vigil ] && [ -n "$THREADS" ]; then
+            for n in $THREADS; do udp_phase vigil real "$n"; done
+        else
+            udp_phase "$rx" real
+        fi
         tcp_phase "$rx" 1 filler
         tcp_phase "$rx" 8 filler
         udp_phase "$rx" filler
@@ -388,12 +392,9 @@ if part udp; then
     for round in $(seq 1 "$UDP_ROUNDS"); do
         for name in "${UDP_NAMES[@]}"; do
             case $name in
-                vigil-t*) udp_phase vigil real "${name#vigil-t}" ;;
-                *) udp_phase "$name" real ;;
+                vigil-t*) udp_phase vigil real "${name#vigil-t}" "round$round.real" ;;
+                *) udp_phase "$name" real "" "round$round.real" ;;
             esac
-            for k in udp_send udp_loss udp_lossfree $(for r in $UDP_RATES; do echo "udp_at_$r"; done); do
-                R[$name.round$round.real.$k]=${R[$name.real.$k]:-}
-            done
         done
     done
 fi
@@ -421,15 +422,17 @@ table_head() {
         "$(printf '%026d' 0 | tr 0 -)" "$(printf '%010d' 0 | tr 0 -)"
 }
 
-# udp_rows TRAFFIC [VIGIL]: the UDP rows of real or filler traffic (VIGIL as in row).
+# udp_rows TRAFFIC [THREADS]: the UDP rows of real or filler traffic; vigil's --threads THREADS
+# run when given.
 udp_rows() {
-    local v=${2:-vigil}
-    row "UDP sender full speed (msgs/s)" "$1.udp_send" "$v"
-    row "UDP loss at full speed" "$1.udp_loss" "$v"
+    local v=vigil label=UDP
+    if [ -n "${2:-}" ]; then v=vigil-t$2; label+=" --threads $2"; fi
+    row "$label sender full speed (msgs/s)" "$1.udp_send" "$v"
+    row "$label loss at full speed" "$1.udp_loss" "$v"
     for rate in $UDP_RATES; do
-        row "UDP loss, $rate msgs/s asked" "$1.udp_at_$rate" "$v"
+        row "$label loss, $rate msgs/s asked" "$1.udp_at_$rate" "$v"
     done
-    row "UDP highest loss-free rate (msgs/s)" "$1.udp_lossfree" "$v"
+    row "$label highest loss-free rate (msgs/s)" "$1.udp_lossfree" "$v"
 }
 
 # real_tcp_rows CONNECTIONS [THREADS]: msgs/s, CPU per message and CPU use of the realistic TCP
@@ -452,7 +455,11 @@ if part ingest; then
             real_tcp_rows "$conns"
         fi
     done
-    udp_rows real
+    if [ -n "$THREADS" ]; then
+        for n in $THREADS; do udp_rows real "$n"; done
+    else
+        udp_rows real
+    fi
     table_head "filler: $COUNT TCP msgs, $UDP_COUNT UDP datagrams; $SIZE B each, 16 hosts"
     row "TCP 1 connection: msgs/s" filler.tcp1
     row "TCP 8 connections: msgs/s" filler.tcp8
@@ -466,7 +473,7 @@ if part udp; then
         for name in "${UDP_NAMES[@]}"; do
             [[ $name == vigil* ]] || continue
             table_head "UDP alone, round $round of $UDP_ROUNDS, $name against rsyslogd (imudp threads=$RSYSLOG_UDP_THREADS): $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s; realistic traffic"
-            udp_rows "round$round.real" "$name"
+            if [ "$name" = vigil ]; then udp_rows "round$round.real"; else udp_rows "round$round.real" "${name#vigil-t}"; fi
         done
     done
 fi
