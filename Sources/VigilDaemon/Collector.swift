@@ -39,14 +39,15 @@ public final class Collector: FrameConsumer {
     private let analyzesElsewhere: Bool
     /// What is copied for the analysis thread and not submitted yet (empty when there is none).
     private var copied = CopiedBatch()
-    /// When the end of a wake-up first kept `copied` back, not full, for more to come (monotonic
-    /// µs); nil while nothing is kept back.
-    private var copiedKeptSince: Int64?
-    /// How long the end of a wake-up may keep back a batch that is not full before it goes to the
-    /// analysis thread anyway (docs/architecture.md, "Threads"): handing over each wake-up's few
-    /// datagrams woke that thread thousands of times a second, and on two shared cores the
-    /// context switches cost more than the analysis. An alert waits at most this much longer.
-    public static let handOverDelayMicros: Int64 = 1_000
+    /// When the end of a wake-up last handed a batch that was not full to the analysis thread
+    /// (monotonic µs).
+    private var lastPartialHandOver = Int64.min
+    /// How long after one hand-over of a batch that is not full the next may follow
+    /// (docs/architecture.md, "Handing over at most once a millisecond"): handing over each
+    /// wake-up's few datagrams woke that thread thousands of times a second, and on two shared
+    /// cores the context switches cost more than the analysis. In between, the end of a wake-up
+    /// keeps the batch back for more; an alert waits at most this much longer.
+    public static let handOverIntervalMicros: Int64 = 1_000
     private let parser: SyslogParser
     /// The date of the last RFC 3339 timestamp parsed (most frames share it).
     private var timestampMemo = TimestampMemo()
@@ -337,19 +338,18 @@ public final class Collector: FrameConsumer {
     /// Hands what was copied for the analysis thread over to it, and the lines of other loops'
     /// hosts to those that have room (an ingest shard's end of a wake-up: the main collector
     /// dispatches the alerts). Stops reading TCP when another loop's store cannot write.
-    /// A copied batch that is not full is kept back for more until `handOverDelayMicros` after
-    /// the first wake-up that kept it: then the microseconds left are returned, within which
-    /// this must be called again; nil when nothing is kept back.
+    /// A copied batch that is not full goes only `handOverIntervalMicros` after the last one
+    /// that went so; until then it is kept back for more, and the microseconds left are
+    /// returned, within which this must be called again; nil when nothing is kept back.
     public func handOver(monotonicMicros: Int64) -> Int64? {
         var again: Int64?
         if analysisThread != nil && !copied.isEmpty {
-            let keptSince = copiedKeptSince ?? monotonicMicros
-            let waited = monotonicMicros - keptSince
-            if waited >= Self.handOverDelayMicros {
+            let due = lastPartialHandOver + Self.handOverIntervalMicros
+            if monotonicMicros >= due {
                 submitCopied()
+                lastPartialHandOver = monotonicMicros
             } else {
-                copiedKeptSince = keptSince
-                again = Self.handOverDelayMicros - waited
+                again = due - monotonicMicros
             }
         }
         handOverLines()
@@ -369,10 +369,7 @@ public final class Collector: FrameConsumer {
     }
 
     /// Hands `copied` to the analysis thread (waiting while its queue is full), if there is one.
-    private func submitCopied() {
-        analysisThread?.submit(&copied)
-        copiedKeptSince = nil
-    }
+    private func submitCopied() { analysisThread?.submit(&copied) }
 
     /// Stores lines another loop read of hosts this loop owns (`StoreExchange`).
     public func storeHanded(_ lines: HandedLines) {

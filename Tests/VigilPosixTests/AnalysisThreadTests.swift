@@ -70,7 +70,7 @@ import VigilDaemon
             if i % 1_000 == 999 { collector.advance(now: latest) }
             if i == reloadAt { _ = collector.withAnalyzer { $0.reconfigure(reloaded, ssh: SSHExtractor()) } }
             if i % 97 == 0 {
-                _ = collector.finishWakeUp(monotonicMicros: Int64(i) * 100)  // keeps a batch back every other time
+                _ = collector.finishWakeUp(monotonicMicros: Int64(i) * 5)  // keeps a batch back at times
                 if firstBruteforce == nil && sink.lines.contains(where: { $0.contains("\"rule\":\"ssh_bruteforce\"") }) { firstBruteforce = i }
             }
         }
@@ -103,10 +103,11 @@ import VigilDaemon
         }
     }
 
-    /// The end of a wake-up keeps a batch that is not full back for more, and hands it over
-    /// `Collector.handOverDelayMicros` after the first wake-up that kept it (injected clock, to the
-    /// microsecond), saying each time how soon it must be called again; a full batch goes at once.
-    @Test func aBatchThatIsNotFullWaitsAtMostTheHandOverDelay() throws {
+    /// The end of a wake-up hands a batch that is not full over at most once per
+    /// `Collector.handOverIntervalMicros` (injected clock, to the microsecond): the first at once,
+    /// the next kept back for more until the interval has passed, each time saying how soon it
+    /// must be called again; a full batch goes at once.
+    @Test func batchesThatAreNotFullGoAtMostOncePerInterval() throws {
         let thread = try AnalysisThread(analyzer: Analyzer(settings: DetectionSettings()))
         let collector = Collector(parser: SyslogParser(), store: try HostStore(directory: TemporaryDirectory().path),
                                   analysis: .thread(thread), hosts: HostDirectory(), sinks: [])
@@ -123,21 +124,25 @@ import VigilDaemon
         }
         // What the analysis thread analyzed of what was handed to it (not what the collector keeps).
         func analyzed() -> Int { thread.withAnalyzer { $0.counters.sshLines } }
-        let delay = Collector.handOverDelayMicros
+        let interval = Collector.handOverIntervalMicros
         send(3)
-        #expect(collector.handOver(monotonicMicros: 5_000) == delay)
-        #expect(analyzed() == 0)
+        #expect(collector.handOver(monotonicMicros: 5_000) == nil, "the first goes at once")
+        #expect(analyzed() == 3)
         send(2)
-        #expect(collector.handOver(monotonicMicros: 5_000 + delay - 1) == 1)
-        #expect(analyzed() == 0)
-        #expect(collector.handOver(monotonicMicros: 5_000 + delay) == nil)
+        #expect(collector.handOver(monotonicMicros: 5_001) == interval - 1)
+        #expect(collector.handOver(monotonicMicros: 5_000 + interval - 1) == 1)
+        #expect(analyzed() == 3)
+        #expect(collector.handOver(monotonicMicros: 5_000 + interval) == nil)
         #expect(analyzed() == 5)
-        #expect(collector.handOver(monotonicMicros: 9_000) == nil, "nothing kept back")
+        #expect(collector.handOver(monotonicMicros: 5_000 + interval + 1) == nil, "nothing kept back")
         send(1)
-        #expect(collector.handOver(monotonicMicros: 9_000) == delay, "the wait starts again")
+        #expect(collector.handOver(monotonicMicros: 5_000 + interval + 10) == interval - 10, "the interval runs from the last")
         send(CopiedBatch.entryCapacity - 1)
         #expect(analyzed() == 5 + CopiedBatch.entryCapacity, "a full batch went at once")
-        #expect(collector.handOver(monotonicMicros: 9_001) == nil)
+        #expect(collector.handOver(monotonicMicros: 5_000 + interval + 11) == nil)
+        send(1)
+        #expect(collector.handOver(monotonicMicros: 5_000 + 3 * interval) == nil, "after a quiet interval: at once")
+        #expect(analyzed() == 6 + CopiedBatch.entryCapacity)
         collector.close()
     }
 

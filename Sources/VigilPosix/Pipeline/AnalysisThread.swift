@@ -7,7 +7,7 @@ public import VigilCore
 /// until the ingest thread takes them (`takeAlerts`, after a wake-up through `handleEvents`).
 ///
 /// Bounded: at most `capacity` batches wait, whatever their size (a full one, or what the loop
-/// copied within a millisecond, `Collector.handOverDelayMicros`). A submit that finds them all waiting blocks the ingest thread
+/// copied since its last, at most once a millisecond: `Collector.handOverIntervalMicros`). A submit that finds them all waiting blocks the ingest thread
 /// until the analyzer has taken one: it stops reading, so TCP senders wait
 /// in their windows and nothing is dropped between the stages (counted in `waits`). The
 /// analyzer never waits on the ingest thread. The ingest thread reads or changes the analyzer
