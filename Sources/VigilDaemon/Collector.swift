@@ -289,7 +289,7 @@ public final class Collector: FrameConsumer {
         let origin = intern(UnsafeRawBufferPointer(rebasing: text[decoded.host]))
         keep(frame, host: origin, day: now.epochDay, droppable: false)
         activity.recordMessage(host: origin, frame: frame, program: 0..<0, at: now)
-        if let analysisThread {
+        if analyzesElsewhere {
             copied.appendRelayed(decoded.event, text: text, host: origin, received: now)
             if copied.isFull { submitCopied() }
         } else {

@@ -10,7 +10,7 @@
 #   - `promtool check metrics` accepts /metrics (promtool unpacked from Debian's prometheus .deb,
 #     never installed: the package would start a Prometheus server on every interface);
 #   - a non-loopback --http without a token is refused by check-config and by serve (exit 2);
-#     VIGIL_API_TOKEN replaces the token file's token;
+#     VIGIL_API_TOKEN replaces the token file's token; --api.token's value is hidden from ps;
 #   - 50 concurrent clients all get /stats.
 # Every server listens on loopback only; every wait and load is bounded.
 
@@ -254,6 +254,25 @@ if [ -n "$API_PID" ]; then
         stop_pid "$API_PID" 15 || true
     else
         fail "vigil serve starts with VIGIL_API_TOKEN set"
+    fi
+
+    # --api.token VALUE: accepted, and VALUE is not in what every user reads in ps / cmdline.
+    FLAG_TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    if VIGIL_HTTP=1 start_vigil "$API/data" "$API/vigil-flag.stderr" --api.token "$FLAG_TOKEN"; then
+        API_PID=$VIGIL_PID
+        EXTRA_PIDS+=("$API_PID")
+        API_PORT=$VIGIL_HTTP_PORT
+        flag_code=$(api_get /hosts "$FLAG_TOKEN")
+        shown=$(tr '\0' ' ' <"/proc/$API_PID/cmdline")
+        if [ "$flag_code" = 200 ] && ! grep -qF "$FLAG_TOKEN" <<<"$shown" && ! ps -o args= -p "$API_PID" | grep -qF "$FLAG_TOKEN" \
+            && grep -qF -- "--api.token ********************************" <<<"$shown"; then
+            pass "--api.token: the token is accepted and hidden from ps and /proc/PID/cmdline"
+        else
+            fail "--api.token: the token is accepted and hidden from ps and /proc/PID/cmdline" "status $flag_code" "cmdline: $shown"
+        fi
+        stop_pid "$API_PID" 15 || true
+    else
+        fail "vigil serve starts with --api.token"
     fi
 fi
 
