@@ -470,8 +470,10 @@ fi
 
 if part udp; then
     for round in $(seq 1 "$UDP_ROUNDS"); do
-        for name in "${UDP_NAMES[@]}"; do
-            [[ $name == vigil* ]] || continue
+        tables=()
+        for name in "${UDP_NAMES[@]}"; do [[ $name == vigil* ]] && tables+=("$name"); done
+        [ ${#tables[@]} -gt 0 ] || tables=(vigil)  # BENCH_ONLY=rsyslog: its column alone
+        for name in "${tables[@]}"; do
             table_head "UDP alone, round $round of $UDP_ROUNDS, $name against rsyslogd (imudp threads=$RSYSLOG_UDP_THREADS): $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s; realistic traffic"
             if [ "$name" = vigil ]; then udp_rows "round$round.real"; else udp_rows "round$round.real" "${name#vigil-t}"; fi
         done

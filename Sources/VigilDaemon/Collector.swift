@@ -46,7 +46,8 @@ public final class Collector: FrameConsumer {
     /// (docs/architecture.md, "Handing over at most once a millisecond"): handing over each
     /// wake-up's few datagrams woke that thread thousands of times a second, and on two shared
     /// cores the context switches cost more than the analysis. In between, the end of a wake-up
-    /// keeps the batch back for more; an alert waits at most this much longer.
+    /// keeps the batch back for more; an alert waits up to about twice this longer (the loop's
+    /// wait has millisecond steps).
     public static let handOverIntervalMicros: Int64 = 1_000
     private let parser: SyslogParser
     /// The date of the last RFC 3339 timestamp parsed (most frames share it).

@@ -32,6 +32,9 @@ import Testing
     /// flag the name only starts with, the program's own name.
     @Test func whatIsNotTheValueStays() {
         let arguments = ["--api.token", "serve", "--api.token", "--udp", "off", "--api.tokens", "x", "--api.token"]
+        #expect(hide(["vigil", "--api.token", ""]) == (0, ["vigil", "--api.token", ""]), "an empty value has nothing to hide")
+        #expect(hide(["vigil", "--api.token=", "x"]) == (0, ["vigil", "--api.token=", "x"]))
+        #expect(hide(["vigil", "--api.token", "-x"]) == (1, ["vigil", "--api.token", "**"]), "the parser takes -x as the value")
         let result = hide(arguments)
         #expect(result.hidden == 0)
         #expect(result.after == arguments)

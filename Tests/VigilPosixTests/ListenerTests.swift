@@ -75,23 +75,6 @@ import VigilCore
     /// At stop a socket is read until it is empty, not just a wake-up's worth (32 batches of
     /// 64): 5,000 datagrams waiting are all read by one `drain`. (Loopback delivers a datagram
     /// into the socket before `sendto` returns.)
-    /// An after-wake-up action that kept work back bounds the loop's next wait: with nothing to
-    /// watch and no timer, `runOnce(timeoutMilliseconds: -1)` would otherwise never return.
-    @Test func anAfterWakeUpActionBoundsTheNextWait() throws {
-        let loop = try EventLoop()
-        var calls = 0
-        loop.afterEachWakeUp { _ in
-            calls += 1
-            return calls == 1 ? 3_000 : nil
-        }
-        loop.runOnce(timeoutMilliseconds: 0)  // asks to run again within 3 ms
-        let start = Posix.monotonicMicros()
-        loop.runOnce(timeoutMilliseconds: -1)
-        let waited = Posix.monotonicMicros() - start
-        #expect(calls == 2)
-        #expect(waited >= 3_000 && waited < 10_000_000, "waited \(waited) µs")
-    }
-
     @Test func drainReadsEveryDatagramWaiting() throws {
         let loop = try EventLoop()
         let consumer = RecordingConsumer()

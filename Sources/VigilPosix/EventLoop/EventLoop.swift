@@ -114,7 +114,7 @@ public final class EventLoop {
         wakeBy = nil
         for action in afterWakeUp {
             if let within = action(now) {
-                let by = Posix.monotonicMicros() + max(within, 0)
+                let by = Posix.monotonicMicros() + min(max(within, 0), 3_600_000_000)
                 wakeBy = min(wakeBy ?? by, by)
             }
         }

@@ -6,8 +6,9 @@ public import VigilCore
 /// this thread analyzes them in the order they were submitted and keeps the alerts they raise
 /// until the ingest thread takes them (`takeAlerts`, after a wake-up through `handleEvents`).
 ///
-/// Bounded: at most `capacity` batches wait, whatever their size (a full one, or what the loop
-/// copied since its last, at most once a millisecond: `Collector.handOverIntervalMicros`). A submit that finds them all waiting blocks the ingest thread
+/// Bounded: at most `capacity` batches wait, whatever their size (a full one, or what a loop
+/// copied since its last, which each loop hands over at most once a millisecond:
+/// `Collector.handOverIntervalMicros`). A submit that finds them all waiting blocks the ingest thread
 /// until the analyzer has taken one: it stops reading, so TCP senders wait
 /// in their windows and nothing is dropped between the stages (counted in `waits`). The
 /// analyzer never waits on the ingest thread. The ingest thread reads or changes the analyzer
