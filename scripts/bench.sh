@@ -94,6 +94,9 @@ UDP_ROUNDS=${BENCH_UDP_ROUNDS:-1}
 RSYSLOG_UDP_THREADS=${BENCH_RSYSLOG_UDP_THREADS:-1}
 SIZE=${BENCH_SIZE:-200}
 THREADS=${BENCH_THREADS:-}
+# vigil's --threads counts for the realistic phases: BENCH_THREADS's, or one run without ("").
+read -ra VIGIL_RUNS <<<"$THREADS"
+[ ${#VIGIL_RUNS[@]} -gt 0 ] || VIGIL_RUNS=("")
 # The ingest part's realistic traffic: sshd and nginx lines (vigil-bench's mix "mixed": 2 sshd
 # lines for 3 nginx lines) from 41 hosts (a count sharing no factor with the mix's period of 20
 # lines, so every host sends every kind of line) and 1,000,000 source addresses.
@@ -353,21 +356,20 @@ case "$ONLY" in
     *) die "BENCH_ONLY must be vigil or rsyslog" ;;
 esac
 
+# thread_runs RECEIVER: sets RUNS to the --threads counts of its realistic phases (rsyslogd: one
+# run, "").
+thread_runs() {
+    if [ "$1" = vigil ]; then RUNS=("${VIGIL_RUNS[@]}"); else RUNS=(""); fi
+}
+
 if part ingest; then
     say "load: $COUNT TCP messages, $UDP_COUNT UDP datagrams, realistic then filler; $(nproc) CPU(s) shared by sender and receiver"
     for rx in "${RECEIVERS[@]}"; do
+        thread_runs "$rx"
         for conns in 1 8; do
-            if [ "$rx" = vigil ] && [ -n "$THREADS" ]; then
-                for n in $THREADS; do tcp_phase vigil "$conns" real "$n"; done
-            else
-                tcp_phase "$rx" "$conns" real
-            fi
+            for n in "${RUNS[@]}"; do tcp_phase "$rx" "$conns" real "$n"; done
         done
-        if [ "$rx" = vigil ] && [ -n "$THREADS" ]; then
-            for n in $THREADS; do udp_phase vigil real "$n"; done
-        else
-            udp_phase "$rx" real
-        fi
+        for n in "${RUNS[@]}"; do udp_phase "$rx" real "$n"; done
         tcp_phase "$rx" 1 filler
         tcp_phase "$rx" 8 filler
         udp_phase "$rx" filler
@@ -380,21 +382,11 @@ fi
 
 # UDP alone (part udp): the realistic UDP phase of each receiver, BENCH_UDP_ROUNDS times,
 # alternating, one table per round; for comparing builds or settings on UDP without the TCP phases.
-UDP_NAMES=()
-for rx in "${RECEIVERS[@]}"; do
-    if [ "$rx" = vigil ] && [ -n "$THREADS" ]; then
-        for n in $THREADS; do UDP_NAMES+=("vigil-t$n"); done
-    else
-        UDP_NAMES+=("$rx")
-    fi
-done
 if part udp; then
     for round in $(seq 1 "$UDP_ROUNDS"); do
-        for name in "${UDP_NAMES[@]}"; do
-            case $name in
-                vigil-t*) udp_phase vigil real "${name#vigil-t}" "round$round.real" ;;
-                *) udp_phase "$name" real "" "round$round.real" ;;
-            esac
+        for rx in "${RECEIVERS[@]}"; do
+            thread_runs "$rx"
+            for n in "${RUNS[@]}"; do udp_phase "$rx" real "$n" "round$round.real"; done
         done
     done
 fi
@@ -449,17 +441,9 @@ real_tcp_rows() {
 if part ingest; then
     table_head "realistic: $COUNT TCP msgs, $UDP_COUNT UDP datagrams; 2 sshd lines for 3 nginx lines, $REAL_HOSTS hosts, $REAL_IPS addresses"
     for conns in 1 8; do
-        if [ -n "$THREADS" ]; then
-            for n in $THREADS; do real_tcp_rows "$conns" "$n"; done
-        else
-            real_tcp_rows "$conns"
-        fi
+        for n in "${VIGIL_RUNS[@]}"; do real_tcp_rows "$conns" "$n"; done
     done
-    if [ -n "$THREADS" ]; then
-        for n in $THREADS; do udp_rows real "$n"; done
-    else
-        udp_rows real
-    fi
+    for n in "${VIGIL_RUNS[@]}"; do udp_rows real "$n"; done
     table_head "filler: $COUNT TCP msgs, $UDP_COUNT UDP datagrams; $SIZE B each, 16 hosts"
     row "TCP 1 connection: msgs/s" filler.tcp1
     row "TCP 8 connections: msgs/s" filler.tcp8
@@ -470,12 +454,9 @@ fi
 
 if part udp; then
     for round in $(seq 1 "$UDP_ROUNDS"); do
-        tables=()
-        for name in "${UDP_NAMES[@]}"; do [[ $name == vigil* ]] && tables+=("$name"); done
-        [ ${#tables[@]} -gt 0 ] || tables=(vigil)  # BENCH_ONLY=rsyslog: its column alone
-        for name in "${tables[@]}"; do
-            table_head "UDP alone, round $round of $UDP_ROUNDS, $name against rsyslogd (imudp threads=$RSYSLOG_UDP_THREADS): $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s; realistic traffic"
-            if [ "$name" = vigil ]; then udp_rows "round$round.real"; else udp_rows "round$round.real" "${name#vigil-t}"; fi
+        for n in "${VIGIL_RUNS[@]}"; do
+            table_head "UDP alone, round $round of $UDP_ROUNDS, vigil${n:+ --threads $n} against rsyslogd (imudp threads=$RSYSLOG_UDP_THREADS): $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s; realistic traffic"
+            udp_rows "round$round.real" "$n"
         done
     done
 fi

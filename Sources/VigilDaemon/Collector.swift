@@ -329,7 +329,7 @@ public final class Collector: FrameConsumer {
 
     /// The end of an event-loop wake-up at `monotonicMicros`: what it read goes to the analysis
     /// thread (if any; see `handOver`), and the alerts raised so far to the sinks. Returns nil, or
-    /// the microseconds within which it must be called again (`EventLoop.afterEachWakeUp`).
+    /// the monotonic time by which it must be called again (`EventLoop.afterEachWakeUp`).
     public func finishWakeUp(monotonicMicros: Int64) -> Int64? {
         let again = handOver(monotonicMicros: monotonicMicros)
         dispatchAlerts()
@@ -340,21 +340,21 @@ public final class Collector: FrameConsumer {
     /// hosts to those that have room (an ingest shard's end of a wake-up: the main collector
     /// dispatches the alerts). Stops reading TCP when another loop's store cannot write.
     /// A copied batch that is not full goes only `handOverIntervalMicros` after the last one
-    /// that went so; until then it is kept back for more, and the microseconds left are
-    /// returned, within which this must be called again; nil when nothing is kept back.
+    /// that went so; until then it is kept back for more, and that time (monotonic µs) is
+    /// returned: this must be called again by then. Nil when nothing is kept back.
     public func handOver(monotonicMicros: Int64) -> Int64? {
-        var again: Int64?
-        if analysisThread != nil && !copied.isEmpty {
-            let due = lastPartialHandOver + Self.handOverIntervalMicros
-            if monotonicMicros >= due {
+        var due: Int64?
+        if analyzesElsewhere && !copied.isEmpty {
+            let next = lastPartialHandOver + Self.handOverIntervalMicros
+            if monotonicMicros >= next {
                 submitCopied()
                 lastPartialHandOver = monotonicMicros
             } else {
-                again = due - monotonicMicros
+                due = next
             }
         }
         handOverLines()
-        return again
+        return due
     }
 
     /// Hands the lines of other loops' hosts to those that have room; stops reading TCP when
@@ -422,7 +422,7 @@ public final class Collector: FrameConsumer {
 
     /// Moves detection to `now` (quiet periods resolve alerts) and dispatches what that raised.
     public func advance(now: Timestamp) {
-        if analysisThread != nil {
+        if analyzesElsewhere {
             copied.appendAdvance(now)
             submitCopied()  // its alerts arrive through the loop
         } else {

@@ -105,7 +105,7 @@ import VigilDaemon
 
     /// The end of a wake-up hands a batch that is not full over at most once per
     /// `Collector.handOverIntervalMicros` (injected clock, to the microsecond): the first at once,
-    /// the next kept back for more until the interval has passed, each time saying how soon it
+    /// the next kept back for more until the interval has passed, each time saying by when it
     /// must be called again; a full batch goes at once.
     @Test func batchesThatAreNotFullGoAtMostOncePerInterval() throws {
         let thread = try AnalysisThread(analyzer: Analyzer(settings: DetectionSettings()))
@@ -129,14 +129,14 @@ import VigilDaemon
         #expect(collector.handOver(monotonicMicros: 5_000) == nil, "the first goes at once")
         #expect(analyzed() == 3)
         send(2)
-        #expect(collector.handOver(monotonicMicros: 5_001) == interval - 1)
-        #expect(collector.handOver(monotonicMicros: 5_000 + interval - 1) == 1)
+        #expect(collector.handOver(monotonicMicros: 5_001) == 5_000 + interval)
+        #expect(collector.handOver(monotonicMicros: 5_000 + interval - 1) == 5_000 + interval)
         #expect(analyzed() == 3)
         #expect(collector.handOver(monotonicMicros: 5_000 + interval) == nil)
         #expect(analyzed() == 5)
         #expect(collector.handOver(monotonicMicros: 5_000 + interval + 1) == nil, "nothing kept back")
         send(1)
-        #expect(collector.handOver(monotonicMicros: 5_000 + interval + 10) == interval - 10, "the interval runs from the last")
+        #expect(collector.handOver(monotonicMicros: 5_000 + interval + 10) == 5_000 + 2 * interval, "the interval runs from the last")
         send(CopiedBatch.entryCapacity - 1)
         #expect(analyzed() == 5 + CopiedBatch.entryCapacity, "a full batch went at once")
         #expect(collector.handOver(monotonicMicros: 5_000 + interval + 11) == nil)

@@ -10,7 +10,7 @@ import Testing
         var calls = 0
         loop.afterEachWakeUp { _ in
             calls += 1
-            return calls == 1 ? 3_000 : nil
+            return calls == 1 ? Posix.monotonicMicros() + 3_000 : nil
         }
         loop.runOnce(timeoutMilliseconds: 0)  // asks to run again within 3 ms
         let start = Posix.monotonicMicros()

@@ -81,8 +81,8 @@ public final class EventLoop {
 
     /// Calls `action` after the handlers of every wake-up: the place to act once per batch of
     /// input (for example, to hand out the alerts that batch raised). The action returns nil, or
-    /// the microseconds within which it must run again though nothing else happens (work it kept
-    /// back for more to come): the loop then waits no longer than that.
+    /// the monotonic time (µs, `Posix.monotonicMicros`) by which it must run again though nothing
+    /// else happens (work it kept back for more to come): the loop then waits no longer.
     public func afterEachWakeUp(_ action: @escaping (Timestamp) -> Int64?) {
         afterWakeUp.append(action)
     }
@@ -113,10 +113,7 @@ public final class EventLoop {
         }
         wakeBy = nil
         for action in afterWakeUp {
-            if let within = action(now) {
-                let by = Posix.monotonicMicros() + min(max(within, 0), 3_600_000_000)
-                wakeBy = min(wakeBy ?? by, by)
-            }
+            if let by = action(now) { wakeBy = min(wakeBy ?? by, by) }
         }
         fireDueTimers(now: now)
         return max(n, 0)
