@@ -10,7 +10,11 @@
 # all N messages are in DATA/hosts/*/*.log; for realistic traffic also the receiver's CPU time
 # (/proc utime + stime of all its threads, from before the first send until then) per message and
 # as a share of one core. Then UDP (one frame per datagram) at the sender's full speed (loss) and
-# at the rates of BENCH_UDP_RATES, 2 s each (the highest loss-free one); loss is datagrams sent
+# at the rates of BENCH_UDP_RATES, 2 s each, then at rates halving the gap between the highest
+# loss-free one and the lowest lossy one down to BENCH_UDP_RESOLUTION (the highest loss-free rate
+# found is the one reported), with the receiver's CPU time per datagram stored and the sender's
+# (vigil-bench's own, which on loopback holds the kernel's delivery) per datagram sent at the
+# lowest of those rates; loss is datagrams sent
 # minus lines stored, so every stored line is checked to be one whole frame. The ratio column is
 # vigil/rsyslogd. With BENCH_THREADS set, vigil's realistic TCP and UDP phases run once per thread
 # count N with `vigil serve --threads N`, one vigil row each (against the same rsyslogd figures),
@@ -70,7 +74,7 @@
 # Environment: BENCH_COUNT (TCP messages, default 2000000), BENCH_UDP_COUNT (default 300000),
 # BENCH_UDP_RATES (default "100000 200000 300000 400000"), BENCH_UDP_SENDERS (UDP sender threads,
 # default 3: one thread alone cannot outrun either receiver on loopback), BENCH_UDP_ROUNDS (rounds
-# of part udp, default 1),
+# of part udp, default 1), BENCH_UDP_RESOLUTION (msgs/s, default 10000),
 # BENCH_SIZE (bytes per filler message, 200), BENCH_THREADS (space-separated `vigil serve --threads`
 # counts for the realistic TCP and UDP phases and part udp, e.g. "1 2"; default empty: vigil runs without --threads),
 # BENCH_TIMEOUT (seconds per phase, 180), BENCH_ONLY (vigil or rsyslog), BENCH_NO_BUILD=1,
@@ -91,6 +95,7 @@ UDP_COUNT=${BENCH_UDP_COUNT:-300000}
 UDP_RATES=${BENCH_UDP_RATES:-100000 200000 300000 400000}
 UDP_SENDERS=${BENCH_UDP_SENDERS:-3}
 UDP_ROUNDS=${BENCH_UDP_ROUNDS:-1}
+UDP_RESOLUTION=${BENCH_UDP_RESOLUTION:-10000}
 RSYSLOG_UDP_THREADS=${BENCH_RSYSLOG_UDP_THREADS:-1}
 SIZE=${BENCH_SIZE:-200}
 THREADS=${BENCH_THREADS:-}
@@ -120,7 +125,7 @@ RULES="ssh_bruteforce ssh_distributed ssh_repeat_access ssh_long_session http_hi
 # part NAME: true when BENCH_PARTS includes NAME.
 part() { [[ $PARTS == *" $1 "* ]]; }
 
-for n in "$COUNT" "$UDP_COUNT" "$UDP_ROUNDS" "$RSYSLOG_UDP_THREADS" "$SIZE" "$TIMEOUT" $UDP_RATES $THREADS "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
+for n in "$COUNT" "$UDP_COUNT" "$UDP_ROUNDS" "$UDP_RESOLUTION" "$RSYSLOG_UDP_THREADS" "$SIZE" "$TIMEOUT" $UDP_RATES $THREADS "$DETECT_COUNT" "$LATENCY_RATE" "$LATENCY_SECONDS" "$COST_COUNT" "$SHARD_COUNT" \
     "$API_STORE_MB" "$API_SECONDS" "$FORWARD_LINES"; do
     if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -eq 0 ]; then die "bench settings must be positive integers (got '$n')"; fi
 done
@@ -282,16 +287,20 @@ tcp_phase() {
 # udp_run DATA RATE COUNT: sends COUNT datagrams of TRAFFIC at RATE (0 = full speed) to the
 # running receiver and waits for them to stop arriving. Sets UDP_SENT, UDP_GOT, UDP_SEND_RATE.
 udp_run() {
-    local data=$1 rate=$2 count=$3 before out
+    local data=$1 rate=$2 count=$3 before out ticks
     before=$(count_lines "$data")
+    ticks=$(cpu_ticks "$SERVER_PID")
     # Several sender threads (the rate split between them): one thread alone tops out near 200k/s here.
     local senders=$UDP_SENDERS
     out=$("$LOADGEN" load --udp "127.0.0.1:$UDP_PORT" --count "$count" --rate "$rate" --connections "$senders" "${TRAFFIC[@]}") \
         || die "load generator failed: $out"
     UDP_SENT=$(sed -n 's/.* sent=\([0-9]*\) .*/\1/p' <<<"$out")
     UDP_SEND_RATE=$(sed -n 's/.* rate=\([0-9]*\)$/\1/p' <<<"$out")
+    UDP_SENDER_NS=$(sed -n 's/.* cpu_ns_per_msg=\([0-9]*\) .*/\1/p' <<<"$out")
     wait_for_lines "$data" $((before + count)) 30 2 || true
     UDP_GOT=$((WAIT_LINES - before))
+    ticks=$(( $(cpu_ticks "$SERVER_PID") - ticks ))
+    UDP_RECEIVER_NS=$((ticks * 10000000 / (UDP_GOT > 0 ? UDP_GOT : 1)))
 }
 
 # loss_pct SENT GOT: loss as a percentage with two decimals; an error text when the receiver
@@ -309,7 +318,7 @@ loss_pct() {
 # (one receiver for all runs). Records under R[NAME.LABEL.udp_*] (NAME: the receiver, or
 # vigil-tTHREADS for a vigil run with --threads THREADS; LABEL: the traffic unless given).
 udp_phase() {
-    local rx=$1 traffic=$2 threads=${3:-} name=$1 args=() rate best=0
+    local rx=$1 traffic=$2 threads=${3:-} name=$1 args=() rate best=0 lossy=0
     if [ -n "$threads" ]; then name=$rx-t$threads; args=(--threads "$threads"); fi
     local key=$name.${4:-$traffic} data="$WORK/$name-$traffic-udp"
     traffic_args "$traffic"
@@ -327,8 +336,30 @@ udp_phase() {
         udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
         # The sender may fall short of the asked rate on a busy machine: report what it achieved.
         R[$key.udp_at_$rate]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% at $UDP_SEND_RATE/s"
+        R[$key.udp_ns_at_$rate]=$UDP_RECEIVER_NS
+        R[$key.udp_sender_ns_at_$rate]=$UDP_SENDER_NS
+        say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT; CPU per datagram: receiver $UDP_RECEIVER_NS ns, sender $UDP_SENDER_NS ns"
+        if [ "$UDP_GOT" -eq "$UDP_SENT" ]; then
+            [ "$UDP_SEND_RATE" -gt "$best" ] && best=$UDP_SEND_RATE
+        elif [ "$lossy" = 0 ] || [ "$rate" -lt "$lossy" ]; then
+            lossy=$rate
+        fi
+    done
+    # The steps alone place the limit only between two of them (300,000 against 200,000 may be
+    # anything from 1.0x to 2.0x): halve the gap between the highest loss-free rate and the
+    # lowest lossy one until it is at most BENCH_UDP_RESOLUTION.
+    while [ "$sender_bound" = 0 ] && [ "$lossy" -gt 0 ] && [ $((lossy - best)) -gt "$UDP_RESOLUTION" ]; do
+        rate=$(((best + lossy) / 2))
+        say "$name: UDP at $rate msgs/s for ${UDP_RATE_SECONDS}s (between $best and $lossy)"
+        udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
         say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT"
-        if [ "$UDP_GOT" -eq "$UDP_SENT" ] && [ "$UDP_SEND_RATE" -gt "$best" ]; then best=$UDP_SEND_RATE; fi
+        if [ "$UDP_GOT" -eq "$UDP_SENT" ]; then
+            # A sender that fell short of the rate still narrows the gap from below.
+            best=$((UDP_SEND_RATE > best ? UDP_SEND_RATE : best))
+            [ "$UDP_SEND_RATE" -lt "$rate" ] && [ $((rate - UDP_SEND_RATE)) -gt "$UDP_RESOLUTION" ] && break
+        else
+            lossy=$rate
+        fi
     done
     if [ "$sender_bound" = 1 ]; then
         R[$key.udp_lossfree]=">= $best (sender limit)"
@@ -425,6 +456,11 @@ udp_rows() {
         row "$label loss, $rate msgs/s asked" "$1.udp_at_$rate" "$v"
     done
     row "$label highest loss-free rate (msgs/s)" "$1.udp_lossfree" "$v"
+    # What each side costs per datagram at the lowest rate (on loopback the sender's system time
+    # holds the kernel's delivery; both share the cores, which bounds the loss-free rates).
+    local first=${UDP_RATES%% *}
+    row "$label CPU ns/datagram received, $first asked" "$1.udp_ns_at_$first" "$v"
+    row "$label sender's CPU ns/datagram, $first asked" "$1.udp_sender_ns_at_$first" "$v"
 }
 
 # real_tcp_rows CONNECTIONS [THREADS]: msgs/s, CPU per message and CPU use of the realistic TCP

@@ -12,14 +12,18 @@ struct LoadError: Error, CustomStringConvertible {
     }
 }
 
-/// What a load run sent, and how long the sending took.
+/// What a load run sent, how long the sending took, and the CPU time it cost this process.
 struct LoadReport {
     var messages: Int
     var bytes: Int
     var elapsedNanoseconds: UInt64
+    /// This process's user and system CPU time over the run (`processCPUNanoseconds`): on loopback
+    /// the kernel delivers each datagram in the sender's system time, so this is what the load
+    /// takes from the cores a receiver on the same machine shares.
+    var cpuNanoseconds: UInt64 = 0
 
     /// One `key=value` line that scripts can parse, e.g.
-    /// `vigil-bench: tcp target=127.0.0.1:5514 connections=8 framing=octet size=200 sent=… bytes=… elapsed_s=… rate=…`.
+    /// `vigil-bench: tcp target=127.0.0.1:5514 connections=8 framing=octet size=200 sent=… bytes=… elapsed_s=… cpu_ns_per_msg=… rate=…`.
     func line(_ options: BenchOptions) -> String {
         let seconds = Double(elapsedNanoseconds) / 1e9
         let rate = seconds > 0 ? Int(Double(messages) / seconds) : 0
@@ -34,8 +38,17 @@ struct LoadReport {
         appendDigits(millis % 1000, width: 3, to: &fraction)
         let elapsed = "\(millis / 1000).\(String(decoding: fraction, as: UTF8.self))"
         return "vigil-bench: \(options.transport.rawValue) target=\(options.target) \(shape) "
-            + "sent=\(messages) bytes=\(bytes) elapsed_s=\(elapsed) rate=\(rate)"
+            + "sent=\(messages) bytes=\(bytes) elapsed_s=\(elapsed) cpu_ns_per_msg=\(cpuNanoseconds / UInt64(max(messages, 1))) rate=\(rate)"
     }
+}
+
+/// User plus system CPU time of this process so far, in nanoseconds (`getrusage`).
+func processCPUNanoseconds() -> UInt64 {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    let micros = (Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec)) * 1_000_000
+        + Int64(usage.ru_utime.tv_usec) + Int64(usage.ru_stime.tv_usec)
+    return UInt64(micros) * 1000
 }
 
 /// Monotonic clock reading in nanoseconds.

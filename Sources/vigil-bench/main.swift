@@ -49,6 +49,7 @@ case "load":
     case .failure(let error): usageFailure(error)
     }
     vigil_ignore_sigpipe()
+    let cpuBefore = processCPUNanoseconds()
     let outcome: Result<LoadReport, LoadError>
     switch (options.transport, options.mix) {
     case (_, let mix?): outcome = runRealisticLoad(options, mix: mix)
@@ -56,7 +57,8 @@ case "load":
     case (.udp, nil): outcome = runUDPLoad(options)
     }
     switch outcome {
-    case .success(let report):
+    case .success(var report):
+        report.cpuNanoseconds = processCPUNanoseconds() - cpuBefore
         print(report.line(options))
         exit(0)
     case .failure(let error):
