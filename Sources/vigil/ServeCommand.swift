@@ -87,8 +87,9 @@ func serve(_ args: [String]) -> ExitCode {
     case .failure(let errors): return reportConfigErrors(errors)
     case .success(let parsed): arguments = parsed
     }
-    // `args` is a copy: what other users see in `ps` is the C memory behind it.
-    ArgumentMemory.hideValues(of: ["--api.token"], count: Int(CommandLine.argc), argv: CommandLine.unsafeArgv)
+    // `args` is a copy of argv's last arguments: what other users see in `ps` is the C memory behind it.
+    let argc = Int(CommandLine.argc)
+    ArgumentMemory.hide(arguments.secretValues, firstArgument: argc - args.count, count: argc, argv: CommandLine.unsafeArgv)
     if arguments.showHelp {
         printOut(serveHelp)
         return .ok

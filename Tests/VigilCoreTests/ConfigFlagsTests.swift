@@ -29,6 +29,27 @@ import Testing
         return e.diagnostics.map(\.description)
     }
 
+    /// The values `serve` hides from `ps`: those of secret keys (the API token, a sink's URL,
+    /// which may carry a credential) and of `--sink SPEC`, in both forms, exactly where the
+    /// parser took them; nothing else, not even a secret flag's missing value.
+    @Test func secretValuesAreFoundWhereTheParserTookThem() throws {
+        let args = ["--api.token", "s3cret", "--udp", "off", "--api.token=inline", "--api.token_file", "/etc/t",
+                    "--sink.hook.url", "http://127.0.0.1:9/k3y", "--sink.hook.max_backoff=5s",
+                    "--sink=http://127.0.0.1:9/hooks/T0K3N", "--sink", "stdout", "--sink.ops.url=alertmanager://am:9093"]
+        let parsed = try parseServeArguments(args).get()
+        #expect(parsed.secretValues == [
+            ArgumentSpan(argument: 1, offset: 0), ArgumentSpan(argument: 4, offset: 12),
+            ArgumentSpan(argument: 8, offset: 0), ArgumentSpan(argument: 10, offset: 7),
+            ArgumentSpan(argument: 12, offset: 0), ArgumentSpan(argument: 13, offset: 15),
+        ])
+        for span in parsed.secretValues {
+            #expect(["s3cret", "inline", "http://127.0.0.1:9/k3y", "http://127.0.0.1:9/hooks/T0K3N", "stdout", "alertmanager://am:9093"]
+                .contains(String(args[span.argument].utf8.dropFirst(span.offset))!))
+        }
+        #expect(try parseServeArguments(["--udp", "off", "--api.token_file", "/etc/t"]).get().secretValues.isEmpty)
+        #expect(flagErrors(["--api.token", "--udp", "off"]) == ["--api.token: missing value"])
+    }
+
     @Test func noFlagsKeepsTheFile() throws {
         let c = try config([])
         #expect(c.server.udp.map(\.description) == ["0.0.0.0:514", "[::]:514"])

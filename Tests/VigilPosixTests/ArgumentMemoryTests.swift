@@ -1,18 +1,20 @@
 import Glibc
 import Testing
+import VigilCore
 @testable import VigilPosix
 
-/// `serve --api.token VALUE` must not show VALUE to other users in `ps`: the value is hidden in
-/// the process's own argument memory, in both of the forms the flag parser takes.
+/// A secret flag's value (`serve --api.token VALUE`, a sink's URL) must not show to other users
+/// in `ps`: it is overwritten in the process's own argument memory, where the parser found it.
 @Suite struct ArgumentMemoryTests {
-    /// Runs `hideValues(of: ["--api.token"])` over `arguments` laid out as C strings, as argv is,
-    /// and returns them afterwards with the count it hid.
-    func hide(_ arguments: [String]) -> (hidden: Int, after: [String]) {
+    /// Runs `hide(spans, firstArgument: 2)` over `arguments` laid out as C strings, as argv is
+    /// (`vigil serve` before the parser's arguments), and returns them afterwards with the count
+    /// it hid.
+    func hide(_ spans: [ArgumentSpan], in arguments: [String]) -> (hidden: Int, after: [String]) {
         let argv = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: arguments.count + 1)
         defer { argv.deallocate() }
         for (i, argument) in arguments.enumerated() { argv[i] = strdup(argument) }
         argv[arguments.count] = nil
-        let hidden = ArgumentMemory.hideValues(of: ["--api.token"], count: arguments.count, argv: argv)
+        let hidden = ArgumentMemory.hide(spans, firstArgument: 2, count: arguments.count, argv: argv)
         let after = (0..<arguments.count).map { i in
             defer { free(argv[i]) }
             return String(cString: argv[i]!)
@@ -20,22 +22,24 @@ import Testing
         return (hidden, after)
     }
 
-    @Test func theTokensValueIsHiddenInBothForms() {
-        let result = hide(["vigil", "serve", "--api.token", "s3cret", "--udp", "off", "--api.token=inline-s3cret",
-                           "--api.token_file", "/etc/vigil/token", "--tcp", "127.0.0.1:0"])
-        #expect(result.hidden == 2)
+    @Test func eachValueIsOverwrittenFromItsOffsetToItsEnd() {
+        let arguments = ["vigil", "serve", "--api.token", "s3cret", "--udp", "off", "--api.token=inline-s3cret",
+                         "--sink", "http://h:9/hooks/T0K3N"]
+        let result = hide([ArgumentSpan(argument: 1, offset: 0), ArgumentSpan(argument: 4, offset: 12),
+                           ArgumentSpan(argument: 6, offset: 0)], in: arguments)
+        #expect(result.hidden == 3)
         #expect(result.after == ["vigil", "serve", "--api.token", "******", "--udp", "off", "--api.token=*************",
-                                 "--api.token_file", "/etc/vigil/token", "--tcp", "127.0.0.1:0"])
+                                 "--sink", "**********************"])
     }
 
-    /// What the parser does not take as the flag's value is left as it is: a following flag, a
-    /// flag the name only starts with, the program's own name.
-    @Test func whatIsNotTheValueStays() {
-        let arguments = ["--api.token", "serve", "--api.token", "--udp", "off", "--api.tokens", "x", "--api.token"]
-        #expect(hide(["vigil", "--api.token", ""]) == (0, ["vigil", "--api.token", ""]), "an empty value has nothing to hide")
-        #expect(hide(["vigil", "--api.token=", "x"]) == (0, ["vigil", "--api.token=", "x"]))
-        #expect(hide(["vigil", "--api.token", "-x"]) == (1, ["vigil", "--api.token", "**"]), "the parser takes -x as the value")
-        let result = hide(arguments)
+    /// A span with nothing behind it hides nothing and touches nothing: an empty value, an offset
+    /// at or past the end, an argument outside argv.
+    @Test func aSpanWithNothingToHideChangesNothing() {
+        let arguments = ["vigil", "serve", "--api.token", "", "--api.token=", "x"]
+        let spans = [ArgumentSpan(argument: 1, offset: 0), ArgumentSpan(argument: 2, offset: 12),
+                     ArgumentSpan(argument: 2, offset: 40), ArgumentSpan(argument: 4, offset: 0),
+                     ArgumentSpan(argument: -3, offset: 0)]
+        let result = hide(spans, in: arguments)
         #expect(result.hidden == 0)
         #expect(result.after == arguments)
     }

@@ -256,19 +256,22 @@ if [ -n "$API_PID" ]; then
         fail "vigil serve starts with VIGIL_API_TOKEN set"
     fi
 
-    # --api.token VALUE: accepted, and VALUE is not in what every user reads in ps / cmdline.
+    # --api.token VALUE: accepted, and VALUE is not in what every user reads in ps / cmdline;
+    # nor is a webhook sink's URL (its path is often the credential), given as --sink.NAME.url=URL.
     FLAG_TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    if VIGIL_HTTP=1 start_vigil "$API/data" "$API/vigil-flag.stderr" --api.token "$FLAG_TOKEN"; then
+    HOOK_URL="http://127.0.0.1:9/hooks/$FLAG_TOKEN"
+    if VIGIL_HTTP=1 start_vigil "$API/data" "$API/vigil-flag.stderr" --api.token "$FLAG_TOKEN" --sink.hook.url="$HOOK_URL"; then
         API_PID=$VIGIL_PID
         EXTRA_PIDS+=("$API_PID")
         API_PORT=$VIGIL_HTTP_PORT
         flag_code=$(api_get /hosts "$FLAG_TOKEN")
         shown=$(tr '\0' ' ' <"/proc/$API_PID/cmdline")
         if [ "$flag_code" = 200 ] && ! grep -qF "$FLAG_TOKEN" <<<"$shown" && ! ps -o args= -p "$API_PID" | grep -qF "$FLAG_TOKEN" \
-            && grep -qF -- "--api.token ********************************" <<<"$shown"; then
-            pass "--api.token: the token is accepted and hidden from ps and /proc/PID/cmdline"
+            && grep -qF -- "--api.token ********************************" <<<"$shown" \
+            && grep -qF -- "--sink.hook.url=$(printf '%*s' ${#HOOK_URL} '' | tr ' ' '*')" <<<"$shown"; then
+            pass "--api.token and --sink.NAME.url: the token is accepted, both hidden from ps and /proc/PID/cmdline"
         else
-            fail "--api.token: the token is accepted and hidden from ps and /proc/PID/cmdline" "status $flag_code" "cmdline: $shown"
+            fail "--api.token and --sink.NAME.url: the token is accepted, both hidden from ps and /proc/PID/cmdline" "status $flag_code" "cmdline: $shown"
         fi
         stop_pid "$API_PID" 15 || true
     else

@@ -69,13 +69,18 @@ public struct ConfigKeySpec: Sendable {
     public let doc: String
     /// The short flag that also sets this key (`--udp`), besides `--SECTION.KEY`.
     public let flagAlias: String?
+    /// A credential (the API token, a sink's URL, which may carry one): given as a flag, its
+    /// value is hidden from `ps` once parsed (`ServeArguments.secretValues`).
+    public let isSecret: Bool
 
-    init(_ name: String, _ kind: ConfigKind, _ defaultValue: ConfigValue?, _ doc: String, flag: String? = nil) {
+    init(_ name: String, _ kind: ConfigKind, _ defaultValue: ConfigValue?, _ doc: String, flag: String? = nil,
+         secret: Bool = false) {
         self.name = name
         self.kind = kind
         self.defaultValue = defaultValue
         self.doc = doc
         self.flagAlias = flag
+        self.isSecret = secret
     }
 }
 
@@ -148,7 +153,7 @@ public enum ConfigSchema {
         ]),
         ConfigSectionSpec(name: "api", isTemplate: false, doc: "HTTP API authentication (Authorization: Bearer TOKEN); without any token, a loopback API uses DATA/api-token (generated)", keys: [
             ConfigKeySpec("token", .string, .string(""),
-                          "bearer token; if empty, env VIGIL_API_TOKEN, then token_file, is used"),
+                          "bearer token; if empty, env VIGIL_API_TOKEN, then token_file, is used", secret: true),
             ConfigKeySpec("token_file", .string, .string(""), "file whose first line is the bearer token"),
         ]),
         ConfigSectionSpec(name: "detection", isTemplate: false, doc: "settings shared by every rule", keys: [
@@ -229,7 +234,8 @@ public enum ConfigSchema {
         ConfigSectionSpec(name: "sink", isTemplate: true,
                           doc: "[sink.NAME]: where alerts go; none configured = stdout only (DATA/alerts.jsonl is always written)", keys: [
             ConfigKeySpec("url", .sink, nil,
-                          "stdout, file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, http://HOST:PORT/PATH or alertmanager://HOST:PORT"),
+                          "stdout, file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, http://HOST:PORT/PATH or alertmanager://HOST:PORT",
+                          secret: true),
             ConfigKeySpec("queue_capacity", .integer(1...10_000_000), .integer(10000),
                           "alerts buffered in memory before spilling to DATA/spool/"),
             ConfigKeySpec("max_backoff", .duration(.seconds(1)...TimeSpan.seconds(86_400)), .string("1m"),

@@ -15,9 +15,24 @@ public struct ServeArguments: Sendable {
     var sinks: [FlagSink] = []
     /// Checked values for `SECTION.KEY` paths, in the order each path was first given.
     var overrides: [FlagOverride] = []
+    /// Where the values of secret keys (`ConfigKeySpec.isSecret`) and of `--sink SPEC` lie in the
+    /// arguments parsed, for `serve` to hide them from `ps`.
+    public var secretValues: [ArgumentSpan] = []
 
     /// No flags: the built-in defaults.
     public init() {}
+}
+
+/// A flag's value within the arguments parsed: argument number `argument` (0 is the first one
+/// given to the parser) from its byte `offset` to its end (`--api.token=VALUE` starts at 12).
+public struct ArgumentSpan: Hashable, Sendable {
+    public var argument: Int
+    public var offset: Int
+
+    public init(argument: Int, offset: Int) {
+        self.argument = argument
+        self.offset = offset
+    }
 }
 
 /// One `--sink SPEC`.
@@ -144,6 +159,7 @@ public func parseServeArguments(_ args: [String]) -> Result<ServeArguments, Conf
             continue
         }
         var value: String
+        var span = ArgumentSpan(argument: k - 1, offset: name.utf8.count + 1)
         if let inline {
             value = inline
         } else if case .key(_, let spec, _) = target, spec.kind == .boolean {
@@ -155,10 +171,16 @@ public func parseServeArguments(_ args: [String]) -> Result<ServeArguments, Conf
             }
         } else if k < args.count, !args[k].hasPrefix("--") {
             value = args[k]
+            span = ArgumentSpan(argument: k, offset: 0)
             k += 1
         } else {
             diagnostics.append(ConfigDiagnostic(.flag(name), "missing value"))
             continue
+        }
+        switch target {
+        case .sink: result.secretValues.append(span)
+        case .key(_, let spec, _) where spec.isSecret: result.secretValues.append(span)
+        default: break
         }
         switch target {
         case .help: break

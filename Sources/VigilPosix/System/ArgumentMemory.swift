@@ -1,45 +1,27 @@
 import Glibc
+public import VigilCore
 
 /// The process's own argument memory: what every local user reads in `ps` and
-/// `/proc/PID/cmdline`. `serve` hides the value of `--api.token` there once it has parsed its
-/// flags (docs/api.md, "The token"), so that the API's bearer token given as a flag is not
-/// every user's to read.
+/// `/proc/PID/cmdline`. `serve` hides the values of secret flags there (`--api.token`, a sink's
+/// URL) once it has parsed them (docs/api.md, "Authentication"), so that a credential given as a flag
+/// is not every user's to read.
 public enum ArgumentMemory {
-    /// Overwrites with `*` the value of each flag of `flags` in the `count` C strings of `argv`:
-    /// `--flag=VALUE`, or `--flag VALUE` when VALUE does not start with `--` (as the flag
-    /// parser takes it). The lengths stay, so the other arguments do not move. Returns how many
-    /// values were hidden (an empty one has nothing to hide).
+    /// Overwrites with `*` each of `values` (found by the flag parser, so hidden exactly where it
+    /// took a value) in the `count` C strings of `argv`, whose argument `firstArgument` is the
+    /// parser's argument 0. The lengths stay, so the other arguments do not move. Returns how
+    /// many values were hidden (an empty one has nothing to hide; a span outside `argv`, none).
     @discardableResult
-    public static func hideValues(of flags: [String], count: Int,
-                                  argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int {
+    public static func hide(_ values: [ArgumentSpan], firstArgument: Int, count: Int,
+                            argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int {
         var hidden = 0
-        var index = 1
-        while index < count {
-            defer { index += 1 }
-            guard let argument = argv[index] else { continue }
+        for value in values {
+            let index = firstArgument + value.argument
+            guard index >= 0, index < count, value.offset >= 0, let argument = argv[index] else { continue }
             let length = strlen(argument)
-            for flag in flags {
-                let flagLength = flag.utf8.count
-                guard length >= flagLength, flag.withCString({ memcmp(argument, $0, flagLength) }) == 0 else { continue }
-                if length > flagLength && argument[flagLength] == 0x3D {  // "--flag=VALUE"
-                    hidden += overwrite(argument + flagLength + 1, length - flagLength - 1)
-                    break
-                }
-                if length == flagLength, index + 1 < count, let value = argv[index + 1],
-                   !(value[0] == 0x2D && value[1] == 0x2D) {  // "--flag" "VALUE"
-                    hidden += overwrite(value, strlen(value))
-                    index += 1
-                    break
-                }
-            }
+            guard value.offset < length else { continue }
+            memset(argument + value.offset, 0x2A, length - value.offset)
+            hidden += 1
         }
         return hidden
-    }
-
-    /// Overwrites `length` bytes at `value` with `*`; 1 when there were any.
-    private static func overwrite(_ value: UnsafeMutablePointer<CChar>, _ length: Int) -> Int {
-        guard length > 0 else { return 0 }
-        memset(value, 0x2A, length)
-        return 1
     }
 }
