@@ -11,10 +11,10 @@
 # (/proc utime + stime of all its threads, from before the first send until then) per message and
 # as a share of one core. Then UDP (one frame per datagram) at the sender's full speed (loss) and
 # at the rates of BENCH_UDP_RATES, 2 s each, then at rates halving the gap between the highest
-# loss-free one and the lowest lossy one down to BENCH_UDP_RESOLUTION (the highest loss-free rate
-# found is the one reported), with the receiver's CPU time per datagram stored and the sender's
-# (vigil-bench's own, which on loopback holds the kernel's delivery) per datagram sent at the
-# lowest of those rates; loss is datagrams sent
+# loss-free one and the lowest lossy one above it down to BENCH_UDP_RESOLUTION (the highest
+# loss-free rate found is the one reported), with the receiver's CPU time per datagram stored and
+# the sender's (vigil-bench's own, which on loopback holds the kernel's delivery when the kernel
+# does not account interrupt time apart) per datagram sent in the run that set it; loss is datagrams sent
 # minus lines stored, so every stored line is checked to be one whole frame. The ratio column is
 # vigil/rsyslogd. With BENCH_THREADS set, vigil's realistic TCP and UDP phases run once per thread
 # count N with `vigil serve --threads N`, one vigil row each (against the same rsyslogd figures),
@@ -329,34 +329,41 @@ udp_phase() {
     R[$key.udp_loss]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% ($UDP_GOT/$UDP_SENT)"
     say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT"
     # No loss at the sender's full speed: the receiver's limit is beyond what one sender reaches.
-    local sender_bound=0
+    local sender_bound=0 best_ns=- best_sender_ns=- lossy_steps=()
     if [ "$UDP_GOT" -eq "$UDP_SENT" ]; then best=$UDP_SEND_RATE; sender_bound=1; fi
+    # loss_free_run: true when the run just made lost nothing; then, if it went faster than the
+    # best so far, it becomes the best, with its CPU figures.
+    loss_free_run() {
+        [ "$UDP_GOT" -eq "$UDP_SENT" ] || return 1
+        if [ "$UDP_SEND_RATE" -gt "$best" ]; then
+            best=$UDP_SEND_RATE best_ns=$UDP_RECEIVER_NS best_sender_ns=$UDP_SENDER_NS
+        fi
+    }
     for rate in $UDP_RATES; do
         say "$name: UDP at $rate msgs/s for ${UDP_RATE_SECONDS}s"
         udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
         # The sender may fall short of the asked rate on a busy machine: report what it achieved.
         R[$key.udp_at_$rate]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% at $UDP_SEND_RATE/s"
-        R[$key.udp_ns_at_$rate]=$UDP_RECEIVER_NS
-        R[$key.udp_sender_ns_at_$rate]=$UDP_SENDER_NS
         say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT; CPU per datagram: receiver $UDP_RECEIVER_NS ns, sender $UDP_SENDER_NS ns"
-        if [ "$UDP_GOT" -eq "$UDP_SENT" ]; then
-            [ "$UDP_SEND_RATE" -gt "$best" ] && best=$UDP_SEND_RATE
-        elif [ "$lossy" = 0 ] || [ "$rate" -lt "$lossy" ]; then
-            lossy=$rate
-        fi
+        loss_free_run || lossy_steps+=("$rate")
     done
     # The steps alone place the limit only between two of them (300,000 against 200,000 may be
     # anything from 1.0x to 2.0x): halve the gap between the highest loss-free rate and the
-    # lowest lossy one until it is at most BENCH_UDP_RESOLUTION.
+    # lowest lossy step above it until it is at most BENCH_UDP_RESOLUTION. A loss-free run whose
+    # sender fell well short of the asked rate ends the search (the sender's limit): every other
+    # run narrows the gap.
+    local lossy=0
+    for rate in "${lossy_steps[@]}"; do
+        if [ "$rate" -gt "$best" ] && { [ "$lossy" = 0 ] || [ "$rate" -lt "$lossy" ]; }; then lossy=$rate; fi
+    done
     while [ "$sender_bound" = 0 ] && [ "$lossy" -gt 0 ] && [ $((lossy - best)) -gt "$UDP_RESOLUTION" ]; do
         rate=$(((best + lossy) / 2))
         say "$name: UDP at $rate msgs/s for ${UDP_RATE_SECONDS}s (between $best and $lossy)"
         udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
-        say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT"
-        if [ "$UDP_GOT" -eq "$UDP_SENT" ]; then
-            # A sender that fell short of the rate still narrows the gap from below.
-            best=$((UDP_SEND_RATE > best ? UDP_SEND_RATE : best))
-            [ "$UDP_SEND_RATE" -lt "$rate" ] && [ $((rate - UDP_SEND_RATE)) -gt "$UDP_RESOLUTION" ] && break
+        say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT; CPU per datagram: receiver $UDP_RECEIVER_NS ns, sender $UDP_SENDER_NS ns"
+        if loss_free_run; then
+            # Well short of the asked rate without loss: the sender's limit, not the receiver's.
+            if [ $((UDP_SEND_RATE + UDP_RESOLUTION / 2)) -lt "$rate" ]; then sender_bound=1; fi
         else
             lossy=$rate
         fi
@@ -366,6 +373,8 @@ udp_phase() {
     else
         R[$key.udp_lossfree]=$best
     fi
+    R[$key.udp_best_ns]=$best_ns
+    R[$key.udp_best_sender_ns]=$best_sender_ns
     # Lost datagrams are counted as missing lines: that holds only if every stored line is one
     # whole datagram (a split adds lines, a merge hides one). Both traffics' frames start with
     # <PRI> and hold no other '<'.
@@ -422,10 +431,11 @@ if part udp; then
     done
 fi
 
-# ratio A B: A/B with two decimals, or "-" when either is not a number.
+# ratio A B: A/B rounded to two decimals, or "-" when either is not a number.
 ratio() {
     [[ ${1:-} =~ ^[0-9]+$ && ${2:-} =~ ^[0-9]+$ && $2 -gt 0 ]] || { printf -- '-'; return; }
-    printf '%d.%02d' $(($1 / $2)) $(($1 * 100 / $2 % 100))
+    local hundredths=$((($1 * 200 / $2 + 1) / 2))
+    printf '%d.%02d' $((hundredths / 100)) $((hundredths % 100))
 }
 
 # row LABEL KEY [VIGIL]: R[VIGIL.KEY] (VIGIL: vigil, or vigil-tN for its --threads N runs) beside
@@ -456,11 +466,10 @@ udp_rows() {
         row "$label loss, $rate msgs/s asked" "$1.udp_at_$rate" "$v"
     done
     row "$label highest loss-free rate (msgs/s)" "$1.udp_lossfree" "$v"
-    # What each side costs per datagram at the lowest rate (on loopback the sender's system time
-    # holds the kernel's delivery; both share the cores, which bounds the loss-free rates).
-    local first=${UDP_RATES%% *}
-    row "$label CPU ns/datagram received, $first asked" "$1.udp_ns_at_$first" "$v"
-    row "$label sender's CPU ns/datagram, $first asked" "$1.udp_sender_ns_at_$first" "$v"
+    # What each side cost per datagram in the paced run that set it (on loopback the sender's
+    # system time holds the kernel's delivery; both share the cores, which bounds the rate).
+    row "$label receiver CPU ns/datagram there" "$1.udp_best_ns" "$v"
+    row "$label sender CPU ns/datagram there" "$1.udp_best_sender_ns" "$v"
 }
 
 # real_tcp_rows CONNECTIONS [THREADS]: msgs/s, CPU per message and CPU use of the realistic TCP
@@ -491,7 +500,7 @@ fi
 if part udp; then
     for round in $(seq 1 "$UDP_ROUNDS"); do
         for n in "${VIGIL_RUNS[@]}"; do
-            table_head "UDP alone, round $round of $UDP_ROUNDS, vigil${n:+ --threads $n} against rsyslogd (imudp threads=$RSYSLOG_UDP_THREADS): $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s; realistic traffic"
+            table_head "UDP alone, round $round of $UDP_ROUNDS, vigil${n:+ --threads $n} against rsyslogd (imudp threads=$RSYSLOG_UDP_THREADS): $UDP_COUNT datagrams at full speed, then each rate for ${UDP_RATE_SECONDS}s and rates between to find the highest loss-free one to $UDP_RESOLUTION msgs/s; realistic traffic"
             udp_rows "round$round.real" "$n"
         done
     done

@@ -47,6 +47,9 @@ import Testing
                 .contains(String(args[span.argument].utf8.dropFirst(span.offset))!))
         }
         #expect(try parseServeArguments(["--udp", "off", "--api.token_file", "/etc/t"]).get().secretValues.isEmpty)
+        // "=" and a combining mark make one Character; the flag still ends at the "=" byte.
+        let combining = try parseServeArguments(["--api.token=\u{301}x"]).get()
+        #expect(combining.secretValues == [ArgumentSpan(argument: 0, offset: 12)])
         #expect(flagErrors(["--api.token", "--udp", "off"]) == ["--api.token: missing value"])
     }
 

@@ -143,9 +143,11 @@ public func parseServeArguments(_ args: [String]) -> Result<ServeArguments, Conf
         }
         var name = arg
         var inline: String?
-        if let eq = arg.firstIndex(of: "=") {
-            name = String(arg[..<eq])
-            inline = String(arg[arg.index(after: eq)...])
+        // Split at the first "=" byte, not Character: "=" followed by a combining mark is one
+        // Character, and the whole argument (a secret with it) would otherwise be the flag's name.
+        if let eq = arg.utf8.firstIndex(of: 0x3D) {
+            name = String(decoding: arg.utf8[..<eq], as: UTF8.self)
+            inline = String(decoding: arg.utf8[arg.utf8.index(after: eq)...], as: UTF8.self)
         }
         guard let target = flagTarget(name) else {
             diagnostics.append(ConfigDiagnostic(.flag(name), "unknown flag" + suggestion(for: name, among: allFlagNames())))
@@ -167,6 +169,7 @@ public func parseServeArguments(_ args: [String]) -> Result<ServeArguments, Conf
             value = "true"
             if k < args.count, args[k] == "true" || args[k] == "false" {
                 value = args[k]
+                span = ArgumentSpan(argument: k, offset: 0)
                 k += 1
             }
         } else if k < args.count, !args[k].hasPrefix("--") {
