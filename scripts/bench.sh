@@ -285,7 +285,8 @@ tcp_phase() {
 }
 
 # udp_run DATA RATE COUNT: sends COUNT datagrams of TRAFFIC at RATE (0 = full speed) to the
-# running receiver and waits for them to stop arriving. Sets UDP_SENT, UDP_GOT, UDP_SEND_RATE.
+# running receiver, waits for them to stop arriving and says what arrived. Sets UDP_SENT, UDP_GOT,
+# UDP_SEND_RATE, and the CPU per datagram UDP_RECEIVER_NS (stored) and UDP_SENDER_NS (sent).
 udp_run() {
     local data=$1 rate=$2 count=$3 before out ticks
     before=$(count_lines "$data")
@@ -301,6 +302,7 @@ udp_run() {
     UDP_GOT=$((WAIT_LINES - before))
     ticks=$(( $(cpu_ticks "$SERVER_PID") - ticks ))
     UDP_RECEIVER_NS=$((ticks * 10000000 / (UDP_GOT > 0 ? UDP_GOT : 1)))
+    say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT; CPU per datagram: receiver $UDP_RECEIVER_NS ns, sender $UDP_SENDER_NS ns"
 }
 
 # loss_pct SENT GOT: loss as a percentage with two decimals; an error text when the receiver
@@ -318,7 +320,7 @@ loss_pct() {
 # (one receiver for all runs). Records under R[NAME.LABEL.udp_*] (NAME: the receiver, or
 # vigil-tTHREADS for a vigil run with --threads THREADS; LABEL: the traffic unless given).
 udp_phase() {
-    local rx=$1 traffic=$2 threads=${3:-} name=$1 args=() rate best=0 lossy=0
+    local rx=$1 traffic=$2 threads=${3:-} name=$1 args=() rate best=0
     if [ -n "$threads" ]; then name=$rx-t$threads; args=(--threads "$threads"); fi
     local key=$name.${4:-$traffic} data="$WORK/$name-$traffic-udp"
     traffic_args "$traffic"
@@ -327,7 +329,6 @@ udp_phase() {
     udp_run "$data" 0 "$UDP_COUNT"
     R[$key.udp_send]=$UDP_SEND_RATE
     R[$key.udp_loss]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% ($UDP_GOT/$UDP_SENT)"
-    say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT"
     # No loss at the sender's full speed: the receiver's limit is beyond what one sender reaches.
     local sender_bound=0 best_ns=- best_sender_ns=- lossy_steps=()
     if [ "$UDP_GOT" -eq "$UDP_SENT" ]; then best=$UDP_SEND_RATE; sender_bound=1; fi
@@ -344,7 +345,6 @@ udp_phase() {
         udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
         # The sender may fall short of the asked rate on a busy machine: report what it achieved.
         R[$key.udp_at_$rate]="$(loss_pct "$UDP_SENT" "$UDP_GOT")% at $UDP_SEND_RATE/s"
-        say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT; CPU per datagram: receiver $UDP_RECEIVER_NS ns, sender $UDP_SENDER_NS ns"
         loss_free_run || lossy_steps+=("$rate")
     done
     # The steps alone place the limit only between two of them (300,000 against 200,000 may be
@@ -360,7 +360,6 @@ udp_phase() {
         rate=$(((best + lossy) / 2))
         say "$name: UDP at $rate msgs/s for ${UDP_RATE_SECONDS}s (between $best and $lossy)"
         udp_run "$data" "$rate" $((rate * UDP_RATE_SECONDS))
-        say "  sent at $UDP_SEND_RATE/s, received $UDP_GOT of $UDP_SENT; CPU per datagram: receiver $UDP_RECEIVER_NS ns, sender $UDP_SENDER_NS ns"
         if loss_free_run; then
             # Well short of the asked rate without loss: the sender's limit, not the receiver's.
             if [ $((UDP_SEND_RATE + UDP_RESOLUTION / 2)) -lt "$rate" ]; then sender_bound=1; fi

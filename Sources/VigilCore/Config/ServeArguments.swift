@@ -181,15 +181,13 @@ public func parseServeArguments(_ args: [String]) -> Result<ServeArguments, Conf
             continue
         }
         switch target {
-        case .sink: result.secretValues.append(span)
-        case .key(_, let spec, _) where spec.isSecret: result.secretValues.append(span)
-        default: break
-        }
-        switch target {
         case .help: break
         case .config: result.configPath = value
-        case .sink: sinkTexts.append((name, value))
+        case .sink:
+            sinkTexts.append((name, value))
+            result.secretValues.append(span)  // a sink's URL, as `sink.NAME.url` is secret
         case .key(let path, let spec, let sinkName):
+            if spec.isSecret { result.secretValues.append(span) }
             if let index = raw.firstIndex(where: { $0.path == path }) {
                 raw[index].flag = name
                 raw[index].texts = spec.kind.isRepeatable ? raw[index].texts + [value] : [value]
